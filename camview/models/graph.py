@@ -1,0 +1,131 @@
+"""Reading a Keras functional graph: where maps come from and what the head after them is.
+
+Walks back from the scores through single-input layers to the first spatial (rank-4) tensor,
+then past pooling and dropout to the activation that produced it. That is "the last spatial
+activation before global pooling" for any network built the usual way, whatever its layer
+names, and also works when the convolutional base is a nested model (the usual way to build
+a fine-tuned classifier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from camview.errors import ModelError
+from camview.models.base import HeadKind
+
+_PASS_THROUGH = (keras.layers.Dropout, keras.layers.SpatialDropout2D,
+                 keras.layers.GaussianDropout, keras.layers.GaussianNoise)
+_POOLING = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+
+
+@dataclass
+class Head:
+    read_layer: str
+    kind: HeadKind
+    fc_weights: np.ndarray | None
+    feature_model: keras.Model
+
+
+def _producer(tensor):
+    """The layer that made `tensor` and the tensors it was called on."""
+    op, node_index, _ = tensor._keras_history
+    node = op._inbound_nodes[node_index]
+    return op, list(node.input_tensors)
+
+
+def _is_softmax(layer) -> bool:
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    if isinstance(layer, keras.layers.Activation):
+        return getattr(layer.activation, "__name__", "") == "softmax"
+    return False
+
+
+def _has_softmax(layer) -> bool:
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+
+
+def _layer_output(model: keras.Model, name: str):
+    try:
+        layer = model.get_layer(name)
+    except ValueError:
+        names = ", ".join(layer.name for layer in model.layers[-8:])
+        raise ModelError(f"{model.name} has no layer named {name!r} (its last layers: {names})"
+                         ) from None
+    tensor = layer._inbound_nodes[0].output_tensors[0]
+    if len(tensor.shape) != 4:
+        raise ModelError(f"layer {name!r} of {model.name} is not spatial (output shape "
+                         f"{tuple(tensor.shape)}); maps need a convolutional layer")
+    return tensor
+
+
+def analyse_head(model: keras.Model, read_layer: str | None = None) -> Head:
+    """Find the read layer, the pre-softmax scores and the head kind of `model`."""
+    if len(model.outputs) != 1:
+        raise ModelError(f"{model.name} has {len(model.outputs)} outputs; camview explains "
+                         "classifiers with one output of class scores")
+    scores = model.outputs[0]
+    if len(scores.shape) != 2:
+        raise ModelError(f"{model.name}'s output has shape {tuple(scores.shape)}; camview "
+                         "expects class scores of shape (batch, classes)")
+
+    # The scores before softmax: Grad-CAM wants the class score, not its probability.
+    last, inputs = _producer(scores)
+    if _is_softmax(last):
+        scores = inputs[0]
+    elif _has_softmax(last):
+        # A Dense(activation="softmax"): read the same layer without its softmax. Setting the
+        # activation is how Keras itself swaps it; the model is ours, loaded for this use.
+        last.activation = keras.activations.linear
+
+    # Walk back to the first spatial tensor, remembering the head layers on the way.
+    head_layers = []
+    tensor = scores
+    while len(tensor.shape) != 4:
+        op, inputs = _producer(tensor)
+        if len(inputs) != 1:
+            break
+        head_layers.append(op)
+        tensor = inputs[0]
+    if len(tensor.shape) != 4 or isinstance(_producer(tensor)[0], keras.layers.InputLayer):
+        if read_layer is None:
+            raise ModelError(f"{model.name} has no convolutional feature map before its head "
+                             "(no spatial layer found): class activation maps need a CNN")
+        tensor = None
+    else:
+        # Past max-pooling/dropout to the activation itself (VGG16: block5_pool -> block5_conv3).
+        while True:
+            op, inputs = _producer(tensor)
+            if not isinstance(op, _POOLING + _PASS_THROUGH) or len(inputs) != 1:
+                break
+            tensor = inputs[0]
+    head_layers.reverse()
+
+    auto_tensor = tensor
+    if read_layer is not None:
+        tensor = _layer_output(model, read_layer)
+    name = _producer(tensor)[0].name
+
+    kind, fc = HeadKind.GRADIENT_ONLY, None
+    if tensor is auto_tensor:
+        kind, fc = _classify_head(head_layers, tensor, scores)
+    feature_model = keras.Model(model.inputs, [tensor, scores], name=f"{model.name}_features")
+    return Head(name, kind, fc, feature_model)
+
+
+def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:
+    core = [layer for layer in head_layers if not isinstance(layer, _PASS_THROUGH)]
+    if not core or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
+        return HeadKind.GRADIENT_ONLY, None
+    if getattr(core[0], "keepdims", False):
+        return HeadKind.GRADIENT_ONLY, None
+    if len(core) == 1 and features.shape[-1] == scores.shape[-1]:
+        return HeadKind.DIRECT, None
+    if (len(core) == 2 and isinstance(core[1], keras.layers.Dense)
+            and getattr(core[1].activation, "__name__", "") == "linear"):
+        return HeadKind.FC, np.asarray(core[1].kernel.numpy(), dtype=np.float32)
+    return HeadKind.GRADIENT_ONLY, None
