@@ -95,9 +95,8 @@ def load_model(
         if random_weights:
             keras_model, preprocess, source = sq.build_squeezenet(None), sq.preprocess, "random"
         else:
-            path = sq.resolve_weights_path(weights)
-            keras_model, preprocess = sq.load_squeezenet(path)
-            source = str(path)
+            loaded = sq.load_squeezenet(sq.resolve_weights_path(weights))
+            keras_model, preprocess, source = loaded.model, loaded.preprocess, str(loaded.xml_path)
         size = (227, 227)
     elif key in KERAS_APPS:
         from camview.models.keras_apps import build_keras_app

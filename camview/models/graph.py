@@ -113,7 +113,9 @@ def analyse_head(model: keras.Model, read_layer: str | None = None) -> Head:
     kind, fc = HeadKind.GRADIENT_ONLY, None
     if tensor is auto_tensor:
         kind, fc = _classify_head(head_layers, tensor, scores)
-    feature_model = keras.Model(model.inputs, [tensor, scores], name=f"{model.name}_features")
+    # A single input passed as itself, not a list: Keras warns when the call structure differs.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
     return Head(name, kind, fc, feature_model)
 
 
