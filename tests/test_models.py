@@ -96,11 +96,11 @@ def test_user_model_errors(tmp_path):
         load_model(str(path), labels=str(wrong))
     text = tmp_path / "notes.keras"
     text.write_text("not a model")
-    with pytest.raises(ModelError, match="notes.keras is not a Keras model"):
+    with pytest.raises(ModelError, match=r"notes\.keras is not a Keras model"):
         load_model(str(text))
     h5 = tmp_path / "notes.h5"
     h5.write_text("not a model")
-    with pytest.raises(ModelError, match="notes.h5"):
+    with pytest.raises(ModelError, match=r"notes\.h5"):
         load_model(str(h5))
     with pytest.raises(ModelError, match="does not exist"):
         load_model(str(tmp_path / "missing.keras"))
