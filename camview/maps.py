@@ -20,6 +20,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.models.base import CamModel, HeadKind, softmax
+from camview.overlay import map_problem
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,6 @@ class MapResult:
     def problem(self) -> str | None:
         """Why this map cannot be drawn, or None when it can."""
         return map_problem(self.cam)
-
-
-def map_problem(cam: np.ndarray) -> str | None:
-    if not np.all(np.isfinite(cam)):
-        return "the map has NaN or Inf values (numerical overflow in the model?)"
-    scale = float(np.max(np.abs(cam))) if cam.size else 0.0
-    # Relative, not a fixed eps: a random-weight net gives honest maps of ~1e-12.
-    if cam.size == 0 or scale == 0.0 or float(np.ptp(cam)) <= scale * 1e-6:
-        return "the map is flat: nothing in this frame drives the class"
-    return None
 
 
 class Method(ABC):

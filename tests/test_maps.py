@@ -8,8 +8,9 @@ import tensorflow as tf
 from conftest import skimage_bgr
 
 from camview.errors import ModelError
-from camview.maps import CAM, GradCAM, GradCAMPlusPlus, make_method, map_problem
+from camview.maps import CAM, GradCAM, GradCAMPlusPlus, MapResult, make_method
 from camview.models import HeadKind, load_model
+from camview.overlay import map_problem
 
 TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
 
@@ -141,7 +142,7 @@ def test_cam_refused_for_gradient_only_nets():
 
 
 def test_map_problems_are_named():
-    assert "NaN" in map_problem(np.array([[np.nan, 1.0]], np.float32))
+    assert "NaN" in MapResult(np.array([[np.nan, 1.0]], np.float32), np.zeros(2), 0).problem
     assert "flat" in map_problem(np.zeros((7, 7), np.float32))
     tiny = np.random.default_rng(0).random((7, 7)).astype(np.float32) * 1e-12
     assert map_problem(tiny) is None  # random-weight nets give honest maps this small

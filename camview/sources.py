@@ -1,0 +1,734 @@
+"""Frame sources behind one interface: camera, video file, still image, image folder, demo.
+
+Every source yields :class:`Frame` objects whose ``image`` is BGR uint8 HxWx3 and C-contiguous
+(OpenCV's native order). Sources only produce frames. The caller paces them, using ``fps`` when
+it is known.
+
+    with open_source("clip.mp4") as src:
+        for frame in src:
+            ...
+
+Faults the user can fix (a missing file, a camera that does not exist, a file that is not a
+video) raise :class:`camview.errors.SourceError` with a one-line message that names the
+file or device. Problems a source can live with, such as a truncated video or an unreadable
+image in a folder, are added to ``source.warnings`` and logged once.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camview.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Larger still images are shrunk to this many pixels (with a warning) on loading.
+MAX_IMAGE_PIXELS = 50_000_000
+#: The colour that transparent pixels are composited over (BGR). White: transparent PNGs of
+#: objects (product shots, clip art) are made to be seen on a light page, and ImageNet's
+#: product photos are mostly on white.
+ALPHA_BACKGROUND = 255.0
+#: How long a camera may take to deliver its first frame after opening.
+CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Converting any image array to BGR uint8
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any image array as BGR uint8 HxWx3, C-contiguous (the input itself if it already is).
+
+    Channels: 2-D or HxWx1 are grey; HxWx2 are grey + alpha; HxWx3 are BGR; HxWx4 are BGRA.
+    Alpha is composited over white (:data:`ALPHA_BACKGROUND`). Values are scaled by dtype:
+
+    * uint8: as is. bool: False -> 0, True -> 255.
+    * uint16: divided by 257 (0..65535 -> 0..255, rounded).
+    * other integers: as is if every value is in 0..255, otherwise min-max scaled to 0..255.
+    * float: scaled by 255 if every finite value is in 0..1, otherwise min-max scaled to 0..255
+      (a constant image outside 0..1 is clipped to 0..255). NaN becomes 0, +Inf and -Inf become
+      the largest and smallest finite values.
+
+    Alpha follows the same rule: uint8 /255, uint16 /65535, float clipped to 0..1, bool 0/1.
+    Raises SourceError for arrays that cannot be an image: 0 pixels, ndim other than 2 or 3,
+    more than 4 channels, or complex or non-numeric dtypes.
+    """
+    image = np.asarray(image)
+    if (image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+            and image.flags.c_contiguous and image.size):
+        return image
+    if image.ndim not in (2, 3):
+        raise SourceError(f"an image needs 2 or 3 dimensions, not {image.ndim} "
+                          f"(shape {image.shape})")
+    if image.size == 0:
+        raise SourceError(f"the image is empty (shape {image.shape})")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels > 4:
+        raise SourceError(f"an image has 1 to 4 channels, not {channels} (shape {image.shape})")
+    kind = image.dtype.kind
+    if kind not in "buif":
+        raise SourceError(f"an image cannot have dtype {image.dtype}")
+    if image.ndim == 3 and channels == 1:
+        image = image[:, :, 0]
+        channels = 0
+    alpha = None
+    if channels in (2, 4):
+        alpha = _alpha_01(image[:, :, -1])
+        image = image[:, :, :-1]
+    colour = _scale_to_u8(image)
+    if colour.ndim == 3 and colour.shape[2] == 1:
+        colour = colour[:, :, 0]
+    if colour.ndim == 2:
+        colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_GRAY2BGR)
+    if alpha is not None:
+        a = alpha[:, :, None]
+        mixed = colour.astype(np.float32) * a + ALPHA_BACKGROUND * (1.0 - a)
+        colour = np.rint(mixed).astype(np.uint8)
+    return np.ascontiguousarray(colour)
+
+
+def _scale_to_u8(values: np.ndarray) -> np.ndarray:
+    """Colour values of any real dtype scaled to uint8 (see :func:`to_bgr8`)."""
+    dtype = values.dtype
+    if dtype == np.uint8:
+        return values
+    if dtype == np.bool_:
+        return values.astype(np.uint8) * np.uint8(255)
+    if dtype == np.uint16:
+        return cv2.convertScaleAbs(np.ascontiguousarray(values), alpha=1.0 / 257.0)
+    if dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if lo >= 0 and hi <= 255:
+            return values.astype(np.uint8)
+        return _minmax_u8(values.astype(np.float64), lo, hi)
+    # Floating point: decide on the finite values only.
+    values = values.astype(np.float32 if values.itemsize <= 4 else np.float64, copy=False)
+    finite = np.isfinite(values)
+    if not finite.all():
+        if not finite.any():
+            return np.zeros(values.shape, np.uint8)
+        lo_f, hi_f = values[finite].min(), values[finite].max()
+        values = np.nan_to_num(values, nan=0.0, posinf=hi_f, neginf=lo_f)
+    lo, hi = float(values.min()), float(values.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return np.rint(values * 255.0).astype(np.uint8)
+    return _minmax_u8(values, lo, hi)
+
+
+def _minmax_u8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if hi <= lo:
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    # Halved first so that hi - lo cannot overflow for extreme float64 ranges.
+    scaled = (values.astype(np.float64) * 0.5 - lo * 0.5) * (255.0 / (hi * 0.5 - lo * 0.5))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _alpha_01(alpha: np.ndarray) -> np.ndarray:
+    """An alpha channel as float32 in 0..1."""
+    if alpha.dtype == np.bool_:
+        return alpha.astype(np.float32)
+    if alpha.dtype.kind in "iu":
+        if alpha.dtype.itemsize <= 2:
+            top = 255.0 if alpha.dtype.itemsize == 1 else 65535.0
+        else:
+            top = float(max(int(alpha.max()), 1))
+        return np.clip(alpha.astype(np.float32) / np.float32(top), 0.0, 1.0)
+    return np.clip(np.nan_to_num(alpha.astype(np.float32), nan=1.0), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames and the base class
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: its 0-based index in the source, its time in seconds, and the BGR image.
+
+    ``timestamp``: for videos the media time (from the container, or index/fps); for cameras
+    the seconds since the source was opened; for still images and folders the index (a
+    nominal second per image); for the demo, index/fps.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+class Source(abc.ABC):
+    """A stream of frames. ``read()`` returns the next Frame, or None at the end.
+
+    Attributes: ``name`` (for messages and the UI), ``fps`` (the native rate, None for stills
+    and folders), ``frame_count`` (None when unknown or live), ``is_live`` (camera and demo),
+    ``seekable`` (``seek(index)`` works), ``warnings`` (problems the source lived with).
+
+    ``open()`` is idempotent and returns the source. ``read()`` and iteration open it when
+    needed, and ``close()`` may be called more than once. A Source is a context manager.
+    """
+
+    fps: float | None = None
+    frame_count: int | None = None
+    is_live: bool = False
+    seekable: bool = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warnings: list[str] = []
+        self._opened = False
+        self._next_index = 0
+
+    # -- lifecycle
+    def open(self) -> Source:
+        if not self._opened:
+            self._next_index = 0
+            self._open()
+            self._opened = True
+        return self
+
+    def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            self._close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened
+
+    def __enter__(self) -> Source:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- reading
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        self.open()
+        got = self._read()
+        if got is None:
+            return None
+        image, timestamp = got
+        index = self._next_index
+        self._next_index += 1
+        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image))
+
+    def seek(self, index: int) -> None:
+        """Make ``index`` the next frame to read (only when ``seekable``)."""
+        raise SourceError(f"{self.name} cannot seek")
+
+    # -- for subclasses
+    @abc.abstractmethod
+    def _open(self) -> None: ...
+
+    def _close(self) -> None:  # noqa: B027 - sources without resources need no close
+        pass
+
+    @abc.abstractmethod
+    def _read(self) -> tuple[np.ndarray, float | None] | None:
+        """(image in any to_bgr8-able form, timestamp or None for the index), or None."""
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("%s", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Camera
+
+
+class CameraSource(Source):
+    """An OpenCV camera by index. Fails with SourceError if the camera does not exist or has not
+    delivered a first frame within :data:`CAMERA_FIRST_FRAME_TIMEOUT_S`."""
+
+    is_live = True
+
+    def __init__(self, index: int, first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
+        super().__init__(f"camera {index}")
+        self.index = int(index)
+        self.timeout_s = first_frame_timeout_s
+        self._cap: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None
+        self._t0 = 0.0
+
+    def _open(self) -> None:
+        if self.index < 0:
+            raise SourceError(f"camera index {self.index} is invalid: use 0, 1, ...")
+        if sys.platform.startswith("linux") and not Path(f"/dev/video{self.index}").exists():
+            raise SourceError(f"camera {self.index} not found (/dev/video{self.index} does not "
+                              "exist): is a camera connected? Try another index")
+        cap = cv2.VideoCapture(self.index)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"camera {self.index} cannot be opened: is it connected, or in use "
+                              "by another program?")
+        result: list = []
+        abandoned = threading.Event()
+
+        def first_read() -> None:
+            result.append(cap.read())
+            if abandoned.is_set():  # too late: the opener gave up, release here
+                cap.release()
+
+        reader = threading.Thread(target=first_read, name=f"camera{self.index}-open", daemon=True)
+        reader.start()
+        reader.join(self.timeout_s)
+        if reader.is_alive():
+            abandoned.set()
+            raise SourceError(f"camera {self.index} opened but delivered no frame within "
+                              f"{self.timeout_s:g} s")
+        ok, image = result[0]
+        if not ok or image is None:
+            cap.release()
+            raise SourceError(f"camera {self.index} opened but delivered no frame")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
+        self._cap, self._first, self._t0 = cap, image, time.monotonic()
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap, self._first = None, None
+
+    def _read(self) -> tuple[np.ndarray, float]:
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image, 0.0
+        assert self._cap is not None
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            raise SourceError(f"camera {self.index} stopped delivering frames")
+        return image, time.monotonic() - self._t0
+
+
+# ---------------------------------------------------------------------------------------------
+# Video file
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise SourceError(f"{what} {path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{what} {path}: is a folder, not a file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SourceError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise SourceError(f"{what} {path}: the file is empty (0 bytes)")
+
+
+class VideoSource(Source):
+    """Every readable frame of a video file, in order, none dropped.
+
+    ``fps`` and ``frame_count`` are what the container's header claims. A file holding fewer
+    frames than its header claims (a truncated download, say) plays to its last readable
+    frame and ends with one warning, not an error.
+    """
+
+    seekable = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(self.path.name)
+        self._cap: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None
+        self._last_ts = -1.0
+
+    def _open(self) -> None:
+        _check_file(self.path, "video")
+        api = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
+        cap = cv2.VideoCapture(str(self.path), api)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"video {self.path}: cannot be opened as a video (not a video "
+                              "file, an unsupported codec, or a damaged or truncated file)")
+        ok, image = cap.read()
+        if not ok or image is None:
+            cap.release()
+            raise SourceError(f"video {self.path}: contains no readable frame")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
+        self._cap, self._first, self._last_ts = cap, image, -1.0
+        self._first_ts = self._media_time(0)
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap, self._first = None, None
+
+    def _media_time(self, index: int) -> float:
+        """The container's time of the frame just read, or index/fps when it has none."""
+        assert self._cap is not None
+        ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        ts = ms / 1000.0 if math.isfinite(ms) else -1.0
+        if ts < 0 or (index > 0 and ts <= self._last_ts):
+            ts = index / self.fps if self.fps else self._last_ts + 1.0 / 30.0
+        self._last_ts = ts
+        return ts
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        if self._cap is None:
+            return None
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image, self._first_ts
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            read = self._next_index
+            if self.frame_count is not None and read < self.frame_count:
+                self._warn(f"video {self.path}: its header claims {self.frame_count} frames but "
+                           f"only {read} could be read (a truncated or damaged file?)")
+            self._close()
+            return None
+        return image, self._media_time(self._next_index)
+
+    def seek(self, index: int) -> None:
+        self.open()
+        index = max(0, int(index))
+        if self.frame_count is not None:
+            index = min(index, self.frame_count - 1)
+        if self._cap is None:  # ended and closed: reopen
+            self._opened = False
+            self.open()
+        assert self._cap is not None
+        self._first = None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._next_index = index
+        self._last_ts = -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Still images
+
+
+def load_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Read an image file as BGR uint8, plus any warnings. Raises SourceError naming the file.
+
+    Uses cv2.imdecode on the file's bytes, so non-ASCII paths work on every platform. JPEGs
+    are decoded with IMREAD_ANYCOLOR | IMREAD_ANYDEPTH, which applies their EXIF orientation
+    as a photo viewer would (JPEG has no alpha, so nothing is lost). Every other format uses
+    IMREAD_UNCHANGED, which keeps 16-bit depth and alpha for :func:`to_bgr8`. Images over
+    :data:`MAX_IMAGE_PIXELS` are shrunk to fit, with a warning.
+    """
+    path = Path(path)
+    _check_file(path, "image")
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise SourceError(f"image {path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_image(data, f"image {path}")
+
+
+def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndarray, list[str]]:
+    """Decode encoded image bytes as in :func:`load_image`; ``what`` names it in messages."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if is_jpeg else cv2.IMREAD_UNCHANGED
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error as exc:
+        raise SourceError(f"{what}: cannot be decoded ({exc.err or exc})") from None
+    if image is None:
+        raise SourceError(f"{what}: cannot be decoded (not an image, an unsupported format, "
+                          "or a damaged file)")
+    try:
+        image = to_bgr8(image)
+    except SourceError as exc:
+        raise SourceError(f"{what}: {exc}") from None
+    warnings = []
+    h, w = image.shape[:2]
+    if h * w > MAX_IMAGE_PIXELS:
+        f = math.sqrt(MAX_IMAGE_PIXELS / (h * w))
+        size = (max(1, int(w * f)), max(1, int(h * f)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        warnings.append(f"{what}: {w}x{h} ({h * w / 1e6:.0f} MP) is over the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; shrunk to {size[0]}x{size[1]}")
+    return image, warnings
+
+
+class ImageSource(Source):
+    """One still image as a one-frame source (the live window keeps showing it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(self.path.name)
+        self.frame_count = 1
+        self._image: np.ndarray | None = None
+        self._done = False
+
+    def _open(self) -> None:
+        self._image, warnings = load_image(self.path)
+        for message in warnings:
+            self._warn(message)
+        self._done = False
+
+    def _close(self) -> None:
+        self._image = None
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        if self._done or self._image is None:
+            return None
+        self._done = True
+        return self._image, 0.0
+
+
+def natural_key(name: str) -> tuple:
+    """A sort key that orders 'img2' before 'img10' (case-insensitive)."""
+    parts = re.split(r"(\d+)", name.casefold())
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
+
+
+class FolderSource(Source):
+    """Every image in a folder (not its subfolders), in natural order (img2 before img10).
+
+    Unreadable images are skipped with a warning. ``current_path`` is the file of the frame
+    last read. ``frame_count`` counts the image files found, including any that are skipped.
+    """
+
+    seekable = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(self.path.name or str(self.path))
+        self.paths: list[Path] = []
+        self.current_path: Path | None = None
+        self._pos = 0
+        self._delivered = 0
+
+    def _open(self) -> None:
+        if not self.path.is_dir():
+            raise SourceError(f"folder {self.path}: no such folder")
+        try:
+            entries = list(self.path.iterdir())
+        except OSError as exc:
+            raise SourceError(f"folder {self.path}: cannot be listed "
+                              f"({exc.strerror or exc})") from None
+        self.paths = sorted(
+            (p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS
+             and not p.name.startswith(".") and p.is_file()),
+            key=lambda p: natural_key(p.name))
+        if not self.paths:
+            raise SourceError(f"folder {self.path}: contains no images "
+                              f"({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})")
+        self.frame_count = len(self.paths)
+        self._pos = 0
+        self._delivered = 0
+
+    def _read(self) -> tuple[np.ndarray, None] | None:
+        while self._pos < len(self.paths):
+            path = self.paths[self._pos]
+            self._pos += 1
+            try:
+                image, warnings = load_image(path)
+            except SourceError as exc:
+                self._warn(f"skipped {exc}")
+                continue
+            for message in warnings:
+                self._warn(message)
+            self.current_path = path
+            self._delivered += 1
+            return image, None
+        if self._delivered == 0:
+            raise SourceError(f"folder {self.path}: none of its {len(self.paths)} images could "
+                              "be read")
+        return None
+
+    def seek(self, index: int) -> None:
+        self.open()
+        self._pos = min(max(0, int(index)), len(self.paths))
+        self._next_index = self._pos
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo
+
+
+DEMO_ORDER = ("chelsea", "coffee", "rocket", "astronaut", "camera")
+
+
+def demo_photos() -> list[tuple[str, bytes]]:
+    """The bundled demo photos as (name, JPEG bytes), in the order the demo shows them.
+
+    Read through importlib.resources from the package ``camview.resources`` (the repository's
+    top-level resources/ folder, installed under that name), so they load from a wheel or a
+    zip. A source checkout that is not installed falls back to resources/ beside camview/.
+    """
+    folder = None
+    try:
+        from importlib.resources import files
+
+        candidate = files("camview.resources") / "demo"
+        if candidate.is_dir():
+            folder = candidate
+    except (ImportError, OSError, TypeError):
+        pass
+    if folder is None:
+        folder = Path(__file__).resolve().parent.parent / "resources" / "demo"
+        if not folder.is_dir():
+            return []
+
+    def key(name: str) -> tuple:
+        stem = name.rsplit(".", 1)[0]
+        return (DEMO_ORDER.index(stem) if stem in DEMO_ORDER else len(DEMO_ORDER),
+                natural_key(name))
+
+    entries = sorted((e for e in folder.iterdir() if e.name.lower().endswith(".jpg")),
+                     key=lambda e: key(e.name))
+    return [(e.name.rsplit(".", 1)[0], e.read_bytes()) for e in entries]
+
+
+class DemoSource(Source):
+    """The bundled demo: real photos of ImageNet objects shown with a slow pan and zoom.
+
+    Each photo is shown for ``seconds_per_photo`` (6 s) with a 0.8 s crossfade into the next,
+    and the photos repeat forever unless ``duration_s`` is given. Frame i shows media time
+    i/fps, so the output is deterministic. Pacing is the caller's job: ``fps`` gives the
+    intended rate. A frame costs about one warpAffine (under 1 ms at 640x480) plus a blend
+    during crossfades.
+    """
+
+    is_live = True
+    seconds_per_photo = 6.0
+    crossfade_s = 0.8
+    zoom_range = (1.0, 1.3)
+
+    def __init__(self, duration_s: float | None = None, fps: float = 30,
+                 size: tuple[int, int] = (640, 480)) -> None:
+        super().__init__("demo")
+        width, height = (int(v) for v in size)
+        if width < 1 or height < 1:
+            raise SourceError(f"demo frame size must be positive, not {width}x{height}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise SourceError(f"demo fps must be positive, not {fps}")
+        self.size = (width, height)
+        self.fps = float(fps)
+        self.duration_s = duration_s
+        self.frame_count = None if duration_s is None else max(0, round(duration_s * fps))
+        self.photo_names: list[str] = []
+        self._photos: list[np.ndarray] = []
+        self._plans: list[tuple[float, float, float, float, float, float]] = []
+
+    def _open(self) -> None:
+        bundled = demo_photos()
+        if not bundled:
+            raise SourceError("the demo photos are missing (camview/resources/demo/*.jpg): "
+                              "reinstall camview")
+        width, height = self.size
+        photos = []
+        for name, data in bundled:
+            image, _ = decode_image(data, f"demo photo {name}")
+            # Pre-scale so the photo just covers the output: the pan/zoom then only enlarges
+            # (by up to zoom_range[1]), with no aliasing from shrinking a large photo per frame.
+            h, w = image.shape[:2]
+            cover = max(width / w, height / h)
+            new = (max(width, math.ceil(w * cover)), max(height, math.ceil(h * cover)))
+            interp = cv2.INTER_AREA if cover < 1 else cv2.INTER_LINEAR
+            photos.append(cv2.resize(image, new, interpolation=interp))
+        self._photos = photos
+        self.photo_names = [name for name, _ in bundled]
+        rng = np.random.default_rng(12345)
+        z0, z1 = self.zoom_range
+        self._plans = []
+        for k in range(len(photos)):
+            # Alternate zooming in and out; pan between two points near the centre.
+            za, zb = (z0, z1) if k % 2 == 0 else (z1, z0)
+            ax, ay, bx, by = rng.uniform(0.3, 0.7, size=4)
+            self._plans.append((za, zb, ax, ay, bx, by))
+
+    def _close(self) -> None:
+        self._photos = []
+
+    def photo_at(self, t: float) -> int:
+        """The index into ``photo_names`` of the photo shown at time t (seconds)."""
+        return int(t // self.seconds_per_photo) % len(self._photos)
+
+    def _view(self, k: int, u: float) -> np.ndarray:
+        """Photo k at progress u in [0, 1+] of its segment."""
+        photo = self._photos[k]
+        za, zb, ax, ay, bx, by = self._plans[k]
+        s = min(max(u, 0.0), 1.0)
+        s = s * s * (3 - 2 * s)  # smoothstep: ease in and out
+        zoom = za + (zb - za) * s
+        h, w = photo.shape[:2]
+        width, height = self.size
+        half_w, half_h = width / 2 / zoom, height / 2 / zoom
+        cx = min(max((ax + (bx - ax) * s) * w, half_w), w - half_w)
+        cy = min(max((ay + (by - ay) * s) * h, half_h), h - half_h)
+        m = np.array([[zoom, 0, width / 2 - zoom * cx], [0, zoom, height / 2 - zoom * cy]])
+        return cv2.warpAffine(photo, m, self.size, flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT)
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        index = self._next_index
+        if self.frame_count is not None and index >= self.frame_count:
+            return None
+        t = index / self.fps
+        seg = self.seconds_per_photo
+        n = len(self._photos)
+        k = self.photo_at(t)
+        local = t - (t // seg) * seg
+        image = self._view(k, local / seg)
+        fade_start = seg - self.crossfade_s
+        if n > 1 and local > fade_start:
+            w = (local - fade_start) / self.crossfade_s
+            nxt = self._view((k + 1) % n, 0.0)
+            image = cv2.addWeighted(image, 1.0 - w, nxt, w, 0.0)
+        return image, t
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing a source
+
+
+def open_source(spec: str | int, *, opened: bool = True) -> Source:
+    """The source a command-line spec names, opened unless ``opened=False``.
+
+    An int or a string of digits ('0', '1') is a camera index, 'demo' is the bundled demo,
+    a folder is a FolderSource, a file with an image extension is an ImageSource, and any
+    other file is a VideoSource. Use './demo' for a folder named demo. Raises SourceError
+    for a missing path (naming it) and for anything that cannot be opened.
+    """
+    source: Source
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        source = CameraSource(int(spec))
+    else:
+        text = str(spec).strip()
+        if not text:
+            raise SourceError("no source given: use a camera index, 'demo', or a file/folder")
+        if text.isdigit():
+            source = CameraSource(int(text))
+        elif text.casefold() == "demo":
+            source = DemoSource()
+        else:
+            path = Path(text).expanduser()
+            if not path.exists():
+                raise SourceError(f"{text}: no such file or folder")
+            if path.is_dir():
+                source = FolderSource(path)
+            elif path.suffix.lower() in IMAGE_EXTENSIONS:
+                source = ImageSource(path)
+            else:
+                source = VideoSource(path)
+    return source.open() if opened else source

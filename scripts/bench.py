@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""camview's benchmark: what maps cost over plain classification, on this machine, in one run.
+
+Prints a table; --json PATH writes the same figures (keys documented in README.md).
+Every figure is a median over repeated batch-1 calls after warm-up, so ratios taken from one
+run compare like with like even on a noisy shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SQUEEZENET_DIR = ROOT.parent / "shared" / "models" / "squeezenet1.1"
+
+
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def peak_gflops(seconds: float = 1.0) -> float:
+    """The machine's float32 matrix-multiply rate: the ceiling a CNN could approach."""
+    n = 1024
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        runs += 1
+    return 2 * n**3 * runs / (time.perf_counter() - start) / 1e9
+
+
+def model_gflops(model, hw: tuple[int, int]) -> float:
+    """Floating-point operations of one forward pass, counted by TensorFlow's profiler."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    fn = tf.function(lambda x: model.keras_model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([1, *hw, 3], tf.float32))
+    graph = convert_variables_to_constants_v2(concrete).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    info = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(),
+                                         cmd="op", options=options)
+    return info.total_float_ops / 1e9
+
+
+def textbook_gradcam(keras_model, layer_name: str, image: np.ndarray) -> np.ndarray:
+    """The copy-paste Keras recipe, as the peer to beat: predict, then a fresh tape per image."""
+    import keras
+    import tensorflow as tf
+
+    preds = keras_model.predict(image, verbose=0)
+    index = int(np.argmax(preds[0]))
+    grad_model = keras.Model(keras_model.inputs,
+                             [keras_model.get_layer(layer_name).output, keras_model.output])
+    with tf.GradientTape() as tape:
+        conv_out, out = grad_model(image)
+        class_channel = out[:, index]
+    grads = tape.gradient(class_channel, conv_out)
+    pooled = tf.reduce_mean(grads, axis=(0, 1, 2))
+    heatmap = conv_out[0] @ pooled[..., tf.newaxis]
+    heatmap = tf.squeeze(heatmap)
+    heatmap = tf.maximum(heatmap, 0) / tf.math.reduce_max(heatmap)
+    return heatmap.numpy()
+
+
+def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: int) -> dict:
+    import tensorflow as tf
+
+    from camview.maps import make_method
+    from camview.models import HeadKind, load_model
+
+    model = load_model(name, weights=weights)
+    frame = cv2.resize(cv2.imread(str(ROOT / "resources" / "demo" / "chelsea.jpg"))
+                       if (ROOT / "resources" / "demo" / "chelsea.jpg").is_file()
+                       else np.full((480, 640, 3), 127, np.uint8), (640, 480))
+    batch = model.prepare(frame)
+    hw = batch.shape[1:3]
+
+    logits_only = tf.function(lambda x: model.keras_model(x, training=False),
+                              input_signature=[model.input_spec])
+    row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
+           "classify_ms": median_ms(lambda: logits_only(batch).numpy(), repeats)}
+    for key, method in (("cam_ms", "cam"), ("gradcam_ms", "gradcam"),
+                        ("gradcampp_ms", "gradcam++")):
+        if method == "cam" and model.head is HeadKind.GRADIENT_ONLY:
+            row[key] = None
+            continue
+        explainer = make_method(method, model)
+        row[key] = median_ms(lambda e=explainer: e.explain(batch), repeats)
+    for key in ("cam", "gradcam", "gradcampp"):
+        value = row[f"{key}_ms"]
+        row[f"{key}_ratio"] = None if value is None else value / row["classify_ms"]
+    row["gflops"] = model_gflops(model, hw)
+    row["achieved_gflops_per_s"] = row["gflops"] / (row["classify_ms"] / 1000)
+    row["recipe_ms"] = median_ms(lambda: textbook_gradcam(model.keras_model, model.read_layer,
+                                                          batch), recipe_repeats, warmup=1)
+    row["recipe_speedup"] = row["recipe_ms"] / row["gradcam_ms"]
+    return row
+
+
+def bench_postprocess(repeats: int) -> dict:
+    from camview.overlay import OverlayStyle, render_view
+
+    cam = np.random.default_rng(1).random((7, 10)).astype(np.float32)
+    top = [("Egyptian cat", 0.51), ("tiger cat", 0.28), ("tabby", 0.19)]
+    out = {}
+    for w, h in ((640, 480), (1280, 720)):
+        frame = (np.random.default_rng(2).random((h, w, 3)) * 255).astype(np.uint8)
+        for style in ("matlab", "blend"):
+            s = OverlayStyle(style=style)
+            out[f"postprocess_ms_{w}x{h}_{style}"] = median_ms(
+                lambda f=frame, s=s: render_view(f, cam, top, s), repeats)
+        out[f"postprocess_ms_{w}x{h}"] = max(out[f"postprocess_ms_{w}x{h}_matlab"],
+                                             out[f"postprocess_ms_{w}x{h}_blend"])
+    return out
+
+
+def make_test_video(path: Path, seconds: float, fps: float = 30.0) -> Path:
+    """A 640x480 video of the demo photos panning, so the pipeline sees real images."""
+    from camview.sources import DemoSource
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+    with DemoSource(fps=fps, size=(640, 480)) as demo:
+        for _ in range(int(seconds * fps)):
+            writer.write(demo.read().image)
+    writer.release()
+    return path
+
+
+def bench_pipeline(name: str, weights: str | None, seconds: float, method: str) -> dict:
+    from camview.pipeline import measure_pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_test_video(Path(tmp) / "bench.avi", min(seconds, 10.0))
+        stats = measure_pipeline(str(video), model=name, weights=weights, method=method,
+                                 seconds=seconds)
+    stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="model(s) to measure (default: the "
+                        "offline ones: efficientnet_lite0, and squeezenet where found)")
+    parser.add_argument("--weights", default=None, help="weights for --model ('none': random)")
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--recipe-repeats", type=int, default=10)
+    parser.add_argument("--pipeline-seconds", type=float, default=20.0)
+    parser.add_argument("--pipeline-method", default="cam")
+    parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
+
+    models = args.model or ["efficientnet_lite0"] + (
+        ["squeezenet"] if (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file() else [])
+    if not args.model and "CAMVIEW_SQUEEZENET" not in os.environ and "squeezenet" in models:
+        os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
+
+    report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
+              "cpu_count": os.cpu_count()}
+    for name in models:
+        row = bench_model(name, args.weights, args.repeats, args.recipe_repeats)
+        row["pipeline"] = bench_pipeline(name, args.weights, args.pipeline_seconds,
+                                         args.pipeline_method)
+        report["models"].append(row)
+    report.update(bench_postprocess(args.repeats))
+    print_table(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_table(report: dict) -> None:
+    print(f"peak float32 matmul: {report['peak_gflops']:.0f} GFLOP/s "
+          f"({report['cpu_count']} cores)")
+    head = ("model", "input", "classify", "cam", "gradcam", "gradcam++", "recipe",
+            "GFLOP", "GFLOP/s")
+    print("".join(h.ljust(w) for h, w in zip(head, (20, 9, 10, 15, 15, 15, 17, 7, 8),
+                                             strict=True)))
+    for r in report["models"]:
+        cells = (r["model"], r["input"], f"{r['classify_ms']:.1f} ms",
+                 f"{_fmt(r['cam_ms'])} ({_fmt(r['cam_ratio'], 2)}x)",
+                 f"{_fmt(r['gradcam_ms'])} ({_fmt(r['gradcam_ratio'], 2)}x)",
+                 f"{_fmt(r['gradcampp_ms'])} ({_fmt(r['gradcampp_ratio'], 2)}x)",
+                 f"{r['recipe_ms']:.0f} ({r['recipe_speedup']:.0f}x)",
+                 f"{r['gflops']:.2f}", f"{r['achieved_gflops_per_s']:.0f}")
+        print("".join(c.ljust(w) for c, w in zip(cells, (20, 9, 10, 15, 15, 15, 17, 7, 8),
+                                                  strict=True)))
+    for r in report["models"]:
+        p = r["pipeline"]
+        print(f"pipeline {r['model']}: display {p['display_fps']:.1f} fps, inference "
+              f"{p['inference_fps']:.1f} fps, latency p50 {p['latency_ms_p50']:.0f} ms "
+              f"p95 {p['latency_ms_p95']:.0f} ms, dropped {p['dropped']}, "
+              f"peak RSS {p['peak_rss_mb']:.0f} MB")
+    for key in ("postprocess_ms_640x480", "postprocess_ms_1280x720"):
+        print(f"{key}: {report[key]:.2f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

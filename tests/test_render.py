@@ -1,0 +1,105 @@
+"""`camview render` end to end, as a script would call it: outputs, JSON, maps, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import skimage_bgr
+
+from camview.cli import main
+
+
+def _video(path, frames: int = 12, size=(320, 240)) -> str:
+    """A short real video: the cat photo panning, written with OpenCV."""
+    cat = cv2.resize(skimage_bgr("chelsea"), (size[0] + frames * 4, size[1]))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    for i in range(frames):
+        writer.write(np.ascontiguousarray(cat[:, i * 4:i * 4 + size[0]]))
+    writer.release()
+    return str(path)
+
+
+def _count_frames(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_image_to_png_and_json(tmp_path):
+    image = tmp_path / "chelsea.png"
+    cv2.imwrite(str(image), skimage_bgr("chelsea"))
+    out, doc = tmp_path / "out.png", tmp_path / "out.json"
+    cams = tmp_path / "maps.npy"
+    assert main(["render", str(image), "-o", str(out), "--json", str(doc), "--map", str(cams),
+                 "--target", "tabby"]) == 0
+    rendered = cv2.imread(str(out))
+    assert rendered.shape[0] == 300 and rendered.shape[1] > 2 * 451 - 10  # raw | overlay
+    result = json.loads(doc.read_text())
+    assert result["model"] == "efficientnet_lite0" and result["method"] == "cam"
+    (frame,) = result["frames"]
+    assert frame["frame"] == 0
+    assert frame["top"][0]["index"] == 285 and len(frame["top"]) == 5
+    probs = [t["prob"] for t in frame["top"]]
+    assert probs == sorted(probs, reverse=True)
+    assert frame["target"] == {"index": 281, "label": "tabby"}
+    assert 0 <= frame["peak"]["x"] < 370 and 0 <= frame["peak"]["y"] < 300
+    maps = np.load(cams)
+    assert maps.dtype == np.float32 and maps.shape[0] == 1 and maps.ndim == 3
+
+
+def test_video_to_mp4_keeps_every_frame(tmp_path):
+    video = _video(tmp_path / "clip.avi", frames=12)
+    out, doc, cams = tmp_path / "clip_cam.mp4", tmp_path / "clip.json", tmp_path / "clip.npy"
+    assert main(["render", video, "-o", str(out), "--json", str(doc), "--map", str(cams),
+                 "--method", "gradcam", "--no-progress"]) == 0
+    assert _count_frames(out) == 12
+    frames = json.loads(doc.read_text())["frames"]
+    assert [f["frame"] for f in frames] == list(range(12))
+    assert np.load(cams).shape[0] == 12
+
+
+def test_folder_output_and_demo(tmp_path):
+    out = tmp_path / "frames"
+    assert main(["render", "demo", "-o", str(out), "--frames", "3", "--layout", "overlay",
+                 "--style", "blend"]) == 0
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [f"frame_{i:06d}.png" for i in range(3)]
+    assert cv2.imread(str(files[0])).shape[:2] == (480, 640)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["render", "missing.mp4", "-o", "x.mp4"], "missing.mp4"),
+    (["render", "demo", "--model", "alexnet", "--frames", "1"], "alexnet"),
+    (["render", "demo", "--method", "lime", "--frames", "1"], "lime"),
+    (["render", "demo", "--target", "unicorn", "--frames", "1"], "unicorn"),
+    (["render", "demo", "-o", "out.txt", "--frames", "1"], "out.txt"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "Traceback" not in err and err.count("\n") == 0
+
+
+def test_output_equal_to_input_is_refused(tmp_path, capsys):
+    video = _video(tmp_path / "clip.avi", frames=3)
+    assert main(["render", video, "-o", video]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert _count_frames(video) == 3
+
+
+def test_console_script_runs_in_a_fresh_process(tmp_path):
+    image = tmp_path / "coffee.jpg"
+    cv2.imwrite(str(image), skimage_bgr("coffee"))
+    doc = tmp_path / "coffee.json"
+    proc = subprocess.run([sys.executable, "-m", "camview.cli", "render", str(image),
+                           "--json", str(doc)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(doc.read_text())["frames"][0]["top"][0]["label"] == "espresso"
+    assert "Traceback" not in proc.stderr
