@@ -39,6 +39,19 @@ def _quiet_tensorflow() -> None:
     tf.get_logger().setLevel(logging.ERROR)
 
 
+def _quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own messages off stderr unless --debug.
+
+    They print straight to the terminal ("moov atom not found", "overread 8", a WARN per
+    failed open), several lines for one cut video; camview reports each such fault itself, in
+    one line that names the file. The FFmpeg level is read when FFmpeg is first used.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, as for every other bad input
         self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
@@ -59,20 +72,23 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resize", choices=["squash", "shorter"], default=None,
                    help="squash to the input size, or shorter side to it keeping the aspect "
                         "ratio (default per model, see README)")
-    p.add_argument("--method", default="cam", help="cam, gradcam or gradcam++ (default cam; "
+    p.add_argument("--method", default=None, help="cam, gradcam or gradcam++ (default cam; "
                                                    "gradient-only nets such as vgg16 need gradcam)")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
 def _add_style_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--style", choices=["matlab", "blend"], default="matlab",
+    # Defaults are None so the window can tell a given option from a saved setting; the
+    # values used when neither says anything are OverlayStyle's.
+    p.add_argument("--style", choices=["matlab", "blend"], default=None,
                    help="matlab: the reference CAMshow recipe; blend: colour map over the frame")
-    p.add_argument("--layout", choices=["side-by-side", "overlay"], default="side-by-side")
-    p.add_argument("--topk", type=int, default=3, help="labels drawn (default 3)")
-    p.add_argument("--threshold", type=float, default=0.2,
+    p.add_argument("--layout", choices=["side-by-side", "overlay"], default=None,
+                   help="side-by-side (default): raw | overlay; overlay: the overlay only")
+    p.add_argument("--topk", type=int, default=None, help="labels drawn (default 3)")
+    p.add_argument("--threshold", type=float, default=None,
                    help="map values under this (0..1) are not coloured (default 0.2)")
-    p.add_argument("--alpha", type=float, default=0.5, help="blend opacity (default 0.5)")
-    p.add_argument("--colormap", default="jet", help="jet, turbo, inferno or viridis")
+    p.add_argument("--alpha", type=float, default=None, help="blend opacity (default 0.5)")
+    p.add_argument("--colormap", default=None, help="jet (default), turbo, inferno or viridis")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="camview: %(levelname)s: %(message)s")
     _quiet_tensorflow()
+    if not debug:
+        _quiet_native_logs()
     try:
         if args.command == "models":
             return _cmd_models(args)
@@ -146,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_window(args)
     except CamviewError as exc:
+        if debug:
+            log.debug("where the error was raised:", exc_info=True)
         print(f"camview: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

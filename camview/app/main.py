@@ -1,0 +1,67 @@
+"""`camview` (the window): options, the Qt application, Ctrl+C, exit status."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from camview.errors import SourceError
+from camview.overlay import STYLE_OPTIONS, style_from_args
+
+
+def options_from_args(args: argparse.Namespace):
+    """Window options from the parsed `camview window` arguments."""
+    from camview.app.window import Options
+    from camview.models import DEFAULT_MODEL
+
+    style = style_from_args(args)
+    source = args.source
+    if source is not None:
+        text = str(source).strip()
+        if not text.isdigit() and text.lower() != "demo" and not Path(text).expanduser().exists():
+            raise SourceError(f"{text}: no such file or folder")
+    kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
+              "resize": args.resize}
+    return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
+                   model_kwargs={k: v for k, v in kwargs.items() if v is not None},
+                   method=args.method or "cam", target=args.target, style=style,
+                   given={k for k in (*STYLE_OPTIONS, "method", "model")
+                          if getattr(args, k, None) is not None})
+
+
+def run_window(args: argparse.Namespace) -> int:
+    """Show the window until it is closed (or Ctrl+C in the terminal); 0 on a clean exit."""
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from camview.app.window import MainWindow, open_settings, options_with_settings
+    from camview.maps import method_class
+    from camview.writers import check_writable
+
+    options = options_from_args(args)
+    method_class(options.method)  # an unknown method: one line, exit 2, before any window
+    if options.record:
+        check_writable(options.record)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName("camview")
+    app.setApplicationName("camview")
+    settings = open_settings()
+    window = MainWindow(options_with_settings(options, settings), settings)
+
+    # Ctrl+C: Qt's loop runs C++ code, so Python only sees the signal when some Python runs;
+    # a timer makes sure it does, and the handler closes the window the normal way.
+    previous = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
+    try:
+        window.show()
+        window.start()
+        app.exec()
+    finally:
+        heartbeat.stop()
+        window.shutdown()
+        signal.signal(signal.SIGINT, previous)
+    return 0

@@ -1,0 +1,187 @@
+"""The PyQt6 window, headless (offscreen), on a real video and the real default model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import pytest
+from PyQt6.QtCore import Qt
+from test_pipeline import make_video
+
+from camview.app import recorder as recorder_module
+from camview.app.window import MainWindow, Options, open_settings, options_with_settings
+from camview.errors import OutputError
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Never read or write the user's settings."""
+    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", frames=60)
+
+
+@pytest.fixture
+def window(qtbot, video, lite0, tmp_path):
+    win = MainWindow(Options(source=video, model=lite0, output_dir=str(tmp_path)))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.start()
+    qtbot.waitUntil(lambda: win.result is not None and win.raw_view.image is not None,
+                    timeout=20000)
+    yield win
+    win.close()
+
+
+def frames_in(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_frames_results_and_switches(qtbot, window):
+    assert window.result.model_name == "efficientnet_lite0"
+    assert window.panel.top.item(0).text().strip().startswith("▶")
+    assert "fps" in window.readout.text() or window.readout.text() == ""
+
+    qtbot.keyClick(window, Qt.Key.Key_2)  # the Grad-CAM shortcut
+    qtbot.waitUntil(lambda: window.result.method_name == "Grad-CAM", timeout=10000)
+    assert window.panel.method.currentText() == "Grad-CAM"
+
+    top = window.panel.top
+    wanted = top.class_at(1)
+    rect = top.visualItemRect(top.item(1))
+    qtbot.mouseClick(top.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.pipeline.target == wanted
+    qtbot.waitUntil(lambda: window.result.target == wanted, timeout=5000)
+    assert window.result.map.target == wanted
+    assert "Pinned" in window.panel.target.current.text()
+    qtbot.keyClick(window, Qt.Key.Key_A)  # back to auto
+    assert window.pipeline.target is None
+
+    window.pipeline.set_model("mobilenet_v2", weights="none")
+    qtbot.waitUntil(lambda: window.result.model_name == "mobilenet_v2", timeout=30000)
+    assert window.panel.model.currentText() == "mobilenet_v2"
+
+
+def test_search_pins_a_class(qtbot, window):
+    search = window.panel.target.search
+    qtbot.keyClick(window, Qt.Key.Key_T)
+    assert search.hasFocus()
+    qtbot.keyClicks(search, "golden retriever")
+    qtbot.keyClick(search, Qt.Key.Key_Return)
+    assert window.pipeline.target == 207
+    qtbot.waitUntil(lambda: window.result.target == 207, timeout=5000)
+
+
+def test_recording_gives_a_playable_mp4(qtbot, window, tmp_path):
+    path = tmp_path / "rec.mp4"
+    window.start_recording(path)
+    assert window.actions_by_name["record"].isChecked()
+    qtbot.wait(1500)
+    assert window.rec_label.text().startswith("● REC")
+    window.stop_recording()
+    assert frames_in(path) >= 20
+    w = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_WIDTH)
+    assert w > 2 * 320  # raw | overlay
+    assert "saved" in window.status_text()
+
+
+def test_write_failure_stops_the_recording(qtbot, window, tmp_path, monkeypatch):
+    real = recorder_module.VideoWriter.write
+
+    def write(self, frame):
+        if self.frames >= 5:
+            self.close()
+            raise OutputError(f"writing video {self.path} failed after 5 frames (disk full?)")
+        real(self, frame)
+
+    monkeypatch.setattr(recorder_module.VideoWriter, "write", write)
+    path = tmp_path / "full.mp4"
+    window.start_recording(path)
+    qtbot.waitUntil(lambda: window.recorder is None, timeout=5000)
+    assert "disk full" in window.status_text()
+    assert not window.actions_by_name["record"].isChecked()
+    assert frames_in(path) == 5  # the partial file is closed and plays
+
+
+def test_bad_source_shows_an_error_and_keeps_running(qtbot, window, tmp_path):
+    window.set_source(str(tmp_path / "missing.mp4"))
+    qtbot.waitUntil(lambda: "missing.mp4" in window.status_text(), timeout=5000)
+    assert "#d00" in window.message.styleSheet()
+    shown = window.result
+    qtbot.waitUntil(lambda: window.result is not shown, timeout=5000)
+
+
+def test_snapshot_presentation_readout_help(qtbot, window, tmp_path):
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert list(tmp_path.glob("camview-*.png"))
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert window.presenting and not window.panel_scroll.isVisible()
+    assert window.pipeline.style.label_scale > 1
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.presenting and window.panel_scroll.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert not window.readout.isVisible()
+    rows = dict(window.shortcut_rows())
+    assert rows["Freeze"] == "Space" and rows["Record"] == "R"
+    for tip_widget in (window.panel.method, window.panel.threshold):
+        assert "(" in tip_widget.toolTip()
+
+
+def test_close_stops_threads_and_saves_settings(qtbot, video, lite0):
+    before = set(threading.enumerate())
+    win = MainWindow(Options(source=video, model=lite0))
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitUntil(lambda: win.result is not None, timeout=20000)
+    win.panel.threshold.setValue(35)
+    win._choose(win.panel.method, "gradcam++")
+    qtbot.waitUntil(lambda: win.result.method_name == "Grad-CAM++", timeout=10000)
+    t0 = time.monotonic()
+    win.close()
+    assert time.monotonic() - t0 < 1.0
+    assert set(threading.enumerate()) - before == set()
+    restored = options_with_settings(Options(), open_settings())
+    assert restored.method == "gradcam++" and restored.style.threshold == pytest.approx(0.35)
+    given = options_with_settings(Options(method="cam", given={"method"}), open_settings())
+    assert given.method == "cam"  # the command line wins
+
+
+def test_ctrl_c_closes_cleanly_with_a_playable_recording(video, tmp_path):
+    out = tmp_path / "r.mp4"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "-m", "camview.cli", "--source", video,
+                             "--record", str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.stat().st_size > 20000:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read().decode()
+        assert time.monotonic() - t0 < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert frames_in(out) > 0
