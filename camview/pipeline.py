@@ -82,11 +82,13 @@ class Mailbox:
             self._item = item
             self._cond.notify_all()
 
-    def get(self, timeout: float | None = None) -> Delivery | None:
-        """The newest item, or None on timeout or when closed."""
+    def get(self, timeout: float | None = None, keep: bool = False) -> Delivery | None:
+        """The newest item, or None on timeout or when closed. With `keep` the item stays in
+        the slot (no longer fresh), so the next get returns it again at once."""
         with self._cond:
             self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
-            item, self._item = self._item, None
+            item = self._item
+            self._item = dataclasses.replace(item, fresh=False) if keep and item else None
             return item
 
     def close(self) -> None:
@@ -176,6 +178,7 @@ class Result:
     finished_at: float
     inference_s: float
     map_label: str = ""  # the class the map shows (the pinned target or the top-1)
+    fresh: bool = True  # False when a flat-out pipeline explained a frame again
     message: str | None = None  # why no map is drawn (flat, NaN), shown in the view
 
     @property
@@ -484,7 +487,7 @@ class Inference:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            item = self.p.mailbox.get(timeout=0.2)
+            item = self.p.mailbox.get(timeout=0.2, keep=self.p.flat_out)
             if item is None or self._stop.is_set():
                 continue
             cfg = self.p.config()
@@ -541,7 +544,8 @@ class Inference:
                       overlay=overlay, model_name=model.name, method_name=method.title,
                       target=cfg.target, generation=cfg.generation, captured_at=item.captured_at,
                       finished_at=done, inference_s=done - t0,
-                      map_label=label, message=message if problem else None)
+                      map_label=label, message=message if problem else None,
+                      fresh=item.fresh)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,6 +693,7 @@ class Pipeline:
         smoothing: float = 0.0,
         loop_video: bool = True,
         panel_only: bool = False,
+        flat_out: bool = False,
     ) -> None:
         self.on_frame = on_frame or _noop
         self.on_result = on_result or _noop
@@ -697,6 +702,9 @@ class Pipeline:
         self.on_config = on_config or _noop
         self.on_source = on_source or _noop
         self.panel_only = panel_only  # compose only the overlay panel (the window shows the raw)
+        # Benchmarks: explain the newest frame again when no new one has come, to measure the
+        # most maps a second this machine makes beside capture and display.
+        self.flat_out = flat_out
         self.mailbox = Mailbox()
         self._lock = threading.Lock()
         self._model: CamModel | None = None

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Soak: a looping video through the live pipeline for minutes, watching memory and threads.
+
+Passes (exit 0) when results keep arriving in every sampling window, resident memory grows by
+less than --max-growth-mb after the warm-up, and stopping leaves no pipeline thread behind.
+`python scripts/soak.py --minutes 10` is the full run; the test suite runs a few seconds of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc on Linux, else the peak as a fallback."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_loop_video(path: Path, seconds: float = 6.0, fps: float = 30.0) -> Path:
+    import cv2
+
+    from camview.sources import DemoSource
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+    with DemoSource(fps=fps, size=(640, 480)) as demo:
+        for _ in range(int(seconds * fps)):
+            writer.write(demo.read().image)
+    writer.release()
+    return path
+
+
+def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
+         sample: float, switch_every: float = 0.0) -> dict:
+    """Run the pipeline on `video` (looping) and sample results, RSS and threads."""
+    from camview.pipeline import Pipeline
+
+    threads_before = {t.ident for t in threading.enumerate()}
+    results = 0
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def on_result(_result) -> None:
+        nonlocal results
+        with lock:
+            results += 1
+
+    def on_error(message: str, kind: str) -> None:
+        with lock:
+            errors.append(f"{kind}: {message}")
+
+    pipe = Pipeline(on_result=on_result, on_error=on_error, method=method, loop_video=True,
+                    panel_only=True)
+    pipe.set_model(model)
+    pipe.start()
+    pipe.wait_idle(300)
+    pipe.set_source(video)
+    start = time.monotonic()
+    samples = []
+    baseline = None
+    methods = ("cam", "gradcam", "gradcam++")
+    switches = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        time.sleep(sample)
+        with lock:
+            count = results
+        if switch_every and elapsed // switch_every > switches:
+            switches += 1
+            pipe.set_method(methods[switches % len(methods)])
+        now_rss = rss_mb()
+        if baseline is None and elapsed >= warmup:
+            baseline = now_rss
+        samples.append({"t": round(elapsed, 1), "results": count, "rss_mb": round(now_rss, 1),
+                        "threads": threading.active_count()})
+    stopped = pipe.stop(timeout=2.0)
+    time.sleep(0.2)
+    leaked = [t.name for t in threading.enumerate()
+              if t.ident not in threads_before and t.name.startswith("camview")]
+    counts = [s["results"] for s in samples]
+    stalls = sum(1 for a, b in itertools.pairwise(counts) if b == a)
+    final = samples[-1]["rss_mb"] if samples else rss_mb()
+    return {"seconds": round(time.monotonic() - start, 1), "results": counts[-1] if counts else 0,
+            "results_per_s": (counts[-1] / seconds) if counts else 0.0,
+            "stalled_windows": stalls, "rss_after_warmup_mb": None if baseline is None else
+            round(baseline, 1), "rss_final_mb": final,
+            "rss_growth_mb": None if baseline is None else round(final - baseline, 1),
+            "stopped_cleanly": stopped, "leaked_threads": leaked, "errors": errors[-5:],
+            "samples": samples}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the RSS "
+                        "baseline is taken (default 60)")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--video", default=None, help="video to loop (default: made from the "
+                        "demo photos)")
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--method", default="cam")
+    parser.add_argument("--switch-every", type=float, default=0.0,
+                        help="also cycle the method every N seconds")
+    parser.add_argument("--max-growth-mb", type=float, default=50.0)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = args.video or str(make_loop_video(Path(tmp) / "loop.avi"))
+        report = soak(video, model=args.model, method=args.method,
+                      seconds=args.minutes * 60, warmup=min(args.warmup, args.minutes * 30),
+                      sample=args.sample, switch_every=args.switch_every)
+    ok = (report["stalled_windows"] == 0 and report["stopped_cleanly"]
+          and not report["leaked_threads"]
+          and (report["rss_growth_mb"] or 0.0) < args.max_growth_mb)
+    summary = {k: v for k, v in report.items() if k != "samples"}
+    print(json.dumps(summary, indent=1))
+    print("soak: PASS" if ok else "soak: FAIL")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
