@@ -140,6 +140,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(exc: BaseException) -> str:
+    """A message as one line: some carry a library's multi-line text (a command, its log)."""
+    return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except CamviewError as exc:
         if debug:
             log.debug("where the error was raised:", exc_info=True)
-        print(f"camview: error: {exc}", file=sys.stderr)
+        print(f"camview: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         log.error("unexpected %s: %s (run with --debug for the traceback)",
-                  type(exc).__name__, exc)
+                  type(exc).__name__, _one_line(exc))
         return EXIT_ERROR
 
 

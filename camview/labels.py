@@ -25,8 +25,13 @@ def read_labels_file(path: str | Path, expected: int | None = None) -> list[str]
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"labels file {path}: cannot be read ({exc})") from None
+    except FileNotFoundError:
+        raise ModelError(f"labels file {path} does not exist") from None
+    except OSError as exc:
+        raise ModelError(f"labels file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"labels file {path} is not UTF-8 text: give one label per line"
+                         ) from None
     while lines and not lines[-1].strip():
         lines.pop()
     labels = [line.strip() for line in lines]

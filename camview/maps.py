@@ -43,8 +43,11 @@ class MapResult:
 
     @property
     def problem(self) -> str | None:
-        """Why this map cannot be drawn, or None when it can."""
-        return map_problem(self.cam)
+        """Why this map cannot be drawn or trusted, or None when it can."""
+        problem = map_problem(self.cam)
+        if problem is None and not np.isfinite(self.logits).all():
+            problem = "NaN or Inf in the class scores"
+        return problem
 
 
 class Method(ABC):
@@ -70,13 +73,18 @@ class CAM(Method):
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         super().__init__(model, layer)
-        if model.head is HeadKind.GRADIENT_ONLY:
-            raise ModelError(f"CAM needs global average pooling then one dense layer after the "
-                             f"map layer; {model.name} has another head (gradient-only): use "
-                             "gradcam or gradcam++")
+        self.check_head(model.name, model.head)
         if self.layer != model.read_layer:
             raise ModelError(f"CAM reads only the layer before global pooling "
                              f"({model.read_layer!r}), not {self.layer!r}: use gradcam")
+
+    @staticmethod
+    def check_head(name: str, head: HeadKind | None) -> None:
+        """Refuse a model whose head CAM cannot read (None: not known yet, allowed)."""
+        if head is HeadKind.GRADIENT_ONLY:
+            raise ModelError(f"CAM needs global average pooling then one dense layer after the "
+                             f"map layer; {name} has another head (gradient-only): use "
+                             "--method gradcam or gradcam++")
 
     def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
         out = self.model.forward(batch)
@@ -84,7 +92,9 @@ class CAM(Method):
         if self.model.head is HeadKind.DIRECT:
             cam = out.features[..., c]
         else:
-            cam = out.features @ self.model.fc_weights[:, c]
+            # NaN or Inf from a broken model is reported by MapResult.problem, not warned.
+            with np.errstate(invalid="ignore", over="ignore"):
+                cam = out.features @ self.model.fc_weights[:, c]
         return MapResult(np.ascontiguousarray(cam, dtype=np.float32), out.logits, c)
 
 

@@ -20,6 +20,8 @@ import abc
 import logging
 import math
 import re
+import struct
+import subprocess
 import sys
 import threading
 import time
@@ -337,12 +339,95 @@ def _check_file(path: Path, what: str) -> None:
         raise SourceError(f"{what} {path}: the file is empty (0 bytes)")
 
 
+def _mp4_boxes(path: Path) -> list[tuple[bytes, int]] | None:
+    """The top-level boxes (type, size) of an MP4/MOV file, or None if it is not one. A box
+    that runs past the end of the file is listed with the size it claims."""
+    boxes: list[tuple[bytes, int]] = []
+    size_of_file = path.stat().st_size
+    with path.open("rb") as f:
+        offset = 0
+        while offset + 8 <= size_of_file and len(boxes) < 10_000:
+            f.seek(offset)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+            elif size == 0:
+                size = size_of_file - offset
+            if not boxes and kind != b"ftyp":
+                return None
+            if size < 8:
+                break
+            boxes.append((kind, size))
+            offset += size
+    return boxes or None
+
+
+def _looks_like_text(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(512)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _unopenable_reason(path: Path) -> str:
+    """Why OpenCV could not open `path`, as far as the file itself shows."""
+    try:
+        boxes = _mp4_boxes(path)
+        if boxes is not None and b"moov" not in [kind for kind, _ in boxes]:
+            return ("an MP4 without its index (no moov box): the recording was cut off or "
+                    "never finished, so no player can open it")
+        if _looks_like_text(path):
+            return "a text file, not a video"
+    except (OSError, struct.error):
+        pass
+    return ("cannot be opened as a video (not a video file, an unsupported codec, or a "
+            "damaged or truncated file)")
+
+
+def _ffmpeg_frames(path: Path, start: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The frames of `path` from index `start` on (w, h = `size`), decoded by imageio-ffmpeg's
+    ffmpeg; nothing without it.
+
+    OpenCV's reader stops at the first damaged packet and so loses the frames its decoder
+    still holds (two or three at the cut of a truncated H.264 file, every one of a short
+    one). ffmpeg itself hands them over. It decodes from the start, since only the frame count
+    says which frames OpenCV already gave.
+    """
+    from camview.writers import ffmpeg_exe
+
+    exe = ffmpeg_exe()
+    if exe is None:
+        return
+    w, h = size
+    cmd = [exe, "-v", "quiet", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0",
+           "-vf", f"select=gte(n\\,{start}),scale={w}:{h}", "-fps_mode", "passthrough",
+           "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return
+    nbytes = w * h * 3
+    try:
+        while len(data := proc.stdout.read(nbytes)) == nbytes:
+            yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
 class VideoSource(Source):
     """Every readable frame of a video file, in order, none dropped.
 
     ``fps`` and ``frame_count`` are what the container's header claims. A file holding fewer
-    frames than its header claims (a truncated download, say) plays to its last readable
-    frame and ends with one warning, not an error.
+    frames than its header claims (a truncated download, a recording cut off) plays to its
+    last readable frame and ends with one warning, not an error. OpenCV reads it; where
+    OpenCV gives up before the header's count, ffmpeg decodes the rest that can be decoded
+    (see :func:`_ffmpeg_frames`).
     """
 
     seekable = True
@@ -352,6 +437,8 @@ class VideoSource(Source):
         super().__init__(self.path.name)
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
+        self._rest: Iterator[np.ndarray] | None = None
+        self._size = (0, 0)
         self._last_ts = -1.0
 
     def _open(self) -> None:
@@ -360,23 +447,39 @@ class VideoSource(Source):
         cap = cv2.VideoCapture(str(self.path), api)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"video {self.path}: cannot be opened as a video (not a video "
-                              "file, an unsupported codec, or a damaged or truncated file)")
-        ok, image = cap.read()
-        if not ok or image is None:
-            cap.release()
-            raise SourceError(f"video {self.path}: contains no readable frame")
+            raise SourceError(f"video {self.path}: {_unopenable_reason(self.path)}")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
-        self._cap, self._first, self._last_ts = cap, image, -1.0
-        self._first_ts = self._media_time(0)
+        self._cap, self._rest, self._last_ts = cap, None, -1.0
+        ok, image = cap.read()
+        if not ok or image is None:
+            size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            image = self._recover(0, size) if min(size) > 0 else None
+        if image is None:
+            self._close()
+            raise SourceError(f"video {self.path}: contains no readable frame (a damaged or "
+                              "truncated file?)")
+        self._first, self._size = image, (image.shape[1], image.shape[0])
+        self._first_ts = self._media_time(0) if self._rest is None else 0.0
 
     def _close(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap, self._first = None, None
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+
+    def _recover(self, start: int, size: tuple[int, int]) -> np.ndarray | None:
+        """Frame `start` from ffmpeg, keeping its stream for the frames after it; or None."""
+        self._rest = _ffmpeg_frames(self.path, start, size)
+        image = next(self._rest, None)
+        if image is None:
+            self._rest.close()
+            self._rest = None
+        return image
 
     def _media_time(self, index: int) -> float:
         """The container's time of the frame just read, or index/fps when it has none."""
@@ -394,15 +497,31 @@ class VideoSource(Source):
         if self._first is not None:
             image, self._first = self._first, None
             return image, self._first_ts
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            read = self._next_index
-            if self.frame_count is not None and read < self.frame_count:
-                self._warn(f"video {self.path}: its header claims {self.frame_count} frames but "
-                           f"only {read} could be read (a truncated or damaged file?)")
-            self._close()
-            return None
-        return image, self._media_time(self._next_index)
+        index = self._next_index
+        if self._rest is not None:
+            image = next(self._rest, None)
+            if image is not None:
+                return image, self._nominal_time(index)
+        else:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                return image, self._media_time(index)
+            if self.frame_count is not None and index < self.frame_count:
+                image = self._recover(index, self._size)
+                if image is not None:
+                    return image, self._nominal_time(index)
+        if self.frame_count is not None and index < self.frame_count:
+            self._warn(f"video {self.path}: its header claims {self.frame_count} frames but "
+                       f"only {index} could be read (a truncated or damaged file?)")
+        self._close()
+        return None
+
+    def _nominal_time(self, index: int) -> float:
+        """A frame's time when only its index is known: after the last media time."""
+        ts = index / self.fps if self.fps else self._last_ts + 1.0 / 30.0
+        ts = max(ts, self._last_ts + 1e-6)
+        self._last_ts = ts
+        return ts
 
     def seek(self, index: int) -> None:
         self.open()
@@ -413,6 +532,9 @@ class VideoSource(Source):
             self._opened = False
             self.open()
         assert self._cap is not None
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
         self._first = None
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         self._next_index = index
@@ -451,8 +573,7 @@ def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndar
     except cv2.error as exc:
         raise SourceError(f"{what}: cannot be decoded ({exc.err or exc})") from None
     if image is None:
-        raise SourceError(f"{what}: cannot be decoded (not an image, an unsupported format, "
-                          "or a damaged file)")
+        raise SourceError(f"{what}: {_undecodable_reason(data)}")
     try:
         image = to_bgr8(image)
     except SourceError as exc:
@@ -466,6 +587,22 @@ def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndar
         warnings.append(f"{what}: {w}x{h} ({h * w / 1e6:.0f} MP) is over the "
                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; shrunk to {size[0]}x{size[1]}")
     return image, warnings
+
+
+def _undecodable_reason(data: np.ndarray) -> str:
+    """Why image bytes did not decode, as far as the bytes themselves show."""
+    head, tail = data[:8].tobytes(), data[-64:].tobytes().rstrip(b"\0\r\n ")
+    if head[:2] == b"\xff\xd8" and not tail.endswith(b"\xff\xd9"):
+        return "a JPEG cut short (no end-of-image marker): the file is incomplete"
+    if head == b"\x89PNG\r\n\x1a\n":
+        return "a damaged or incomplete PNG (its data does not decode)"
+    try:
+        text = data[:512].tobytes().decode("utf-8")
+        if all(c.isprintable() or c in "\t\r\n" for c in text):
+            return "a text file, not an image"
+    except UnicodeDecodeError:
+        pass
+    return "cannot be decoded (not an image, an unsupported format, or a damaged file)"
 
 
 class ImageSource(Source):

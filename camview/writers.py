@@ -3,12 +3,20 @@
 Videos are H.264 mp4 through the ffmpeg that ships in the imageio-ffmpeg wheel, because
 OpenCV's wheel has no H.264 encoder and its mp4v files do not play in slide software or
 browsers. Without that ffmpeg, OpenCV's mp4v (or MJPG for .avi) is the fallback.
+
+Every fault is an :class:`OutputError` with one line naming the file: ffmpeg runs as our own
+subprocess with its messages kept in a temporary file, so its exit status and last error line
+are known and none of its output reaches the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -22,38 +30,163 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def check_writable(path: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Refuse an output that cannot be written or would overwrite an input, before any work."""
-    path = Path(path)
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _is_input(path: Path, inputs: tuple[str | Path, ...]) -> bool:
     for source in inputs:
-        try:
+        with contextlib.suppress(OSError):
             if Path(source).exists() and path.exists() and path.samefile(source):
-                raise OutputError(f"output {path} is the input file: choose another name")
-        except OSError:
-            pass
+                return True
         if Path(source).resolve() == path.resolve():
-            raise OutputError(f"output {path} is the input file: choose another name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or path.suffix == "":
-        parent = path
+            return True
+    return False
+
+
+def _probe_file(path: Path) -> None:
+    """Open the file for writing (and remove it again if it is new): the only test that is
+    right for every cause, root included, for whom permission bits do not stop writes."""
+    existed = path.exists()
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
     except OSError as exc:
-        raise OutputError(f"output folder {parent} cannot be created: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder {parent} is not writable")
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _probe_folder(folder: Path, what: str) -> None:
+    """Make the folder and a file in it: `what` says which output needs it in messages."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{what}: folder {folder} cannot be created, a file of that name "
+                          "exists") from None
+    except OSError as exc:
+        raise OutputError(f"{what}: folder {folder} cannot be created ({_reason(exc)})"
+                          ) from None
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{what}: folder {folder} is not writable ({_reason(exc)})"
+                          ) from None
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing ancestor of `path` that is a file, which no folder can be made in."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def check_writable(path: str | Path, *, inputs: tuple[str | Path, ...] = (),
+                   folder: bool | None = None) -> Path:
+    """Refuse an output that cannot be written or would overwrite an input, before any work.
+
+    `folder`: True for a folder output, False for a file, None to go by the name (no suffix
+    and not an existing file: a folder).
+    """
+    path = Path(path)
+    if _is_input(path, inputs):
+        raise OutputError(f"output {path} is the input file: choose another name")
+    if folder is None:
+        folder = path.is_dir() or (path.suffix == "" and not path.exists())
+    blocker = _blocking_file(path)
+    if blocker is not None:
+        raise OutputError(f"cannot write {path}: {blocker} is a file, not a folder")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"output folder {path} is a file: give a folder, or a file name "
+                              f"ending in an image or video suffix")
+        _probe_folder(path, f"cannot write {path}")
+        return path
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    _probe_folder(parent, f"cannot write {path}")
+    _probe_file(path)
     return path
 
 
+def ffmpeg_exe() -> str | None:
+    """The ffmpeg of the imageio-ffmpeg wheel, or None without it."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError, OSError):
+        return None
+
+
+def _detached() -> dict:
+    """Popen options that keep a terminal's Ctrl+C from killing ffmpeg before we close it, so
+    an interrupted render still finishes a playable file."""
+    if sys.platform.startswith("win"):
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+class _FFmpegPipe:
+    """libx264 fed raw BGR frames through a pipe; its log goes to a temporary file."""
+
+    def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int]) -> None:
+        rate = Fraction(fps).limit_denominator(1001)
+        cmd = [exe, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
+               "-s", f"{size[0]}x{size[1]}", "-r", str(rate), "-i", "-", "-an",
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "20", "-preset", "veryfast",
+               "-movflags", "+faststart", str(path)]
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=self.log, **_detached())
+        except OSError:
+            self.log.close()
+            raise
+
+    def write(self, frame: np.ndarray) -> None:
+        self.proc.stdin.write(memoryview(frame).cast("B"))
+
+    def last_error(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().decode("utf-8", "replace")
+                 .splitlines() if line.strip()]
+        return lines[-1] if lines else f"ffmpeg exit status {self.proc.returncode}"
+
+    def close(self) -> str | None:
+        """Finish the file and wait for ffmpeg; its last error line if it failed."""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait()
+        except BaseException:  # Ctrl+C while waiting: do not leave ffmpeg running
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        error = self.last_error() if self.proc.returncode else None
+        self.log.close()
+        return error
+
+
 class VideoWriter:
-    """Frames (BGR uint8, all one size) to a video file; close() always leaves a valid file."""
+    """Frames (BGR uint8, all one size) to a video file; close() always leaves a valid file.
+
+    A failed write raises OutputError after closing the file, so the frames written before
+    stay playable. close() never raises (it runs in clean-up code); finish() closes and raises
+    OutputError if the encoder failed while finishing the file.
+    """
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.size = size  # (w, h) of the frames given to write()
         self.frames = 0
-        self._ffmpeg = None
+        self.error: str | None = None
+        self._ffmpeg: _FFmpegPipe | None = None
         self._cv = None
         # yuv420p needs even sides: pad by one pixel rather than rescale the picture.
         self._padded = (size[0] + size[0] % 2, size[1] + size[1] % 2)
@@ -67,23 +200,15 @@ class VideoWriter:
             if not self._cv.isOpened():
                 raise OutputError(f"cannot write video {self.path} (codec {fourcc})")
 
-    def _open_ffmpeg(self):
-        try:
-            import imageio_ffmpeg
-        except ImportError:
+    def _open_ffmpeg(self) -> _FFmpegPipe | None:
+        exe = ffmpeg_exe()
+        if exe is None:
             return None
         try:
-            gen = imageio_ffmpeg.write_frames(
-                str(self.path), self._padded, fps=self.fps, codec="libx264",
-                pix_fmt_in="bgr24", pix_fmt_out="yuv420p", macro_block_size=1,
-                quality=None, output_params=["-crf", "20", "-preset", "veryfast",
-                                             "-movflags", "+faststart"],
-                ffmpeg_log_level="error")
-            gen.send(None)
-        except (OSError, RuntimeError) as exc:
-            log.warning("H.264 writer unavailable (%s); using OpenCV's mp4v", exc)
+            return _FFmpegPipe(exe, self.path, self.fps, self._padded)
+        except OSError as exc:
+            log.warning("H.264 writer unavailable (%s); using OpenCV's mp4v", _reason(exc))
             return None
-        return gen
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
@@ -95,26 +220,43 @@ class VideoWriter:
                     frame = cv2.copyMakeBorder(frame, 0, self._padded[1] - self.size[1], 0,
                                                self._padded[0] - self.size[0],
                                                cv2.BORDER_REPLICATE)
-                self._ffmpeg.send(np.ascontiguousarray(frame))
-            else:
+                self._ffmpeg.write(np.ascontiguousarray(frame))
+            elif self._cv is not None:
                 self._cv.write(frame)
-        except (OSError, RuntimeError, BrokenPipeError) as exc:
-            self.close()
-            raise OutputError(f"writing video {self.path} failed after {self.frames} frames "
-                              f"(disk full?): {exc}") from None
+            else:
+                raise OSError("the writer is closed")
+        except (OSError, ValueError) as exc:
+            self._close()
+            detail = self.error or (_reason(exc) if isinstance(exc, OSError) else str(exc))
+            raise OutputError(f"writing video {self.path} failed after {self.frames} frames: "
+                              f"{detail}") from None
         self.frames += 1
 
-    def close(self) -> None:
-        """Finish the file; safe to call twice and after a failed write."""
-        gen, self._ffmpeg = self._ffmpeg, None
-        if gen is not None:
-            try:
-                gen.close()
-            except (OSError, RuntimeError) as exc:
-                log.warning("closing %s: %s", self.path, exc)
+    def _close(self) -> bool:
+        """Finish the file; True if the encoder failed just now (kept in ``error``)."""
+        pipe, self._ffmpeg = self._ffmpeg, None
+        failed = False
+        if pipe is not None:
+            error = pipe.close()
+            if error and self.error is None:
+                self.error, failed = error, True
         cv, self._cv = self._cv, None
         if cv is not None:
             cv.release()
+        return failed
+
+    def close(self) -> None:
+        """Finish the file; safe to call twice and after a failed write. Never raises, as it
+        runs in clean-up code: an encoder failure is logged and kept in ``error``."""
+        if self._close():
+            log.warning("video %s: the encoder failed: %s", self.path, self.error)
+
+    def finish(self) -> None:
+        """Finish the file, raising OutputError if the encoder failed (a full disk, say)."""
+        self._close()
+        if self.error:
+            raise OutputError(f"writing video {self.path} failed after {self.frames} frames: "
+                              f"{self.error}")
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -131,4 +273,4 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     try:
         path.write_bytes(data.tobytes())
     except OSError as exc:
-        raise OutputError(f"cannot write image {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot write image {path}: {_reason(exc)}") from None

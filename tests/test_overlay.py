@@ -245,7 +245,7 @@ def test_render_view_styles_and_layouts(photo):
 def frames(draw):
     h = draw(st.integers(1, 300))
     w = draw(st.integers(1, 300))
-    dtype = draw(st.sampled_from([np.uint8, np.uint16, np.float32, np.bool_]))
+    dtype = draw(st.sampled_from([np.uint8, np.uint16, np.float32, np.bool_, np.int32]))
     channels = draw(st.sampled_from([None, 1, 3, 4]))
     shape = (h, w) if channels is None else (h, w, channels)
     seed = draw(st.integers(0, 2**32 - 1))
@@ -259,7 +259,8 @@ def frames(draw):
         if draw(st.booleans()) and image.size:
             image.flat[0] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 0.0]))
     else:
-        image = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True, dtype=dtype)
+        low = np.iinfo(dtype).min if draw(st.booleans()) else 0
+        image = rng.integers(low, np.iinfo(dtype).max, shape, endpoint=True, dtype=dtype)
     return image
 
 

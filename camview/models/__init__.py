@@ -11,7 +11,7 @@ from camview.models.keras_apps import KERAS_APPS, cached_weights, keras_cache_di
 from camview.models.user import USER_MODEL_SUFFIXES
 
 __all__ = ["DEFAULT_MODEL", "CamModel", "Forward", "HeadKind", "ModelInfo", "ResizeMode",
-           "list_models", "load_model"]
+           "known_head", "list_models", "load_model"]
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -48,6 +48,30 @@ def _builtin_weights_status(name: str) -> str:
                 f"{sq.user_model_dir()} (README: where to get it)")
 
 
+# Weight files camview reads for one built-in network only, and what to do with them.
+_OTHER_FORMATS = {
+    ".pth": "a PyTorch checkpoint; camview reads only EfficientNet-Lite0's, as --model "
+            "efficientnet_lite0 --weights FILE (your own network: save it as .keras)",
+    ".pt": "a PyTorch file; camview reads only EfficientNet-Lite0's .pth, as --model "
+           "efficientnet_lite0 --weights FILE (your own network: save it as .keras)",
+    ".xml": "an OpenVINO IR; camview reads only SqueezeNet 1.1's, as --model squeezenet "
+            "--weights FILE",
+    ".bin": "OpenVINO IR weights; camview reads only SqueezeNet 1.1's, as --model squeezenet "
+            "--weights FILE",
+}
+
+
+def known_head(name: str) -> HeadKind | None:
+    """The head kind of a model known by name (None for a file), without building it: lets a
+    request it cannot serve (CAM of VGG16) fail before seconds of loading."""
+    key = name.lower().replace("-", "_")
+    if key in _BUILTIN:
+        return _BUILTIN[key][0]
+    if key in KERAS_APPS:
+        return HeadKind.GRADIENT_ONLY if key == "vgg16" else HeadKind.FC
+    return None
+
+
 def list_models() -> list[ModelInfo]:
     """Every model camview knows by name and whether its weights are available here."""
     infos = [ModelInfo(name, head, size, resize, _builtin_weights_status(name))
@@ -56,8 +80,7 @@ def list_models() -> list[ModelInfo]:
         cached = cached_weights(name)
         status = (f"cached: {cached}" if cached else
                   f"not cached (downloaded on first use to {keras_cache_dir()})")
-        head = HeadKind.GRADIENT_ONLY if name == "vgg16" else HeadKind.FC
-        infos.append(ModelInfo(name, head, app.size, ResizeMode.SQUASH, status))
+        infos.append(ModelInfo(name, known_head(name), app.size, ResizeMode.SQUASH, status))
     return infos
 
 
@@ -106,6 +129,8 @@ def load_model(
         keras_model, preprocess = build_keras_app(key, wanted)
         size, fixed = (KERAS_APPS[key].size,) * 2, True
         source = "random weights" if random_weights else str(cached_weights(key) or wanted)
+    elif Path(name).suffix.lower() in _OTHER_FORMATS:
+        raise ModelError(f"{name}: {_OTHER_FORMATS[Path(name).suffix.lower()]}")
     elif Path(name).suffix.lower() in USER_MODEL_SUFFIXES or Path(name).exists():
         from camview.models.user import load_user_model
 

@@ -16,14 +16,32 @@ needs a second pass.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable, Sequence
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from camview.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def keras_warnings_summarised(what: str) -> Iterator[None]:
+    """Keras warns once per layer it cannot load (a hundred multi-line warnings for a wrong
+    weights file); the user gets the error, or one line saying how many there were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    if caught:
+        first = (str(caught[0].message).strip().splitlines() or [""])[0][:200]
+        more = f" (and {len(caught) - 1} more)" if len(caught) > 1 else ""
+        log.warning("%s: %s%s", what, first, more)
 
 
 class HeadKind(str, enum.Enum):
@@ -62,9 +80,18 @@ class Forward:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - np.max(logits)
-    e = np.exp(z)
-    return (e / e.sum()).astype(np.float32)
+    # A broken model's NaN/Inf scores give NaN probabilities, reported rather than warned.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        z = logits.astype(np.float64) - np.max(logits)
+        e = np.exp(z)
+        return (e / e.sum()).astype(np.float32)
+
+
+#: In ``shorter`` mode the long side is at most this many times the short one. A strip of
+#: pixels (a 1x400 image, a 10000x50 scan) would otherwise become a network input hundreds of
+#: times the usual size, minutes of work or more memory than the machine has; past this
+#: ratio the frame is squashed, and the map still covers all of it.
+MAX_ASPECT = 4.0
 
 
 def resized_input_size(frame_hw: tuple[int, int], input_hw: tuple[int, int],
@@ -74,9 +101,10 @@ def resized_input_size(frame_hw: tuple[int, int], input_hw: tuple[int, int],
         return input_hw
     h, w = frame_hw
     side = min(input_hw)
+    longest = round(side * MAX_ASPECT)
     if h <= w:
-        return side, max(1, round(w * side / h))
-    return max(1, round(h * side / w)), side
+        return side, min(longest, max(1, round(w * side / h)))
+    return min(longest, max(1, round(h * side / w))), side
 
 
 class CamModel:
@@ -122,7 +150,7 @@ class CamModel:
                              "use --resize squash")
         self.preprocess = preprocess
         self.source = source
-        head = analyse_head(keras_model, read_layer)
+        head = analyse_head(keras_model, read_layer, title=name)
         self.read_layer = head.read_layer
         self.head = head.kind
         self.fc_weights = head.fc_weights  # (k, classes) for an fc head, else None
@@ -152,7 +180,8 @@ class CamModel:
         if layer not in self._feature_models:
             from camview.models.graph import analyse_head
 
-            self._feature_models[layer] = analyse_head(self.keras_model, layer).feature_model
+            head = analyse_head(self.keras_model, layer, title=self.name)
+            self._feature_models[layer] = head.feature_model
         return self._feature_models[layer]
 
     # -- input -------------------------------------------------------------------------
@@ -160,7 +189,15 @@ class CamModel:
         return resized_input_size(frame_hw, self.input_size, self.resize)
 
     def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """A BGR uint8 frame of any size -> the (1, h, w, 3) float32 network input."""
+        """A BGR uint8 frame of any size -> the (1, h, w, 3) float32 network input.
+
+        Any other image array (grey, 16-bit, float, with alpha) is first converted as sources
+        convert it (`to_bgr8`, a no-op for BGR uint8); one that cannot be an image raises
+        SourceError.
+        """
+        from camview.sources import to_bgr8
+
+        frame_bgr = to_bgr8(frame_bgr)
         h, w = self.network_size(frame_bgr.shape[:2])
         # INTER_AREA averages when shrinking (no aliasing), bilinear when enlarging.
         shrinking = h * w < frame_bgr.shape[0] * frame_bgr.shape[1]

@@ -89,7 +89,8 @@ def _check(state_dict: dict[str, np.ndarray], source: str) -> dict[str, np.ndarr
     if missing or unexpected:
         what = (f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}")
         counts = f"{len(missing)} missing, {len(unexpected)} unexpected tensors"
-        raise ModelError(f"{source} is not an EfficientNet-Lite0 checkpoint: {what} ({counts})")
+        raise ModelError(f"{source} is not an EfficientNet-Lite0 checkpoint: {what} ({counts}); "
+                         "leave out --weights for the installed weights")
     for key, shape in wanted.items():
         if tuple(state[key].shape) != shape:
             raise ModelError(f"{source} is not an EfficientNet-Lite0 checkpoint: {key!r} has "
@@ -201,5 +202,6 @@ def load_efficientnet_lite0(path: Path | None = None) -> keras.Model:
     """EfficientNet-Lite0 with the weights of the .pth at `path` (default: the installed one)."""
     path = Path(path) if path is not None else default_weights_path()
     if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
+        raise ModelError(f"weights file {path} for efficientnet_lite0 does not exist (leave out "
+                         "--weights for the installed weights)")
     return build_efficientnet_lite0(load_state_dict(path), source=f"model file {path}")

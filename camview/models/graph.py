@@ -49,28 +49,34 @@ def _has_softmax(layer) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
 
 
-def _layer_output(model: keras.Model, name: str):
+def _layer_output(model: keras.Model, name: str, title: str):
     try:
         layer = model.get_layer(name)
     except ValueError:
         names = ", ".join(layer.name for layer in model.layers[-8:])
-        raise ModelError(f"{model.name} has no layer named {name!r} (its last layers: {names})"
+        raise ModelError(f"{title} has no layer named {name!r} (its last layers: {names})"
                          ) from None
     tensor = layer._inbound_nodes[0].output_tensors[0]
     if len(tensor.shape) != 4:
-        raise ModelError(f"layer {name!r} of {model.name} is not spatial (output shape "
+        raise ModelError(f"layer {name!r} of {title} is not spatial (output shape "
                          f"{tuple(tensor.shape)}); maps need a convolutional layer")
     return tensor
 
 
-def analyse_head(model: keras.Model, read_layer: str | None = None) -> Head:
-    """Find the read layer, the pre-softmax scores and the head kind of `model`."""
+def analyse_head(model: keras.Model, read_layer: str | None = None,
+                 title: str | None = None) -> Head:
+    """Find the read layer, the pre-softmax scores and the head kind of `model`.
+
+    `title` names the model in messages (its file, say: a saved model's own name is often
+    just "functional"); default the Keras model's name.
+    """
+    title = title or model.name
     if len(model.outputs) != 1:
-        raise ModelError(f"{model.name} has {len(model.outputs)} outputs; camview explains "
+        raise ModelError(f"{title} has {len(model.outputs)} outputs; camview explains "
                          "classifiers with one output of class scores")
     scores = model.outputs[0]
     if len(scores.shape) != 2:
-        raise ModelError(f"{model.name}'s output has shape {tuple(scores.shape)}; camview "
+        raise ModelError(f"{title}'s output has shape {tuple(scores.shape)}; camview "
                          "expects class scores of shape (batch, classes)")
 
     # The scores before softmax: Grad-CAM wants the class score, not its probability.
@@ -93,8 +99,9 @@ def analyse_head(model: keras.Model, read_layer: str | None = None) -> Head:
         tensor = inputs[0]
     if len(tensor.shape) != 4 or isinstance(_producer(tensor)[0], keras.layers.InputLayer):
         if read_layer is None:
-            raise ModelError(f"{model.name} has no convolutional feature map before its head "
-                             "(no spatial layer found): class activation maps need a CNN")
+            raise ModelError(f"{title} has no convolutional feature map before its head "
+                             "(no spatial layer found): class activation maps need a CNN, "
+                             "convolutions then pooling then the classifier")
         tensor = None
     else:
         # Past max-pooling/dropout to the activation itself (VGG16: block5_pool -> block5_conv3).
@@ -107,7 +114,7 @@ def analyse_head(model: keras.Model, read_layer: str | None = None) -> Head:
 
     auto_tensor = tensor
     if read_layer is not None:
-        tensor = _layer_output(model, read_layer)
+        tensor = _layer_output(model, read_layer, title)
     name = _producer(tensor)[0].name
 
     kind, fc = HeadKind.GRADIENT_ONLY, None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
+from camview.models.base import keras_warnings_summarised
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def build_keras_app(name: str, weights: str | None):
     if weights not in (None, "imagenet") and not Path(weights).is_file():
         raise ModelError(f"{name}: weights file {weights} does not exist")
     try:
-        model = constructor(weights=weights, classifier_activation=None,
-                            input_shape=(app.size, app.size, 3))
+        with keras_warnings_summarised(f"{name}: loading weights {weights}"):
+            model = constructor(weights=weights, classifier_activation=None,
+                                input_shape=(app.size, app.size, 3))
     except Exception as exc:  # Keras raises a bare Exception for a failed download
         if weights == "imagenet" and cached_weights(name) is None:
             raise ModelError(
@@ -66,7 +68,8 @@ def build_keras_app(name: str, weights: str | None):
                 "could not be downloaded; run once with internet access to cache them, or use "
                 "--weights none (random weights) or --weights FILE"
             ) from None
-        raise ModelError(f"{name}: cannot load weights {weights}: {exc}") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(f"{name}: cannot load weights {weights}: {reason}") from None
 
     def preprocess(bgr):
         # keras.applications' preprocess_input expects RGB in 0..255 and converts itself.

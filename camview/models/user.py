@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from camview.errors import ModelError
+from camview.models.base import keras_warnings_summarised
 
 USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -38,7 +39,8 @@ def load_user_model(path: str | Path):
     path = Path(path)
     _check_container(path)
     try:
-        model = keras.models.load_model(path, compile=False)
+        with keras_warnings_summarised(f"model file {path}"):
+            model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"model file {path} cannot be loaded by Keras: {reason[:200]}") from None
