@@ -51,7 +51,13 @@ class MapResult:
 
 
 class Method(ABC):
-    """A way to compute the map of one class for one network input."""
+    """A way to compute the map of one class for one network input.
+
+    Each method is one compiled TensorFlow function of (input, target) -> (map, scores,
+    class), built once per model and layer and cached on the model, so switching methods back
+    and forth never retraces. target < 0 asks for the top-1 class, chosen inside the same
+    call. Subclasses only write `_map`, the traced body.
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -59,10 +65,38 @@ class Method(ABC):
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
         self.layer = layer or model.read_layer
+        key = (type(self).__name__, self.layer)
+        if key not in model.compiled:
+            model.compiled[key] = self._compile()
+        self._run = model.compiled[key]
 
     @abstractmethod
+    def _map(self, feature_model, x, target):
+        """TF ops: (map (h, w), scores (classes,), class) for one input."""
+
+    def _compile(self):
+        import tensorflow as tf
+
+        feature_model = self.model.features_at(self.layer)
+        body = self._map
+
+        @tf.function(input_signature=[self.model.input_spec, tf.TensorSpec([], tf.int32)])
+        def run(x, target):
+            return body(feature_model, x, target)
+
+        return run
+
     def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
         """The map of class `target` (None: the top-1 class) for one prepared input."""
+        cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
+        return MapResult(cam.numpy(), logits.numpy(), int(c))
+
+
+def _pick(logits, target):
+    """The pinned class, or the top-1 when target < 0 (TF ops)."""
+    import tensorflow as tf
+
+    return tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
 
 
 class CAM(Method):
@@ -72,11 +106,11 @@ class CAM(Method):
     title = "CAM"
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
-        super().__init__(model, layer)
         self.check_head(model.name, model.head)
-        if self.layer != model.read_layer:
+        if layer not in (None, model.read_layer):
             raise ModelError(f"CAM reads only the layer before global pooling "
-                             f"({model.read_layer!r}), not {self.layer!r}: use gradcam")
+                             f"({model.read_layer!r}), not {layer!r}: use gradcam")
+        super().__init__(model, layer)
 
     @staticmethod
     def check_head(name: str, head: HeadKind | None) -> None:
@@ -86,57 +120,42 @@ class CAM(Method):
                              f"map layer; {name} has another head (gradient-only): use "
                              "--method gradcam or gradcam++")
 
-    def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
-        out = self.model.forward(batch)
-        c = int(np.argmax(out.logits)) if target is None else int(target)
+    def _map(self, feature_model, x, target):
+        import tensorflow as tf
+
+        features, logits = feature_model(x, training=False)
+        c = _pick(logits[0], target)
         if self.model.head is HeadKind.DIRECT:
-            cam = out.features[..., c]
+            cam = tf.gather(features[0], c, axis=2)  # the class's own channel
         else:
-            # NaN or Inf from a broken model is reported by MapResult.problem, not warned.
-            with np.errstate(invalid="ignore", over="ignore"):
-                cam = out.features @ self.model.fc_weights[:, c]
-        return MapResult(np.ascontiguousarray(cam, dtype=np.float32), out.logits, c)
+            row = tf.gather(tf.constant(self.model.fc_weights), c, axis=1)
+            cam = tf.tensordot(features[0], row, axes=[[2], [0]])
+        return cam, logits[0], c
 
 
 class GradientMethod(Method):
-    """Forward and backward in one compiled call; subclasses weigh the channels."""
+    """Forward and backward in one compiled call; subclasses weigh the channels.
 
-    def __init__(self, model: CamModel, layer: str | None = None) -> None:
-        super().__init__(model, layer)
-        key = (type(self).__name__, self.layer)
-        if key not in model.compiled:
-            model.compiled[key] = self._compile()
-        self._run = model.compiled[key]
+    The gradient only crosses the head after the read layer, so a map costs about one
+    forward pass."""
 
     @staticmethod
     @abstractmethod
     def channel_weights(features, grads, score):
         """Per-channel weights (k,) from activations and gradients (h, w, k), as TF ops."""
 
-    def _compile(self):
+    def _map(self, feature_model, x, target):
         import tensorflow as tf
 
-        feature_model = self.model.features_at(self.layer)
-        weigh = self.channel_weights
-
-        @tf.function(input_signature=[self.model.input_spec, tf.TensorSpec([], tf.int32)])
-        def run(x, target):
-            with tf.GradientTape() as tape:
-                features, logits = feature_model(x, training=False)
-                tape.watch(features)
-                top = tf.cast(tf.argmax(logits[0]), tf.int32)
-                c = tf.where(target < 0, top, target)
-                score = tf.gather(logits[0], c)
-            grads = tape.gradient(score, features)[0]
-            weights = weigh(features[0], grads, score)
-            cam = tf.nn.relu(tf.tensordot(features[0], weights, axes=[[2], [0]]))
-            return cam, logits[0], c
-
-        return run
-
-    def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
-        cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
-        return MapResult(cam.numpy(), logits.numpy(), int(c))
+        with tf.GradientTape() as tape:
+            features, logits = feature_model(x, training=False)
+            tape.watch(features)
+            c = _pick(logits[0], target)
+            score = tf.gather(logits[0], c)
+        grads = tape.gradient(score, features)[0]
+        weights = self.channel_weights(features[0], grads, score)
+        cam = tf.nn.relu(tf.tensordot(features[0], weights, axes=[[2], [0]]))
+        return cam, logits[0], c
 
 
 class GradCAM(GradientMethod):

@@ -39,6 +39,21 @@ def median_ms(fn, repeats: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+def interleaved_median_ms(calls: dict, repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median ms of each call, timed in turns so that machine load drifting during the run
+    weighs on all of them alike: their ratios then compare like with like."""
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(repeats):
+        for key, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append((time.perf_counter() - start) * 1000)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
 def peak_gflops(seconds: float = 1.0) -> float:
     """The machine's float32 matrix-multiply rate: the ceiling a CNN could approach."""
     n = 1024
@@ -99,23 +114,22 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
     from camview.models import HeadKind, load_model
 
     model = load_model(name, weights=weights)
-    frame = cv2.resize(cv2.imread(str(ROOT / "resources" / "demo" / "chelsea.jpg"))
-                       if (ROOT / "resources" / "demo" / "chelsea.jpg").is_file()
-                       else np.full((480, 640, 3), 127, np.uint8), (640, 480))
-    batch = model.prepare(frame)
+    from camview.sources import DemoSource
+
+    with DemoSource(size=(640, 480)) as demo:  # a real photo at webcam size
+        batch = model.prepare(demo.read().image)
     hw = batch.shape[1:3]
 
     logits_only = tf.function(lambda x: model.keras_model(x, training=False),
                               input_signature=[model.input_spec])
-    row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
-           "classify_ms": median_ms(lambda: logits_only(batch).numpy(), repeats)}
+    calls = {"classify_ms": lambda: logits_only(batch).numpy()}
     for key, method in (("cam_ms", "cam"), ("gradcam_ms", "gradcam"),
                         ("gradcampp_ms", "gradcam++")):
-        if method == "cam" and model.head is HeadKind.GRADIENT_ONLY:
-            row[key] = None
-            continue
-        explainer = make_method(method, model)
-        row[key] = median_ms(lambda e=explainer: e.explain(batch), repeats)
+        if not (method == "cam" and model.head is HeadKind.GRADIENT_ONLY):
+            explainer = make_method(method, model)
+            calls[key] = lambda e=explainer: e.explain(batch)
+    row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
+           "cam_ms": None, **interleaved_median_ms(calls, repeats)}
     for key in ("cam", "gradcam", "gradcampp"):
         value = row[f"{key}_ms"]
         row[f"{key}_ratio"] = None if value is None else value / row["classify_ms"]
@@ -128,6 +142,9 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
 
 
 def bench_postprocess(repeats: int) -> dict:
+    """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
+    window composes (it shows the raw frame as is), per style; plus the side-by-side image
+    that render and recordings write, which adds one copy of both halves."""
     from camview.overlay import OverlayStyle, render_view
 
     cam = np.random.default_rng(1).random((7, 10)).astype(np.float32)
@@ -135,10 +152,13 @@ def bench_postprocess(repeats: int) -> dict:
     out = {}
     for w, h in ((640, 480), (1280, 720)):
         frame = (np.random.default_rng(2).random((h, w, 3)) * 255).astype(np.uint8)
+        calls = {}
         for style in ("matlab", "blend"):
-            s = OverlayStyle(style=style)
-            out[f"postprocess_ms_{w}x{h}_{style}"] = median_ms(
-                lambda f=frame, s=s: render_view(f, cam, top, s), repeats)
+            for layout, suffix in (("overlay", ""), ("side-by-side", "_side_by_side")):
+                look = OverlayStyle(style=style, layout=layout)
+                calls[f"postprocess_ms_{w}x{h}_{style}{suffix}"] = (
+                    lambda f=frame, s=look: render_view(f, cam, top, s))
+        out.update(interleaved_median_ms(calls, repeats))
         out[f"postprocess_ms_{w}x{h}"] = max(out[f"postprocess_ms_{w}x{h}_matlab"],
                                              out[f"postprocess_ms_{w}x{h}_blend"])
     return out
