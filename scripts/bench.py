@@ -74,6 +74,7 @@ def model_gflops(model, hw: tuple[int, int]) -> float:
         convert_variables_to_constants_v2,
     )
 
+    tf.get_logger().setLevel("ERROR")  # the v1 profiler warns about its own deprecation
     fn = tf.function(lambda x: model.keras_model(x, training=False))
     concrete = fn.get_concrete_function(tf.TensorSpec([1, *hw, 3], tf.float32))
     graph = convert_variables_to_constants_v2(concrete).graph
