@@ -839,6 +839,18 @@ class DemoSource(Source):
 # Choosing a source
 
 
+def write_demo_video(path: str | Path, seconds: float, fps: float = 30.0,
+                     size: tuple[int, int] = (640, 480)) -> Path:
+    """Record the demo to an MJPG .avi: a real file that plays like a camera, for benchmarks
+    and soak runs that must not depend on a video lying around."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    with DemoSource(fps=fps, size=size) as demo:
+        for _ in range(round(seconds * fps)):
+            writer.write(demo.read().image)
+    writer.release()
+    return Path(path)
+
+
 def open_source(spec: str | int, *, opened: bool = True) -> Source:
     """The source a command-line spec names, opened unless ``opened=False``.
 

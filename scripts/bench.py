@@ -21,7 +21,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,18 +164,6 @@ def bench_postprocess(repeats: int) -> dict:
     return out
 
 
-def make_test_video(path: Path, seconds: float, fps: float = 30.0) -> Path:
-    """A 640x480 video of the demo photos panning, so the pipeline sees real images."""
-    from camview.sources import DemoSource
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
-    with DemoSource(fps=fps, size=(640, 480)) as demo:
-        for _ in range(int(seconds * fps)):
-            writer.write(demo.read().image)
-    writer.release()
-    return path
-
-
 def measure_pipeline(video: str, *, model: str, weights: str | None, method: str,
                      seconds: float) -> dict:
     """The window's threads without the window: raw frames delivered vs maps made.
@@ -231,8 +218,10 @@ def measure_pipeline(video: str, *, model: str, weights: str | None, method: str
 
 
 def bench_pipeline(name: str, weights: str | None, seconds: float, method: str) -> dict:
+    from camview.sources import write_demo_video
+
     with tempfile.TemporaryDirectory() as tmp:
-        video = make_test_video(Path(tmp) / "bench.avi", min(seconds + 3, 10.0))
+        video = write_demo_video(Path(tmp) / "bench.avi", min(seconds + 3, 10.0))
         stats = measure_pipeline(str(video), model=name, weights=weights, method=method,
                                  seconds=seconds)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

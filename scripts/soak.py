@@ -32,19 +32,6 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_loop_video(path: Path, seconds: float = 6.0, fps: float = 30.0) -> Path:
-    import cv2
-
-    from camview.sources import DemoSource
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
-    with DemoSource(fps=fps, size=(640, 480)) as demo:
-        for _ in range(int(seconds * fps)):
-            writer.write(demo.read().image)
-    writer.release()
-    return path
-
-
 def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
          sample: float, switch_every: float = 0.0) -> dict:
     """Run the pipeline on `video` (looping) and sample results, RSS and threads."""
@@ -118,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    from camview.sources import write_demo_video
+
     with tempfile.TemporaryDirectory() as tmp:
-        video = args.video or str(make_loop_video(Path(tmp) / "loop.avi"))
+        video = args.video or str(write_demo_video(Path(tmp) / "loop.avi", seconds=6.0))
         report = soak(video, model=args.model, method=args.method,
                       seconds=args.minutes * 60, warmup=min(args.warmup, args.minutes * 30),
                       sample=args.sample, switch_every=args.switch_every)

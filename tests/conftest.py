@@ -20,6 +20,16 @@ needs_squeezenet = pytest.mark.skipif(
     reason=f"SqueezeNet 1.1 IR not found at {SQUEEZENET_DIR} (../shared is absent)")
 
 
+def count_frames(path) -> int:
+    """How many frames OpenCV can read back from a video file."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
 def skimage_bgr(name: str) -> np.ndarray:
     """A scikit-image sample photo (chelsea, coffee: CC0) as a BGR uint8 frame."""
     from skimage import data

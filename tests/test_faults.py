@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SQUEEZENET_DIR, skimage_bgr
+from conftest import SQUEEZENET_DIR, count_frames, skimage_bgr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,14 +54,6 @@ def cut(path: Path, fraction: float, name: str) -> Path:
     out.write_bytes(data[: int(len(data) * fraction)])
     return out
 
-
-def count_frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def readable_frames(path: Path) -> int:

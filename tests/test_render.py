@@ -7,7 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import skimage_bgr
+from conftest import count_frames, skimage_bgr
 
 from camview.cli import main
 
@@ -21,14 +21,6 @@ def _video(path, frames: int = 12, size=(320, 240)) -> str:
     writer.release()
     return str(path)
 
-
-def _count_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def test_image_to_png_and_json(tmp_path):
@@ -58,7 +50,7 @@ def test_video_to_mp4_keeps_every_frame(tmp_path):
     out, doc, cams = tmp_path / "clip_cam.mp4", tmp_path / "clip.json", tmp_path / "clip.npy"
     assert main(["render", video, "-o", str(out), "--json", str(doc), "--map", str(cams),
                  "--method", "gradcam", "--no-progress"]) == 0
-    assert _count_frames(out) == 12
+    assert count_frames(out) == 12
     frames = json.loads(doc.read_text())["frames"]
     assert [f["frame"] for f in frames] == list(range(12))
     assert np.load(cams).shape[0] == 12
@@ -91,7 +83,7 @@ def test_output_equal_to_input_is_refused(tmp_path, capsys):
     video = _video(tmp_path / "clip.avi", frames=3)
     assert main(["render", video, "-o", video]) == 2
     assert "is the input" in capsys.readouterr().err
-    assert _count_frames(video) == 3
+    assert count_frames(video) == 3
 
 
 def test_console_script_runs_in_a_fresh_process(tmp_path):

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from camview.sources import write_demo_video
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -18,7 +20,7 @@ def _load(name: str):
 @pytest.mark.usefixtures("lite0")  # the model is built once for the session, not timed here
 def test_short_soak_with_method_switches(tmp_path):
     soak = _load("soak")
-    video = soak.make_loop_video(tmp_path / "loop.avi", seconds=2.0)
+    video = write_demo_video(tmp_path / "loop.avi", seconds=2.0)
     report = soak.soak(str(video), model="efficientnet_lite0", method="cam", seconds=8.0,
                        warmup=3.0, sample=1.0, switch_every=1.0)
     assert report["results"] > 20

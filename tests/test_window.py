@@ -11,6 +11,7 @@ import time
 
 import cv2
 import pytest
+from conftest import count_frames
 from PyQt6.QtCore import Qt
 from test_pipeline import make_video
 
@@ -43,14 +44,6 @@ def window(qtbot, video, lite0, tmp_path):
     yield win
     win.close()
 
-
-def frames_in(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def test_frames_results_and_switches(qtbot, window):
@@ -95,7 +88,7 @@ def test_recording_gives_a_playable_mp4(qtbot, window, tmp_path):
     qtbot.wait(1500)
     assert window.rec_label.text().startswith("● REC")
     window.stop_recording()
-    assert frames_in(path) >= 20
+    assert count_frames(path) >= 20
     w = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_WIDTH)
     assert w > 2 * 320  # raw | overlay
     assert "saved" in window.status_text()
@@ -116,7 +109,7 @@ def test_write_failure_stops_the_recording(qtbot, window, tmp_path, monkeypatch)
     qtbot.waitUntil(lambda: window.recorder is None, timeout=5000)
     assert "disk full" in window.status_text()
     assert not window.actions_by_name["record"].isChecked()
-    assert frames_in(path) == 5  # the partial file is closed and plays
+    assert count_frames(path) == 5  # the partial file is closed and plays
 
 
 def test_bad_source_shows_an_error_and_keeps_running(qtbot, window, tmp_path):
@@ -184,4 +177,4 @@ def test_ctrl_c_closes_cleanly_with_a_playable_recording(video, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert frames_in(out) > 0
+    assert count_frames(out) > 0
