@@ -75,13 +75,6 @@ def draw_view(model: CamModel, frame: Frame, result: MapResult,
     return render_view(frame.image, result.cam, top, style)
 
 
-def explain_frame(model: CamModel, method: Method, frame: Frame, target: int | None,
-                  style: OverlayStyle) -> tuple[MapResult, np.ndarray]:
-    """One frame: the map result and the composed view."""
-    result = method.explain(model.prepare(frame.image), target)
-    return result, draw_view(model, frame, result, style)
-
-
 def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
     # JSON has no NaN: a probability that is not a number is null (and "problem" says why).
     top = [{"index": i, "label": model.short_label(i),
