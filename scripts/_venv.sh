@@ -11,6 +11,8 @@ fi
 stamp="$venv/.camview-installed$extras"
 if [[ ! -f "$stamp" || "$root/pyproject.toml" -nt "$stamp" ]]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root$extras"
+  # PYTHONWARNINGS: setuptools' notes about editable installs are not for the user.
+  PYTHONWARNINGS=ignore "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -e "$root$extras"
   touch "$stamp"
 fi
