@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,9 @@ def _builtin_weights_status(name: str) -> str:
 
     try:
         return f"found: {sq.resolve_weights_path(None)}"
-    except ModelError:
+    except ModelError as exc:
+        if os.environ.get(sq.ENV_VAR):  # set but wrong: say exactly what is wrong with it
+            return f"missing: {exc}"
         return (f"missing: give --weights PATH, set ${sq.ENV_VAR} or copy the IR into "
                 f"{sq.user_model_dir()} (README: where to get it)")
 
