@@ -55,10 +55,6 @@ class Recorder:
         self._active = False
 
     @property
-    def active(self) -> bool:
-        return self._active
-
-    @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at if self._active else 0.0
 
@@ -71,9 +67,6 @@ class Recorder:
     def set_overlay(self, overlay: np.ndarray) -> None:
         """The newest overlay panel; each written frame uses the newest one."""
         self._overlay = overlay
-
-    def set_layout(self, layout: str) -> None:
-        self.layout = layout
 
     def add_frame(self, raw: np.ndarray) -> None:
         """A new raw frame (the caller must not modify it afterwards)."""
