@@ -355,6 +355,7 @@ def run_render(args: argparse.Namespace) -> int:
         progress = Progress(total, enabled=not args.no_progress and (total or 0) > 1)
         records: list[FrameRecord] = []
         interrupted = False
+        errors: list[OutputError] = []
         try:
             render_frames(model, method, source, sink, target, style, limit, progress, records)
         except KeyboardInterrupt:
@@ -363,14 +364,14 @@ def run_render(args: argparse.Namespace) -> int:
             if not records:
                 raise
             log.warning("%s; kept the %d frames read before", exc, len(records))
-        except BaseException:
-            # The first fault is the one to report; the outputs are still finished.
+        finally:
+            # However the render ended, the frames done are written; when it ended in a
+            # fault, that fault is the one reported and output errors are only logged.
             progress.finish(len(records))
-            for error in close_outputs(args, model, method, records, sink):
-                log.warning("%s", error)
-            raise
-        progress.finish(len(records))
-        errors = close_outputs(args, model, method, records, sink)
+            errors = close_outputs(args, model, method, records, sink)
+            if sys.exc_info()[0] is not None:
+                for error in errors:
+                    log.warning("%s", error)
     # The source's own warnings (a truncated video, skipped images) were logged once already.
     for error in errors[1:]:
         log.error("%s", error)

@@ -72,6 +72,14 @@ def threads_before():
     return set(threading.enumerate())
 
 
+def start(got: Collector, source, model, **options) -> Pipeline:
+    """A started pipeline on `source` and `model`, reporting to `got`."""
+    pipe = Pipeline(**got.callbacks(), **options)
+    pipe.set_source(source)
+    pipe.set_model(model)
+    return pipe.start()
+
+
 def stop_and_check(pipe: Pipeline, before: set) -> None:
     t0 = time.monotonic()
     assert pipe.stop(timeout=1.0)
@@ -123,10 +131,7 @@ def test_video_frames_and_results_on_their_own_frame(video, lite0, threads_befor
 
 def test_switches_bump_the_generation(video, lite0, threads_before):
     got = Collector()
-    pipe = Pipeline(**got.callbacks(), panel_only=True)
-    pipe.set_source(video)
-    pipe.set_model(lite0)
-    pipe.start()
+    pipe = start(got, video, lite0, panel_only=True)
     got.wait(lambda c: len(c.results) >= 3)
 
     def after(generation: int) -> list[Result]:
@@ -164,10 +169,7 @@ def test_failing_model_and_method_keep_the_old_ones(video, lite0, tmp_path, thre
     keras.Model(inputs, keras.layers.Dense(5)(x)).save(path)
 
     got = Collector()
-    pipe = Pipeline(**got.callbacks())
-    pipe.set_source(video)
-    pipe.set_model(lite0)
-    pipe.start()
+    pipe = start(got, video, lite0)
     got.wait(lambda c: len(c.results) >= 2)
     pipe.set_model("no_such_net")
     got.wait(lambda c: any(k == "model" for _, k in c.errors))
@@ -214,11 +216,8 @@ class FlakySource(Source):
 
 def test_lost_camera_is_reported_and_retried(lite0, threads_before):
     got = Collector()
-    pipe = Pipeline(**got.callbacks())
     source = FlakySource()
-    pipe.set_source(source)
-    pipe.set_model(lite0)
-    pipe.start()
+    pipe = start(got, source, lite0)
     got.wait(lambda c: bool(c.errors))
     assert got.errors[0] == ("flaky camera stopped delivering frames", "source")
     n = len(got.frames)
@@ -235,10 +234,7 @@ def test_still_image_and_freeze_keep_inference_working(video, lite0, tmp_path, t
     image = tmp_path / "coffee.png"
     cv2.imwrite(str(image), skimage_bgr("coffee"))
     got = Collector()
-    pipe = Pipeline(**got.callbacks())
-    pipe.set_source(str(image))
-    pipe.set_model(lite0)
-    pipe.start()
+    pipe = start(got, str(image), lite0)
     got.wait(lambda c: len(c.results) >= 3)
     assert len(got.frames) == 1  # one new frame, re-explained at HOLD_RATE
     assert got.results[-1].top[0][0] in ("cup", "espresso", "coffee mug")
@@ -264,10 +260,7 @@ def test_still_image_and_freeze_keep_inference_working(video, lite0, tmp_path, t
 
 def test_bad_source_keeps_the_current_one(video, lite0, tmp_path, threads_before):
     got = Collector()
-    pipe = Pipeline(**got.callbacks())
-    pipe.set_source(video)
-    pipe.set_model(lite0)
-    pipe.start()
+    pipe = start(got, video, lite0)
     got.wait(lambda c: len(c.results) >= 2)
     pipe.set_source(str(tmp_path / "missing.mp4"))
     got.wait(lambda c: bool(c.errors))

@@ -26,13 +26,17 @@ class ModelInfo:
     weights: str  # where the weights come from, or why they are missing
 
 
-# The fully convolutional nets built here take any frame shape, so by default they keep the
-# frame's aspect ratio like the reference program; keras.applications nets with their dense
-# top only take their fixed square input.
+# The networks built here, as (head kind, input side). Both are fully convolutional.
 _BUILTIN = {
-    "efficientnet_lite0": (HeadKind.FC, 224, ResizeMode.SHORTER),
-    "squeezenet": (HeadKind.DIRECT, 227, ResizeMode.SHORTER),
+    "efficientnet_lite0": (HeadKind.FC, 224),
+    "squeezenet": (HeadKind.DIRECT, 227),
 }
+
+
+def default_resize(fixed_input: bool) -> ResizeMode:
+    """A net that takes any frame shape keeps the frame's aspect ratio, like the reference
+    program; one with a dense top sized for its square input (keras.applications) squashes."""
+    return ResizeMode.SQUASH if fixed_input else ResizeMode.SHORTER
 
 
 def _builtin_weights_status(name: str) -> str:
@@ -77,13 +81,13 @@ def known_head(name: str) -> HeadKind | None:
 
 def list_models() -> list[ModelInfo]:
     """Every model camview knows by name and whether its weights are available here."""
-    infos = [ModelInfo(name, head, size, resize, _builtin_weights_status(name))
-             for name, (head, size, resize) in _BUILTIN.items()]
+    infos = [ModelInfo(name, head, size, default_resize(False), _builtin_weights_status(name))
+             for name, (head, size) in _BUILTIN.items()]
     for name, app in KERAS_APPS.items():
         cached = cached_weights(name)
         status = (f"cached: {cached}" if cached else
                   f"not cached (downloaded on first use to {keras_cache_dir()})")
-        infos.append(ModelInfo(name, known_head(name), app.size, ResizeMode.SQUASH, status))
+        infos.append(ModelInfo(name, known_head(name), app.size, default_resize(True), status))
     return infos
 
 
@@ -109,12 +113,14 @@ def load_model(
     names = imagenet_labels()
     fixed = False
     key = name.lower().replace("-", "_")
+    if key in _BUILTIN:
+        size = (_BUILTIN[key][1],) * 2
     if key == "efficientnet_lite0":
         from camview.models import efficientnet_lite as lite
 
         keras_model = (lite.build_efficientnet_lite0(None) if random_weights
                        else lite.load_efficientnet_lite0(Path(weights) if weights else None))
-        preprocess, size = lite.preprocess, (224, 224)
+        preprocess = lite.preprocess
         source = "random weights" if random_weights else str(weights or lite.default_weights_path())
     elif key == "squeezenet":
         from camview.models import squeezenet as sq
@@ -124,7 +130,6 @@ def load_model(
         else:
             loaded = sq.load_squeezenet(sq.resolve_weights_path(weights))
             keras_model, preprocess, source = loaded.model, loaded.preprocess, str(loaded.xml_path)
-        size = (227, 227)
     elif key in KERAS_APPS:
         from camview.models.keras_apps import build_keras_app
 
@@ -147,11 +152,8 @@ def load_model(
                          "or a path to a .keras/.h5 file")
     if labels is not None:
         names = read_labels_file(labels, expected=int(keras_model.outputs[0].shape[-1]))
-    default_resize = _BUILTIN.get(key, (None, None, ResizeMode.SQUASH))[2]
-    if not fixed and resize is None and key not in _BUILTIN:
-        default_resize = ResizeMode.SHORTER
     return CamModel(name if key not in _BUILTIN and key not in KERAS_APPS else key, keras_model,
                     labels=names, input_size=size,
-                    resize=ResizeMode(resize) if resize else default_resize,
+                    resize=ResizeMode(resize) if resize else default_resize(fixed),
                     preprocess=preprocess, read_layer=read_layer, fixed_input=fixed,
                     source=source)
