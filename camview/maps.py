@@ -4,7 +4,8 @@ Every method answers the same question, "where does the network look for class c
 input", with one network pass per frame: CAM reads the activations the forward pass already
 returned; the gradient methods run forward and backward in one compiled TensorFlow function,
 built once per model and layer (the gradient only crosses the head, so it costs about one
-forward pass). Each gradient method only says how it weighs the channels.
+forward pass). Each gradient method only says how it weighs the activations (per channel
+or per position).
 
 Maps are returned raw, at the read layer's resolution: CAM as the weighted sum without ReLU,
 Grad-CAM and Grad-CAM++ after their ReLU. Resizing and normalising belong to the overlay.
@@ -134,15 +135,18 @@ class CAM(Method):
 
 
 class GradientMethod(Method):
-    """Forward and backward in one compiled call; subclasses weigh the channels.
+    """Forward and backward in one compiled call; subclasses say how to weigh the activations.
 
     The gradient only crosses the head after the read layer, so a map costs about one
-    forward pass."""
+    forward pass. `weights` may return one weight per channel (k,) or one per position and
+    channel (h, w, k): the map is ReLU(sum over k of weights * activations) either way, by
+    broadcasting, so a per-position method (Layer-CAM) is as short as a per-channel one.
+    """
 
     @staticmethod
     @abstractmethod
-    def channel_weights(features, grads, score):
-        """Per-channel weights (k,) from activations and gradients (h, w, k), as TF ops."""
+    def weights(features, grads, score):
+        """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
 
     def _map(self, feature_model, x, target):
         import tensorflow as tf
@@ -153,8 +157,8 @@ class GradientMethod(Method):
             c = _pick(logits[0], target)
             score = tf.gather(logits[0], c)
         grads = tape.gradient(score, features)[0]
-        weights = self.channel_weights(features[0], grads, score)
-        cam = tf.nn.relu(tf.tensordot(features[0], weights, axes=[[2], [0]]))
+        weights = self.weights(features[0], grads, score)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features[0], axis=-1))
         return cam, logits[0], c
 
 
@@ -165,7 +169,7 @@ class GradCAM(GradientMethod):
     title = "Grad-CAM"
 
     @staticmethod
-    def channel_weights(features, grads, score):
+    def weights(features, grads, score):
         import tensorflow as tf
 
         return tf.reduce_mean(grads, axis=(0, 1))
@@ -183,7 +187,7 @@ class GradCAMPlusPlus(GradientMethod):
     title = "Grad-CAM++"
 
     @staticmethod
-    def channel_weights(features, grads, score):
+    def weights(features, grads, score):
         import tensorflow as tf
 
         g2 = tf.square(grads)
