@@ -25,7 +25,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from camview.sources import to_bgr8
+from camview.images import to_bgr8
 
 COLORMAPS: dict[str, int] = {
     "jet": cv2.COLORMAP_JET,

@@ -25,11 +25,12 @@ import cv2
 import numpy as np
 
 from camview.errors import CamviewError, OutputError, SourceError
+from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle, render_view, style_from_args
 from camview.sources import Frame, Source, open_source
-from camview.writers import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
+from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
 log = logging.getLogger(__name__)
 

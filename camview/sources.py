@@ -21,7 +21,6 @@ import logging
 import math
 import re
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -33,122 +32,13 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
+from camview.ffmpeg import decode_frames
+from camview.images import IMAGE_SUFFIXES, check_file, decode_image, load_image, to_bgr8
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-#: Larger still images are shrunk to this many pixels (with a warning) on loading.
-MAX_IMAGE_PIXELS = 50_000_000
-#: The colour that transparent pixels are composited over (BGR). White: transparent PNGs of
-#: objects (product shots, clip art) are made to be seen on a light page, and ImageNet's
-#: product photos are mostly on white.
-ALPHA_BACKGROUND = 255.0
 #: How long a camera may take to deliver its first frame after opening.
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Converting any image array to BGR uint8
-
-
-def to_bgr8(image: np.ndarray) -> np.ndarray:
-    """Any image array as BGR uint8 HxWx3, C-contiguous (the input itself if it already is).
-
-    Channels: 2-D or HxWx1 are grey; HxWx2 are grey + alpha; HxWx3 are BGR; HxWx4 are BGRA.
-    Alpha is composited over white (:data:`ALPHA_BACKGROUND`). Values are scaled by dtype:
-
-    * uint8: as is. bool: False -> 0, True -> 255.
-    * uint16: divided by 257 (0..65535 -> 0..255, rounded).
-    * other integers: as is if every value is in 0..255, otherwise min-max scaled to 0..255.
-    * float: scaled by 255 if every finite value is in 0..1, otherwise min-max scaled to 0..255
-      (a constant image outside 0..1 is clipped to 0..255). NaN becomes 0, +Inf and -Inf become
-      the largest and smallest finite values.
-
-    Alpha follows the same rule: uint8 /255, uint16 /65535, float clipped to 0..1, bool 0/1.
-    Raises SourceError for arrays that cannot be an image: 0 pixels, ndim other than 2 or 3,
-    more than 4 channels, or complex or non-numeric dtypes.
-    """
-    image = np.asarray(image)
-    if (image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
-            and image.flags.c_contiguous and image.size):
-        return image
-    if image.ndim not in (2, 3):
-        raise SourceError(f"an image needs 2 or 3 dimensions, not {image.ndim} "
-                          f"(shape {image.shape})")
-    if image.size == 0:
-        raise SourceError(f"the image is empty (shape {image.shape})")
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    if channels > 4:
-        raise SourceError(f"an image has 1 to 4 channels, not {channels} (shape {image.shape})")
-    kind = image.dtype.kind
-    if kind not in "buif":
-        raise SourceError(f"an image cannot have dtype {image.dtype}")
-    if image.ndim == 3 and channels == 1:
-        image = image[:, :, 0]
-        channels = 0
-    alpha = None
-    if channels in (2, 4):
-        alpha = _alpha_01(image[:, :, -1])
-        image = image[:, :, :-1]
-    colour = _scale_to_u8(image)
-    if colour.ndim == 3 and colour.shape[2] == 1:
-        colour = colour[:, :, 0]
-    if colour.ndim == 2:
-        colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_GRAY2BGR)
-    if alpha is not None:
-        a = alpha[:, :, None]
-        mixed = colour.astype(np.float32) * a + ALPHA_BACKGROUND * (1.0 - a)
-        colour = np.rint(mixed).astype(np.uint8)
-    return np.ascontiguousarray(colour)
-
-
-def _scale_to_u8(values: np.ndarray) -> np.ndarray:
-    """Colour values of any real dtype scaled to uint8 (see :func:`to_bgr8`)."""
-    dtype = values.dtype
-    if dtype == np.uint8:
-        return values
-    if dtype == np.bool_:
-        return values.astype(np.uint8) * np.uint8(255)
-    if dtype == np.uint16:
-        return cv2.convertScaleAbs(np.ascontiguousarray(values), alpha=1.0 / 257.0)
-    if dtype.kind in "iu":
-        lo, hi = int(values.min()), int(values.max())
-        if lo >= 0 and hi <= 255:
-            return values.astype(np.uint8)
-        return _minmax_u8(values.astype(np.float64), lo, hi)
-    # Floating point: decide on the finite values only.
-    values = values.astype(np.float32 if values.itemsize <= 4 else np.float64, copy=False)
-    finite = np.isfinite(values)
-    if not finite.all():
-        if not finite.any():
-            return np.zeros(values.shape, np.uint8)
-        lo_f, hi_f = values[finite].min(), values[finite].max()
-        values = np.nan_to_num(values, nan=0.0, posinf=hi_f, neginf=lo_f)
-    lo, hi = float(values.min()), float(values.max())
-    if lo >= 0.0 and hi <= 1.0:
-        return np.rint(values * 255.0).astype(np.uint8)
-    return _minmax_u8(values, lo, hi)
-
-
-def _minmax_u8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    if hi <= lo:
-        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    # Halved first so that hi - lo cannot overflow for extreme float64 ranges.
-    scaled = (values.astype(np.float64) * 0.5 - lo * 0.5) * (255.0 / (hi * 0.5 - lo * 0.5))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-
-
-def _alpha_01(alpha: np.ndarray) -> np.ndarray:
-    """An alpha channel as float32 in 0..1."""
-    if alpha.dtype == np.bool_:
-        return alpha.astype(np.float32)
-    if alpha.dtype.kind in "iu":
-        if alpha.dtype.itemsize <= 2:
-            top = 255.0 if alpha.dtype.itemsize == 1 else 65535.0
-        else:
-            top = float(max(int(alpha.max()), 1))
-        return np.clip(alpha.astype(np.float32) / np.float32(top), 0.0, 1.0)
-    return np.clip(np.nan_to_num(alpha.astype(np.float32), nan=1.0), 0.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,19 +216,6 @@ class CameraSource(Source):
 # Video file
 
 
-def _check_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise SourceError(f"{what} {path}: no such file")
-    if path.is_dir():
-        raise SourceError(f"{what} {path}: is a folder, not a file")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SourceError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
-    if size == 0:
-        raise SourceError(f"{what} {path}: the file is empty (0 bytes)")
-
-
 def _mp4_boxes(path: Path) -> list[tuple[bytes, int]] | None:
     """The top-level boxes (type, size) of an MP4/MOV file, or None if it is not one. A box
     that runs past the end of the file is listed with the size it claims."""
@@ -387,39 +264,6 @@ def _unopenable_reason(path: Path) -> str:
             "damaged or truncated file)")
 
 
-def _ffmpeg_frames(path: Path, start: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    """The frames of `path` from index `start` on (w, h = `size`), decoded by imageio-ffmpeg's
-    ffmpeg; nothing without it.
-
-    OpenCV's reader stops at the first damaged packet and so loses the frames its decoder
-    still holds (two or three at the cut of a truncated H.264 file, every one of a short
-    one). ffmpeg itself hands them over. It decodes from the start, since only the frame count
-    says which frames OpenCV already gave.
-    """
-    from camview.writers import ffmpeg_exe
-
-    exe = ffmpeg_exe()
-    if exe is None:
-        return
-    w, h = size
-    cmd = [exe, "-v", "quiet", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0",
-           "-vf", f"select=gte(n\\,{start}),scale={w}:{h}", "-fps_mode", "passthrough",
-           "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-    except OSError:
-        return
-    nbytes = w * h * 3
-    try:
-        while len(data := proc.stdout.read(nbytes)) == nbytes:
-            yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-
-
 class VideoSource(Source):
     """Every readable frame of a video file, in order, none dropped.
 
@@ -427,7 +271,7 @@ class VideoSource(Source):
     frames than its header claims (a truncated download, a recording cut off) plays to its
     last readable frame and ends with one warning, not an error. OpenCV reads it; where
     OpenCV gives up before the header's count, ffmpeg decodes the rest that can be decoded
-    (see :func:`_ffmpeg_frames`).
+    (see :func:`camview.ffmpeg.decode_frames`).
     """
 
     seekable = True
@@ -442,7 +286,7 @@ class VideoSource(Source):
         self._last_ts = -1.0
 
     def _open(self) -> None:
-        _check_file(self.path, "video")
+        check_file(self.path, "video")
         api = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
         cap = cv2.VideoCapture(str(self.path), api)
         if not cap.isOpened():
@@ -474,7 +318,7 @@ class VideoSource(Source):
 
     def _recover(self, start: int, size: tuple[int, int]) -> np.ndarray | None:
         """Frame `start` from ffmpeg, keeping its stream for the frames after it; or None."""
-        self._rest = _ffmpeg_frames(self.path, start, size)
+        self._rest = decode_frames(self.path, start, size)
         image = next(self._rest, None)
         if image is None:
             self._rest.close()
@@ -545,66 +389,6 @@ class VideoSource(Source):
 # Still images
 
 
-def load_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read an image file as BGR uint8, plus any warnings. Raises SourceError naming the file.
-
-    Uses cv2.imdecode on the file's bytes, so non-ASCII paths work on every platform. JPEGs
-    are decoded with IMREAD_ANYCOLOR | IMREAD_ANYDEPTH, which applies their EXIF orientation
-    as a photo viewer would (JPEG has no alpha, so nothing is lost). Every other format uses
-    IMREAD_UNCHANGED, which keeps 16-bit depth and alpha for :func:`to_bgr8`. Images over
-    :data:`MAX_IMAGE_PIXELS` are shrunk to fit, with a warning.
-    """
-    path = Path(path)
-    _check_file(path, "image")
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise SourceError(f"image {path}: cannot be read ({exc.strerror or exc})") from None
-    return decode_image(data, f"image {path}")
-
-
-def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndarray, list[str]]:
-    """Decode encoded image bytes as in :func:`load_image`; ``what`` names it in messages."""
-    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
-    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if is_jpeg else cv2.IMREAD_UNCHANGED
-    try:
-        image = cv2.imdecode(data, flags) if data.size else None
-    except cv2.error as exc:
-        raise SourceError(f"{what}: cannot be decoded ({exc.err or exc})") from None
-    if image is None:
-        raise SourceError(f"{what}: {_undecodable_reason(data)}")
-    try:
-        image = to_bgr8(image)
-    except SourceError as exc:
-        raise SourceError(f"{what}: {exc}") from None
-    warnings = []
-    h, w = image.shape[:2]
-    if h * w > MAX_IMAGE_PIXELS:
-        f = math.sqrt(MAX_IMAGE_PIXELS / (h * w))
-        size = (max(1, int(w * f)), max(1, int(h * f)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        warnings.append(f"{what}: {w}x{h} ({h * w / 1e6:.0f} MP) is over the "
-                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; shrunk to {size[0]}x{size[1]}")
-    return image, warnings
-
-
-def _undecodable_reason(data: np.ndarray) -> str:
-    """Why image bytes did not decode, as far as the bytes themselves show."""
-    head, tail = data[:8].tobytes(), data[-64:].tobytes().rstrip(b"\0\r\n ")
-    if head[:2] == b"\xff\xd8" and not tail.endswith(b"\xff\xd9"):
-        return "a JPEG cut short (no end-of-image marker): the file is incomplete"
-    if head == b"\x89PNG\r\n\x1a\n":
-        return "a damaged or incomplete PNG (its data does not decode)"
-    try:
-        text = data[:512].tobytes().decode("utf-8")
-        if all(c.isprintable() or c in "\t\r\n" for c in text):
-            return "a text file, not an image"
-    except UnicodeDecodeError:
-        pass
-    return "cannot be decoded (not an image, an unsupported format, or a damaged file)"
-
-
 class ImageSource(Source):
     """One still image as a one-frame source (the live window keeps showing it)."""
 
@@ -663,12 +447,12 @@ class FolderSource(Source):
             raise SourceError(f"folder {self.path}: cannot be listed "
                               f"({exc.strerror or exc})") from None
         self.paths = sorted(
-            (p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS
+            (p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES
              and not p.name.startswith(".") and p.is_file()),
             key=lambda p: natural_key(p.name))
         if not self.paths:
             raise SourceError(f"folder {self.path}: contains no images "
-                              f"({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})")
+                              f"({', '.join(e[1:] for e in IMAGE_SUFFIXES)})")
         self.frame_count = len(self.paths)
         self._pos = 0
         self._delivered = 0
@@ -876,7 +660,7 @@ def open_source(spec: str | int, *, opened: bool = True) -> Source:
                 raise SourceError(f"{text}: no such file or folder")
             if path.is_dir():
                 source = FolderSource(path)
-            elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
                 source = ImageSource(path)
             else:
                 source = VideoSource(path)

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import subprocess
-import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.ffmpeg import FFmpegPipe, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _reason(exc: OSError) -> str:
@@ -113,65 +110,6 @@ def check_writable(path: str | Path, *, inputs: tuple[str | Path, ...] = (),
     return path
 
 
-def ffmpeg_exe() -> str | None:
-    """The ffmpeg of the imageio-ffmpeg wheel, or None without it."""
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError, OSError):
-        return None
-
-
-def _detached() -> dict:
-    """Popen options that keep a terminal's Ctrl+C from killing ffmpeg before we close it, so
-    an interrupted render still finishes a playable file."""
-    if sys.platform.startswith("win"):
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
-
-
-class _FFmpegPipe:
-    """libx264 fed raw BGR frames through a pipe; its log goes to a temporary file."""
-
-    def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int]) -> None:
-        rate = Fraction(fps).limit_denominator(1001)
-        cmd = [exe, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
-               "-s", f"{size[0]}x{size[1]}", "-r", str(rate), "-i", "-", "-an",
-               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "20", "-preset", "veryfast",
-               "-movflags", "+faststart", str(path)]
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
-        try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         stderr=self.log, **_detached())
-        except OSError:
-            self.log.close()
-            raise
-
-    def write(self, frame: np.ndarray) -> None:
-        self.proc.stdin.write(memoryview(frame).cast("B"))
-
-    def last_error(self) -> str:
-        self.log.seek(0)
-        lines = [line.strip() for line in self.log.read().decode("utf-8", "replace")
-                 .splitlines() if line.strip()]
-        return lines[-1] if lines else f"ffmpeg exit status {self.proc.returncode}"
-
-    def close(self) -> str | None:
-        """Finish the file and wait for ffmpeg; its last error line if it failed."""
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        try:
-            self.proc.wait()
-        except BaseException:  # Ctrl+C while waiting: do not leave ffmpeg running
-            self.proc.kill()
-            self.proc.wait()
-            raise
-        error = self.last_error() if self.proc.returncode else None
-        self.log.close()
-        return error
-
-
 class VideoWriter:
     """Frames (BGR uint8, all one size) to a video file; close() always leaves a valid file.
 
@@ -186,7 +124,7 @@ class VideoWriter:
         self.size = size  # (w, h) of the frames given to write()
         self.frames = 0
         self.error: str | None = None
-        self._ffmpeg: _FFmpegPipe | None = None
+        self._ffmpeg: FFmpegPipe | None = None
         self._cv = None
         # yuv420p needs even sides: pad by one pixel rather than rescale the picture.
         self._padded = (size[0] + size[0] % 2, size[1] + size[1] % 2)
@@ -200,12 +138,12 @@ class VideoWriter:
             if not self._cv.isOpened():
                 raise OutputError(f"cannot write video {self.path} (codec {fourcc})")
 
-    def _open_ffmpeg(self) -> _FFmpegPipe | None:
+    def _open_ffmpeg(self) -> FFmpegPipe | None:
         exe = ffmpeg_exe()
         if exe is None:
             return None
         try:
-            return _FFmpegPipe(exe, self.path, self.fps, self._padded)
+            return FFmpegPipe(exe, self.path, self.fps, self._padded)
         except OSError as exc:
             log.warning("H.264 writer unavailable (%s); using OpenCV's mp4v", _reason(exc))
             return None

@@ -444,7 +444,7 @@ def test_a_video_write_failing_midway_leaves_a_closed_playable_file(tmp_path, ca
                                                                      monkeypatch):
     from camview import writers
 
-    real = writers._FFmpegPipe.write
+    real = writers.FFmpegPipe.write
     calls = []
 
     def failing(self, frame):
@@ -453,7 +453,7 @@ def test_a_video_write_failing_midway_leaves_a_closed_playable_file(tmp_path, ca
             raise BrokenPipeError(32, "Broken pipe")
         real(self, frame)
 
-    monkeypatch.setattr(writers._FFmpegPipe, "write", failing)
+    monkeypatch.setattr(writers.FFmpegPipe, "write", failing)
     out, doc = tmp_path / "out.mp4", tmp_path / "out.json"
     assert main(["render", str(_avi(tmp_path, 12)), "-o", str(out), "--json", str(doc)]) == 2
     one_line_error(capsys.readouterr().err, "out.mp4", "after 5 frames")
@@ -464,7 +464,7 @@ def test_a_video_write_failing_midway_leaves_a_closed_playable_file(tmp_path, ca
 def test_encoder_failing_when_it_finishes_is_reported(tmp_path, capsys, monkeypatch):
     from camview import writers
 
-    monkeypatch.setattr(writers._FFmpegPipe, "close", lambda self: "No space left on device")
+    monkeypatch.setattr(writers.FFmpegPipe, "close", lambda self: "No space left on device")
     assert main(["render", str(_avi(tmp_path)), "-o", str(tmp_path / "out.mp4")]) == 2
     one_line_error(capsys.readouterr().err, "out.mp4", "No space left")
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from camview import overlay
 from camview.errors import SourceError
+from camview.images import to_bgr8
 from camview.overlay import (
     COLORMAPS,
     OverlayStyle,
@@ -25,7 +26,6 @@ from camview.overlay import (
     render_view,
     separator_width,
 )
-from camview.sources import to_bgr8
 
 
 def reference_matlab(frame_bgr: np.ndarray, cam: np.ndarray, threshold: float = 0.2,

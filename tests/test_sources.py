@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from camview import sources
+from camview import images
 from camview.errors import SourceError
+from camview.images import to_bgr8
 from camview.sources import (
     CameraSource,
     DemoSource,
@@ -22,7 +23,6 @@ from camview.sources import (
     ImageSource,
     VideoSource,
     open_source,
-    to_bgr8,
 )
 
 N_FRAMES, FPS, W, H = 40, 25.0, 160, 120
@@ -198,7 +198,7 @@ def test_text_named_png_and_non_ascii_path(tmp_path):
 
 
 def test_huge_images_are_shrunk_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 1000)
     src = ImageSource(write(tmp_path / "big.png", np.zeros((100, 200, 3), np.uint8)))
     img = src.read().image
     assert img.shape[0] * img.shape[1] <= 1000 and img.shape[1] > img.shape[0]

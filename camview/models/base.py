@@ -195,7 +195,7 @@ class CamModel:
         convert it (`to_bgr8`, a no-op for BGR uint8); one that cannot be an image raises
         SourceError.
         """
-        from camview.sources import to_bgr8
+        from camview.images import to_bgr8
 
         frame_bgr = to_bgr8(frame_bgr)
         h, w = self.network_size(frame_bgr.shape[:2])

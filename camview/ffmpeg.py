@@ -1,0 +1,107 @@
+"""Finding and driving the ffmpeg that ships in the imageio-ffmpeg wheel.
+
+OpenCV's wheel cannot write H.264 and stops early at a damaged packet; this ffmpeg writes the
+H.264 mp4s that slides and browsers play, and decodes the frames OpenCV would lose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def ffmpeg_exe() -> str | None:
+    """The ffmpeg of the imageio-ffmpeg wheel, or None without it."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError, OSError):
+        return None
+
+
+def detached() -> dict:
+    """Popen options that keep a terminal's Ctrl+C from killing ffmpeg before we close it, so
+    an interrupted render still finishes a playable file."""
+    if sys.platform.startswith("win"):
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+class FFmpegPipe:
+    """libx264 fed raw BGR frames through a pipe; its log goes to a temporary file."""
+
+    def __init__(self, exe: str, path: Path, fps: float, size: tuple[int, int]) -> None:
+        rate = Fraction(fps).limit_denominator(1001)
+        cmd = [exe, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
+               "-s", f"{size[0]}x{size[1]}", "-r", str(rate), "-i", "-", "-an",
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "20", "-preset", "veryfast",
+               "-movflags", "+faststart", str(path)]
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=self.log, **detached())
+        except OSError:
+            self.log.close()
+            raise
+
+    def write(self, frame: np.ndarray) -> None:
+        self.proc.stdin.write(memoryview(frame).cast("B"))
+
+    def last_error(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().decode("utf-8", "replace")
+                 .splitlines() if line.strip()]
+        return lines[-1] if lines else f"ffmpeg exit status {self.proc.returncode}"
+
+    def close(self) -> str | None:
+        """Finish the file and wait for ffmpeg; its last error line if it failed."""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait()
+        except BaseException:  # Ctrl+C while waiting: do not leave ffmpeg running
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        error = self.last_error() if self.proc.returncode else None
+        self.log.close()
+        return error
+
+
+def decode_frames(path: Path, start: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The frames of `path` from index `start` on (w, h = `size`), decoded by imageio-ffmpeg's
+    ffmpeg; nothing without it.
+
+    OpenCV's reader stops at the first damaged packet and so loses the frames its decoder
+    still holds (two or three at the cut of a truncated H.264 file, every one of a short
+    one). ffmpeg itself hands them over. It decodes from the start, since only the frame count
+    says which frames OpenCV already gave.
+    """
+    exe = ffmpeg_exe()
+    if exe is None:
+        return
+    w, h = size
+    cmd = [exe, "-v", "quiet", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0",
+           "-vf", f"select=gte(n\\,{start}),scale={w}:{h}", "-fps_mode", "passthrough",
+           "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return
+    nbytes = w * h * 3
+    try:
+        while len(data := proc.stdout.read(nbytes)) == nbytes:
+            yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()

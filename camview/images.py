@@ -1,0 +1,198 @@
+"""Image arrays and image files: any array to BGR uint8, and decoding image files.
+
+Everything below the sources may use this: sources decode with it, the model converts odd
+frames with it, the overlay draws on what it returns. Faults are SourceError with one line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camview.errors import SourceError
+
+#: The still-image suffixes camview reads and writes (one list for sources, outputs, dialogs).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Larger still images are shrunk to this many pixels (with a warning) on loading.
+MAX_IMAGE_PIXELS = 50_000_000
+#: The colour that transparent pixels are composited over (BGR). White: transparent PNGs of
+#: objects (product shots, clip art) are made to be seen on a light page, and ImageNet's
+#: product photos are mostly on white.
+ALPHA_BACKGROUND = 255.0
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any image array as BGR uint8 HxWx3, C-contiguous (the input itself if it already is).
+
+    Channels: 2-D or HxWx1 are grey; HxWx2 are grey + alpha; HxWx3 are BGR; HxWx4 are BGRA.
+    Alpha is composited over white (:data:`ALPHA_BACKGROUND`). Values are scaled by dtype:
+
+    * uint8: as is. bool: False -> 0, True -> 255.
+    * uint16: divided by 257 (0..65535 -> 0..255, rounded).
+    * other integers: as is if every value is in 0..255, otherwise min-max scaled to 0..255.
+    * float: scaled by 255 if every finite value is in 0..1, otherwise min-max scaled to 0..255
+      (a constant image outside 0..1 is clipped to 0..255). NaN becomes 0, +Inf and -Inf become
+      the largest and smallest finite values.
+
+    Alpha follows the same rule: uint8 /255, uint16 /65535, float clipped to 0..1, bool 0/1.
+    Raises SourceError for arrays that cannot be an image: 0 pixels, ndim other than 2 or 3,
+    more than 4 channels, or complex or non-numeric dtypes.
+    """
+    image = np.asarray(image)
+    if (image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+            and image.flags.c_contiguous and image.size):
+        return image
+    if image.ndim not in (2, 3):
+        raise SourceError(f"an image needs 2 or 3 dimensions, not {image.ndim} "
+                          f"(shape {image.shape})")
+    if image.size == 0:
+        raise SourceError(f"the image is empty (shape {image.shape})")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels > 4:
+        raise SourceError(f"an image has 1 to 4 channels, not {channels} (shape {image.shape})")
+    kind = image.dtype.kind
+    if kind not in "buif":
+        raise SourceError(f"an image cannot have dtype {image.dtype}")
+    if image.ndim == 3 and channels == 1:
+        image = image[:, :, 0]
+        channels = 0
+    alpha = None
+    if channels in (2, 4):
+        alpha = _alpha_01(image[:, :, -1])
+        image = image[:, :, :-1]
+    colour = _scale_to_u8(image)
+    if colour.ndim == 3 and colour.shape[2] == 1:
+        colour = colour[:, :, 0]
+    if colour.ndim == 2:
+        colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_GRAY2BGR)
+    if alpha is not None:
+        a = alpha[:, :, None]
+        mixed = colour.astype(np.float32) * a + ALPHA_BACKGROUND * (1.0 - a)
+        colour = np.rint(mixed).astype(np.uint8)
+    return np.ascontiguousarray(colour)
+
+
+def _scale_to_u8(values: np.ndarray) -> np.ndarray:
+    """Colour values of any real dtype scaled to uint8 (see :func:`to_bgr8`)."""
+    dtype = values.dtype
+    if dtype == np.uint8:
+        return values
+    if dtype == np.bool_:
+        return values.astype(np.uint8) * np.uint8(255)
+    if dtype == np.uint16:
+        return cv2.convertScaleAbs(np.ascontiguousarray(values), alpha=1.0 / 257.0)
+    if dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if lo >= 0 and hi <= 255:
+            return values.astype(np.uint8)
+        return _minmax_u8(values.astype(np.float64), lo, hi)
+    # Floating point: decide on the finite values only.
+    values = values.astype(np.float32 if values.itemsize <= 4 else np.float64, copy=False)
+    finite = np.isfinite(values)
+    if not finite.all():
+        if not finite.any():
+            return np.zeros(values.shape, np.uint8)
+        lo_f, hi_f = values[finite].min(), values[finite].max()
+        values = np.nan_to_num(values, nan=0.0, posinf=hi_f, neginf=lo_f)
+    lo, hi = float(values.min()), float(values.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return np.rint(values * 255.0).astype(np.uint8)
+    return _minmax_u8(values, lo, hi)
+
+
+def _minmax_u8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if hi <= lo:
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    # Halved first so that hi - lo cannot overflow for extreme float64 ranges.
+    scaled = (values.astype(np.float64) * 0.5 - lo * 0.5) * (255.0 / (hi * 0.5 - lo * 0.5))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _alpha_01(alpha: np.ndarray) -> np.ndarray:
+    """An alpha channel as float32 in 0..1."""
+    if alpha.dtype == np.bool_:
+        return alpha.astype(np.float32)
+    if alpha.dtype.kind in "iu":
+        if alpha.dtype.itemsize <= 2:
+            top = 255.0 if alpha.dtype.itemsize == 1 else 65535.0
+        else:
+            top = float(max(int(alpha.max()), 1))
+        return np.clip(alpha.astype(np.float32) / np.float32(top), 0.0, 1.0)
+    return np.clip(np.nan_to_num(alpha.astype(np.float32), nan=1.0), 0.0, 1.0)
+
+
+
+def check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise SourceError(f"{what} {path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{what} {path}: is a folder, not a file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SourceError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise SourceError(f"{what} {path}: the file is empty (0 bytes)")
+
+
+def load_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Read an image file as BGR uint8, plus any warnings. Raises SourceError naming the file.
+
+    Uses cv2.imdecode on the file's bytes, so non-ASCII paths work on every platform. JPEGs
+    are decoded with IMREAD_ANYCOLOR | IMREAD_ANYDEPTH, which applies their EXIF orientation
+    as a photo viewer would (JPEG has no alpha, so nothing is lost). Every other format uses
+    IMREAD_UNCHANGED, which keeps 16-bit depth and alpha for :func:`to_bgr8`. Images over
+    :data:`MAX_IMAGE_PIXELS` are shrunk to fit, with a warning.
+    """
+    path = Path(path)
+    check_file(path, "image")
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise SourceError(f"image {path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_image(data, f"image {path}")
+
+
+def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndarray, list[str]]:
+    """Decode encoded image bytes as in :func:`load_image`; ``what`` names it in messages."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if is_jpeg else cv2.IMREAD_UNCHANGED
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error as exc:
+        raise SourceError(f"{what}: cannot be decoded ({exc.err or exc})") from None
+    if image is None:
+        raise SourceError(f"{what}: {_undecodable_reason(data)}")
+    try:
+        image = to_bgr8(image)
+    except SourceError as exc:
+        raise SourceError(f"{what}: {exc}") from None
+    warnings = []
+    h, w = image.shape[:2]
+    if h * w > MAX_IMAGE_PIXELS:
+        f = math.sqrt(MAX_IMAGE_PIXELS / (h * w))
+        size = (max(1, int(w * f)), max(1, int(h * f)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        warnings.append(f"{what}: {w}x{h} ({h * w / 1e6:.0f} MP) is over the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; shrunk to {size[0]}x{size[1]}")
+    return image, warnings
+
+
+def _undecodable_reason(data: np.ndarray) -> str:
+    """Why image bytes did not decode, as far as the bytes themselves show."""
+    head, tail = data[:8].tobytes(), data[-64:].tobytes().rstrip(b"\0\r\n ")
+    if head[:2] == b"\xff\xd8" and not tail.endswith(b"\xff\xd9"):
+        return "a JPEG cut short (no end-of-image marker): the file is incomplete"
+    if head == b"\x89PNG\r\n\x1a\n":
+        return "a damaged or incomplete PNG (its data does not decode)"
+    try:
+        text = data[:512].tobytes().decode("utf-8")
+        if all(c.isprintable() or c in "\t\r\n" for c in text):
+            return "a text file, not an image"
+    except UnicodeDecodeError:
+        pass
+    return "cannot be decoded (not an image, an unsupported format, or a damaged file)"
