@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camview.errors import CamviewError, ModelError, SourceError
-from camview.maps import MapResult, Method, make_method, method_class
+from camview.maps import MapResult, Method, make_method, method_class, normalise
 from camview.models import CamModel, HeadKind, load_model
-from camview.overlay import OverlayStyle, normalise, render_view
+from camview.overlay import OverlayStyle, render_view
 from camview.sources import (
     DemoSource,
     FolderSource,

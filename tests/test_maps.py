@@ -8,9 +8,8 @@ import tensorflow as tf
 from conftest import skimage_bgr
 
 from camview.errors import ModelError
-from camview.maps import CAM, GradCAM, GradCAMPlusPlus, MapResult, make_method
+from camview.maps import CAM, GradCAM, GradCAMPlusPlus, MapResult, make_method, map_problem
 from camview.models import HeadKind, load_model
-from camview.overlay import map_problem
 
 TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
 

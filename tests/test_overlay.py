@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from camview import overlay
 from camview.errors import SourceError
 from camview.images import to_bgr8
+from camview.maps.validity import map_problem, normalise
 from camview.overlay import (
     COLORMAPS,
     OverlayStyle,
@@ -20,8 +21,6 @@ from camview.overlay import (
     compose_matlab,
     draw_banner,
     draw_labels,
-    map_problem,
-    normalise,
     ramped_table,
     render_view,
     separator_width,

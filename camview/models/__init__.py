@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import CamModel, Forward, HeadKind, ResizeMode
+from camview.models.base import CamModel, Forward, ResizeMode
+from camview.models.graph import HeadKind
 from camview.models.keras_apps import KERAS_APPS, cached_weights, keras_cache_dir
 from camview.models.user import USER_MODEL_SUFFIXES
 

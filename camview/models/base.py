@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
+from camview.models.graph import analyse_head
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ def keras_warnings_summarised(what: str) -> Iterator[None]:
         first = (str(caught[0].message).strip().splitlines() or [""])[0][:200]
         more = f" (and {len(caught) - 1} more)" if len(caught) > 1 else ""
         log.warning("%s: %s%s", what, first, more)
-
-
-class HeadKind(str, enum.Enum):
-    DIRECT = "direct"
-    FC = "fc"
-    GRADIENT_ONLY = "gradient-only"
 
 
 class ResizeMode(str, enum.Enum):
@@ -137,8 +132,6 @@ class CamModel:
     ) -> None:
         import tensorflow as tf
 
-        from camview.models.graph import analyse_head
-
         self.name = name
         self.keras_model = keras_model
         self.labels = list(labels)
@@ -178,8 +171,6 @@ class CamModel:
     def features_at(self, layer: str):
         """input -> [activations of `layer`, scores], for maps read at another layer."""
         if layer not in self._feature_models:
-            from camview.models.graph import analyse_head
-
             head = analyse_head(self.keras_model, layer, title=self.name)
             self._feature_models[layer] = head.feature_model
         return self._feature_models[layer]

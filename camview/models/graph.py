@@ -9,17 +9,43 @@ a fine-tuned classifier).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from camview.errors import ModelError
-from camview.models.base import HeadKind
 
-_PASS_THROUGH = (keras.layers.Dropout, keras.layers.SpatialDropout2D,
-                 keras.layers.GaussianDropout, keras.layers.GaussianNoise)
-_POOLING = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+if TYPE_CHECKING:
+    import keras
+
+
+class HeadKind(str, enum.Enum):
+    """What follows the read layer, which decides whether CAM can read it (module docstring
+    of camview.models.base)."""
+
+    DIRECT = "direct"
+    FC = "fc"
+    GRADIENT_ONLY = "gradient-only"
+
+
+# Keras is imported when a graph is read, not when the kinds are: `camview --help` and
+# `camview models` need HeadKind but not the seconds TensorFlow takes to import.
+@cache
+def _pass_through() -> tuple[type, ...]:
+    import keras
+
+    return (keras.layers.Dropout, keras.layers.SpatialDropout2D,
+            keras.layers.GaussianDropout, keras.layers.GaussianNoise)
+
+
+@cache
+def _pooling() -> tuple[type, ...]:
+    import keras
+
+    return (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 
 @dataclass
@@ -38,6 +64,8 @@ def _producer(tensor):
 
 
 def _is_softmax(layer) -> bool:
+    import keras
+
     if isinstance(layer, keras.layers.Softmax):
         return True
     if isinstance(layer, keras.layers.Activation):
@@ -70,6 +98,8 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
     `title` names the model in messages (its file, say: a saved model's own name is often
     just "functional"); default the Keras model's name.
     """
+    import keras
+
     title = title or model.name
     if len(model.outputs) != 1:
         raise ModelError(f"{title} has {len(model.outputs)} outputs; camview explains "
@@ -107,7 +137,7 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
         # Past max-pooling/dropout to the activation itself (VGG16: block5_pool -> block5_conv3).
         while True:
             op, inputs = _producer(tensor)
-            if not isinstance(op, _POOLING + _PASS_THROUGH) or len(inputs) != 1:
+            if not isinstance(op, _pooling() + _pass_through()) or len(inputs) != 1:
                 break
             tensor = inputs[0]
     head_layers.reverse()
@@ -127,7 +157,9 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
 
 
 def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:
-    core = [layer for layer in head_layers if not isinstance(layer, _PASS_THROUGH)]
+    import keras
+
+    core = [layer for layer in head_layers if not isinstance(layer, _pass_through())]
     if not core or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
         return HeadKind.GRADIENT_ONLY, None
     if getattr(core[0], "keepdims", False):

@@ -1,0 +1,92 @@
+"""What every map method shares: the result type and one compiled call per model and layer.
+
+Maps are returned raw, at the read layer's resolution; resizing and normalising belong to the
+overlay.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from camview.maps.validity import map_problem
+from camview.models.base import CamModel, softmax
+
+
+@dataclass(frozen=True)
+class MapResult:
+    cam: np.ndarray  # (h, w) float32, raw, at the read layer's resolution
+    logits: np.ndarray  # (classes,) pre-softmax scores of the same pass
+    target: int  # the class the map is for
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return softmax(self.logits)
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        """The k most probable classes as (index, probability), highest first."""
+        probs = self.probabilities
+        k = min(k, probs.size)
+        best = np.argpartition(-probs, k - 1)[:k]
+        best = best[np.argsort(-probs[best], kind="stable")]
+        return [(int(i), float(probs[i])) for i in best]
+
+    @property
+    def problem(self) -> str | None:
+        """Why this map cannot be drawn or trusted, or None when it can."""
+        problem = map_problem(self.cam)
+        if problem is None and not np.isfinite(self.logits).all():
+            problem = "NaN or Inf in the class scores"
+        return problem
+
+
+class Method(ABC):
+    """A way to compute the map of one class for one network input.
+
+    Each method is one compiled TensorFlow function of (input, target) -> (map, scores,
+    class), built once per model and layer and cached on the model, so switching methods back
+    and forth never retraces. target < 0 asks for the top-1 class, chosen inside the same
+    call. Subclasses only write `_map`, the traced body.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+
+    def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        self.model = model
+        self.layer = layer or model.read_layer
+        key = (type(self).__name__, self.layer)
+        if key not in model.compiled:
+            model.compiled[key] = self._compile()
+        self._run = model.compiled[key]
+
+    @abstractmethod
+    def _map(self, feature_model, x, target):
+        """TF ops: (map (h, w), scores (classes,), class) for one input."""
+
+    def _compile(self):
+        import tensorflow as tf
+
+        feature_model = self.model.features_at(self.layer)
+        body = self._map
+
+        @tf.function(input_signature=[self.model.input_spec, tf.TensorSpec([], tf.int32)])
+        def run(x, target):
+            return body(feature_model, x, target)
+
+        return run
+
+    def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
+        """The map of class `target` (None: the top-1 class) for one prepared input."""
+        cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
+        return MapResult(cam.numpy(), logits.numpy(), int(c))
+
+
+def pick_class(logits, target):
+    """The pinned class, or the top-1 when target < 0 (TF ops)."""
+    import tensorflow as tf
+
+    return tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)

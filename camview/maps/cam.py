@@ -1,0 +1,42 @@
+"""CAM (Zhou et al. 2016): the network's own head weighs the read layer's channels."""
+
+from __future__ import annotations
+
+from camview.errors import ModelError
+from camview.maps.base import Method, pick_class
+from camview.models.base import CamModel
+from camview.models.graph import HeadKind
+
+
+class CAM(Method):
+    """Class activation mapping (Zhou et al. 2016): the head itself weighs the channels."""
+
+    name = "cam"
+    title = "CAM"
+
+    def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        self.check_head(model.name, model.head)
+        if layer not in (None, model.read_layer):
+            raise ModelError(f"CAM reads only the layer before global pooling "
+                             f"({model.read_layer!r}), not {layer!r}: use gradcam")
+        super().__init__(model, layer)
+
+    @staticmethod
+    def check_head(name: str, head: HeadKind | None) -> None:
+        """Refuse a model whose head CAM cannot read (None: not known yet, allowed)."""
+        if head is HeadKind.GRADIENT_ONLY:
+            raise ModelError(f"CAM needs global average pooling then one dense layer after the "
+                             f"map layer; {name} has another head (gradient-only): use "
+                             "--method gradcam or gradcam++")
+
+    def _map(self, feature_model, x, target):
+        import tensorflow as tf
+
+        features, logits = feature_model(x, training=False)
+        c = pick_class(logits[0], target)
+        if self.model.head is HeadKind.DIRECT:
+            cam = tf.gather(features[0], c, axis=2)  # the class's own channel
+        else:
+            row = tf.gather(tf.constant(self.model.fc_weights), c, axis=1)
+            cam = tf.tensordot(features[0], row, axes=[[2], [0]])
+        return cam, logits[0], c

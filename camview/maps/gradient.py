@@ -1,0 +1,76 @@
+"""Gradient methods: forward and backward in one compiled call, then a weighting rule.
+
+The gradient only crosses the head after the read layer, so a map costs about one forward
+pass. Each method here only says how it weighs the activations.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from camview.maps.base import Method, pick_class
+
+
+class GradientMethod(Method):
+    """Forward and backward in one compiled call; subclasses say how to weigh the activations.
+
+    The gradient only crosses the head after the read layer, so a map costs about one
+    forward pass. `weights` may return one weight per channel (k,) or one per position and
+    channel (h, w, k): the map is ReLU(sum over k of weights * activations) either way, by
+    broadcasting, so a per-position method (Layer-CAM) is as short as a per-channel one.
+    """
+
+    @staticmethod
+    @abstractmethod
+    def weights(features, grads, score):
+        """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
+
+    def _map(self, feature_model, x, target):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            features, logits = feature_model(x, training=False)
+            tape.watch(features)
+            c = pick_class(logits[0], target)
+            score = tf.gather(logits[0], c)
+        grads = tape.gradient(score, features)[0]
+        weights = self.weights(features[0], grads, score)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features[0], axis=-1))
+        return cam, logits[0], c
+
+
+class GradCAM(GradientMethod):
+    """Grad-CAM (Selvaraju et al. 2017): channels weighted by their mean gradient."""
+
+    name = "gradcam"
+    title = "Grad-CAM"
+
+    @staticmethod
+    def weights(features, grads, score):
+        import tensorflow as tf
+
+        return tf.reduce_mean(grads, axis=(0, 1))
+
+
+class GradCAMPlusPlus(GradientMethod):
+    """Grad-CAM++ (Chattopadhyay et al. 2018), closed form with Y = exp(score).
+
+    With Y = exp(S) the higher derivatives are exp(S) g^n; exp(S) cancels in alpha and is left
+    as a positive factor on the weights. It is kept so the raw map matches the paper's, but
+    capped at exp(80) so float32 cannot overflow; the drawn (normalised) map never sees it.
+    """
+
+    name = "gradcam++"
+    title = "Grad-CAM++"
+
+    @staticmethod
+    def weights(features, grads, score):
+        import tensorflow as tf
+
+        g2 = tf.square(grads)
+        g3 = g2 * grads
+        denominator = 2.0 * g2 + tf.reduce_sum(features, axis=(0, 1)) * g3
+        denominator = tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
+        alpha = g2 / denominator
+        weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(0, 1))
+        return weights * tf.exp(tf.minimum(score, 80.0))
