@@ -57,7 +57,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
 
 
+#: The command-line options that set an OverlayStyle field of the same name.
+STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk")
+
+
+def style_from_args(args: argparse.Namespace):
+    """The style the command line asks for (options left out keep the defaults), checked now:
+    a bad --threshold must fail in a second, not at the first frame."""
+    from camview.overlay import OverlayStyle
+
+    given = {k: getattr(args, k) for k in STYLE_OPTIONS if getattr(args, k, None) is not None}
+    try:
+        return OverlayStyle(**given).validate()
+    except ValueError as exc:
+        raise CamviewError(str(exc)) from None
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from camview.maps import METHODS
     from camview.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=None,
@@ -72,23 +89,32 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resize", choices=["squash", "shorter"], default=None,
                    help="squash to the input size, or shorter side to it keeping the aspect "
                         "ratio (default per model, see README)")
-    p.add_argument("--method", default=None, help="cam, gradcam or gradcam++ (default cam; "
-                                                   "gradient-only nets such as vgg16 need gradcam)")
+    p.add_argument("--method", default=None,
+                   help=f"{', '.join(METHODS)} (default cam; gradient-only nets such as vgg16 "
+                        "need a gradient method)")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
 def _add_style_options(p: argparse.ArgumentParser) -> None:
+    from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+
+    default = OverlayStyle()
     # Defaults are None so the window can tell a given option from a saved setting; the
     # values used when neither says anything are OverlayStyle's.
-    p.add_argument("--style", choices=["matlab", "blend"], default=None,
-                   help="matlab: the reference CAMshow recipe; blend: colour map over the frame")
-    p.add_argument("--layout", choices=["side-by-side", "overlay"], default=None,
-                   help="side-by-side (default): raw | overlay; overlay: the overlay only")
-    p.add_argument("--topk", type=int, default=None, help="labels drawn (default 3)")
+    p.add_argument("--style", choices=STYLES, default=None,
+                   help="matlab: the reference CAMshow recipe; blend: colour map over the frame "
+                        f"(default {default.style})")
+    p.add_argument("--layout", choices=LAYOUTS, default=None,
+                   help="side-by-side: raw | overlay; overlay: the overlay only "
+                        f"(default {default.layout})")
+    p.add_argument("--topk", type=int, default=None, help=f"labels drawn (default {default.topk})")
     p.add_argument("--threshold", type=float, default=None,
-                   help="map values under this (0..1) are not coloured (default 0.2)")
-    p.add_argument("--alpha", type=float, default=None, help="blend opacity (default 0.5)")
-    p.add_argument("--colormap", default=None, help="jet (default), turbo, inferno or viridis")
+                   help=f"map values under this (0..1) are not coloured (default "
+                        f"{default.threshold})")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"blend opacity (default {default.alpha})")
+    p.add_argument("--colormap", default=None,
+                   help=f"{', '.join(COLORMAPS)} (default {default.colormap})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +166,17 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _render_request(args: argparse.Namespace):
+    """The typed request below the command line: only options given override its defaults."""
+    from camview.render import RenderRequest
+
+    given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
+                                           "layer", "resize", "method", "target", "frames")
+             if getattr(args, k) is not None}
+    return RenderRequest(source=args.source, style=style_from_args(args),
+                         progress=not args.no_progress, **given)
+
+
 def _one_line(exc: BaseException) -> str:
     """A message as one line: some carry a library's multi-line text (a command, its log)."""
     return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -150,8 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv.insert(0, "window")
     args = build_parser().parse_args(argv)
-    if args.command is None:
-        args = build_parser().parse_args(["window", *argv])
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="camview: %(levelname)s: %(message)s")
@@ -162,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return _cmd_models(args)
         if args.command == "render":
-            from camview.render import run_render
+            from camview.render import render
 
-            return run_render(args)
+            return render(_render_request(args))
         from camview.app.main import run_window
 
         return run_window(args)

@@ -450,19 +450,3 @@ def render_view(frame_bgr: np.ndarray, cam_small: np.ndarray | None,
     if banner:
         overlay = draw_banner(overlay, banner, scale=style.label_scale)
     return compose_layout(frame, overlay, style.layout)
-
-
-#: The command-line options that set an OverlayStyle field of the same name.
-STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk")
-
-
-def style_from_args(args) -> OverlayStyle:
-    """The style the command line asks for (options left out keep the defaults), checked now:
-    a bad --threshold must fail in a second, not at the first frame."""
-    from camview.errors import CamviewError
-
-    given = {k: getattr(args, k) for k in STYLE_OPTIONS if getattr(args, k, None) is not None}
-    try:
-        return OverlayStyle(**given).validate()
-    except ValueError as exc:
-        raise CamviewError(str(exc)) from None

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camview.errors import CamviewError, ModelError, SourceError
+from camview.explain import describe, draw
 from camview.maps import MapResult, Method, make_method, method_class, normalise
 from camview.models import CamModel, HeadKind, load_model
-from camview.overlay import OverlayStyle, render_view
+from camview.overlay import OverlayStyle
 from camview.sources import (
     DemoSource,
     FolderSource,
@@ -518,33 +519,24 @@ class Inference:
         assert model is not None and method is not None
         image = item.frame.image
         mapped = method.explain(model.prepare(image), cfg.target)
-        top_classes = mapped.top(style.topk)
-        top = [(model.short_label(i), p) for i, p in top_classes]
-        problem = mapped.problem
-        label = model.short_label(mapped.target)
+        explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
         cam = None
-        if problem:
-            message = f"{label}: {problem}"
+        if explained.problem or cfg.smoothing <= 0:
             self.smoother.reset()
         else:
-            # Say which class a pinned map shows: it need not be among the labels drawn.
-            message = f"map of: {label} (pinned)" if cfg.target is not None else None
-            if cfg.smoothing > 0:
-                cam = self.smoother.update(mapped.cam, cfg.smoothing, cfg.generation)
-            else:
-                cam = mapped.cam
-                self.smoother.reset()
+            cam = self.smoother.update(mapped.cam, cfg.smoothing, cfg.generation)
         if self.p.panel_only and style.layout != "overlay":
             style = dataclasses.replace(style, layout="overlay")
-        rows = [i for i, _ in top_classes]
-        highlight = rows.index(mapped.target) if mapped.target in rows else None
-        overlay = render_view(image, cam, top, style, message=message, highlight=highlight)
+        overlay = draw(image, explained, style, cam)
         done = time.monotonic()
-        return Result(frame=item.frame, map=mapped, top=top, top_classes=top_classes,
+        return Result(frame=item.frame, map=mapped,
+                      top=[(label, p) for _, label, p in explained.top],
+                      top_classes=[(i, p) for i, _, p in explained.top],
                       overlay=overlay, model_name=model.name, method_name=method.title,
                       target=cfg.target, generation=cfg.generation, captured_at=item.captured_at,
                       finished_at=done, inference_s=done - t0,
-                      map_label=label, message=message if problem else None,
+                      map_label=explained.label,
+                      message=explained.banner if explained.problem else None,
                       fresh=item.fresh)
 
 

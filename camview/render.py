@@ -10,7 +10,6 @@ behind it (about 20 % faster than one loop on two cores), in order.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import queue
@@ -25,11 +24,12 @@ import cv2
 import numpy as np
 
 from camview.errors import CamviewError, OutputError, SourceError
+from camview.explain import describe, draw
 from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
-from camview.overlay import OverlayStyle, render_view, style_from_args
-from camview.sources import Frame, Source, open_source
+from camview.overlay import OverlayStyle
+from camview.sources import Frame, Source, is_demo, open_source
 from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,30 @@ TOP_N = 5  # the JSON always lists five classes, whatever --topk draws
 #: Frames each render thread may run ahead of the next: enough to absorb a slow frame,
 #: few enough that memory stays small at any resolution.
 QUEUE_FRAMES = 4
+
+
+@dataclass
+class RenderRequest:
+    """What `camview render` is asked to do; Python callers build one and call render().
+
+    `source`: a camera index, a video, an image, a folder or "demo". At least one of
+    `output` (an image, a folder or a video), `json` and `map` says what to write.
+    """
+
+    source: str | int
+    output: str | None = None
+    json: str | None = None
+    map: str | None = None
+    model: str = DEFAULT_MODEL
+    weights: str | None = None
+    labels: str | None = None
+    layer: str | None = None
+    resize: str | None = None
+    method: str = "cam"
+    target: str | int | None = None  # a label or a class index; None: each frame's top-1
+    frames: int | None = None  # stop after this many; None: the whole source
+    style: OverlayStyle = field(default_factory=OverlayStyle)
+    progress: bool = True  # a progress bar when stderr is a terminal
 
 
 @dataclass
@@ -66,14 +90,6 @@ def peak_in_frame(cam: np.ndarray, frame_hw: tuple[int, int]) -> dict:
     big = cv2.resize(safe, (w, h), interpolation=cv2.INTER_LINEAR)
     y, x = np.unravel_index(int(np.argmax(big)), big.shape)
     return {"x": int(x), "y": int(y)}
-
-
-def draw_view(model: CamModel, frame: Frame, result: MapResult,
-              style: OverlayStyle) -> np.ndarray:
-    """The composed view of one explained frame, the same way the window draws it."""
-    top = [(model.short_label(i), p) for i, p in result.top(style.topk)]
-    # An undrawable map (NaN, flat) becomes a banner saying why, not coloured garbage.
-    return render_view(frame.image, result.cam, top, style)
 
 
 def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
@@ -186,14 +202,14 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def close_outputs(args: argparse.Namespace, model: CamModel, method: Method,
+def close_outputs(request: RenderRequest, model: CamModel, method: Method,
                   records: list[FrameRecord], sink: FrameSink) -> list[OutputError]:
     """Finish every output, each even if another failed, so nothing computed is lost."""
     steps = [sink.close]
-    if args.json:
-        steps.append(lambda: _write_json(args.json, model, method, records))
-    if args.map:
-        steps.append(lambda: _write_maps(args.map, records))
+    if request.json:
+        steps.append(lambda: _write_json(request.json, model, method, records))
+    if request.map:
+        steps.append(lambda: _write_maps(request.map, records))
     errors = []
     for step in steps:
         try:
@@ -203,25 +219,26 @@ def close_outputs(args: argparse.Namespace, model: CamModel, method: Method,
     return errors
 
 
-def check_outputs(args: argparse.Namespace) -> None:
+def check_outputs(request: RenderRequest) -> None:
     """--json and --map: files that can be written, none of them the input or each other."""
-    given = [(flag, path) for flag, path in (("-o", args.output), ("--json", args.json),
-                                              ("--map", args.map)) if path]
+    given = [(flag, path) for flag, path in (("-o", request.output), ("--json", request.json),
+                                              ("--map", request.map)) if path]
     for i, (flag, path) in enumerate(given):
         for other_flag, other in given[:i]:
             if Path(path).resolve() == Path(other).resolve():
                 raise OutputError(f"{flag} and {other_flag} are both {path}: give two names")
-    for out in (args.json, args.map):
+    for out in (request.json, request.map):
         if out:
-            check_writable(out, inputs=(args.source,), folder=False)
+            check_writable(out, inputs=(str(request.source),), folder=False)
 
 
-def check_request(args: argparse.Namespace) -> None:
+def check_request(request: RenderRequest) -> None:
     """Faults found from the arguments alone, before a model is loaded (seconds)."""
-    if args.frames is not None and args.frames < 1:
-        raise CamviewError(f"--frames must be at least 1, not {args.frames}")
-    if method_class(args.method or "cam") is CAM:
-        name = args.model or DEFAULT_MODEL
+    request.style.validate()
+    if request.frames is not None and request.frames < 1:
+        raise CamviewError(f"--frames must be at least 1, not {request.frames}")
+    if method_class(request.method) is CAM:
+        name = request.model
         CAM.check_head(name, known_head(name))
 
 
@@ -271,9 +288,9 @@ class _Writer(threading.Thread):
     """Draws, records and writes explained frames behind the model, in order."""
 
     def __init__(self, model: CamModel, sink: FrameSink, style: OverlayStyle,
-                 progress: Progress, records: list[FrameRecord]) -> None:
+                 progress: Progress, records: list[FrameRecord], pinned: bool) -> None:
         super().__init__(name="camview-render-write", daemon=True)
-        self.model, self.sink, self.style = model, sink, style
+        self.model, self.sink, self.style, self.pinned = model, sink, style, pinned
         self.progress, self.records = progress, records
         self.box: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self.failed = threading.Event()
@@ -283,7 +300,9 @@ class _Writer(threading.Thread):
         try:
             while (item := self.box.get()) is not _END:
                 frame, result = item
-                view = draw_view(self.model, frame, result, self.style)
+                explained = describe(self.model, result, topk=self.style.topk,
+                                     pinned=self.pinned)
+                view = draw(frame.image, explained, self.style)
                 self.records.append(record_of(self.model, frame, result))
                 self.sink.write(view, frame.index)
                 self.progress.update(len(self.records))
@@ -312,7 +331,7 @@ def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSi
     explained is written before it returns or raises.
     """
     reader = _Reader(source, model, limit)
-    writer = _Writer(model, sink, style, progress, records)
+    writer = _Writer(model, sink, style, progress, records, pinned=target is not None)
     reader.start()
     writer.start()
     try:
@@ -337,28 +356,32 @@ def report_problems(records: list[FrameRecord]) -> None:
                     detail)
 
 
-def run_render(args: argparse.Namespace) -> int:
-    style = style_from_args(args)
-    check_request(args)
-    source = open_source(args.source)
+def render(request: RenderRequest) -> int:
+    """Run one render to the end; the exit status (0 done, 130 a file source interrupted).
+
+    Raises CamviewError for bad requests and inputs, after finishing every output it can.
+    """
+    check_request(request)
+    source = open_source(request.source)
     with source:
-        check_outputs(args)
-        sink = FrameSink(args.output, source, (args.source,))
-        limit = args.frames
-        if limit is None and str(args.source).strip().casefold() == "demo":
+        check_outputs(request)
+        sink = FrameSink(request.output, source, (str(request.source),))
+        limit = request.frames
+        if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
-        model = load_model(args.model or DEFAULT_MODEL, weights=args.weights,
-                           read_layer=args.layer, resize=args.resize, labels=args.labels)
-        method = make_method(args.method or "cam", model, args.layer)
-        target = None if args.target is None else model.find_class(args.target)
+        model = load_model(request.model, weights=request.weights, read_layer=request.layer,
+                           resize=request.resize, labels=request.labels)
+        method = make_method(request.method, model, request.layer)
+        target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (
             limit or source.frame_count) else None
-        progress = Progress(total, enabled=not args.no_progress and (total or 0) > 1)
+        progress = Progress(total, enabled=request.progress and (total or 0) > 1)
         records: list[FrameRecord] = []
         interrupted = False
         errors: list[OutputError] = []
         try:
-            render_frames(model, method, source, sink, target, style, limit, progress, records)
+            render_frames(model, method, source, sink, target, request.style, limit, progress,
+                          records)
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:
@@ -369,7 +392,7 @@ def run_render(args: argparse.Namespace) -> int:
             # However the render ended, the frames done are written; when it ended in a
             # fault, that fault is the one reported and output errors are only logged.
             progress.finish(len(records))
-            errors = close_outputs(args, model, method, records, sink)
+            errors = close_outputs(request, model, method, records, sink)
             if sys.exc_info()[0] is not None:
                 for error in errors:
                     log.warning("%s", error)

@@ -537,7 +537,7 @@ class DemoSource(Source):
 
     def __init__(self, duration_s: float | None = None, fps: float = 30,
                  size: tuple[int, int] = (640, 480)) -> None:
-        super().__init__("demo")
+        super().__init__(DEMO)
         width, height = (int(v) for v in size)
         if width < 1 or height < 1:
             raise SourceError(f"demo frame size must be positive, not {width}x{height}")
@@ -635,6 +635,14 @@ def write_demo_video(path: str | Path, seconds: float, fps: float = 30.0,
     return Path(path)
 
 
+DEMO = "demo"  # the source spec that names the bundled demo
+
+
+def is_demo(spec: str | int | None) -> bool:
+    """Whether a source spec names the bundled demo (not a folder called demo: './demo')."""
+    return isinstance(spec, str) and spec.strip().casefold() == DEMO
+
+
 def open_source(spec: str | int, *, opened: bool = True) -> Source:
     """The source a command-line spec names, opened unless ``opened=False``.
 
@@ -652,7 +660,7 @@ def open_source(spec: str | int, *, opened: bool = True) -> Source:
             raise SourceError("no source given: use a camera index, 'demo', or a file/folder")
         if text.isdigit():
             source = CameraSource(int(text))
-        elif text.casefold() == "demo":
+        elif is_demo(text):
             source = DemoSource()
         else:
             path = Path(text).expanduser()

@@ -8,19 +8,20 @@ import sys
 from pathlib import Path
 
 from camview.errors import SourceError
-from camview.overlay import STYLE_OPTIONS, style_from_args
+from camview.sources import is_demo
 
 
 def options_from_args(args: argparse.Namespace):
     """Window options from the parsed `camview window` arguments."""
     from camview.app.window import Options
+    from camview.cli import STYLE_OPTIONS, style_from_args
     from camview.models import DEFAULT_MODEL
 
     style = style_from_args(args)
     source = args.source
     if source is not None:
         text = str(source).strip()
-        if not text.isdigit() and text.lower() != "demo" and not Path(text).expanduser().exists():
+        if not text.isdigit() and not is_demo(text) and not Path(text).expanduser().exists():
             raise SourceError(f"{text}: no such file or folder")
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
               "resize": args.resize}

@@ -1,0 +1,73 @@
+"""One explained frame and the one way to draw it.
+
+The live pipeline, the recorder and snapshots (which take the pipeline's picture) and
+`camview render` all come through here, so what a picture says cannot drift between them: the
+top-k labels with the mapped class highlighted, a "map of: X (pinned)" banner when the map is
+of a chosen class (it need not be among the labels drawn), and a banner naming the fault when
+the map cannot be drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from camview.maps import MapResult, Method
+from camview.models import CamModel
+from camview.overlay import OverlayStyle, render_view
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A map and its scores, with the words a picture of it carries."""
+
+    map: MapResult
+    top: list[tuple[int, str, float]]  # (class index, short label, probability), best first
+    label: str  # short label of the class the map shows
+    pinned: bool  # the map is of a chosen class, not each frame's top-1
+
+    @property
+    def problem(self) -> str | None:
+        """Why the map cannot be drawn (NaN, flat...), or None."""
+        return self.map.problem
+
+    @property
+    def banner(self) -> str | None:
+        """The line drawn under the picture: the fault, else which class a pinned map shows."""
+        if self.problem:
+            return f"{self.label}: {self.problem}"
+        return f"map of: {self.label} (pinned)" if self.pinned else None
+
+    @property
+    def highlight(self) -> int | None:
+        """The label row of the mapped class, if it is drawn."""
+        rows = [i for i, _, _ in self.top]
+        return rows.index(self.map.target) if self.map.target in rows else None
+
+
+def describe(model: CamModel, result: MapResult, *, topk: int, pinned: bool) -> Explanation:
+    """The words for a map the method already computed (cheap: no network call)."""
+    top = [(i, model.short_label(i), p) for i, p in result.top(topk)]
+    return Explanation(result, top, model.short_label(result.target), pinned)
+
+
+def explain(model: CamModel, method: Method, batch: np.ndarray, target: int | None,
+            *, topk: int) -> Explanation:
+    """The map of `target` (None: the top-1) for one prepared input, and its words."""
+    return describe(model, method.explain(batch, target), topk=topk, pinned=target is not None)
+
+
+def draw(image: np.ndarray, explanation: Explanation, style: OverlayStyle,
+         cam: np.ndarray | None = None) -> np.ndarray:
+    """The picture of one explained frame in `style` (its layout included).
+
+    `cam` replaces the explanation's own map when the caller smooths maps over time; an
+    undrawable map shows the frame with a banner saying why instead of coloured garbage.
+    """
+    shown = explanation.map.cam if cam is None else cam
+    if explanation.problem:
+        shown = None
+    labels = [(label, p) for _, label, p in explanation.top]
+    return render_view(image, shown, labels, style, message=explanation.banner,
+                       highlight=explanation.highlight)
