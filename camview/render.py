@@ -28,7 +28,7 @@ from camview.errors import CamviewError, OutputError, SourceError
 from camview.maps import CAM, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle, render_view, style_from_args
-from camview.sources import Frame, Source, open_source
+from camview.sources import DEFAULT_FPS, Frame, Source, open_source
 from camview.writers import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class FrameSink:
         self.kind = None
         self.video: VideoWriter | None = None
         self.count = 0
-        self.fps = source.fps or 30.0
+        self.fps = source.fps or DEFAULT_FPS
         if self.path is None:
             return
         suffix = self.path.suffix.lower()

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.sources import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
         self.size = size  # (w, h) of the frames given to write()
         self.frames = 0
         self.error: str | None = None

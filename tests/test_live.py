@@ -11,9 +11,9 @@ import pytest
 from conftest import skimage_bgr
 
 from camview.errors import ModelError, SourceError
+from camview.live import HOLD_RATE, Delivery, Mailbox, Pipeline, Result, Smoother
 from camview.overlay import OverlayStyle, render_view
-from camview.pipeline import HOLD_RATE, Delivery, Mailbox, Pipeline, Result, Smoother
-from camview.sources import Frame, Source
+from camview.sources import Frame, Pacing, Source
 
 TABBY = 281
 
@@ -193,6 +193,7 @@ class FlakySource(Source):
     `bad_opens` times (the camera is being plugged back in), then works again."""
 
     is_live = True
+    pacing = Pacing.LIVE
 
     def __init__(self, fail_after: int = 15, bad_opens: int = 1) -> None:
         super().__init__("flaky camera")
