@@ -29,7 +29,7 @@ from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
-from camview.sources import Frame, Source, is_demo, open_source
+from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
 from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class FrameSink:
         self.kind = None
         self.video: VideoWriter | None = None
         self.count = 0
-        self.fps = source.fps or 30.0
+        self.fps = source.fps or DEFAULT_FPS
         if self.path is None:
             return
         suffix = self.path.suffix.lower()

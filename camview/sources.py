@@ -17,6 +17,7 @@ image in a folder, are added to ``source.warnings`` and logged once.
 from __future__ import annotations
 
 import abc
+import enum
 import logging
 import math
 import re
@@ -39,6 +40,17 @@ log = logging.getLogger(__name__)
 
 #: How long a camera may take to deliver its first frame after opening.
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
+#: The frame rate assumed when a source does not say (the demo's, a video without one).
+DEFAULT_FPS = 30.0
+
+
+class Pacing(enum.Enum):
+    """How a caller paces a source's frames; each Source class says which it needs."""
+
+    STILL = "still"  # one image: hold it
+    FOLDER = "folder"  # a slide show: hold each image for a while, then loop
+    LIVE = "live"  # as delivered: the device sets the pace (a camera)
+    TIMED = "timed"  # by the frames' timestamps on a monotonic clock (videos, the demo)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +76,8 @@ class Source(abc.ABC):
 
     Attributes: ``name`` (for messages and the UI), ``fps`` (the native rate, None for stills
     and folders), ``frame_count`` (None when unknown or live), ``is_live`` (camera and demo),
-    ``seekable`` (``seek(index)`` works), ``warnings`` (problems the source lived with).
+    ``pacing`` (how a caller paces it, a :class:`Pacing`), ``seekable`` (``seek(index)``
+    works), ``warnings`` (problems the source lived with).
 
     ``open()`` is idempotent and returns the source. ``read()`` and iteration open it when
     needed, and ``close()`` may be called more than once. A Source is a context manager.
@@ -73,6 +86,7 @@ class Source(abc.ABC):
     fps: float | None = None
     frame_count: int | None = None
     is_live: bool = False
+    pacing: Pacing = Pacing.TIMED
     seekable: bool = False
 
     def __init__(self, name: str) -> None:
@@ -153,6 +167,7 @@ class CameraSource(Source):
     delivered a first frame within :data:`CAMERA_FIRST_FRAME_TIMEOUT_S`."""
 
     is_live = True
+    pacing = Pacing.LIVE
 
     def __init__(self, index: int, first_frame_timeout_s: float = CAMERA_FIRST_FRAME_TIMEOUT_S):
         super().__init__(f"camera {index}")
@@ -275,6 +290,7 @@ class VideoSource(Source):
     """
 
     seekable = True
+    pacing = Pacing.TIMED
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -331,7 +347,7 @@ class VideoSource(Source):
         ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
         ts = ms / 1000.0 if math.isfinite(ms) else -1.0
         if ts < 0 or (index > 0 and ts <= self._last_ts):
-            ts = index / self.fps if self.fps else self._last_ts + 1.0 / 30.0
+            ts = index / self.fps if self.fps else self._last_ts + 1.0 / DEFAULT_FPS
         self._last_ts = ts
         return ts
 
@@ -362,7 +378,7 @@ class VideoSource(Source):
 
     def _nominal_time(self, index: int) -> float:
         """A frame's time when only its index is known: after the last media time."""
-        ts = index / self.fps if self.fps else self._last_ts + 1.0 / 30.0
+        ts = index / self.fps if self.fps else self._last_ts + 1.0 / DEFAULT_FPS
         ts = max(ts, self._last_ts + 1e-6)
         self._last_ts = ts
         return ts
@@ -391,6 +407,8 @@ class VideoSource(Source):
 
 class ImageSource(Source):
     """One still image as a one-frame source (the live window keeps showing it)."""
+
+    pacing = Pacing.STILL
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -429,6 +447,7 @@ class FolderSource(Source):
     """
 
     seekable = True
+    pacing = Pacing.FOLDER
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -531,11 +550,12 @@ class DemoSource(Source):
     """
 
     is_live = True
+    pacing = Pacing.TIMED  # live, but its frames carry their own media time
     seconds_per_photo = 6.0
     crossfade_s = 0.8
     zoom_range = (1.0, 1.3)
 
-    def __init__(self, duration_s: float | None = None, fps: float = 30,
+    def __init__(self, duration_s: float | None = None, fps: float = DEFAULT_FPS,
                  size: tuple[int, int] = (640, 480)) -> None:
         super().__init__(DEMO)
         width, height = (int(v) for v in size)
@@ -623,7 +643,7 @@ class DemoSource(Source):
 # Choosing a source
 
 
-def write_demo_video(path: str | Path, seconds: float, fps: float = 30.0,
+def write_demo_video(path: str | Path, seconds: float, fps: float = DEFAULT_FPS,
                      size: tuple[int, int] = (640, 480)) -> Path:
     """Record the demo to an MJPG .avi: a real file that plays like a camera, for benchmarks
     and soak runs that must not depend on a video lying around."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from camview.errors import OutputError
 from camview.ffmpeg import FFmpegPipe, ffmpeg_exe
+from camview.sources import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
         self.size = size  # (w, h) of the frames given to write()
         self.frames = 0
         self.error: str | None = None

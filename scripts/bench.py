@@ -173,7 +173,7 @@ def measure_pipeline(video: str, *, model: str, weights: str | None, method: str
     """
     import threading
 
-    from camview.pipeline import Pipeline
+    from camview.live import Pipeline
 
     lock = threading.Lock()
     frames: list[float] = []  # arrival times of raw frames on the "GUI side"

@@ -35,7 +35,7 @@ def rss_mb() -> float:
 def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
          sample: float, switch_every: float = 0.0) -> dict:
     """Run the pipeline on `video` (looping) and sample results, RSS and threads."""
-    from camview.pipeline import Pipeline
+    from camview.live import Pipeline
 
     threads_before = {t.ident for t in threading.enumerate()}
     results = 0

@@ -25,13 +25,14 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.sources import DemoSource, Source
+from camview.sources import DemoSource, Pacing, Source
 
 
 class UnpluggableCamera(Source):
     """A live 30 fps source that is pulled out after `fail_after` frames for `down_s`."""
 
     is_live = True
+    pacing = Pacing.LIVE
     fps = 30.0
 
     def __init__(self, fail_after: int, down_s: float) -> None:

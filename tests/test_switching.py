@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import skimage_bgr
 
+from camview.live import Pipeline
 from camview.models import load_model
-from camview.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")

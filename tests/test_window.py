@@ -13,7 +13,7 @@ import cv2
 import pytest
 from conftest import count_frames
 from PyQt6.QtCore import Qt
-from test_pipeline import make_video
+from test_live import make_video
 
 from camview.app import recorder as recorder_module
 from camview.app.window import MainWindow, Options, open_settings, options_with_settings

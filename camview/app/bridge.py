@@ -12,7 +12,7 @@ import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camview.pipeline import Result
+from camview.live import Result
 from camview.sources import Frame, Source
 
 
@@ -45,7 +45,7 @@ class Bridge(QObject):
     frameReady = pyqtSignal()  # take the frame with take_frame()
     resultReady = pyqtSignal()  # take the result with take_result()
     status = pyqtSignal(str)
-    error = pyqtSignal(str, str)  # message, kind (source, model, method, internal, record)
+    error = pyqtSignal(str, object)  # message, ErrorKind
     configChanged = pyqtSignal()  # a model/method request finished
     sourceChanged = pyqtSignal(object)  # the new Source
     recordFailed = pyqtSignal(str)

@@ -22,6 +22,7 @@ import numpy as np
 
 from camview.errors import CamviewError
 from camview.overlay import compose_layout
+from camview.sources import DEFAULT_FPS
 from camview.writers import VideoWriter, check_writable
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Recorder:
     def __init__(self, path: str | Path, fps: float | None, layout: str = "side-by-side",
                  on_failure: Callable[[str], None] | None = None, queue_size: int = 60) -> None:
         self.path = check_writable(path)
-        self.fps = float(fps) if fps and 1 <= fps <= 240 else 30.0
+        self.fps = float(fps) if fps and 1 <= fps <= 240 else DEFAULT_FPS
         self.layout = layout
         self.on_failure = on_failure or (lambda message: None)
         self.frames = 0

@@ -1,6 +1,6 @@
 """The main window: the raw feed beside its class activation map, and the controls.
 
-All work happens in camview.pipeline's threads; this module only draws what the bridge
+All work happens in camview.live's threads; this module only draws what the bridge
 delivers and turns user actions into pipeline requests. Every control has a keyboard shortcut,
 shown in its tooltip and in Help -> Keyboard shortcuts.
 """
@@ -44,11 +44,11 @@ from PyQt6.QtWidgets import (
 from camview.app.bridge import Bridge
 from camview.app.recorder import Recorder
 from camview.errors import CamviewError
+from camview.live import ErrorKind, Pipeline, Result
 from camview.maps import METHODS, method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.models import model_names as known_models
 from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, compose_layout
-from camview.pipeline import Pipeline, Result
 from camview.sources import Frame, Source
 from camview.writers import write_image
 
@@ -556,16 +556,16 @@ class MainWindow(QMainWindow):
         height = min(max_h, chrome_h + round((width - chrome_w) / views * h / w))
         self.resize(width, max(height, min(least_h, max_h)))
 
-    def _on_error(self, message: str, kind: str) -> None:
-        if kind == "notice":  # e.g. no camera: showing the demo
+    def _on_error(self, message: str, kind: ErrorKind) -> None:
+        if kind == ErrorKind.NOTICE:  # e.g. no camera: showing the demo
             self.notice = message
             self.show_status(message, error=True, colour="#b60", hold=NOTICE_HOLD_S)
             self._update_title()
             return
         self.show_status(message, error=True)
-        if kind == "source" and self.recorder is not None:
+        if kind == ErrorKind.SOURCE and self.recorder is not None:
             self.stop_recording("the source failed")
-        if kind == "model" and self.pipeline.current_model is None and not self._fell_back:
+        if kind == ErrorKind.MODEL and self.pipeline.current_model is None and not self._fell_back:
             # A saved or given model that no longer loads: start with the default instead.
             self._fell_back = True
             self.pipeline.set_model(DEFAULT_MODEL)

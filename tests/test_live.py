@@ -11,9 +11,9 @@ import pytest
 from conftest import skimage_bgr
 
 from camview.errors import ModelError, SourceError
+from camview.live import HOLD_RATE, Delivery, ErrorKind, Mailbox, Pipeline, Result, Smoother
 from camview.overlay import OverlayStyle, render_view
-from camview.pipeline import HOLD_RATE, Delivery, Mailbox, Pipeline, Result, Smoother
-from camview.sources import Frame, Source
+from camview.sources import Frame, Pacing, Source
 
 TABBY = 281
 
@@ -172,7 +172,7 @@ def test_failing_model_and_method_keep_the_old_ones(video, lite0, tmp_path, thre
     pipe = start(got, video, lite0)
     got.wait(lambda c: len(c.results) >= 2)
     pipe.set_model("no_such_net")
-    got.wait(lambda c: any(k == "model" for _, k in c.errors))
+    got.wait(lambda c: any(k is ErrorKind.MODEL for _, k in c.errors))
     assert "unknown model 'no_such_net'" in got.errors[-1][0]
     n = len(got.results)
     got.wait(lambda c: len(c.results) > n + 2)  # the old model keeps serving
@@ -183,7 +183,7 @@ def test_failing_model_and_method_keep_the_old_ones(video, lite0, tmp_path, thre
     got.wait(lambda c: c.results[-1].model_name == str(path))
     assert pipe.method_name == "gradcam"
     pipe.set_method("cam")
-    got.wait(lambda c: any(k == "method" for _, k in c.errors))
+    got.wait(lambda c: any(k is ErrorKind.METHOD for _, k in c.errors))
     assert "gradient-only" in got.errors[-1][0] and pipe.method_name == "gradcam"
     stop_and_check(pipe, threads_before)
 
@@ -193,6 +193,7 @@ class FlakySource(Source):
     `bad_opens` times (the camera is being plugged back in), then works again."""
 
     is_live = True
+    pacing = Pacing.LIVE
 
     def __init__(self, fail_after: int = 15, bad_opens: int = 1) -> None:
         super().__init__("flaky camera")
@@ -219,7 +220,7 @@ def test_lost_camera_is_reported_and_retried(lite0, threads_before):
     source = FlakySource()
     pipe = start(got, source, lite0)
     got.wait(lambda c: bool(c.errors))
-    assert got.errors[0] == ("flaky camera stopped delivering frames", "source")
+    assert got.errors[0] == ("flaky camera stopped delivering frames", ErrorKind.SOURCE)
     n = len(got.frames)
     got.wait(lambda c: len(c.frames) > n + 10, timeout=10)  # resumed after 0.5 s + 1 s
     assert source.opens == 3
@@ -264,7 +265,7 @@ def test_bad_source_keeps_the_current_one(video, lite0, tmp_path, threads_before
     got.wait(lambda c: len(c.results) >= 2)
     pipe.set_source(str(tmp_path / "missing.mp4"))
     got.wait(lambda c: bool(c.errors))
-    assert got.errors[0][1] == "open" and "missing.mp4" in got.errors[0][0]
+    assert got.errors[0][1] is ErrorKind.OPEN and "missing.mp4" in got.errors[0][0]
     n = len(got.results)
     got.wait(lambda c: len(c.results) > n + 3)
     assert pipe.source.name == "chelsea.mp4"

@@ -1,0 +1,168 @@
+"""The inference thread: newest frame -> map -> smoothed -> composed overlay -> result."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from camview.errors import CamviewError
+from camview.explain import describe, draw
+from camview.live.kinds import ErrorKind
+from camview.live.mailbox import Delivery, Mailbox
+from camview.maps import MapResult, Method, normalise
+from camview.models import CamModel
+from camview.overlay import OverlayStyle
+from camview.sources import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One explained frame: everything needed to draw it, tagged with the config it came from."""
+
+    frame: Frame
+    map: MapResult  # the raw map and scores (map.problem says when it cannot be drawn)
+    top: list[tuple[str, float]]  # top-k (short label, probability)
+    top_classes: list[tuple[int, float]]  # the same as (class index, probability)
+    overlay: np.ndarray  # the composed overlay panel (BGR), drawn on `frame`
+    model_name: str
+    method_name: str  # CAM, Grad-CAM or Grad-CAM++
+    target: int | None  # the pinned class, None for each frame's top-1
+    generation: int
+    captured_at: float  # time.monotonic() when the frame was captured
+    finished_at: float
+    inference_s: float
+    map_label: str = ""  # the class the map shows (the pinned target or the top-1)
+    fresh: bool = True  # False when a flat-out pipeline explained a frame again
+    message: str | None = None  # why no map is drawn (flat, NaN), shown in the view
+
+    @property
+    def latency_s(self) -> float:
+        """Capture -> result."""
+        return self.finished_at - self.captured_at
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the inference thread uses for one frame, read atomically."""
+
+    model: CamModel | None
+    method: Method | None
+    target: int | None
+    style: OverlayStyle
+    smoothing: float
+    generation: int
+
+
+class InferenceHost(Protocol):
+    """All the inference thread may call on whoever runs it (the Pipeline)."""
+
+    def config(self) -> Config: ...
+    def result_ready(self, result: Result, cfg: Config) -> None: ...
+    def error(self, message: str, kind: ErrorKind) -> None: ...
+
+
+class Smoother:
+    """Exponential moving average of the normalised small map; restarts on any switch."""
+
+    def __init__(self) -> None:
+        self._state: np.ndarray | None = None
+        self._generation = -1
+
+    def reset(self) -> None:
+        self._state = None
+
+    def update(self, cam: np.ndarray, amount: float, generation: int) -> np.ndarray:
+        """amount 0 = no smoothing; 0.9 = the past weighs 90 %."""
+        norm = normalise(cam)
+        if norm is None:  # undrawable: callers check map_problem first
+            norm = np.zeros(np.shape(cam), np.float32)
+        if (amount <= 0 or self._state is None or self._generation != generation
+                or self._state.shape != norm.shape):
+            self._state = norm
+        else:
+            self._state = amount * self._state + (1.0 - amount) * norm
+        self._generation = generation
+        return self._state
+
+
+class Inference:
+    """The inference thread: takes the newest delivery from `mailbox`, explains it with the
+    host's current config and hands the result back.
+
+    `flat_out` (benchmarks): explain the newest frame again when no new one has come.
+    `panel_only`: compose only the overlay panel (the window shows the raw frame itself)."""
+
+    def __init__(self, host: InferenceHost, mailbox: Mailbox, *, flat_out: bool = False,
+                 panel_only: bool = False) -> None:
+        self.host = host
+        self.mailbox = mailbox
+        self.flat_out = flat_out
+        self.panel_only = panel_only
+        self.smoother = Smoother()
+        self._stop = threading.Event()
+        self._last_error: str | None = None
+        self.thread = threading.Thread(target=self._run, name="camview-inference", daemon=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self.mailbox.get(timeout=0.2, keep=self.flat_out)
+            if item is None or self._stop.is_set():
+                continue
+            cfg = self.host.config()
+            if cfg.model is None or cfg.method is None:
+                continue
+            try:
+                result = self.explain(item, cfg)
+            except CamviewError as exc:
+                self._report(str(exc), ErrorKind.MODEL)
+                continue
+            except Exception as exc:  # a bug: log it, show it, keep going
+                if self._last_error is None:
+                    log.exception("inference failed")
+                self._report(f"internal error in inference: {type(exc).__name__}: {exc}",
+                             ErrorKind.INTERNAL)
+                continue
+            self._last_error = None
+            self.host.result_ready(result, cfg)
+
+    def _report(self, message: str, kind: ErrorKind) -> None:
+        if message != self._last_error:  # once per distinct fault, not once per frame
+            self._last_error = message
+            self.host.error(message, kind)
+
+    def explain(self, item: Delivery, cfg: Config) -> Result:
+        t0 = time.monotonic()
+        model, method, style = cfg.model, cfg.method, cfg.style
+        assert model is not None and method is not None
+        image = item.frame.image
+        mapped = method.explain(model.prepare(image), cfg.target)
+        explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
+        cam = None
+        if explained.problem or cfg.smoothing <= 0:
+            self.smoother.reset()
+        else:
+            cam = self.smoother.update(mapped.cam, cfg.smoothing, cfg.generation)
+        if self.panel_only and style.layout != "overlay":
+            style = dataclasses.replace(style, layout="overlay")
+        overlay = draw(image, explained, style, cam)
+        done = time.monotonic()
+        return Result(frame=item.frame, map=mapped,
+                      top=[(label, p) for _, label, p in explained.top],
+                      top_classes=[(i, p) for i, _, p in explained.top],
+                      overlay=overlay, model_name=model.name, method_name=method.title,
+                      target=cfg.target, generation=cfg.generation, captured_at=item.captured_at,
+                      finished_at=done, inference_s=done - t0,
+                      map_label=explained.label,
+                      message=explained.banner if explained.problem else None,
+                      fresh=item.fresh)

@@ -1,0 +1,159 @@
+"""The loader thread: builds and warms models and methods while the current ones keep serving."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from camview.errors import CamviewError, ModelError
+from camview.live.kinds import ErrorKind
+from camview.maps import Method, make_method, method_class
+from camview.models import CamModel, HeadKind, load_model
+from camview.sources import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadModel:
+    """Load a model by name (with load_model's keyword arguments), or install a built one."""
+
+    name: str | CamModel
+    kwargs: dict = field(default_factory=dict)
+    kind: ClassVar[ErrorKind] = ErrorKind.MODEL  # how its failure is reported
+
+
+@dataclass
+class LoadMethod:
+    """Build a method for the current model (or remember it until a model arrives)."""
+
+    name: str
+    kind: ClassVar[ErrorKind] = ErrorKind.METHOD
+
+
+Job = LoadModel | LoadMethod
+
+
+class LoaderHost(Protocol):
+    """All the loader thread may call on whoever runs it (the Pipeline)."""
+
+    @property
+    def current_model(self) -> CamModel | None: ...
+    @property
+    def method_name(self) -> str: ...
+    @property
+    def last_frame(self) -> Frame | None: ...
+    def install(self, *, model: CamModel | None = None, method: Method | None = None,
+                method_name: str | None = None) -> None: ...
+    def status(self, message: str) -> None: ...
+    def error(self, message: str, kind: ErrorKind) -> None: ...
+    def config_changed(self) -> None: ...
+
+
+class Loader:
+    """Builds and warms models and methods one at a time, off the capture/inference threads."""
+
+    def __init__(self, host: LoaderHost) -> None:
+        self.host = host
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.busy = threading.Event()  # set while any submitted job is not finished
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="camview-loader", daemon=True)
+
+    def submit(self, job: Job) -> None:
+        with self._count_lock:
+            self._count += 1
+            self.busy.set()
+        self.jobs.put(job)
+
+    def _finished(self) -> None:
+        with self._count_lock:
+            self._count -= 1
+            if self._count == 0:
+                self.busy.clear()
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def _run(self) -> None:
+        backlog: list[Job | None] = []
+        while True:
+            if not backlog:
+                backlog.append(self.jobs.get())
+            backlog.extend(self._drain())
+            if any(j is None for j in backlog):
+                return  # stopping: queued loads are dropped
+            job = backlog.pop(0)
+            assert job is not None
+            if isinstance(job, LoadModel) and any(isinstance(j, LoadModel) for j in backlog):
+                self._finished()  # a newer model was asked for meanwhile: skip this one
+                continue
+            try:
+                if isinstance(job, LoadModel):
+                    self._load_model(job)
+                else:
+                    self._load_method(job.name)
+            except CamviewError as exc:
+                self.host.error(str(exc), job.kind)
+            except Exception as exc:
+                log.exception("loading %s %s failed", job.kind, job.name)
+                self.host.error(f"loading {job.name} failed: {type(exc).__name__}: {exc}",
+                                job.kind)
+            finally:
+                self.host.config_changed()
+                self._finished()
+
+    def _drain(self) -> list[Job | None]:
+        jobs = []
+        while True:
+            try:
+                jobs.append(self.jobs.get_nowait())
+            except queue.Empty:
+                return jobs
+
+    def _load_model(self, job: LoadModel) -> None:
+        if isinstance(job.name, CamModel):
+            model = job.name
+        else:
+            self.host.status(f"loading {job.name}…")
+            t0 = time.monotonic()
+            model = load_model(job.name, **job.kwargs)
+            log.info("loaded %s in %.1f s", model.name, time.monotonic() - t0)
+        wanted = self.host.method_name
+        method, note = self._method_for(model, wanted)
+        self.host.status(f"warming up {model.name}…")
+        self._warm(model, method)
+        self.host.install(model=model, method=method)
+        self.host.status(f"{model.describe()}" + (f" — {note}" if note else ""))
+
+    def _method_for(self, model: CamModel, wanted: str) -> tuple[Method, str | None]:
+        """The wanted method, or Grad-CAM when the model cannot do it (a gradient-only head)."""
+        try:
+            return make_method(wanted, model), None
+        except ModelError as exc:
+            if method_class(wanted).name == "cam" and model.head is HeadKind.GRADIENT_ONLY:
+                return make_method("gradcam", model), f"{exc}; using Grad-CAM"
+            raise
+
+    def _load_method(self, name: str) -> None:
+        model = self.host.current_model
+        if model is None:  # remembered for when a model arrives
+            self.host.install(method_name=method_class(name).name)
+            return
+        method = make_method(name, model)
+        self._warm(model, method)
+        self.host.install(method=method)
+        self.host.status(f"method: {method.title}")
+
+    def _warm(self, model: CamModel, method: Method) -> None:
+        """Trace the compiled functions now, so the first live frame does not stall."""
+        frame = self.host.last_frame
+        image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
+        method.explain(model.prepare(image), None)

@@ -1,0 +1,217 @@
+"""Each live worker run on its own, through only its small host interface (no Pipeline).
+
+The hosts below implement exactly the members of CaptureHost, InferenceHost and LoaderHost and
+nothing else: a worker reaching for anything more fails with AttributeError, which the worker
+reports as an internal error, and the tests check that no error came.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+from conftest import skimage_bgr
+
+from camview.live import (
+    FOLDER_SECONDS,
+    Capture,
+    Config,
+    Delivery,
+    ErrorKind,
+    Inference,
+    Loader,
+    LoadMethod,
+    LoadModel,
+    Mailbox,
+)
+from camview.live.capture import MediaClock
+from camview.maps import make_method
+from camview.overlay import OverlayStyle
+from camview.sources import (
+    CameraSource,
+    DemoSource,
+    FolderSource,
+    Frame,
+    ImageSource,
+    Pacing,
+    VideoSource,
+)
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+class Recorder:
+    """What every host shares: it remembers what the worker told it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.statuses: list[str] = []
+        self.errors: list[tuple[str, ErrorKind]] = []
+
+    def status(self, message: str, error: bool = False) -> None:
+        with self.lock:
+            (self.errors.append((message, ErrorKind.SOURCE)) if error
+             else self.statuses.append(message))
+
+    def error(self, message: str, kind: ErrorKind) -> None:
+        with self.lock:
+            self.errors.append((message, kind))
+
+
+class CaptureOnly(Recorder):
+    """A CaptureHost: a real mailbox and lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mailbox = Mailbox()
+        self.puts: list[Delivery] = []
+        self.delivered: list[Frame] = []
+        self.sources: list = []
+        self.notices: list[str] = []
+
+    def put(self, item: Delivery) -> None:
+        with self.lock:
+            self.puts.append(item)
+        self.mailbox.put(item)
+
+    def frame_delivered(self, frame: Frame, now: float) -> None:
+        with self.lock:
+            self.delivered.append(frame)
+
+    def source_changed(self, source) -> None:
+        self.sources.append(source)
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+
+def test_capture_runs_on_its_interface_and_holds_a_still_image(tmp_path):
+    path = tmp_path / "coffee.png"
+    cv2.imwrite(str(path), skimage_bgr("coffee"))
+    host = CaptureOnly()
+    capture = Capture(host, loop_video=True)
+    capture.request_source(ImageSource(path), None)
+    capture.thread.start()
+    try:
+        wait_for(lambda: len(host.puts) >= 3)  # the image, then held re-deliveries
+    finally:
+        capture.stop()
+        capture.thread.join(2.0)
+    assert not capture.thread.is_alive() and not host.errors
+    assert [s.name for s in host.sources] == ["coffee.png"]
+    assert len(host.delivered) == 1 and host.puts[0].fresh
+    assert all(not d.fresh and d.frame is host.delivered[0] for d in host.puts[1:])
+    assert host.mailbox.get(0.1).frame.image.shape == skimage_bgr("coffee").shape
+    assert host.statuses[-1] == "showing coffee.png"
+    assert not host.sources[0].is_open  # the source is closed when the thread ends
+
+
+def test_each_source_class_says_its_pacing():
+    assert ImageSource.pacing is Pacing.STILL and FolderSource.pacing is Pacing.FOLDER
+    assert CameraSource.pacing is Pacing.LIVE
+    assert VideoSource.pacing is Pacing.TIMED and DemoSource.pacing is Pacing.TIMED
+
+
+def test_media_clock_spaces_frames_by_their_time_or_folder_index():
+    image = np.zeros((2, 2, 3), np.uint8)
+    clock = MediaClock()
+    first = clock.due(Pacing.TIMED, Frame(0, 5.0, image))
+    assert clock.due(Pacing.TIMED, Frame(1, 6.5, image)) == first + 1.5
+    assert clock.due(Pacing.LIVE, Frame(2, 7.0, image)) is None
+    assert clock.due(Pacing.STILL, Frame(0, 0.0, image)) is None
+    clock.reset()
+    start = clock.due(Pacing.FOLDER, Frame(0, 0.0, image))
+    assert clock.due(Pacing.FOLDER, Frame(2, 0.0, image)) == start + 2 * FOLDER_SECONDS
+
+
+class InferenceOnly(Recorder):
+    """An InferenceHost: a fixed config, results collected."""
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.results: list = []
+
+    def config(self) -> Config:
+        return self.cfg
+
+    def result_ready(self, result, cfg: Config) -> None:
+        with self.lock:
+            self.results.append((result, cfg))
+
+
+def test_inference_runs_on_its_interface(lite0):
+    cfg = Config(lite0, make_method("gradcam", lite0), None, OverlayStyle(), 0.0, 7)
+    host = InferenceOnly(cfg)
+    mailbox = Mailbox()
+    inference = Inference(host, mailbox, panel_only=True)
+    frame = Frame(0, 0.0, skimage_bgr("coffee"))
+    mailbox.put(Delivery(frame, time.monotonic()))
+    inference.thread.start()
+    try:
+        wait_for(lambda: bool(host.results))
+    finally:
+        inference.stop()
+        mailbox.close()
+        inference.thread.join(2.0)
+    assert not inference.thread.is_alive() and not host.errors
+    result, used = host.results[0]
+    assert used is cfg and result.generation == 7 and result.frame is frame
+    assert result.method_name == "Grad-CAM" and result.overlay.shape == frame.image.shape
+    assert result.top[0][0] in ("cup", "espresso", "coffee mug")
+
+
+class LoaderOnly(Recorder):
+    """A LoaderHost: the installed model and method kept as plain attributes."""
+
+    def __init__(self, method_name: str, last_frame: Frame | None) -> None:
+        super().__init__()
+        self.current_model = None
+        self.method_name = method_name
+        self.last_frame = last_frame
+        self.method = None
+        self.config_changes = 0
+
+    def install(self, *, model=None, method=None, method_name=None) -> None:
+        if model is not None:
+            self.current_model = model
+        if method is not None:
+            self.method, self.method_name = method, method.name
+        elif method_name is not None:
+            self.method_name = method_name
+
+    def config_changed(self) -> None:
+        self.config_changes += 1
+
+
+def test_loader_runs_on_its_interface(lite0):
+    host = LoaderOnly("gradcam", Frame(0, 0.0, skimage_bgr("coffee")))
+    loader = Loader(host)
+    # Queued before the thread runs, so it sees all three at once: the first model is
+    # skipped (a newer one is asked for), the second is built with the host's method.
+    loader.submit(LoadModel("no_such_net"))
+    loader.submit(LoadModel(lite0))
+    loader.submit(LoadMethod("gradcam++"))
+    loader.thread.start()
+    try:
+        wait_for(lambda: not loader.busy.is_set(), timeout=60)
+        assert host.current_model is lite0 and not host.errors
+        assert host.method.name == "gradcam++" and host.method_name == "gradcam++"
+        assert any(s.startswith("warming up") for s in host.statuses)
+        loader.submit(LoadModel("no_such_net"))
+        wait_for(lambda: not loader.busy.is_set())
+    finally:
+        loader.stop()
+        loader.thread.join(2.0)
+    assert not loader.thread.is_alive() and host.config_changes == 3
+    assert len(host.errors) == 1 and host.errors[0][1] is ErrorKind.MODEL
+    assert "unknown model 'no_such_net'" in host.errors[0][0]
+    assert host.current_model is lite0  # a failed load keeps the model that serves
