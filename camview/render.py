@@ -28,7 +28,7 @@ from camview.errors import CamviewError, OutputError, SourceError
 from camview.maps import CAM, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle, render_view, style_from_args
-from camview.sources import Frame, Source, open_source
+from camview.sources import Frame, Source, is_demo, open_source
 from camview.writers import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def run_render(args: argparse.Namespace) -> int:
         check_outputs(args)
         sink = FrameSink(args.output, source, (args.source,))
         limit = args.frames
-        if limit is None and str(args.source).strip().casefold() == "demo":
+        if limit is None and is_demo(str(args.source)):
             limit = DEMO_FRAMES
         model = load_model(args.model or DEFAULT_MODEL, weights=args.weights,
                            read_layer=args.layer, resize=args.resize, labels=args.labels)

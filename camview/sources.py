@@ -37,6 +37,10 @@ from camview.errors import SourceError
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Common video files (what file dialogs offer); open_source tries any other file as a video too.
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
+#: The source spec that names the bundled demo.
+DEMO_SPEC = "demo"
 #: Larger still images are shrunk to this many pixels (with a warning) on loading.
 MAX_IMAGE_PIXELS = 50_000_000
 #: The colour that transparent pixels are composited over (BGR). White: transparent PNGs of
@@ -851,6 +855,11 @@ def write_demo_video(path: str | Path, seconds: float, fps: float = 30.0,
     return Path(path)
 
 
+def is_demo(spec: object) -> bool:
+    """Whether a source spec names the bundled demo ('demo', any case; './demo' is a folder)."""
+    return isinstance(spec, str) and spec.strip().casefold() == DEMO_SPEC
+
+
 def open_source(spec: str | int, *, opened: bool = True) -> Source:
     """The source a command-line spec names, opened unless ``opened=False``.
 
@@ -868,7 +877,7 @@ def open_source(spec: str | int, *, opened: bool = True) -> Source:
             raise SourceError("no source given: use a camera index, 'demo', or a file/folder")
         if text.isdigit():
             source = CameraSource(int(text))
-        elif text.casefold() == "demo":
+        elif is_demo(text):
             source = DemoSource()
         else:
             path = Path(text).expanduser()

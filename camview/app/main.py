@@ -9,18 +9,19 @@ from pathlib import Path
 
 from camview.errors import SourceError
 from camview.overlay import STYLE_OPTIONS, style_from_args
+from camview.sources import is_demo
 
 
 def options_from_args(args: argparse.Namespace):
     """Window options from the parsed `camview window` arguments."""
-    from camview.app.window import Options
+    from camview.app.settings import Options
     from camview.models import DEFAULT_MODEL
 
     style = style_from_args(args)
     source = args.source
     if source is not None:
         text = str(source).strip()
-        if not text.isdigit() and text.lower() != "demo" and not Path(text).expanduser().exists():
+        if not text.isdigit() and not is_demo(text) and not Path(text).expanduser().exists():
             raise SourceError(f"{text}: no such file or folder")
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
               "resize": args.resize}
@@ -36,7 +37,8 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.window import MainWindow, open_settings, options_with_settings
+    from camview.app.settings import open_settings, options_with_settings
+    from camview.app.window import MainWindow
     from camview.maps import method_class
     from camview.writers import check_writable
 
