@@ -273,6 +273,12 @@ def test_folder_seek(tmp_path):
 # Demo, camera, open_source
 
 
+def test_is_demo():
+    assert sources.is_demo("demo") and sources.is_demo(" Demo ")
+    assert not sources.is_demo("./demo") and not sources.is_demo(0)
+    assert not sources.is_demo("demo.mp4")
+
+
 def test_demo_frames():
     src = DemoSource(duration_s=1.0, fps=10, size=(320, 240))
     assert src.is_live and src.fps == 10 and src.frame_count == 10

@@ -117,7 +117,7 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
     toolbar.addSeparator()
     toolbar.addActions(view_acts)
 
-    methods = "; ".join(f"{a.keys(f'method_{m.name}')} {m.title}" for m in METHODS.values())
+    methods = ", ".join(f"{a.keys(f'method_{m.name}')} {m.title}" for m in METHODS.values())
     pins = a.keys(*(f"pin_{k}" for k in range(1, PINNABLE_ROWS + 1)))
     tips = {
         p.model: f"Model ({a.keys('model_list')}; {a.keys('model_file')} opens a file)",

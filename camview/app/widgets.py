@@ -92,6 +92,7 @@ class ViewArea(QWidget):
         self.readout = QLabel("")
         self.readout.setStyleSheet("color: #bbb; background: #111; padding: 2px 6px;"
                                    "font-family: monospace;")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # a subclass needs it
         self.setStyleSheet("background: black;")
         views = QHBoxLayout()
         views.setSpacing(4)
