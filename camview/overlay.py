@@ -368,9 +368,13 @@ def separator_width(height: int) -> int:
     return max(2, round(height / 240))
 
 
-def compose_layout(raw_bgr: np.ndarray, overlay_bgr: np.ndarray, layout: str) -> np.ndarray:
+def compose_layout(raw_bgr: np.ndarray, overlay_bgr: np.ndarray | None,
+                   layout: str) -> np.ndarray:
     """'side-by-side': raw | separator | overlay at the raw frame's height. 'overlay': the
-    overlay alone."""
+    overlay alone. No overlay yet (the model still loading): a black panel the raw frame's
+    size, so a recording keeps one frame size from its first frame on."""
+    if overlay_bgr is None:
+        overlay_bgr = np.zeros_like(raw_bgr)
     if layout == "overlay":
         return overlay_bgr
     if layout != "side-by-side":

@@ -38,6 +38,8 @@ from camview.images import IMAGE_SUFFIXES, check_file, decode_image, load_image,
 
 log = logging.getLogger(__name__)
 
+#: Common video files (what file dialogs offer); open_source tries any other file as a video too.
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 #: How long a camera may take to deliver its first frame after opening.
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
 #: The frame rate assumed when a source does not say (the demo's, a video without one).
@@ -557,7 +559,7 @@ class DemoSource(Source):
 
     def __init__(self, duration_s: float | None = None, fps: float = DEFAULT_FPS,
                  size: tuple[int, int] = (640, 480)) -> None:
-        super().__init__(DEMO)
+        super().__init__(DEMO_SPEC)
         width, height = (int(v) for v in size)
         if width < 1 or height < 1:
             raise SourceError(f"demo frame size must be positive, not {width}x{height}")
@@ -655,12 +657,12 @@ def write_demo_video(path: str | Path, seconds: float, fps: float = DEFAULT_FPS,
     return Path(path)
 
 
-DEMO = "demo"  # the source spec that names the bundled demo
+DEMO_SPEC = "demo"  # the source spec that names the bundled demo
 
 
 def is_demo(spec: str | int | None) -> bool:
     """Whether a source spec names the bundled demo (not a folder called demo: './demo')."""
-    return isinstance(spec, str) and spec.strip().casefold() == DEMO
+    return isinstance(spec, str) and spec.strip().casefold() == DEMO_SPEC
 
 
 def open_source(spec: str | int, *, opened: bool = True) -> Source:

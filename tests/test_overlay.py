@@ -216,6 +216,8 @@ def test_layouts():
     assert sbs.shape == (120, 320 + sep, 3)
     assert (sbs[:, :160] == 0).all() and (sbs[:, 160 + sep:] == 255).all()
     assert compose_layout(raw, over, "overlay") is over
+    nothing_yet = compose_layout(raw + 7, None, "side-by-side")  # no map yet: a black panel
+    assert nothing_yet.shape == sbs.shape and (nothing_yet[:, 160 + sep:] == 0).all()
     with pytest.raises(ValueError, match="layout"):
         compose_layout(raw, over, "diagonal")
 

@@ -22,6 +22,7 @@ from camview.sources import (
     Frame,
     ImageSource,
     VideoSource,
+    is_demo,
     open_source,
 )
 
@@ -271,6 +272,12 @@ def test_folder_seek(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # Demo, camera, open_source
+
+
+def test_is_demo():
+    assert is_demo("demo") and is_demo(" Demo ")
+    assert not is_demo("./demo") and not is_demo(0)
+    assert not is_demo("demo.mp4")
 
 
 def test_demo_frames():

@@ -16,7 +16,8 @@ from PyQt6.QtCore import Qt
 from test_live import make_video
 
 from camview.app import recorder as recorder_module
-from camview.app.window import MainWindow, Options, open_settings, options_with_settings
+from camview.app.settings import Options, open_settings, options_with_settings
+from camview.app.window import MainWindow
 from camview.errors import OutputError
 
 
@@ -144,7 +145,7 @@ def test_close_stops_threads_and_saves_settings(qtbot, video, lite0):
     win.start()
     qtbot.waitUntil(lambda: win.result is not None, timeout=20000)
     win.panel.threshold.setValue(35)
-    win._choose(win.panel.method, "gradcam++")
+    win.panel.choose(win.panel.method, "gradcam++")
     qtbot.waitUntil(lambda: win.result.method_name == "Grad-CAM++", timeout=10000)
     t0 = time.monotonic()
     win.close()

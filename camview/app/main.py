@@ -13,7 +13,7 @@ from camview.sources import is_demo
 
 def options_from_args(args: argparse.Namespace):
     """Window options from the parsed `camview window` arguments."""
-    from camview.app.window import Options
+    from camview.app.settings import Options
     from camview.cli import STYLE_OPTIONS, style_from_args
     from camview.models import DEFAULT_MODEL
 
@@ -37,7 +37,8 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.window import MainWindow, open_settings, options_with_settings
+    from camview.app.settings import open_settings, options_with_settings
+    from camview.app.window import MainWindow
     from camview.maps import method_class
     from camview.writers import check_writable
 

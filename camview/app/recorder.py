@@ -1,5 +1,7 @@
 """Recording the composed view (raw | overlay, as shown) to an H.264 mp4, off the GUI thread.
 
+Each frame is composed by the core's compose_layout (a black panel until the first map).
+
 The GUI hands over each new raw frame and the latest overlay panel (references only, nothing is
 copied or encoded on the GUI thread); a writer thread composes and encodes them. One frame is
 written per source frame; when no frame comes (a still image, a frozen view) the last view is
@@ -28,13 +30,6 @@ from camview.writers import VideoWriter, check_writable
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-def compose(raw: np.ndarray, overlay: np.ndarray | None, layout: str) -> np.ndarray:
-    """The view as the window shows it: raw | overlay side by side, or the overlay alone."""
-    if overlay is None:
-        overlay = np.zeros_like(raw)  # no map yet (the model is still loading)
-    return np.ascontiguousarray(compose_layout(raw, overlay, layout))
 
 
 class Recorder:
@@ -126,7 +121,7 @@ class Recorder:
             self._close()
 
     def _write(self, raw: np.ndarray) -> None:
-        view = compose(raw, self._overlay, self.layout)
+        view = compose_layout(raw, self._overlay, self.layout)
         if self._writer is None:
             h, w = view.shape[:2]
             self._writer = VideoWriter(self.path, self.fps, (w, h))

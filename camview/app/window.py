@@ -1,276 +1,50 @@
 """The main window: the raw feed beside its class activation map, and the controls.
 
 All work happens in camview.live's threads; this module only draws what the bridge
-delivers and turns user actions into pipeline requests. Every control has a keyboard shortcut,
-shown in its tooltip and in Help -> Keyboard shortcuts.
+delivers and turns user actions into pipeline requests. The widgets are in widgets.py, the
+actions and shortcuts in actions.py, options and saved settings in settings.py, recordings and
+snapshots in view_output.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
-import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-from PyQt6.QtGui import QAction, QImage, QKeySequence, QPainter
+from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import (
     QComboBox,
-    QCompleter,
-    QDialog,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
-    QPlainTextEdit,
-    QPushButton,
     QScrollArea,
-    QSizePolicy,
-    QSlider,
-    QVBoxLayout,
     QWidget,
 )
 
+from camview.app.actions import build_actions, shortcut_rows, show_shortcuts
 from camview.app.bridge import Bridge
 from camview.app.recorder import Recorder
+from camview.app.settings import Options, open_settings, save_settings, saved_geometry
+from camview.app.view_output import ViewOutput
+from camview.app.widgets import ERROR_HOLD_S, ControlPanel, StatusMessage, ViewArea
 from camview.errors import CamviewError
+from camview.images import IMAGE_SUFFIXES
 from camview.live import ErrorKind, Pipeline, Result
-from camview.maps import METHODS, method_class
-from camview.models import DEFAULT_MODEL, CamModel
-from camview.models import model_names as known_models
-from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, compose_layout
-from camview.sources import Frame, Source
-from camview.writers import write_image
+from camview.models import DEFAULT_MODEL, USER_MODEL_SUFFIXES, CamModel
+from camview.overlay import OverlayStyle
+from camview.sources import DEMO_SPEC, VIDEO_EXTENSIONS, Frame, Source
 
 log = logging.getLogger(__name__)
 
 PRESENTATION_LABEL_SCALE = 1.8
-ERROR_HOLD_S = 4.0  # a plain status does not hide an error younger than this
 NOTICE_HOLD_S = 12.0
-OPEN_MODEL_FILE = "Open model file…"
 
 
-def open_settings() -> QSettings:
-    """The user's settings, or an ini file in $CAMVIEW_SETTINGS_DIR (tests, portable use)."""
-    folder = os.environ.get("CAMVIEW_SETTINGS_DIR")
-    if folder:
-        return QSettings(str(Path(folder) / "camview.ini"), QSettings.Format.IniFormat)
-    return QSettings("camview", "camview")
-
-
-@dataclass
-class Options:
-    """What the window starts with (command line over saved settings over defaults)."""
-
-    source: str | int | Source | None = None  # None: camera 0, else the demo
-    record: str | None = None
-    model: str | CamModel = DEFAULT_MODEL
-    model_kwargs: dict = field(default_factory=dict)  # weights, labels, read_layer, resize
-    method: str = "cam"
-    target: str | None = None
-    style: OverlayStyle = field(default_factory=OverlayStyle)
-    smoothing: float = 0.0
-    readout: bool = True
-    output_dir: str | None = None  # snapshots and recordings without a path
-    given: set[str] = field(default_factory=set)  # options given on the command line
-    save_settings: bool = True
-
-
-# ---------------------------------------------------------------------------------------------
-# Views
-
-
-class ImageView(QWidget):
-    """A BGR numpy image scaled to the widget, keeping its aspect ratio."""
-
-    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.placeholder = placeholder
-        self.image: np.ndarray | None = None
-        self._qimage: QImage | None = None
-        self.setMinimumSize(160, 120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-
-    def set_image(self, image: np.ndarray) -> None:
-        image = np.ascontiguousarray(image)
-        h, w = image.shape[:2]
-        # The QImage borrows the array's buffer: keep the array alive with it.
-        self.image = image
-        self._qimage = QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
-        self.update()
-
-    def image_rect(self):
-        """Where the image is drawn (centred, aspect ratio kept)."""
-        from PyQt6.QtCore import QRect
-
-        if self._qimage is None:
-            return QRect()
-        w, h = self._qimage.width(), self._qimage.height()
-        s = min(self.width() / w, self.height() / h)
-        dw, dh = max(1, int(w * s)), max(1, int(h * s))
-        return QRect((self.width() - dw) // 2, (self.height() - dh) // 2, dw, dh)
-
-    def paintEvent(self, event) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        if self._qimage is None:
-            painter.setPen(Qt.GlobalColor.gray)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
-            return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(self.image_rect(), self._qimage)
-
-
-class TopClasses(QListWidget):
-    """The top-k classes of the newest result; clicking one pins it as the target."""
-
-    def __init__(self, rows: int = 3, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.set_rows(rows)
-
-    def set_rows(self, rows: int) -> None:
-        self.clear()
-        for _ in range(rows):
-            item = QListWidgetItem("–")
-            item.setData(Qt.ItemDataRole.UserRole, None)
-            self.addItem(item)
-        height = self.sizeHintForRow(0) if rows else 0
-        self.setFixedHeight(max(1, rows) * max(height, 18) + 2 * self.frameWidth() + 4)
-
-    def show_top(self, top: list[tuple[int, str, float]], mapped: int | None) -> None:
-        """Update texts in place, so a click lands on what is shown now."""
-        for row in range(self.count()):
-            item = self.item(row)
-            if row < len(top):
-                index, label, prob = top[row]
-                marker = "▶ " if index == mapped else "   "
-                item.setText(f"{marker}{label}   {100 * prob:.1f} %")
-                item.setData(Qt.ItemDataRole.UserRole, index)
-            else:
-                item.setText("–")
-                item.setData(Qt.ItemDataRole.UserRole, None)
-
-    def class_at(self, row: int) -> int | None:
-        item = self.item(row)
-        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
-
-
-class TargetPicker(QWidget):
-    """Auto (each frame's top-1) or one class pinned, found by typing part of its name."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.current = QLabel("Auto (top-1)")
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("search a class…")
-        self.search.setClearButtonEnabled(True)
-        self.auto = QPushButton("Auto")
-        self.auto.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.search, 1)
-        row.addWidget(self.auto)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.current)
-        layout.addLayout(row)
-        self.entries: list[str] = []
-        self.completer = QCompleter([], self)
-        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer.setMaxVisibleItems(12)
-        self.search.setCompleter(self.completer)
-
-    def set_labels(self, labels: list[str]) -> None:
-        self.entries = [f"{label}  #{i}" for i, label in enumerate(labels)]
-        self.completer.model().setStringList(self.entries)
-
-    def show_target(self, text: str) -> None:
-        self.current.setText(text)
-
-    def index_of(self, text: str) -> int | None:
-        """The class of a completer entry ('tabby, tabby cat  #281'), else None."""
-        text = text.strip()
-        if "#" in text and text.rsplit("#", 1)[1].isdigit():
-            return int(text.rsplit("#", 1)[1])
-        return None
-
-
-def _slider(maximum: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(0, maximum)
-    s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    return s
-
-
-def _combo(items: list[tuple[str, object]]) -> QComboBox:
-    c = QComboBox()
-    for text, data in items:
-        c.addItem(text, data)
-    c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    return c
-
-
-class ControlPanel(QWidget):
-    """The side panel: top classes, target, model, method and overlay controls."""
-
-    def __init__(self, rows: int = 3, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.top = TopClasses(rows)
-        self.target = TargetPicker()
-        models = [(n, n) for n in known_models()] + [(OPEN_MODEL_FILE, None)]
-        self.model = _combo(models)
-        self.method = _combo([(m.title, m.name) for m in METHODS.values()])
-        self.style = _combo([(s, s) for s in STYLES])
-        self.colormap = _combo([(c, c) for c in COLORMAPS])
-        self.layout_ = _combo([(v, v) for v in LAYOUTS])
-        self.threshold = _slider(100)
-        self.alpha = _slider(100)
-        self.smoothing = _slider(95)
-        self.values = {name: QLabel() for name in ("threshold", "alpha", "smoothing")}
-
-        box = QVBoxLayout(self)
-        classes = QGroupBox("Top classes (click to pin)")
-        QVBoxLayout(classes).addWidget(self.top)
-        box.addWidget(classes)
-        target = QGroupBox("Target class")
-        QVBoxLayout(target).addWidget(self.target)
-        box.addWidget(target)
-        net = QGroupBox("Network")
-        form = QFormLayout(net)
-        form.addRow("Model", self.model)
-        form.addRow("Method", self.method)
-        box.addWidget(net)
-        look = QGroupBox("Overlay")
-        form = QFormLayout(look)
-        form.addRow("Style", self.style)
-        form.addRow("Colormap", self.colormap)
-        form.addRow("Layout", self.layout_)
-        for name in ("threshold", "alpha", "smoothing"):
-            row = QHBoxLayout()
-            row.addWidget(getattr(self, name), 1)
-            self.values[name].setMinimumWidth(32)
-            row.addWidget(self.values[name])
-            form.addRow(name.capitalize(), row)
-        box.addWidget(look)
-        box.addStretch(1)
-
-
-# ---------------------------------------------------------------------------------------------
-# The window
+def patterns(*suffixes: str) -> str:
+    """File-dialog patterns for suffixes: ('.mp4', '.avi') -> '*.mp4 *.avi'."""
+    return " ".join(f"*{s}" for s in suffixes)
 
 
 class MainWindow(QMainWindow):
@@ -286,12 +60,10 @@ class MainWindow(QMainWindow):
         o = self.options
         self.pipeline = Pipeline(**self.bridge.callbacks(), style=o.style, method=o.method,
                                  smoothing=o.smoothing, panel_only=True)
-        self.recorder: Recorder | None = None
+        self.output = ViewOutput(o.output_dir, self.bridge.recordFailed.emit)
         self.raw: Frame | None = None  # the raw frame shown
         self.result: Result | None = None  # the result shown
         self.presenting = False
-        self._held_until = 0.0
-        self._pending_status: str | None = None
         self._pending_target = o.target
         self._pending_record = o.record
         self._syncing = False
@@ -300,9 +72,10 @@ class MainWindow(QMainWindow):
         self.notice = ""  # shown in the title while it holds (no camera: the demo)
         self.source_name = ""
         self._closed = False
-        self.actions_by_name: dict[str, QAction] = {}
 
-        self._build_views()
+        self.views = ViewArea()
+        self.raw_view, self.overlay_view = self.views.raw, self.views.overlay
+        self.readout = self.views.readout
         self.panel = ControlPanel(rows=o.style.topk or 3)
         self.panel_scroll = QScrollArea()
         self.panel_scroll.setWidget(self.panel)
@@ -313,11 +86,11 @@ class MainWindow(QMainWindow):
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(4, 4, 4, 4)
-        row.addWidget(self.view_area, 1)
+        row.addWidget(self.views, 1)
         row.addWidget(self.panel_scroll)
         self.setCentralWidget(central)
         self._build_status_bar()
-        self._build_actions()
+        self.actions_by_name, self.toolbar = build_actions(self)
         self._connect()
         self._sync_controls()
         self.readout.setVisible(o.readout)
@@ -327,7 +100,7 @@ class MainWindow(QMainWindow):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.timer.start(500)
-        geometry = self.settings.value("geometry")
+        geometry = saved_geometry(self.settings)
         self._fit_pending = geometry is None  # first run: fit the window to the frames
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -335,123 +108,12 @@ class MainWindow(QMainWindow):
             self.resize(1480, 640)
 
     # -- building
-    def _build_views(self) -> None:
-        self.raw_view = ImageView("waiting for frames…")
-        self.overlay_view = ImageView("loading the model…")
-        self.readout = QLabel("")
-        self.readout.setStyleSheet("color: #bbb; background: #111; padding: 2px 6px;"
-                                   "font-family: monospace;")
-        self.view_area = QWidget()
-        self.view_area.setStyleSheet("background: black;")
-        views = QHBoxLayout()
-        views.setSpacing(4)
-        views.addWidget(self.raw_view, 1)
-        views.addWidget(self.overlay_view, 1)
-        box = QVBoxLayout(self.view_area)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(0)
-        box.addLayout(views, 1)
-        box.addWidget(self.readout)
-
     def _build_status_bar(self) -> None:
-        self.message = QLabel("")
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = StatusMessage()
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet("color: #d00; font-weight: bold;")
         self.statusBar().addWidget(self.message, 1)
         self.statusBar().addPermanentWidget(self.rec_label)
-
-    def _action(self, name: str, text: str, keys: list[str], slot, *, checkable: bool = False,
-                tip: str = "") -> QAction:
-        act = QAction(text, self)
-        act.setShortcuts([QKeySequence(k) for k in keys])
-        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.setCheckable(checkable)
-        shown = " / ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
-                           for k in keys)
-        act.setToolTip(f"{tip or text} ({shown})" if keys else (tip or text))
-        act.setStatusTip("")
-        (act.toggled if checkable else act.triggered).connect(slot)
-        self.addAction(act)  # works with the menus and toolbar hidden (presentation mode)
-        self.actions_by_name[name] = act
-        return act
-
-    def _build_actions(self) -> None:
-        a = self._action
-        file_acts = [
-            a("open_file", "Open video or image…", ["Ctrl+O"], self.open_file),
-            a("open_folder", "Open image folder…", ["Ctrl+Shift+O"], self.open_folder),
-            a("camera", "Camera…", ["Ctrl+K"], self.choose_camera),
-            a("demo", "Demo", ["Ctrl+D"], lambda: self.set_source("demo")),
-        ]
-        view_acts = [
-            a("freeze", "Freeze", ["Space"], self.set_frozen, checkable=True,
-              tip="Freeze the frame (maps keep updating: compare classes and methods)"),
-            a("step", "Step", ["Right", "."], self.step, tip="Step one frame"),
-            a("record", "Record", ["R"], self.toggle_record, checkable=True,
-              tip="Record the view to mp4"),
-            a("snapshot", "Snapshot", ["S"], self.snapshot, tip="Save the view as PNG"),
-            a("present", "Presentation", ["F11"], self.set_presentation, checkable=True,
-              tip="Full screen, controls hidden, large labels (Esc leaves)"),
-            a("readout", "Readout", ["F"], self.set_readout, checkable=True,
-              tip="Show capture/inference fps and latency"),
-        ]
-        a("leave", "Leave presentation", ["Esc"], lambda: self.set_presentation(False))
-        net_acts = [
-            a("model_list", "Choose model", ["Ctrl+M"], lambda: self._popup(self.panel.model)),
-            a("model_file", OPEN_MODEL_FILE, ["Ctrl+Shift+M"], self.open_model_file),
-            a("method_next", "Next method", ["M"], lambda: self._cycle(self.panel.method)),
-            *[a(f"method_{m.name}", m.title, [str(i)],
-                lambda _=False, n=m.name: self._choose(self.panel.method, n))
-              for i, m in enumerate(METHODS.values(), 1)],
-            a("target_search", "Search a target class", ["T", "Ctrl+F"], self.focus_search),
-            a("target_auto", "Target: auto (top-1)", ["A"], lambda: self.pin_target(None)),
-            *[a(f"pin_{k}", f"Pin top-{k} class", [f"Alt+{k}"],
-                lambda _=False, r=k - 1: self.pin_row(r)) for k in (1, 2, 3)],
-        ]
-        p = self.panel
-        look_acts = [
-            a("style", "Next style", ["Y"], lambda: self._cycle(p.style)),
-            a("colormap", "Next colormap", ["C"], lambda: self._cycle(p.colormap)),
-            a("layout", "Next layout", ["L"], lambda: self._cycle(p.layout_)),
-            a("thr_down", "Threshold −", ["["], lambda: self._nudge(p.threshold, -5)),
-            a("thr_up", "Threshold +", ["]"], lambda: self._nudge(p.threshold, 5)),
-            a("alpha_down", "Alpha −", ["-"], lambda: self._nudge(p.alpha, -10)),
-            a("alpha_up", "Alpha +", ["="], lambda: self._nudge(p.alpha, 10)),
-            a("smooth_down", "Smoothing −", [";"], lambda: self._nudge(p.smoothing, -10)),
-            a("smooth_up", "Smoothing +", ["'"], lambda: self._nudge(p.smoothing, 10)),
-        ]
-        quit_act = a("quit", "Quit", ["Ctrl+Q"], self.close)
-        help_act = a("help", "Keyboard shortcuts", ["F1"], self.show_shortcuts)
-
-        bar = self.menuBar()
-        for title, acts in (("&Source", [*file_acts, None, quit_act]), ("&View", view_acts),
-                            ("&Network", net_acts), ("&Overlay", look_acts),
-                            ("&Help", [help_act])):
-            menu = bar.addMenu(title)
-            menu.setToolTipsVisible(True)
-            for act in acts:
-                menu.addSeparator() if act is None else menu.addAction(act)
-        self.toolbar = self.addToolBar("Controls")
-        self.toolbar.setObjectName("controls")
-        self.toolbar.setMovable(False)
-        for act in file_acts:
-            self.toolbar.addAction(act)
-        self.toolbar.addSeparator()
-        for act in view_acts:
-            self.toolbar.addAction(act)
-
-        tips = {p.model: "Model (Ctrl+M; Ctrl+Shift+M opens a file)",
-                p.method: "Method (M cycles; 1 CAM, 2 Grad-CAM, 3 Grad-CAM++)",
-                p.style: "Overlay style (Y)", p.colormap: "Colormap (C)",
-                p.layout_: "Layout (L)", p.threshold: "Threshold: map values under it are not "
-                "coloured ([ and ])", p.alpha: "Blend opacity (- and =)",
-                p.smoothing: "Temporal smoothing of the map (; and ')",
-                p.top: "Click a class to pin it as the target (Alt+1..3)",
-                p.target.search: "Type part of a class name, pick it to pin it (T)",
-                p.target.auto: "Map each frame's top-1 class (A)"}
-        for widget, tip in tips.items():
-            widget.setToolTip(tip)
 
     def _connect(self) -> None:
         b, p = self.bridge, self.panel
@@ -484,7 +146,7 @@ class MainWindow(QMainWindow):
         else:
             self.pipeline.set_model(model, **o.model_kwargs)
         if o.source is None:
-            self.pipeline.set_source(0, fallback="demo")
+            self.pipeline.set_source(0, fallback=DEMO_SPEC)
         else:
             self.pipeline.set_source(o.source)
         self.pipeline.start()
@@ -511,8 +173,7 @@ class MainWindow(QMainWindow):
         if frame is None:
             return
         self.raw = frame
-        if not self.raw_view.isHidden():
-            self.raw_view.set_image(frame.image)
+        self.views.show_raw(frame.image)
         if self._fit_pending:
             self._fit_to(frame.image.shape[:2])
         if self.recorder is not None:
@@ -534,8 +195,7 @@ class MainWindow(QMainWindow):
             self.panel.target.show_target(f"Auto (top-1): {result.map_label}")
         if self.raw is None or self.raw_view.image is None:
             self.raw = result.frame
-            if not self.raw_view.isHidden():
-                self.raw_view.set_image(result.frame.image)
+            self.views.show_raw(result.frame.image)
 
     def _fit_to(self, frame_hw: tuple[int, int]) -> None:
         """Size the window so the views show the frames without black bands (first run)."""
@@ -603,25 +263,8 @@ class MainWindow(QMainWindow):
     # -- status bar
     def show_status(self, message: str, error: bool = False, colour: str = "#d00",
                     hold: float = ERROR_HOLD_S) -> None:
-        """A message in the status bar; an error (red) is not hidden by plain messages for
-        `hold` seconds, they are shown after it."""
-        now = time.monotonic()
-        if not error and now < self._held_until:
-            if self._pending_status is None:
-                QTimer.singleShot(int((self._held_until - now) * 1000) + 50, self._show_pending)
-            self._pending_status = message
-            return
-        if error:
-            self._held_until = now + hold
-            self._pending_status = None
-        self.message.setStyleSheet(f"color: {colour}; font-weight: bold;" if error else "")
-        self.message.setText(message)
-        self.message.setToolTip(message)
-
-    def _show_pending(self) -> None:
-        message, self._pending_status = self._pending_status, None
-        if message is not None:
-            self.show_status(message)
+        """A message in the status bar; an error is not hidden by plain messages for `hold` s."""
+        self.message.show_message(message, error, colour, hold)
 
     def status_text(self) -> str:
         return self.message.text()
@@ -634,8 +277,8 @@ class MainWindow(QMainWindow):
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a video or an image", self.settings.value("last_dir", ""),
-            "Videos and images (*.mp4 *.m4v *.mov *.avi *.mkv *.webm *.jpg *.jpeg *.png *.bmp "
-            "*.tif *.tiff *.webp);;All files (*)")
+            f"Videos and images ({patterns(*VIDEO_EXTENSIONS, *IMAGE_SUFFIXES)});;"
+            "All files (*)")
         if path:
             self.settings.setValue("last_dir", str(Path(path).parent))
             self.set_source(path)
@@ -671,7 +314,7 @@ class MainWindow(QMainWindow):
 
     def open_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a Keras classifier", "",
-                                              "Keras models (*.keras *.h5)")
+                                              f"Keras models ({patterns(*USER_MODEL_SUFFIXES)})")
         if path:
             self.set_model(path)
         else:
@@ -712,37 +355,25 @@ class MainWindow(QMainWindow):
         index = self.panel.target.index_of(text)
         if index is not None:
             self.pin_target(index)
-            QTimer.singleShot(0, self.panel.target.search.clear)
-            self.panel.target.search.clearFocus()
+            self.panel.target.done()
 
     def _on_search_enter(self) -> None:
-        text = self.panel.target.search.text().strip()
-        model = self.pipeline.current_model
+        picker, model = self.panel.target, self.pipeline.current_model
+        text = picker.search.text().strip()
         if not text or model is None:
             return
-        index = self.panel.target.index_of(text)
-        if index is None:
-            try:
-                index = model.find_class(text)
-            except CamviewError:
-                hits = [e for e in self.panel.target.entries if text.lower() in e.lower()]
-                if not hits:
-                    self.show_status(f"no class matches {text!r}", error=True)
-                    return
-                index = self.panel.target.index_of(hits[0])
+        try:
+            index = picker.class_for(text, model.find_class)
+        except CamviewError as exc:
+            self.show_status(str(exc), error=True)
+            return
         self.pin_target(index)
-        self.panel.target.search.clear()
-        self.panel.target.search.clearFocus()
+        picker.done()
 
     # -- overlay controls
     def current_style(self) -> OverlayStyle:
-        p = self.panel
-        return OverlayStyle(
-            style=p.style.currentData(), threshold=p.threshold.value() / 100,
-            alpha=p.alpha.value() / 100, colormap=p.colormap.currentData(),
-            layout=p.layout_.currentData(), topk=self.pipeline.style.topk,
-            label_scale=PRESENTATION_LABEL_SCALE if self.presenting
-            else self.options.style.label_scale)
+        scale = PRESENTATION_LABEL_SCALE if self.presenting else self.options.style.label_scale
+        return self.panel.chosen_style(self.pipeline.style.topk, scale)
 
     def _on_style_control(self, *_args) -> None:
         if self._syncing:
@@ -750,68 +381,31 @@ class MainWindow(QMainWindow):
         style = self.current_style()
         self.pipeline.set_style(style)
         self._apply_layout(style.layout)
-        self._show_values()
+        self.panel.show_values()
 
     def _on_smoothing(self, value: int) -> None:
         if not self._syncing:
             self.pipeline.set_smoothing(value / 100)
-        self._show_values()
+        self.panel.show_values()
 
     def _apply_layout(self, layout: str) -> None:
-        side = layout == "side-by-side"
-        self.raw_view.setVisible(side)
-        if side and self.raw is not None:
-            self.raw_view.set_image(self.raw.image)
-
-    def _show_values(self) -> None:
-        p = self.panel
-        for name in ("threshold", "alpha", "smoothing"):
-            p.values[name].setText(f"{getattr(p, name).value() / 100:.2f}")
+        raw = self.raw.image if self.raw is not None else None
+        self.views.set_layout(layout == "side-by-side", raw)
 
     def _sync_controls(self) -> None:
         """Show the pipeline's actual state (after a failed switch too)."""
+        pipe = self.pipeline
+        model = pipe.current_model if pipe.current_model is not None else self.options.model
         self._syncing = True
         try:
-            p, pipe = self.panel, self.pipeline
-            model = pipe.current_model
-            wanted = model.name if model is not None else (
-                self.options.model.name if isinstance(self.options.model, CamModel)
-                else str(self.options.model))
-            row = p.model.findData(wanted)
-            if row < 0:
-                p.model.insertItem(p.model.count() - 1, Path(wanted).name, wanted)
-                row = p.model.findData(wanted)
-            p.model.setCurrentIndex(row)
-            p.method.setCurrentIndex(p.method.findData(pipe.method_name))
-            style = pipe.style
-            p.style.setCurrentIndex(p.style.findData(style.style))
-            p.colormap.setCurrentIndex(max(0, p.colormap.findData(style.colormap)))
-            p.layout_.setCurrentIndex(p.layout_.findData(style.layout))
-            p.threshold.setValue(round(style.threshold * 100))
-            p.alpha.setValue(round(style.alpha * 100))
-            p.smoothing.setValue(round(pipe.smoothing * 100))
+            self.panel.show_state(model.name if isinstance(model, CamModel) else str(model),
+                                  pipe.method_name, pipe.style, pipe.smoothing)
         finally:
             self._syncing = False
-        self._show_values()
 
-    def _popup(self, combo: QComboBox) -> None:
-        if self.presenting:
-            return
-        combo.showPopup()
-
-    def _cycle(self, combo: QComboBox) -> None:
-        count = combo.count() - (1 if combo is self.panel.model else 0)
-        row = (combo.currentIndex() + 1) % max(1, count)
-        combo.setCurrentIndex(row)
-        combo.activated.emit(row)
-
-    def _choose(self, combo: QComboBox, data: str) -> None:
-        row = combo.findData(data)
-        combo.setCurrentIndex(row)
-        combo.activated.emit(row)
-
-    def _nudge(self, slider: QSlider, delta: int) -> None:
-        slider.setValue(slider.value() + delta)
+    def popup(self, combo: QComboBox) -> None:
+        if not self.presenting:
+            combo.showPopup()
 
     # -- freeze, record, snapshot, presentation, readout
     def set_frozen(self, frozen: bool) -> None:
@@ -819,22 +413,13 @@ class MainWindow(QMainWindow):
         self.show_status("frozen: the maps keep updating on this frame" if frozen else "live")
 
     def step(self) -> None:
-        act = self.actions_by_name["freeze"]
-        if not act.isChecked():
-            act.blockSignals(True)
-            act.setChecked(True)
-            act.blockSignals(False)
+        self._set_checked("freeze", True)
         self.pipeline.step()
 
-    def _output_path(self, kind: str, suffix: str) -> Path:
-        if self.options.output_dir:
-            folder = Path(self.options.output_dir)
-        else:
-            where = (QStandardPaths.StandardLocation.MoviesLocation if kind == "recording"
-                     else QStandardPaths.StandardLocation.PicturesLocation)
-            found = QStandardPaths.writableLocation(where)
-            folder = Path(found) if found and Path(found).is_dir() else Path.cwd()
-        return folder / f"camview-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+    @property
+    def recorder(self) -> Recorder | None:
+        """The recording in progress."""
+        return self.output.recorder
 
     def toggle_record(self, on: bool) -> None:
         if on and self.recorder is None:
@@ -845,56 +430,45 @@ class MainWindow(QMainWindow):
     def start_recording(self, path: str | Path | None) -> None:
         if self.recorder is not None:
             return
-        path = Path(path) if path else self._output_path("recording", ".mp4")
-        fps = self.pipeline.source_fps
+        raw = self.raw.image if self.raw is not None else None
+        overlay = self.result.overlay if self.result is not None else None
         try:
-            self.recorder = Recorder(path, fps, self.current_style().layout,
-                                     on_failure=self.bridge.recordFailed.emit).start()
+            rec = self.output.start_recording(path, self.pipeline.source_fps,
+                                              self.current_style().layout, raw, overlay)
         except CamviewError as exc:
             self.show_status(str(exc), error=True)
-            self._set_record_checked(False)
+            self._set_checked("record", False)
             return
-        if self.result is not None:
-            self.recorder.set_overlay(self.result.overlay)
-        if self.raw is not None:
-            self.recorder.add_frame(self.raw.image)
-        self._set_record_checked(True)
-        self.show_status(f"recording to {path}")
+        self._set_checked("record", True)
+        self.show_status(f"recording to {rec.path}")
         self._tick()
 
     def stop_recording(self, why: str | None = None) -> None:
-        rec, self.recorder = self.recorder, None
-        self._set_record_checked(False)
+        rec = self.output.stop_recording()
+        self._set_checked("record", False)
         self.rec_label.setText("")
-        if rec is None:
-            return
-        frames = rec.stop()
-        note = f" ({why})" if why else ""
-        self.show_status(f"saved {rec.path} ({frames} frames){note}", error=bool(why))
+        if rec is not None:
+            note = f" ({why})" if why else ""
+            self.show_status(f"saved {rec.path} ({rec.frames} frames){note}", error=bool(why))
 
-    def _set_record_checked(self, on: bool) -> None:
-        act = self.actions_by_name.get("record")
+    def _set_checked(self, name: str, on: bool) -> None:
+        """Show an action's state without running its slot again."""
+        act = self.actions_by_name.get(name)
         if act is not None and act.isChecked() != on:
             act.blockSignals(True)
             act.setChecked(on)
             act.blockSignals(False)
 
-    def composed_view(self) -> np.ndarray | None:
-        """The view as shown: raw | overlay, or the overlay alone."""
-        if self.result is None:
-            return None if self.raw is None else self.raw.image
-        layout = self.current_style().layout
-        raw = self.raw.image if self.raw is not None else self.result.frame.image
-        return compose_layout(raw, self.result.overlay, layout)
-
     def snapshot(self) -> Path | None:
-        view = self.composed_view()
-        if view is None:
+        """Save the view as shown (raw | overlay, or the overlay alone) as a PNG."""
+        result = self.result
+        raw = self.raw if self.raw is not None else (result.frame if result is not None else None)
+        if raw is None:
             self.show_status("nothing to save yet", error=True)
             return None
-        path = self._output_path("snapshot", ".png")
+        overlay = result.overlay if result is not None else None
         try:
-            write_image(path, view)
+            path = self.output.snapshot(raw.image, overlay, self.current_style().layout)
         except CamviewError as exc:
             self.show_status(str(exc), error=True)
             return None
@@ -914,11 +488,7 @@ class MainWindow(QMainWindow):
             self.showMaximized()
         else:
             self.showNormal()
-        act = self.actions_by_name["present"]
-        if act.isChecked() != on:
-            act.blockSignals(True)
-            act.setChecked(on)
-            act.blockSignals(False)
+        self._set_checked("present", on)
         self.pipeline.set_style(self.current_style())
 
     def set_readout(self, on: bool) -> None:
@@ -942,72 +512,16 @@ class MainWindow(QMainWindow):
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
             f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}{frozen}")
 
-    # -- help
+    # -- help, settings
     def shortcut_rows(self) -> list[tuple[str, str]]:
-        rows = []
-        for act in self.actions_by_name.values():
-            keys = " / ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
-                              for k in act.shortcuts())
-            rows.append((act.text(), keys))
-        return rows
+        return shortcut_rows(self.actions_by_name)
 
     def show_shortcuts(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        text = QPlainTextEdit()
-        text.setReadOnly(True)
-        width = max(len(t) for t, _ in self.shortcut_rows())
-        text.setPlainText("\n".join(f"{t.ljust(width)}   {k}" for t, k in self.shortcut_rows()))
-        text.setStyleSheet("font-family: monospace;")
-        QVBoxLayout(dialog).addWidget(text)
-        dialog.resize(520, 560)
-        dialog.show()
+        show_shortcuts(self, self.shortcut_rows())
 
-    # -- settings
     def save_settings(self) -> None:
-        s, style, pipe = self.settings, self.current_style(), self.pipeline
-        model = pipe.current_model
-        if model is not None:
-            s.setValue("model", model.name)
-        s.setValue("method", pipe.method_name)
-        for key in ("style", "threshold", "alpha", "colormap", "layout"):
-            s.setValue(key, getattr(style, key))
-        s.setValue("smoothing", pipe.smoothing)
-        s.setValue("readout", not self.readout.isHidden())
-        if not self.presenting:
-            s.setValue("geometry", self.saveGeometry())
-        s.sync()
-
-
-def options_with_settings(options: Options, settings: QSettings) -> Options:
-    """Saved settings fill in every option the command line did not give."""
-    given = options.given
-    style = options.style
-    changes: dict = {}
-    kinds = {"style": str, "threshold": float, "alpha": float, "colormap": str, "layout": str}
-    for key, kind in kinds.items():
-        value = settings.value(key)
-        if value is not None and key not in given:
-            try:
-                changes[key] = kind(value)
-            except (TypeError, ValueError):
-                continue
-    try:
-        style = dataclasses.replace(style, **changes).validate()
-    except ValueError:
-        style = options.style
-    out = dataclasses.replace(options, style=style)
-    model, method = settings.value("model"), settings.value("method")
-    if model and "model" not in given:
-        out.model = str(model)
-    if method and "method" not in given:
-        with contextlib.suppress(CamviewError):
-            out.method = method_class(str(method)).name
-    smoothing = settings.value("smoothing")
-    if smoothing is not None and "smoothing" not in given:
-        with contextlib.suppress(TypeError, ValueError):
-            out.smoothing = float(smoothing)
-    readout = settings.value("readout")
-    if readout is not None:
-        out.readout = str(readout).lower() in ("true", "1")
-    return out
+        model = self.pipeline.current_model
+        save_settings(self.settings, model=model.name if model is not None else None,
+                      method=self.pipeline.method_name, style=self.current_style(),
+                      smoothing=self.pipeline.smoothing, readout=not self.readout.isHidden(),
+                      geometry=None if self.presenting else self.saveGeometry())

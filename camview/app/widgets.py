@@ -1,0 +1,348 @@
+"""The window's widgets: the image views, the top classes, the target picker, the side panel.
+
+Widgets only show values and report clicks; what a click means (a pipeline request) is decided
+by camview.app.window. Every combo box lists a vocabulary of the core (models, methods, styles,
+colormaps, layouts), so a name is typed once, where the core defines it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QRect, Qt, QTimer
+from PyQt6.QtGui import QImage, QPainter
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from camview.errors import CamviewError
+from camview.maps import METHODS
+from camview.models import model_names as known_models
+from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+
+OPEN_MODEL_FILE = "Open model file…"
+ERROR_HOLD_S = 4.0  # a plain status does not hide an error younger than this
+SLIDERS = ("threshold", "alpha", "smoothing")  # the panel's sliders, each 0..1 shown as 0..100
+
+
+class ImageView(QWidget):
+    """A BGR numpy image scaled to the widget, keeping its aspect ratio."""
+
+    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.placeholder = placeholder
+        self.image: np.ndarray | None = None
+        self._qimage: QImage | None = None
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_image(self, image: np.ndarray) -> None:
+        image = np.ascontiguousarray(image)
+        h, w = image.shape[:2]
+        # The QImage borrows the array's buffer: keep the array alive with it.
+        self.image = image
+        self._qimage = QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
+        self.update()
+
+    def image_rect(self) -> QRect:
+        """Where the image is drawn (centred, aspect ratio kept)."""
+        if self._qimage is None:
+            return QRect()
+        w, h = self._qimage.width(), self._qimage.height()
+        s = min(self.width() / w, self.height() / h)
+        dw, dh = max(1, int(w * s)), max(1, int(h * s))
+        return QRect((self.width() - dw) // 2, (self.height() - dh) // 2, dw, dh)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self._qimage is None:
+            painter.setPen(Qt.GlobalColor.gray)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(self.image_rect(), self._qimage)
+
+
+class ViewArea(QWidget):
+    """The raw view beside the overlay view (the raw one hidden in the overlay layout), and the
+    speed readout under them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.raw = ImageView("waiting for frames…")
+        self.overlay = ImageView("loading the model…")
+        self.readout = QLabel("")
+        self.readout.setStyleSheet("color: #bbb; background: #111; padding: 2px 6px;"
+                                   "font-family: monospace;")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # a subclass needs it
+        self.setStyleSheet("background: black;")
+        views = QHBoxLayout()
+        views.setSpacing(4)
+        views.addWidget(self.raw, 1)
+        views.addWidget(self.overlay, 1)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addLayout(views, 1)
+        box.addWidget(self.readout)
+
+    def show_raw(self, image: np.ndarray) -> None:
+        """Show a raw frame (skipped while the raw view is hidden: no need to convert it)."""
+        if not self.raw.isHidden():
+            self.raw.set_image(image)
+
+    def set_layout(self, side_by_side: bool, raw: np.ndarray | None) -> None:
+        self.raw.setVisible(side_by_side)
+        if raw is not None:
+            self.show_raw(raw)
+
+
+class TopClasses(QListWidget):
+    """The top-k classes of the newest result; clicking one pins it as the target."""
+
+    def __init__(self, rows: int = 3, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.set_rows(rows)
+
+    def set_rows(self, rows: int) -> None:
+        self.clear()
+        for _ in range(rows):
+            item = QListWidgetItem("–")
+            item.setData(Qt.ItemDataRole.UserRole, None)
+            self.addItem(item)
+        height = self.sizeHintForRow(0) if rows else 0
+        self.setFixedHeight(max(1, rows) * max(height, 18) + 2 * self.frameWidth() + 4)
+
+    def show_top(self, top: list[tuple[int, str, float]], mapped: int | None) -> None:
+        """Update texts in place, so a click lands on what is shown now."""
+        for row in range(self.count()):
+            item = self.item(row)
+            if row < len(top):
+                index, label, prob = top[row]
+                marker = "▶ " if index == mapped else "   "
+                item.setText(f"{marker}{label}   {100 * prob:.1f} %")
+                item.setData(Qt.ItemDataRole.UserRole, index)
+            else:
+                item.setText("–")
+                item.setData(Qt.ItemDataRole.UserRole, None)
+
+    def class_at(self, row: int) -> int | None:
+        item = self.item(row)
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+
+
+class TargetPicker(QWidget):
+    """Auto (each frame's top-1) or one class pinned, found by typing part of its name."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.current = QLabel("Auto (top-1)")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("search a class…")
+        self.search.setClearButtonEnabled(True)
+        self.auto = QPushButton("Auto")
+        self.auto.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.search, 1)
+        row.addWidget(self.auto)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.current)
+        layout.addLayout(row)
+        self.entries: list[str] = []
+        self.completer = QCompleter([], self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setMaxVisibleItems(12)
+        self.search.setCompleter(self.completer)
+
+    def set_labels(self, labels: list[str]) -> None:
+        self.entries = [f"{label}  #{i}" for i, label in enumerate(labels)]
+        self.completer.model().setStringList(self.entries)
+
+    def show_target(self, text: str) -> None:
+        self.current.setText(text)
+
+    def class_for(self, text: str, find_class: Callable[[str], int]) -> int:
+        """The class typed: a picked entry, a label the model knows (find_class), else the
+        first entry containing the text. Raises CamviewError when none matches."""
+        index = self.index_of(text)
+        if index is not None:
+            return index
+        try:
+            return find_class(text)
+        except CamviewError:
+            hits = [e for e in self.entries if text.lower() in e.lower()]
+            if not hits:
+                raise CamviewError(f"no class matches {text!r}") from None
+            return self.index_of(hits[0])
+
+    def done(self) -> None:
+        """A class was pinned: empty the search and give the keys back to the window."""
+        QTimer.singleShot(0, self.search.clear)  # not now: the completer is still using it
+        self.search.clearFocus()
+
+    def index_of(self, text: str) -> int | None:
+        """The class of a completer entry ('tabby, tabby cat  #281'), else None."""
+        text = text.strip()
+        if "#" in text and text.rsplit("#", 1)[1].isdigit():
+            return int(text.rsplit("#", 1)[1])
+        return None
+
+
+def _slider(maximum: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, maximum)
+    s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return s
+
+
+def _combo(items: list[tuple[str, object]]) -> QComboBox:
+    c = QComboBox()
+    for text, data in items:
+        c.addItem(text, data)
+    c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return c
+
+
+class ControlPanel(QWidget):
+    """The side panel: top classes, target, model, method and overlay controls."""
+
+    def __init__(self, rows: int = 3, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.top = TopClasses(rows)
+        self.target = TargetPicker()
+        models = [(n, n) for n in known_models()] + [(OPEN_MODEL_FILE, None)]
+        self.model = _combo(models)
+        self.method = _combo([(m.title, m.name) for m in METHODS.values()])
+        self.style = _combo([(s, s) for s in STYLES])
+        self.colormap = _combo([(c, c) for c in COLORMAPS])
+        self.layout_ = _combo([(v, v) for v in LAYOUTS])
+        self.threshold = _slider(100)
+        self.alpha = _slider(100)
+        self.smoothing = _slider(95)
+        self.values = {name: QLabel() for name in SLIDERS}
+
+        box = QVBoxLayout(self)
+        classes = QGroupBox("Top classes (click to pin)")
+        QVBoxLayout(classes).addWidget(self.top)
+        box.addWidget(classes)
+        target = QGroupBox("Target class")
+        QVBoxLayout(target).addWidget(self.target)
+        box.addWidget(target)
+        net = QGroupBox("Network")
+        form = QFormLayout(net)
+        form.addRow("Model", self.model)
+        form.addRow("Method", self.method)
+        box.addWidget(net)
+        look = QGroupBox("Overlay")
+        form = QFormLayout(look)
+        form.addRow("Style", self.style)
+        form.addRow("Colormap", self.colormap)
+        form.addRow("Layout", self.layout_)
+        for name in SLIDERS:
+            row = QHBoxLayout()
+            row.addWidget(getattr(self, name), 1)
+            self.values[name].setMinimumWidth(32)
+            row.addWidget(self.values[name])
+            form.addRow(name.capitalize(), row)
+        box.addWidget(look)
+        box.addStretch(1)
+
+    # -- reading and showing the state
+    def chosen_style(self, topk: int, label_scale: float) -> OverlayStyle:
+        """The overlay style the controls show (topk and label size are not on the panel)."""
+        return OverlayStyle(
+            style=self.style.currentData(), threshold=self.threshold.value() / 100,
+            alpha=self.alpha.value() / 100, colormap=self.colormap.currentData(),
+            layout=self.layout_.currentData(), topk=topk, label_scale=label_scale)
+
+    def show_state(self, model: str, method: str, style: OverlayStyle, smoothing: float) -> None:
+        """Set every control to the given state (a model file not listed yet is added)."""
+        row = self.model.findData(model)
+        if row < 0:
+            self.model.insertItem(self.model.count() - 1, Path(model).name, model)
+            row = self.model.findData(model)
+        self.model.setCurrentIndex(row)
+        self.method.setCurrentIndex(self.method.findData(method))
+        self.style.setCurrentIndex(self.style.findData(style.style))
+        self.colormap.setCurrentIndex(max(0, self.colormap.findData(style.colormap)))
+        self.layout_.setCurrentIndex(self.layout_.findData(style.layout))
+        self.threshold.setValue(round(style.threshold * 100))
+        self.alpha.setValue(round(style.alpha * 100))
+        self.smoothing.setValue(round(smoothing * 100))
+        self.show_values()
+
+    def show_values(self) -> None:
+        for name in SLIDERS:
+            self.values[name].setText(f"{getattr(self, name).value() / 100:.2f}")
+
+    # -- keyboard helpers (the shortcuts act as if the user had picked with the mouse)
+    def cycle(self, combo: QComboBox) -> None:
+        """Pick the next entry (the model list skips its 'open a file' entry)."""
+        count = combo.count() - (1 if combo is self.model else 0)
+        self.pick(combo, (combo.currentIndex() + 1) % max(1, count))
+
+    def choose(self, combo: QComboBox, data: str) -> None:
+        self.pick(combo, combo.findData(data))
+
+    @staticmethod
+    def pick(combo: QComboBox, row: int) -> None:
+        combo.setCurrentIndex(row)
+        combo.activated.emit(row)
+
+    @staticmethod
+    def nudge(slider: QSlider, delta: int) -> None:
+        slider.setValue(slider.value() + delta)
+
+
+class StatusMessage(QLabel):
+    """The status bar's message. An error (coloured, bold) stays for `hold` seconds: plain
+    messages that come meanwhile wait, and the newest of them is shown after it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._held_until = 0.0
+        self._pending: str | None = None
+
+    def show_message(self, message: str, error: bool = False, colour: str = "#d00",
+                     hold: float = ERROR_HOLD_S) -> None:
+        now = time.monotonic()
+        if not error and now < self._held_until:
+            if self._pending is None:
+                QTimer.singleShot(int((self._held_until - now) * 1000) + 50, self._show_pending)
+            self._pending = message
+            return
+        if error:
+            self._held_until = now + hold
+            self._pending = None
+        self.setStyleSheet(f"color: {colour}; font-weight: bold;" if error else "")
+        self.setText(message)
+        self.setToolTip(message)
+
+    def _show_pending(self) -> None:
+        message, self._pending = self._pending, None
+        if message is not None:
+            self.show_message(message)
