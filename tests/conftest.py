@@ -5,36 +5,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pathlib import Path
-
-import cv2
-import numpy as np
 import pytest
+from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_MODELS = REPO.parent / "shared" / "models"
-SQUEEZENET_DIR = SHARED_MODELS / "squeezenet1.1"
-
-needs_squeezenet = pytest.mark.skipif(
-    not (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file(),
-    reason=f"SqueezeNet 1.1 IR not found at {SQUEEZENET_DIR} (../shared is absent)")
-
-
-def count_frames(path) -> int:
-    """How many frames OpenCV can read back from a video file."""
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
-
-
-def skimage_bgr(name: str) -> np.ndarray:
-    """A scikit-image sample photo (chelsea, coffee: CC0) as a BGR uint8 frame."""
-    from skimage import data
-
-    return cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2BGR)
+# The tests find SqueezeNet the way a user's camview does, through $CAMVIEW_SQUEEZENET, set
+# here only when this workplace's copy exists.
+if (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
+    os.environ.setdefault("CAMVIEW_SQUEEZENET", str(SQUEEZENET_DIR))
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +23,8 @@ def lite0():
 
 @pytest.fixture(scope="session")
 def squeezenet():
-    if not (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
-        pytest.skip(f"SqueezeNet 1.1 IR not found at {SQUEEZENET_DIR} (../shared is absent)")
+    if not os.environ.get("CAMVIEW_SQUEEZENET"):
+        pytest.skip(SQUEEZENET_MISSING)
     from camview.models import load_model
 
-    return load_model("squeezenet", weights=str(SQUEEZENET_DIR))
+    return load_model("squeezenet")

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SQUEEZENET_DIR, count_frames, skimage_bgr
+from helpers import SQUEEZENET_DIR, count_frames, skimage_bgr, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,15 +37,6 @@ FRAMES = 30
 
 def demo_frames(n: int = FRAMES, size=SIZE) -> list[np.ndarray]:
     return [f.image for f in DemoSource(duration_s=n / 15, fps=15, size=size).open()]
-
-
-def cv_video(path: Path, fourcc: str, frames: list[np.ndarray]) -> Path:
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 15, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def cut(path: Path, fraction: float, name: str) -> Path:
@@ -104,7 +95,7 @@ def test_missing_camera_exits_2_quickly(tmp_path, capsys):
 # -- videos ------------------------------------------------------------------------------------
 
 def test_truncated_mjpg_renders_every_readable_frame(tmp_path, capsys, caplog):
-    video = cut(cv_video(tmp_path / "full.avi", "MJPG", demo_frames()), 0.6, "cut.avi")
+    video = cut(write_video(tmp_path / "full.avi", demo_frames()), 0.6, "cut.avi")
     readable = readable_frames(video)
     assert 5 < readable < FRAMES
     caplog.clear()
@@ -156,7 +147,7 @@ def test_recovered_frames_are_the_frames_of_the_whole_file(tmp_path):
 
 
 def test_mp4_without_its_index_is_refused_naming_the_cause(tmp_path, capsys):
-    video = cut(cv_video(tmp_path / "full.mp4", "mp4v", demo_frames()), 0.5, "cut.mp4")
+    video = cut(write_video(tmp_path / "full.mp4", demo_frames(), fourcc="mp4v"), 0.5, "cut.mp4")
     refused(capsys, [str(video), "-o", str(tmp_path / "out.mp4")], "cut.mp4", "moov")
     assert not (tmp_path / "out.mp4").exists()
 
@@ -182,7 +173,7 @@ def test_bad_video_in_a_fresh_process_prints_one_line(tmp_path):
     """OpenCV and FFmpeg print their own complaints about a broken file straight to stderr;
     only camview's line may reach the user."""
     (tmp_path / "text.mp4").write_text("not a video\n")
-    video = cut(cv_video(tmp_path / "full.mp4", "mp4v", demo_frames(10)), 0.5, "cut.mp4")
+    video = cut(write_video(tmp_path / "full.mp4", demo_frames(10), fourcc="mp4v"), 0.5, "cut.mp4")
     (tmp_path / "broken.png").write_bytes(cv2.imencode(".png", demo_frames(1)[0])[1]
                                           .tobytes()[:80] + b"\x07" * 500)
     for name in ("text.mp4", video.name, "broken.png"):
@@ -387,7 +378,7 @@ def test_nan_map_is_reported_not_drawn(tmp_path, capsys, caplog, method):
 # -- outputs -----------------------------------------------------------------------------------
 
 def _avi(tmp_path: Path, n: int = 8) -> Path:
-    return cv_video(tmp_path / "clip.avi", "MJPG", demo_frames(n))
+    return write_video(tmp_path / "clip.avi", demo_frames(n))
 
 
 def test_output_under_a_file_is_refused(tmp_path, capsys):

@@ -8,7 +8,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from conftest import skimage_bgr
+from helpers import chelsea_pan, skimage_bgr, write_video
 
 from camview.errors import ModelError, SourceError
 from camview.live import HOLD_RATE, Delivery, ErrorKind, Mailbox, Pipeline, Result, Smoother
@@ -18,22 +18,12 @@ from camview.sources import Frame, Pacing, Source
 TABBY = 281
 
 
-def make_video(path, frames: int = 90, fps: float = 30.0, size=(320, 240)) -> str:
-    """The chelsea photo panned slowly: a real-looking clip the network recognises."""
-    photo = skimage_bgr("chelsea")
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    h, w = photo.shape[:2]
-    for i in range(frames):
-        x = int(i * (w - h * size[0] / size[1]) / max(1, frames - 1) * 0.5)
-        crop = photo[:, x:x + int(h * size[0] / size[1])]
-        writer.write(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
-    writer.release()
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("video") / "chelsea.mp4")
+    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(90),
+                           fps=30, fourcc="mp4v"))
 
 
 class Collector:

@@ -12,7 +12,7 @@ import time
 
 import cv2
 import numpy as np
-from conftest import skimage_bgr
+from helpers import skimage_bgr
 
 from camview.live import (
     FOLDER_SECONDS,

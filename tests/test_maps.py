@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import skimage_bgr
+from helpers import skimage_bgr
 
 from camview.errors import ModelError
 from camview.maps import CAM, GradCAM, GradCAMPlusPlus, MapResult, make_method, map_problem

@@ -7,20 +7,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import count_frames, skimage_bgr
+from helpers import chelsea_pan, count_frames, skimage_bgr, write_video
 
 from camview.cli import main
-
-
-def _video(path, frames: int = 12, size=(320, 240)) -> str:
-    """A short real video: the cat photo panning, written with OpenCV."""
-    cat = cv2.resize(skimage_bgr("chelsea"), (size[0] + frames * 4, size[1]))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
-    for i in range(frames):
-        writer.write(np.ascontiguousarray(cat[:, i * 4:i * 4 + size[0]]))
-    writer.release()
-    return str(path)
-
 
 
 def test_image_to_png_and_json(tmp_path):
@@ -46,7 +35,7 @@ def test_image_to_png_and_json(tmp_path):
 
 
 def test_video_to_mp4_keeps_every_frame(tmp_path):
-    video = _video(tmp_path / "clip.avi", frames=12)
+    video = str(write_video(tmp_path / "clip.avi", chelsea_pan(12), fps=10))
     out, doc, cams = tmp_path / "clip_cam.mp4", tmp_path / "clip.json", tmp_path / "clip.npy"
     assert main(["render", video, "-o", str(out), "--json", str(doc), "--map", str(cams),
                  "--method", "gradcam", "--no-progress"]) == 0
@@ -80,7 +69,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, fr
 
 
 def test_output_equal_to_input_is_refused(tmp_path, capsys):
-    video = _video(tmp_path / "clip.avi", frames=3)
+    video = str(write_video(tmp_path / "clip.avi", chelsea_pan(3), fps=10))
     assert main(["render", video, "-o", video]) == 2
     assert "is the input" in capsys.readouterr().err
     assert count_frames(video) == 3

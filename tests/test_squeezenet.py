@@ -7,6 +7,7 @@ bilinear, BGR); the Keras build matches it to ~1e-6 in probability in f32.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import SQUEEZENET_MISSING
 
 from camview.errors import ModelError
 from camview.models.base import softmax
@@ -29,10 +31,9 @@ from camview.models.squeezenet import (
     resolve_weights_path,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared/models/squeezenet1.1"
-if not (SHARED / "squeezenet1.1.xml").is_file() or not (SHARED / "squeezenet1.1.bin").is_file():
-    pytest.skip(f"SqueezeNet 1.1 IR not found at {SHARED} (the shared development models are "
-                "not available here)", allow_module_level=True)
+if not os.environ.get("CAMVIEW_SQUEEZENET"):
+    pytest.skip(SQUEEZENET_MISSING, allow_module_level=True)
+SHARED = Path(os.environ["CAMVIEW_SQUEEZENET"])
 
 XML = SHARED / XML_NAME
 BIN = SHARED / "squeezenet1.1.bin"

@@ -8,7 +8,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from conftest import skimage_bgr
+from helpers import skimage_bgr, write_video
 
 from camview.live import Pipeline
 from camview.models import load_model
@@ -29,11 +29,8 @@ def pets(tmp_path_factory):
 
 def test_fifty_switches_in_ten_seconds(tmp_path, lite0, pets):
     video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
     cat = cv2.resize(skimage_bgr("chelsea"), (320, 240))
-    for i in range(60):
-        writer.write(np.roll(cat, i * 3, axis=1))
-    writer.release()
+    write_video(video, [np.roll(cat, i * 3, axis=1) for i in range(60)], fps=30)
     image = tmp_path / "coffee.png"
     cv2.imwrite(str(image), skimage_bgr("coffee"))
 

@@ -11,9 +11,8 @@ import time
 
 import cv2
 import pytest
-from conftest import count_frames
+from helpers import chelsea_pan, count_frames, write_video
 from PyQt6.QtCore import Qt
-from test_live import make_video
 
 from camview.app import recorder as recorder_module
 from camview.app.settings import Options, open_settings, options_with_settings
@@ -29,7 +28,8 @@ def private_settings(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", frames=60)
+    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(60),
+                           fps=30, fourcc="mp4v"))
 
 
 @pytest.fixture

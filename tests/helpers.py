@@ -1,0 +1,60 @@
+"""Small real data the tests make: photos, videos written with OpenCV, frame counts.
+
+One place for them, so that no test imports another test file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SQUEEZENET_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "squeezenet1.1"
+SQUEEZENET_MISSING = ("SqueezeNet 1.1 weights are not on this machine: these tests read them from "
+                      "$CAMVIEW_SQUEEZENET, which the test set-up points at "
+                      f"{SQUEEZENET_DIR} when that folder exists (a checkout without the "
+                      "shared/ folder beside it has none)")
+
+
+def skimage_bgr(name: str) -> np.ndarray:
+    """A scikit-image sample photo (chelsea, coffee: CC0) as a BGR uint8 frame."""
+    from skimage import data
+
+    return cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2BGR)
+
+
+def chelsea_pan(frames: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+    """The cat photo panned slowly left to right: frames the network recognises as a cat."""
+    photo = skimage_bgr("chelsea")
+    h, w = photo.shape[:2]
+    crop_w = min(w, int(h * size[0] / size[1]))
+    out = []
+    for i in range(frames):
+        x = int(i * (w - crop_w) / max(1, frames - 1))
+        out.append(cv2.resize(photo[:, x:x + crop_w], size, interpolation=cv2.INTER_AREA))
+    return out
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 15.0,
+                fourcc: str = "MJPG") -> Path:
+    """A real video file written by OpenCV (MJPG .avi by default: every OpenCV build has it)."""
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame))
+    writer.release()
+    return Path(path)
+
+
+def count_frames(path: str | Path) -> int:
+    """How many frames OpenCV can read back from a video file."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
