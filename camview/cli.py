@@ -155,10 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="camview: %(levelname)s: %(message)s")
-    _quiet_tensorflow()
-    if not debug:
-        _quiet_native_logs()
     try:
+        if args.command == "window":
+            from camview.app.display_check import require_display
+
+            require_display()  # before TensorFlow's import: a missing display is told at once
+        _quiet_tensorflow()
+        if not debug:
+            _quiet_native_logs()
         if args.command == "models":
             return _cmd_models(args)
         if args.command == "render":

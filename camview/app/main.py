@@ -33,6 +33,9 @@ def options_from_args(args: argparse.Namespace):
 
 def run_window(args: argparse.Namespace) -> int:
     """Show the window until it is closed (or Ctrl+C in the terminal); 0 on a clean exit."""
+    from camview.app.display_check import require_display
+
+    require_display()  # Qt aborts the process where it finds no display: look first
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
