@@ -91,21 +91,43 @@ def _add_style_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--colormap", default=None, help="jet (default), turbo, inferno or viridis")
 
 
+def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--source", default=None,
+                   help="camera index, video, image, folder or 'demo' (default: camera 0, "
+                        "else the bundled demo)")
+    p.add_argument("--record", default=None, metavar="PATH.mp4",
+                   help="start recording the composed view at once")
+    p.add_argument("--target", default=None, help="class to map (label or index); "
+                                                  "default each frame's top-1")
+    _add_model_options(p)
+    _add_style_options(p)
+
+
+def _window_options_help() -> str:
+    """The window's options, for the top-level help: `camview --source x.mp4` is the window,
+    so `camview --help` lists what it takes, not only the subcommands."""
+    p = argparse.ArgumentParser(prog="camview", usage=argparse.SUPPRESS, add_help=False)
+    _add_window_options(p.add_argument_group(
+        "window options (camview [window] [options], the default command)"))
+    return p.format_help()
+
+
+USAGE = """camview [window] [options]
+       camview render SOURCE [-o OUTPUT] [--json PATH] [--map PATH.npy] [options]
+       camview models"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="camview", description="Live class activation maps of ImageNet CNNs: "
-                     "a camera, video or image beside where the network looks.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Live class activation maps of ImageNet CNNs: a camera, video "
+                                 "or image\nbeside where the network looks.")
+    # prog: the subcommands' own usage starts "camview render", not with USAGE's three lines.
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, title="commands",
+                                prog="camview")
 
     window = sub.add_parser("window", help="the live window (the default command)")
-    window.add_argument("--source", default=None,
-                        help="camera index, video, image, folder or 'demo' (default: camera 0, "
-                             "else the bundled demo)")
-    window.add_argument("--record", default=None, metavar="PATH.mp4",
-                        help="start recording the composed view at once")
-    window.add_argument("--target", default=None, help="class to map (label or index); "
-                                                       "default each frame's top-1")
-    _add_model_options(window)
-    _add_style_options(window)
+    _add_window_options(window)
 
     render = sub.add_parser("render", help="render maps of every frame of a source to files")
     render.add_argument("source", help="camera index (e.g. 0), video, image, folder or 'demo'")

@@ -206,6 +206,8 @@ def check_outputs(args: argparse.Namespace) -> None:
     """--json and --map: files that can be written, none of them the input or each other."""
     given = [(flag, path) for flag, path in (("-o", args.output), ("--json", args.json),
                                               ("--map", args.map)) if path]
+    if not given:  # all the work and nothing to show for it: say so before any model loads
+        raise OutputError("nothing to write: give -o, --json or --map")
     for i, (flag, path) in enumerate(given):
         for other_flag, other in given[:i]:
             if Path(path).resolve() == Path(other).resolve():
