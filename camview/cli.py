@@ -97,6 +97,9 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                         "else the bundled demo)")
     p.add_argument("--record", default=None, metavar="PATH.mp4",
                    help="start recording the composed view at once")
+    p.add_argument("--output-dir", default=None, metavar="FOLDER",
+                   help="folder for recordings and snapshots (default ~/Videos/camview and "
+                        "~/Pictures/camview, or the XDG folders; or $CAMVIEW_OUTPUT_DIR)")
     p.add_argument("--target", default=None, help="class to map (label or index); "
                                                   "default each frame's top-1")
     _add_model_options(p)

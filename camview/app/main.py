@@ -27,6 +27,7 @@ def options_from_args(args: argparse.Namespace):
     return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
                    model_kwargs={k: v for k, v in kwargs.items() if v is not None},
                    method=args.method or "cam", target=args.target, style=style,
+                   output_dir=args.output_dir,
                    given={k for k in (*STYLE_OPTIONS, "method", "model")
                           if getattr(args, k, None) is not None})
 
