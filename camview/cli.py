@@ -84,7 +84,8 @@ def _add_style_options(p: argparse.ArgumentParser) -> None:
                    help="matlab: the reference CAMshow recipe; blend: colour map over the frame")
     p.add_argument("--layout", choices=["side-by-side", "overlay"], default=None,
                    help="side-by-side (default): raw | overlay; overlay: the overlay only")
-    p.add_argument("--topk", type=int, default=None, help="labels drawn (default 3)")
+    p.add_argument("--topk", type=int, default=None,
+                   help="labels drawn (default 3; at most what fits in half the picture)")
     p.add_argument("--threshold", type=float, default=None,
                    help="map values under this (0..1) are not coloured (default 0.2)")
     p.add_argument("--alpha", type=float, default=None, help="blend opacity (default 0.5)")
