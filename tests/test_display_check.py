@@ -165,3 +165,9 @@ def test_real_x_display_passes(xvfb_display):
     if dc.missing_libraries(report):
         pytest.skip("this machine lacks xcb libraries: the check is right to refuse")
     assert dc.display_problem({"DISPLAY": xvfb_display}, platform="linux") is None
+
+
+@pytest.mark.parametrize("display", ["tcp/somehost:0",
+                                     "/private/tmp/com.apple.launchd.x/org.xquartz:0"])
+def test_display_forms_not_understood_are_left_to_qt(display):
+    assert dc._x_server_reachable(display)
