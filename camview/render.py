@@ -237,6 +237,9 @@ def check_request(request: RenderRequest) -> None:
     request.style.validate()
     if request.frames is not None and request.frames < 1:
         raise CamviewError(f"--frames must be at least 1, not {request.frames}")
+    if not (request.output or request.json or request.map):
+        # All the work and nothing to show for it: say so before any source or model opens.
+        raise OutputError("nothing to write: give -o, --json or --map")
     if method_class(request.method) is CAM:
         name = request.model
         CAM.check_head(name, known_head(name))

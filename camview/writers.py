@@ -12,7 +12,10 @@ are known and none of its output reaches the terminal.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -30,6 +33,57 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+#: Kernel file systems that show the system's state as files: no file can be made in them,
+#: and they refuse with misleading codes (procfs answers "No such file or directory").
+VIRTUAL_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore", "bpf",
+    "configfs", "efivarfs", "fusectl", "binfmt_misc", "devpts", "nsfs"})
+
+
+def _unescape_mount(field: str) -> str:
+    """/proc/self/mounts writes a space in a mount point as \\040 (octal)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the file system holding `path` ('ext4', 'proc'), or None where unknown.
+
+    Read from /proc/self/mounts (Linux) because Python has no call for it: os.statvfs has no
+    type field. The longest mount point over the path's nearest existing folder wins.
+    """
+    try:
+        lines = Path("/proc/self/mounts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+    real = os.path.realpath(existing)
+    best, best_len = None, -1
+    for line in lines.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount = _unescape_mount(fields[1])
+        inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= best_len:  # >=: a later mount over the same point wins
+            best, best_len = fields[2], len(mount)
+    return best
+
+
+def _cause(folder: Path, exc: OSError) -> str:
+    """Why nothing can be written in `folder`, in words: errno's text alone can mislead."""
+    fs = filesystem_type(folder)
+    if fs in VIRTUAL_FILESYSTEMS:
+        return (f"{folder} is in the kernel's virtual {fs} file system, where no file can be "
+                "made: choose a folder on a disk")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to write in folder {folder}"
+    if exc.errno == errno.EROFS:
+        return f"folder {folder} is on a read-only file system"
+    if exc.errno == errno.ENOSPC:
+        return f"the disk holding {folder} is full"
+    return f"folder {folder} is not writable ({_reason(exc)})"
 
 
 def _is_input(path: Path, inputs: tuple[str | Path, ...]) -> bool:
@@ -50,7 +104,11 @@ def _probe_file(path: Path) -> None:
         with open(path, "ab"):
             pass
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+        if existed and exc.errno in (errno.EACCES, errno.EPERM):
+            cause = f"no permission to write {path}"
+        else:
+            cause = _cause(path.parent, exc)
+        raise OutputError(f"cannot write {path}: {cause}") from None
     if not existed:
         with contextlib.suppress(OSError):
             path.unlink()
@@ -64,14 +122,14 @@ def _probe_folder(folder: Path, what: str) -> None:
         raise OutputError(f"{what}: folder {folder} cannot be created, a file of that name "
                           "exists") from None
     except OSError as exc:
-        raise OutputError(f"{what}: folder {folder} cannot be created ({_reason(exc)})"
+        parent = next((p for p in folder.parents if p.is_dir()), folder.parent)
+        raise OutputError(f"{what}: folder {folder} cannot be created: {_cause(parent, exc)}"
                           ) from None
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise OutputError(f"{what}: folder {folder} is not writable ({_reason(exc)})"
-                          ) from None
+        raise OutputError(f"{what}: {_cause(folder, exc)}") from None
 
 
 def _blocking_file(path: Path) -> Path | None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-SQUEEZENET_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "squeezenet1.1"
+REPO = Path(__file__).resolve().parents[1]
+SQUEEZENET_DIR = REPO.parent / "shared" / "models" / "squeezenet1.1"
 SQUEEZENET_MISSING = ("SqueezeNet 1.1 weights are not on this machine: these tests read them from "
                       "$CAMVIEW_SQUEEZENET, which the test set-up points at "
                       f"{SQUEEZENET_DIR} when that folder exists (a checkout without the "

@@ -70,6 +70,11 @@ def one_line_error(err: str, *fragments: str) -> str:
     return err
 
 
+def demo_frame(tmp_path: Path) -> list[str]:
+    """One demo frame to a --json output: a render that gets as far as loading the model."""
+    return ["demo", "--frames", "1", "--json", str(tmp_path / "x.json")]
+
+
 def refused(capsys, args: list[str], *fragments: str) -> str:
     assert main(["render", *args]) == 2
     return one_line_error(capsys.readouterr().err, *fragments)
@@ -271,21 +276,21 @@ def test_broken_images_are_refused_naming_the_file_and_reason(tmp_path, capsys, 
 def test_squeezenet_without_weights_says_where_to_get_them(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CAMVIEW_SQUEEZENET", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    err = refused(capsys, ["demo", "--frames", "1", "--model", "squeezenet"],
+    err = refused(capsys, [*demo_frame(tmp_path), "--model", "squeezenet"],
                   "squeezenet1.1.xml", "--weights")
     assert str(tmp_path / "data") in err
 
 
 @pytest.mark.parametrize("model", [[], ["--model", "squeezenet"], ["--model", "resnet50"]])
 def test_missing_weights_file_is_named(tmp_path, capsys, model):
-    refused(capsys, ["demo", "--frames", "1", *model, "--weights", "/nonexistent/w.bin"],
+    refused(capsys, [*demo_frame(tmp_path), *model, "--weights", "/nonexistent/w.bin"],
             "/nonexistent")
 
 
 def test_text_named_keras_is_refused(tmp_path, capsys):
     path = tmp_path / "model.keras"
     path.write_text("not a model")
-    refused(capsys, ["demo", "--frames", "1", "--model", str(path)], "model.keras",
+    refused(capsys, [*demo_frame(tmp_path), "--model", str(path)], "model.keras",
             "not a Keras model")
 
 
@@ -296,7 +301,7 @@ def test_ir_whose_bin_does_not_match_its_xml(tmp_path, capsys):
         shutil.copy(SQUEEZENET_DIR / name, tmp_path / name)
     with open(tmp_path / "squeezenet1.1.bin", "r+b") as f:
         f.truncate(100_000)
-    refused(capsys, ["demo", "--frames", "1", "--model", "squeezenet", "--weights",
+    refused(capsys, [*demo_frame(tmp_path), "--model", "squeezenet", "--weights",
                      str(tmp_path)], "squeezenet1.1.bin", "does not match")
 
 
@@ -306,7 +311,7 @@ def test_checkpoint_of_another_network_is_refused(tmp_path, capsys):
     path = tmp_path / "resnet18.pth"
     _write_zip_checkpoint(path, {"conv1.weight": np.zeros((64, 3, 7, 7), np.float32),
                                  "fc.weight": np.zeros((1000, 512), np.float32)})
-    refused(capsys, ["demo", "--frames", "1", "--weights", str(path)], "resnet18.pth",
+    refused(capsys, [*demo_frame(tmp_path), "--weights", str(path)], "resnet18.pth",
             "not an EfficientNet-Lite0 checkpoint")
 
 
@@ -321,22 +326,22 @@ def test_model_without_convolutions_is_refused(tmp_path, capsys):
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(inputs))
     path = _save(keras.Model(inputs, keras.layers.Dense(10)(x)), tmp_path / "mlp.keras")
-    refused(capsys, ["demo", "--frames", "1", "--model", str(path)], "mlp.keras",
+    refused(capsys, [*demo_frame(tmp_path), "--model", str(path)], "mlp.keras",
             "convolutional")
 
 
 def test_labels_file_of_the_wrong_length(tmp_path, capsys):
     labels = tmp_path / "labels.txt"
     labels.write_text("cat\ndog\n")
-    refused(capsys, ["demo", "--frames", "1", "--labels", str(labels)], "labels.txt",
+    refused(capsys, [*demo_frame(tmp_path), "--labels", str(labels)], "labels.txt",
             "2 labels", "1000 outputs")
-    refused(capsys, ["demo", "--frames", "1", "--labels", str(tmp_path / "none.txt")],
+    refused(capsys, [*demo_frame(tmp_path), "--labels", str(tmp_path / "none.txt")],
             "none.txt", "does not exist")
 
 
-def test_cam_of_a_gradient_only_net_fails_before_building_it(capsys):
+def test_cam_of_a_gradient_only_net_fails_before_building_it(tmp_path, capsys):
     t0 = time.monotonic()
-    refused(capsys, ["demo", "--frames", "1", "--model", "vgg16", "--weights", "none",
+    refused(capsys, [*demo_frame(tmp_path), "--model", "vgg16", "--weights", "none",
                      "--method", "cam"], "vgg16", "gradcam")
     assert time.monotonic() - t0 < 3  # refused from the name, VGG16 is never built
 

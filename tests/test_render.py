@@ -56,9 +56,9 @@ def test_folder_output_and_demo(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["render", "missing.mp4", "-o", "x.mp4"], "missing.mp4"),
-    (["render", "demo", "--model", "alexnet", "--frames", "1"], "alexnet"),
-    (["render", "demo", "--method", "lime", "--frames", "1"], "lime"),
-    (["render", "demo", "--target", "unicorn", "--frames", "1"], "unicorn"),
+    (["render", "demo", "--model", "alexnet", "--frames", "1", "--json", "x.json"], "alexnet"),
+    (["render", "demo", "--method", "lime", "--frames", "1", "--json", "x.json"], "lime"),
+    (["render", "demo", "--target", "unicorn", "--frames", "1", "--json", "x.json"], "unicorn"),
     (["render", "demo", "-o", "out.txt", "--frames", "1"], "out.txt"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):

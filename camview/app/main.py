@@ -28,12 +28,14 @@ def options_from_args(args: argparse.Namespace):
     return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
                    model_kwargs={k: v for k, v in kwargs.items() if v is not None},
                    method=args.method or "cam", target=args.target, style=style,
+                   output_dir=args.output_dir,
                    given={k for k in (*STYLE_OPTIONS, "method", "model")
                           if getattr(args, k, None) is not None})
 
 
 def run_window(args: argparse.Namespace) -> int:
     """Show the window until it is closed (or Ctrl+C in the terminal); 0 on a clean exit."""
+    # camview.cli has checked for a display already (require_display): Qt aborts without one.
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 

@@ -2,8 +2,9 @@
 
 Both compose raw | overlay (or the overlay alone) with the core's compose_layout, the one
 compose path the headless renderer uses too. Files without a path given go to the output
-folder (--output-dir), else the user's Movies/Pictures folder, else the working folder, named
-by the time.
+folder (--output-dir), else a camview folder in the user's Videos/Pictures folder (Qt's
+QStandardPaths reads the XDG user dirs and each platform's equivalents for us), never the
+working folder, named by the time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QStandardPaths
 
 from camview.app.recorder import Recorder
+from camview.errors import OutputError
 from camview.overlay import compose_layout
 from camview.writers import write_image
 
@@ -31,14 +33,27 @@ class ViewOutput:
         self.on_record_failure = on_record_failure  # called on the recorder's thread
         self.recorder: Recorder | None = None
 
-    def new_path(self, kind: str, suffix: str) -> Path:
-        """A time-stamped file in the output folder for `kind` ('recording' or 'snapshot')."""
+    def folder_for(self, kind: str) -> Path:
+        """Where files of `kind` ('recording' or 'snapshot') go; made on first use."""
         if self.folder:
-            folder = Path(self.folder)
-        else:
-            found = QStandardPaths.writableLocation(FOLDERS[kind])
-            folder = Path(found) if found and Path(found).is_dir() else Path.cwd()
-        return folder / f"camview-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+            return Path(self.folder).expanduser()
+        found = QStandardPaths.writableLocation(FOLDERS[kind]) or str(Path.home())
+        return Path(found) / "camview"
+
+    def new_path(self, kind: str, suffix: str) -> Path:
+        """A new time-stamped file in the output folder for `kind` (never overwrites one)."""
+        folder = self.folder_for(kind)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot make the {kind} folder {folder}: "
+                              f"{exc.strerror or exc}") from None
+        stem = f"camview-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, n = folder / f"{stem}{suffix}", 1
+        while path.exists():
+            n += 1
+            path = folder / f"{stem}-{n}{suffix}"
+        return path
 
     def start_recording(self, path: str | Path | None, fps: float | None, layout: str,
                         raw: np.ndarray | None, overlay: np.ndarray | None) -> Recorder:

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
+from camview.labels import suggest
 from camview.models.graph import analyse_head
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,9 @@ class CamModel:
             for i, label in enumerate(self.labels):
                 if matcher(label):
                     return i
-        raise ModelError(f"no class named {query!r} in {self.name}'s labels "
+        close = suggest(str(query), self.labels)
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
+        raise ModelError(f"no class named {query!r} in {self.name}'s labels{hint} "
                          "(give a label or a class index)")
 
     def describe(self) -> str:

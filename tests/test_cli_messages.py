@@ -1,0 +1,147 @@
+"""What the command line tells a user: help that lists the window's options, a render with
+nothing to write, and unwritable outputs named by their real cause."""
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+import camview.render
+from camview import writers
+from camview.cli import build_parser, main
+from camview.errors import OutputError
+from camview.writers import check_writable, filesystem_type
+
+# -- camview --help ----------------------------------------------------------------------------
+
+WINDOW_OPTIONS = ("--source", "--record", "--target", "--model", "--weights", "--method",
+                  "--layer", "--style", "--layout", "--topk", "--threshold", "--alpha",
+                  "--colormap")
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_top_level_help_lists_the_window_options(capsys, flag):
+    with pytest.raises(SystemExit) as stop:
+        main([flag])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for option in WINDOW_OPTIONS:
+        assert f"\n  {option} " in out, option
+    for command in ("render", "models"):
+        assert f"camview {command}" in out
+
+
+def test_subcommand_usage_is_not_mangled_by_the_top_level_usage():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert sub.choices["render"].format_usage().startswith("usage: camview render [-h]")
+
+
+def test_top_level_options_still_open_the_window():
+    args = build_parser().parse_args(["window", "--source", "x.mp4", "--topk", "2"])
+    assert (args.command, args.source, args.topk) == ("window", "x.mp4", 2)
+
+
+# -- camview render with nothing to write ------------------------------------------------------
+
+def test_render_with_no_output_is_refused_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded for a render that writes nothing")
+
+    monkeypatch.setattr(camview.render, "load_model", no_model)
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", "demo"]) == 2
+    err = capsys.readouterr().err
+    assert err == "camview: error: nothing to write: give -o, --json or --map\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- unwritable outputs ------------------------------------------------------------------------
+
+def refusal(path, **kwargs) -> str:
+    with pytest.raises(OutputError) as caught:
+        check_writable(path, **kwargs)
+    return str(caught.value)
+
+
+@pytest.mark.skipif(filesystem_type(Path("/proc")) != "proc", reason="needs Linux's /proc")
+@pytest.mark.parametrize(("path", "folder"), [("/proc/out.png", False),
+                                              ("/proc/self/out.json", False),
+                                              ("/proc/camview_frames", True)])
+def test_proc_is_named_as_a_virtual_file_system(path, folder):
+    message = refusal(path, folder=folder)
+    assert "virtual proc file system" in message
+    assert "No such file" not in message
+
+
+def test_render_to_proc_gives_the_real_cause(tmp_path, capsys):
+    if filesystem_type(Path("/proc")) != "proc":
+        pytest.skip("needs Linux's /proc")
+    image = REPO / "resources" / "demo"
+    source = sorted(p for p in image.iterdir() if p.suffix == ".jpg")[0]
+    assert main(["render", str(source), "-o", "/proc/out.png"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "/proc/out.png" in err and "virtual proc file system" in err
+    assert "\n" not in err
+
+
+def test_path_under_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    message = refusal(tmp_path / "notes.txt" / "out.png")
+    assert "notes.txt is a file, not a folder" in message
+
+
+def test_missing_parent_folder_is_made(tmp_path):
+    out = tmp_path / "new" / "deeper" / "out.png"
+    assert check_writable(out) == out
+    assert out.parent.is_dir() and not out.exists()
+
+
+def test_ordinary_folder_is_on_a_disk(tmp_path):
+    fs = filesystem_type(tmp_path)
+    if fs is None:
+        pytest.skip("no /proc/self/mounts here")
+    assert fs not in writers.VIRTUAL_FILESYSTEMS
+
+
+@pytest.mark.parametrize(("code", "words"), [
+    (errno.EROFS, "read-only file system"), (errno.ENOSPC, "is full"),
+    (errno.EACCES, "no permission to write in folder"),
+])
+def test_causes_in_words(tmp_path, code, words):
+    assert words in writers._cause(tmp_path, OSError(code, os.strerror(code)))
+
+
+def _without_root_override(code: str) -> subprocess.CompletedProcess:
+    """Run `code` where permission bits apply: as root, without CAP_DAC_OVERRIDE."""
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root, where permission bits do not stop writes, and "
+                        "setpriv (util-linux) is not there to drop that power")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if os.geteuid() == 0 and "setpriv:" in done.stderr:
+        pytest.skip(f"running as root and setpriv cannot drop CAP_DAC_OVERRIDE here "
+                    f"({done.stderr.strip()})")
+    return done
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX permission bits")
+def test_read_only_folder_says_permission(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        done = _without_root_override(
+            "from camview.writers import check_writable\n"
+            f"check_writable({str(folder / 'out.png')!r})")
+    finally:
+        folder.chmod(0o755)
+    assert f"no permission to write in folder {folder}" in done.stderr, done.stderr
