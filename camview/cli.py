@@ -57,22 +57,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
 
 
-#: The command-line options that set an OverlayStyle field of the same name.
-STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk")
-
-
-def style_from_args(args: argparse.Namespace):
-    """The style the command line asks for (options left out keep the defaults), checked now:
-    a bad --threshold must fail in a second, not at the first frame."""
-    from camview.overlay import OverlayStyle
-
-    given = {k: getattr(args, k) for k in STYLE_OPTIONS if getattr(args, k, None) is not None}
-    try:
-        return OverlayStyle(**given).validate()
-    except ValueError as exc:
-        raise CamviewError(str(exc)) from None
-
-
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     from camview.maps import METHODS
     from camview.models import DEFAULT_MODEL
@@ -193,17 +177,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _render_request(args: argparse.Namespace):
-    """The typed request below the command line: only options given override its defaults."""
-    from camview.render import RenderRequest
-
-    given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
-                                           "layer", "resize", "method", "target", "frames")
-             if getattr(args, k) is not None}
-    return RenderRequest(source=args.source, style=style_from_args(args),
-                         progress=not args.no_progress, **given)
-
-
 def _one_line(exc: BaseException) -> str:
     """A message as one line: some carry a library's multi-line text (a command, its log)."""
     return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -228,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return _cmd_models(args)
         if args.command == "render":
+            from camview.args import render_request
             from camview.render import render
 
-            return render(_render_request(args))
+            return render(render_request(args))
         from camview.app.main import run_window
 
         return run_window(args)

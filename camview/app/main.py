@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from camview.args import STYLE_OPTIONS, style_from_args
 from camview.errors import SourceError
 from camview.sources import is_demo
 
@@ -14,7 +15,6 @@ from camview.sources import is_demo
 def options_from_args(args: argparse.Namespace):
     """Window options from the parsed `camview window` arguments."""
     from camview.app.settings import Options
-    from camview.cli import STYLE_OPTIONS, style_from_args
     from camview.models import DEFAULT_MODEL
 
     style = style_from_args(args)

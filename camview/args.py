@@ -1,0 +1,36 @@
+"""Parsed command-line arguments into the core's typed values, for every command alike.
+
+`camview render` and the window read the same style options; keeping the translation here
+lets both the CLI and the window's start-up use it without importing each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from camview.errors import CamviewError
+from camview.overlay import OverlayStyle
+
+#: The command-line options that set an OverlayStyle field of the same name.
+STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk")
+
+
+def style_from_args(args: argparse.Namespace) -> OverlayStyle:
+    """The style the command line asks for (options left out keep the defaults), checked now:
+    a bad --threshold must fail in a second, not at the first frame."""
+    given = {k: getattr(args, k) for k in STYLE_OPTIONS if getattr(args, k, None) is not None}
+    try:
+        return OverlayStyle(**given).validate()
+    except ValueError as exc:
+        raise CamviewError(str(exc)) from None
+
+
+def render_request(args: argparse.Namespace):
+    """`camview render`'s typed request: only the options given override its defaults."""
+    from camview.render import RenderRequest
+
+    given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
+                                           "layer", "resize", "method", "target", "frames")
+             if getattr(args, k) is not None}
+    return RenderRequest(source=args.source, style=style_from_args(args),
+                         progress=not args.no_progress, **given)
