@@ -161,7 +161,8 @@ class Progress:
 
 def _write_json(path: str, model: CamModel, method: Method,
                 records: list[FrameRecord]) -> None:
-    doc = {"model": model.name, "method": method.name, "frames": [r.as_json() for r in records]}
+    doc = {"model": model.name, "preprocess": model.preprocess_name, "method": method.name,
+           "frames": [r.as_json() for r in records]}
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -348,7 +349,8 @@ def run_render(args: argparse.Namespace) -> int:
         if limit is None and str(args.source).strip().casefold() == "demo":
             limit = DEMO_FRAMES
         model = load_model(args.model or DEFAULT_MODEL, weights=args.weights,
-                           read_layer=args.layer, resize=args.resize, labels=args.labels)
+                           read_layer=args.layer, resize=args.resize, labels=args.labels,
+                           preprocess=args.preprocess)
         method = make_method(args.method or "cam", model, args.layer)
         target = None if args.target is None else model.find_class(args.target)
         total = min(x for x in (limit, source.frame_count) if x) if (

@@ -163,6 +163,7 @@ class CamModel:
         self.read_layer = head.read_layer
         self.default_layer = head.default_layer  # found from the graph; CAM reads only it
         self.head = head.kind
+        self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
         self.fc_weights = head.fc_weights  # (k, classes) for an fc head, else None
         self.feature_model = head.feature_model  # input -> [read activations, scores]
         n_out = int(self.feature_model.outputs[1].shape[-1])
