@@ -178,8 +178,10 @@ def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
     if _exists(model, name.split("/")):
         raise ModelError(f"layer {name!r} of {title} has no spatial output; maps need a layer "
                          "with a (height, width, channels) output (camview inspect lists them)")
-    names = paths + sorted({p.rsplit("/", 1)[-1] for p in paths})
-    near = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
+    # Nearest by plain name, shown as the full paths --layer takes.
+    last = {p.rsplit("/", 1)[-1]: p for p in reversed(paths)}
+    near = [last[n] for n in difflib.get_close_matches(name.rsplit("/", 1)[-1], list(last),
+                                                       n=4, cutoff=0.5)]
     hint = f"nearest: {', '.join(near)}" if near else f"its last ones: {', '.join(paths[-4:])}"
     raise ModelError(f"{title} has no layer named {name!r} with a spatial output ({hint}; "
                      "camview inspect lists them all)")
