@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
+import subprocess
+from pathlib import Path
 
 import cv2
 import keras
@@ -140,8 +143,6 @@ def test_a_bare_keras_base_gets_its_family_and_says_it_guessed(tmp_path, caplog)
     batch = cam_model.prepare(FRAME)
     np.testing.assert_allclose(make_method("cam", same).explain(batch).cam,
                                make_method("cam", cam_model).explain(batch).cam, rtol=1e-5)
-    unit = load_model(path, preprocess="unit")
-    assert unit.preprocess_name == "unit" and unit.preprocess_note is None
 
 
 # -- binary ----------------------------------------------------------------------------------
@@ -199,7 +200,10 @@ def mnist(tmp_path_factory):
 
 def test_grayscale_model_gets_the_frame_in_grayscale(mnist):
     model = load_model(mnist)
-    assert model.channels == 1 and model.preprocess_name == "unit"
+    assert model.channels == 1 and model.preprocess_name == "unit" and model.preprocess_note
+    said = load_model(mnist, preprocess="tf")
+    assert said.preprocess_name == "tf" and said.preprocess_note is None
+    np.testing.assert_allclose(said.prepare(FRAME), model.prepare(FRAME) * 2 - 1, atol=1e-5)
     batch = model.prepare(FRAME)
     grey = cv2.cvtColor(cv2.resize(FRAME, (28, 28), interpolation=cv2.INTER_AREA),
                         cv2.COLOR_BGR2GRAY)
@@ -343,3 +347,42 @@ def test_truncated_model_file_is_one_line(tutorial, tmp_path, capsys):
     assert main(["inspect", str(cut)]) == 2
     err = capsys.readouterr().err.strip()
     assert "cut.keras" in err and "\n" not in err
+
+
+# -- the README's worked example runs as written ---------------------------------------------
+
+def _readme_block(marker: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    after = text.split(f"<!-- example: {marker} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1]
+
+
+def test_readme_fine_tuning_example_runs(tmp_path, monkeypatch, capsys):
+    code = _readme_block("fine_tune.py")
+    line = 'IMG, WEIGHTS = 160, "imagenet"'
+    assert line in code
+    code = code.replace(line, "IMG, WEIGHTS = 32, None")  # tiny, and no ImageNet download
+    monkeypatch.chdir(tmp_path)
+    for i, folder in enumerate(("cats", "dogs")):
+        (tmp_path / "pets" / folder).mkdir(parents=True)
+        for k in range(4):
+            image = np.full((40, 40, 3), 60 + 120 * i, np.uint8) + RNG.integers(0, 40, (40, 40, 3),
+                                                                                 dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / "pets" / folder / f"{k}.jpg"), image)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), cv2.resize(FRAME, (64, 48)))
+    exec(compile(code, "README fine_tune.py", "exec"), {})
+    ran = 0
+    for line in _readme_block("commands").splitlines():
+        command = line.split("#", 1)[0].strip()
+        if command.startswith("printf"):
+            subprocess.run(command, shell=True, check=True, cwd=tmp_path)
+        elif command.startswith(("camview inspect", "camview render")):
+            assert main(shlex.split(command)[1:]) == 0, command
+            ran += 1
+    assert ran == 3
+    out = capsys.readouterr().out
+    assert "raw: the model scales its own input" in out and "names: pets.txt" in out
+    doc = json.loads((tmp_path / "photo.json").read_text())
+    assert doc["preprocess"] == "raw"
+    assert doc["frames"][0]["top"][0]["label"] in ("cat", "dog")
+    assert (tmp_path / "photo_cam.png").is_file() and (tmp_path / "photo_inner.png").is_file()
