@@ -82,7 +82,7 @@ def _tutorial_run(keras_model, inner: str | None = None, sign: float = 1.0):
     split = keras.Model(base.inputs, [base.get_layer(inner).output if inner else base.output,
                                       base.output])
 
-    def run(x, tape_watch=None):
+    def run(x):
         a, out = split(x / 127.5 - 1.0, training=False)
         z = dense(tf.reduce_mean(out, axis=(1, 2)))[0, 0]
         return a, sign * z
