@@ -30,7 +30,8 @@ def render_request(args: argparse.Namespace):
     from camview.render import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
-                                           "layer", "resize", "method", "target", "frames")
+                                           "layer", "resize", "preprocess", "method", "target",
+                                           "frames")
              if getattr(args, k) is not None}
     return RenderRequest(source=args.source, style=style_from_args(args),
                          progress=not args.no_progress, **given)

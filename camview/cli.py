@@ -1,4 +1,4 @@
-"""Command line: `camview` (the window), `camview render`, `camview models`.
+"""Command line: `camview` (the window), `camview render`, `camview models`, `camview inspect`.
 
 Expected faults (a missing file, a model without weights, a camera that is not there) end in
 one line on stderr and exit status 2; only `--debug` shows tracebacks.
@@ -57,6 +57,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
 
 
+def _add_loading_options(p: argparse.ArgumentParser) -> None:
+    """What it takes to load a model: shared by the window, render and inspect."""
+    from camview.models.preprocess import MODES, help_text
+
+    p.add_argument("--weights", default=None,
+                   help="weights: a file or folder (SqueezeNet: the .xml or its folder), "
+                        "'imagenet' (keras.applications, downloaded once) or 'none' (random)")
+    p.add_argument("--labels", default=None, help="labels file for your own model, one a line "
+                                                  "(a binary model: two, first = output < 0.5)")
+    p.add_argument("--preprocess", choices=MODES, default=None, metavar="MODE",
+                   help=help_text())
+    p.add_argument("--import", dest="imports", action="append", default=None,
+                   metavar="FILE.py", help="run this Python file first (it registers the "
+                   "custom layers your model uses); may be repeated")
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     from camview.maps import METHODS
     from camview.models import DEFAULT_MODEL
@@ -64,12 +80,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help=f"model name (default {DEFAULT_MODEL}; see `camview models`) or a "
                         ".keras/.h5 file")
-    p.add_argument("--weights", default=None,
-                   help="weights: a file or folder (SqueezeNet: the .xml or its folder), "
-                        "'imagenet' (keras.applications, downloaded once) or 'none' (random)")
-    p.add_argument("--labels", default=None, help="labels file for your own model, one a line")
+    _add_loading_options(p)
     p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
-                                                 "spatial activation before global pooling)")
+                   "spatial activation before global pooling; Grad-CAM and Grad-CAM++ take "
+                   "any layer `camview inspect` lists, as base/layer inside a nested base)")
     p.add_argument("--resize", choices=["squash", "shorter"], default=None,
                    help="squash to the input size, or shorter side to it keeping the aspect "
                         "ratio (default per model, see README)")
@@ -161,19 +175,65 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the models, their weights and head kinds")
     models.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    inspect = sub.add_parser("inspect", help="what camview understands of a model: input, "
+                             "preprocessing, read layer, head, layers for --layer, classes")
+    inspect.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    _add_loading_options(inspect)
+    inspect.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     return parser
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell; the last one is left as long as it is."""
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  "
+              + row[-1])
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from camview.models import DEFAULT_MODEL, list_models
 
     rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
-             f"{i.input_size}x{i.input_size}", i.resize.value, i.weights) for i in list_models()]
-    header = ("model", "head", "input", "resize", "weights")
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
-    for row in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
-    print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names).")
+             f"{i.input_size}x{i.input_size}", i.resize.value, i.preprocessing,
+             i.status.summary, i.status.detail) for i in list_models()]
+    _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
+    print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names, "
+          "--preprocess MODE for how it was fed; `camview inspect FILE` shows what camview "
+          "reads from it).")
+    return EXIT_OK
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    """What camview understood of a model; a built-in is built without weights (no download)."""
+    from camview.models import HeadKind, load_model, spec_for
+    from camview.models.graph import spatial_layers
+    from camview.models.preprocess import CHANNELS
+
+    spec = spec_for(args.model)
+    weights = args.weights or ("none" if spec else None)
+    model = load_model(args.model, weights=weights, labels=args.labels,
+                       preprocess=args.preprocess)
+    h, w = model.input_size
+    size = ("fixed size" if model.fixed_input
+            else f"any size (frames resized with {model.resize.value})")
+    guess = " (a guess: --preprocess MODE to change)" if model.preprocess_note else ""
+    cam = ("CAM, Grad-CAM, Grad-CAM++" if model.head is not HeadKind.GRADIENT_ONLY
+           else "Grad-CAM, Grad-CAM++ (no CAM: the head is not pooling then one dense layer)")
+    binary = " (one binary output, shown as [negative, positive])" if model.binary else ""
+    rows = [("model", model.name + (f" (weights: {spec.weights_status().summary})"
+                                    if spec else "")),
+            ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
+                      f"{size}"),
+            ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
+            ("read layer", f"{model.read_layer} (head {model.head.value}: {cam})"),
+            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}")]
+    _print_table([(k + ":", v) for k, v in rows])
+    layers = spatial_layers(model.keras_model)
+    print(f"\nlayers for --layer (Grad-CAM, Grad-CAM++), {len(layers)}: name, output shape")
+    _print_table([("  " + info.path, "x".join("?" if d is None else str(d) for d in info.shape))
+                  for info in layers])
     return EXIT_OK
 
 
@@ -198,8 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_tensorflow()
         if not debug:
             _quiet_native_logs()
+        if getattr(args, "imports", None):
+            from camview.models.user import import_user_modules
+
+            import_user_modules(args.imports)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "inspect":
+            return _cmd_inspect(args)
         if args.command == "render":
             from camview.args import render_request
             from camview.render import render

@@ -58,6 +58,7 @@ class RenderRequest:
     labels: str | None = None
     layer: str | None = None
     resize: str | None = None
+    preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
     method: str = "cam"
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
@@ -177,7 +178,8 @@ class Progress:
 
 def _write_json(path: str, model: CamModel, method: Method,
                 records: list[FrameRecord]) -> None:
-    doc = {"model": model.name, "method": method.name, "frames": [r.as_json() for r in records]}
+    doc = {"model": model.name, "preprocess": model.preprocess_name, "method": method.name,
+           "frames": [r.as_json() for r in records]}
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -373,7 +375,8 @@ def render(request: RenderRequest) -> int:
         if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
-                           resize=request.resize, labels=request.labels)
+                           resize=request.resize, labels=request.labels,
+                           preprocess=request.preprocess)
         method = make_method(request.method, model, request.layer)
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (

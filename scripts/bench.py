@@ -228,10 +228,18 @@ def bench_pipeline(name: str, weights: str | None, seconds: float, method: str) 
     return stats
 
 
+def ready_models() -> list[str]:
+    """The registry's models whose weights are here: a bench never downloads."""
+    from camview.models import REGISTRY, WeightsState
+
+    return [name for name, spec in REGISTRY.items()
+            if spec.weights_status().state is WeightsState.READY]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model(s) to measure (default: the "
-                        "offline ones: efficientnet_lite0, and squeezenet where found)")
+                        "registry's models whose weights are here, never a download)")
     parser.add_argument("--weights", default=None, help="weights for --model ('none': random)")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--recipe-repeats", type=int, default=10)
@@ -243,10 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
 
-    models = args.model or ["efficientnet_lite0"] + (
-        ["squeezenet"] if (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file() else [])
-    if not args.model and "CAMVIEW_SQUEEZENET" not in os.environ and "squeezenet" in models:
+    if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
+    models = args.model or ready_models()
 
     report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
               "cpu_count": os.cpu_count()}

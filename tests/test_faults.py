@@ -276,6 +276,8 @@ def test_broken_images_are_refused_naming_the_file_and_reason(tmp_path, capsys, 
 def test_squeezenet_without_weights_says_where_to_get_them(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CAMVIEW_SQUEEZENET", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    # Offline: the download is pointed at a local port nothing listens on, never the internet.
+    monkeypatch.setenv("CAMVIEW_WEIGHTS_URL", "http://127.0.0.1:9/squeezenet")
     err = refused(capsys, [*demo_frame(tmp_path), "--model", "squeezenet"],
                   "squeezenet1.1.xml", "--weights")
     assert str(tmp_path / "data") in err

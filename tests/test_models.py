@@ -9,7 +9,7 @@ import pytest
 from camview.errors import ModelError
 from camview.models import HeadKind, ResizeMode, list_models, load_model
 from camview.models.base import resized_input_size
-from camview.models.keras_apps import KERAS_APPS
+from camview.models.registry import REGISTRY
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +123,8 @@ def test_unknown_model_lists_the_names():
 
 def test_list_models_covers_every_name():
     infos = {i.name: i for i in list_models()}
-    assert {"efficientnet_lite0", "squeezenet", *KERAS_APPS} <= set(infos)
-    assert infos["efficientnet_lite0"].weights.startswith("installed")
+    assert set(REGISTRY) == set(infos)
+    assert infos["efficientnet_lite0"].weights.startswith("ready: installed")
     assert infos["squeezenet"].head is HeadKind.DIRECT
     assert infos["vgg16"].head is HeadKind.GRADIENT_ONLY
 

@@ -228,10 +228,11 @@ def test_resolve_user_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     folder = tmp_path / "camview" / "models" / "squeezenet1.1"
     with pytest.raises(ModelError) as info:
-        resolve_weights_path(None)
+        resolve_weights_path(None, download=False)  # a download is tests/test_weights_download
     message = str(info.value)
     assert str(folder) in message and ENV_VAR in message and "\n" not in message
     assert "intel/inference-engine-node" in message and "--weights PATH" in message
     folder.mkdir(parents=True)
-    (folder / XML_NAME).write_text("<net/>")  # only its presence matters here
-    assert resolve_weights_path(None) == folder / XML_NAME
+    (folder / XML_NAME).write_text("<net/>")  # only the presence of the pair matters here
+    (folder / XML_NAME).with_suffix(".bin").write_bytes(b"")
+    assert resolve_weights_path(None, download=False) == folder / XML_NAME

@@ -24,7 +24,7 @@ def options_from_args(args: argparse.Namespace):
         if not text.isdigit() and not is_demo(text) and not Path(text).expanduser().exists():
             raise SourceError(f"{text}: no such file or folder")
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
-              "resize": args.resize}
+              "resize": args.resize, "preprocess": args.preprocess}
     return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
                    model_kwargs={k: v for k, v in kwargs.items() if v is not None},
                    method=args.method or "cam", target=args.target, style=style,

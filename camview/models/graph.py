@@ -5,10 +5,22 @@ then past pooling and dropout to the activation that produced it. That is "the l
 activation before global pooling" for any network built the usual way, whatever its layer
 names, and also works when the convolutional base is a nested model (the usual way to build
 a fine-tuned classifier).
+
+Scores are read before a final softmax or sigmoid (Grad-CAM wants the class score, not its
+probability). A binary classifier's single output z (a logit, or a sigmoid's input) becomes
+two class scores [-z/2, +z/2]: their softmax is exactly [1 - sigmoid(z), sigmoid(z)], the
+positive class's map follows the logit and the negative class's its negation (scaled by 1/2,
+which a drawn map never shows). A GAP + Dense(1) head with kernel w is then an fc head with
+weights [-w/2, +w/2].
+
+A layer named with ``--layer`` may sit inside a nested base (``base/layer``, or its plain
+name when unique): the graph is run again with that base split so its inner activation comes
+out beside the scores.
 """
 
 from __future__ import annotations
 
+import difflib
 import enum
 from dataclasses import dataclass
 from functools import cache
@@ -54,6 +66,7 @@ class Head:
     kind: HeadKind
     fc_weights: np.ndarray | None
     feature_model: keras.Model
+    default_layer: str | None = None  # the one found from the graph (CAM reads only it)
 
 
 def _producer(tensor):
@@ -63,32 +76,161 @@ def _producer(tensor):
     return op, list(node.input_tensors)
 
 
-def _is_softmax(layer) -> bool:
+_SQUASHING = ("softmax", "sigmoid")  # turn scores into probabilities; maps read before them
+
+
+def _activation_name(layer) -> str:
+    return getattr(getattr(layer, "activation", None), "__name__", "")
+
+
+def _is_squashing_layer(layer) -> bool:
+    """A layer that only turns scores into probabilities: Softmax, Activation(softmax/sigmoid)."""
     import keras
 
     if isinstance(layer, keras.layers.Softmax):
         return True
-    if isinstance(layer, keras.layers.Activation):
-        return getattr(layer.activation, "__name__", "") == "softmax"
-    return False
+    return isinstance(layer, keras.layers.Activation) and _activation_name(layer) in _SQUASHING
 
 
-def _has_softmax(layer) -> bool:
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+def class_count(model: keras.Model) -> int:
+    """Classes shown for `model`: its outputs, or two for a binary classifier's one output."""
+    n = int(model.outputs[0].shape[-1])
+    return 2 if n == 1 else n
 
 
-def _layer_output(model: keras.Model, name: str, title: str):
-    try:
-        layer = model.get_layer(name)
-    except ValueError:
-        names = ", ".join(layer.name for layer in model.layers[-8:])
-        raise ModelError(f"{title} has no layer named {name!r} (its last layers: {names})"
-                         ) from None
-    tensor = layer._inbound_nodes[0].output_tensors[0]
-    if len(tensor.shape) != 4:
-        raise ModelError(f"layer {name!r} of {title} is not spatial (output shape "
-                         f"{tuple(tensor.shape)}); maps need a convolutional layer")
-    return tensor
+@cache
+def _binary_scores_layer() -> type:
+    import keras
+
+    class BinaryScores(keras.layers.Layer):
+        """z (batch, 1) -> [-z/2, +z/2]: softmax of it is [1 - sigmoid(z), sigmoid(z)]."""
+
+        def call(self, z):
+            return keras.ops.concatenate([-0.5 * z, 0.5 * z], axis=-1)
+
+    return BinaryScores
+
+
+def _two_class(fc: np.ndarray | None, kind: HeadKind) -> tuple[HeadKind, np.ndarray | None]:
+    """The head of a binary model as two classes (module docstring)."""
+    if kind is HeadKind.DIRECT:  # GAP of a one-channel map: the map is z's own
+        fc, kind = np.ones((1, 1), np.float32), HeadKind.FC
+    if fc is not None:
+        fc = np.concatenate([-0.5 * fc, 0.5 * fc], axis=1).astype(np.float32)
+    return kind, fc
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer maps can be read from: its path (``base/layer`` inside a nested base) and
+    output shape without the batch (None where any size is taken)."""
+
+    path: str
+    shape: tuple
+
+
+def _children(model) -> list:
+    """A Functional model's operations (layers and ops), in order; a Sequential's layers."""
+    ops = getattr(model, "operations", None)
+    return list(ops if ops is not None else model.layers)
+
+
+def _output_shape(op) -> tuple | None:
+    nodes = getattr(op, "_inbound_nodes", None) or []
+    outputs = nodes[-1].output_tensors if nodes else []
+    return tuple(outputs[0].shape) if len(outputs) == 1 else None
+
+
+def spatial_layers(model: keras.Model) -> list[LayerInfo]:
+    """Every layer with a spatial (batch, h, w, c) output, through nested bases, in order:
+    what ``--layer`` takes (``camview inspect`` lists them)."""
+    import keras
+
+    found: list[LayerInfo] = []
+
+    def visit(m, prefix: str) -> None:
+        for op in _children(m):
+            if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
+                continue
+            shape = _output_shape(op)
+            if shape is not None and len(shape) == 4:
+                found.append(LayerInfo(prefix + op.name, shape[1:]))
+            if isinstance(op, keras.Model):
+                visit(op, f"{prefix}{op.name}/")
+
+    visit(model, "")
+    return found
+
+
+def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
+    """``base/layer`` or a plain name (unique among the spatial layers) -> the path as a list;
+    ModelError naming the nearest candidates otherwise."""
+    candidates = spatial_layers(model)
+    paths = [c.path for c in candidates]
+    if name in paths:
+        return name.split("/")
+    same = [p for p in paths if p.rsplit("/", 1)[-1] == name]
+    if len(same) == 1:
+        return same[0].split("/")
+    if same:
+        raise ModelError(f"{title} has {len(same)} layers named {name!r} ({', '.join(same)}): "
+                         "give the full path")
+    if _exists(model, name.split("/")):
+        raise ModelError(f"layer {name!r} of {title} has no spatial output; maps need a layer "
+                         "with a (height, width, channels) output (camview inspect lists them)")
+    # Nearest by plain name, shown as the full paths --layer takes.
+    last = {p.rsplit("/", 1)[-1]: p for p in reversed(paths)}
+    near = [last[n] for n in difflib.get_close_matches(name.rsplit("/", 1)[-1], list(last),
+                                                       n=4, cutoff=0.5)]
+    hint = f"nearest: {', '.join(near)}" if near else f"its last ones: {', '.join(paths[-4:])}"
+    raise ModelError(f"{title} has no layer named {name!r} with a spatial output ({hint}; "
+                     "camview inspect lists them all)")
+
+
+def _exists(model, path: list[str]) -> bool:
+    import keras
+
+    for step in path:
+        if not isinstance(model, keras.Model):
+            return False
+        match = [op for op in _children(model) if op.name == step]
+        if not match:
+            return False
+        model = match[0]
+    return True
+
+
+def _run_split(model, x, path: list[str], final=None):
+    """Run `model`'s graph on `x` again, returning (its output, the output of the layer at
+    `path`): a nested base on the path is itself run split. `final` (a softmax layer) is
+    skipped, so the output is the scores before it."""
+    import keras
+
+    captured = []
+
+    def call(op, *args, **kwargs):
+        if op is final:
+            return args[0]
+        if op.name != path[0]:
+            return op(*args, **kwargs)
+        if len(path) == 1:
+            out = op(*args, **kwargs)
+            captured.append(out)
+            return out
+        out, inner = _run_split(op, args[0], path[1:])
+        captured.append(inner)
+        return out
+
+    if isinstance(model, keras.Sequential):
+        out = x
+        for layer in model.layers:
+            out = call(layer, out)
+    else:
+        out = model._run_through_graph(x, operation_fn=lambda op: op, call_fn=call)
+    if not captured:
+        raise ModelError(f"layer {'/'.join(path)!r} is not on the path from the input to the "
+                         "scores")
+    return out, captured[0]
 
 
 def analyse_head(model: keras.Model, read_layer: str | None = None,
@@ -102,21 +244,23 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
 
     title = title or model.name
     if len(model.outputs) != 1:
-        raise ModelError(f"{title} has {len(model.outputs)} outputs; camview explains "
-                         "classifiers with one output of class scores")
+        raise ModelError(f"{title} has {len(model.outputs)} outputs; camview needs one output "
+                         "of class scores")
     scores = model.outputs[0]
     if len(scores.shape) != 2:
         raise ModelError(f"{title}'s output has shape {tuple(scores.shape)}; camview "
                          "expects class scores of shape (batch, classes)")
 
-    # The scores before softmax: Grad-CAM wants the class score, not its probability.
+    # The scores before softmax/sigmoid: Grad-CAM wants the class score, not its probability.
     last, inputs = _producer(scores)
-    if _is_softmax(last):
-        scores = inputs[0]
-    elif _has_softmax(last):
+    final = None
+    if _is_squashing_layer(last):
+        scores, final = inputs[0], last
+    elif _activation_name(last) in _SQUASHING:
         # A Dense(activation="softmax"): read the same layer without its softmax. Setting the
         # activation is how Keras itself swaps it; the model is ours, loaded for this use.
         last.activation = keras.activations.linear
+    binary = int(scores.shape[-1]) == 1
 
     # Walk back to the first spatial tensor, remembering the head layers on the way.
     head_layers = []
@@ -141,19 +285,23 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
                 break
             tensor = inputs[0]
     head_layers.reverse()
+    auto_name = _producer(tensor)[0].name if tensor is not None else None
 
-    auto_tensor = tensor
-    if read_layer is not None:
-        tensor = _layer_output(model, read_layer, title)
-    name = _producer(tensor)[0].name
-
-    kind, fc = HeadKind.GRADIENT_ONLY, None
-    if tensor is auto_tensor:
+    path = resolve_layer(model, read_layer, title) if read_layer is not None else [auto_name]
+    if path == [auto_name]:
         kind, fc = _classify_head(head_layers, tensor, scores)
-    # A single input passed as itself, not a list: Keras warns when the call structure differs.
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        # A single input passed as itself, not a list: Keras warns when the structure differs.
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    else:
+        kind, fc = HeadKind.GRADIENT_ONLY, None
+        inputs = keras.Input(batch_shape=tuple(model.inputs[0].shape),
+                             dtype=model.inputs[0].dtype)
+        scores, tensor = _run_split(model, inputs, path, final)
+    if binary:
+        kind, fc = _two_class(fc, kind)
+        scores = _binary_scores_layer()(name="binary_scores")(scores)
     feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
-    return Head(name, kind, fc, feature_model)
+    return Head("/".join(path), kind, fc, feature_model, auto_name)
 
 
 def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:

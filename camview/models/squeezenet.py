@@ -13,7 +13,6 @@ Layer names follow the Caffe/IR names with '/' replaced by '_' (Keras forbids '/
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +23,13 @@ import numpy as np
 from camview.errors import ModelError
 from camview.models.openvino_ir import ConvParams, IRModel, read_ir
 
-# -- where the weights come from (shown by the README and `camview models`) --------------
-ENV_VAR = "CAMVIEW_SQUEEZENET"
-XML_NAME = "squeezenet1.1.xml"
-USER_SUBDIR = Path("camview") / "models" / "squeezenet1.1"  # under $XDG_DATA_HOME
-SOURCE_REPO = "intel/inference-engine-node"
-SOURCE_FOLDER = "models/squeezenet1.1/FP16/"
-SOURCE_URL = ("https://github.com/intel/inference-engine-node/tree/"
-              "52194d07a2c49e2f38cb68c586c9d80165c57afd/models/squeezenet1.1/FP16")
+# Where the weights come from lives in its own module (no TensorFlow needed to ask);
+# re-exported here for callers that know SqueezeNet by this module.
+from camview.models.squeezenet_weights import (  # noqa: F401
+    ENV_VAR,
+    XML_NAME,
+    resolve_weights_path,
+)
 
 # -- the network ------------------------------------------------------------------------
 INPUT_SIZE = (227, 227)
@@ -42,13 +40,6 @@ READ_LAYER = "relu_conv10"
 FIRES = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128),
          6: (48, 192), 7: (48, 192), 8: (64, 256), 9: (64, 256)}
 POOL_AFTER = {"relu_conv1": "pool1", "fire3": "pool3", "fire5": "pool5"}
-
-
-def user_model_dir() -> Path:
-    """The per-user folder the weights are looked for in ($XDG_DATA_HOME, else ~/.local/share)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
-    return root / USER_SUBDIR
 
 
 def _expected_convs() -> dict[str, tuple[tuple[int, int, int, int], int, int]]:
@@ -162,42 +153,6 @@ class LoadedSqueezeNet:
     xml_path: Path
 
 
-def _find_xml(path: Path, what: str) -> Path:
-    path = path.expanduser()
-    if path.is_dir():
-        if (path / XML_NAME).is_file():
-            return path / XML_NAME
-        xmls = sorted(path.glob("*.xml"))
-        if len(xmls) == 1:
-            return xmls[0]
-        raise ModelError(f"{what}{path}: folder has no {XML_NAME} (with its .bin)")
-    if path.suffix.lower() == ".bin":  # the weights half of the pair: use its .xml
-        path = path.with_suffix(".xml")
-    if not path.is_file():
-        raise ModelError(f"{what}{path}: no such file or folder (give {XML_NAME} or the "
-                         "folder holding it and its .bin)")
-    return path
-
-
-def resolve_weights_path(path: str | Path | None = None) -> Path:
-    """The SqueezeNet 1.1 .xml to load: `path` (the .xml or its folder), else $CAMVIEW_SQUEEZENET
-    (same), else `user_model_dir()`. Otherwise ModelError says where it looked and how to get
-    the files; a path that is given but wrong is an error, never a silent fallback."""
-    if path is not None and str(path) != "":
-        return _find_xml(Path(path), "SqueezeNet weights ")
-    env = os.environ.get(ENV_VAR, "")
-    if env:
-        return _find_xml(Path(env), f"${ENV_VAR}=")
-    folder = user_model_dir()
-    if (folder / XML_NAME).is_file():
-        return folder / XML_NAME
-    raise ModelError(
-        f"SqueezeNet 1.1 weights not found (${ENV_VAR} is not set and {folder} has no "
-        f"{XML_NAME}): copy squeezenet1.1.xml and squeezenet1.1.bin from the public repository "
-        f"{SOURCE_REPO}, folder {SOURCE_FOLDER} ({SOURCE_URL}) into {folder}, "
-        f"set ${ENV_VAR}, or use --weights PATH")
-
-
 def mean_from_ir(ir: IRModel) -> tuple[float, float, float]:
     """The BGR mean to subtract, from the constant the IR adds to (or subtracts from) its input.
 
@@ -266,9 +221,10 @@ def check_squeezenet(ir: IRModel, convs: Mapping[str, ConvParams]) -> None:
             raise fail(f"fire{n}/concat joins {branches}")
 
 
-def load_squeezenet(path: str | Path | None = None) -> LoadedSqueezeNet:
-    """Read the IR (see `resolve_weights_path` for `path`), check it, build the Keras model."""
-    xml_path = resolve_weights_path(path)
+def load_squeezenet(path: str | Path | None = None, progress=None) -> LoadedSqueezeNet:
+    """Read the IR (see `resolve_weights_path` for `path`; fetched once when there is none),
+    check it, build the Keras model."""
+    xml_path = resolve_weights_path(path, progress=progress)
     ir = read_ir(xml_path)
     convs = ir.convolutions()
     check_squeezenet(ir, convs)

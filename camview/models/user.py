@@ -1,16 +1,40 @@
-"""A user's own Keras classifier (.keras or .h5), e.g. a fine-tuned cats-vs-dogs net."""
+"""A user's own Keras classifier (.keras or .h5), e.g. a fine-tuned cats-vs-dogs net.
+
+Every way a saved model can be unusable gets one line naming the file and what to do: not a
+model at all, cut short, a custom layer Keras cannot rebuild (``--import FILE.py`` runs the
+module that registers it), several inputs, an input that is not an image.
+"""
 
 from __future__ import annotations
 
+import re
+import runpy
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from camview.errors import ModelError
-from camview.models.base import keras_warnings_summarised
+from camview.models.base import input_channels, keras_warnings_summarised
+from camview.models.preprocess import Preprocessing, choose
 
 USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+#: How Keras names a class it cannot find (Keras 3 .keras; legacy .h5).
+_UNKNOWN_CLASS = (re.compile(r"Could not locate (?:class|function) '([^']+)'"),
+                  re.compile(r"Unknown (?:layer|object|activation)[^']*'([^']+)'"))
+
+
+def import_user_modules(paths: list[str] | None) -> None:
+    """Run each --import FILE.py once, before any model is loaded, so the custom layers it
+    registers (``@keras.saving.register_keras_serializable()``) can be rebuilt."""
+    for path in paths or []:
+        file = Path(path)
+        if not file.is_file():
+            raise ModelError(f"--import {path}: no such file")
+        try:
+            runpy.run_path(str(file), run_name=f"camview_user_{file.stem}")
+        except Exception as exc:  # the user's code: report it, do not crash
+            raise ModelError(f"--import {path} failed: {type(exc).__name__}: "
+                             f"{(str(exc).strip().splitlines() or [''])[0][:160]}") from None
 
 
 def _check_container(path: Path) -> None:
@@ -20,19 +44,47 @@ def _check_container(path: Path) -> None:
     if path.stat().st_size == 0:
         raise ModelError(f"model file {path} is empty")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise ModelError(f"model file {path} is not a Keras model (.keras files are zip archives)")
+        raise ModelError(f"model file {path} is not a Keras model (.keras files are zip "
+                         "archives; this one is not, or is cut short)")
     if path.suffix in (".h5", ".hdf5"):
         with path.open("rb") as f:
             if f.read(8) != b"\x89HDF\r\n\x1a\n":
                 raise ModelError(f"model file {path} is not an HDF5 Keras model")
 
 
-def load_user_model(path: str | Path):
-    """The Keras model in `path`, its input size and a preprocess function.
+def _load_error(path: Path, exc: Exception) -> ModelError:
+    text = str(exc).strip()
+    for pattern in _UNKNOWN_CLASS:
+        found = pattern.search(text)
+        if found:
+            return ModelError(
+                f"model file {path} uses the custom class {found.group(1)!r}, which Keras "
+                "cannot rebuild: register it with @keras.saving.register_keras_serializable() "
+                "in a Python file and pass --import FILE.py")
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return ModelError(f"model file {path} cannot be loaded by Keras (damaged, cut short or not "
+                      f"a Keras model): {reason[:200]}")
 
-    A saved model carries no record of its preprocessing; camview feeds RGB scaled to 0..1
-    unless the model starts with its own Rescaling/Normalization layer, in which case it gets
-    raw 0..255 RGB (the Keras tutorial way of fine-tuning keeps preprocessing in the model).
+
+def check_image_input(model, title: str) -> tuple[int | None, int | None, int]:
+    """(h, w, channels) of the model's one image input; ModelError saying what is wrong."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        raise ModelError(f"{title}: it has {len(inputs)} inputs; camview needs one image input")
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4:
+        raise ModelError(f"{title}: its input has shape {shape}, not an image batch; camview "
+                         "needs one image input (batch, height, width, channels)")
+    return shape[1], shape[2], input_channels(model, title)
+
+
+def load_user_model(path: str | Path, preprocess: str | None = None):
+    """The Keras model in `path`, its input size, its `Preprocessing` and whether the input
+    size is fixed.
+
+    A saved model carries no record of its preprocessing: ``preprocess`` names it
+    (camview.models.preprocess), or None/'auto' reads it from the model and says when that
+    is a guess.
     """
     import keras
 
@@ -42,18 +94,8 @@ def load_user_model(path: str | Path):
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model file {path} cannot be loaded by Keras: {reason[:200]}") from None
-    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else ()
-    if len(shape) != 4 or shape[-1] != 3:
-        raise ModelError(f"model file {path}: input shape {shape} is not an RGB image batch")
-    h, w = shape[1] or 224, shape[2] or 224
-    raw_input = any(isinstance(layer, keras.layers.Rescaling | keras.layers.Normalization)
-                    for layer in model.layers[:4])
-    scale = np.float32(1.0 if raw_input else 1.0 / 255.0)
-
-    def preprocess(bgr: np.ndarray) -> np.ndarray:
-        return bgr[..., ::-1].astype(np.float32) * scale
-
-    fixed = shape[1] is not None and shape[2] is not None
-    return model, (h, w), preprocess, fixed
+        raise _load_error(path, exc) from None
+    h, w, channels = check_image_input(model, f"model file {path}")
+    chosen: Preprocessing = choose(preprocess, model, channels, f"model file {path.name}")
+    fixed = h is not None and w is not None
+    return model, (h or 224, w or 224), chosen, fixed

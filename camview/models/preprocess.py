@@ -1,0 +1,253 @@
+"""How a frame is turned into what a network was trained on: the one list of modes, and `auto`.
+
+A saved Keras model carries no record of the preprocessing it was trained with, and feeding
+the wrong one fails silently (the net sees a near-constant or saturated image and still
+answers). So the choice is explicit: ``--preprocess MODE`` says it, and ``auto`` reads what
+the model itself says, and says so when it has to guess:
+
+- a ``Rescaling``/``Normalization`` layer, or scaling ops (``x / 127.5 - 1`` as
+  ``keras.applications.*.preprocess_input`` leaves in a functional graph), before the first
+  convolution, looked for through nested bases: the model scales its own input -> ``raw``;
+- a nested keras.applications base without its own scaling (MobileNetV2, ResNet50...): that
+  family's ``preprocess_input`` (a guess: the usual way such a model is trained);
+- otherwise RGB 0..1 (``unit``), also a guess.
+
+Keras' own ``preprocess_input`` functions do the work of every named mode (``caffe``, ``tf``,
+``torch`` are the modes of ``keras.applications.imagenet_utils``), so the numbers are exactly
+the ones the families were trained with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from camview.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+#: Modes that are a rule rather than a family, and what each feeds the network.
+FIXED_MODES: dict[str, str] = {
+    "raw": "RGB 0..255",
+    "unit": "RGB 0..1",
+    "tf": "RGB -1..1",
+    "caffe": "BGR 0..255 minus the ImageNet mean",
+    "torch": "RGB 0..1, then ImageNet mean/std",
+}
+
+#: keras.applications modules whose own ``preprocess_input`` can be named (written out so
+#: `camview --help` needs no TensorFlow; a test checks each one exists in Keras).
+FAMILIES: tuple[str, ...] = (
+    "convnext", "densenet", "efficientnet", "efficientnet_v2", "inception_resnet_v2",
+    "inception_v3", "mobilenet", "mobilenet_v2", "mobilenet_v3", "nasnet", "resnet", "resnet50",
+    "resnet_v2", "vgg16", "vgg19", "xception",
+)
+
+#: Every value --preprocess takes, in the order help shows them.
+MODES: tuple[str, ...] = (AUTO, *FIXED_MODES, *FAMILIES)
+
+#: Channel counts a frame can give, and how: 1 is the frame in grayscale, 3 RGB.
+CHANNELS = {1: "grayscale", 3: "RGB"}
+
+#: The name keras.applications gives a base model -> its family (the most specific first).
+#: Bases that scale their own input (EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3,
+#: RegNet) are recognised by their Rescaling/Normalization layers, whatever their name.
+_BASE_FAMILIES: tuple[tuple[str, str], ...] = (
+    (r"mobilenetv2", "mobilenet_v2"), (r"mobilenetv3", "mobilenet_v3"),
+    (r"mobilenet", "mobilenet"), (r"efficientnetv2", "efficientnet_v2"),
+    (r"efficientnet", "efficientnet"), (r"convnext", "convnext"),
+    (r"inception_resnet_v2", "inception_resnet_v2"), (r"inception_v3", "inception_v3"),
+    (r"xception", "xception"), (r"nasnet", "nasnet"), (r"densenet", "densenet"),
+    (r"resnet\d+v2", "resnet_v2"), (r"resnet\d+", "resnet"), (r"vgg16", "vgg16"),
+    (r"vgg19", "vgg19"),
+)
+
+
+def help_text() -> str:
+    """The --preprocess help, from the one list above."""
+    fixed = "; ".join(f"{name}: {what}" for name, what in FIXED_MODES.items())
+    return (f"how frames are fed to your own model: auto (default: read from the model, "
+            f"see `camview inspect`); {fixed}; or a keras.applications family, its own "
+            f"preprocess_input: {', '.join(FAMILIES)}")
+
+
+Transform = Callable[[np.ndarray], np.ndarray]
+"""Resized uint8 image in the model's colour (BGR (h, w, 3) or grey (h, w, 1)) -> float32."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The chosen preprocessing: its name (shown in JSON, inspect, the window), why it was
+    chosen, a note when `auto` had to guess (None when it could tell), and the transform."""
+
+    name: str
+    why: str
+    transform: Transform
+    note: str | None = None
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self.transform(image)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """float32 RGB (or grey) copy of a BGR (or grey) uint8 image."""
+    if image.shape[-1] == 3:
+        image = image[..., ::-1]
+    return np.array(image, dtype=np.float32)
+
+
+def _scaled(scale: float, offset: float) -> Transform:
+    def transform(image: np.ndarray) -> np.ndarray:
+        return _rgb(image) * np.float32(scale) + np.float32(offset)
+
+    return transform
+
+
+def _keras_mode(mode: str) -> Transform:
+    """caffe / torch: keras.applications.imagenet_utils' own arithmetic, on RGB 0..255."""
+    def transform(image: np.ndarray) -> np.ndarray:
+        from keras.applications import imagenet_utils
+
+        return imagenet_utils.preprocess_input(_rgb(image), mode=mode)
+
+    return transform
+
+
+def _family(name: str) -> Transform:
+    import importlib
+
+    preprocess_input = importlib.import_module(f"keras.applications.{name}").preprocess_input
+
+    def transform(image: np.ndarray) -> np.ndarray:
+        # keras.applications' preprocess_input expects RGB in 0..255 and converts itself.
+        return np.asarray(preprocess_input(_rgb(image)), dtype=np.float32)
+
+    return transform
+
+
+def named(mode: str, channels: int = 3, why: str = "--preprocess") -> Preprocessing:
+    """The preprocessing called `mode` (not auto) for a model taking `channels` channels."""
+    mode = mode.lower().replace("-", "_")
+    grey_ok = ("raw", "unit", "tf")
+    if mode not in MODES or mode == AUTO:
+        raise ModelError(f"unknown preprocessing {mode!r}: use one of {', '.join(MODES)}")
+    if channels == 1 and mode not in grey_ok:
+        raise ModelError(f"--preprocess {mode} is for RGB models; a grayscale model takes "
+                         f"{', '.join(grey_ok)}")
+    if mode == "raw":
+        transform = _scaled(1.0, 0.0)
+    elif mode == "unit":
+        transform = _scaled(1 / 255.0, 0.0)
+    elif mode == "tf":
+        transform = _scaled(1 / 127.5, -1.0)
+    elif mode in FIXED_MODES:
+        transform = _keras_mode(mode)
+    else:
+        transform = _family(mode)
+    return Preprocessing(mode, why, transform)
+
+
+# -- auto: what the model says about its own input -------------------------------------------
+
+def _is_model(op) -> bool:
+    import keras
+
+    return isinstance(op, keras.Model)
+
+
+def _children(model) -> list:
+    """The operations of a Functional model (layers and ops such as TrueDivide), in order;
+    a Sequential's layers."""
+    ops = getattr(model, "operations", None)
+    return list(ops if ops is not None else model.layers)
+
+
+def _front(model, path: str = "") -> Iterator[tuple[str, object]]:
+    """(path, operation) in order, through nested models, up to the first convolution."""
+    import keras
+
+    for op in _children(model):
+        if isinstance(op, keras.layers.InputLayer):
+            continue
+        name = f"{path}{op.name}"
+        if _is_model(op):
+            yield name, op
+            for item in _front(op, f"{name}/"):
+                yield item
+                if _is_conv(item[1]):
+                    return
+            continue
+        yield name, op
+        if _is_conv(op):
+            return
+
+
+def _is_conv(op) -> bool:
+    import keras
+
+    return isinstance(op, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
+                      | keras.layers.DepthwiseConv2D | keras.layers.SeparableConv2D)
+
+
+#: Keras ops that, at the front of a graph, can only be input scaling.
+_SCALING_OPS = {"TrueDivide", "Divide", "Subtract", "Multiply", "Add", "Cast"}
+
+
+def base_family(model) -> str | None:
+    """The keras.applications family a (nested) model was built by, from its name."""
+    import re
+
+    name = model.name.lower().replace("-", "_")
+    return next((fam for pattern, fam in _BASE_FAMILIES if re.match(pattern, name)), None)
+
+
+def decide(model, channels: int = 3, title: str = "the model") -> Preprocessing:
+    """`auto`: the preprocessing `model` says it takes, or a guess with a note saying so."""
+    import keras
+
+    front, base = [], None
+    for name, op in _front(model):
+        if _is_conv(op):
+            break
+        if _is_model(op):
+            base = base or (name, base_family(op))
+            continue
+        if isinstance(op, keras.layers.Rescaling | keras.layers.Normalization):
+            front.append(f"{type(op).__name__} layer {name!r}")
+        elif type(op).__name__ in _SCALING_OPS:
+            front.append(f"{type(op).__name__.lower()} op {name!r}")
+    if front:
+        where = f" (keras.applications {base[1]} base {base[0]!r})" if base and base[1] else ""
+        return named("raw", channels, why=f"the model scales its own input{where}: "
+                     f"{', '.join(front[:3])} before the first convolution")
+    if base and base[1] and channels == 3:
+        note = (f"{title}: no preprocessing inside the model; its base {base[0]!r} is "
+                f"keras.applications {base[1]}, so camview feeds {base[1]}.preprocess_input "
+                "(--preprocess to change)")
+        return _with_note(named(base[1], channels, why=f"base {base[0]!r} is keras.applications "
+                                f"{base[1]}, which expects its own preprocess_input"), note)
+    note = (f"{title}: cannot tell how the model was trained to be fed; camview feeds "
+            f"{CHANNELS.get(channels, 'RGB')} 0..1 (--preprocess raw, tf, caffe, torch or a "
+            "keras.applications family to change)")
+    return _with_note(named("unit", channels, why="nothing in the model says how its input "
+                            "is scaled: camview's default"), note)
+
+
+def _with_note(chosen: Preprocessing, note: str) -> Preprocessing:
+    return Preprocessing(chosen.name, chosen.why, chosen.transform, note)
+
+
+def choose(mode: str | None, model, channels: int, title: str) -> Preprocessing:
+    """--preprocess MODE for a user model: `auto` (or None) reads the model, logging a guess
+    once; anything else is taken as said."""
+    if mode is None or mode.lower() == AUTO:
+        chosen = decide(model, channels, title)
+        if chosen.note:
+            log.warning("%s", chosen.note)
+        return chosen
+    return named(mode, channels)

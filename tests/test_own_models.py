@@ -1,0 +1,389 @@
+"""Your own model: the shapes people save, fed the way they were trained and read right.
+
+Every model is built here, small (32x32 inputs, random weights), saved and loaded back the way
+a user's file is; each map is checked against an independent GradientTape computation written
+in this file, and each preprocessing against its formula.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import subprocess
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from camview.cli import main
+from camview.errors import ModelError
+from camview.maps import make_method
+from camview.models import HeadKind, load_model
+from camview.models.graph import spatial_layers
+from camview.models.preprocess import FAMILIES, decide, named
+
+SIZE = 32
+RNG = np.random.default_rng(0)
+FRAME = (RNG.random((48, 40, 3)) * 255).astype(np.uint8)
+
+
+def _save(model: keras.Model, path) -> str:
+    model.save(path)
+    return str(path)
+
+
+def _mobilenet(**name) -> keras.Model:
+    return keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), include_top=False,
+                                          weights=None, alpha=0.35, **name)
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory):
+    """The TF transfer-learning tutorial's shape: augmentation, mobilenet_v2.preprocess_input
+    applied inside the model as ops, a nested MobileNetV2, GAP, Dropout, Dense(1) logit."""
+    base = _mobilenet(name="base")
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.RandomFlip("horizontal")(inputs)
+    x = keras.applications.mobilenet_v2.preprocess_input(x)
+    x = base(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.2)(x)
+    outputs = keras.layers.Dense(1, name="logit")(x)
+    path = _save(keras.Model(inputs, outputs), tmp_path_factory.mktemp("tut") / "pets.keras")
+    return load_model(path), keras.models.load_model(path)
+
+
+def _rgb(model, frame=FRAME) -> np.ndarray:
+    """The frame resized as camview resizes it, as RGB 0..255 float32 (1, h, w, 3)."""
+    h, w = model.network_size(frame.shape[:2])
+    interp = cv2.INTER_AREA if h * w < frame.shape[0] * frame.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(frame, (w, h), interpolation=interp)[None, ..., ::-1].astype(np.float32)
+
+
+def _gradcam(run, x) -> tuple[np.ndarray, np.ndarray]:
+    """Textbook Grad-CAM, written out with a tape: run(x) -> (A, score).
+    Returns (map, A) with map = ReLU(sum_k mean(dscore/dA_k) A_k)."""
+    with tf.GradientTape() as tape:
+        a, score = run(tf.constant(x))
+    g = tape.gradient(score, a)[0].numpy()
+    a = a[0].numpy()
+    return np.maximum((a * g.mean(axis=(0, 1))).sum(-1), 0), a
+
+
+def _tutorial_run(keras_model, inner: str | None = None, sign: float = 1.0):
+    """The tutorial model's forward by hand: the preprocessing formula, the base (split at
+    `inner`), pooling and the dense logit; the score is sign * logit."""
+    base = keras_model.get_layer("base")
+    dense = keras_model.get_layer("logit")
+    split = keras.Model(base.inputs, [base.get_layer(inner).output if inner else base.output,
+                                      base.output])
+
+    def run(x):
+        a, out = split(x / 127.5 - 1.0, training=False)
+        z = dense(tf.reduce_mean(out, axis=(1, 2)))[0, 0]
+        return a, sign * z
+
+    return run
+
+
+# -- preprocessing ---------------------------------------------------------------------------
+
+def test_tutorial_model_is_fed_raw_because_it_scales_itself(tutorial):
+    model, _ = tutorial
+    assert model.preprocess_name == "raw"
+    assert "true_divide" in model.preprocess_why and model.preprocess_note is None
+    np.testing.assert_array_equal(model.prepare(FRAME), _rgb(model))
+
+
+def test_named_modes_are_their_formulas():
+    bgr = (RNG.random((4, 5, 3)) * 255).astype(np.uint8)
+    rgb = bgr[..., ::-1].astype(np.float32)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    expected = {"raw": rgb, "unit": rgb / 255, "tf": rgb / 127.5 - 1,
+                "caffe": bgr.astype(np.float32) - [103.939, 116.779, 123.68],
+                "torch": (rgb / 255 - mean) / std, "mobilenet_v2": rgb / 127.5 - 1,
+                "resnet50": bgr.astype(np.float32) - [103.939, 116.779, 123.68]}
+    for mode, want in expected.items():
+        np.testing.assert_allclose(named(mode)(bgr), want, rtol=1e-5, atol=1e-4, err_msg=mode)
+    for family in FAMILIES:
+        assert hasattr(getattr(keras.applications, family), "preprocess_input"), family
+    with pytest.raises(ModelError, match="grayscale"):
+        named("caffe", channels=1)
+
+
+def test_bases_with_their_own_rescaling_take_0_255():
+    base = keras.applications.EfficientNetB0(input_shape=(SIZE, SIZE, 3), include_top=False,
+                                             weights=None)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    out = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(base(inputs)))
+    chosen = decide(keras.Model(inputs, out))
+    assert chosen.name == "raw" and chosen.note is None
+    assert "efficientnet" in chosen.why and "Rescaling" in chosen.why
+
+
+def test_a_bare_keras_base_gets_its_family_and_says_it_guessed(tmp_path, caplog):
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), _mobilenet(),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    path = _save(model, tmp_path / "seq.keras")
+    with caplog.at_level(logging.WARNING):
+        cam_model = load_model(path)
+    assert cam_model.preprocess_name == "mobilenet_v2"
+    assert "--preprocess" in cam_model.preprocess_note
+    assert [r.getMessage() for r in caplog.records] == [cam_model.preprocess_note]
+    np.testing.assert_allclose(cam_model.prepare(FRAME), _rgb(cam_model) / 127.5 - 1, atol=1e-5)
+    # The name the window shows for the nested base is a layer --layer takes (it crashed).
+    base = model.layers[0].name  # keras.applications' own name, mobilenetv2_0.35_32
+    assert cam_model.read_layer == base
+    same = load_model(path, read_layer=base)
+    assert same.head is HeadKind.FC
+    batch = cam_model.prepare(FRAME)
+    np.testing.assert_allclose(make_method("cam", same).explain(batch).cam,
+                               make_method("cam", cam_model).explain(batch).cam, rtol=1e-5)
+
+
+# -- binary ----------------------------------------------------------------------------------
+
+def test_binary_logit_is_two_classes_and_each_map_is_the_textbook_one(tutorial):
+    model, keras_model = tutorial
+    assert model.binary and model.labels == ["negative", "positive"]
+    assert model.head is HeadKind.FC and model.fc_weights.shape[1] == 2
+    batch = model.prepare(FRAME)
+    x = _rgb(model)
+    z = float(keras_model(x, training=False)[0, 0])
+    gradcam = make_method("gradcam", model)
+    found = 0
+    for target, sign in ((1, 1.0), (0, -1.0)):
+        result = gradcam.explain(batch, target)
+        p = 1 / (1 + np.exp(-z))
+        np.testing.assert_allclose(result.probabilities, [1 - p, p], rtol=1e-4, atol=1e-6)
+        expected, a = _gradcam(_tutorial_run(keras_model, sign=sign), x)
+        # The two class scores are -z/2 and +z/2 (softmax = sigmoid): maps of half the logit.
+        np.testing.assert_allclose(2 * result.cam, expected, rtol=1e-3, atol=1e-5)
+        found += int(expected.max() > 0)
+        # CAM: the dense kernel w as [-w/2, +w/2].
+        w = keras_model.get_layer("logit").kernel.numpy()[:, 0]
+        cam = make_method("cam", model).explain(batch, target).cam
+        np.testing.assert_allclose(2 * cam, sign * (a @ w), rtol=1e-3, atol=1e-4)
+    assert found >= 1  # at least one class has a map that is not all zero
+
+
+def test_sigmoid_output_is_read_before_the_sigmoid(tmp_path):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    original = keras.Model(inputs, out)
+    path = _save(original, tmp_path / "sig.keras")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ndog\n")
+    model = load_model(path, labels=str(labels))
+    assert model.labels == ["cat", "dog"] and model.head is HeadKind.FC
+    out = model.classify(FRAME)
+    p = float(original(_rgb(model), training=False)[0, 0])
+    np.testing.assert_allclose(out.probabilities, [1 - p, p], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out.logits[1] - out.logits[0], np.log(p / (1 - p)), rtol=1e-3)
+
+
+# -- grayscale -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="c2")(x)
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    return _save(keras.Model(inputs, out), tmp_path_factory.mktemp("mnist") / "mnist.keras")
+
+
+def test_grayscale_model_gets_the_frame_in_grayscale(mnist):
+    model = load_model(mnist)
+    assert model.channels == 1 and model.preprocess_name == "unit" and model.preprocess_note
+    said = load_model(mnist, preprocess="tf")
+    assert said.preprocess_name == "tf" and said.preprocess_note is None
+    np.testing.assert_allclose(said.prepare(FRAME), model.prepare(FRAME) * 2 - 1, atol=1e-5)
+    batch = model.prepare(FRAME)
+    grey = cv2.cvtColor(cv2.resize(FRAME, (28, 28), interpolation=cv2.INTER_AREA),
+                        cv2.COLOR_BGR2GRAY)
+    np.testing.assert_allclose(batch[0, ..., 0], grey / 255.0, atol=1e-6)
+    keras_model = model.keras_model
+    c2 = keras.Model(keras_model.input, [keras_model.get_layer("c2").output,
+                                         keras_model.layers[-1].output])
+    dense = keras_model.layers[-1]
+
+    def run(x):
+        a, _ = c2(x)
+        return a, tf.matmul(tf.reduce_mean(a, axis=(1, 2)), dense.kernel)[0, 3] + dense.bias[3]
+
+    expected, _ = _gradcam(run, batch)
+    np.testing.assert_allclose(make_method("gradcam", model).explain(batch, 3).cam, expected,
+                               rtol=1e-3, atol=1e-6)
+
+
+def test_grayscale_model_renders_on_the_colour_frame(mnist, tmp_path):
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.resize(FRAME, (80, 96)))
+    out = tmp_path / "out.png"
+    assert main(["render", str(photo), "-o", str(out), "--model", mnist, "--json",
+                 str(tmp_path / "r.json"), "--layout", "overlay", "--style", "blend"]) == 0
+    view = cv2.imread(str(out))
+    assert np.abs(view[..., 0].astype(int) - view[..., 2]).max() > 10  # colour, not grey
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["preprocess"] == "unit" and doc["model"] == mnist
+
+
+# -- --layer ---------------------------------------------------------------------------------
+
+def test_layer_inside_a_nested_base_matches_the_textbook_map(tutorial):
+    model, keras_model = tutorial
+    paths = [info.path for info in spatial_layers(keras_model)]
+    assert "base/block_3_expand_relu" in paths and "logit" not in paths
+    inner = load_model(model.source, read_layer="block_3_expand_relu")
+    assert inner.read_layer == "base/block_3_expand_relu"
+    assert inner.head is HeadKind.GRADIENT_ONLY
+    batch = inner.prepare(FRAME)
+    for method in ("gradcam", "gradcam++"):
+        make_method(method, inner).explain(batch, 1)  # runs
+    expected, _ = _gradcam(_tutorial_run(keras_model, "block_3_expand_relu"), _rgb(inner))
+    got = make_method("gradcam", inner).explain(batch, 1).cam
+    np.testing.assert_allclose(2 * got, expected, rtol=1e-3, atol=1e-5)
+    with pytest.raises(ModelError, match="chosen layer 'base/block_3_expand_relu'"):
+        make_method("cam", inner)
+
+
+def test_a_wrong_layer_name_exits_2_with_the_nearest(tutorial, capsys, tmp_path):
+    model, _ = tutorial
+    code = main(["render", "demo", "--frames", "1", "--model", model.source, "--layer",
+                 "block_3_expand_rel", "--method", "gradcam", "--json",
+                 str(tmp_path / "out.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "nearest: base/block_3_expand_relu" in err
+
+
+# -- inspect and messages --------------------------------------------------------------------
+
+def test_inspect_says_what_camview_understood(tutorial, capsys):
+    model, _ = tutorial
+    assert main(["inspect", model.source]) == 0
+    out = capsys.readouterr().out
+    for fragment in ("32x32, 3 channel(s)", "raw: the model scales its own input",
+                     "read layer:  base (head fc", "2 (one binary output",
+                     "base/block_3_expand_relu", "8x8x"):
+        assert fragment in out, fragment
+    assert main(["inspect", "squeezenet"]) == 0  # built without weights: nothing downloaded
+    assert "relu_conv10 (head direct" in capsys.readouterr().out
+
+
+def _two_inputs():
+    a, b = keras.Input((SIZE, SIZE, 3)), keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3)(keras.layers.Concatenate()([a, b]))
+    return keras.Model([a, b], keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+
+
+def _two_outputs():
+    a = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(a))
+    return keras.Model(a, [keras.layers.Dense(2)(x), keras.layers.Dense(3)(x)])
+
+
+def _vector_input():
+    a = keras.Input((20,))
+    return keras.Model(a, keras.layers.Dense(2)(a))
+
+
+def _two_channels():
+    a = keras.Input((SIZE, SIZE, 2))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(a))
+    return keras.Model(a, keras.layers.Dense(2)(x))
+
+
+@pytest.mark.parametrize("build, fragment", [
+    (_two_inputs, "it has 2 inputs; camview needs one image input"),
+    (_two_outputs, "has 2 outputs; camview needs one output"),
+    (_vector_input, "not an image batch"),
+    (_two_channels, "2 channels; a frame gives 1 (grayscale) or 3 (RGB)"),
+])
+def test_unusable_models_are_one_line_exit_2(tmp_path, capsys, build, fragment):
+    path = _save(build(), tmp_path / "m.keras")
+    assert main(["inspect", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "\n" not in err and "Traceback" not in err
+
+
+CUSTOM = """
+import keras
+
+@keras.saving.register_keras_serializable(package="mine")
+class Doubler(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+"""
+
+
+def test_custom_layer_is_named_and_import_makes_it_loadable(tmp_path, capsys):
+    module = tmp_path / "mine.py"
+    module.write_text(CUSTOM)
+    namespace: dict = {}
+    exec(compile(CUSTOM, str(module), "exec"), namespace)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3)(namespace["Doubler"]()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    path = _save(model, tmp_path / "custom.keras")
+    keras.saving.get_custom_objects().pop("mine>Doubler")  # a fresh process knows nothing
+    assert main(["inspect", path]) == 2
+    err = capsys.readouterr().err
+    assert "custom class 'Doubler'" in err and "--import FILE.py" in err
+    assert main(["inspect", path, "--import", str(module)]) == 0
+    assert "read layer:  conv2d" in capsys.readouterr().out
+
+
+def test_truncated_model_file_is_one_line(tutorial, tmp_path, capsys):
+    model, _ = tutorial
+    with open(model.source, "rb") as f:
+        data = f.read()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["inspect", str(cut)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cut.keras" in err and "\n" not in err
+
+
+# -- the README's worked example runs as written ---------------------------------------------
+
+def _readme_block(marker: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    after = text.split(f"<!-- example: {marker} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1]
+
+
+def test_readme_fine_tuning_example_runs(tmp_path, monkeypatch, capsys):
+    code = _readme_block("fine_tune.py")
+    line = 'IMG, WEIGHTS = 160, "imagenet"'
+    assert line in code
+    code = code.replace(line, "IMG, WEIGHTS = 32, None")  # tiny, and no ImageNet download
+    monkeypatch.chdir(tmp_path)
+    for i, folder in enumerate(("cats", "dogs")):
+        (tmp_path / "pets" / folder).mkdir(parents=True)
+        for k in range(4):
+            image = np.full((40, 40, 3), 60 + 120 * i, np.uint8) + RNG.integers(0, 40, (40, 40, 3),
+                                                                                 dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / "pets" / folder / f"{k}.jpg"), image)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), cv2.resize(FRAME, (64, 48)))
+    exec(compile(code, "README fine_tune.py", "exec"), {})
+    ran = 0
+    for line in _readme_block("commands").splitlines():
+        command = line.split("#", 1)[0].strip()
+        if command.startswith("printf"):
+            subprocess.run(command, shell=True, check=True, cwd=tmp_path)
+        elif command.startswith(("camview inspect", "camview render")):
+            assert main(shlex.split(command)[1:]) == 0, command
+            ran += 1
+    assert ran == 3
+    out = capsys.readouterr().out
+    assert "raw: the model scales its own input" in out and "names: pets.txt" in out
+    doc = json.loads((tmp_path / "photo.json").read_text())
+    assert doc["preprocess"] == "raw"
+    assert doc["frames"][0]["top"][0]["label"] in ("cat", "dog")
+    assert (tmp_path / "photo_cam.png").is_file() and (tmp_path / "photo_inner.png").is_file()

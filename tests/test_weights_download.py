@@ -1,0 +1,126 @@
+"""SqueezeNet's weights fetched once, checked against their pinned SHA-256 and cached.
+
+The "remote" is a local HTTP server on 127.0.0.1 serving the shared copy of the public files
+(CAMVIEW_WEIGHTS_URL points at it, as a user behind a firewall points camview at a mirror);
+these tests never touch the internet.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import SQUEEZENET_DIR, skimage_bgr
+
+from camview.errors import ModelError
+from camview.models import WeightsState, load_model
+from camview.models.registry import REGISTRY
+from camview.models.squeezenet_weights import FILES, URL_ENV_VAR, user_model_dir
+
+SOURCE = next((p for p in (SQUEEZENET_DIR, Path(os.environ.get("CAMVIEW_SQUEEZENET", "/-")))
+               if (p / "squeezenet1.1.bin").is_file()), None)
+pytestmark = pytest.mark.skipif(
+    SOURCE is None, reason=f"the shared copy of the SqueezeNet 1.1 files is not here "
+    f"({SQUEEZENET_DIR} is absent and $CAMVIEW_SQUEEZENET is not set), so there is nothing to "
+    "serve as a download")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log in the test output
+        pass
+
+
+class Mirror:
+    """A folder served over HTTP on 127.0.0.1 from a thread of this test."""
+
+    def __init__(self, folder: Path) -> None:
+        handler = functools.partial(_Quiet, directory=str(folder))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def fresh_machine(tmp_path, monkeypatch):
+    """No local SqueezeNet: an empty data folder and no $CAMVIEW_SQUEEZENET."""
+    monkeypatch.delenv("CAMVIEW_SQUEEZENET", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return user_model_dir()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pinned_hashes_are_those_of_the_public_files():
+    for f in FILES:
+        assert _sha256(SOURCE / f.name) == f.sha256
+        assert (SOURCE / f.name).stat().st_size == f.size
+
+
+def test_downloaded_once_verified_and_cached(fresh_machine, monkeypatch):
+    mirror = Mirror(SOURCE)
+    monkeypatch.setenv(URL_ENV_VAR, mirror.url)
+    status = REGISTRY["squeezenet"].weights_status()
+    assert status.state is WeightsState.DOWNLOAD
+    assert status.summary == "will download on first use (2.5 MB)"
+    steps: list[str] = []
+    try:
+        first = load_model("squeezenet", progress=steps.append)
+    finally:
+        mirror.stop()
+    for f in FILES:
+        assert _sha256(fresh_machine / f.name) == f.sha256
+    assert [p.name for p in fresh_machine.parent.iterdir()] == ["squeezenet1.1"]  # no staging
+    assert any("downloading squeezenet1.1.bin" in s and mirror.url in s for s in steps)
+    assert REGISTRY["squeezenet"].weights_status().state is WeightsState.READY
+    # The server is gone: the second load is a cache hit.
+    second = load_model("squeezenet")
+    frame = skimage_bgr("chelsea")
+    a, b = first.classify(frame), second.classify(frame)
+    np.testing.assert_array_equal(a.logits, b.logits)
+    assert first.short_label(int(np.argmax(a.logits))) in ("Egyptian cat", "tabby", "tiger cat")
+
+
+def test_a_corrupt_file_is_refused_and_nothing_is_kept(fresh_machine, monkeypatch, tmp_path):
+    served = tmp_path / "mirror"
+    served.mkdir()
+    shutil.copy(SOURCE / "squeezenet1.1.xml", served)
+    data = bytearray((SOURCE / "squeezenet1.1.bin").read_bytes())
+    data[1000:1010] = bytes(10)
+    (served / "squeezenet1.1.bin").write_bytes(bytes(data))
+    mirror = Mirror(served)
+    monkeypatch.setenv(URL_ENV_VAR, mirror.url)
+    try:
+        with pytest.raises(ModelError) as info:
+            load_model("squeezenet")
+    finally:
+        mirror.stop()
+    message = str(info.value)
+    assert "squeezenet1.1.bin" in message and "SHA-256" in message and "nothing was kept" in message
+    assert "\n" not in message
+    assert not fresh_machine.exists() or not any(fresh_machine.iterdir())
+    assert not any(p.name.startswith(".") for p in fresh_machine.parent.iterdir())
+
+
+def test_offline_is_one_line_saying_what_to_do(fresh_machine, monkeypatch):
+    monkeypatch.setenv(URL_ENV_VAR, "http://127.0.0.1:9/nothing-listens-here")
+    with pytest.raises(ModelError) as info:
+        load_model("squeezenet")
+    message = str(info.value)
+    for fragment in (URL_ENV_VAR, str(fresh_machine), "--weights", "inference-engine-node"):
+        assert fragment in message
+    assert "\n" not in message
