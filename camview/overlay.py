@@ -523,3 +523,56 @@ def style_from_args(args) -> OverlayStyle:
         return OverlayStyle(**given).validate()
     except ValueError as exc:
         raise CamviewError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Several views of one frame side by side (render --compare, the window's compare view)
+
+
+def title_bar(text: str, width: int, height: int, *, scale: float = 1.0) -> np.ndarray:
+    """A dark strip with ``text`` centred, to go above a panel of size (height, width): the
+    panel's own corners keep its labels. Same text size as draw_labels for that panel."""
+    m = _metrics(height, scale)
+    bar = np.full((m.cap + 2 * m.pad, width, 3), SEPARATOR_COLOUR, np.uint8)
+    text = _fit(_ascii(text).strip(), max(1, width - 2 * m.pad), m)
+    x = max(m.pad, (width - _text_width(text, m)) // 2)
+    cv2.putText(bar, text, (x, m.pad + m.cap), FONT, m.font_scale, TEXT_COLOUR, m.thickness,
+                cv2.LINE_AA)
+    return bar
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """(rows, columns) for `count` panels: one row up to 3, then as square as it gets."""
+    if count <= 3:
+        return 1, max(count, 1)
+    columns = math.ceil(math.sqrt(count))
+    return math.ceil(count / columns), columns
+
+
+def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1.0,
+                 columns: int | None = None) -> np.ndarray:
+    """Titled panels in a grid (one row for up to 3), separated like the side-by-side layout.
+
+    Every panel is resized to the first one's size (they are normally views of the same
+    frame) under a title bar of its own; empty cells of the last row are the separator
+    colour.
+    """
+    if not panels:
+        raise ValueError("compose_grid needs at least one panel")
+    h, w = to_bgr8(panels[0][1]).shape[:2]
+    rows, cols = grid_shape(len(panels)) if columns is None else (
+        math.ceil(len(panels) / columns), columns)
+    cells = []
+    for title, image in panels:
+        image = to_bgr8(image)
+        if image.shape[:2] != (h, w):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        cells.append(np.vstack([title_bar(title, w, h, scale=label_scale), image]))
+    ch = cells[0].shape[0]
+    sep = separator_width(h)
+    out = np.full((rows * ch + (rows - 1) * sep, cols * w + (cols - 1) * sep, 3),
+                  SEPARATOR_COLOUR, np.uint8)
+    for i, cell in enumerate(cells):
+        r, c = divmod(i, cols)
+        out[r * (ch + sep):r * (ch + sep) + ch, c * (w + sep):c * (w + sep) + w] = cell
+    return out

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -26,9 +26,10 @@ import numpy as np
 
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.images import IMAGE_SUFFIXES
-from camview.maps import CAM, MapResult, Method, make_method, method_class
+from camview.maps import CAM, METHODS, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
-from camview.overlay import OverlayStyle, render_view, style_from_args
+from camview.overlay import OverlayStyle, compose_grid, render_view, style_from_args
+from camview.scale import MapScale
 from camview.sources import Frame, Source, open_source
 from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
@@ -51,11 +52,14 @@ class FrameRecord:
     peak: dict
     cam: np.ndarray = field(repr=False)
     problem: str | None = None
+    metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
         if self.problem:
             entry["problem"] = self.problem
+        if self.metrics is not None:
+            entry["metrics"] = self.metrics
         return entry
 
 
@@ -68,15 +72,31 @@ def peak_in_frame(cam: np.ndarray, frame_hw: tuple[int, int]) -> dict:
     return {"x": int(x), "y": int(y)}
 
 
-def draw_view(model: CamModel, frame: Frame, result: MapResult,
-              style: OverlayStyle) -> np.ndarray:
+def draw_view(model: CamModel, frame: Frame, result: MapResult, style: OverlayStyle,
+              scale: MapScale | None = None) -> np.ndarray:
     """The composed view of one explained frame, the same way the window draws it."""
     top = [(model.short_label(i), p) for i, p in result.top(style.topk)]
+    cam = result.drawn
+    if scale is not None:
+        cam = scale.apply(cam, float(result.probabilities[result.target]))
     # An undrawable map (NaN, flat) becomes a banner saying why, not coloured garbage.
-    return render_view(frame.image, result.cam, top, style)
+    return render_view(frame.image, cam, top, style,
+                       absolute=scale is not None and scale.absolute)
 
 
-def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
+def draw_compare(model: CamModel, frame: Frame, results: list[MapResult], titles: list[str],
+                 style: OverlayStyle, scales: list[MapScale]) -> np.ndarray:
+    """The same frame through several methods: titled overlay panels in a grid (the raw
+    frame first in the side-by-side layout)."""
+    panel = replace(style, layout="overlay")
+    panels = [("Frame", frame.image)] if style.layout == "side-by-side" else []
+    panels += [(title, draw_view(model, frame, result, panel, scale))
+               for title, result, scale in zip(titles, results, scales, strict=True)]
+    return compose_grid(panels, label_scale=style.label_scale)
+
+
+def record_of(model: CamModel, frame: Frame, result: MapResult,
+              metrics: dict | None = None) -> FrameRecord:
     # JSON has no NaN: a probability that is not a number is null (and "problem" says why).
     top = [{"index": i, "label": model.short_label(i),
             "prob": round(p, 6) if np.isfinite(p) else None} for i, p in result.top(TOP_N)]
@@ -84,7 +104,7 @@ def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
-        problem=result.problem)
+        problem=result.problem, metrics=metrics)
 
 
 class FrameSink:
@@ -159,9 +179,12 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _write_json(path: str, model: CamModel, method: Method,
+def _write_json(path: str, model: CamModel, methods: list[Method],
                 records: list[FrameRecord]) -> None:
-    doc = {"model": model.name, "method": method.name, "frames": [r.as_json() for r in records]}
+    doc = {"model": model.name, "method": methods[0].name}
+    if len(methods) > 1:  # --compare: top, target, peak and the maps are the first one's
+        doc["compare"] = [m.name for m in methods]
+    doc["frames"] = [r.as_json() for r in records]
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -186,12 +209,12 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def close_outputs(args: argparse.Namespace, model: CamModel, method: Method,
+def close_outputs(args: argparse.Namespace, model: CamModel, methods: list[Method],
                   records: list[FrameRecord], sink: FrameSink) -> list[OutputError]:
     """Finish every output, each even if another failed, so nothing computed is lost."""
     steps = [sink.close]
     if args.json:
-        steps.append(lambda: _write_json(args.json, model, method, records))
+        steps.append(lambda: _write_json(args.json, model, methods, records))
     if args.map:
         steps.append(lambda: _write_maps(args.map, records))
     errors = []
@@ -220,9 +243,37 @@ def check_request(args: argparse.Namespace) -> None:
     """Faults found from the arguments alone, before a model is loaded (seconds)."""
     if args.frames is not None and args.frames < 1:
         raise CamviewError(f"--frames must be at least 1, not {args.frames}")
-    if method_class(args.method or "cam") is CAM:
-        name = args.model or DEFAULT_MODEL
-        CAM.check_head(name, known_head(name))
+    for name in method_names(args):
+        if method_class(name) is CAM:
+            model = args.model or DEFAULT_MODEL
+            CAM.check_head(model, known_head(model))
+
+
+def method_names(args: argparse.Namespace) -> list[str]:
+    """--compare a,b,c, else --method (default cam)."""
+    if getattr(args, "compare", None):
+        names = [n.strip() for n in args.compare.split(",") if n.strip()]
+        if not names:
+            raise CamviewError("--compare needs method names separated by commas")
+        return names
+    return [args.method or "cam"]
+
+
+#: Render options that configure a method, as make_method takes them.
+METHOD_OPTIONS = ("max_channels", "patch", "stride")
+
+
+def make_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
+    """The methods to render (one, or --compare's), with their options from the command
+    line; an option none of them takes is an error, not silently ignored."""
+    names = method_names(args)
+    options = {k: getattr(args, k, None) for k in METHOD_OPTIONS}
+    for key, value in options.items():
+        if value is not None and not any(key in method_class(n).options for n in names):
+            takers = [m.name for m in METHODS.values() if key in m.options]
+            raise CamviewError(f"--{key.replace('_', '-')} applies to {', '.join(takers)} "
+                               f"only, not to {', '.join(names)}")
+    return [make_method(name, model, args.layer, **options) for name in names]
 
 
 _END = object()  # marks the end of a queue's stream
@@ -271,9 +322,11 @@ class _Writer(threading.Thread):
     """Draws, records and writes explained frames behind the model, in order."""
 
     def __init__(self, model: CamModel, sink: FrameSink, style: OverlayStyle,
-                 progress: Progress, records: list[FrameRecord]) -> None:
+                 progress: Progress, records: list[FrameRecord], titles: list[str]) -> None:
         super().__init__(name="camview-render-write", daemon=True)
-        self.model, self.sink, self.style = model, sink, style
+        self.model, self.sink, self.style, self.titles = model, sink, style, titles
+        # One scale per method: a running maximum must not mix their units.
+        self.scales = [MapScale(style.scale) for _ in titles]
         self.progress, self.records = progress, records
         self.box: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self.failed = threading.Event()
@@ -282,17 +335,21 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         try:
             while (item := self.box.get()) is not _END:
-                frame, result = item
-                view = draw_view(self.model, frame, result, self.style)
-                self.records.append(record_of(self.model, frame, result))
+                frame, results, metrics = item
+                if len(results) == 1:
+                    view = draw_view(self.model, frame, results[0], self.style, self.scales[0])
+                else:
+                    view = draw_compare(self.model, frame, results, self.titles, self.style,
+                                        self.scales)
+                self.records.append(record_of(self.model, frame, results[0], metrics))
                 self.sink.write(view, frame.index)
                 self.progress.update(len(self.records))
         except BaseException as exc:  # handed to the main thread, which raises it
             self.error = exc
             self.failed.set()
 
-    def add(self, frame: Frame, result: MapResult) -> None:
-        if not _put(self.box, (frame, result), self.failed):
+    def add(self, frame: Frame, results: list[MapResult], metrics: dict | None) -> None:
+        if not _put(self.box, (frame, results, metrics), self.failed):
             raise self.error
 
     def finish(self) -> None:
@@ -301,10 +358,13 @@ class _Writer(threading.Thread):
         self.join()
 
 
-def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSink,
+def render_frames(model: CamModel, methods: list[Method], source: Source, sink: FrameSink,
                   target: int | None, style: OverlayStyle, limit: int | None,
-                  progress: Progress, records: list[FrameRecord]) -> None:
+                  progress: Progress, records: list[FrameRecord], metrics: bool = False) -> None:
     """Every frame of `source` (up to `limit`) through the model into `sink` and `records`.
+
+    Several methods (--compare) make a grid of the same frame; `metrics` adds each method's
+    deletion and insertion scores (camview.faithfulness) to the frame's record.
 
     Decoding and preparing run one thread ahead of the model, drawing and encoding one thread
     behind it, so the model (this thread) rarely waits: frames stay in order and none is
@@ -312,7 +372,7 @@ def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSi
     explained is written before it returns or raises.
     """
     reader = _Reader(source, model, limit)
-    writer = _Writer(model, sink, style, progress, records)
+    writer = _Writer(model, sink, style, progress, records, [m.title for m in methods])
     reader.start()
     writer.start()
     try:
@@ -320,12 +380,25 @@ def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSi
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
-            writer.add(frame, method.explain(batch, target))
+            results = [method.explain(batch, target) for method in methods]
+            scores = frame_metrics(model, batch, methods, results) if metrics else None
+            writer.add(frame, results, scores)
     finally:
         reader.close()
         writer.finish()
     if writer.error is not None:
         raise writer.error
+
+
+def frame_metrics(model: CamModel, batch: np.ndarray, methods: list[Method],
+                  results: list[MapResult]) -> dict:
+    """{method: {"deletion_auc", "insertion_auc"}} for each method, plus "random"."""
+    from camview.faithfulness import score_maps
+
+    scores = score_maps(model, batch, {m.name: r.cam for m, r in zip(methods, results,
+                                                                     strict=True)},
+                        results[0].target)
+    return {name: s.as_json() for name, s in scores.items()}
 
 
 def report_problems(records: list[FrameRecord]) -> None:
@@ -349,7 +422,7 @@ def run_render(args: argparse.Namespace) -> int:
             limit = DEMO_FRAMES
         model = load_model(args.model or DEFAULT_MODEL, weights=args.weights,
                            read_layer=args.layer, resize=args.resize, labels=args.labels)
-        method = make_method(args.method or "cam", model, args.layer)
+        methods = make_methods(args, model)
         target = None if args.target is None else model.find_class(args.target)
         total = min(x for x in (limit, source.frame_count) if x) if (
             limit or source.frame_count) else None
@@ -358,7 +431,8 @@ def run_render(args: argparse.Namespace) -> int:
         interrupted = False
         errors: list[OutputError] = []
         try:
-            render_frames(model, method, source, sink, target, style, limit, progress, records)
+            render_frames(model, methods, source, sink, target, style, limit, progress, records,
+                          metrics=bool(getattr(args, "metrics", False)))
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:
@@ -369,7 +443,7 @@ def run_render(args: argparse.Namespace) -> int:
             # However the render ended, the frames done are written; when it ended in a
             # fault, that fault is the one reported and output errors are only logged.
             progress.finish(len(records))
-            errors = close_outputs(args, model, method, records, sink)
+            errors = close_outputs(args, model, methods, records, sink)
             if sys.exc_info()[0] is not None:
                 for error in errors:
                     log.warning("%s", error)

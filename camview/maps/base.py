@@ -31,6 +31,17 @@ class MapResult:
     cam: np.ndarray  # (h, w) float32, raw; its resolution is the method's (see its docstring)
     logits: np.ndarray  # (classes,) pre-softmax scores of the unaltered input
     target: int  # the class the map is for
+    #: Pixel-level gradient maps are heavy-tailed: a few pixels hold the maximum and min-max
+    #: scaling leaves the rest black. Such a method sets this percentile, and `drawn` caps
+    #: the map there (as saliency maps are usually shown); `cam` stays raw.
+    clip_percentile: float | None = None
+
+    @property
+    def drawn(self) -> np.ndarray:
+        """The map to draw: `cam`, capped at clip_percentile when the method sets one."""
+        if self.clip_percentile is None or map_problem(self.cam) is not None:
+            return self.cam
+        return np.minimum(self.cam, np.percentile(self.cam, self.clip_percentile))
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -76,6 +87,8 @@ class Method(ABC):
     class_agnostic: ClassVar[bool] = False
     #: Keyword options the constructor takes beyond (model, layer), e.g. ("patch", "stride").
     options: ClassVar[tuple[str, ...]] = ()
+    #: See MapResult.clip_percentile (the pixel-level gradient maps set 99).
+    clip_percentile: ClassVar[float | None] = None
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
@@ -116,7 +129,7 @@ class Method(ABC):
         can pass them to any method.
         """
         cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
-        return MapResult(cam.numpy(), logits.numpy(), int(c))
+        return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
 
 
 def pick_class(logits, target):

@@ -46,6 +46,7 @@ class Saliency(Method):
     title = "Saliency"
     summary = "gradient of the class score at each input pixel; sharp but noisy"
     paper = "Simonyan et al. 2014"
+    clip_percentile = 99.0
 
     def _map(self, feature_model, x, target):
         grads, logits, c = input_gradient(feature_model, x, target)
@@ -67,6 +68,7 @@ class SmoothGrad(Method):
     summary = "saliency averaged over noisy copies of the frame: less speckle, n times the cost"
     paper = "Smilkov et al. 2017"
     live = False
+    clip_percentile = 99.0
     options = ("samples", "sigma")
     SAMPLES = 16
     SIGMA = 0.15
@@ -174,6 +176,7 @@ class GuidedGradCAM(Method):
     title = "Guided Grad-CAM"
     summary = "guided-backprop edges inside the Grad-CAM region: fine detail of the class"
     paper = "Selvaraju et al. 2017"
+    clip_percentile = 99.0
 
     def _compile(self):
         key = ("guided model",)
