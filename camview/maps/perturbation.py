@@ -127,8 +127,8 @@ class ScoreCAM(PerturbationMethod):
     summary = "each channel masks the frame; weighted by the class's score: no gradients, slow"
     paper = "Wang et al. 2020"
     options = ("max_channels",)
-    #: 2 s for a frozen 640x480 frame with EfficientNet-Lite0 on 2 shared cores (README).
-    MAX_CHANNELS = 96
+    #: 1.3 s for a 640x480 frame with EfficientNet-Lite0 on 2 loaded cores (96: 1.8-2.8 s).
+    MAX_CHANNELS = 64
 
     def __init__(self, model: CamModel, layer: str | None = None, *,
                  max_channels: int | None = MAX_CHANNELS) -> None:
