@@ -12,7 +12,7 @@ from camview.errors import CamviewError
 from camview.overlay import OverlayStyle
 
 #: The command-line options that set an OverlayStyle field of the same name.
-STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk")
+STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk", "scale")
 
 
 def style_from_args(args: argparse.Namespace) -> OverlayStyle:
@@ -31,7 +31,9 @@ def render_request(args: argparse.Namespace):
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "method", "target",
-                                           "frames")
-             if getattr(args, k) is not None}
+                                           "frames", "max_channels", "patch", "stride")
+             if getattr(args, k, None) is not None}
+    compare = args.compare.split(",") if getattr(args, "compare", None) is not None else None
     return RenderRequest(source=args.source, style=style_from_args(args),
-                         progress=not args.no_progress, **given)
+                         progress=not args.no_progress, compare=compare,
+                         metrics=bool(getattr(args, "metrics", False)), **given)

@@ -89,7 +89,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                         "ratio (default per model, see README)")
     p.add_argument("--method", default=None,
                    help=f"{', '.join(METHODS)} (default cam; gradient-only nets such as vgg16 "
-                        "need a gradient method)")
+                        "need another; see README, Methods)")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     window = sub.add_parser("window", help="the live window (the default command)")
     _add_window_options(window)
 
+    from camview.scale import SCALES
+
     render = sub.add_parser("render", help="render maps of every frame of a source to files")
     render.add_argument("source", help="camera index (e.g. 0), video, image, folder or 'demo'")
     render.add_argument("-o", "--output", default=None,
@@ -170,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after N frames (cameras and the demo run until Ctrl+C "
                              "otherwise; the demo defaults to 150)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
+    render.add_argument("--compare", default=None, metavar="A,B,C",
+                        help="a titled grid of the frame through several methods")
+    render.add_argument("--metrics", action="store_true",
+                        help="deletion/insertion scores per method in --json (slow)")
+    render.add_argument("--scale", choices=SCALES, default=None,
+                        help="what full heat means: frame (min-max each map, default), fixed "
+                             "(running maximum), probability (map x class probability)")
+    render.add_argument("--max-channels", type=int, default=None, metavar="N",
+                        help="scorecam: channels of highest variance kept (0: all, exact)")
+    render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")
+    render.add_argument("--stride", type=int, default=None, help="occlusion: step (px)")
     _add_model_options(render)
     _add_style_options(render)
 

@@ -9,13 +9,14 @@ the map cannot be drawn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from camview.maps import MapResult, Method
 from camview.models import CamModel
-from camview.overlay import OverlayStyle, render_view
+from camview.overlay import OverlayStyle, compose_grid, render_view
+from camview.scale import MapScale
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,33 @@ def explain(model: CamModel, method: Method, batch: np.ndarray, target: int | No
 
 
 def draw(image: np.ndarray, explanation: Explanation, style: OverlayStyle,
-         cam: np.ndarray | None = None) -> np.ndarray:
+         cam: np.ndarray | None = None, scale: MapScale | None = None) -> np.ndarray:
     """The picture of one explained frame in `style` (its layout included).
 
-    `cam` replaces the explanation's own map when the caller smooths maps over time; an
-    undrawable map shows the frame with a banner saying why instead of coloured garbage.
+    `cam` replaces the explanation's own map when the caller smooths maps over time; `scale`
+    (one per method, kept across frames) sets what the brightest colour means (style.scale);
+    an undrawable map shows the frame with a banner saying why instead of coloured garbage.
     """
-    shown = explanation.map.cam if cam is None else cam
+    result = explanation.map
+    shown = result.drawn if cam is None else cam
+    absolute = False
     if explanation.problem:
         shown = None
+    elif scale is not None:
+        shown = scale.apply(shown, float(result.probabilities[result.target]))
+        absolute = scale.absolute
     labels = [(label, p) for _, label, p in explanation.top]
     return render_view(image, shown, labels, style, message=explanation.banner,
-                       highlight=explanation.highlight)
+                       highlight=explanation.highlight, absolute=absolute)
+
+
+def draw_compare(image: np.ndarray, panels: list[tuple[str, Explanation]], style: OverlayStyle,
+                 scales: list[MapScale] | None = None) -> np.ndarray:
+    """The same frame through several methods (or classes): titled overlay panels in a grid,
+    the frame itself first when the layout is side-by-side."""
+    panel_style = replace(style, layout="overlay")
+    scales = scales or [None] * len(panels)
+    cells = [("Frame", image)] if style.layout == "side-by-side" else []
+    cells += [(title, draw(image, explained, panel_style, scale=scale))
+              for (title, explained), scale in zip(panels, scales, strict=True)]
+    return compose_grid(cells, label_scale=style.label_scale)

@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 
 from camview.errors import CamviewError, OutputError, SourceError
-from camview.explain import describe, draw
+from camview.explain import describe, draw, draw_compare
 from camview.images import IMAGE_SUFFIXES
-from camview.maps import CAM, MapResult, Method, make_method, method_class
+from camview.maps import CAM, METHODS, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
+from camview.scale import MapScale
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
 from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
 
@@ -60,6 +61,12 @@ class RenderRequest:
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
     method: str = "cam"
+    compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
+    #                                   place in the JSON and the maps)
+    max_channels: int | None = None  # scorecam
+    patch: int | None = None  # occlusion
+    stride: int | None = None  # occlusion
+    metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
     style: OverlayStyle = field(default_factory=OverlayStyle)
@@ -76,11 +83,14 @@ class FrameRecord:
     peak: dict
     cam: np.ndarray = field(repr=False)
     problem: str | None = None
+    metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
         if self.problem:
             entry["problem"] = self.problem
+        if self.metrics is not None:
+            entry["metrics"] = self.metrics
         return entry
 
 
@@ -93,7 +103,8 @@ def peak_in_frame(cam: np.ndarray, frame_hw: tuple[int, int]) -> dict:
     return {"x": int(x), "y": int(y)}
 
 
-def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
+def record_of(model: CamModel, frame: Frame, result: MapResult,
+              metrics: dict | None = None) -> FrameRecord:
     # JSON has no NaN: a probability that is not a number is null (and "problem" says why).
     top = [{"index": i, "label": model.short_label(i),
             "prob": round(p, 6) if np.isfinite(p) else None} for i, p in result.top(TOP_N)]
@@ -101,7 +112,7 @@ def record_of(model: CamModel, frame: Frame, result: MapResult) -> FrameRecord:
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
-        problem=result.problem)
+        problem=result.problem, metrics=metrics)
 
 
 class FrameSink:
@@ -176,10 +187,12 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _write_json(path: str, model: CamModel, method: Method,
+def _write_json(path: str, model: CamModel, methods: list[Method],
                 records: list[FrameRecord]) -> None:
-    doc = {"model": model.name, "preprocess": model.preprocess_name, "method": method.name,
-           "frames": [r.as_json() for r in records]}
+    doc = {"model": model.name, "preprocess": model.preprocess_name, "method": methods[0].name}
+    if len(methods) > 1:  # --compare: top, target, peak and the maps are the first one's
+        doc["compare"] = [m.name for m in methods]
+    doc["frames"] = [r.as_json() for r in records]
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -204,12 +217,12 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def close_outputs(request: RenderRequest, model: CamModel, method: Method,
+def close_outputs(request: RenderRequest, model: CamModel, methods: list[Method],
                   records: list[FrameRecord], sink: FrameSink) -> list[OutputError]:
     """Finish every output, each even if another failed, so nothing computed is lost."""
     steps = [sink.close]
     if request.json:
-        steps.append(lambda: _write_json(request.json, model, method, records))
+        steps.append(lambda: _write_json(request.json, model, methods, records))
     if request.map:
         steps.append(lambda: _write_maps(request.map, records))
     errors = []
@@ -242,9 +255,36 @@ def check_request(request: RenderRequest) -> None:
     if not (request.output or request.json or request.map):
         # All the work and nothing to show for it: say so before any source or model opens.
         raise OutputError("nothing to write: give -o, --json or --map")
-    if method_class(request.method) is CAM:
-        name = request.model
-        CAM.check_head(name, known_head(name))
+    for name in method_names(request):
+        if method_class(name) is CAM:
+            CAM.check_head(request.model, known_head(request.model))
+
+
+def method_names(request: RenderRequest) -> list[str]:
+    """The methods to render: the compared ones, else the one."""
+    if request.compare is not None:
+        names = [n.strip() for n in request.compare if n.strip()]
+        if not names:
+            raise CamviewError("--compare needs method names separated by commas")
+        return names
+    return [request.method]
+
+
+#: RenderRequest fields that configure a method, as make_method takes them.
+METHOD_OPTIONS = ("max_channels", "patch", "stride")
+
+
+def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
+    """The methods to render with their options; an option none of them takes is an error,
+    not silently ignored."""
+    names = method_names(request)
+    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
+    for key, value in options.items():
+        if value is not None and not any(key in method_class(n).options for n in names):
+            takers = [m.name for m in METHODS.values() if key in m.options]
+            raise CamviewError(f"--{key.replace('_', '-')} applies to {', '.join(takers)} "
+                               f"only, not to {', '.join(names)}")
+    return [make_method(name, model, request.layer, **options) for name in names]
 
 
 _END = object()  # marks the end of a queue's stream
@@ -293,9 +333,13 @@ class _Writer(threading.Thread):
     """Draws, records and writes explained frames behind the model, in order."""
 
     def __init__(self, model: CamModel, sink: FrameSink, style: OverlayStyle,
-                 progress: Progress, records: list[FrameRecord], pinned: bool) -> None:
+                 progress: Progress, records: list[FrameRecord], pinned: bool,
+                 titles: list[str]) -> None:
         super().__init__(name="camview-render-write", daemon=True)
         self.model, self.sink, self.style, self.pinned = model, sink, style, pinned
+        self.titles = titles
+        # One scale per method: a running maximum must not mix their units.
+        self.scales = [MapScale(style.scale) for _ in titles]
         self.progress, self.records = progress, records
         self.box: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self.failed = threading.Event()
@@ -304,19 +348,24 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         try:
             while (item := self.box.get()) is not _END:
-                frame, result = item
-                explained = describe(self.model, result, topk=self.style.topk,
-                                     pinned=self.pinned)
-                view = draw(frame.image, explained, self.style)
-                self.records.append(record_of(self.model, frame, result))
+                frame, results, metrics = item
+                explained = [describe(self.model, r, topk=self.style.topk, pinned=self.pinned)
+                             for r in results]
+                if len(explained) == 1:
+                    view = draw(frame.image, explained[0], self.style, scale=self.scales[0])
+                else:
+                    view = draw_compare(frame.image, list(zip(self.titles, explained,
+                                                              strict=True)),
+                                        self.style, self.scales)
+                self.records.append(record_of(self.model, frame, results[0], metrics))
                 self.sink.write(view, frame.index)
                 self.progress.update(len(self.records))
         except BaseException as exc:  # handed to the main thread, which raises it
             self.error = exc
             self.failed.set()
 
-    def add(self, frame: Frame, result: MapResult) -> None:
-        if not _put(self.box, (frame, result), self.failed):
+    def add(self, frame: Frame, results: list[MapResult], metrics: dict | None) -> None:
+        if not _put(self.box, (frame, results, metrics), self.failed):
             raise self.error
 
     def finish(self) -> None:
@@ -325,10 +374,13 @@ class _Writer(threading.Thread):
         self.join()
 
 
-def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSink,
+def render_frames(model: CamModel, methods: list[Method], source: Source, sink: FrameSink,
                   target: int | None, style: OverlayStyle, limit: int | None,
-                  progress: Progress, records: list[FrameRecord]) -> None:
+                  progress: Progress, records: list[FrameRecord], metrics: bool = False) -> None:
     """Every frame of `source` (up to `limit`) through the model into `sink` and `records`.
+
+    Several methods make a grid of the same frame; `metrics` adds each method's deletion and
+    insertion scores (camview.faithfulness) to the frame's record.
 
     Decoding and preparing run one thread ahead of the model, drawing and encoding one thread
     behind it, so the model (this thread) rarely waits: frames stay in order and none is
@@ -336,7 +388,8 @@ def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSi
     explained is written before it returns or raises.
     """
     reader = _Reader(source, model, limit)
-    writer = _Writer(model, sink, style, progress, records, pinned=target is not None)
+    writer = _Writer(model, sink, style, progress, records, pinned=target is not None,
+                     titles=[m.title for m in methods])
     reader.start()
     writer.start()
     try:
@@ -344,12 +397,24 @@ def render_frames(model: CamModel, method: Method, source: Source, sink: FrameSi
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
-            writer.add(frame, method.explain(batch, target))
+            results = [method.explain(batch, target) for method in methods]
+            scores = frame_metrics(model, batch, methods, results) if metrics else None
+            writer.add(frame, results, scores)
     finally:
         reader.close()
         writer.finish()
     if writer.error is not None:
         raise writer.error
+
+
+def frame_metrics(model: CamModel, batch: np.ndarray, methods: list[Method],
+                  results: list[MapResult]) -> dict:
+    """{method: {"deletion_auc", "insertion_auc"}} for each method, plus "random"."""
+    from camview.faithfulness import score_maps
+
+    maps = {m.name: r.cam for m, r in zip(methods, results, strict=True)}
+    scores = score_maps(model, batch, maps, results[0].target)
+    return {name: s.as_json() for name, s in scores.items()}
 
 
 def report_problems(records: list[FrameRecord]) -> None:
@@ -377,7 +442,7 @@ def render(request: RenderRequest) -> int:
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
                            preprocess=request.preprocess)
-        method = make_method(request.method, model, request.layer)
+        methods = make_methods(request, model)
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (
             limit or source.frame_count) else None
@@ -386,8 +451,8 @@ def render(request: RenderRequest) -> int:
         interrupted = False
         errors: list[OutputError] = []
         try:
-            render_frames(model, method, source, sink, target, request.style, limit, progress,
-                          records)
+            render_frames(model, methods, source, sink, target, request.style, limit, progress,
+                          records, metrics=request.metrics)
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:
@@ -398,7 +463,7 @@ def render(request: RenderRequest) -> int:
             # However the render ended, the frames done are written; when it ended in a
             # fault, that fault is the one reported and output errors are only logged.
             progress.finish(len(records))
-            errors = close_outputs(request, model, method, records, sink)
+            errors = close_outputs(request, model, methods, records, sink)
             if sys.exc_info()[0] is not None:
                 for error in errors:
                     log.warning("%s", error)

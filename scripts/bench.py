@@ -107,7 +107,25 @@ def textbook_gradcam(keras_model, layer_name: str, image: np.ndarray) -> np.ndar
     return heatmap.numpy()
 
 
-def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: int) -> dict:
+def bench_on_demand(model, batch: np.ndarray, repeats: int) -> dict:
+    """The slow methods at their defaults, and deletion + insertion for one Grad-CAM map
+    (camview.faithfulness.score_map): medians of a few calls after one warm-up."""
+    from camview.faithfulness import score_map
+    from camview.maps import make_method
+
+    out = {}
+    for key, method in (("smoothgrad_ms", "smoothgrad"), ("scorecam_ms", "scorecam"),
+                        ("occlusion_ms", "occlusion")):
+        explainer = make_method(method, model)
+        out[key] = median_ms(lambda e=explainer: e.explain(batch), repeats, warmup=1)
+    result = make_method("gradcam", model).explain(batch)
+    out["metrics_ms"] = median_ms(lambda: score_map(model, batch, result.cam, result.target),
+                                  repeats, warmup=1)
+    return out
+
+
+def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: int,
+                slow_repeats: int = 3) -> dict:
     import tensorflow as tf
 
     from camview.maps import make_method
@@ -124,13 +142,17 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
                               input_signature=[model.input_spec])
     calls = {"classify_ms": lambda: logits_only(batch).numpy()}
     for key, method in (("cam_ms", "cam"), ("gradcam_ms", "gradcam"),
-                        ("gradcampp_ms", "gradcam++")):
+                        ("gradcampp_ms", "gradcam++"), ("layercam_ms", "layercam"),
+                        ("eigencam_ms", "eigencam"), ("saliency_ms", "saliency"),
+                        ("guided_gradcam_ms", "guided-gradcam")):
         if not (method == "cam" and model.head is HeadKind.GRADIENT_ONLY):
             explainer = make_method(method, model)
             calls[key] = lambda e=explainer: e.explain(batch)
     row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
            "cam_ms": None, **interleaved_median_ms(calls, repeats)}
-    for key in ("cam", "gradcam", "gradcampp"):
+    row.update(bench_on_demand(model, batch, slow_repeats))
+    for key in ("cam", "gradcam", "gradcampp", "layercam", "eigencam", "saliency",
+                "guided_gradcam", "smoothgrad"):
         value = row[f"{key}_ms"]
         row[f"{key}_ratio"] = None if value is None else value / row["classify_ms"]
     row["gflops"] = model_gflops(model, hw)
@@ -258,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
               "cpu_count": os.cpu_count()}
     for name in models:
-        row = bench_model(name, args.weights, args.repeats, args.recipe_repeats)
+        row = bench_model(name, args.weights, args.repeats, args.recipe_repeats,
+                          1 if args.quick else 3)
         row["pipeline"] = bench_pipeline(name, args.weights, args.pipeline_seconds,
                                          args.pipeline_method)
         report["models"].append(row)
@@ -289,6 +312,12 @@ def print_table(report: dict) -> None:
                  f"{r['gflops']:.2f}", f"{r['achieved_gflops_per_s']:.0f}")
         print("".join(c.ljust(w) for c, w in zip(cells, (20, 9, 10, 15, 15, 15, 17, 7, 8),
                                                   strict=True)))
+    for r in report["models"]:
+        print(f"{r['model']}: " + ", ".join(
+            f"{key} {_fmt(r[key + '_ms'])} ms ({_fmt(r[key + '_ratio'], 2)}x)" for key in
+            ("layercam", "eigencam", "saliency", "guided_gradcam", "smoothgrad")) +
+            f"; scorecam {r['scorecam_ms']:.0f} ms, occlusion {r['occlusion_ms']:.0f} ms, "
+            f"deletion+insertion {r['metrics_ms']:.0f} ms")
     for r in report["models"]:
         p = r["pipeline"]
         print(f"pipeline {r['model']}: display {p['display_fps']:.1f} fps, inference "

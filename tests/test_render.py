@@ -60,6 +60,10 @@ def test_folder_output_and_demo(tmp_path):
     (["render", "demo", "--method", "lime", "--frames", "1", "--json", "x.json"], "lime"),
     (["render", "demo", "--target", "unicorn", "--frames", "1", "--json", "x.json"], "unicorn"),
     (["render", "demo", "-o", "out.txt", "--frames", "1"], "out.txt"),
+    (["render", "demo", "--patch", "8", "--method", "gradcam", "--frames", "1",
+      "--json", "x.json"],
+     "--patch applies to occlusion only"),
+    (["render", "demo", "--compare", "cam,lime", "--frames", "1", "--json", "x.json"], "lime"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -84,3 +88,37 @@ def test_console_script_runs_in_a_fresh_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(doc.read_text())["frames"][0]["top"][0]["label"] == "espresso"
     assert "Traceback" not in proc.stderr
+
+
+def test_compare_grid_metrics_and_scale(tmp_path):
+    image = tmp_path / "coffee.png"
+    cv2.imwrite(str(image), skimage_bgr("coffee"))
+    out, doc, cams = tmp_path / "grid.png", tmp_path / "grid.json", tmp_path / "grid.npy"
+    assert main(["render", str(image), "-o", str(out), "--json", str(doc), "--map", str(cams),
+                 "--compare", "Grad-CAM,layer-cam,eigencam", "--metrics",
+                 "--scale", "probability"]) == 0
+    h, w = skimage_bgr("coffee").shape[:2]
+    grid = cv2.imread(str(out))
+    assert grid.shape[0] > 2 * h and grid.shape[1] > 2 * w  # frame + 3 titled panels, 2x2
+    data = json.loads(doc.read_text())
+    assert data["method"] == "gradcam" and data["compare"] == ["gradcam", "layercam",
+                                                               "eigencam"]
+    metrics = data["frames"][0]["metrics"]
+    assert set(metrics) == {"gradcam", "layercam", "eigencam", "random"}
+    for scores in metrics.values():
+        assert set(scores) == {"deletion_auc", "insertion_auc"}
+        assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert metrics["gradcam"]["deletion_auc"] < metrics["random"]["deletion_auc"]
+    assert np.load(cams).shape[0] == 1
+
+
+@pytest.mark.parametrize("method", ["layercam", "eigencam", "saliency", "guided-gradcam"])
+def test_new_methods_render_and_write_raw_maps(tmp_path, method):
+    out, cams = tmp_path / "out.png", tmp_path / "maps.npy"
+    image = tmp_path / "chelsea.png"
+    cv2.imwrite(str(image), skimage_bgr("chelsea"))
+    assert main(["render", str(image), "-o", str(out), "--map", str(cams), "--method",
+                 method]) == 0
+    maps = np.load(cams)
+    # Saliency-type maps are at the network input's resolution, CAM-type ones at 7 rows.
+    assert maps.shape[1] == (224 if method in ("saliency", "guided-gradcam") else 7)

@@ -18,6 +18,7 @@ from camview.live.mailbox import Delivery, Mailbox
 from camview.maps import MapResult, Method, normalise
 from camview.models import CamModel
 from camview.overlay import OverlayStyle
+from camview.scale import MapScale
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Inference:
         self.flat_out = flat_out
         self.panel_only = panel_only
         self.smoother = Smoother()
+        self._scales: dict[tuple, MapScale] = {}
         self._stop = threading.Event()
         self._last_error: str | None = None
         self.thread = threading.Thread(target=self._run, name="camview-inference", daemon=True)
@@ -141,6 +143,14 @@ class Inference:
             self._last_error = message
             self.host.error(message, kind)
 
+    def _scale(self, style: OverlayStyle, model: CamModel, method: Method) -> MapScale:
+        """The map scale kept across frames; a new model, method, layer or scale mode starts
+        afresh, since their raw maps are in other units."""
+        key = (style.scale, id(model), method.name, method.layer)
+        if key not in self._scales:
+            self._scales = {key: MapScale(style.scale)}
+        return self._scales[key]
+
     def explain(self, item: Delivery, cfg: Config) -> Result:
         t0 = time.monotonic()
         model, method, style = cfg.model, cfg.method, cfg.style
@@ -152,10 +162,10 @@ class Inference:
         if explained.problem or cfg.smoothing <= 0:
             self.smoother.reset()
         else:
-            cam = self.smoother.update(mapped.cam, cfg.smoothing, cfg.generation)
+            cam = self.smoother.update(mapped.drawn, cfg.smoothing, cfg.generation)
         if self.panel_only and style.layout != "overlay":
             style = dataclasses.replace(style, layout="overlay")
-        overlay = draw(image, explained, style, cam)
+        overlay = draw(image, explained, style, cam, self._scale(style, model, method))
         done = time.monotonic()
         return Result(frame=item.frame, map=mapped,
                       top=[(label, p) for _, label, p in explained.top],

@@ -1,39 +1,68 @@
 """Class activation map methods over one small base, and the one list of their names.
 
 Every method answers the same question, "where does the network look for class c in this
-input", with one network pass per frame: CAM reads the activations the forward pass already
-returned; the gradient methods run forward and backward in one compiled TensorFlow function,
-built once per model and layer (the gradient only crosses the head, so it costs about one
-forward pass). Each gradient method only says how it weighs the activations (per channel
-or per position).
+input". The live ones take one compiled TensorFlow call per frame, built once per model and
+layer: CAM reads the activations the forward pass already returned; the gradient methods run
+forward and backward in one call and only say how they weigh the activations (per channel or
+per position); Eigen-CAM decomposes the activations; the saliency family differentiates back
+to the pixels. The on-demand ones (SmoothGrad, Score-CAM, occlusion) batch many forward
+passes and take progress and cancel.
 
-Maps are returned raw, at the read layer's resolution: CAM as the weighted sum without ReLU,
-Grad-CAM and Grad-CAM++ after their ReLU. Resizing and normalising belong to the overlay.
+Maps are returned raw (each method's docstring says what that means for it: the --map .npy
+contract). Resizing and normalising belong to the overlay.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from camview.errors import ModelError
-from camview.maps.base import MapResult, Method
+from camview.maps.base import Cancelled, MapResult, Method, Progress
 from camview.maps.cam import CAM
-from camview.maps.gradient import GradCAM, GradCAMPlusPlus, GradientMethod
+from camview.maps.eigen import EigenCAM
+from camview.maps.gradient import GradCAM, GradCAMPlusPlus, GradientMethod, LayerCAM
+from camview.maps.perturbation import BatchedForward, Occlusion, ScoreCAM
+from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
-__all__ = ["CAM", "METHODS", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "MapResult",
-           "Method", "make_method", "map_problem", "method_class", "normalise"]
+__all__ = ["CAM", "METHODS", "BatchedForward", "Cancelled", "EigenCAM", "GradCAM",
+           "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "LayerCAM", "MapResult",
+           "Method", "Occlusion", "Progress", "Saliency", "ScoreCAM", "SmoothGrad",
+           "make_method", "map_problem", "method_class", "normalise"]
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (CAM, GradCAM, GradCAMPlusPlus)}
-_ALIASES = {"grad-cam": "gradcam", "gradcampp": "gradcam++", "grad-cam++": "gradcam++",
-            "gradcamplusplus": "gradcam++"}
+#: Every method, in the order menus and the README list them. Each class says its title,
+#: summary, paper, whether it is live or on demand and whether it is class-agnostic.
+METHODS: dict[str, type[Method]] = {m.name: m for m in (
+    CAM, GradCAM, GradCAMPlusPlus, LayerCAM, EigenCAM, Saliency, GuidedGradCAM, SmoothGrad,
+    ScoreCAM, Occlusion)}
+
+
+def _key(name: str) -> str:
+    """Case, hyphens, underscores and spaces do not matter: 'Grad-CAM++' is 'gradcam++'."""
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
+_LOOKUP = {_key(m.name): m.name for m in METHODS.values()}
+_LOOKUP.update({_key(m.title): m.name for m in METHODS.values()})
+_LOOKUP.update({"gradcampp": "gradcam++", "gradcamplusplus": "gradcam++",
+                "vanillagradient": "saliency", "fasterscorecam": "scorecam",
+                "occlusionsensitivity": "occlusion"})
 
 
 def method_class(name: str) -> type[Method]:
-    key = _ALIASES.get(name.lower(), name.lower())
-    if key not in METHODS:
+    """The method called `name` (case-insensitive; hyphens, underscores, spaces ignored)."""
+    key = _LOOKUP.get(_key(name))
+    if key is None:
         raise ModelError(f"unknown method {name!r}: use one of {', '.join(METHODS)}")
     return METHODS[key]
 
 
-def make_method(name: str, model: CamModel, layer: str | None = None) -> Method:
-    return method_class(name)(model, layer)
+def make_method(name: str, model: CamModel, layer: str | None = None,
+                **options: Any) -> Method:
+    """The method `name` for `model` at `layer`. Options the method does not take (see its
+    `options`) and options left None are ignored, so one set of command-line options can
+    serve several methods (render --compare)."""
+    cls = method_class(name)
+    given = {k: v for k, v in options.items() if k in cls.options and v is not None}
+    return cls(model, layer, **given)

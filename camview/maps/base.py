@@ -1,12 +1,15 @@
-"""What every map method shares: the result type and one compiled call per model and layer.
+"""What every map method shares: the result type, what a method says about itself, and one
+compiled call per model and layer.
 
-Maps are returned raw, at the read layer's resolution; resizing and normalising belong to the
-overlay.
+Maps are returned raw (each method's docstring says what raw means for it); resizing and
+normalising belong to the overlay.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,12 +18,30 @@ import numpy as np
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
 
+#: progress(done, total): called by the on-demand methods after each batched call.
+Progress = Callable[[int, int], None]
+
+
+class Cancelled(Exception):
+    """An on-demand map was cancelled through its `cancel` event before it was done."""
+
 
 @dataclass(frozen=True)
 class MapResult:
-    cam: np.ndarray  # (h, w) float32, raw, at the read layer's resolution
-    logits: np.ndarray  # (classes,) pre-softmax scores of the same pass
+    cam: np.ndarray  # (h, w) float32, raw; its resolution is the method's (see its docstring)
+    logits: np.ndarray  # (classes,) pre-softmax scores of the unaltered input
     target: int  # the class the map is for
+    #: Pixel-level gradient maps are heavy-tailed: a few pixels hold the maximum and min-max
+    #: scaling leaves the rest black. Such a method sets this percentile, and `drawn` caps
+    #: the map there (as saliency maps are usually shown); `cam` stays raw.
+    clip_percentile: float | None = None
+
+    @property
+    def drawn(self) -> np.ndarray:
+        """The map to draw: `cam`, capped at clip_percentile when the method sets one."""
+        if self.clip_percentile is None or map_problem(self.cam) is not None:
+            return self.cam
+        return np.minimum(self.cam, np.percentile(self.cam, self.clip_percentile))
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -49,19 +70,38 @@ class Method(ABC):
     Each method is one compiled TensorFlow function of (input, target) -> (map, scores,
     class), built once per model and layer and cached on the model, so switching methods back
     and forth never retraces. target < 0 asks for the top-1 class, chosen inside the same
-    call. Subclasses only write `_map`, the traced body.
+    call. Subclasses only write `_map`, the traced body; the on-demand (perturbation) methods
+    override `explain` instead and batch their forward passes.
+
+    The class attributes describe the method once for the CLI, the window and the README.
     """
 
-    name: ClassVar[str]
-    title: ClassVar[str]
+    name: ClassVar[str]  # what --method takes
+    title: ClassVar[str]  # what a person reads
+    summary: ClassVar[str]  # one line: what the map shows
+    paper: ClassVar[str]  # "Author et al. YEAR"
+    #: True: about one forward pass or a few, fit for every live frame; False: seconds, on
+    #: demand (the frozen frame, render), with progress and cancel.
+    live: ClassVar[bool] = True
+    #: True when the map does not depend on the target class (it only reports it).
+    class_agnostic: ClassVar[bool] = False
+    #: Keyword options the constructor takes beyond (model, layer), e.g. ("patch", "stride").
+    options: ClassVar[tuple[str, ...]] = ()
+    #: See MapResult.clip_percentile (the pixel-level gradient maps set 99).
+    clip_percentile: ClassVar[float | None] = None
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
         self.layer = layer or model.read_layer
-        key = (type(self).__name__, self.layer)
+        key = self._cache_key()
         if key not in model.compiled:
             model.compiled[key] = self._compile()
         self._run = model.compiled[key]
+
+    def _cache_key(self) -> tuple:
+        """What the compiled call depends on: the method and the layer (and, for a method
+        with options baked into its graph, those)."""
+        return (type(self).__name__, self.layer)
 
     @abstractmethod
     def _map(self, feature_model, x, target):
@@ -79,10 +119,17 @@ class Method(ABC):
 
         return run
 
-    def explain(self, batch: np.ndarray, target: int | None = None) -> MapResult:
-        """The map of class `target` (None: the top-1 class) for one prepared input."""
+    def explain(self, batch: np.ndarray, target: int | None = None, *,
+                progress: Progress | None = None,
+                cancel: threading.Event | None = None) -> MapResult:
+        """The map of class `target` (None: the top-1 class) for one prepared input.
+
+        `progress` and `cancel` matter to the on-demand methods only (they raise Cancelled
+        when `cancel` is set); a live method is one call and ignores them, so every caller
+        can pass them to any method.
+        """
         cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
-        return MapResult(cam.numpy(), logits.numpy(), int(c))
+        return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
 
 
 def pick_class(logits, target):

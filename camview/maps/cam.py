@@ -9,10 +9,16 @@ from camview.models.graph import HeadKind
 
 
 class CAM(Method):
-    """Class activation mapping (Zhou et al. 2016): the head itself weighs the channels."""
+    """Class activation mapping (Zhou et al. 2016): the head itself weighs the channels.
+
+    Raw map: sum_k A_k * W_fc[c, k] at the read layer's resolution, no ReLU (SqueezeNet: the
+    class's own channel of relu_conv10).
+    """
 
     name = "cam"
     title = "CAM"
+    summary = "the network's own dense head weighs the last activations (GAP + dense nets only)"
+    paper = "Zhou et al. 2016"
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         chosen = layer or model.read_layer

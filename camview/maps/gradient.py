@@ -26,24 +26,35 @@ class GradientMethod(Method):
         """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
 
     def _map(self, feature_model, x, target):
-        import tensorflow as tf
+        return weighted_map(feature_model, x, target, self.weights)
 
-        with tf.GradientTape() as tape:
-            features, logits = feature_model(x, training=False)
-            tape.watch(features)
-            c = pick_class(logits[0], target)
-            score = tf.gather(logits[0], c)
-        grads = tape.gradient(score, features)[0]
-        weights = self.weights(features[0], grads, score)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features[0], axis=-1))
-        return cam, logits[0], c
+
+def weighted_map(feature_model, x, target, weights):
+    """TF ops: (ReLU(sum_k weights * A_k), scores, class), with `weights` a rule of
+    (activations, gradients, score) as in GradientMethod.weights."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        features, logits = feature_model(x, training=False)
+        tape.watch(features)
+        c = pick_class(logits[0], target)
+        score = tf.gather(logits[0], c)
+    grads = tape.gradient(score, features)[0]
+    w = weights(features[0], grads, score)
+    cam = tf.nn.relu(tf.reduce_sum(w * features[0], axis=-1))
+    return cam, logits[0], c
 
 
 class GradCAM(GradientMethod):
-    """Grad-CAM (Selvaraju et al. 2017): channels weighted by their mean gradient."""
+    """Grad-CAM (Selvaraju et al. 2017): channels weighted by their mean gradient.
+
+    Raw map: ReLU(sum_k mean_ij(dS_c/dA_k) * A_k) at the read layer's resolution.
+    """
 
     name = "gradcam"
     title = "Grad-CAM"
+    summary = "channels weighted by their mean gradient; any CNN"
+    paper = "Selvaraju et al. 2017"
 
     @staticmethod
     def weights(features, grads, score):
@@ -58,10 +69,13 @@ class GradCAMPlusPlus(GradientMethod):
     With Y = exp(S) the higher derivatives are exp(S) g^n; exp(S) cancels in alpha and is left
     as a positive factor on the weights. It is kept so the raw map matches the paper's, but
     capped at exp(80) so float32 cannot overflow; the drawn (normalised) map never sees it.
+    Raw map: ReLU(sum_k w_k * A_k) with those weights, at the read layer's resolution.
     """
 
     name = "gradcam++"
     title = "Grad-CAM++"
+    summary = "higher-order gradient weights; spreads over several instances and small objects"
+    paper = "Chattopadhyay et al. 2018"
 
     @staticmethod
     def weights(features, grads, score):
@@ -74,3 +88,23 @@ class GradCAMPlusPlus(GradientMethod):
         alpha = g2 / denominator
         weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(0, 1))
         return weights * tf.exp(tf.minimum(score, 80.0))
+
+
+class LayerCAM(GradientMethod):
+    """Layer-CAM (Jiang et al. 2021): each position weighted by its own positive gradient.
+
+    Per-position weights keep the fine detail of earlier layers (``--layer``) where the
+    channel averages of Grad-CAM cancel out into noise. Raw map: ReLU(sum_k ReLU(dS_c/dA_k)
+    * A_k) at the read layer's resolution.
+    """
+
+    name = "layercam"
+    title = "Layer-CAM"
+    summary = "each position weighted by its own positive gradient; good at earlier layers"
+    paper = "Jiang et al. 2021"
+
+    @staticmethod
+    def weights(features, grads, score):
+        import tensorflow as tf
+
+        return tf.nn.relu(grads)

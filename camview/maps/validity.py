@@ -18,8 +18,12 @@ FLAT_RELATIVE = 1e-6
 # The map itself
 
 
-def map_problem(cam: np.ndarray | None) -> str | None:
-    """Why ``cam`` cannot be drawn ('NaN in map', 'flat map', ...), or None if it can."""
+def map_problem(cam: np.ndarray | None, allow_flat: bool = False) -> str | None:
+    """Why ``cam`` cannot be drawn ('NaN in map', 'flat map', ...), or None if it can.
+
+    ``allow_flat``: a flat map is fine (an already scaled map that is all zero says "nothing
+    here"; only a map that is to be min-max normalised needs a range).
+    """
     if cam is None:
         return "no map"
     cam = np.asarray(cam)
@@ -35,7 +39,7 @@ def map_problem(cam: np.ndarray | None) -> str | None:
     if not np.isfinite(values).all():
         return "NaN in map" if np.isnan(values).any() else "Inf in map"
     lo, hi = float(values.min()), float(values.max())
-    if not hi - lo > FLAT_RELATIVE * max(abs(lo), abs(hi)):
+    if not allow_flat and not hi - lo > FLAT_RELATIVE * max(abs(lo), abs(hi)):
         return "flat map (all values equal)"
     return None
 

@@ -1,0 +1,109 @@
+"""Whether the network's own output supports a map: deletion and insertion (Petsiuk et al.
+2018, "RISE").
+
+Pixels of the network input are ranked by the map (resized to the input as the overlay
+draws it, camview.overlay.upsample_map), most salient first. Then, in STEPS equal steps:
+
+- **deletion**: the top-ranked fraction of pixels is *removed*, i.e. replaced by mid-grey
+  (the preprocessed colour of (128, 128, 128), as occlusion uses), from 0 % to 100 %;
+- **insertion**: starting from the input *blurred* (cv2.GaussianBlur, sigma BLUR_SIGMA
+  network-input pixels, as in the paper), the top-ranked fraction of the original pixels is
+  put back, from 0 % to 100 %.
+
+Each curve is the target class's softmax probability at the STEPS + 1 fractions 0, 1/STEPS,
+..., 1; its score is the area under it over [0, 1] (trapezoids). A faithful map has a LOW
+deletion score (the probability falls as soon as its hot pixels go) and a HIGH insertion
+score. A uniformly random map ranks the pixels for the baseline ("random"), with a fixed
+seed, at the coarsest resolution among the maps scored (a 7x9 random map removes blobs, as
+a CAM does; a random map at pixel resolution scatters grey specks that destroy any class in
+a few steps and would look unbeatable under deletion: compare maps of like resolution).
+All 2 * (STEPS + 1) inputs per map go through the network in batched calls
+(camview.maps.BatchedForward).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from camview.maps import BatchedForward, Progress
+from camview.models.base import CamModel
+from camview.overlay import upsample_map
+
+STEPS = 24
+BLUR_SIGMA = 5.0
+RANDOM = "random"  # the key of the random-map baseline
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """One map's curves (probability at fractions 0..1) and their areas."""
+
+    deletion: np.ndarray  # (STEPS + 1,)
+    insertion: np.ndarray  # (STEPS + 1,)
+
+    @property
+    def deletion_auc(self) -> float:
+        return _area(self.deletion)
+
+    @property
+    def insertion_auc(self) -> float:
+        return _area(self.insertion)
+
+    def as_json(self) -> dict[str, float]:
+        return {"deletion_auc": round(self.deletion_auc, 6),
+                "insertion_auc": round(self.insertion_auc, 6)}
+
+
+def _area(curve: np.ndarray) -> float:
+    """Area under a curve sampled at equal steps over [0, 1] (trapezoids)."""
+    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+
+
+def removal_masks(saliency: np.ndarray, steps: int = STEPS) -> np.ndarray:
+    """(steps + 1, h, w) bool: at step i, the i/steps most salient pixels (ties: in raster
+    order)."""
+    h, w = saliency.shape
+    order = np.argsort(-saliency.ravel(), kind="stable")
+    rank = np.empty(h * w, np.int64)
+    rank[order] = np.arange(h * w)
+    counts = np.rint(np.linspace(0, h * w, steps + 1)).astype(np.int64)
+    return (rank[None, :] < counts[:, None]).reshape(steps + 1, h, w)
+
+
+def score_map(model: CamModel, batch: np.ndarray, cam: np.ndarray, target: int, *,
+              steps: int = STEPS, progress: Progress | None = None,
+              cancel: threading.Event | None = None) -> Faithfulness:
+    """Deletion and insertion curves of one raw map for class `target` on one prepared input
+    (1, h, w, 3). Raises camview.maps.Cancelled when `cancel` is set."""
+    x = batch[0]
+    h, w = x.shape[:2]
+    finite = np.nan_to_num(np.asarray(cam, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    masks = removal_masks(upsample_map(finite, (w, h)), steps)[:, :, :, None]
+    grey = np.asarray(model.preprocess(np.full((1, 1, 3), 128, np.uint8)), np.float32)
+    blurred = cv2.GaussianBlur(x, (0, 0), BLUR_SIGMA)
+    n = steps + 1
+
+    def inputs(start: int, stop: int) -> np.ndarray:
+        rows = [np.where(masks[i], grey, x) if i < n else np.where(masks[i - n], x, blurred)
+                for i in range(start, stop)]
+        return np.stack(rows)
+
+    probs = BatchedForward(model).probabilities(inputs, 2 * n, target, progress, cancel)
+    return Faithfulness(deletion=probs[:n], insertion=probs[n:])
+
+
+def score_maps(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray], target: int,
+               *, steps: int = STEPS, seed: int = 0,
+               cancel: threading.Event | None = None) -> dict[str, Faithfulness]:
+    """score_map for each named map, plus RANDOM: a uniformly random map (seeded) at the
+    coarsest resolution among `maps` (the input's when there are none)."""
+    rng = np.random.default_rng(seed)
+    named = dict(maps)
+    shapes = [np.shape(cam) for cam in maps.values()] or [batch.shape[1:3]]
+    named[RANDOM] = rng.random(min(shapes, key=lambda s: s[0] * s[1])).astype(np.float32)
+    return {name: score_map(model, batch, cam, target, steps=steps, cancel=cancel)
+            for name, cam in named.items()}

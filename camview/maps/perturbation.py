@@ -1,0 +1,223 @@
+"""On-demand maps that ask the network about many altered copies of the input: Score-CAM and
+occlusion. Too slow for every live frame on a CPU (a second or two each), so they are for the
+frozen frame and for render, with progress and cancel.
+
+Both go through :class:`BatchedForward`: one compiled call over a batch of any size (the
+live calls are compiled for batch 1), fed in chunks that are built only when needed, so
+memory stays at one chunk whatever the number of copies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from camview.errors import ModelError
+from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class
+from camview.models.base import CamModel, softmax
+
+#: Copies per batched call: large enough to amortise a call, small enough for memory and for
+#: progress and cancel to answer within a fraction of a second.
+CHUNK = 16
+
+
+class BatchedForward:
+    """Target-class probabilities of many inputs, in compiled batched calls of CHUNK.
+
+    Built once per model (cached on it) as a tf.function over model.feature_model with a
+    batch dimension of None.
+    """
+
+    def __init__(self, model: CamModel) -> None:
+        key = ("batched forward",)
+        if key not in model.compiled:
+            model.compiled[key] = self._compile(model)
+        self._run = model.compiled[key]
+
+    @staticmethod
+    def _compile(model: CamModel):
+        import tensorflow as tf
+
+        feature_model = model.feature_model
+        spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
+
+        @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int32)],
+                     reduce_retracing=True)
+        def run(x, target):
+            _, logits = feature_model(x, training=False)
+            return tf.nn.softmax(logits, axis=-1)[:, target]
+
+        return run
+
+    def probabilities(self, make: Callable[[int, int], np.ndarray], count: int, target: int,
+                      progress: Progress | None = None,
+                      cancel: threading.Event | None = None) -> np.ndarray:
+        """(count,) probabilities of class `target` for inputs make(start, stop) (a batch of
+        stop - start prepared inputs), CHUNK at a time. Raises Cancelled when `cancel` is set
+        between two calls; calls progress(done, count) after each."""
+        out = np.empty(count, np.float32)
+        for start in range(0, count, CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"stopped after {start} of {count} forward passes")
+            stop = min(start + CHUNK, count)
+            batch = np.ascontiguousarray(make(start, stop), dtype=np.float32)
+            out[start:stop] = self._run(batch, np.int32(target)).numpy()
+            if progress is not None:
+                progress(stop, count)
+        return out
+
+
+class PerturbationMethod(Method):
+    """A method that perturbs the input many times; `_perturb` says how and what it gives.
+
+    The compiled batch-1 call here is one forward pass giving the read layer's activations
+    and the scores of the unaltered input; the perturbed copies go through BatchedForward.
+    """
+
+    live = False
+
+    def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        super().__init__(model, layer)
+        self.forward = BatchedForward(model)
+
+    def _map(self, feature_model, x, target):
+        features, logits = feature_model(x, training=False)
+        return features[0], logits[0], pick_class(logits[0], target)
+
+    def explain(self, batch: np.ndarray, target: int | None = None, *,
+                progress: Progress | None = None,
+                cancel: threading.Event | None = None) -> MapResult:
+        features, logits, c = self._run(batch, np.int32(-1 if target is None else target))
+        logits, c = logits.numpy(), int(c)
+        cam = self._perturb(batch, features.numpy(), logits, c, progress, cancel)
+        return MapResult(cam.astype(np.float32), logits, c)
+
+    def _perturb(self, batch: np.ndarray, features: np.ndarray, logits: np.ndarray,
+                 target: int, progress: Progress | None,
+                 cancel: threading.Event | None) -> np.ndarray:
+        """The raw map from the input, its activations and scores, via self.forward."""
+        raise NotImplementedError
+
+
+def _positive_int(name: str, value, default: int, minimum: int = 1) -> int:
+    value = default if value is None else value
+    if int(value) != value or value < minimum:
+        raise ModelError(f"--{name.replace('_', '-')} must be a whole number >= {minimum}, "
+                         f"not {value}")
+    return int(value)
+
+
+class ScoreCAM(PerturbationMethod):
+    """Score-CAM (Wang et al. 2020): each channel, as a mask on the input, is weighed by the
+    class's softmax probability for the masked input.
+
+    Each kept channel is upsampled (bilinear) to the input size, min-max normalised to
+    [0, 1] and multiplied into the prepared input (so masked-out pixels become the
+    preprocessing's zero, the mean colour). ``max_channels`` keeps the N channels with the
+    highest spatial variance of their activations ("Faster Score-CAM"); 0 or None keeps all
+    (exact, 1280 forward passes for EfficientNet-Lite0). Raw map: ReLU(sum_k p_c(x * M_k) *
+    A_k) over the kept channels, at the read layer's resolution.
+    """
+
+    name = "scorecam"
+    title = "Score-CAM"
+    summary = "each channel masks the frame; weighted by the class's score: no gradients, slow"
+    paper = "Wang et al. 2020"
+    options = ("max_channels",)
+    #: 1.3 s for a 640x480 frame with EfficientNet-Lite0 on 2 loaded cores (96: 1.8-2.8 s).
+    MAX_CHANNELS = 64
+
+    def __init__(self, model: CamModel, layer: str | None = None, *,
+                 max_channels: int | None = MAX_CHANNELS) -> None:
+        self.max_channels = _positive_int("max_channels", max_channels, 0, minimum=0)
+        super().__init__(model, layer)
+
+    def channels(self, features: np.ndarray) -> np.ndarray:
+        """Indices of the channels used: the max_channels of highest variance, or all."""
+        k = features.shape[2]
+        if not self.max_channels or self.max_channels >= k:
+            return np.arange(k)
+        variance = features.reshape(-1, k).var(axis=0)
+        return np.sort(np.argsort(-variance, kind="stable")[:self.max_channels])
+
+    def _perturb(self, batch, features, logits, target, progress, cancel):
+        keep = self.channels(features)
+        maps = np.ascontiguousarray(features[:, :, keep], dtype=np.float32)
+        h, w = batch.shape[1:3]
+
+        def masked(start: int, stop: int) -> np.ndarray:
+            # cv2.resize takes at most 512 channels and gives 2-D back for one.
+            up = cv2.resize(maps[:, :, start:stop], (w, h), interpolation=cv2.INTER_LINEAR)
+            up = up.reshape(h, w, stop - start)
+            lo, hi = up.min(axis=(0, 1)), up.max(axis=(0, 1))
+            masks = (up - lo) / np.where(hi > lo, hi - lo, 1.0)
+            return batch[0][None] * masks.transpose(2, 0, 1)[:, :, :, None]
+
+        weights = self.forward.probabilities(masked, len(keep), target, progress, cancel)
+        return np.maximum(maps @ weights, 0.0)
+
+
+def patch_origins(size: int, patch: int, stride: int) -> list[int]:
+    """Start offsets of a patch sliding over `size` pixels, the last one flush with the end,
+    so every pixel is covered."""
+    last = max(size - patch, 0)
+    origins = list(range(0, last + 1, stride))
+    if origins[-1] != last:
+        origins.append(last)
+    return origins
+
+
+class Occlusion(PerturbationMethod):
+    """Occlusion sensitivity (Zeiler & Fergus 2014): how much the class's probability drops
+    while a grey square hides each part of the input.
+
+    A ``patch`` x ``patch`` square (network-input pixels) of the preprocessed colour of
+    mid-grey (128, 128, 128) slides with ``stride``, the last row and column flush with the
+    edges. Raw map: at each input pixel, the mean over the patches covering it of p_c(x) -
+    p_c(occluded x), at the network input's resolution; positive where hiding the pixel
+    costs the class probability, negative where it helps.
+    """
+
+    name = "occlusion"
+    title = "Occlusion"
+    summary = "drop in the class's probability as a grey square hides each region; slow"
+    paper = "Zeiler & Fergus 2014"
+    options = ("patch", "stride")
+    PATCH = 48
+    STRIDE = 24
+
+    def __init__(self, model: CamModel, layer: str | None = None, *,
+                 patch: int | None = None, stride: int | None = None) -> None:
+        self.patch = _positive_int("patch", patch, self.PATCH)
+        self.stride = _positive_int("stride", stride, self.STRIDE)
+        super().__init__(model, layer)
+        grey = np.full((1, 1, 3), 128, np.uint8)
+        self.grey = np.asarray(model.preprocess(grey), np.float32).reshape(3)
+
+    def boxes(self, hw: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        """(y0, y1, x0, x1) of every patch position on an input of size hw."""
+        h, w = hw
+        ph, pw = min(self.patch, h), min(self.patch, w)
+        return [(y, y + ph, x, x + pw) for y in patch_origins(h, ph, self.stride)
+                for x in patch_origins(w, pw, self.stride)]
+
+    def _perturb(self, batch, features, logits, target, progress, cancel):
+        boxes = self.boxes(batch.shape[1:3])
+
+        def occluded(start: int, stop: int) -> np.ndarray:
+            out = np.repeat(batch, stop - start, axis=0)
+            for row, (y0, y1, x0, x1) in zip(out, boxes[start:stop], strict=True):
+                row[y0:y1, x0:x1] = self.grey
+            return out
+
+        probs = self.forward.probabilities(occluded, len(boxes), target, progress, cancel)
+        drops = softmax(logits)[target] - probs
+        total = np.zeros(batch.shape[1:3], np.float64)
+        count = np.zeros(batch.shape[1:3], np.float64)
+        for (y0, y1, x0, x1), drop in zip(boxes, drops, strict=True):
+            total[y0:y1, x0:x1] += drop
+            count[y0:y1, x0:x1] += 1
+        return total / count
