@@ -66,7 +66,7 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
     ]
     view_acts = [
         a("freeze", "Freeze", ["Space"], w.set_frozen, checkable=True,
-          tip="Freeze the frame (maps keep updating: compare classes and methods)"),
+          tip="Freeze the frame (a class or method change is mapped on it: compare them)"),
         a("step", "Step", ["Right", "."], w.step, tip="Step one frame"),
         a("record", "Record", ["R"], w.toggle_record, checkable=True,
           tip="Record the view to mp4"),

@@ -410,7 +410,8 @@ class MainWindow(QMainWindow):
     # -- freeze, record, snapshot, presentation, readout
     def set_frozen(self, frozen: bool) -> None:
         self.pipeline.freeze(frozen)
-        self.show_status("frozen: the maps keep updating on this frame" if frozen else "live")
+        self.show_status("frozen: a class, method or style change is mapped on this frame"
+                         if frozen else "live")
 
     def step(self) -> None:
         self._set_checked("freeze", True)
@@ -507,8 +508,12 @@ class MainWindow(QMainWindow):
             return "–" if v is None else f"{v:.0f}"
 
         frozen = "  FROZEN" if self.pipeline.frozen else ""
+        # A held frame (frozen, a still image) is mapped again only when something changes:
+        # its rate says nothing then, so the readout says why it is idle.
+        inference = ("inference idle (map up to date; redone on a change)" if st.map_up_to_date
+                     else f"inference {st.inference_fps:4.1f} fps")
         self.readout.setText(
-            f"capture {st.capture_fps:4.1f} fps · inference {st.inference_fps:4.1f} fps · "
+            f"capture {st.capture_fps:4.1f} fps · {inference} · "
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
             f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}{frozen}")
 

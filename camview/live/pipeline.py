@@ -162,7 +162,8 @@ class Pipeline:
             self._smoothing = min(max(float(amount), 0.0), 0.99)
 
     def freeze(self, frozen: bool) -> None:
-        """Hold the current frame; inference keeps explaining it (compare classes, methods)."""
+        """Hold the current frame; a change of class, method or style is mapped on it at once
+        (compare them); the unchanged frame is not explained again (see Inference)."""
         self._capture.set_frozen(bool(frozen))
         self._capture.kick()
 
@@ -233,7 +234,8 @@ class Pipeline:
             frames=self.capture_rate.count, results=self.inference_rate.count,
             latency_p50_ms=self.latency.ms(50), latency_p95_ms=self.latency.ms(95),
             display_latency_p50_ms=self.display_latency.ms(50),
-            display_latency_p95_ms=self.display_latency.ms(95))
+            display_latency_p95_ms=self.display_latency.ms(95),
+            map_up_to_date=self._inference.up_to_date)
 
     def note_displayed(self, result: Result) -> None:
         """Called by a display when it shows a result: feeds display fps and latency."""
