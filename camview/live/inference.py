@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from camview.errors import CamviewError
+from camview.errors import CamviewError, for_window
 from camview.explain import describe, draw
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
@@ -146,7 +146,7 @@ class Inference:
             try:
                 result = self.explain(item, cfg)
             except CamviewError as exc:
-                self._report(str(exc), ErrorKind.MODEL)
+                self._report(for_window(exc), ErrorKind.MODEL)
                 continue
             except Exception as exc:  # a bug: log it, show it, keep going
                 if self._last_error is None:

@@ -33,7 +33,8 @@ class Pipeline:
       on_frame(frame) for each new captured frame;
       on_result(result) for each explained frame of the current configuration;
       on_status(message) for progress ("loading…", "camera back");
-      on_error(message, kind) for faults, kind an ErrorKind (a str enum): source (the running
+      on_error(message, kind) for faults (worded for the window: an error's window_hint
+        replaces its command-line advice), kind an ErrorKind (a str enum): source (the running
         source failed), open (a new source failed to open; the old one keeps running), model,
         method, internal, and notice (not a fault but must be seen: "no camera found —
         showing the demo");

@@ -195,7 +195,10 @@ def resolve_weights_path(path: str | Path | None = None) -> Path:
         f"SqueezeNet 1.1 weights not found (${ENV_VAR} is not set and {folder} has no "
         f"{XML_NAME}): copy squeezenet1.1.xml and squeezenet1.1.bin from the public repository "
         f"{SOURCE_REPO}, folder {SOURCE_FOLDER} ({SOURCE_URL}) into {folder}, "
-        f"set ${ENV_VAR}, or use --weights PATH")
+        f"set ${ENV_VAR}, or use --weights PATH",
+        window_hint=f"SqueezeNet 1.1 weights not found: copy squeezenet1.1.xml and "
+                    f"squeezenet1.1.bin into {folder}, then choose squeezenet again (they are "
+                    f"in {SOURCE_REPO}, folder {SOURCE_FOLDER}: {SOURCE_URL})")
 
 
 def mean_from_ir(ir: IRModel) -> tuple[float, float, float]:
