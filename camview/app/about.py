@@ -18,7 +18,8 @@ def setting_rows(values: dict[str, object], start: Options,
     folders (an empty output_dir)."""
     rows = []
     for name, value in values.items():
-        text = (f"{value:.2f}" if isinstance(value, float) else
+        text = ({True: "on", False: "off"}[value] if isinstance(value, bool) else
+                f"{value:.2f}" if isinstance(value, float) else
                 output_folders if name == "output_dir" and not value else str(value))
         rows.append((NAMES.get(name, name), text, origin_now(start, name, value)))
     return rows
