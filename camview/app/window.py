@@ -2,8 +2,9 @@
 
 All work happens in camview.live's threads; this module only draws what the bridge
 delivers and turns user actions into pipeline requests. The widgets are in widgets.py, the
-actions and shortcuts in actions.py, options and saved settings in settings.py, recordings and
-snapshots in view_output.py.
+actions and shortcuts in actions.py, options and saved settings in settings.py (the Settings
+menu and Help → About in preferences.py and about.py), recordings and snapshots in
+view_output.py.
 """
 
 from __future__ import annotations
