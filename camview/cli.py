@@ -125,7 +125,10 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                    help="start recording the composed view at once")
     p.add_argument("--output-dir", default=None, metavar="FOLDER",
                    help="folder for recordings and snapshots (default ~/Videos/camview and "
-                        "~/Pictures/camview, or the XDG folders; or $CAMVIEW_OUTPUT_DIR)")
+                        "~/Pictures/camview, or the XDG folders; the window's Settings menu "
+                        "changes it too)")
+    p.add_argument("--reset-settings", action="store_true",
+                   help="forget the window's saved settings and start with the defaults")
     p.add_argument("--target", default=None, help="class to map (label or index); "
                                                   "default each frame's top-1")
     _add_model_options(p)

@@ -6,7 +6,21 @@ Anything else that escapes is a bug and is logged with its traceback.
 
 
 class CamviewError(Exception):
-    """An expected fault with a one-line message for the user."""
+    """An expected fault with a one-line message for the user.
+
+    The message is written for the command line. Where its advice names command-line flags or
+    environment variables, `window_hint` is the same line with advice a window user can follow
+    ("choose squeezenet again" instead of "use --weights PATH"); the window shows it instead.
+    """
+
+    def __init__(self, message: str = "", *, window_hint: str | None = None) -> None:
+        super().__init__(message)
+        self.window_hint = window_hint
+
+
+def for_window(exc: BaseException) -> str:
+    """The line the window shows for an error: its window hint, else its message."""
+    return getattr(exc, "window_hint", None) or str(exc)
 
 
 class ModelError(CamviewError):

@@ -226,9 +226,12 @@ def test_still_image_and_freeze_keep_inference_working(video, lite0, tmp_path, t
     cv2.imwrite(str(image), skimage_bgr("coffee"))
     got = Collector()
     pipe = start(got, str(image), lite0)
-    got.wait(lambda c: len(c.results) >= 3)
-    assert len(got.frames) == 1  # one new frame, re-explained at HOLD_RATE
+    got.wait(lambda c: len(c.results) >= 1 and pipe.stats().map_up_to_date)
+    time.sleep(1.0 / HOLD_RATE * 3)  # re-delivered 3 times: nothing new to explain
+    assert len(got.frames) == 1 and len(got.results) == 1
     assert got.results[-1].top[0][0] in ("cup", "espresso", "coffee mug")
+    pipe.set_style(OverlayStyle(style="blend"))  # a change is mapped on the held image
+    got.wait(lambda c: len(c.results) == 2)
 
     pipe.set_source(video)
     got.wait(lambda c: len(c.frames) > 10)
@@ -270,6 +273,10 @@ def test_smoothing_averages_the_normalised_map_and_restarts_on_a_switch():
     assert np.allclose(smoother.update(b, 0.75, generation=1), [[0.25, 0.75], [0, 0]])
     assert np.allclose(smoother.update(b, 0.75, generation=2), [[1, 0], [0, 0]])  # restart
     assert np.allclose(smoother.update(a, 0.0, generation=2), [[0, 1], [0, 0]])  # off
+    assert not smoother.settled
+    for _ in range(40):  # the same map again and again: the average comes to rest
+        smoother.update(b, 0.75, generation=3)
+    assert smoother.settled and np.allclose(smoother.update(b, 0.75, 3), [[1, 0], [0, 0]])
 
 
 def test_unknown_method_fails_in_the_caller():

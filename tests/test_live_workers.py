@@ -7,6 +7,7 @@ reports as an internal error, and the tests check that no error came.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -167,6 +168,47 @@ def test_inference_runs_on_its_interface(lite0):
     assert used is cfg and result.generation == 7 and result.frame is frame
     assert result.method_name == "Grad-CAM" and result.overlay.shape == frame.image.shape
     assert result.top[0][0] in ("cup", "espresso", "coffee mug")
+
+
+def test_inference_explains_a_held_frame_again_only_while_its_picture_can_change(lite0):
+    """Frozen or still: re-delivered 5 times a second, mapped again only until smoothing
+    settles, and again after a config change."""
+    cfg = Config(lite0, make_method("cam", lite0), None, OverlayStyle(), 0.6, 1)
+    host = InferenceOnly(cfg)
+    mailbox = Mailbox()
+    inference = Inference(host, mailbox, panel_only=True)
+    frame = Frame(0, 0.0, skimage_bgr("coffee"))
+    inference.thread.start()
+
+    def deliver_until_idle() -> int:
+        """Re-deliver the frame until inference skips it; how many maps it made meanwhile."""
+        before = len(host.results)
+        for _ in range(60):
+            inference.up_to_date = False  # set again only by a skipped delivery
+            n = len(host.results)
+            mailbox.put(Delivery(frame, time.monotonic(), fresh=False))
+            wait_for(lambda n=n: len(host.results) > n or inference.up_to_date)
+            if len(host.results) == n:
+                break
+        return len(host.results) - before
+
+    try:
+        mailbox.put(Delivery(frame, time.monotonic()))
+        wait_for(lambda: bool(host.results))
+        # With smoothing the first map (a restart) is shown at once, a second one with the
+        # same frame moves the average by nothing: settled, so the third delivery idles.
+        assert deliver_until_idle() == 1 and inference.up_to_date
+        assert deliver_until_idle() == 0
+        host.cfg = dataclasses.replace(cfg, target=281, generation=2)  # pinned a class
+        assert deliver_until_idle() == 2
+        assert host.results[-1][0].target == 281
+        host.cfg = dataclasses.replace(host.cfg, smoothing=0.0)
+        assert deliver_until_idle() == 1  # no smoothing: once
+    finally:
+        inference.stop()
+        mailbox.close()
+        inference.thread.join(2.0)
+    assert not host.errors
 
 
 class LoaderOnly(Recorder):

@@ -5,12 +5,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPoint
-from PyQt6.QtWidgets import QComboBox, QVBoxLayout, QWidget
+from PyQt6.QtCore import QObject, QPoint, Qt, QUrl, pyqtSlot
+from PyQt6.QtGui import QDesktopServices, QGuiApplication
+from PyQt6.QtWidgets import QComboBox, QToolTip, QVBoxLayout, QWidget
 
-from camview.app.settings import Options, open_settings, options_with_settings, save_settings
+from camview.app.settings import (
+    COMMAND_LINE,
+    DEFAULT,
+    SAVED,
+    Options,
+    open_settings,
+    options_with_settings,
+    reset_options,
+    save_settings,
+    saved_changes,
+    setting_values,
+)
 from camview.app.view_output import ViewOutput
-from camview.app.widgets import ControlPanel, StatusMessage, TargetPicker, ViewArea
+from camview.app.widgets import COPIED, ControlPanel, StatusMessage, TargetPicker, ViewArea
 from camview.app.window import MainWindow, patterns
 from camview.errors import CamviewError
 from camview.maps import METHODS
@@ -69,8 +81,8 @@ def test_tooltips_and_shortcuts_come_from_the_actions(qtbot):
     qtbot.addWidget(win)
     tip = win.panel.method.toolTip()
     for i, method in enumerate(METHODS.values(), 1):
-        assert f"{i} {method.title}" in tip
-        assert win.actions_by_name[f"method_{method.name}"].shortcut().toString() == str(i)
+        assert f"{i % 10} {method.title}" in tip
+        assert win.actions_by_name[f"method_{method.name}"].shortcut().toString() == str(i % 10)
     rows = dict(win.shortcut_rows())
     assert rows["Next style"] == "Y" and "(Y)" in win.panel.style.toolTip()
     assert rows["Search a target class"] in win.panel.target.search.toolTip()
@@ -99,24 +111,113 @@ def test_an_error_is_not_hidden_by_plain_messages(qtbot):
     message.show_message("camera lost", error=True, hold=0.3)
     message.show_message("frozen")
     message.show_message("live")
-    assert message.text() == "camera lost" and "bold" in message.styleSheet()
+    assert message.text() == "camera lost" and "bold" in message.label.styleSheet()
+    message.success()  # held: a success does not hide it yet
+    assert message.is_error
     qtbot.waitUntil(lambda: message.text() == "live", timeout=5000)  # the newest, after it
-    assert message.styleSheet() == ""
+    assert message.label.styleSheet() == "" and not message.is_error
 
 
-def test_settings_round_trip_and_the_command_line_wins():
+def test_an_error_gives_way_to_the_next_success_after_its_hold(qtbot):
+    message = StatusMessage()
+    qtbot.addWidget(message)
+    message.show_message("model failed", error=True, hold=0.2)
+    qtbot.wait(300)
+    assert message.text() == "model failed"  # nothing newer: it stays until things work
+    message.success()
+    assert message.text() == "" and not message.is_error
+
+
+def test_a_long_message_is_elided_with_the_full_text_to_hover_and_copy(qtbot):
+    message = StatusMessage()
+    qtbot.addWidget(message)
+    message.resize(300, 30)
+    message.show()
+    qtbot.waitExposed(message)
+    long = "SqueezeNet 1.1 weights not found: copy squeezenet1.1.xml and squeezenet1.1.bin " \
+           "into /home/someone/.local/share/camview/models, then choose squeezenet again"
+    message.show_message(long, error=True)
+    shown = message.label.text()
+    assert shown.endswith("…") and len(shown) < len(long)
+    assert message.label.fontMetrics().horizontalAdvance(shown) <= message.label.width()
+    assert message.label.toolTip().startswith(long) and message.text() == long
+    QGuiApplication.clipboard().clear()
+    qtbot.mouseClick(message.label, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == long
+    assert QToolTip.text() == COPIED
+
+
+def test_saved_files_offer_their_folder(qtbot, tmp_path):
+    opened = []
+
+    class Handler(QObject):  # stands in for the file manager: Qt routes file URLs to it
+        @pyqtSlot(QUrl)
+        def open(self, url):
+            opened.append(url.toLocalFile())
+
+    handler = Handler()
+    QDesktopServices.setUrlHandler("file", handler, "open")
+    try:
+        message = StatusMessage()
+        qtbot.addWidget(message)
+        message.show()
+        message.show_message(f"saved {tmp_path / 'a.png'}", folder=tmp_path)
+        assert message.open_folder.isVisible()
+        qtbot.mouseClick(message.open_folder, Qt.MouseButton.LeftButton)
+        assert opened == [str(tmp_path)]
+        message.show_message("live")
+        assert not message.open_folder.isVisible()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+
+
+def values(model="efficientnet_lite0", method="cam", style=None, smoothing=0.0, readout=True,
+           output_dir=None):
+    return setting_values(model=model, method=method, style=style or OverlayStyle(),
+                          smoothing=smoothing, readout=readout, output_dir=output_dir)
+
+
+def test_settings_round_trip_and_the_command_line_wins(tmp_path):
     style = OverlayStyle(style="blend", threshold=0.4, alpha=0.3, colormap="turbo",
                          layout="overlay")
-    save_settings(open_settings(), model="mobilenet_v2", method="gradcam", style=style,
-                  smoothing=0.25, readout=False, geometry=None)
+    save_settings(open_settings(), values("mobilenet_v2", "gradcam", style, 0.25, False,
+                                          str(tmp_path)), Options(), geometry=None)
     restored = options_with_settings(Options(), open_settings())
     assert restored.style == style and restored.method == "gradcam"
     assert restored.model == "mobilenet_v2" and restored.smoothing == 0.25
-    assert not restored.readout
+    assert not restored.readout and restored.output_dir == str(tmp_path)
+    assert set(restored.origins.values()) == {SAVED, DEFAULT}  # topk: never saved
+    assert "layout overlay" in saved_changes(restored)
     given = options_with_settings(Options(style=OverlayStyle(threshold=0.1), method="cam",
                                           given={"threshold", "method"}), open_settings())
     assert given.style.threshold == 0.1 and given.method == "cam"
+    assert given.origins["threshold"] == COMMAND_LINE and given.origins["style"] == SAVED
     assert given.style.style == "blend"  # not given: the saved one
+    reset = reset_options(given)
+    assert reset.style == OverlayStyle(threshold=0.1) and reset.model == "efficientnet_lite0"
+    assert reset.origins["threshold"] == COMMAND_LINE and reset.origins["style"] == DEFAULT
+
+
+def test_only_window_changes_that_differ_from_the_defaults_are_remembered():
+    settings = open_settings()
+    start = Options(style=OverlayStyle(layout="overlay"), given={"layout"})
+    save_settings(settings, values(style=OverlayStyle(layout="overlay", threshold=0.3)), start,
+                  geometry=None)
+    assert settings.value("layout") is None  # the command line's, for that run only
+    assert float(settings.value("threshold")) == 0.3  # changed in the window
+    assert settings.value("method") is None  # the default: nothing to remember
+    save_settings(settings, values(), Options(), geometry=None)
+    assert settings.value("threshold") is None  # back to the default: forgotten
+    assert saved_changes(options_with_settings(Options(), settings)) == []
+
+
+def test_a_broken_saved_setting_falls_back_to_its_default():
+    settings = open_settings()
+    for key, value in (("threshold", "lots"), ("method", "lime"), ("colormap", "nope")):
+        settings.setValue(key, value)
+    options = options_with_settings(Options(), settings)
+    assert options.style == OverlayStyle() and options.method == "cam"
+    assert set(options.origins.values()) == {DEFAULT}
 
 
 def test_snapshot_before_the_first_map_keeps_the_view_size(tmp_path):

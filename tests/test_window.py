@@ -13,10 +13,22 @@ import cv2
 import pytest
 from helpers import chelsea_pan, count_frames, write_video
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QFileDialog
 
 from camview.app import recorder as recorder_module
-from camview.app.settings import Options, open_settings, options_with_settings
+from camview.app.about import setting_rows
+from camview.app.main import opened_settings, options_from_args
+from camview.app.settings import (
+    CHANGED,
+    COMMAND_LINE,
+    DEFAULT,
+    SAVED,
+    Options,
+    open_settings,
+    options_with_settings,
+)
 from camview.app.window import MainWindow
+from camview.cli import build_parser
 from camview.errors import OutputError
 
 
@@ -116,7 +128,7 @@ def test_write_failure_stops_the_recording(qtbot, window, tmp_path, monkeypatch)
 def test_bad_source_shows_an_error_and_keeps_running(qtbot, window, tmp_path):
     window.set_source(str(tmp_path / "missing.mp4"))
     qtbot.waitUntil(lambda: "missing.mp4" in window.status_text(), timeout=5000)
-    assert "#d00" in window.message.styleSheet()
+    assert "#d00" in window.message.label.styleSheet()
     shown = window.result
     qtbot.waitUntil(lambda: window.result is not shown, timeout=5000)
 
@@ -179,3 +191,128 @@ def test_ctrl_c_closes_cleanly_with_a_playable_recording(video, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert count_frames(out) > 0
+
+
+def started(qtbot, options: Options) -> MainWindow:
+    """A shown, started window with its first map on screen."""
+    win = MainWindow(options)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.start()
+    qtbot.waitUntil(lambda: win.result is not None, timeout=20000)
+    return win
+
+
+def window_options(*argv: str) -> Options:
+    """What `camview ARGV` starts the window with, saved settings applied."""
+    return options_with_settings(options_from_args(build_parser().parse_args(["window", *argv])),
+                                 open_settings())
+
+
+def test_saved_settings_are_said_and_never_beat_the_command_line(qtbot, video, lite0, tmp_path):
+    # Issue 13: a layout chosen once in the window made a later `--record` overlay-only.
+    settings = open_settings()
+    settings.setValue("layout", "overlay")
+    settings.setValue("style", "blend")
+    settings.sync()
+    quiet = window_options("--source", video, "--output-dir", str(tmp_path))
+    assert quiet.style.layout == "overlay" and quiet.origins["layout"] == SAVED
+    out = tmp_path / "given.mp4"
+    options = window_options("--source", video, "--record", str(out), "--layout",
+                             "side-by-side", "--output-dir", str(tmp_path))
+    assert options.style.layout == "side-by-side" and options.origins["layout"] == COMMAND_LINE
+    options.model = lite0
+    win = started(qtbot, options)
+    assert win.status_text().startswith("using saved settings: style blend — Settings → Reset")
+    qtbot.waitUntil(lambda: win.recorder is not None, timeout=10000)
+    qtbot.wait(800)
+    win.stop_recording()
+    width = cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_WIDTH)
+    assert width > 2 * 320  # raw | overlay, as the command line said
+
+    dialog = win.prefs.show_about()
+    table = dialog.table
+    rows = {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text())
+            for r in range(table.rowCount())}
+    assert rows["layout"] == ("side-by-side", COMMAND_LINE)
+    assert rows["style"] == ("blend", SAVED) and rows["threshold"] == ("0.20", DEFAULT)
+    assert rows["output folder"] == (str(tmp_path), COMMAND_LINE)
+    win.panel.choose(win.panel.colormap, "turbo")
+    assert setting_rows(win.prefs.values(), win.options, "")[3] == ("colormap", "turbo",
+                                                                     CHANGED)
+    dialog.close()
+    win.close()
+    settings.sync()
+    assert settings.value("layout") == "overlay"  # the command line's was for that run only
+    assert settings.value("colormap") == "turbo"  # changed in the window: remembered
+
+
+def test_reset_settings_from_the_menu_and_the_command_line(qtbot, video, lite0):
+    settings = open_settings()
+    for key, value in (("threshold", 0.35), ("smoothing", 0.5), ("style", "blend")):
+        settings.setValue(key, value)
+    settings.sync()
+    options = window_options("--source", video, "--alpha", "0.8")
+    options.model = lite0
+    win = started(qtbot, options)
+    assert win.panel.threshold.value() == 35 and win.panel.style.currentData() == "blend"
+    win.actions_by_name["reset_settings"].trigger()
+    assert win.panel.threshold.value() == 20 and win.panel.style.currentData() == "matlab"
+    assert win.pipeline.style.threshold == 0.2 and win.pipeline.smoothing == 0.0
+    assert win.pipeline.style.alpha == 0.8  # given on the command line: kept
+    assert "settings reset" in win.status_text() and "alpha" in win.status_text()
+    assert open_settings().allKeys() == []
+    win.options.save_settings = False
+    win.close()
+
+    settings = open_settings()
+    settings.setValue("threshold", 0.35)
+    settings.sync()
+    args = build_parser().parse_args(["window", "--reset-settings"])
+    assert opened_settings(args).allKeys() == []
+
+
+def test_output_folder_is_chosen_in_the_window_and_offered_after_saving(
+        qtbot, window, tmp_path, monkeypatch):
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(chosen))
+    window.actions_by_name["output_folder"].trigger()
+    assert str(chosen) in window.status_text()
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert list(chosen.glob("camview-*.png"))
+    assert window.status_text().startswith(f"saved {chosen}")
+    assert window.message.open_folder.isVisible() and window.message.folder == chosen
+    assert open_settings().value("output_dir") == str(chosen)
+
+
+def test_messages_fit_clear_and_speak_to_the_window(qtbot, window, monkeypatch, tmp_path):
+    width = window.width()
+    monkeypatch.delenv("CAMVIEW_SQUEEZENET", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nothing"))
+    window.set_model("squeezenet")
+    qtbot.waitUntil(lambda: "SqueezeNet" in window.status_text(), timeout=10000)
+    text = window.status_text()
+    assert "choose squeezenet again" in text and "--" not in text and "$" not in text
+    assert window.width() == width  # elided, not widening the window
+    assert window.message.label.text().endswith("…")
+    window.show_status("a failure", error=True, hold=0.2)
+    qtbot.waitUntil(lambda: not window.message.is_error, timeout=5000)  # maps keep coming
+
+
+def test_frozen_readout_is_honest_and_dialogs_show_every_row(qtbot, window):
+    window.actions_by_name["freeze"].trigger()
+    qtbot.waitUntil(lambda: "inference idle" in window.readout.text(), timeout=5000)
+    assert "FROZEN" in window.readout.text()
+    for dialog in (window.show_shortcuts(), window.prefs.show_about()):
+        table = dialog.table
+        viewport = table.viewport().rect()
+        for row in range(table.rowCount()):
+            for column in range(table.columnCount()):
+                rect = table.visualRect(table.model().index(row, column))
+                assert viewport.contains(rect), (dialog.windowTitle(), row, column)
+        dialog.close()
+    shown = {table.item(r, c).text() for r in range(table.rowCount())
+             for c in range(table.columnCount()) if table.item(r, c)}
+    assert "Freeze" not in shown  # the last table was About's

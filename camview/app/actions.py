@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QDialog, QPlainTextEdit, QToolBar, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QDialog, QToolBar, QWidget
 
+from camview.app.dialogs import table_dialog
 from camview.app.widgets import OPEN_MODEL_FILE
 from camview.maps import METHODS
 from camview.sources import DEMO_SPEC
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from camview.app.window import MainWindow
 
 PINNABLE_ROWS = 3  # Alt+1..3 pin the top-k classes
+RESET_TEXT = "Reset settings"
+RESET_MENU = f"Settings → {RESET_TEXT}"  # how messages name the reset (menu "S&ettings")
 
 
 def keys_text(keys: list[QKeySequence]) -> str:
@@ -66,7 +69,7 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
     ]
     view_acts = [
         a("freeze", "Freeze", ["Space"], w.set_frozen, checkable=True,
-          tip="Freeze the frame (maps keep updating: compare classes and methods)"),
+          tip="Freeze the frame (a class or method change is mapped on it: compare them)"),
         a("step", "Step", ["Right", "."], w.step, tip="Step one frame"),
         a("record", "Record", ["R"], w.toggle_record, checkable=True,
           tip="Record the view to mp4"),
@@ -81,7 +84,8 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         a("model_list", "Choose model", ["Ctrl+M"], lambda: w.popup(p.model)),
         a("model_file", OPEN_MODEL_FILE, ["Ctrl+Shift+M"], w.open_model_file),
         a("method_next", "Next method", ["M"], lambda: p.cycle(p.method)),
-        *[a(f"method_{m.name}", m.title, [str(i)],
+        # Number keys 1..9 then 0 pick the methods in their list's order.
+        *[a(f"method_{m.name}", m.title, [str(i % 10)] if i <= 10 else [],
             lambda _=False, n=m.name: p.choose(p.method, n))
           for i, m in enumerate(METHODS.values(), 1)],
         a("target_search", "Search a target class", ["T", "Ctrl+F"], w.focus_search),
@@ -101,11 +105,20 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         a("smooth_up", "Smoothing +", ["'"], lambda: p.nudge(p.smoothing, 10)),
     ]
     quit_act = a("quit", "Quit", ["Ctrl+Q"], w.close)
-    help_act = a("help", "Keyboard shortcuts", ["F1"], w.show_shortcuts)
+    settings_acts = [
+        a("output_folder", "Output folder…", [], w.prefs.choose_output_folder,
+          tip="Choose the folder for recordings and snapshots"),
+        a("reset_settings", RESET_TEXT, [], w.prefs.reset,
+          tip="Forget the saved settings and go back to the defaults"),
+    ]
+    help_acts = [a("help", "Keyboard shortcuts", ["F1"], w.show_shortcuts),
+                 a("about", "About camview", [], w.prefs.show_about,
+                   tip="The version, and each setting with where its value came from")]
 
     bar = w.menuBar()
     for title, acts in (("&Source", [*file_acts, None, quit_act]), ("&View", view_acts),
-                        ("&Network", net_acts), ("&Overlay", look_acts), ("&Help", [help_act])):
+                        ("&Network", net_acts), ("&Overlay", look_acts),
+                        ("S&ettings", settings_acts), ("&Help", help_acts)):  # Alt+S: Source
         menu = bar.addMenu(title)
         menu.setToolTipsVisible(True)
         for act in acts:
@@ -141,20 +154,11 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
 
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
-    """(what, keys) for every action, in the order they were made."""
-    return [(act.text(), keys_text(act.shortcuts())) for act in actions.values()]
+    """(what, keys) for every action with a shortcut, in the order they were made."""
+    return [(act.text(), keys_text(act.shortcuts())) for act in actions.values()
+            if act.shortcuts()]
 
 
 def show_shortcuts(parent: QWidget, rows: list[tuple[str, str]]) -> QDialog:
-    """Help -> Keyboard shortcuts: a plain two-column list."""
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("Keyboard shortcuts")
-    text = QPlainTextEdit()
-    text.setReadOnly(True)
-    width = max(len(t) for t, _ in rows)
-    text.setPlainText("\n".join(f"{t.ljust(width)}   {k}" for t, k in rows))
-    text.setStyleSheet("font-family: monospace;")
-    QVBoxLayout(dialog).addWidget(text)
-    dialog.resize(520, 560)
-    dialog.show()
-    return dialog
+    """Help -> Keyboard shortcuts: every row shown, in as many column pairs as fit."""
+    return table_dialog(parent, "Keyboard shortcuts", ["action", "keys"], rows)

@@ -25,12 +25,25 @@ def options_from_args(args: argparse.Namespace):
             raise SourceError(f"{text}: no such file or folder")
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
               "resize": args.resize, "preprocess": args.preprocess}
+    model_kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    given = {k for k in (*STYLE_OPTIONS, "method", "model", "output_dir")
+             if getattr(args, k, None) is not None}
+    if model_kwargs:  # --weights/--labels/--layer/--resize are for the model given or default,
+        given.add("model")  # never for a saved one
     return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
-                   model_kwargs={k: v for k, v in kwargs.items() if v is not None},
-                   method=args.method or "cam", target=args.target, style=style,
-                   output_dir=args.output_dir,
-                   given={k for k in (*STYLE_OPTIONS, "method", "model")
-                          if getattr(args, k, None) is not None})
+                   model_kwargs=model_kwargs, method=args.method or "cam", target=args.target,
+                   style=style, output_dir=args.output_dir, given=given)
+
+
+def opened_settings(args: argparse.Namespace):
+    """The saved settings, forgotten first with --reset-settings."""
+    from camview.app.settings import open_settings
+
+    settings = open_settings()
+    if getattr(args, "reset_settings", False):
+        settings.clear()
+        settings.sync()
+    return settings
 
 
 def run_window(args: argparse.Namespace) -> int:
@@ -39,7 +52,7 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.settings import open_settings, options_with_settings
+    from camview.app.settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.maps import method_class
     from camview.writers import check_writable
@@ -51,7 +64,7 @@ def run_window(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("camview")
     app.setApplicationName("camview")
-    settings = open_settings()
+    settings = opened_settings(args)
     window = MainWindow(options_with_settings(options, settings), settings)
 
     # Ctrl+C: Qt's loop runs C++ code, so Python only sees the signal when some Python runs;

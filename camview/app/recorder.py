@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.errors import CamviewError
+from camview.errors import CamviewError, for_window
 from camview.overlay import compose_layout
 from camview.sources import DEFAULT_FPS
 from camview.writers import VideoWriter, check_writable
@@ -112,7 +112,7 @@ class Recorder:
                 next_due = time.monotonic() + period
         except CamviewError as exc:
             self._active = False
-            self.on_failure(str(exc))
+            self.on_failure(for_window(exc))
         except Exception as exc:
             self._active = False
             log.exception("recording failed")

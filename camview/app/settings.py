@@ -1,16 +1,19 @@
-"""What the window starts with, and what it remembers between runs.
+"""What the window starts with, what it remembers between runs, and where each value came from.
 
-An option comes from the command line, else from the saved settings, else from its default;
-`Options.given` names the ones the command line gave, so a saved value never overrides them.
+A setting comes from the command line, else from the saved settings, else from its default;
+`Options.given` names the ones the command line gave, so a saved value never overrides them,
+and `Options.origins` says for each setting where its value came from (Help → About lists it).
+Only what is changed in the window is remembered, and only where it differs from the default:
+a value given on the command line is for that run, so it cannot silently shape a later one.
 Settings live in QSettings (the platform's place), or in an ini file in $CAMVIEW_SETTINGS_DIR
 for tests and portable use.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +25,26 @@ from camview.models import DEFAULT_MODEL, CamModel
 from camview.overlay import OverlayStyle
 from camview.sources import Source
 
-#: The saved OverlayStyle fields and how to read each back (QSettings' ini files store text).
-STYLE_KEYS = {"style": str, "threshold": float, "alpha": float, "colormap": str, "layout": str}
+COMMAND_LINE, SAVED, DEFAULT = "command line", "saved", "default"
+CHANGED = "changed in this window"
+
+#: The OverlayStyle fields that are settings (topk is the command line's only).
+STYLE_FIELDS = ("style", "colormap", "layout", "threshold", "alpha", "topk")
+
+
+def _flag(text: object) -> bool:
+    return str(text).lower() in ("true", "1")
+
+
+def _method(text: object) -> str:
+    return method_class(str(text)).name
+
+
+#: The remembered settings and how to read each back (QSettings' ini files store text).
+REMEMBERED: dict[str, Callable[[object], object]] = {
+    "model": str, "method": _method, "style": str, "colormap": str, "layout": str,
+    "threshold": float, "alpha": float, "smoothing": float, "readout": _flag, "output_dir": str,
+}
 
 
 def open_settings() -> QSettings:
@@ -48,53 +69,108 @@ class Options:
     smoothing: float = 0.0
     readout: bool = True
     output_dir: str | None = None  # snapshots and recordings without a path
-    given: set[str] = field(default_factory=set)  # options given on the command line
+    given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
+    origins: dict[str, str] = field(default_factory=dict)  # setting -> COMMAND_LINE/SAVED/DEFAULT
 
 
-def options_with_settings(options: Options, settings: QSettings) -> Options:
-    """Saved settings fill in every option the command line did not give."""
-    given = options.given
-    changes: dict = {}
-    for key, kind in STYLE_KEYS.items():
-        value = settings.value(key)
-        if value is not None and key not in given:
-            try:
-                changes[key] = kind(value)
-            except (TypeError, ValueError):
-                continue
-    try:
-        style = dataclasses.replace(options.style, **changes).validate()
-    except ValueError:
-        style = options.style
-    out = dataclasses.replace(options, style=style)
-    model, method = settings.value("model"), settings.value("method")
-    if model and "model" not in given:
-        out.model = str(model)
-    if method and "method" not in given:
-        with contextlib.suppress(CamviewError):
-            out.method = method_class(str(method)).name
-    smoothing = settings.value("smoothing")
-    if smoothing is not None and "smoothing" not in given:
-        with contextlib.suppress(TypeError, ValueError):
-            out.smoothing = float(smoothing)
-    readout = settings.value("readout")
-    if readout is not None:
-        out.readout = str(readout).lower() in ("true", "1")
+def setting_values(*, model: str | CamModel, method: str, style: OverlayStyle, smoothing: float,
+                   readout: bool, output_dir: str | None) -> dict[str, object]:
+    """Every setting by name, as saved, compared and listed (the output folder '' when the
+    platform's folders are used)."""
+    values: dict[str, object] = {
+        "model": model.name if isinstance(model, CamModel) else str(model), "method": method}
+    values.update({name: getattr(style, name) for name in STYLE_FIELDS})
+    values.update(smoothing=smoothing, readout=readout, output_dir=output_dir or "")
+    return values
+
+
+def option_values(options: Options) -> dict[str, object]:
+    o = options
+    return setting_values(model=o.model, method=o.method, style=o.style, smoothing=o.smoothing,
+                          readout=o.readout, output_dir=o.output_dir)
+
+
+DEFAULTS = option_values(Options())
+
+
+def _with_values(options: Options, values: dict[str, object]) -> Options:
+    """`options` with some settings replaced (names as in setting_values)."""
+    style = {k: v for k, v in values.items() if k in STYLE_FIELDS}
+    out = dataclasses.replace(options, style=dataclasses.replace(options.style, **style))
+    for name in ("model", "method", "smoothing", "readout"):
+        if name in values:
+            setattr(out, name, values[name])
+    if "output_dir" in values:
+        out.output_dir = str(values["output_dir"]) or None
     return out
 
 
-def save_settings(settings: QSettings, *, model: str | None, method: str, style: OverlayStyle,
-                  smoothing: float, readout: bool, geometry: QByteArray | None) -> None:
-    """Remember what options_with_settings reads back (model None: none loaded, keep the old
-    one; geometry None: the window is full screen, keep its normal size)."""
-    if model is not None:
-        settings.setValue("model", model)
-    settings.setValue("method", method)
-    for key in STYLE_KEYS:
-        settings.setValue(key, getattr(style, key))
-    settings.setValue("smoothing", smoothing)
-    settings.setValue("readout", readout)
+def _saved(settings: QSettings, name: str) -> object | None:
+    """A saved setting read back, None when missing or unreadable."""
+    text = settings.value(name)
+    if text is None or text == "":
+        return None
+    try:
+        return REMEMBERED[name](text)
+    except (TypeError, ValueError, CamviewError):
+        return None
+
+
+def options_with_settings(options: Options, settings: QSettings) -> Options:
+    """Saved settings fill in every setting the command line did not give; `origins` says
+    where each value came from."""
+    saved = {name: value for name in REMEMBERED if name not in options.given
+             and (value := _saved(settings, name)) is not None}
+    try:
+        _with_values(options, saved).style.validate()
+    except (ValueError, CamviewError):  # a bad saved style: the style defaults instead
+        saved = {k: v for k, v in saved.items() if k not in STYLE_FIELDS}
+    out = _with_values(options, saved)
+    out.origins = {name: COMMAND_LINE if name in options.given else SAVED if name in saved
+                   else DEFAULT for name in DEFAULTS}
+    return out
+
+
+def reset_options(options: Options) -> Options:
+    """The settings as if nothing were saved: the command line's values, else the defaults."""
+    defaults = {k: v for k, v in DEFAULTS.items() if k not in options.given}
+    out = _with_values(options, defaults)
+    if "model" not in options.given:
+        out.model_kwargs = {}
+    out.origins = {name: COMMAND_LINE if name in options.given else DEFAULT for name in DEFAULTS}
+    return out
+
+
+def saved_changes(options: Options) -> list[str]:
+    """'layout overlay', … for each saved setting in use that differs from its default."""
+    values = option_values(options)
+    return [f"{name} {value}" for name, value in values.items()
+            if options.origins.get(name) == SAVED and value != DEFAULTS[name]]
+
+
+def origin_now(options: Options, name: str, value: object) -> str:
+    """Where a setting's current value came from: its start origin, or changed since."""
+    if value != option_values(options)[name]:
+        return CHANGED
+    return options.origins.get(name, DEFAULT)
+
+
+def save_settings(settings: QSettings, values: dict[str, object], start: Options,
+                  geometry: QByteArray | None) -> None:
+    """Remember the settings changed in the window (`values` as setting_values gives them;
+    model None: none loaded, keep the saved one). A command-line value not changed is left
+    alone (it was for this run); a value equal to its default is forgotten. Geometry None:
+    the window is full screen, keep its normal size."""
+    given = option_values(start)
+    for name in REMEMBERED:
+        value = values.get(name)
+        if value is None or (name in start.given and value == given[name]):
+            continue
+        if value == DEFAULTS[name]:
+            settings.remove(name)
+        else:
+            settings.setValue(name, value)
     if geometry is not None:
         settings.setValue("geometry", geometry)
     settings.sync()

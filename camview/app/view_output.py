@@ -40,6 +40,12 @@ class ViewOutput:
         found = QStandardPaths.writableLocation(FOLDERS[kind]) or str(Path.home())
         return Path(found) / "camview"
 
+    def where(self) -> str:
+        """Where files go, for a message: one folder, or the recordings' and snapshots'."""
+        if self.folder:
+            return str(self.folder_for("snapshot"))
+        return f"{self.folder_for('recording')} and {self.folder_for('snapshot')}"
+
     def new_path(self, kind: str, suffix: str) -> Path:
         """A new time-stamped file in the output folder for `kind` (never overwrites one)."""
         folder = self.folder_for(kind)

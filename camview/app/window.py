@@ -2,8 +2,9 @@
 
 All work happens in camview.live's threads; this module only draws what the bridge
 delivers and turns user actions into pipeline requests. The widgets are in widgets.py, the
-actions and shortcuts in actions.py, options and saved settings in settings.py, recordings and
-snapshots in view_output.py.
+actions and shortcuts in actions.py, options and saved settings in settings.py (the Settings
+menu and Help → About in preferences.py and about.py), recordings and snapshots in
+view_output.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -23,13 +25,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camview.app.actions import build_actions, shortcut_rows, show_shortcuts
+from camview.app.actions import RESET_MENU, build_actions, shortcut_rows, show_shortcuts
 from camview.app.bridge import Bridge
+from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
-from camview.app.settings import Options, open_settings, save_settings, saved_geometry
+from camview.app.settings import Options, open_settings, saved_changes, saved_geometry
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, ControlPanel, StatusMessage, ViewArea
-from camview.errors import CamviewError
+from camview.errors import CamviewError, for_window
 from camview.images import IMAGE_SUFFIXES
 from camview.live import ErrorKind, Pipeline, Result
 from camview.models import DEFAULT_MODEL, USER_MODEL_SUFFIXES, CamModel
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         self.pipeline = Pipeline(**self.bridge.callbacks(), style=o.style, method=o.method,
                                  smoothing=o.smoothing, panel_only=True)
         self.output = ViewOutput(o.output_dir, self.bridge.recordFailed.emit)
+        self.prefs = Preferences(self)  # Settings menu, Help → About, saving
         self.raw: Frame | None = None  # the raw frame shown
         self.result: Result | None = None  # the result shown
         self.presenting = False
@@ -92,10 +96,15 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.actions_by_name, self.toolbar = build_actions(self)
         self._connect()
-        self._sync_controls()
+        self.sync_controls()
         self.readout.setVisible(o.readout)
         self.actions_by_name["readout"].setChecked(o.readout)
-        self._apply_layout(o.style.layout)
+        self.apply_layout(o.style.layout)
+        changes = saved_changes(o)
+        if changes:  # saved settings shape this run: say so once, and how to undo it
+            self.show_status(f"using saved settings: {', '.join(changes)} — {RESET_MENU} "
+                             "restores the defaults", error=True, colour="#b60",
+                             hold=NOTICE_HOLD_S)
 
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -112,7 +121,7 @@ class MainWindow(QMainWindow):
         self.message = StatusMessage()
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet("color: #d00; font-weight: bold;")
-        self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addWidget(self.message, 1)  # its "Open folder" button too
         self.statusBar().addPermanentWidget(self.rec_label)
 
     def _connect(self) -> None:
@@ -184,6 +193,7 @@ class MainWindow(QMainWindow):
         if result is None or result.generation < self.pipeline.generation:
             return  # from an earlier model/method/target/source
         self.result = result
+        self.message.success()  # a map came: an earlier error (its hold over) gives way
         self.overlay_view.set_image(result.overlay)
         self.pipeline.note_displayed(result)
         if self.recorder is not None:
@@ -237,7 +247,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if self._pending_record:
             path, self._pending_record = self._pending_record, None
-            self.start_recording(path)
+            self.start_recording(path, asked_now=False)  # --record: not over a notice
 
     def _update_title(self) -> None:
         note = f" ({self.notice})" if self.notice else ""
@@ -253,18 +263,19 @@ class MainWindow(QMainWindow):
             try:
                 self.pin_target(model.find_class(wanted))
             except CamviewError as exc:
-                self.show_status(str(exc), error=True)
-        self._sync_controls()
+                self.show_status(for_window(exc), error=True)
+        self.sync_controls()
 
     def _on_record_failed(self, message: str) -> None:
-        self.show_status(message, error=True)
-        self.stop_recording()
+        self.stop_recording(message)
 
     # -- status bar
     def show_status(self, message: str, error: bool = False, colour: str = "#d00",
-                    hold: float = ERROR_HOLD_S) -> None:
-        """A message in the status bar; an error is not hidden by plain messages for `hold` s."""
-        self.message.show_message(message, error, colour, hold)
+                    hold: float = ERROR_HOLD_S, folder: Path | None = None,
+                    now: bool = False) -> None:
+        """A message in the status bar; an error is not hidden by plain messages for `hold` s
+        unless `now` (the answer to a user's action); `folder`: offer to open it."""
+        self.message.show_message(message, error, colour, hold, folder, now)
 
     def status_text(self) -> str:
         return self.message.text()
@@ -318,7 +329,7 @@ class MainWindow(QMainWindow):
         if path:
             self.set_model(path)
         else:
-            self._sync_controls()
+            self.sync_controls()
 
     def set_model(self, name: str) -> None:
         self.pipeline.set_model(name)
@@ -328,7 +339,7 @@ class MainWindow(QMainWindow):
         try:
             self.pipeline.set_method(name)
         except CamviewError as exc:
-            self.show_status(str(exc), error=True)
+            self.show_status(for_window(exc), error=True)
 
     def pin_row(self, row: int) -> None:
         index = self.panel.top.class_at(row)
@@ -339,7 +350,7 @@ class MainWindow(QMainWindow):
         try:
             self.pipeline.set_target(index)
         except CamviewError as exc:
-            self.show_status(str(exc), error=True)
+            self.show_status(for_window(exc), error=True)
             return
         model = self.pipeline.current_model
         if index is None:
@@ -365,7 +376,7 @@ class MainWindow(QMainWindow):
         try:
             index = picker.class_for(text, model.find_class)
         except CamviewError as exc:
-            self.show_status(str(exc), error=True)
+            self.show_status(for_window(exc), error=True)
             return
         self.pin_target(index)
         picker.done()
@@ -380,7 +391,7 @@ class MainWindow(QMainWindow):
             return
         style = self.current_style()
         self.pipeline.set_style(style)
-        self._apply_layout(style.layout)
+        self.apply_layout(style.layout)
         self.panel.show_values()
 
     def _on_smoothing(self, value: int) -> None:
@@ -388,11 +399,11 @@ class MainWindow(QMainWindow):
             self.pipeline.set_smoothing(value / 100)
         self.panel.show_values()
 
-    def _apply_layout(self, layout: str) -> None:
+    def apply_layout(self, layout: str) -> None:
         raw = self.raw.image if self.raw is not None else None
         self.views.set_layout(layout == "side-by-side", raw)
 
-    def _sync_controls(self) -> None:
+    def sync_controls(self) -> None:
         """Show the pipeline's actual state (after a failed switch too)."""
         pipe = self.pipeline
         model = pipe.current_model if pipe.current_model is not None else self.options.model
@@ -410,7 +421,8 @@ class MainWindow(QMainWindow):
     # -- freeze, record, snapshot, presentation, readout
     def set_frozen(self, frozen: bool) -> None:
         self.pipeline.freeze(frozen)
-        self.show_status("frozen: the maps keep updating on this frame" if frozen else "live")
+        self.show_status("frozen: a class, method or style change is mapped on this frame"
+                         if frozen else "live", now=True)
 
     def step(self) -> None:
         self._set_checked("freeze", True)
@@ -427,7 +439,7 @@ class MainWindow(QMainWindow):
         elif not on and self.recorder is not None:
             self.stop_recording()
 
-    def start_recording(self, path: str | Path | None) -> None:
+    def start_recording(self, path: str | Path | None, asked_now: bool = True) -> None:
         if self.recorder is not None:
             return
         raw = self.raw.image if self.raw is not None else None
@@ -436,11 +448,11 @@ class MainWindow(QMainWindow):
             rec = self.output.start_recording(path, self.pipeline.source_fps,
                                               self.current_style().layout, raw, overlay)
         except CamviewError as exc:
-            self.show_status(str(exc), error=True)
+            self.show_status(for_window(exc), error=True)
             self._set_checked("record", False)
             return
         self._set_checked("record", True)
-        self.show_status(f"recording to {rec.path}")
+        self.show_status(f"recording ({rec.layout}) to {rec.path}", now=asked_now)
         self._tick()
 
     def stop_recording(self, why: str | None = None) -> None:
@@ -448,8 +460,9 @@ class MainWindow(QMainWindow):
         self._set_checked("record", False)
         self.rec_label.setText("")
         if rec is not None:
-            note = f" ({why})" if why else ""
-            self.show_status(f"saved {rec.path} ({rec.frames} frames){note}", error=bool(why))
+            saved = f"saved {rec.path} ({rec.frames} frames)"
+            self.show_status(f"recording stopped ({why}); {saved}" if why else saved,
+                             error=bool(why), folder=rec.path.parent, now=True)
 
     def _set_checked(self, name: str, on: bool) -> None:
         """Show an action's state without running its slot again."""
@@ -470,9 +483,9 @@ class MainWindow(QMainWindow):
         try:
             path = self.output.snapshot(raw.image, overlay, self.current_style().layout)
         except CamviewError as exc:
-            self.show_status(str(exc), error=True)
+            self.show_status(for_window(exc), error=True)
             return None
-        self.show_status(f"saved {path}")
+        self.show_status(f"saved {path}", folder=path.parent, now=True)
         return path
 
     def set_presentation(self, on: bool) -> None:
@@ -507,8 +520,12 @@ class MainWindow(QMainWindow):
             return "–" if v is None else f"{v:.0f}"
 
         frozen = "  FROZEN" if self.pipeline.frozen else ""
+        # A held frame (frozen, a still image) is mapped again only when something changes:
+        # its rate says nothing then, so the readout says why it is idle.
+        inference = ("inference idle (map up to date; redone on a change)" if st.map_up_to_date
+                     else f"inference {st.inference_fps:4.1f} fps")
         self.readout.setText(
-            f"capture {st.capture_fps:4.1f} fps · inference {st.inference_fps:4.1f} fps · "
+            f"capture {st.capture_fps:4.1f} fps · {inference} · "
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
             f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}{frozen}")
 
@@ -516,12 +533,8 @@ class MainWindow(QMainWindow):
     def shortcut_rows(self) -> list[tuple[str, str]]:
         return shortcut_rows(self.actions_by_name)
 
-    def show_shortcuts(self) -> None:
-        show_shortcuts(self, self.shortcut_rows())
+    def show_shortcuts(self) -> QDialog:
+        return show_shortcuts(self, self.shortcut_rows())
 
     def save_settings(self) -> None:
-        model = self.pipeline.current_model
-        save_settings(self.settings, model=model.name if model is not None else None,
-                      method=self.pipeline.method_name, style=self.current_style(),
-                      smoothing=self.pipeline.smoothing, readout=not self.readout.isHidden(),
-                      geometry=None if self.presenting else self.saveGeometry())
+        self.prefs.save()

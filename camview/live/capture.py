@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Protocol
 
-from camview.errors import SourceError
+from camview.errors import SourceError, for_window
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery
 from camview.sources import Frame, Pacing, Source, open_source
@@ -153,7 +153,7 @@ class Capture:
         except SourceError as exc:
             if fallback is None:
                 # OPEN, not SOURCE: the current source (if any) keeps running.
-                self.host.error(str(exc), ErrorKind.OPEN)
+                self.host.error(for_window(exc), ErrorKind.OPEN)
                 return
             try:
                 new = open_source(fallback)
@@ -189,7 +189,7 @@ class Capture:
                 self.clock.reset()
                 frame = src.read()
         except SourceError as exc:
-            self.host.error(str(exc), ErrorKind.SOURCE)
+            self.host.error(for_window(exc), ErrorKind.SOURCE)
             if src.pacing is Pacing.LIVE and self._reconnect(src):
                 return None if self._stop.is_set() else self._read(src)
             frame = None
@@ -258,7 +258,7 @@ class Capture:
         try:
             src.read()
         except SourceError as exc:
-            self.host.error(str(exc), ErrorKind.SOURCE)
+            self.host.error(for_window(exc), ErrorKind.SOURCE)
             if not self._reconnect(src):
                 self.ended = True
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from camview.errors import CamviewError
+from camview.errors import CamviewError, for_window
 from camview.explain import describe, draw
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
@@ -22,6 +22,8 @@ from camview.scale import MapScale
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
+
+SETTLED_CHANGE = 0.01  # a smoothed map that moves less than this per update has settled
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,19 @@ class InferenceHost(Protocol):
 
 
 class Smoother:
-    """Exponential moving average of the normalised small map; restarts on any switch."""
+    """Exponential moving average of the normalised small map; restarts on any switch.
+
+    `settled`: the last update moved the map by less than SETTLED_CHANGE (of its 0..1 range),
+    so explaining an unchanged frame again would show nothing new."""
 
     def __init__(self) -> None:
         self._state: np.ndarray | None = None
         self._generation = -1
+        self.settled = False
 
     def reset(self) -> None:
         self._state = None
+        self.settled = False
 
     def update(self, cam: np.ndarray, amount: float, generation: int) -> np.ndarray:
         """amount 0 = no smoothing; 0.9 = the past weighs 90 %."""
@@ -88,8 +95,11 @@ class Smoother:
         if (amount <= 0 or self._state is None or self._generation != generation
                 or self._state.shape != norm.shape):
             self._state = norm
+            self.settled = False
         else:
-            self._state = amount * self._state + (1.0 - amount) * norm
+            new = amount * self._state + (1.0 - amount) * norm
+            self.settled = float(np.max(np.abs(new - self._state))) < SETTLED_CHANGE
+            self._state = new
         self._generation = generation
         return self._state
 
@@ -97,6 +107,11 @@ class Smoother:
 class Inference:
     """The inference thread: takes the newest delivery from `mailbox`, explains it with the
     host's current config and hands the result back.
+
+    A held frame (a still image, a frozen view) is re-delivered a few times a second; it is
+    explained again only when that can change the picture: the config changed, or temporal
+    smoothing has not settled yet. Otherwise the map shown is up to date (`up_to_date`) and
+    the thread idles instead of spending a core on the same answer.
 
     `flat_out` (benchmarks): explain the newest frame again when no new one has come.
     `panel_only`: compose only the overlay panel (the window shows the raw frame itself)."""
@@ -111,6 +126,8 @@ class Inference:
         self._scales: dict[tuple, MapScale] = {}
         self._stop = threading.Event()
         self._last_error: str | None = None
+        self._explained: tuple | None = None  # (frame, generation, style, smoothing) last done
+        self.up_to_date = False  # the held frame's map is current: nothing to explain again
         self.thread = threading.Thread(target=self._run, name="camview-inference", daemon=True)
 
     def stop(self) -> None:
@@ -124,10 +141,14 @@ class Inference:
             cfg = self.host.config()
             if cfg.model is None or cfg.method is None:
                 continue
+            if self._unchanged(item, cfg):
+                self.up_to_date = True
+                continue
+            self.up_to_date = False
             try:
                 result = self.explain(item, cfg)
             except CamviewError as exc:
-                self._report(str(exc), ErrorKind.MODEL)
+                self._report(for_window(exc), ErrorKind.MODEL)
                 continue
             except Exception as exc:  # a bug: log it, show it, keep going
                 if self._last_error is None:
@@ -136,7 +157,16 @@ class Inference:
                              ErrorKind.INTERNAL)
                 continue
             self._last_error = None
+            self._explained = (item.frame, cfg.generation, cfg.style, cfg.smoothing)
             self.host.result_ready(result, cfg)
+
+    def _unchanged(self, item: Delivery, cfg: Config) -> bool:
+        """A re-delivered frame whose map, explained again, would look the same."""
+        if self.flat_out or item.fresh or self._explained is None:
+            return False
+        frame, generation, style, smoothing = self._explained
+        return (item.frame is frame and generation == cfg.generation and style == cfg.style
+                and smoothing == cfg.smoothing and (smoothing <= 0 or self.smoother.settled))
 
     def _report(self, message: str, kind: ErrorKind) -> None:
         if message != self._last_error:  # once per distinct fault, not once per frame

@@ -11,7 +11,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from camview.errors import CamviewError, ModelError
+from camview.errors import CamviewError, ModelError, for_window
 from camview.live.kinds import ErrorKind
 from camview.maps import Method, make_method, method_class
 from camview.models import CamModel, HeadKind, load_model
@@ -101,7 +101,7 @@ class Loader:
                 else:
                     self._load_method(job.name)
             except CamviewError as exc:
-                self.host.error(str(exc), job.kind)
+                self.host.error(for_window(exc), job.kind)
             except Exception as exc:
                 log.exception("loading %s %s failed", job.kind, job.name)
                 self.host.error(f"loading {job.name} failed: {type(exc).__name__}: {exc}",
@@ -141,7 +141,7 @@ class Loader:
             return make_method(wanted, model), None
         except ModelError as exc:
             if method_class(wanted).name == "cam" and model.head is HeadKind.GRADIENT_ONLY:
-                return make_method("gradcam", model), f"{exc}; using Grad-CAM"
+                return make_method("gradcam", model), f"{for_window(exc)}; using Grad-CAM"
             raise
 
     def _load_method(self, name: str) -> None:

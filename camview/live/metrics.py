@@ -76,3 +76,4 @@ class Stats:
     latency_p95_ms: float | None
     display_latency_p50_ms: float | None  # capture -> shown (as reported by note_displayed)
     display_latency_p95_ms: float | None
+    map_up_to_date: bool = False  # a held frame's map is current: inference idles until a change

@@ -33,7 +33,8 @@ class Pipeline:
       on_frame(frame) for each new captured frame;
       on_result(result) for each explained frame of the current configuration;
       on_status(message) for progress ("loading…", "camera back");
-      on_error(message, kind) for faults, kind an ErrorKind (a str enum): source (the running
+      on_error(message, kind) for faults (worded for the window: an error's window_hint
+        replaces its command-line advice), kind an ErrorKind (a str enum): source (the running
         source failed), open (a new source failed to open; the old one keeps running), model,
         method, internal, and notice (not a fault but must be seen: "no camera found —
         showing the demo");
@@ -162,7 +163,8 @@ class Pipeline:
             self._smoothing = min(max(float(amount), 0.0), 0.99)
 
     def freeze(self, frozen: bool) -> None:
-        """Hold the current frame; inference keeps explaining it (compare classes, methods)."""
+        """Hold the current frame; a change of class, method or style is mapped on it at once
+        (compare them); the unchanged frame is not explained again (see Inference)."""
         self._capture.set_frozen(bool(frozen))
         self._capture.kick()
 
@@ -233,7 +235,8 @@ class Pipeline:
             frames=self.capture_rate.count, results=self.inference_rate.count,
             latency_p50_ms=self.latency.ms(50), latency_p95_ms=self.latency.ms(95),
             display_latency_p50_ms=self.display_latency.ms(50),
-            display_latency_p95_ms=self.display_latency.ms(95))
+            display_latency_p95_ms=self.display_latency.ms(95),
+            map_up_to_date=self._inference.up_to_date)
 
     def note_displayed(self, result: Result) -> None:
         """Called by a display when it shows a result: feeds display fps and latency."""

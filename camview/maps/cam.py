@@ -36,7 +36,10 @@ class CAM(Method):
         if head is HeadKind.GRADIENT_ONLY:
             raise ModelError(f"CAM needs global average pooling then one dense layer after the "
                              f"map layer; {name} has another head (gradient-only): use "
-                             "--method gradcam or gradcam++")
+                             "--method gradcam or gradcam++",
+                             window_hint=f"CAM cannot read {name}'s head (gradient-only: "
+                                         "not global pooling then one dense layer): choose "
+                                         "Grad-CAM or another gradient method")
 
     def _map(self, feature_model, x, target):
         import tensorflow as tf

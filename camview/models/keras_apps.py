@@ -53,7 +53,10 @@ def build_keras_app(app: KerasApp, weights: str | None):
             raise ModelError(
                 f"{app.name}: ImageNet weights are not in the Keras cache ({keras_cache_dir()}) "
                 "and could not be downloaded; run once with internet access to cache them, or "
-                "use --weights none (random weights) or --weights FILE"
+                "use --weights none (random weights) or --weights FILE",
+                window_hint=f"{app.name}: ImageNet weights could not be downloaded: connect to the "
+                            f"internet and choose {app.name} again (downloaded once, then kept in "
+                            f"{keras_cache_dir()}), or choose another model"
             ) from None
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise ModelError(f"{app.name}: cannot load weights {weights}: {reason}") from None

@@ -95,8 +95,16 @@ def resolve_weights_path(path: str | Path | None = None, *, download: bool = Tru
     if found is not None:
         return found
     folder = user_model_dir()
+    # In the window there are no flags to give: say what to do there instead.
+    window_hint = (f"SqueezeNet 1.1 weights are not here and could not be downloaded: connect "
+                   f"to the internet and choose squeezenet again, or copy {XML_NAME} and "
+                   f"{BIN_NAME} into {folder} (from {SOURCE_URL})")
     if not download:
         raise ModelError(f"SqueezeNet 1.1 weights not found (${ENV_VAR} is not set and "
-                         f"{folder} has no {XML_NAME}): {offline_advice()}")
-    fetch_verified(FILES, download_url(), folder, advice=offline_advice(), progress=progress)
+                         f"{folder} has no {XML_NAME}): {offline_advice()}",
+                         window_hint=window_hint)
+    try:
+        fetch_verified(FILES, download_url(), folder, advice=offline_advice(), progress=progress)
+    except ModelError as exc:
+        raise ModelError(str(exc), window_hint=window_hint) from None
     return folder / XML_NAME
