@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -59,3 +60,14 @@ def count_frames(path: str | Path) -> int:
         n += 1
     cap.release()
     return n
+
+
+def forward(model, batch: np.ndarray) -> SimpleNamespace:
+    """One plain (uncompiled) pass of a CamModel: the read layer's activations and the scores,
+    as an independent check on what the compiled map methods return."""
+    from camview.models.base import softmax
+
+    features, logits = model.feature_model(batch, training=False)
+    logits = np.asarray(logits[0])
+    return SimpleNamespace(features=np.asarray(features[0]), logits=logits,
+                           probabilities=softmax(logits))

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import skimage_bgr
+from helpers import forward, skimage_bgr
 
 from camview.errors import ModelError
 from camview.maps import (
@@ -194,7 +194,7 @@ def test_guided_gradcam_works_on_relu6_lite0(lite0):
         big = cv2.resize(result.cam, frame.shape[1::-1])
         columns = big.sum(axis=0)
         assert columns[x0:x1].sum() > 0.8 * columns.sum()
-    np.testing.assert_allclose(result.logits, lite0.forward(batch).logits, rtol=1e-4,
+    np.testing.assert_allclose(result.logits, forward(lite0, batch).logits, rtol=1e-4,
                                atol=1e-4)
 
 
@@ -216,7 +216,7 @@ def test_scorecam_against_masked_forward_passes():
 
 def test_scorecam_keeps_the_channels_of_highest_variance(lite0):
     batch = lite0.prepare(skimage_bgr("chelsea"))
-    features = lite0.forward(batch).features
+    features = forward(lite0, batch).features
     method = ScoreCAM(lite0, max_channels=5)
     wanted = np.argsort(-features.reshape(-1, features.shape[2]).var(axis=0))[:5]
     assert set(method.channels(features)) == set(wanted)

@@ -5,6 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import forward
 
 from camview.errors import ModelError
 from camview.models import HeadKind, ResizeMode, list_models, load_model
@@ -21,7 +22,7 @@ def test_keras_app_fc_head_found(mobilenet):
     assert mobilenet.read_layer == "out_relu"
     assert mobilenet.head is HeadKind.FC
     assert mobilenet.fc_weights.shape == (1280, 1000)
-    out = mobilenet.classify(np.zeros((480, 640, 3), np.uint8))
+    out = forward(mobilenet, mobilenet.prepare(np.zeros((480, 640, 3), np.uint8)))
     assert out.features.shape == (7, 7, 1280)
     assert out.logits.shape == (1000,)
     # The scores are pre-softmax: the dense layer applied to the pooled features.
@@ -80,7 +81,7 @@ def test_user_model_with_labels(tmp_path, softmax_in_dense):
     assert cam_model.head is HeadKind.FC
     assert cam_model.read_layer == "base"
     frame = (np.random.default_rng(0).random((120, 90, 3)) * 255).astype(np.uint8)
-    out = cam_model.classify(frame)
+    out = forward(cam_model, cam_model.prepare(frame))
     # Scores are logits, not probabilities: the softmax was taken off.
     probs = model.predict(cam_model.prepare(frame) * 1.0, verbose=0)[0]
     np.testing.assert_allclose(out.probabilities, probs, rtol=1e-4, atol=1e-6)

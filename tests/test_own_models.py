@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import forward
 
 from camview.cli import main
 from camview.errors import ModelError
@@ -181,7 +182,7 @@ def test_sigmoid_output_is_read_before_the_sigmoid(tmp_path):
     labels.write_text("cat\ndog\n")
     model = load_model(path, labels=str(labels))
     assert model.labels == ["cat", "dog"] and model.head is HeadKind.FC
-    out = model.classify(FRAME)
+    out = forward(model, model.prepare(FRAME))
     p = float(original(_rgb(model), training=False)[0, 0])
     np.testing.assert_allclose(out.probabilities, [1 - p, p], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(out.logits[1] - out.logits[0], np.log(p / (1 - p)), rtol=1e-3)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SQUEEZENET_DIR, skimage_bgr
+from helpers import SQUEEZENET_DIR, forward, skimage_bgr
 
 from camview.errors import ModelError
 from camview.models import WeightsState, load_model
@@ -90,7 +90,7 @@ def test_downloaded_once_verified_and_cached(fresh_machine, monkeypatch):
     # The server is gone: the second load is a cache hit.
     second = load_model("squeezenet")
     frame = skimage_bgr("chelsea")
-    a, b = first.classify(frame), second.classify(frame)
+    a, b = forward(first, first.prepare(frame)), forward(second, second.prepare(frame))
     np.testing.assert_array_equal(a.logits, b.logits)
     assert first.short_label(int(np.argmax(a.logits))) in ("Egyptian cat", "tabby", "tiger cat")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import CamModel, Forward, ResizeMode, default_resize
+from camview.models.base import CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
 from camview.models.graph import HeadKind, class_count
 from camview.models.registry import (
@@ -20,7 +20,7 @@ from camview.models.registry import (
 )
 from camview.models.user import USER_MODEL_SUFFIXES
 
-__all__ = ["DEFAULT_MODEL", "REGISTRY", "CamModel", "Forward", "HeadKind", "ModelInfo",
+__all__ = ["DEFAULT_MODEL", "REGISTRY", "CamModel", "HeadKind", "ModelInfo",
            "ModelSpec", "ResizeMode", "WeightsState", "WeightsStatus", "default_resize",
            "known_head", "list_models", "load_model", "model_names"]
 

@@ -21,7 +21,6 @@ import enum
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -69,18 +68,6 @@ def default_resize(fixed_input: bool) -> ResizeMode:
     """A net that takes any frame shape keeps the frame's aspect ratio, like the reference
     program; one with a dense top sized for its square input (keras.applications) squashes."""
     return ResizeMode.SQUASH if fixed_input else ResizeMode.SHORTER
-
-
-@dataclass(frozen=True)
-class Forward:
-    """What one forward pass gives: the read layer's activations and the class scores."""
-
-    features: np.ndarray  # (h, w, k) float32
-    logits: np.ndarray  # (classes,) float32, before softmax
-
-    @property
-    def probabilities(self) -> np.ndarray:
-        return softmax(self.logits)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -174,16 +161,6 @@ class CamModel:
         h, w = (None, None) if not fixed_input else self.input_size
         self.input_spec = tf.TensorSpec([1, h, w, self.channels], tf.float32)
 
-        feature_model = self.feature_model
-
-        # One trace per input shape; the spec keeps Python values out of the signature so a
-        # steady camera never retraces.
-        @tf.function(input_signature=[self.input_spec], reduce_retracing=True)
-        def forward(x):
-            features, logits = feature_model(x, training=False)
-            return features[0], logits[0]
-
-        self._forward = forward
         self.compiled: dict = {}  # compiled map functions, built once per method and layer
         self._feature_models = {self.read_layer: self.feature_model}
 
@@ -219,14 +196,6 @@ class CamModel:
             resized = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[..., None]
         x = self.preprocess(resized)
         return np.ascontiguousarray(x[None], dtype=np.float32)
-
-    # -- inference ---------------------------------------------------------------------
-    def forward(self, batch: np.ndarray) -> Forward:
-        features, logits = self._forward(batch)
-        return Forward(features.numpy(), logits.numpy())
-
-    def classify(self, frame_bgr: np.ndarray) -> Forward:
-        return self.forward(self.prepare(frame_bgr))
 
     # -- labels ------------------------------------------------------------------------
     def short_label(self, index: int) -> str:
