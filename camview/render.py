@@ -26,7 +26,7 @@ import numpy as np
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw, draw_compare
 from camview.images import IMAGE_SUFFIXES
-from camview.maps import CAM, METHODS, MapResult, Method, make_method, method_class
+from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
 from camview.scale import MapScale
@@ -60,7 +60,7 @@ class RenderRequest:
     layer: str | None = None
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
-    method: str = "cam"
+    method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)
     max_channels: int | None = None  # scorecam

@@ -107,17 +107,24 @@ def textbook_gradcam(keras_model, layer_name: str, image: np.ndarray) -> np.ndar
     return heatmap.numpy()
 
 
+def method_key(name: str) -> str:
+    """A method's name as a JSON key stem: gradcam++ -> gradcampp, guided-gradcam ->
+    guided_gradcam."""
+    return name.replace("++", "pp").replace("-", "_")
+
+
 def bench_on_demand(model, batch: np.ndarray, repeats: int) -> dict:
     """The slow methods at their defaults, and deletion + insertion for one Grad-CAM map
     (camview.faithfulness.score_map): medians of a few calls after one warm-up."""
     from camview.faithfulness import score_map
-    from camview.maps import make_method
+    from camview.maps import METHODS, make_method
 
     out = {}
-    for key, method in (("smoothgrad_ms", "smoothgrad"), ("scorecam_ms", "scorecam"),
-                        ("occlusion_ms", "occlusion")):
-        explainer = make_method(method, model)
-        out[key] = median_ms(lambda e=explainer: e.explain(batch), repeats, warmup=1)
+    for name, method in METHODS.items():
+        if not method.live:
+            explainer = make_method(name, model)
+            out[f"{method_key(name)}_ms"] = median_ms(lambda e=explainer: e.explain(batch),
+                                                      repeats, warmup=1)
     result = make_method("gradcam", model).explain(batch)
     out["metrics_ms"] = median_ms(lambda: score_map(model, batch, result.cam, result.target),
                                   repeats, warmup=1)
@@ -128,7 +135,7 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
                 slow_repeats: int = 3) -> dict:
     import tensorflow as tf
 
-    from camview.maps import make_method
+    from camview.maps import CAM, METHODS, make_method
     from camview.models import HeadKind, load_model
 
     model = load_model(name, weights=weights)
@@ -141,20 +148,17 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
     logits_only = tf.function(lambda x: model.keras_model(x, training=False),
                               input_signature=[model.input_spec])
     calls = {"classify_ms": lambda: logits_only(batch).numpy()}
-    for key, method in (("cam_ms", "cam"), ("gradcam_ms", "gradcam"),
-                        ("gradcampp_ms", "gradcam++"), ("layercam_ms", "layercam"),
-                        ("eigencam_ms", "eigencam"), ("saliency_ms", "saliency"),
-                        ("guided_gradcam_ms", "guided-gradcam")):
-        if not (method == "cam" and model.head is HeadKind.GRADIENT_ONLY):
-            explainer = make_method(method, model)
-            calls[key] = lambda e=explainer: e.explain(batch)
+    for method_name, method in METHODS.items():
+        if method.live and not (method is CAM and model.head is HeadKind.GRADIENT_ONLY):
+            explainer = make_method(method_name, model)
+            calls[f"{method_key(method_name)}_ms"] = lambda e=explainer: e.explain(batch)
     row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
            "cam_ms": None, **interleaved_median_ms(calls, repeats)}
     row.update(bench_on_demand(model, batch, slow_repeats))
-    for key in ("cam", "gradcam", "gradcampp", "layercam", "eigencam", "saliency",
-                "guided_gradcam", "smoothgrad"):
-        value = row[f"{key}_ms"]
-        row[f"{key}_ratio"] = None if value is None else value / row["classify_ms"]
+    for method_name in METHODS:
+        value = row.get(f"{method_key(method_name)}_ms")
+        row[f"{method_key(method_name)}_ratio"] = (None if value is None
+                                                   else value / row["classify_ms"])
     row["gflops"] = model_gflops(model, hw)
     row["achieved_gflops_per_s"] = row["gflops"] / (row["classify_ms"] / 1000)
     row["recipe_ms"] = median_ms(lambda: textbook_gradcam(model.keras_model, model.read_layer,
@@ -167,7 +171,7 @@ def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
     that render and recordings write, which adds one copy of both halves."""
-    from camview.overlay import OverlayStyle, render_view
+    from camview.overlay import LAYOUTS, STYLES, OverlayStyle, render_view
 
     cam = np.random.default_rng(1).random((7, 10)).astype(np.float32)
     top = [("Egyptian cat", 0.51), ("tiger cat", 0.28), ("tabby", 0.19)]
@@ -175,14 +179,15 @@ def bench_postprocess(repeats: int) -> dict:
     for w, h in ((640, 480), (1280, 720)):
         frame = (np.random.default_rng(2).random((h, w, 3)) * 255).astype(np.uint8)
         calls = {}
-        for style in ("matlab", "blend"):
-            for layout, suffix in (("overlay", ""), ("side-by-side", "_side_by_side")):
+        for style in STYLES:
+            for layout in LAYOUTS:
+                suffix = "" if layout == "overlay" else "_" + layout.replace("-", "_")
                 look = OverlayStyle(style=style, layout=layout)
                 calls[f"postprocess_ms_{w}x{h}_{style}{suffix}"] = (
                     lambda f=frame, s=look: render_view(f, cam, top, s))
         out.update(interleaved_median_ms(calls, repeats))
-        out[f"postprocess_ms_{w}x{h}"] = max(out[f"postprocess_ms_{w}x{h}_matlab"],
-                                             out[f"postprocess_ms_{w}x{h}_blend"])
+        out[f"postprocess_ms_{w}x{h}"] = max(out[f"postprocess_ms_{w}x{h}_{style}"]
+                                             for style in STYLES)
     return out
 
 

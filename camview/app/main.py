@@ -9,6 +9,7 @@ from pathlib import Path
 
 from camview.args import STYLE_OPTIONS, style_from_args
 from camview.errors import SourceError
+from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
 
 
@@ -31,8 +32,8 @@ def options_from_args(args: argparse.Namespace):
     if model_kwargs:  # --weights/--labels/--layer/--resize are for the model given or default,
         given.add("model")  # never for a saved one
     return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
-                   model_kwargs=model_kwargs, method=args.method or "cam", target=args.target,
-                   style=style, output_dir=args.output_dir, given=given)
+                   model_kwargs=model_kwargs, method=args.method or DEFAULT_METHOD,
+                   target=args.target, style=style, output_dir=args.output_dir, given=given)
 
 
 def opened_settings(args: argparse.Namespace):

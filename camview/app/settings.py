@@ -20,7 +20,7 @@ from pathlib import Path
 from PyQt6.QtCore import QByteArray, QSettings
 
 from camview.errors import CamviewError
-from camview.maps import method_class
+from camview.maps import DEFAULT_METHOD, method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.overlay import OverlayStyle
 from camview.sources import Source
@@ -63,7 +63,7 @@ class Options:
     record: str | None = None
     model: str | CamModel = DEFAULT_MODEL
     model_kwargs: dict = field(default_factory=dict)  # weights, labels, read_layer, resize
-    method: str = "cam"
+    method: str = DEFAULT_METHOD
     target: str | None = None
     style: OverlayStyle = field(default_factory=OverlayStyle)
     smoothing: float = 0.0

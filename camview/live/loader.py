@@ -13,7 +13,7 @@ import numpy as np
 
 from camview.errors import CamviewError, ModelError, for_window
 from camview.live.kinds import ErrorKind
-from camview.maps import Method, make_method, method_class
+from camview.maps import CAM, Method, make_method, method_class
 from camview.models import CamModel, HeadKind, load_model
 from camview.sources import Frame
 
@@ -140,7 +140,7 @@ class Loader:
         try:
             return make_method(wanted, model), None
         except ModelError as exc:
-            if method_class(wanted).name == "cam" and model.head is HeadKind.GRADIENT_ONLY:
+            if method_class(wanted) is CAM and model.head is HeadKind.GRADIENT_ONLY:
                 return make_method("gradcam", model), f"{for_window(exc)}; using Grad-CAM"
             raise
 

@@ -14,7 +14,7 @@ from camview.live.kinds import ErrorKind
 from camview.live.loader import Loader, LoadMethod, LoadModel
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats
-from camview.maps import Method, method_class
+from camview.maps import DEFAULT_METHOD, Method, method_class
 from camview.models import CamModel
 from camview.overlay import OverlayStyle
 from camview.sources import Frame, Source
@@ -55,7 +55,7 @@ class Pipeline:
         on_config: Callable[[], None] | None = None,
         on_source: Callable[[Source], None] | None = None,
         style: OverlayStyle | None = None,
-        method: str = "cam",
+        method: str = DEFAULT_METHOD,
         smoothing: float = 0.0,
         loop_video: bool = True,
         panel_only: bool = False,

@@ -26,13 +26,16 @@ from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
-__all__ = ["CAM", "METHODS", "BatchedForward", "Cancelled", "EigenCAM", "GradCAM",
+__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "BatchedForward", "Cancelled", "EigenCAM", "GradCAM",
            "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "LayerCAM", "MapResult",
            "Method", "Occlusion", "Progress", "Saliency", "ScoreCAM", "SmoothGrad",
            "make_method", "map_problem", "method_class", "normalise"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
 #: summary, paper, whether it is live or on demand and whether it is class-agnostic.
+#: The method camview draws unless told otherwise: the reference program's.
+DEFAULT_METHOD = CAM.name
+
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     CAM, GradCAM, GradCAMPlusPlus, LayerCAM, EigenCAM, Saliency, GuidedGradCAM, SmoothGrad,
     ScoreCAM, Occlusion)}
