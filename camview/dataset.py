@@ -197,3 +197,42 @@ def _read_csv(path: Path, names: ClassNames, name: str) -> LabelledSet:
     for label, count in unknown.items():
         found.warnings.append(names.no_match(f"{name}: label", label, count))
     return found
+
+
+#: The class of each bundled demo photo (resources/demo/SOURCES.md), as a folder name.
+DEMO_CLASSES = {"chelsea": "tabby", "coffee": "espresso", "rocket": "missile",
+                "astronaut": "space_shuttle", "camera": "tripod"}
+
+
+def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = None,
+                   seed: int = 0) -> Path:
+    """A labelled class-folder set of `count` images made from the demo photos: random crops
+    (60-100 % of each side, so aspect ratios vary) and mirror flips, optionally shrunk to
+    `long_side`. For benchmarks, stress runs and tests; real photos, so real mistakes."""
+    import cv2
+    import numpy as np
+
+    from camview.sources import decode_image, demo_photos
+
+    rng = np.random.default_rng(seed)
+    photos = [(DEMO_CLASSES[name], decode_image(data)[0]) for name, data in demo_photos()
+              if name in DEMO_CLASSES]
+    if not photos:
+        raise SourceError("the demo photos are missing from this installation")
+    folder = Path(folder)
+    for n in range(count):
+        label, photo = photos[n % len(photos)]
+        h, w = photo.shape[:2]
+        ch, cw = (int(s * rng.uniform(0.6, 1.0)) for s in (h, w))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        image = photo[y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        if long_side and max(ch, cw) > long_side:
+            f = long_side / max(ch, cw)
+            image = cv2.resize(image, (max(1, round(cw * f)), max(1, round(ch * f))),
+                               interpolation=cv2.INTER_AREA)
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / label / f"{label}_{n:05d}.jpg"), image,
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return folder

@@ -50,6 +50,8 @@ DEFAULT_MAX_MISTAKES = 100
 #: In ``shorter`` mode the long side of the network input is rounded to a multiple of this,
 #: so that images of similar shapes share a batch (see :func:`network_input`).
 BUCKET_PX = 32
+#: Inputs waiting for their batch, in batches: more fill more batches when shapes are mixed.
+WAITING_BATCHES = 4
 #: Long side of the photo and maps a report shows (the maps are drawn at this size).
 VIEW_SIDE = 320
 CACHE_ENV = "CAMVIEW_CACHE_DIR"
@@ -82,18 +84,41 @@ def network_size(model: CamModel, frame_hw: tuple[int, int]) -> tuple[int, int]:
     return (h, bucket(w)) if h <= w else (bucket(h), w)
 
 
+def resized_for_network(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
+    """One BGR uint8 image resized to its batch size (:func:`network_size`), still uint8."""
+    h, w = network_size(model, image_bgr.shape[:2])
+    # As CamModel.prepare: INTER_AREA averages when shrinking, bilinear when enlarging.
+    shrinking = h * w < image_bgr.shape[0] * image_bgr.shape[1]
+    return cv2.resize(image_bgr, (w, h),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
 def network_input(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
     """One BGR uint8 image -> the (h, w, 3) float32 input evaluate classifies and explains.
 
     Per-image checks (tests, the window re-explaining one image) use this too, so their
     results are the batch's results.
     """
-    h, w = network_size(model, image_bgr.shape[:2])
-    # As CamModel.prepare: INTER_AREA averages when shrinking, bilinear when enlarging.
-    shrinking = h * w < image_bgr.shape[0] * image_bgr.shape[1]
-    resized = cv2.resize(image_bgr, (w, h),
-                         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = resized_for_network(model, image_bgr)
     return np.ascontiguousarray(model.preprocess(resized), dtype=np.float32)
+
+
+def batch_capacity(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
+    """How many inputs of `shape` make one batch: `batch_size` inputs of the model's square
+    size, or as many of a larger input as fit in the same pixels (at least one). A network's
+    working memory grows with the pixels in a batch (EfficientNet's widest layer is about
+    100 MB for 16 inputs of 224x224), so a set of long panoramas must not multiply it."""
+    side = min(model.input_size)
+    return max(1, batch_size * side * side // (shape[0] * shape[1]))
+
+
+def padded_size(n: int, batch_size: int) -> int:
+    """The batch a partial batch of n is padded to: the next power of two, at most
+    batch_size. The compiled call takes any size, but TensorFlow and oneDNN keep buffers
+    and kernels per input shape, so every distinct batch size of every bucket costs
+    resident memory; with powers of two a set of any size sees a handful of sizes, for at
+    most a doubling of a partial batch's work."""
+    return min(batch_size, 1 << max(0, n - 1).bit_length())
 
 
 def batch_logits(model: CamModel):
@@ -307,7 +332,8 @@ class _Reader(threading.Thread):
         for message in warnings:
             log.warning("%s", message)
         stamp = self.cache.stamp(item.path) if self.cache is not None else None
-        return _Prepared(index, item, network_input(self.model, image), stamp)
+        # Kept uint8 (a quarter of the float input) while it waits for its batch.
+        return _Prepared(index, item, resized_for_network(self.model, image), stamp)
 
     def run(self) -> None:
         try:
@@ -326,22 +352,23 @@ class _Reader(threading.Thread):
 class _Buckets:
     """Prepared inputs waiting for a batch, grouped by shape.
 
-    A bucket runs when it holds `size` inputs; when more than `2 * size` wait in all, the
-    bucket holding the oldest runs even if partial, so a rare shape never holds results (or
-    memory) back for long.
+    A bucket runs when it holds `size` inputs; when more than `WAITING_BATCHES * size` wait in
+    all, the bucket holding the oldest runs even if partial, so a rare shape never holds
+    results (or memory) back for long, while a set of mixed shapes still fills most batches.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, capacity) -> None:
         self.size = size
+        self.capacity = capacity  # shape -> the inputs of that shape that make a batch
         self.waiting: dict[tuple, list[_Prepared]] = {}
 
     def add(self, p: _Prepared) -> list[list[_Prepared]]:
         bucket = self.waiting.setdefault(p.x.shape, [])
         bucket.append(p)
         ready = []
-        if len(bucket) >= self.size:
+        if len(bucket) >= self.capacity(p.x.shape):
             ready.append(self.waiting.pop(p.x.shape))
-        while sum(map(len, self.waiting.values())) > 2 * self.size:
+        while sum(map(len, self.waiting.values())) > WAITING_BATCHES * self.size:
             ready.append(self.pop_oldest())
         return ready
 
@@ -368,12 +395,15 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     run = batch_logits(model)
     key = model_fingerprint(model)
     reader = _Reader(model, images, cache, key, depth=batch_size)
-    buckets = _Buckets(batch_size)
+    buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
     done: dict[int, ImageResult] = {}
     next_index = 0
 
     def classify(batch: list[_Prepared]) -> None:
-        logits = run(np.stack([p.x for p in batch])).numpy()
+        inputs = [model.preprocess(p.x) for p in batch]
+        full = batch_capacity(model, batch[0].x.shape, batch_size)
+        inputs += inputs[-1:] * (padded_size(len(batch), full) - len(batch))
+        logits = run(np.stack(inputs).astype(np.float32, copy=False)).numpy()[:len(batch)]
         results = [(_result_of(p.item, p.index, row), p.stamp)
                    for p, row in zip(batch, logits, strict=True)]
         if cache is not None:
@@ -396,7 +426,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
             if isinstance(item, ImageResult):
                 done[item.index] = item
                 # Cached results queue up behind an image waiting for its batch: run it.
-                if len(done) > 2 * batch_size and buckets.waiting:
+                if len(done) > WAITING_BATCHES * batch_size and buckets.waiting:
                     classify(buckets.pop_oldest())
             else:
                 for batch in buckets.add(item):
