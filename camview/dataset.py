@@ -204,11 +204,20 @@ DEMO_CLASSES = {"chelsea": "tabby", "coffee": "espresso", "rocket": "missile",
                 "astronaut": "space_shuttle", "camera": "tripod"}
 
 
+#: Width / height of the crops write_demo_set makes: 1:1, 4:3, 3:2, 16:9 and their portraits.
+PHOTO_ASPECTS = (1.0, 4 / 3, 3 / 2, 16 / 9, 3 / 4, 2 / 3)
+
+
 def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = None,
-                   seed: int = 0) -> Path:
-    """A labelled class-folder set of `count` images made from the demo photos: random crops
-    (60-100 % of each side, so aspect ratios vary) and mirror flips, optionally shrunk to
-    `long_side`. For benchmarks, stress runs and tests; real photos, so real mistakes."""
+                   seed: int = 0, flat: bool = False) -> Path:
+    """A labelled set of `count` images made from the demo photos: random crops (60-100 % of
+    the photo, in one of the aspect ratios cameras and phones produce, landscape or portrait)
+    and mirror flips, optionally shrunk to `long_side`. For benchmarks, stress runs and tests;
+    real photos, so real mistakes.
+
+    Returns the set: `folder` with one subfolder per class, or with `flat` every image in
+    `folder` itself (what `camview render` reads) and the set `folder/labels.csv`.
+    """
     import cv2
     import numpy as np
 
@@ -220,10 +229,14 @@ def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = No
     if not photos:
         raise SourceError("the demo photos are missing from this installation")
     folder = Path(folder)
+    rows = []
     for n in range(count):
         label, photo = photos[n % len(photos)]
         h, w = photo.shape[:2]
-        ch, cw = (int(s * rng.uniform(0.6, 1.0)) for s in (h, w))
+        aspect = PHOTO_ASPECTS[int(rng.integers(len(PHOTO_ASPECTS)))]  # width / height
+        scale = rng.uniform(0.6, 1.0)
+        ch = int(min(h, w / aspect) * scale)
+        cw = int(ch * aspect)
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         image = photo[y:y + ch, x:x + cw]
         if rng.random() < 0.5:
@@ -232,7 +245,11 @@ def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = No
             f = long_side / max(ch, cw)
             image = cv2.resize(image, (max(1, round(cw * f)), max(1, round(ch * f))),
                                interpolation=cv2.INTER_AREA)
-        (folder / label).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / label / f"{label}_{n:05d}.jpg"), image,
-                    [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return folder
+        name = f"{label}_{n:05d}.jpg" if flat else f"{label}/{label}_{n:05d}.jpg"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        rows.append(f"{name},{label}\n")
+    if not flat:
+        return folder
+    (folder / "labels.csv").write_text("path,label\n" + "".join(rows), encoding="utf-8")
+    return folder / "labels.csv"

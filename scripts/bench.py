@@ -265,12 +265,13 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
     small = max(2, images // 8)
     times: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {n: write_demo_set(Path(tmp) / f"set{n}", n) for n in (images, small)}
+        # The same files for both: render reads the folder, evaluate its labels.csv.
+        sets = {n: write_demo_set(Path(tmp) / f"set{n}", n, flat=True) for n in (images, small)}
         out = str(Path(tmp) / "out.json")
         commands = {
-            "render": lambda n: ["render", str(folders[n]), "--json", out, "--model", model,
+            "render": lambda n: ["render", str(sets[n].parent), "--json", out, "--model", model,
                                  "--no-progress"],
-            "evaluate": lambda n: ["evaluate", str(folders[n]), "--json", out, "--model", model,
+            "evaluate": lambda n: ["evaluate", str(sets[n]), "--json", out, "--model", model,
                                    "--no-progress", "--no-cache"],
         }
         for _ in range(repeats):

@@ -314,12 +314,15 @@ def test_stress_run_memory_stays_flat(lite0, tmp_path):
         "stress_evaluate", REPO / "scripts" / "stress_evaluate.py")
     stress = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stress)
-    folder = write_demo_set(tmp_path / "set", 300, long_side=64)
-    report = stress.stress(folder, lite0, batch=16, max_mistakes=20, outputs=tmp_path)
-    assert report["images"] == 300
-    # No image (12 kB at 64 px, 800 kB as network input) or map is held per image ...
-    assert report["held_bytes_per_image"] < stress.MAX_HELD_BYTES_PER_IMAGE, report
-    # ... and resident memory stays within TensorFlow's buffers for the shapes met, far
-    # below the 240 MB that 300 network inputs held would take.
-    assert report["rss_growth_mb"] < 150, report
+    folder = write_demo_set(tmp_path / "set", 240, long_side=64)
+    # The first pass meets the set's input shapes (TensorFlow keeps buffers per shape); the
+    # second meets no new one, so whatever it adds would be memory that grows with the set.
+    first = stress.stress(folder, lite0, batch=16, max_mistakes=20, outputs=tmp_path)
+    second = stress.stress(folder, lite0, batch=16, max_mistakes=20)
+    assert first["images"] == second["images"] == 240
     assert (tmp_path / "report.html").stat().st_size > 0
+    # No image (12 kB at 64 px, 600 kB as network input) or map is held per image ...
+    for report in (first, second):
+        assert report["held_bytes_per_image"] < stress.MAX_HELD_BYTES_PER_IMAGE, report
+    # ... and a pass over shapes already met adds next to nothing to resident memory.
+    assert second["rss_growth_mb"] < 25, (first, second)
