@@ -45,7 +45,7 @@ figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true
 @media print {
   body { margin: 0; max-width: none; font-size: 11pt; }
   .card { break-inside: avoid; page-break-inside: avoid; }
-  h2 { break-after: avoid; page-break-after: avoid; }
+  h2, p.intro { break-after: avoid; page-break-after: avoid; }
   tr { break-inside: avoid; }
 }
 """
@@ -73,7 +73,7 @@ def e(text: object) -> str:
 
 
 def percent(p: float | None) -> str:
-    return "n/a" if p is None or not math.isfinite(p) else f"{100 * p:.1f} %"
+    return "n/a" if p is None or not math.isfinite(p) else f"{100 * p:.1f}\u00a0%"
 
 
 def data_uri(image: np.ndarray) -> str:
@@ -149,7 +149,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
 
     more = f" (the {shown} most confident of {mistakes})" if shown < mistakes else ""
     out.append(f"<h2>Mistakes, most confident first{e(more)}</h2>"
-               f'<p class="muted">Each: the photo, where the network looked for the class it '
+               f'<p class="muted intro">Each: the photo, where the network looked for the class it '
                f"chose ({e(method_title)}), and where it looked for the true class.</p>")
     return "\n".join(out)
 
