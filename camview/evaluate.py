@@ -399,10 +399,18 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     done: dict[int, ImageResult] = {}
     next_index = 0
 
+    sizes_run: dict[tuple, set[int]] = {}  # shape -> batch sizes already run at it
+
     def classify(batch: list[_Prepared]) -> None:
         inputs = [model.preprocess(p.x) for p in batch]
-        full = batch_capacity(model, batch[0].x.shape, batch_size)
-        inputs += inputs[-1:] * (padded_size(len(batch), full) - len(batch))
+        shape, n = batch[0].x.shape, len(batch)
+        # A size already run at this shape costs no new buffers (the set's last, partial
+        # batches then reuse the full size); otherwise the next power of two.
+        run_before = sizes_run.setdefault(shape, set())
+        size = min((s for s in run_before if s >= n),
+                   default=padded_size(n, batch_capacity(model, shape, batch_size)))
+        run_before.add(size)
+        inputs += inputs[-1:] * (size - n)
         logits = run(np.stack(inputs).astype(np.float32, copy=False)).numpy()[:len(batch)]
         results = [(_result_of(p.item, p.index, row), p.stamp)
                    for p, row in zip(batch, logits, strict=True)]
