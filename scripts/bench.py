@@ -263,6 +263,66 @@ def ready_models() -> list[str]:
             if spec.weights_status().state is WeightsState.READY]
 
 
+def run_cli_in_process(argv: list[str]) -> float:
+    """Seconds one camview command takes, run through the Python API in this process, with
+    the arguments parsed as the command line parses them (model loading included)."""
+    from camview.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    if args.command == "render":
+        from camview.args import render_request
+        from camview.render import render
+
+        status = render(render_request(args))
+    else:
+        from camview.evaluate import run_evaluate
+
+        status = run_evaluate(args)
+    if status != 0:
+        raise RuntimeError(f"camview {' '.join(argv)} exited {status}")
+    return time.perf_counter() - start
+
+
+def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
+    """Images/s of `camview evaluate FOLDER --json` against `camview render FOLDER --json` on
+    the same generated folder (demo photos, cropped and flipped), in one run.
+
+    Each command also loads the model and traces its calls, a fixed cost of about a second
+    that would swamp a small folder; the rate is therefore marginal: (N - n) images over the
+    difference between a run on the N-image folder and one on its first n images. Runs take
+    turns and the fastest of `repeats` counts, so machine load drifting weighs on both alike.
+    """
+    import contextlib
+    import io
+
+    from camview.dataset import write_demo_set
+
+    small = max(2, images // 8)
+    times: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        # The same files for both: render reads the folder, evaluate its labels.csv.
+        sets = {n: write_demo_set(Path(tmp) / f"set{n}", n, flat=True) for n in (images, small)}
+        out = str(Path(tmp) / "out.json")
+        commands = {
+            "render": lambda n: ["render", str(sets[n].parent), "--json", out, "--model", model,
+                                 "--no-progress"],
+            "evaluate": lambda n: ["evaluate", str(sets[n]), "--json", out, "--model", model,
+                                   "--no-progress", "--no-cache"],
+        }
+        for _ in range(repeats):
+            for n in (images, small):
+                for name, argv in commands.items():
+                    with contextlib.redirect_stdout(io.StringIO()):  # evaluate's summary line
+                        times.setdefault((name, n), []).append(run_cli_in_process(argv(n)))
+    rates = {name: (images - small) / (min(times[(name, images)]) - min(times[(name, small)]))
+             for name in commands}
+    return {"evaluate_images_per_s": rates["evaluate"], "render_images_per_s": rates["render"],
+            "evaluate_speedup": rates["evaluate"] / rates["render"],
+            "evaluate_bench": {"model": model, "images": images, "small": small,
+                               "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model(s) to measure (default: the "
@@ -272,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe-repeats", type=int, default=10)
     parser.add_argument("--pipeline-seconds", type=float, default=20.0)
     parser.add_argument("--pipeline-method", default="cam")
+    parser.add_argument("--evaluate-images", type=int, default=64,
+                        help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
+        args.evaluate_images = 16
 
     if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
@@ -291,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                                          args.pipeline_method)
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
+    report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
     print_table(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
@@ -331,6 +395,9 @@ def print_table(report: dict) -> None:
               f"peak RSS {p['peak_rss_mb']:.0f} MB")
     for key in ("postprocess_ms_640x480", "postprocess_ms_1280x720"):
         print(f"{key}: {report[key]:.2f} ms")
+    print(f"evaluate {report['evaluate_images_per_s']:.1f} images/s, render "
+          f"{report['render_images_per_s']:.1f} images/s "
+          f"({report['evaluate_speedup']:.2f}x, {report['evaluate_bench']['model']})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,256 @@
+"""A labelled set of images in the layouts people already have.
+
+- A folder with one subfolder per class, the layout of Keras' ``image_dataset_from_directory``
+  and torchvision's ``ImageFolder`` (images may sit deeper inside a class folder);
+- a CSV of ``path,label`` rows, paths relative to the CSV, with or without a header row.
+
+A class is named by any of the model's labels (case-insensitive, any of an ImageNet label's
+comma-separated synonyms, ``_`` for a space), by an ImageNet WordNet id (``n02123045``) when
+the model's classes are ImageNet's, or, in a CSV only, by its class index. A class name that
+matches nothing is one warning line with the closest labels, and its images are skipped, not
+guessed. Only paths are read here: images are decoded while the set is evaluated, so a set of
+any size costs a few bytes per image.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from camview.errors import SourceError
+from camview.images import IMAGE_SUFFIXES
+from camview.sources import natural_key
+
+log = logging.getLogger(__name__)
+
+CLOSEST = 3  # labels suggested for a class name that matches none
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    """One image of the set and the index of its true class."""
+
+    path: Path
+    label: int
+
+
+@dataclass
+class LabelledSet:
+    """The images of a set in dataset order, and the warnings met while reading it."""
+
+    name: str  # as the user gave it
+    images: list[LabelledImage]
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+class ClassNames:
+    """Finds a class index from a folder name or a CSV label.
+
+    Where a synonym is shared by two ImageNet classes ('crane' the bird and the machine), the
+    class whose first (display) name it is wins, then the lower index: a stable rule a user
+    can see in `camview models` labels, never a guess between equals.
+    """
+
+    def __init__(self, labels: Sequence[str], wnids: Sequence[str] | None = None) -> None:
+        self.labels = list(labels)
+        self._by_name: dict[str, int] = {}
+        for first_only in (True, False):
+            for index, label in enumerate(self.labels):
+                synonyms = [p for p in label.split(",") if p.strip()] or [label]
+                for synonym in synonyms[:1] if first_only else synonyms:
+                    self._by_name.setdefault(_norm(synonym), index)
+                self._by_name.setdefault(_norm(label), index)
+        self._by_wnid = {w.casefold(): i for i, w in enumerate(wnids or ())}
+
+    def find(self, name: str, *, allow_index: bool = False) -> int | None:
+        key = _norm(name)
+        if key in self._by_wnid:
+            return self._by_wnid[key]
+        if allow_index and key.isdigit() and int(key) < len(self.labels):
+            return int(key)
+        return self._by_name.get(key)
+
+    def closest(self, name: str) -> list[str]:
+        """The labels nearest to `name` by spelling, for the warning."""
+        names = difflib.get_close_matches(_norm(name), self._by_name, n=CLOSEST, cutoff=0.5)
+        out = []
+        for synonym in names:  # 'jetty (breakwater)': the name matched, then the class's own
+            label = self.labels[self._by_name[synonym]].split(",")[0].strip()
+            out.append(label if _norm(label) == synonym else f"{synonym} ({label})")
+        return out
+
+    def no_match(self, what: str, name: str, skipped: int) -> str:
+        close = self.closest(name)
+        hint = (f"closest labels: {', '.join(repr(c) for c in close)}" if close else
+                "no label is close; name it after a label or a WordNet id such as n02123045")
+        images = f"{skipped} image{'s' if skipped != 1 else ''}"
+        return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
+
+
+def class_names_for(labels: Sequence[str]) -> ClassNames:
+    """Matching by WordNet id only makes sense when the classes are ImageNet's own."""
+    from camview.labels import imagenet_labels, imagenet_wnids
+
+    wnids = imagenet_wnids() if tuple(labels) == imagenet_labels() else None
+    return ClassNames(labels, wnids)
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def open_labelled_set(spec: str | Path, labels: Sequence[str]) -> LabelledSet:
+    """The set at `spec` (a class-folder tree or a .csv), its classes matched to `labels`.
+
+    Raises SourceError (one line) when there is no such folder or file, or nothing in it can
+    be used; problems with single folders or rows are warnings in the result.
+    """
+    path = Path(spec)
+    names = class_names_for(labels)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        found = _read_csv(path, names, str(spec))
+    elif path.is_dir():
+        found = _read_folders(path, names, str(spec))
+    elif path.exists():
+        raise SourceError(f"dataset {spec}: give a folder with one subfolder per class, or a "
+                          ".csv of path,label rows")
+    else:
+        raise SourceError(f"dataset {spec}: no such folder or file")
+    for message in found.warnings:
+        log.warning("%s", message)
+    if not found.images:
+        raise SourceError(f"dataset {spec}: no labelled images found (a folder needs one "
+                          "subfolder per class named after a label; a CSV needs path,label rows)")
+    return found
+
+
+def _images_under(folder: Path) -> list[Path]:
+    """Image files anywhere under `folder`, in natural order of their relative paths."""
+    try:
+        files = [p for p in folder.rglob("*") if is_image_file(p) and p.is_file()]
+    except OSError as exc:
+        raise SourceError(f"folder {folder}: cannot be listed ({exc.strerror or exc})") from None
+    return sorted(files, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
+
+
+def _read_folders(root: Path, names: ClassNames, name: str) -> LabelledSet:
+    found = LabelledSet(name, [])
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: natural_key(p.name))
+    except OSError as exc:
+        raise SourceError(f"dataset {name}: cannot be listed ({exc.strerror or exc})") from None
+    loose = sum(1 for p in entries if p.is_file() and is_image_file(p))
+    if loose:
+        found.warnings.append(f"{name}: {loose} image{'s' if loose != 1 else ''} directly in "
+                              "the dataset folder skipped (an image's class is its subfolder)")
+    for folder in entries:
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        files = _images_under(folder)
+        index = names.find(folder.name)
+        if index is None:
+            found.warnings.append(names.no_match("folder", folder.name, len(files)))
+            continue
+        found.images.extend(LabelledImage(p, index) for p in files)
+    return found
+
+
+def _read_csv(path: Path, names: ClassNames, name: str) -> LabelledSet:
+    found = LabelledSet(name, [])
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(n, row) for n, row in enumerate(csv.reader(f), 1)
+                    if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SourceError(f"dataset {name}: cannot be read as a CSV ({exc})") from None
+    base = path.parent
+    unknown: Counter[str] = Counter()
+    malformed: list[int] = []
+    for position, (line, row) in enumerate(rows):
+        if len(row) < 2 or not row[0].strip():
+            malformed.append(line)
+            continue
+        file, label = row[0].strip(), row[1].strip()
+        index = names.find(label, allow_index=True)
+        if index is None:
+            # A first row naming no class and no file is a header ("path,label").
+            if position == 0 and not (base / file).exists():
+                continue
+            unknown[label] += 1
+            continue
+        found.images.append(LabelledImage(base / file, index))
+    if malformed:
+        shown = ", ".join(str(n) for n in malformed[:5]) + (", ..." if len(malformed) > 5 else "")
+        found.warnings.append(f"{name}: {len(malformed)} row(s) without path,label skipped "
+                              f"(line {shown})")
+    for label, count in unknown.items():
+        found.warnings.append(names.no_match(f"{name}: label", label, count))
+    return found
+
+
+#: The class of each bundled demo photo (resources/demo/SOURCES.md), as a folder name.
+DEMO_CLASSES = {"chelsea": "tabby", "coffee": "espresso", "rocket": "missile",
+                "astronaut": "space_shuttle", "camera": "tripod"}
+
+
+#: Width / height of the crops write_demo_set makes: 1:1, 4:3, 3:2, 16:9 and their portraits.
+PHOTO_ASPECTS = (1.0, 4 / 3, 3 / 2, 16 / 9, 3 / 4, 2 / 3)
+
+
+def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = None,
+                   seed: int = 0, flat: bool = False) -> Path:
+    """A labelled set of `count` images made from the demo photos: random crops (60-100 % of
+    the photo, in one of the aspect ratios cameras and phones produce, landscape or portrait)
+    and mirror flips, optionally shrunk to `long_side`. For benchmarks, stress runs and tests;
+    real photos, so real mistakes.
+
+    Returns the set: `folder` with one subfolder per class, or with `flat` every image in
+    `folder` itself (what `camview render` reads) and the set `folder/labels.csv`.
+    """
+    import cv2
+    import numpy as np
+
+    from camview.sources import decode_image, demo_photos
+
+    rng = np.random.default_rng(seed)
+    photos = [(DEMO_CLASSES[name], decode_image(data)[0]) for name, data in demo_photos()
+              if name in DEMO_CLASSES]
+    if not photos:
+        raise SourceError("the demo photos are missing from this installation")
+    folder = Path(folder)
+    rows = []
+    for n in range(count):
+        label, photo = photos[n % len(photos)]
+        h, w = photo.shape[:2]
+        aspect = PHOTO_ASPECTS[int(rng.integers(len(PHOTO_ASPECTS)))]  # width / height
+        scale = rng.uniform(0.6, 1.0)
+        ch = int(min(h, w / aspect) * scale)
+        cw = int(ch * aspect)
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        image = photo[y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        if long_side and max(ch, cw) > long_side:
+            f = long_side / max(ch, cw)
+            image = cv2.resize(image, (max(1, round(cw * f)), max(1, round(ch * f))),
+                               interpolation=cv2.INTER_AREA)
+        name = f"{label}_{n:05d}.jpg" if flat else f"{label}/{label}_{n:05d}.jpg"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        rows.append(f"{name},{label}\n")
+    if not flat:
+        return folder
+    (folder / "labels.csv").write_text("path,label\n" + "".join(rows), encoding="utf-8")
+    return folder / "labels.csv"

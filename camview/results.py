@@ -1,0 +1,174 @@
+"""One image's classification in a labelled set, and the on-disk cache of such results.
+
+Apart from camview.evaluate so the cache's keying (what a result depends on) reads on its own;
+the window's set view reopens a set instantly through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from camview.dataset import LabelledImage
+from camview.maps import MapResult
+from camview.models import CamModel
+
+log = logging.getLogger(__name__)
+
+TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
+#: In ``shorter`` mode the long side of the network input is rounded to a multiple of this,
+#: so that images of similar shapes share a batch (see camview.evaluate.network_input).
+BUCKET_PX = 32
+CACHE_ENV = "CAMVIEW_CACHE_DIR"
+_CACHE_VERSION = 1  # bump when what is cached, or how inputs are prepared, changes
+
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """One image of the set classified (or the reason it could not be)."""
+
+    index: int  # position in the set
+    path: Path
+    true: int
+    top: tuple[tuple[int, float], ...]  # TOP_N (class, probability), highest first
+    true_prob: float  # probability of the true class (NaN when unreadable)
+    problem: str | None = None  # why the image could not be classified
+
+    @property
+    def predicted(self) -> int:
+        return self.top[0][0] if self.top else -1
+
+    @property
+    def confidence(self) -> float:
+        return self.top[0][1] if self.top else math.nan
+
+    @property
+    def correct(self) -> bool:
+        return self.problem is None and self.predicted == self.true
+
+    @property
+    def in_top5(self) -> bool:
+        return self.problem is None and any(i == self.true for i, _ in self.top[:5])
+
+
+def _prob(p: float) -> float | None:
+    # JSON has no NaN: a probability that is not a number (a broken model) is null.
+    return round(p, 6) if math.isfinite(p) else None
+
+
+def result_json(model: CamModel, r: ImageResult) -> dict:
+    entry = {"path": str(r.path), "true": {"index": r.true, "label": model.short_label(r.true)},
+             "top": [{"index": i, "label": model.short_label(i), "prob": _prob(p)}
+                     for i, p in r.top],
+             "correct": r.correct}
+    if r.problem:
+        entry["problem"] = r.problem
+    return entry
+
+
+_NO_MAP = np.zeros((1, 1), np.float32)
+
+
+def result_of(item: LabelledImage, index: int, logits: np.ndarray) -> ImageResult:
+    # MapResult is where the project ranks classes; a classification has no map to give it.
+    scored = MapResult(_NO_MAP, logits, -1)
+    return ImageResult(index, item.path, item.label, tuple(scored.top(TOP_N)),
+                       float(scored.probabilities[item.label]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache
+
+
+def cache_dir() -> Path:
+    """$CAMVIEW_CACHE_DIR, else $XDG_CACHE_HOME/camview, else ~/.cache/camview."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "camview"
+
+
+def model_fingerprint(model: CamModel) -> str:
+    """What a cached result depends on besides the image: the network and its weights (a
+    file's mtime too, a retrained model keeps its name), the resize and the preprocessing."""
+    weights = model.source
+    with contextlib.suppress(OSError, ValueError):  # not a file: "random weights"
+        weights += f"@{os.stat(model.source).st_mtime_ns}"
+    preprocess = model.preprocess_name
+    return (f"v{_CACHE_VERSION}|{model.name}|{weights}|{len(model.labels)}|"
+            f"{model.resize.value}|{preprocess}|{BUCKET_PX}")
+
+
+class ResultCache:
+    """Classification results on disk (sqlite, one file), keyed by the model's fingerprint,
+    the file's absolute path, its mtime and size, and the true class (whose probability is
+    kept too). Safe to share between the reader thread and the model thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
+        self._db.execute("CREATE TABLE IF NOT EXISTS results (model TEXT, path TEXT, "
+                         "mtime INTEGER, size INTEGER, true INTEGER, top TEXT, true_prob REAL, "
+                         "PRIMARY KEY (model, path, mtime, size, true))")
+        self._db.commit()
+
+    @classmethod
+    def default(cls) -> ResultCache | None:
+        """The user's cache, or None (one warning) where it cannot be opened."""
+        path = cache_dir() / "evaluate.sqlite"
+        try:
+            return cls(path)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("result cache %s cannot be used (%s); evaluating without it", path, exc)
+            return None
+
+    @staticmethod
+    def stamp(path: Path) -> tuple[str, int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+
+    def get(self, model_key: str, item: LabelledImage, index: int) -> ImageResult | None:
+        stamp = self.stamp(item.path)
+        if stamp is None:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT top, true_prob FROM results WHERE model=? AND path=? AND mtime=? AND "
+                "size=? AND true=?", (model_key, *stamp, item.label)).fetchone()
+        if row is None:
+            return None
+        top = tuple((int(i), float(p) if p is not None else math.nan)
+                    for i, p in json.loads(row[0]))
+        return ImageResult(index, item.path, item.label, top,
+                           row[1] if row[1] is not None else math.nan)
+
+    def put(self, model_key: str, results: Sequence[tuple[ImageResult, tuple]]) -> None:
+        rows = [(model_key, *stamp, r.true, json.dumps([[i, _prob(p)] for i, p in r.top]),
+                 r.true_prob if math.isfinite(r.true_prob) else None) for r, stamp in results]
+        try:
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?)",
+                                     rows)
+                self._db.commit()
+        except sqlite3.Error as exc:  # a full disk or a locked file: the run goes on
+            log.debug("result cache not updated: %s", exc)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Stress: `camview evaluate` over a large generated set, watching resident memory.
+
+Generates N small images from the demo photos (class folders), classifies them through the
+evaluate core with the JSON and HTML outputs, and samples resident memory after the first
+tenth, at half way and at the end of classifying (and, for information, after the outputs,
+whose maps are a fixed cost of --max-mistakes images). It passes (exit 0) when the second
+half of the set adds less than --max-growth-mb, and each image holds under
+MAX_HELD_BYTES_PER_IMAGE of Python's allocations (numpy arrays included, traced): memory that
+grew with the set (images or maps held, a leak) would grow as much in the second half as in
+the first. What the first part adds is TensorFlow's buffers for each new input shape (a
+bucket of aspect ratios and a batch size, see camview.evaluate.network_size), bounded by the
+number of shapes, not by the set's size; a result is a few hundred bytes.
+`python scripts/stress_evaluate.py` is the full 10 000-image run; the suite runs 240 twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+#: A result (path, true class, top-5) is a few hundred bytes; one held image is tens of kB.
+MAX_HELD_BYTES_PER_IMAGE = 4096
+
+
+def rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc on Linux, else the peak as a fallback."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stress(folder: Path, model, *, batch: int = 16, max_mistakes: int = 100,
+           outputs: Path | None = None) -> dict:
+    """Evaluate the set at `folder`, sampling RSS after the first tenth and at the end."""
+    from camview.dataset import open_labelled_set
+    from camview.evaluate import Tally, classify_set, write_json, write_report_for
+    from camview.maps import make_method
+
+    dataset = open_labelled_set(folder, model.labels)
+    checkpoint, half = max(100, len(dataset) // 10), len(dataset) // 2
+    tally = Tally(max_mistakes)
+    samples = {}
+    traced_before = tracemalloc.is_tracing()
+    if not traced_before:
+        tracemalloc.start()
+    start = time.perf_counter()
+    for result in classify_set(model, dataset.images, batch_size=batch):
+        tally.add(result)
+        if len(tally.results) == checkpoint:
+            samples["after_checkpoint"] = rss_mb()
+            traced_checkpoint = tracemalloc.get_traced_memory()[0]
+        if len(tally.results) == half:
+            samples["half_way"] = rss_mb()
+    seconds = time.perf_counter() - start
+    samples["after_classifying"] = rss_mb()
+    held = (tracemalloc.get_traced_memory()[0] - traced_checkpoint) / max(
+        1, len(tally.results) - checkpoint)
+    if not traced_before:
+        tracemalloc.stop()
+    if outputs is not None:
+        write_json(outputs / "evaluate.json", model, str(folder), tally)
+        write_report_for(str(outputs / "report.html"), model, make_method("cam", model),
+                         dataset, tally)
+        samples["after_outputs"] = rss_mb()
+    end = samples["after_classifying"]  # the outputs add a fixed cost: --max-mistakes maps
+    return {"images": len(tally.results), "checkpoint": checkpoint,
+            "images_per_s": round(len(tally.results) / seconds, 1),
+            "rss_mb": {k: round(v, 1) for k, v in samples.items()},
+            "rss_growth_mb": round(end - samples["after_checkpoint"], 1),
+            "rss_growth_second_half_mb": round(end - samples["half_way"], 1),
+            "held_bytes_per_image": round(held),
+            "mistakes": tally.mistakes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--side", type=int, default=96, help="long side of each image (px)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--max-growth-mb", type=float, default=20.0,
+                        help="most resident memory the second half of the set may add")
+    args = parser.parse_args(argv)
+
+    from camview.dataset import write_demo_set
+    from camview.models import load_model
+
+    model = load_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_set(Path(tmp) / "set", args.images, long_side=args.side)
+        report = stress(folder, model, batch=args.batch, outputs=Path(tmp))
+    report["passed"] = (report["rss_growth_second_half_mb"] <= args.max_growth_mb
+                        and report["held_bytes_per_image"] <= MAX_HELD_BYTES_PER_IMAGE)
+    print(json.dumps(report, indent=1))
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

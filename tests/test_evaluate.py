@@ -1,0 +1,329 @@
+"""`camview evaluate`: labelled sets, batched classification against per-image classification,
+the mistakes' ranking, the HTML report, the cache, cancelling, and flat memory."""
+
+import importlib.util
+import json
+import logging
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers import forward
+
+from camview.cli import main
+from camview.dataset import ClassNames, open_labelled_set, write_demo_set
+from camview.errors import SourceError
+from camview.evaluate import (
+    Tally,
+    classify_set,
+    evaluate_set,
+    network_input,
+    network_size,
+    padded_size,
+    write_json,
+)
+from camview.labels import imagenet_labels
+from camview.models import ResizeMode
+from camview.results import ImageResult, ResultCache
+from camview.sources import load_image
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+LABELS = imagenet_labels()
+
+
+def _stripes(h: int, w: int) -> np.ndarray:
+    """A generated image: diagonal colour stripes (the network calls it something)."""
+    y, x = np.mgrid[0:h, 0:w]
+    band = ((x + y) // 12) % 3
+    colours = np.array([[40, 40, 200], [240, 240, 240], [30, 140, 30]], np.uint8)
+    return colours[band]
+
+
+@pytest.fixture(scope="module")
+def labelled_folder(tmp_path_factory) -> Path:
+    """Class folders named by label, by synonym with '_', and by WordNet id; photos, crops,
+    flips and generated images of several shapes; a folder named after no class; a text file
+    posing as an image."""
+    root = tmp_path_factory.mktemp("set")
+    chelsea = cv2.imread(str(DEMO / "chelsea.jpg"))
+    rocket = cv2.imread(str(DEMO / "rocket.jpg"))
+    files = {
+        "tabby/chelsea.jpg": chelsea,
+        "tabby/chelsea_flip.jpg": chelsea[:, ::-1],
+        "n02123045/chelsea_crop.jpg": chelsea[20:280, 60:400],  # tabby by WordNet id
+        "Egyptian_Cat/chelsea_tall.png": chelsea[:, 100:300],  # portrait: another bucket
+        "espresso/coffee.jpg": cv2.imread(str(DEMO / "coffee.jpg")),
+        "tripod/camera.jpg": cv2.imread(str(DEMO / "camera.jpg")),
+        "missile/rocket.jpg": rocket,
+        "missile/sub/rocket_flip.jpg": rocket[:, ::-1],  # deeper inside a class folder
+        "window_screen/stripes_wide.png": _stripes(180, 400),
+        "window_screen/stripes_square.png": _stripes(200, 200),
+        "kitty/astronaut.jpg": cv2.imread(str(DEMO / "astronaut.jpg")),  # no such class
+    }
+    for name, image in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / name), np.ascontiguousarray(image))
+    (root / "tripod" / "broken.jpg").write_text("not an image\n")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def per_image(model, path: Path) -> tuple[list[int], np.ndarray]:
+    """One image classified alone (batch 1, CamModel's own call) from the same input."""
+    image, _ = load_image(path)
+    probs = forward(model, network_input(model, image)[None]).probabilities
+    return list(np.argsort(-probs, kind="stable")[:5]), probs
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading sets
+
+
+def test_class_names_by_label_synonym_underscore_and_wordnet_id():
+    from camview.labels import imagenet_wnids
+
+    names = ClassNames(LABELS, imagenet_wnids())
+    assert names.find("tabby") == names.find("Tabby_Cat") == names.find("n02123045") == 281
+    assert names.find("egyptian cat") == 285
+    assert names.find("crane") == 134  # its display name wins over the machine's synonym
+    assert names.find("kitty") is None
+    assert names.find("7", allow_index=True) == 7 and names.find("7") is None
+    assert names.closest("tabbby")[0] == "tabby"
+
+
+def test_folder_set_order_warning_and_skips(labelled_folder, caplog):
+    with caplog.at_level(logging.WARNING):
+        found = open_labelled_set(labelled_folder, LABELS)
+    names = [p.path.relative_to(labelled_folder).as_posix() for p in found.images]
+    assert names[:3] == ["Egyptian_Cat/chelsea_tall.png", "espresso/coffee.jpg",
+                         "missile/rocket.jpg"]
+    assert "missile/sub/rocket_flip.jpg" in names and "tripod/broken.jpg" in names
+    assert not any(n.startswith("kitty/") for n in names)
+    warning = [r.getMessage() for r in caplog.records if "kitty" in r.getMessage()]
+    assert len(warning) == 1 and "closest labels" in warning[0] and "1 image" in warning[0]
+    assert {i.label for i in found.images if "chelsea" in i.path.name} == {281, 285}
+
+
+def test_csv_set_with_header_index_wnid_and_unknown_label(labelled_folder, tmp_path, caplog):
+    shutil.copy(DEMO / "coffee.jpg", tmp_path / "coffee.jpg")
+    (tmp_path / "imgs").mkdir()
+    shutil.copy(DEMO / "chelsea.jpg", tmp_path / "imgs" / "cat.jpg")
+    (tmp_path / "set.csv").write_text(
+        "path,label\n"
+        "coffee.jpg,espresso\n"
+        "imgs/cat.jpg,n02123045\n"
+        "imgs/cat.jpg,285\n"
+        "gone.jpg,tabby\n"
+        "coffee.jpg,latte macchiato\n"
+        "\n")
+    with caplog.at_level(logging.WARNING):
+        found = open_labelled_set(tmp_path / "set.csv", LABELS)
+    assert [(i.path.name, i.label) for i in found.images] == [
+        ("coffee.jpg", 967), ("cat.jpg", 281), ("cat.jpg", 285), ("gone.jpg", 281)]
+    assert any("'latte macchiato' matches no class" in r.getMessage() for r in caplog.records)
+
+
+def test_bad_dataset_is_one_line():
+    with pytest.raises(SourceError, match="no such folder or file"):
+        open_labelled_set("/nonexistent/set", LABELS)
+
+
+def test_bad_dataset_path_exits_2(capsys):
+    assert main(["evaluate", "/nonexistent/set"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no such folder or file" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching
+
+
+def test_buckets_round_the_long_side(lite0):
+    assert lite0.resize is ResizeMode.SHORTER
+    assert network_size(lite0, (300, 451)) == (224, 352)  # 337 -> 352
+    assert network_size(lite0, (451, 300)) == (352, 224)
+    assert network_size(lite0, (512, 512)) == (224, 224)
+    assert [padded_size(n, 16) for n in (1, 2, 3, 5, 9, 16)] == [1, 2, 4, 8, 16, 16]
+    assert padded_size(11, 12) == 12
+
+
+def test_json_matches_per_image_classification_and_report(lite0, labelled_folder, tmp_path,
+                                                          capsys):
+    out, report = tmp_path / "eval.json", tmp_path / "report.html"
+    status = main(["evaluate", str(labelled_folder), "--json", str(out), "--report",
+                   str(report), "--batch", "3", "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert list(doc)[:4] == ["model", "preprocess", "dataset", "count"]
+    assert doc["preprocess"] == lite0.preprocess_name
+    assert doc["model"] == "efficientnet_lite0" and doc["dataset"] == str(labelled_folder)
+    order = [str(i.path) for i in open_labelled_set(labelled_folder, LABELS).images]
+    assert [e["path"] for e in doc["images"]] == order
+
+    good = [e for e in doc["images"] if "problem" not in e]
+    (bad,) = [e for e in doc["images"] if "problem" in e]
+    assert bad["path"].endswith("broken.jpg") and bad["top"] == [] and not bad["correct"]
+    assert "text file" in bad["problem"]
+    assert doc["count"] == len(good) == 10
+
+    for entry in good:
+        top, probs = per_image(lite0, Path(entry["path"]))
+        assert [t["index"] for t in entry["top"]] == top, entry["path"]
+        np.testing.assert_allclose([t["prob"] for t in entry["top"]], probs[top], atol=2e-4)
+        assert entry["correct"] == (top[0] == entry["true"]["index"])
+    top1 = sum(e["correct"] for e in good) / len(good)
+    top5 = sum(e["true"]["index"] in [t["index"] for t in e["top"]] for e in good) / len(good)
+    assert doc["accuracy"] == {"top1": round(top1, 6), "top5": round(top5, 6)}
+    assert sum(c["count"] for c in doc["per_class"]) == len(good)
+    counts = [c["count"] for c in doc["confusions"]]
+    assert counts == sorted(counts, reverse=True)
+    assert sum(counts) == sum(not e["correct"] for e in good)
+
+    # The report: every mistake, most confident first, with its photo and both maps.
+    mistakes = sorted((e for e in good if not e["correct"]),
+                      key=lambda e: -e["top"][0]["prob"])
+    assert len(mistakes) >= 3
+    page = report.read_text()
+    titles = re.findall(r'<span class="rank">#(\d+)</span>([^<]+?) — ', page)
+    assert [Path(m["path"]).name for m in mistakes] == [t[1] for t in titles]
+    for m in mistakes:
+        name = Path(m["path"]).name
+        for label in (m["top"][0]["label"], m["true"]["label"]):
+            assert f"CAM map of &#x27;{label}&#x27; on {name}" in page
+    assert page.count('<img src="data:image/jpeg;base64,') == 3 * len(mistakes)
+    assert "@media print" in page and "break-inside: avoid" in page
+    assert "broken.jpg" in page and "Most confused pairs" in page
+    assert "top-1" in capsys.readouterr().out
+
+
+def test_report_escapes_user_strings(tmp_path):
+    from camview.report import MistakeCard, write_report
+
+    evil = "<script>alert(1)</script>"
+    summary = {"model": evil, "dataset": evil, "count": 1, "accuracy": {"top1": 0, "top5": 0},
+               "per_class": [{"index": 0, "label": evil, "count": 1, "top1": 0.0}],
+               "confusions": [{"true": {"index": 0, "label": evil},
+                               "predicted": {"index": 1, "label": evil}, "count": 1}]}
+    pic = np.zeros((8, 8, 3), np.uint8)
+    card = MistakeCard(1, evil, evil, evil, 0.5, evil, 0.1, pic, pic, pic)
+    write_report(tmp_path / "r.html", summary, method_title="CAM", cards=[card], shown=1,
+                 mistakes=1, problems=[(evil, evil)])
+    page = (tmp_path / "r.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# The core the window reuses: order, cache, cancel, interrupt
+
+
+def test_cache_serves_unchanged_files_and_misses_changed_ones(lite0, labelled_folder, tmp_path,
+                                                               monkeypatch):
+    folder = tmp_path / "set"
+    shutil.copytree(labelled_folder / "tabby", folder / "tabby")
+    shutil.copytree(labelled_folder / "espresso", folder / "espresso")
+    images = open_labelled_set(folder, LABELS).images
+    cache = ResultCache(tmp_path / "c.sqlite")
+    first = list(classify_set(lite0, images, batch_size=2, cache=cache))
+    assert all(r.problem is None for r in first)
+
+    # Trap the decoder: a result that does not come from the cache now has a problem.
+    import camview.evaluate as evaluate
+
+    def no_decoding(path):
+        raise SourceError(f"image {path}: decoded although cached")
+
+    monkeypatch.setattr(evaluate, "load_image", no_decoding)
+    again = list(classify_set(lite0, images, batch_size=2, cache=cache))
+    assert [(r.top, r.true_prob) for r in again] == [
+        (tuple((i, round(p, 6)) for i, p in r.top), r.true_prob) for r in first]
+    touched = images[0].path
+    stat = touched.stat()
+    import os
+
+    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    changed = list(classify_set(lite0, images, batch_size=2, cache=cache))
+    assert "decoded although cached" in changed[0].problem
+    assert all(r.problem is None for r in changed[1:])
+    cache.close()
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "camview-evaluate-read"]
+
+
+def test_cancel_stops_and_leaves_no_thread(lite0, tmp_path):
+    folder = write_demo_set(tmp_path / "set", 40, long_side=96)
+    images = open_labelled_set(folder, LABELS).images
+    cancel = threading.Event()
+    seen = []
+    for result in classify_set(lite0, images, batch_size=4, cancel=cancel):
+        seen.append(result.index)
+        if len(seen) == 3:
+            cancel.set()
+    assert seen[:3] == [0, 1, 2] and len(seen) < 40
+    assert _reader_threads() == []
+
+
+def test_interrupt_keeps_the_images_done(lite0, tmp_path):
+    """Ctrl+C (a KeyboardInterrupt in the consuming thread) ends the pass with what is done;
+    the JSON is written for those images."""
+    folder = write_demo_set(tmp_path / "set", 24, long_side=96)
+    dataset = open_labelled_set(folder, LABELS)
+
+    class InterruptAt:
+        def update(self, done):
+            if done == 5:
+                raise KeyboardInterrupt
+
+        def finish(self, done):
+            self.finished = done
+
+    progress = InterruptAt()
+    tally = Tally(10)
+    assert evaluate_set(lite0, dataset, tally, batch_size=4, cache=None, progress=progress)
+    assert len(tally.results) == 5 and progress.finished == 5 and _reader_threads() == []
+    write_json(tmp_path / "part.json", lite0, str(folder), tally)
+    doc = json.loads((tmp_path / "part.json").read_text())
+    assert len(doc["images"]) == 5 and doc["count"] == 5
+
+
+def test_ranking_keeps_the_most_confident_mistakes():
+    tally = Tally(max_mistakes=2)
+    confidences = [0.3, 0.9, 0.5, 0.9, 0.1]
+    for n, p in enumerate(confidences):
+        tally.add(ImageResult(n, Path(f"{n}.jpg"), 1, ((2, p), (1, 0.05)), 0.05))
+    tally.add(ImageResult(5, Path("5.jpg"), 1, ((1, 0.99),), 0.99))  # correct: not a mistake
+    assert [r.index for r in tally.ranked_mistakes()] == [1, 3]  # ties: set order
+    assert tally.mistakes == 5 and tally.count == 6
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory
+
+
+def test_stress_run_memory_stays_flat(lite0, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "stress_evaluate", REPO / "scripts" / "stress_evaluate.py")
+    stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stress)
+    folder = write_demo_set(tmp_path / "set", 240, long_side=64)
+    # The first pass meets the set's input shapes (TensorFlow keeps buffers per shape); the
+    # second meets no new one, so whatever it adds would be memory that grows with the set.
+    first = stress.stress(folder, lite0, batch=16, max_mistakes=20, outputs=tmp_path)
+    second = stress.stress(folder, lite0, batch=16, max_mistakes=20)
+    assert first["images"] == second["images"] == 240
+    assert (tmp_path / "report.html").stat().st_size > 0
+    # No image (12 kB at 64 px, 600 kB as network input) or map is held per image ...
+    for report in (first, second):
+        assert report["held_bytes_per_image"] < stress.MAX_HELD_BYTES_PER_IMAGE, report
+    # ... and a pass over shapes already met adds next to nothing to resident memory.
+    assert second["rss_growth_mb"] < 25, (first, second)
