@@ -28,8 +28,19 @@ class EigenCAM(Method):
         shape = tf.shape(a)
         flat = tf.reshape(a, [-1, shape[2]])
         centred = flat - tf.reduce_mean(flat, axis=0, keepdims=True)
-        _, _, v = tf.linalg.svd(centred, full_matrices=False)
-        projection = tf.linalg.matvec(centred, v[:, 0])
+        # The projection on the first right singular vector, C v1 = s1 u1, from the top
+        # eigenvector of the smaller Gram matrix: a full SVD of C costs more than the network.
+        n, k = tf.shape(centred)[0], tf.shape(centred)[1]
+
+        def by_positions():  # (n, n): u1 and s1 = sqrt(lambda1)
+            values, vectors = tf.linalg.eigh(tf.matmul(centred, centred, transpose_b=True))
+            return vectors[:, -1] * tf.sqrt(tf.maximum(values[-1], 0.0))
+
+        def by_channels():  # (k, k): v1, then C v1
+            _, vectors = tf.linalg.eigh(tf.matmul(centred, centred, transpose_a=True))
+            return tf.linalg.matvec(centred, vectors[:, -1])
+
+        projection = tf.cond(n <= k, by_positions, by_channels)
         total = tf.reduce_sum(flat, axis=1)
         sign = tf.where(tf.reduce_sum(projection * total) < 0.0, -1.0, 1.0)
         cam = tf.reshape(sign * projection, shape[:2])
