@@ -222,7 +222,8 @@ def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = No
     import cv2
     import numpy as np
 
-    from camview.sources import decode_image, demo_photos
+    from camview.images import decode_image
+    from camview.sources import demo_photos
 
     rng = np.random.default_rng(seed)
     photos = [(DEMO_CLASSES[name], decode_image(data)[0]) for name, data in demo_photos()

@@ -34,6 +34,7 @@ import numpy as np
 from camview.dataset import LabelledImage, LabelledSet, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw
+from camview.images import load_image
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, ResizeMode, known_head, load_model
 from camview.overlay import OverlayStyle
@@ -45,7 +46,6 @@ from camview.results import (
     result_json,
     result_of,
 )
-from camview.sources import load_image
 from camview.writers import check_writable
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ from camview.evaluate import (
     padded_size,
     write_json,
 )
+from camview.images import load_image
 from camview.labels import imagenet_labels
 from camview.models import ResizeMode
 from camview.results import ImageResult, ResultCache
-from camview.sources import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "resources" / "demo"

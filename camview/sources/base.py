@@ -1,0 +1,141 @@
+"""Frames, the Source base class, and how a source is paced."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from camview.errors import SourceError
+from camview.images import to_bgr8
+
+log = logging.getLogger(__name__)
+
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
+#: How long a camera may take to deliver its first frame after opening.
+CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
+#: The frame rate assumed when a source does not say (the demo's, a video without one).
+DEFAULT_FPS = 30.0
+
+
+class Pacing(enum.Enum):
+    """How a caller paces a source's frames; each Source class says which it needs."""
+
+    STILL = "still"  # one image: hold it
+    FOLDER = "folder"  # a slide show: hold each image for a while, then loop
+    LIVE = "live"  # as delivered: the device sets the pace (a camera)
+    TIMED = "timed"  # by the frames' timestamps on a monotonic clock (videos, the demo)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: its 0-based index in the source, its time in seconds, and the BGR image.
+
+    ``timestamp``: for videos the media time (from the container, or index/fps); for cameras
+    the seconds since the source was opened; for still images and folders the index (a
+    nominal second per image); for the demo, index/fps.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+class Source(abc.ABC):
+    """A stream of frames. ``read()`` returns the next Frame, or None at the end.
+
+    Attributes: ``name`` (for messages and the UI), ``fps`` (the native rate, None for stills
+    and folders), ``frame_count`` (None when unknown or live), ``is_live`` (camera and demo),
+    ``pacing`` (how a caller paces it, a :class:`Pacing`), ``seekable`` (``seek(index)``
+    works), ``warnings`` (problems the source lived with).
+
+    ``open()`` is idempotent and returns the source. ``read()`` and iteration open it when
+    needed, and ``close()`` may be called more than once. A Source is a context manager.
+    """
+
+    fps: float | None = None
+    frame_count: int | None = None
+    is_live: bool = False
+    pacing: Pacing = Pacing.TIMED
+    seekable: bool = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warnings: list[str] = []
+        self._opened = False
+        self._next_index = 0
+
+    # -- lifecycle
+    def open(self) -> Source:
+        if not self._opened:
+            self._next_index = 0
+            self._open()
+            self._opened = True
+        return self
+
+    def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            self._close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened
+
+    def __enter__(self) -> Source:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- reading
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        self.open()
+        got = self._read()
+        if got is None:
+            return None
+        image, timestamp = got
+        index = self._next_index
+        self._next_index += 1
+        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image))
+
+    def seek(self, index: int) -> None:
+        """Make ``index`` the next frame to read (only when ``seekable``)."""
+        raise SourceError(f"{self.name} cannot seek")
+
+    # -- for subclasses
+    @abc.abstractmethod
+    def _open(self) -> None: ...
+
+    def _close(self) -> None:  # noqa: B027 - sources without resources need no close
+        pass
+
+    @abc.abstractmethod
+    def _read(self) -> tuple[np.ndarray, float | None] | None:
+        """(image in any to_bgr8-able form, timestamp or None for the index), or None."""
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("%s", message)
+
+
+DEMO_SPEC = "demo"  # the source spec that names the bundled demo
+
+
+def is_demo(spec: str | int | None) -> bool:
+    """Whether a source spec names the bundled demo (not a folder called demo: './demo')."""
+    return isinstance(spec, str) and spec.strip().casefold() == DEMO_SPEC

@@ -1,0 +1,189 @@
+"""Every readable frame of a video file, also of a cut one."""
+
+from __future__ import annotations
+
+import logging
+import math
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camview.errors import SourceError
+from camview.ffmpeg import decode_frames
+from camview.images import check_file
+from camview.sources.base import DEFAULT_FPS, Pacing, Source
+
+log = logging.getLogger(__name__)
+
+
+def _mp4_boxes(path: Path) -> list[tuple[bytes, int]] | None:
+    """The top-level boxes (type, size) of an MP4/MOV file, or None if it is not one. A box
+    that runs past the end of the file is listed with the size it claims."""
+    boxes: list[tuple[bytes, int]] = []
+    size_of_file = path.stat().st_size
+    with path.open("rb") as f:
+        offset = 0
+        while offset + 8 <= size_of_file and len(boxes) < 10_000:
+            f.seek(offset)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+            elif size == 0:
+                size = size_of_file - offset
+            if not boxes and kind != b"ftyp":
+                return None
+            if size < 8:
+                break
+            boxes.append((kind, size))
+            offset += size
+    return boxes or None
+
+
+def _looks_like_text(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(512)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _unopenable_reason(path: Path) -> str:
+    """Why OpenCV could not open `path`, as far as the file itself shows."""
+    try:
+        boxes = _mp4_boxes(path)
+        if boxes is not None and b"moov" not in [kind for kind, _ in boxes]:
+            return ("an MP4 without its index (no moov box): the recording was cut off or "
+                    "never finished, so no player can open it")
+        if _looks_like_text(path):
+            return "a text file, not a video"
+    except (OSError, struct.error):
+        pass
+    return ("cannot be opened as a video (not a video file, an unsupported codec, or a "
+            "damaged or truncated file)")
+
+
+class VideoSource(Source):
+    """Every readable frame of a video file, in order, none dropped.
+
+    ``fps`` and ``frame_count`` are what the container's header claims. A file holding fewer
+    frames than its header claims (a truncated download, a recording cut off) plays to its
+    last readable frame and ends with one warning, not an error. OpenCV reads it; where
+    OpenCV gives up before the header's count, ffmpeg decodes the rest that can be decoded
+    (see :func:`camview.ffmpeg.decode_frames`).
+    """
+
+    seekable = True
+    pacing = Pacing.TIMED
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(self.path.name)
+        self._cap: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None
+        self._rest: Iterator[np.ndarray] | None = None
+        self._size = (0, 0)
+        self._last_ts = -1.0
+
+    def _open(self) -> None:
+        check_file(self.path, "video")
+        api = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
+        cap = cv2.VideoCapture(str(self.path), api)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"video {self.path}: {_unopenable_reason(self.path)}")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
+        self._cap, self._rest, self._last_ts = cap, None, -1.0
+        ok, image = cap.read()
+        if not ok or image is None:
+            size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            image = self._recover(0, size) if min(size) > 0 else None
+        if image is None:
+            self._close()
+            raise SourceError(f"video {self.path}: contains no readable frame (a damaged or "
+                              "truncated file?)")
+        self._first, self._size = image, (image.shape[1], image.shape[0])
+        self._first_ts = self._media_time(0) if self._rest is None else 0.0
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap, self._first = None, None
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+
+    def _recover(self, start: int, size: tuple[int, int]) -> np.ndarray | None:
+        """Frame `start` from ffmpeg, keeping its stream for the frames after it; or None."""
+        self._rest = decode_frames(self.path, start, size)
+        image = next(self._rest, None)
+        if image is None:
+            self._rest.close()
+            self._rest = None
+        return image
+
+    def _media_time(self, index: int) -> float:
+        """The container's time of the frame just read, or index/fps when it has none."""
+        assert self._cap is not None
+        ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        ts = ms / 1000.0 if math.isfinite(ms) else -1.0
+        if ts < 0 or (index > 0 and ts <= self._last_ts):
+            ts = index / self.fps if self.fps else self._last_ts + 1.0 / DEFAULT_FPS
+        self._last_ts = ts
+        return ts
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        if self._cap is None:
+            return None
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image, self._first_ts
+        index = self._next_index
+        if self._rest is not None:
+            image = next(self._rest, None)
+            if image is not None:
+                return image, self._nominal_time(index)
+        else:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                return image, self._media_time(index)
+            if self.frame_count is not None and index < self.frame_count:
+                image = self._recover(index, self._size)
+                if image is not None:
+                    return image, self._nominal_time(index)
+        if self.frame_count is not None and index < self.frame_count:
+            self._warn(f"video {self.path}: its header claims {self.frame_count} frames but "
+                       f"only {index} could be read (a truncated or damaged file?)")
+        self._close()
+        return None
+
+    def _nominal_time(self, index: int) -> float:
+        """A frame's time when only its index is known: after the last media time."""
+        ts = index / self.fps if self.fps else self._last_ts + 1.0 / DEFAULT_FPS
+        ts = max(ts, self._last_ts + 1e-6)
+        self._last_ts = ts
+        return ts
+
+    def seek(self, index: int) -> None:
+        self.open()
+        index = max(0, int(index))
+        if self.frame_count is not None:
+            index = min(index, self.frame_count - 1)
+        if self._cap is None:  # ended and closed: reopen
+            self._opened = False
+            self.open()
+        assert self._cap is not None
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+        self._first = None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._next_index = index
+        self._last_ts = -1.0
