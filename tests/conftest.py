@@ -14,6 +14,13 @@ if (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
     os.environ.setdefault("CAMVIEW_SQUEEZENET", str(SQUEEZENET_DIR))
 
 
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """No test reads or writes the user's window settings or result cache."""
+    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="session")
 def lite0():
     from camview.models import load_model

@@ -30,12 +30,6 @@ from camview.models import model_names
 from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, separator_width
 
 
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings."""
-    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
-
-
 def entries(combo: QComboBox) -> list[tuple[str, object]]:
     return [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]
 

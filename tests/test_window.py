@@ -32,12 +32,6 @@ from camview.cli import build_parser
 from camview.errors import OutputError
 
 
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings."""
-    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
-
-
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(60),
