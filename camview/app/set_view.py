@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from camview.app.window import MainWindow
 
 ANY_CLASS = "Any class"
+#: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
+TITLE_SCALE = 1.6
 ALL_PAIRS = "All pairs"
 BACK_TO_LIVE = "Back to live"
 
@@ -453,7 +455,9 @@ class SetMode(QObject):
 
     # -- explaining the selected image
     def _style(self):
-        return replace(self.window.current_style(), layout="overlay", topk=0)
+        style = self.window.current_style()
+        return replace(style, layout="overlay", topk=0,
+                       label_scale=max(style.label_scale, TITLE_SCALE))
 
     def explain(self, result: ImageResult | None = None) -> None:
         """Draw the selected image's two maps on the explain thread (the newest choice wins)."""
@@ -510,6 +514,7 @@ class SetMode(QObject):
             w.pipeline.freeze(True)
             w._set_checked("freeze", True)
             self.stack.setCurrentWidget(self.view)
+            self._show_live_panels(False)
             if w._fit_pending:  # the first frame must not size the window for the live views
                 w._fit_pending = False
                 screen = w.screen().availableGeometry() if w.screen() else None
@@ -531,10 +536,17 @@ class SetMode(QObject):
         self._explained = None
         w = self.window
         self.stack.setCurrentIndex(0)
+        self._show_live_panels(True)
         w.pipeline.freeze(self._was_frozen)
         w._set_checked("freeze", self._was_frozen)
         w._update_title()
         w.show_status("live" if not self._was_frozen else "frozen", now=True)
+
+    def _show_live_panels(self, on: bool) -> None:
+        """The live frame's top classes and target are hidden beside a set's images (they
+        would name the paused frame's classes); model, method and overlay stay."""
+        for widget in (self.window.panel.top, self.window.panel.target):
+            widget.parentWidget().setVisible(on)
 
     def step(self, delta: int) -> None:
         if self.shown:
