@@ -253,3 +253,17 @@ def test_set_option(demo_set, tmp_path):
     args = build_parser().parse_args(["window", "--set", str(tmp_path / "nothing")])
     with pytest.raises(SourceError, match="no such folder or file"):
         options_from_args(args)
+
+
+def test_closing_the_window_stops_the_run(qtbot, lite0, demo_set, tmp_path):
+    win = MainWindow(Options(source=str(DEMO / "coffee.jpg"), model=lite0,
+                             output_dir=str(tmp_path), save_settings=False))
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitUntil(lambda: win.pipeline.current_model is lite0, timeout=20000)
+    win.sets.open(demo_set)
+    run = win.sets.run
+    win.close()  # at once, mid-run
+    assert run.cancelled and run.join(10.0)
+    assert not win.sets.explainer.thread.is_alive()

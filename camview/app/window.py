@@ -29,7 +29,7 @@ from camview.app.actions import RESET_MENU, build_actions, shortcut_rows, show_s
 from camview.app.bridge import Bridge
 from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
-from camview.app.set_view import SetMode
+from camview.app.set_mode import SetMode
 from camview.app.settings import Options, open_settings, saved_changes, saved_geometry
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, ControlPanel, StatusMessage, ViewArea
