@@ -124,6 +124,10 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                         "else the bundled demo)")
     p.add_argument("--record", default=None, metavar="PATH.mp4",
                    help="start recording the composed view at once")
+    p.add_argument("--set", default=None, metavar="DATASET",
+                   help="open a labelled set at start (a folder with one subfolder per class, "
+                        "or a CSV of path,label rows): its mistakes, with the maps of the "
+                        "predicted and the true class side by side")
     p.add_argument("--output-dir", default=None, metavar="FOLDER",
                    help="folder for recordings and snapshots (default ~/Videos/camview and "
                         "~/Pictures/camview, or the XDG folders; the window's Settings menu "

@@ -136,6 +136,22 @@ def open_labelled_set(spec: str | Path, labels: Sequence[str]) -> LabelledSet:
     return found
 
 
+def looks_like_labelled_set(spec: str | Path, labels: Sequence[str]) -> bool:
+    """Whether a path dropped on the window is a labelled set rather than a plain source: a
+    .csv, or a folder most of whose subfolders are named after classes. A folder of images
+    without such subfolders is a folder source. Only names are read (a drop must be quick)."""
+    path = Path(spec)
+    if path.is_file():
+        return path.suffix.lower() == ".csv"
+    try:
+        folders = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return False
+    names = class_names_for(labels)
+    matched = sum(1 for p in folders if names.find(p.name) is not None)
+    return matched > 0 and 2 * matched >= len(folders)
+
+
 def _images_under(folder: Path) -> list[Path]:
     """Image files anywhere under `folder`, in natural order of their relative paths."""
     try:

@@ -113,7 +113,8 @@ def model_fingerprint(model: CamModel) -> str:
 class ResultCache:
     """Classification results on disk (sqlite, one file), keyed by the model's fingerprint,
     the file's absolute path, its mtime and size, and the true class (whose probability is
-    kept too). Safe to share between the reader thread and the model thread."""
+    kept too). Safe to share between the reader thread and the model thread. `hits` and
+    `misses` count the lookups, so a caller can say how much of a run the cache served."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,7 @@ class ResultCache:
                          "mtime INTEGER, size INTEGER, true INTEGER, top TEXT, true_prob REAL, "
                          "PRIMARY KEY (model, path, mtime, size, true))")
         self._db.commit()
+        self.hits = self.misses = 0
 
     @classmethod
     def default(cls) -> ResultCache | None:
@@ -151,6 +153,10 @@ class ResultCache:
             row = self._db.execute(
                 "SELECT top, true_prob FROM results WHERE model=? AND path=? AND mtime=? AND "
                 "size=? AND true=?", (model_key, *stamp, item.label)).fetchone()
+            if row is None:
+                self.misses += 1
+            else:
+                self.hits += 1
         if row is None:
             return None
         top = tuple((int(i), float(p) if p is not None else math.nan)

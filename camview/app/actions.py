@@ -66,6 +66,16 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         a("open_folder", "Open image folder…", ["Ctrl+Shift+O"], w.open_folder),
         a("camera", "Camera…", ["Ctrl+K"], w.choose_camera),
         a("demo", "Demo", ["Ctrl+D"], lambda: w.set_source(DEMO_SPEC)),
+        a("open_set", "Open labelled set…", ["Ctrl+L"], w.sets.open_folder_dialog,
+          tip="A folder with one subfolder per class: its mistakes, most confident first"),
+    ]
+    set_acts = [
+        a("open_set_csv", "Open labelled set from CSV…", [], w.sets.open_csv_dialog,
+          tip="A CSV of path,label rows (paths relative to it)"),
+        a("set_next", "Next image of the set", ["J"], lambda: w.sets.step(1)),
+        a("set_previous", "Previous image of the set", ["K"], lambda: w.sets.step(-1)),
+        a("back_to_live", "Back to live", ["Ctrl+B"], w.sets.leave,
+          tip="Close the labelled set and return to the live views"),
     ]
     view_acts = [
         a("freeze", "Freeze", ["Space"], w.set_frozen, checkable=True,
@@ -116,7 +126,8 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
                    tip="The version, and each setting with where its value came from")]
 
     bar = w.menuBar()
-    for title, acts in (("&Source", [*file_acts, None, quit_act]), ("&View", view_acts),
+    for title, acts in (("&Source", [*file_acts, *set_acts, None, quit_act]),
+                        ("&View", view_acts),
                         ("&Network", net_acts), ("&Overlay", look_acts),
                         ("S&ettings", settings_acts), ("&Help", help_acts)):  # Alt+S: Source
         menu = bar.addMenu(title)

@@ -24,6 +24,9 @@ def options_from_args(args: argparse.Namespace):
         text = str(source).strip()
         if not text.isdigit() and not is_demo(text) and not Path(text).expanduser().exists():
             raise SourceError(f"{text}: no such file or folder")
+    labelled_set = getattr(args, "set", None)
+    if labelled_set is not None and not Path(labelled_set).expanduser().exists():
+        raise SourceError(f"labelled set {labelled_set}: no such folder or file")
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
               "resize": args.resize, "preprocess": args.preprocess}
     model_kwargs = {k: v for k, v in kwargs.items() if v is not None}
@@ -31,8 +34,9 @@ def options_from_args(args: argparse.Namespace):
              if getattr(args, k, None) is not None}
     if model_kwargs:  # --weights/--labels/--layer/--resize are for the model given or default,
         given.add("model")  # never for a saved one
-    return Options(source=source, record=args.record, model=args.model or DEFAULT_MODEL,
-                   model_kwargs=model_kwargs, method=args.method or DEFAULT_METHOD,
+    return Options(source=source, record=args.record, labelled_set=labelled_set,
+                   model=args.model or DEFAULT_MODEL, model_kwargs=model_kwargs,
+                   method=args.method or DEFAULT_METHOD,
                    target=args.target, style=style, output_dir=args.output_dir, given=given)
 
 

@@ -61,6 +61,7 @@ class Options:
 
     source: str | int | Source | None = None  # None: camera 0, else the demo
     record: str | None = None
+    labelled_set: str | None = None  # a set to open at start (--set), shown over the live
     model: str | CamModel = DEFAULT_MODEL
     model_kwargs: dict = field(default_factory=dict)  # weights, labels, read_layer, resize
     method: str = DEFAULT_METHOD

@@ -63,6 +63,11 @@ class ImageView(QWidget):
         self._qimage = QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
         self.update()
 
+    def clear(self) -> None:
+        """Back to the placeholder text."""
+        self.image, self._qimage = None, None
+        self.update()
+
     def image_rect(self) -> QRect:
         """Where the image is drawn (centred, aspect ratio kept)."""
         if self._qimage is None:

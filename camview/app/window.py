@@ -29,6 +29,7 @@ from camview.app.actions import RESET_MENU, build_actions, shortcut_rows, show_s
 from camview.app.bridge import Bridge
 from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
+from camview.app.set_mode import SetMode
 from camview.app.settings import Options, open_settings, saved_changes, saved_geometry
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, ControlPanel, StatusMessage, ViewArea
@@ -87,10 +88,11 @@ class MainWindow(QMainWindow):
         self.panel_scroll.setMinimumWidth(270)
         self.panel_scroll.setMaximumWidth(340)
         self.panel_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.sets = SetMode(self, self.views)  # a labelled set's view, stacked over the live
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(4, 4, 4, 4)
-        row.addWidget(self.views, 1)
+        row.addWidget(self.sets.stack, 1)
         row.addWidget(self.panel_scroll)
         self.setCentralWidget(central)
         self._build_status_bar()
@@ -159,6 +161,8 @@ class MainWindow(QMainWindow):
         else:
             self.pipeline.set_source(o.source)
         self.pipeline.start()
+        if o.labelled_set:
+            self.sets.open(o.labelled_set)
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -171,6 +175,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.timer.stop()
         self.stop_recording()
+        self.sets.close()
         if not self.pipeline.stop(timeout=1.0):
             log.warning("a pipeline thread is still busy (a model load?); leaving it")
         if self.options.save_settings:
@@ -282,6 +287,7 @@ class MainWindow(QMainWindow):
 
     # -- sources
     def set_source(self, spec: str | int | Source) -> None:
+        self.sets.leave()  # a new live source is to be seen
         self.notice = ""
         self.pipeline.set_source(spec)
 
@@ -312,7 +318,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if urls:
+        if urls and not self.sets.open_if_set(urls[0].toLocalFile()):
             self.set_source(urls[0].toLocalFile())
 
     # -- model, method, target

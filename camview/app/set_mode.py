@@ -1,0 +1,264 @@
+"""The window's labelled-set mode: opening a set (menu, drop, --set), its run on a worker
+thread, switching between the set view and the live views, following the window's model,
+method and style.
+
+While the set view is shown the live views are hidden and the live source is frozen (inference
+idles on a held frame), so the set gets the CPU; "Back to live" closes the set, cancelling
+its run, and unfreezes the source unless it was frozen before. Reopening the set is quick:
+results are cached per model, preprocessing, file and modification time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import QObject
+from PyQt6.QtWidgets import QFileDialog, QStackedWidget, QWidget
+
+from camview.app.set_view import BACK_TO_LIVE, SetView
+from camview.app.set_worker import LatestJob, Pair, SetRun, explain_pair
+from camview.dataset import LabelledSet, looks_like_labelled_set
+from camview.evaluate import Tally
+from camview.labels import imagenet_labels
+from camview.results import ImageResult
+
+if TYPE_CHECKING:
+    from camview.app.window import MainWindow
+
+#: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
+TITLE_SCALE = 1.6
+
+
+class SetMode(QObject):
+    """The window's labelled-set mode: the set view stacked over the live views, its runs and
+    its explanations. Everything here runs on the GUI thread; the work is in set_worker."""
+
+    def __init__(self, window: MainWindow, live: QWidget) -> None:
+        super().__init__(window)
+        self.window = window
+        self.view = SetView()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(live)
+        self.stack.addWidget(self.view)
+        self.spec: str | None = None  # the set shown
+        self.run: SetRun | None = None
+        self.tally = Tally(max_mistakes=0)  # the list ranks the mistakes itself
+        self.cache_hits: int | None = None  # of the last finished run
+        self.explainer = LatestJob()
+        self._model = self._method = None  # what the run and the picture were made with
+        self._explained: tuple | None = None
+        self._was_frozen = False
+        self.view.selected.connect(self.explain)
+        self.view.back.connect(self.leave)
+        self.explainer.done.connect(self._on_explained)
+        self.explainer.failed.connect(self._on_explain_failed)
+        window.bridge.configChanged.connect(self._on_config)
+        p = window.panel
+        for combo in (p.style, p.colormap):
+            combo.currentIndexChanged.connect(self._on_style)
+        for slider in (p.threshold, p.alpha):
+            slider.valueChanged.connect(self._on_style)
+
+    @property
+    def shown(self) -> bool:
+        return self.stack.currentWidget() is self.view
+
+    # -- opening
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self.window, "Open a labelled set (one subfolder per class)",
+            self.window.settings.value("last_dir", ""))
+        if path:
+            self.window.settings.setValue("last_dir", path)
+            self.open(path)
+
+    def open_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open a labelled set (a CSV of path,label rows)",
+            self.window.settings.value("last_dir", ""), "CSV files (*.csv);;All files (*)")
+        if path:
+            self.window.settings.setValue("last_dir", str(Path(path).parent))
+            self.open(path)
+
+    def open_if_set(self, path: str) -> bool:
+        """Open a dropped path as a set when it looks like one; False: it is a plain source."""
+        model = self.window.pipeline.current_model
+        labels = model.labels if model is not None else imagenet_labels()
+        if not looks_like_labelled_set(path, labels):
+            return False
+        self.open(path)
+        return True
+
+    def open(self, spec: str | Path) -> None:
+        """Show the set at `spec` and classify it in the background (replacing any set)."""
+        self.spec = str(spec)
+        self._show()
+        self._restart()
+
+    def _restart(self) -> None:
+        """(Re)run the set with the window's current model; waits for one to be loaded."""
+        self._cancel_run()
+        self.tally = Tally(max_mistakes=0)
+        self.cache_hits = None
+        model = self.window.pipeline.current_model
+        name = Path(self.spec).name or self.spec
+        self._model = model
+        if model is None:
+            self.view.start(name, str)
+            self.view.accuracy.setText("waiting for the model to load…")
+            return
+        self.view.start(f"{name} — {model.name}", model.short_label)
+        self.run = SetRun(self.spec, model)
+        self.run.opened.connect(self._on_opened)
+        self.run.resultsReady.connect(self._on_results)
+        self.run.finished.connect(self._on_finished)
+        self.run.failed.connect(self._on_failed)
+        self.run.start()
+
+    def _cancel_run(self) -> None:
+        if self.run is not None:
+            self.run.cancel()
+            self.run = None
+
+    # -- the run's signals
+    def _on_opened(self, dataset: LabelledSet) -> None:
+        self.view.listed(dataset)
+        if dataset.warnings:
+            self.window.show_status(dataset.warnings[0] + (
+                f" (and {len(dataset.warnings) - 1} more)" if len(dataset.warnings) > 1 else ""),
+                error=True, colour="#b60")
+
+    def _on_results(self) -> None:
+        if self.run is None or self.sender() is not self.run:
+            return
+        results = self.run.take_results()
+        for r in results:
+            self.tally.add(r)
+        self.view.add(results, self.tally)
+
+    def _on_finished(self, hits: int) -> None:
+        if self.sender() is not self.run:
+            return
+        self._on_results()  # any results still waiting
+        self.cache_hits = hits
+        n = len(self.tally.results)
+        self.view.finish(f"all {hits} from the cache" if hits == n and n else
+                         f"{hits} of {n} from the cache" if hits else "done")
+        self.run = None
+
+    def _on_failed(self, message: str) -> None:
+        if self.sender() is not self.run:
+            return
+        self.run = None
+        self.view.progress.hide()
+        self.view.accuracy.setText(message)
+        self.window.show_status(message, error=True)
+
+    # -- explaining the selected image
+    def _style(self):
+        style = self.window.current_style()
+        return replace(style, layout="overlay", topk=0,
+                       label_scale=max(style.label_scale, TITLE_SCALE))
+
+    def explain(self, result: ImageResult | None = None) -> None:
+        """Draw the selected image's two maps on the explain thread (the newest choice wins)."""
+        result = result or self.view.current()
+        cfg = self.window.pipeline.config()
+        model, method = cfg.model, cfg.method
+        if result is None or model is None or method is None:
+            return
+        if result.problem:
+            self._explained = None
+            self.view.show_note(f"{result.path}: {result.problem}")
+            return
+        style = self._style()
+        key = (result.path, result.true, id(model), id(method), style)
+        if key == self._explained:
+            return
+        self._explained = key
+        self._method = method
+        self.view.show_note(f"drawing the {method.title} maps of {result.path.name}…")
+        self.explainer.submit(lambda cancel: explain_pair(model, method, result, style, cancel))
+
+    def _on_explained(self, token: int, pair: Pair) -> None:
+        if token == self.explainer.latest and self.shown:
+            self.view.show_pair(pair, self._method.title if self._method else "")
+
+    def _on_explain_failed(self, token: int, message: str) -> None:
+        if token == self.explainer.latest:
+            self._explained = None
+            self.view.show_note(message)
+
+    def _on_config(self) -> None:
+        """A model or method switch: the picture is drawn again at once; a new model also
+        runs the set again (classification does not depend on the method)."""
+        if not self.shown or self.spec is None:
+            return
+        if self.window.pipeline.current_model is not self._model:
+            wanted = self.view.current()
+            self._restart()
+            if wanted is not None:  # drawn now, and selected again when the run lists it
+                self.view.wanted = wanted.path
+                self.explain(wanted)
+        else:
+            self.explain()
+
+    def _on_style(self, *_args) -> None:
+        if self.shown:
+            self.explain()
+
+    # -- switching views
+    def _show(self) -> None:
+        w = self.window
+        if not self.shown:
+            self._was_frozen = w.pipeline.frozen
+            w.pipeline.freeze(True)
+            w._set_checked("freeze", True)
+            self.stack.setCurrentWidget(self.view)
+            self._show_live_panels(False)
+            if w._fit_pending:  # the first frame must not size the window for the live views
+                w._fit_pending = False
+                screen = w.screen().availableGeometry() if w.screen() else None
+                if screen is not None and not w.isMaximized():
+                    w.resize(min(screen.width(), 1500), min(screen.height() - 40, 900))
+        w.setWindowTitle(f"camview — labelled set {self.spec}")
+        w.show_status(f"labelled set {self.spec}; the live source is paused — "
+                      f"{BACK_TO_LIVE} ({w.actions_by_name['back_to_live'].shortcut().toString()})"
+                      " returns to it", now=True)
+        self.view.list.setFocus()
+
+    def leave(self) -> None:
+        """Back to the live views: the set is closed (its run cancelled), the source runs on
+        (unless it was frozen before the set was opened)."""
+        if not self.shown:
+            return
+        self._cancel_run()
+        self.spec = None
+        self._explained = None
+        w = self.window
+        self.stack.setCurrentIndex(0)
+        self._show_live_panels(True)
+        w.pipeline.freeze(self._was_frozen)
+        w._set_checked("freeze", self._was_frozen)
+        w._update_title()
+        w.show_status("live" if not self._was_frozen else "frozen", now=True)
+
+    def _show_live_panels(self, on: bool) -> None:
+        """The live frame's top classes and target are hidden beside a set's images (they
+        would name the paused frame's classes); model, method and overlay stay."""
+        for widget in (self.window.panel.top, self.window.panel.target):
+            widget.parentWidget().setVisible(on)
+
+    def step(self, delta: int) -> None:
+        if self.shown:
+            self.view.step(delta)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """The window closes: stop both threads (briefly waiting for them)."""
+        run, self.run = self.run, None
+        if run is not None:
+            run.cancel()
+            run.join(timeout)
+        self.explainer.stop(timeout)

@@ -1,0 +1,269 @@
+"""The window's set view, headless, on class folders of the shipped demo photos and the real
+EfficientNet-Lite0: the list fills from a worker thread, mistakes ranked, the two titled maps
+of the selected image, J/K, the filters, the cache, a model switch, drops and --set."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+
+from camview.app.main import options_from_args
+from camview.app.settings import Options
+from camview.app.window import MainWindow
+from camview.cli import build_parser
+from camview.dataset import looks_like_labelled_set, open_labelled_set
+from camview.errors import SourceError
+from camview.evaluate import Tally, classify_set
+from camview.labels import imagenet_labels
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+#: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
+#: taken for an Egyptian cat, the rocket for a drilling platform, the astronaut for a bobsled.
+SET = {"tabby": "chelsea", "espresso": "coffee", "missile": "rocket",
+       "space_shuttle": "astronaut", "tripod": "camera"}
+
+
+def make_set(root: Path, classes: dict[str, str] = SET) -> Path:
+    for folder, photo in classes.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO / f"{photo}.jpg", root / folder / f"{photo}.jpg")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path, monkeypatch):
+    """Never the user's settings or result cache: each test starts with an empty cache."""
+    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def demo_set(tmp_path) -> Path:
+    return make_set(tmp_path / "demo-set")
+
+
+@pytest.fixture
+def window(qtbot, lite0, tmp_path):
+    win = MainWindow(Options(source=str(DEMO / "coffee.jpg"), model=lite0,
+                             output_dir=str(tmp_path), save_settings=False))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.start()
+    qtbot.waitUntil(lambda: win.pipeline.current_model is lite0, timeout=20000)
+    yield win
+    win.close()
+
+
+def open_and_finish(qtbot, win: MainWindow, path: Path) -> None:
+    win.sets.open(path)
+    qtbot.waitUntil(lambda: win.sets.run is None and win.sets.cache_hits is not None,
+                    timeout=30000)
+
+
+def picture_shown(win: MainWindow, name: str) -> bool:
+    """The picture of image `name` is drawn (its caption lists the top-5 after the maps)."""
+    caption = win.sets.view.caption.text()
+    return win.sets.view.picture.image is not None and f"maps of {name}:" in caption \
+        and "top-5:" in caption
+
+
+def test_list_fills_with_mistakes_ranked(qtbot, window, demo_set, lite0):
+    sets, view = window.sets, window.sets.view
+    open_and_finish(qtbot, window, demo_set)
+    assert sets.shown and window.pipeline.frozen  # the live source waits behind the set
+
+    # The same classification the core gives, image by image: three mistakes.
+    dataset = open_labelled_set(demo_set, lite0.labels)
+    expected = Tally(max_mistakes=10)
+    for r in classify_set(lite0, dataset.images):
+        expected.add(r)
+    assert len(view.table.results) == len(dataset) == 5
+    shown = view.visible()
+    assert [r.path.name for r in shown] == [r.path.name for r in expected.ranked_mistakes()]
+    assert [r.path.name for r in shown] == ["chelsea.jpg", "rocket.jpg", "astronaut.jpg"]
+    confidences = [r.confidence for r in shown]
+    assert confidences == sorted(confidences, reverse=True)
+    assert "top-1 40.0 %" in view.accuracy.text() and "3 mistakes" in view.accuracy.text()
+    assert view.rows.index(0, 2).data() == "Egyptian cat"
+
+    view.mistakes_only.setChecked(False)
+    assert len(view.visible()) == 5
+    view.list.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
+    assert [r.path.name for r in view.visible()] == sorted(p + ".jpg" for p in SET.values())
+
+    sets.leave()
+    assert not sets.shown and not window.pipeline.frozen
+
+
+def test_selection_shows_two_titled_maps_and_jk_walk(qtbot, window, demo_set):
+    view = window.sets.view
+    open_and_finish(qtbot, window, demo_set)
+    qtbot.waitUntil(lambda: picture_shown(window, "chelsea.jpg"), timeout=20000)
+    assert view.current().path.name == "chelsea.jpg"  # the most confident mistake
+    caption = view.caption.text()
+    assert "predicted: Egyptian cat 36." in caption and "true: tabby 16." in caption
+    picture = view.picture.image
+    h, w = picture.shape[:2]
+    assert w > 2.4 * h  # two 3:2 photos side by side, titled above
+    left, right = picture[:, : w // 2 - 4], picture[:, w // 2 + 4:]
+    assert np.abs(left.astype(int) - right[:, : left.shape[1]].astype(int)).mean() > 5
+
+    qtbot.keyClick(window, Qt.Key.Key_J)  # next
+    assert view.current().path.name == "rocket.jpg"
+    qtbot.waitUntil(lambda: picture_shown(window, "rocket.jpg"), timeout=20000)
+    assert "predicted: drilling platform" in view.caption.text()
+    assert "true: missile" in view.caption.text()
+    qtbot.keyClick(window, Qt.Key.Key_J)
+    qtbot.keyClick(window, Qt.Key.Key_J)  # stops at the last row
+    assert view.current().path.name == "astronaut.jpg"
+    qtbot.keyClick(window, Qt.Key.Key_K)  # previous
+    assert view.current().path.name == "rocket.jpg"
+    view.list.setFocus()
+    qtbot.keyClick(view.list, Qt.Key.Key_Up)
+    assert view.current().path.name == "chelsea.jpg"
+
+    # A right answer shows the runner-up beside the class it chose.
+    view.mistakes_only.setChecked(False)
+    view.select_row([r.path.name for r in view.visible()].index("coffee.jpg"), by_user=True)
+    qtbot.waitUntil(lambda: picture_shown(window, "coffee.jpg"), timeout=20000)
+    assert "predicted = true: espresso" in view.caption.text()
+    assert "runner-up:" in view.caption.text()
+
+
+def test_method_switch_redraws_the_selected_image(qtbot, window, demo_set):
+    view = window.sets.view
+    open_and_finish(qtbot, window, demo_set)
+    qtbot.waitUntil(lambda: picture_shown(window, "chelsea.jpg"), timeout=20000)
+    before = view.picture.image.copy()
+    qtbot.keyClick(window, Qt.Key.Key_2)  # the Grad-CAM shortcut
+    qtbot.waitUntil(lambda: view.caption.text().startswith("Grad-CAM maps of chelsea.jpg"),
+                    timeout=20000)
+    after = view.picture.image
+    assert after.shape == before.shape and not np.array_equal(after, before)
+    assert window.sets.cache_hits is not None  # the set was not run again for a method
+
+
+def test_class_filter_and_confusion_pairs(qtbot, window, tmp_path, lite0):
+    # Two cats: one of the pairs is clicked as a filter, then a class filter.
+    root = make_set(tmp_path / "cats", {"tabby": "chelsea", "espresso": "coffee",
+                                        "missile": "rocket"})
+    shutil.copy(DEMO / "chelsea.jpg", root / "tabby" / "chelsea2.jpg")
+    view = window.sets.view
+    open_and_finish(qtbot, window, root)
+    tabby, egyptian = lite0.find_class("tabby"), lite0.find_class("Egyptian cat")
+    assert view.pairs.item(1).data(Qt.ItemDataRole.UserRole) == (tabby, egyptian)
+    assert view.pairs.item(1).text().endswith("×2")  # the most frequent pair first
+    rect = view.pairs.visualItemRect(view.pairs.item(1))
+    qtbot.mouseClick(view.pairs.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert {r.path.name for r in view.visible()} == {"chelsea.jpg", "chelsea2.jpg"}
+    view.choose_pair(None)
+    assert len(view.visible()) == 3
+
+    view.set_class_filter(lite0.find_class("missile"), "true")
+    assert [r.path.name for r in view.visible()] == ["rocket.jpg"]
+    view.set_class_filter(egyptian, "true")
+    assert view.visible() == []
+    view.set_class_filter(egyptian, "predicted")
+    assert len(view.visible()) == 2
+    view.mistakes_only.setChecked(False)
+    view.set_class_filter(lite0.find_class("espresso"), "either")
+    assert [r.path.name for r in view.visible()] == ["coffee.jpg"]
+
+
+def test_reopening_fills_from_the_cache(qtbot, window, demo_set):
+    sets = window.sets
+    open_and_finish(qtbot, window, demo_set)
+    assert sets.cache_hits == 0
+    first = list(sets.view.table.results)
+    sets.leave()
+    open_and_finish(qtbot, window, demo_set)
+    assert sets.cache_hits == 5  # every image from the cache, none classified
+    again = sets.view.table.results
+    assert [(r.path, r.predicted) for r in again] == [(r.path, r.predicted) for r in first]
+    # The cache keeps probabilities to 6 decimals.
+    assert [r.confidence for r in again] == pytest.approx([r.confidence for r in first],
+                                                          abs=1e-6)
+    assert "all 5 from the cache" in sets.view.accuracy.text()
+
+
+def test_replacing_a_set_cancels_its_run(qtbot, window, demo_set, tmp_path):
+    other = make_set(tmp_path / "other", {"espresso": "coffee"})
+    window.sets.open(demo_set)
+    first = window.sets.run
+    window.sets.open(other)
+    assert first.cancelled
+    assert first.join(10.0)  # its thread ends by itself
+    qtbot.waitUntil(lambda: window.sets.run is None and window.sets.cache_hits is not None,
+                    timeout=30000)
+    assert [r.path.name for r in window.sets.view.table.results] == ["coffee.jpg"]
+
+
+def test_model_switch_reruns_the_set(qtbot, window, demo_set, squeezenet):
+    view = window.sets.view
+    open_and_finish(qtbot, window, demo_set)
+    qtbot.waitUntil(lambda: picture_shown(window, "chelsea.jpg"), timeout=20000)
+    window.pipeline.set_model(squeezenet)
+    qtbot.waitUntil(lambda: "squeezenet" in view.title.text(), timeout=30000)
+    qtbot.waitUntil(lambda: window.sets.run is None and window.sets.cache_hits is not None,
+                    timeout=30000)
+    assert all(r.path.exists() for r in view.table.results) and len(view.table.results) == 5
+    # The image selected before is drawn again by the new model and selected again.
+    qtbot.waitUntil(lambda: view.current() is not None
+                    and view.current().path.name == "chelsea.jpg", timeout=20000)
+    assert window.sets.explainer.latest >= 2
+
+
+def test_drop_opens_a_set_or_a_folder_source(qtbot, window, demo_set, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(DEMO / "rocket.jpg", plain / "rocket.jpg")
+    labels = imagenet_labels()
+    assert looks_like_labelled_set(demo_set, labels)
+    assert not looks_like_labelled_set(plain, labels)
+    csv = tmp_path / "set.csv"
+    csv.write_text("path,label\ndemo-set/tabby/chelsea.jpg,tabby\n")
+    assert looks_like_labelled_set(csv, labels)
+
+    def drop(path: Path) -> None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                                    Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+    drop(csv)
+    assert window.sets.shown and window.sets.spec == str(csv)
+    qtbot.waitUntil(lambda: len(window.sets.view.table.results) == 1, timeout=30000)
+    drop(plain)  # a folder of images: the live source, and the set is closed
+    assert not window.sets.shown
+    qtbot.waitUntil(lambda: window.source_name and "plain" in window.source_name,
+                    timeout=10000)
+
+
+def test_set_option(demo_set, tmp_path):
+    args = build_parser().parse_args(["window", "--set", str(demo_set)])
+    assert options_from_args(args).labelled_set == str(demo_set)
+    args = build_parser().parse_args(["window", "--set", str(tmp_path / "nothing")])
+    with pytest.raises(SourceError, match="no such folder or file"):
+        options_from_args(args)
+
+
+def test_closing_the_window_stops_the_run(qtbot, lite0, demo_set, tmp_path):
+    win = MainWindow(Options(source=str(DEMO / "coffee.jpg"), model=lite0,
+                             output_dir=str(tmp_path), save_settings=False))
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitUntil(lambda: win.pipeline.current_model is lite0, timeout=20000)
+    win.sets.open(demo_set)
+    run = win.sets.run
+    win.close()  # at once, mid-run
+    assert run.cancelled and run.join(10.0)
+    assert not win.sets.explainer.thread.is_alive()
