@@ -23,11 +23,11 @@ from camview.dataset import LabelledImage, open_labelled_set
 from camview.errors import CamviewError, for_window
 from camview.evaluate import DEFAULT_BATCH, classify_set, network_input, shrink
 from camview.explain import describe, draw_compare
+from camview.images import load_image
 from camview.maps import Cancelled, Method
 from camview.models import CamModel
 from camview.overlay import OverlayStyle
 from camview.results import ImageResult, ResultCache, result_of
-from camview.sources import load_image
 
 log = logging.getLogger(__name__)
 
