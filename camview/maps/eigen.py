@@ -20,17 +20,21 @@ class EigenCAM(Method):
     paper = "Muhammad & Yeasin 2020"
     class_agnostic = True
 
+    shared_pass = False
+
     def _map(self, feature_model, x, target):
+        features, logits = feature_model(x, training=False)
+        return self.from_tensors(features[0], None, None, None), logits[0], pick_class(
+            logits[0], target)
+
+    def from_tensors(self, features, grads, score, c):
         import tensorflow as tf
 
-        features, logits = feature_model(x, training=False)
-        a = features[0]
-        shape = tf.shape(a)
-        flat = tf.reshape(a, [-1, shape[2]])
+        shape = tf.shape(features)
+        flat = tf.reshape(features, [-1, shape[2]])
         centred = flat - tf.reduce_mean(flat, axis=0, keepdims=True)
         _, _, v = tf.linalg.svd(centred, full_matrices=False)
         projection = tf.linalg.matvec(centred, v[:, 0])
         total = tf.reduce_sum(flat, axis=1)
         sign = tf.where(tf.reduce_sum(projection * total) < 0.0, -1.0, 1.0)
-        cam = tf.reshape(sign * projection, shape[:2])
-        return cam, logits[0], pick_class(logits[0], target)
+        return tf.reshape(sign * projection, shape[:2])
