@@ -220,6 +220,8 @@ class LoaderOnly(Recorder):
         self.method_name = method_name
         self.last_frame = last_frame
         self.method = None
+        self.compare = None
+        self.compare_methods: dict = {}
         self.config_changes = 0
 
     def install(self, *, model=None, method=None, method_name=None) -> None:
@@ -229,6 +231,9 @@ class LoaderOnly(Recorder):
             self.method, self.method_name = method, method.name
         elif method_name is not None:
             self.method_name = method_name
+
+    def install_compare(self, spec, methods) -> None:
+        self.compare, self.compare_methods = spec, methods
 
     def config_changed(self) -> None:
         self.config_changes += 1

@@ -92,6 +92,12 @@ class CompareSpec:
         """Titles name the class and its probability: the panels map different classes."""
         return any(p.target != FOLLOW for p in self.panels)
 
+    @property
+    def columns(self) -> int | None:
+        """A grid row per class when a second class is compared (else the grid's own shape)."""
+        firsts = sum(p.target == FOLLOW for p in self.panels)
+        return firsts if self.names_classes and firsts < len(self.panels) else None
+
     def ready(self, model: CamModel, methods: Mapping[str, Method]) -> bool:
         """Every method the panels name is built for this very model (not a previous one)."""
         return all(n in methods and methods[n].model is model for n in self.method_names)
