@@ -48,6 +48,7 @@ def test_specs_name_their_panels_and_refuse_slow_methods():
     second = CompareSpec.of((), RIVAL)  # the second map: the pipeline's method, two classes
     assert second.panels == (PanelSpec(None, FOLLOW), PanelSpec(None, RIVAL))
     assert second.method_names == () and second.names_classes and not second.names_methods
+    assert second.columns is None  # side by side
     both = CompareSpec.of(("Grad-CAM", "layer_cam"), 285)  # names as --method takes them
     assert [(p.method, p.target) for p in both.panels] == [
         ("gradcam", FOLLOW), ("layercam", FOLLOW), ("gradcam", 285), ("layercam", 285)]

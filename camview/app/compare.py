@@ -46,6 +46,9 @@ class CompareBox(QGroupBox):
         super().__init__("Compare", parent)
         self.mode = QComboBox()
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # The preset names are long: let the combo narrow (to the side panel) and elide them.
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(12)
         self.mode.addItem("Off", None)
         for preset in PRESETS:  # as text: Qt may hand a tuple back as a list
             self.mode.addItem(preset_title(preset), ",".join(preset))
@@ -65,6 +68,7 @@ class CompareBox(QGroupBox):
         self.second.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.rival = TargetPicker()
         self.rival.auto.setText(RUNNER_UP)
+        self.rival.search.setMinimumWidth(60)
         self.rival.search.setPlaceholderText("second class…")
         self.rival.show_target(f"{RUNNER_UP} of each frame")
         self.rival.setEnabled(False)

@@ -94,9 +94,10 @@ class CompareSpec:
 
     @property
     def columns(self) -> int | None:
-        """A grid row per class when a second class is compared (else the grid's own shape)."""
+        """A grid row per class when several methods are compared for a second class (else the
+        grid's own shape: two panels side by side)."""
         firsts = sum(p.target == FOLLOW for p in self.panels)
-        return firsts if self.names_classes and firsts < len(self.panels) else None
+        return firsts if self.names_classes and 1 < firsts < len(self.panels) else None
 
     def ready(self, model: CamModel, methods: Mapping[str, Method]) -> bool:
         """Every method the panels name is built for this very model (not a previous one)."""
