@@ -96,6 +96,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_style_options(p: argparse.ArgumentParser) -> None:
     from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+    from camview.scale import SCALE_HELP, SCALES
 
     default = OverlayStyle()
     # Defaults are None so the window can tell a given option from a saved setting; the
@@ -116,6 +117,10 @@ def _add_style_options(p: argparse.ArgumentParser) -> None:
                    help=f"blend opacity (default {default.alpha})")
     p.add_argument("--colormap", default=None,
                    help=f"{', '.join(COLORMAPS)} (default {default.colormap})")
+    p.add_argument("--scale", choices=SCALES, default=None,
+                   help="what full heat means: " + "; ".join(
+                       f"{name}: {text}" for name, text in SCALE_HELP.items()) +
+                        f" (default {default.scale})")
 
 
 def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -136,6 +141,9 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                    help="forget the window's saved settings and start with the defaults")
     p.add_argument("--target", default=None, help="class to map (label or index); "
                                                   "default each frame's top-1")
+    p.add_argument("--compare", default=None, metavar="A,B,C",
+                   help="start with the live compare view: a titled grid of the frame through "
+                        "these live methods (e.g. cam,gradcam,layercam)")
     _add_model_options(p)
     _add_style_options(p)
 
@@ -188,8 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     window = sub.add_parser("window", help="the live window (the default command)")
     _add_window_options(window)
 
-    from camview.scale import SCALES
-
     render = sub.add_parser("render", help="render maps of every frame of a source to files")
     render.add_argument("source", help="camera index (e.g. 0), video, image, folder or 'demo'")
     render.add_argument("-o", "--output", default=None,
@@ -206,9 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a titled grid of the frame through several methods")
     render.add_argument("--metrics", action="store_true",
                         help="deletion/insertion scores per method in --json (slow)")
-    render.add_argument("--scale", choices=SCALES, default=None,
-                        help="what full heat means: frame (min-max each map, default), fixed "
-                             "(running maximum), probability (map x class probability)")
     render.add_argument("--max-channels", type=int, default=None, metavar="N",
                         help="scorecam: channels of highest variance kept (0: all, exact)")
     render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")

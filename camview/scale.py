@@ -24,6 +24,13 @@ from camview.maps.validity import map_problem, normalise
 
 SCALES = ("frame", "fixed", "probability")
 
+#: What each scale means, in one line: the CLI's help and the window's tooltips read it.
+SCALE_HELP = {
+    "frame": "min-max each map on its own (the reference recipe): an absent class looks hot",
+    "fixed": "divide by a running maximum over the session: weak maps stay dark, no flicker",
+    "probability": "the normalised map times the class's probability: unlikely classes dark",
+}
+
 #: Frames (maps) over which the running maximum of the ``fixed`` scale halves: 10 s at 30 fps.
 HALF_LIFE = 300
 

@@ -192,15 +192,16 @@ def bench_postprocess(repeats: int) -> dict:
 
 
 def measure_pipeline(video: str, *, model: str, weights: str | None, method: str,
-                     seconds: float) -> dict:
+                     seconds: float, compare: tuple[str, ...] = ()) -> dict:
     """The window's threads without the window: raw frames delivered vs maps made.
 
     Inference runs flat out (it explains the newest frame again while no new one has come),
     so inference_fps is what the machine can make and display_fps shows capture keeps pace.
+    `compare`: each result is the titled grid of these methods (the window's compare view).
     """
     import threading
 
-    from camview.live import Pipeline
+    from camview.live import CompareSpec, Pipeline
 
     lock = threading.Lock()
     frames: list[float] = []  # arrival times of raw frames on the "GUI side"
@@ -221,6 +222,8 @@ def measure_pipeline(video: str, *, model: str, weights: str | None, method: str
     pipe = Pipeline(on_frame=on_frame, on_result=on_result, method=method, panel_only=True,
                     flat_out=True)
     pipe.set_model(model, weights=weights)
+    if compare:
+        pipe.set_compare(CompareSpec.of(compare))
     pipe.start()
     pipe.wait_idle(300)  # model built and warmed before the clock starts
     pipe.set_source(video)
@@ -253,6 +256,22 @@ def bench_pipeline(name: str, weights: str | None, seconds: float, method: str) 
                                  seconds=seconds)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return stats
+
+
+COMPARE3 = ("cam", "gradcam", "layercam")
+
+
+def bench_compare3(seconds: float) -> dict:
+    """The 3-panel CAM | Grad-CAM | Layer-CAM live compare with EfficientNet-Lite0."""
+    from camview.sources import write_demo_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = write_demo_video(Path(tmp) / "bench.avi", min(seconds + 3, 10.0))
+        stats = measure_pipeline(str(video), model="efficientnet_lite0", weights=None,
+                                 method="cam", seconds=seconds, compare=COMPARE3)
+    return {"compare3_fps": stats["inference_fps"],
+            "compare3_display_fps": stats["display_fps"],
+            "compare3_latency_ms_p50": stats["latency_ms_p50"]}
 
 
 def ready_models() -> list[str]:
@@ -355,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
+    report.update(bench_compare3(args.pipeline_seconds))
     print_table(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
@@ -398,6 +418,9 @@ def print_table(report: dict) -> None:
     print(f"evaluate {report['evaluate_images_per_s']:.1f} images/s, render "
           f"{report['render_images_per_s']:.1f} images/s "
           f"({report['evaluate_speedup']:.2f}x, {report['evaluate_bench']['model']})")
+    print(f"compare {' | '.join(COMPARE3)} (efficientnet_lite0): {report['compare3_fps']:.1f} "
+          f"grids/s, display {report['compare3_display_fps']:.1f} fps, latency p50 "
+          f"{_fmt(report['compare3_latency_ms_p50'], 0)} ms")
 
 
 if __name__ == "__main__":

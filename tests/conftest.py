@@ -6,7 +6,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
-from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING
+from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING, chelsea_pan, write_video
 
 # The tests find SqueezeNet the way a user's camview does, through $CAMVIEW_SQUEEZENET, set
 # here only when this workplace's copy exists.
@@ -35,3 +35,27 @@ def squeezenet():
     from camview.models import load_model
 
     return load_model("squeezenet")
+
+
+# The window tests' real video and started window, shared by every window test file.
+@pytest.fixture(scope="session")
+def video(tmp_path_factory):
+    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(60),
+                           fps=30, fourcc="mp4v"))
+
+
+@pytest.fixture
+def window(qtbot, video, lite0, tmp_path):
+    from camview.app.settings import Options
+    from camview.app.window import MainWindow
+
+    win = MainWindow(Options(source=video, model=lite0, output_dir=str(tmp_path)))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.start()
+    qtbot.waitUntil(lambda: win.result is not None and win.raw_view.image is not None,
+                    timeout=20000)
+    yield win
+    win.close()

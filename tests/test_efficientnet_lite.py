@@ -11,19 +11,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import io
-import pickle
-import sys
-import types
 import zipfile
-from collections import OrderedDict
-from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
 import pytest
 import skimage.data
+from torch_checkpoints import View, write_zip_checkpoint
 
 from camview.errors import ModelError
 from camview.models.efficientnet_lite import (
@@ -158,7 +153,7 @@ def test_missing_file_is_a_model_error(tmp_path):
 
 def test_other_network_is_refused_by_name(tmp_path):
     path = tmp_path / "resnet.pth"
-    _write_zip_checkpoint(path, {"conv1.weight": np.zeros((64, 3, 7, 7), np.float32)})
+    write_zip_checkpoint(path, {"conv1.weight": np.zeros((64, 3, 7, 7), np.float32)})
     with pytest.raises(ModelError, match="not an EfficientNet-Lite0 checkpoint") as info:
         load_efficientnet_lite0(path)
     assert str(path) in str(info.value)
@@ -185,88 +180,6 @@ def test_unexpected_global_is_refused_not_run(tmp_path):
 
 # -- the zip format, written by hand as torch.save lays it out ---------------------------------
 
-class _FakeStorageType:
-    """Pickled by reference as torch.<name>, as torch.save does with a tensor's storage type."""
-
-
-def _fake_torch_modules(monkeypatch) -> tuple[types.ModuleType, types.ModuleType]:
-    torch = types.ModuleType("torch")
-    utils = types.ModuleType("torch._utils")
-    for name in ("FloatStorage", "LongStorage", "HalfStorage"):
-        cls = type(name, (_FakeStorageType,), {"__module__": "torch"})
-        setattr(torch, name, cls)
-
-    def _rebuild_tensor_v2(*args):  # only its name is pickled
-        raise AssertionError
-
-    _rebuild_tensor_v2.__module__ = "torch._utils"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
-    torch._utils = utils
-    monkeypatch.setitem(sys.modules, "torch", torch)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils)
-    return torch, utils
-
-
-class _View:
-    def __init__(self, storage_key: str, array: np.ndarray, offset: int, size, stride) -> None:
-        self.storage_key, self.array = storage_key, array
-        self.offset, self.size, self.stride = offset, tuple(size), tuple(stride)
-
-
-def _write_zip_checkpoint(path: Path, tensors: dict[str, np.ndarray | _View],
-                          wrap: str | None = None, root: str = "archive") -> None:
-    """A torch >= 1.6 checkpoint: <root>/data.pkl plus one <root>/data/<key> per storage."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        torch, utils = _fake_torch_modules(monkeypatch)
-        storage_names = {np.dtype("float32"): "FloatStorage", np.dtype("int64"): "LongStorage",
-                         np.dtype("float16"): "HalfStorage"}
-        storages: dict[str, np.ndarray] = {}
-
-        class Storage:
-            def __init__(self, key: str, flat: np.ndarray) -> None:
-                self.key, self.flat = key, flat
-
-        class Tensor:
-            def __init__(self, storage, offset, size, stride) -> None:
-                self.args = (storage, offset, size, stride)
-
-            def __reduce__(self):
-                return (utils._rebuild_tensor_v2, (*self.args, False, OrderedDict()))
-
-        class Pickler(pickle.Pickler):
-            def persistent_id(self, obj):
-                if isinstance(obj, Storage):
-                    kind = getattr(torch, storage_names[obj.flat.dtype])
-                    return ("storage", kind, obj.key, "cpu", obj.flat.size)
-                return None
-
-        state = OrderedDict()
-        for name, value in tensors.items():
-            if isinstance(value, _View):
-                flat = value.array.ravel()
-                storages.setdefault(value.storage_key, flat)
-                state[name] = Tensor(Storage(value.storage_key, flat), value.offset, value.size,
-                                     value.stride)
-            else:
-                key = str(len(storages))
-                contiguous = np.array(value, order="C")  # (ascontiguousarray makes 0-d 1-d)
-                flat = contiguous.ravel()
-                storages[key] = flat
-                strides = tuple(s // value.itemsize for s in contiguous.strides)
-                state[name] = Tensor(Storage(key, flat), 0, value.shape, strides)
-        buffer = io.BytesIO()
-        Pickler(buffer, protocol=2).dump({wrap: state} if wrap else state)
-
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(f"{root}/data.pkl", buffer.getvalue())
-        archive.writestr(f"{root}/byteorder", "little")
-        for key, flat in storages.items():
-            archive.writestr(f"{root}/data/{key}", flat.astype(flat.dtype.newbyteorder("<"))
-                             .tobytes())
-        archive.writestr(f"{root}/version", "3\n")
-
-
 def test_zip_format_round_trips(tmp_path):
     rng = np.random.default_rng(1)
     weight = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
@@ -276,11 +189,11 @@ def test_zip_format_round_trips(tmp_path):
         "bn.num_batches_tracked": np.array(7, np.int64),
         "half": np.arange(6, dtype=np.float16).reshape(2, 3),
         # A transposed view into a shared storage, from offset 6: big[1:, :4].T
-        "view": _View("shared", big, offset=6, size=(4, 4), stride=(1, 6)),
-        "row": _View("shared", big, offset=12, size=(6,), stride=(1,)),
+        "view": View("shared", big, offset=6, size=(4, 4), stride=(1, 6)),
+        "row": View("shared", big, offset=12, size=(6,), stride=(1,)),
     }
     path = tmp_path / "zipped.pth"
-    _write_zip_checkpoint(path, tensors, wrap="state_dict", root="zipped")
+    write_zip_checkpoint(path, tensors, wrap="state_dict", root="zipped")
     loaded = load_state_dict(path)
     assert list(loaded) == list(tensors)
     np.testing.assert_array_equal(loaded["conv.weight"], weight)
@@ -292,7 +205,7 @@ def test_zip_format_round_trips(tmp_path):
 
 def test_zip_format_of_the_real_weights_reads_the_same(tmp_path, state_dict):
     path = tmp_path / "lite0_zip.pth"
-    _write_zip_checkpoint(path, state_dict, wrap="model")
+    write_zip_checkpoint(path, state_dict, wrap="model")
     again = load_state_dict(path)
     assert again.keys() == state_dict.keys()
     for key, value in state_dict.items():

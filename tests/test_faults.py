@@ -308,10 +308,10 @@ def test_ir_whose_bin_does_not_match_its_xml(tmp_path, capsys):
 
 
 def test_checkpoint_of_another_network_is_refused(tmp_path, capsys):
-    from test_efficientnet_lite import _write_zip_checkpoint
+    from torch_checkpoints import write_zip_checkpoint
 
     path = tmp_path / "resnet18.pth"
-    _write_zip_checkpoint(path, {"conv1.weight": np.zeros((64, 3, 7, 7), np.float32),
+    write_zip_checkpoint(path, {"conv1.weight": np.zeros((64, 3, 7, 7), np.float32),
                                  "fc.weight": np.zeros((1000, 512), np.float32)})
     refused(capsys, [*demo_frame(tmp_path), "--weights", str(path)], "resnet18.pth",
             "not an EfficientNet-Lite0 checkpoint")

@@ -8,12 +8,12 @@ reports as an internal error, and the tests check that no error came.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import cv2
 import numpy as np
 from helpers import skimage_bgr
+from live_hosts import CaptureOnly, InferenceOnly, LoaderOnly, wait_for
 
 from camview.live import (
     FOLDER_SECONDS,
@@ -39,59 +39,6 @@ from camview.sources import (
     Pacing,
     VideoSource,
 )
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
-
-
-class Recorder:
-    """What every host shares: it remembers what the worker told it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.statuses: list[str] = []
-        self.errors: list[tuple[str, ErrorKind]] = []
-
-    def status(self, message: str, error: bool = False) -> None:
-        with self.lock:
-            (self.errors.append((message, ErrorKind.SOURCE)) if error
-             else self.statuses.append(message))
-
-    def error(self, message: str, kind: ErrorKind) -> None:
-        with self.lock:
-            self.errors.append((message, kind))
-
-
-class CaptureOnly(Recorder):
-    """A CaptureHost: a real mailbox and lists."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mailbox = Mailbox()
-        self.puts: list[Delivery] = []
-        self.delivered: list[Frame] = []
-        self.sources: list = []
-        self.notices: list[str] = []
-
-    def put(self, item: Delivery) -> None:
-        with self.lock:
-            self.puts.append(item)
-        self.mailbox.put(item)
-
-    def frame_delivered(self, frame: Frame, now: float) -> None:
-        with self.lock:
-            self.delivered.append(frame)
-
-    def source_changed(self, source) -> None:
-        self.sources.append(source)
-
-    def notice(self, message: str) -> None:
-        self.notices.append(message)
 
 
 def test_capture_runs_on_its_interface_and_holds_a_still_image(tmp_path):
@@ -131,22 +78,6 @@ def test_media_clock_spaces_frames_by_their_time_or_folder_index():
     clock.reset()
     start = clock.due(Pacing.FOLDER, Frame(0, 0.0, image))
     assert clock.due(Pacing.FOLDER, Frame(2, 0.0, image)) == start + 2 * FOLDER_SECONDS
-
-
-class InferenceOnly(Recorder):
-    """An InferenceHost: a fixed config, results collected."""
-
-    def __init__(self, cfg: Config) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.results: list = []
-
-    def config(self) -> Config:
-        return self.cfg
-
-    def result_ready(self, result, cfg: Config) -> None:
-        with self.lock:
-            self.results.append((result, cfg))
 
 
 def test_inference_runs_on_its_interface(lite0):
@@ -209,29 +140,6 @@ def test_inference_explains_a_held_frame_again_only_while_its_picture_can_change
         mailbox.close()
         inference.thread.join(2.0)
     assert not host.errors
-
-
-class LoaderOnly(Recorder):
-    """A LoaderHost: the installed model and method kept as plain attributes."""
-
-    def __init__(self, method_name: str, last_frame: Frame | None) -> None:
-        super().__init__()
-        self.current_model = None
-        self.method_name = method_name
-        self.last_frame = last_frame
-        self.method = None
-        self.config_changes = 0
-
-    def install(self, *, model=None, method=None, method_name=None) -> None:
-        if model is not None:
-            self.current_model = model
-        if method is not None:
-            self.method, self.method_name = method, method.name
-        elif method_name is not None:
-            self.method_name = method_name
-
-    def config_changed(self) -> None:
-        self.config_changes += 1
 
 
 def test_loader_runs_on_its_interface(lite0):

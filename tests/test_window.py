@@ -11,7 +11,7 @@ import time
 
 import cv2
 import pytest
-from helpers import chelsea_pan, count_frames, write_video
+from helpers import count_frames
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 
@@ -30,27 +30,6 @@ from camview.app.settings import (
 from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.errors import OutputError
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(60),
-                           fps=30, fourcc="mp4v"))
-
-
-@pytest.fixture
-def window(qtbot, video, lite0, tmp_path):
-    win = MainWindow(Options(source=video, model=lite0, output_dir=str(tmp_path)))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    win.start()
-    qtbot.waitUntil(lambda: win.result is not None and win.raw_view.image is not None,
-                    timeout=20000)
-    yield win
-    win.close()
-
 
 
 def test_frames_results_and_switches(qtbot, window):

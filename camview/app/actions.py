@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import QDialog, QToolBar, QWidget
 from camview.app.dialogs import table_dialog
 from camview.app.widgets import OPEN_MODEL_FILE
 from camview.maps import METHODS
+from camview.scale import SCALE_HELP
 from camview.sources import DEMO_SPEC
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
           tip="Full screen, controls hidden, large labels (Esc leaves)"),
         a("readout", "Readout", ["F"], w.set_readout, checkable=True,
           tip="Show capture/inference fps and latency"),
+        *w.compare.make_actions(a),
     ]
     a("leave", "Leave presentation", ["Esc"], lambda: w.set_presentation(False))
     net_acts = [
@@ -107,6 +109,8 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         a("style", "Next style", ["Y"], lambda: p.cycle(p.style)),
         a("colormap", "Next colormap", ["C"], lambda: p.cycle(p.colormap)),
         a("layout", "Next layout", ["L"], lambda: p.cycle(p.layout_)),
+        a("scale", "Next map scale", ["N"], lambda: p.cycle(p.scale),
+          tip="What full heat means: " + ", ".join(SCALE_HELP)),
         a("thr_down", "Threshold −", ["["], lambda: p.nudge(p.threshold, -5)),
         a("thr_up", "Threshold +", ["]"], lambda: p.nudge(p.threshold, 5)),
         a("alpha_down", "Alpha −", ["-"], lambda: p.nudge(p.alpha, -10)),
@@ -149,6 +153,8 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         p.style: f"Overlay style ({a.keys('style')})",
         p.colormap: f"Colormap ({a.keys('colormap')})",
         p.layout_: f"Layout ({a.keys('layout')})",
+        p.scale: f"Map scale ({a.keys('scale')}): what full heat means\n" + "\n".join(
+            f"{name}: {text}" for name, text in SCALE_HELP.items()),
         p.threshold: "Threshold: map values under it are not coloured "
                      f"({a.keys('thr_down')} and {a.keys('thr_up')})",
         p.alpha: f"Blend opacity ({a.keys('alpha_down')} and {a.keys('alpha_up')})",
@@ -161,6 +167,7 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
     }
     for widget, tip in tips.items():
         widget.setToolTip(tip)
+    w.compare.tooltips(a)
     return a.by_name, toolbar
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from camview.args import STYLE_OPTIONS, style_from_args
-from camview.errors import SourceError
+from camview.errors import CamviewError, SourceError
 from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
 
@@ -34,10 +34,13 @@ def options_from_args(args: argparse.Namespace):
              if getattr(args, k, None) is not None}
     if model_kwargs:  # --weights/--labels/--layer/--resize are for the model given or default,
         given.add("model")  # never for a saved one
+    compare = getattr(args, "compare", None)
     return Options(source=source, record=args.record, labelled_set=labelled_set,
                    model=args.model or DEFAULT_MODEL, model_kwargs=model_kwargs,
                    method=args.method or DEFAULT_METHOD,
-                   target=args.target, style=style, output_dir=args.output_dir, given=given)
+                   target=args.target, style=style, output_dir=args.output_dir, given=given,
+                   compare=tuple(n.strip() for n in compare.split(",") if n.strip())
+                   if compare is not None else None)
 
 
 def opened_settings(args: argparse.Namespace):
@@ -64,6 +67,11 @@ def run_window(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     method_class(options.method)  # an unknown method: one line, exit 2, before any window
+    if options.compare is not None:  # likewise an unknown or slow method to compare
+        from camview.live import CompareSpec
+
+        if CompareSpec.of(options.compare) is None:
+            raise CamviewError("--compare needs method names separated by commas")
     if options.record:
         check_writable(options.record)
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -1,6 +1,8 @@
 """Recording the composed view (raw | overlay, as shown) to an H.264 mp4, off the GUI thread.
 
-Each frame is composed by the core's compose_layout (a black panel until the first map).
+Each frame is composed by the core's compose_layout (a black panel until the first map). The
+file keeps its first frame's size: a view that changes shape meanwhile (the compare view's grid
+turned on or off) is scaled to fit and padded with black, never stretched.
 
 The GUI hands over each new raw frame and the latest overlay panel (references only, nothing is
 copied or encoded on the GUI thread); a writer thread composes and encodes them. One frame is
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from camview.errors import CamviewError, for_window
@@ -30,6 +33,17 @@ from camview.writers import VideoWriter, check_writable
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit (w, h) with its aspect ratio kept, centred on black."""
+    w, h = size
+    s = min(w / image.shape[1], h / image.shape[0])
+    fw, fh = max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))
+    fitted = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA)
+    top, left = (h - fh) // 2, (w - fw) // 2
+    return cv2.copyMakeBorder(fitted, top, h - fh - top, left, w - fw - left,
+                              cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
 class Recorder:
@@ -125,6 +139,8 @@ class Recorder:
         if self._writer is None:
             h, w = view.shape[:2]
             self._writer = VideoWriter(self.path, self.fps, (w, h))
+        elif (view.shape[1], view.shape[0]) != self._writer.size:
+            view = letterbox(view, self._writer.size)
         self._writer.write(view)
         self.frames += 1
 

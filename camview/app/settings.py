@@ -29,7 +29,7 @@ COMMAND_LINE, SAVED, DEFAULT = "command line", "saved", "default"
 CHANGED = "changed in this window"
 
 #: The OverlayStyle fields that are settings (topk is the command line's only).
-STYLE_FIELDS = ("style", "colormap", "layout", "threshold", "alpha", "topk")
+STYLE_FIELDS = ("style", "colormap", "layout", "threshold", "alpha", "topk", "scale")
 
 
 def _flag(text: object) -> bool:
@@ -43,7 +43,8 @@ def _method(text: object) -> str:
 #: The remembered settings and how to read each back (QSettings' ini files store text).
 REMEMBERED: dict[str, Callable[[object], object]] = {
     "model": str, "method": _method, "style": str, "colormap": str, "layout": str,
-    "threshold": float, "alpha": float, "smoothing": float, "readout": _flag, "output_dir": str,
+    "scale": str, "threshold": float, "alpha": float, "smoothing": float, "readout": _flag,
+    "output_dir": str,
 }
 
 
@@ -70,6 +71,7 @@ class Options:
     smoothing: float = 0.0
     readout: bool = True
     output_dir: str | None = None  # snapshots and recordings without a path
+    compare: tuple[str, ...] | None = None  # --compare: start with these methods in a grid
     given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
     origins: dict[str, str] = field(default_factory=dict)  # setting -> COMMAND_LINE/SAVED/DEFAULT

@@ -36,6 +36,7 @@ from camview.errors import CamviewError
 from camview.maps import METHODS
 from camview.models import model_names as known_models
 from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+from camview.scale import SCALE_HELP, SCALES
 
 OPEN_MODEL_FILE = "Open model file…"
 ERROR_HOLD_S = 10.0  # a plain status does not hide an error younger than this
@@ -101,7 +102,7 @@ class ViewArea(QWidget):
                                    "font-family: monospace;")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # a subclass needs it
         self.setStyleSheet("background: black;")
-        views = QHBoxLayout()
+        views = self.views = QHBoxLayout()
         views.setSpacing(4)
         views.addWidget(self.raw, 1)
         views.addWidget(self.overlay, 1)
@@ -115,6 +116,16 @@ class ViewArea(QWidget):
         """Show a raw frame (skipped while the raw view is hidden: no need to convert it)."""
         if not self.raw.isHidden():
             self.raw.set_image(image)
+
+    def show_overlay(self, image: np.ndarray) -> None:
+        """Show the overlay (a compare's grid is wider than the frame: it gets the room its
+        shape asks for beside the raw view, so both are shown at one height)."""
+        self.overlay.set_image(image)
+        raw = self.raw.image if self.raw.image is not None else image
+        weights = [max(1, round(100 * im.shape[1] / im.shape[0])) for im in (raw, image)]
+        if [self.views.stretch(0), self.views.stretch(1)] != weights:
+            self.views.setStretch(0, weights[0])
+            self.views.setStretch(1, weights[1])
 
     def set_layout(self, side_by_side: bool, raw: np.ndarray | None) -> None:
         self.raw.setVisible(side_by_side)
@@ -246,6 +257,9 @@ class ControlPanel(QWidget):
         self.style = _combo([(s, s) for s in STYLES])
         self.colormap = _combo([(c, c) for c in COLORMAPS])
         self.layout_ = _combo([(v, v) for v in LAYOUTS])
+        self.scale = _combo([(v, v) for v in SCALES])
+        for row, name in enumerate(SCALES):
+            self.scale.setItemData(row, SCALE_HELP[name], Qt.ItemDataRole.ToolTipRole)
         self.threshold = _slider(100)
         self.alpha = _slider(100)
         self.smoothing = _slider(95)
@@ -268,6 +282,7 @@ class ControlPanel(QWidget):
         form.addRow("Style", self.style)
         form.addRow("Colormap", self.colormap)
         form.addRow("Layout", self.layout_)
+        form.addRow("Scale", self.scale)
         for name in SLIDERS:
             row = QHBoxLayout()
             row.addWidget(getattr(self, name), 1)
@@ -283,7 +298,8 @@ class ControlPanel(QWidget):
         return OverlayStyle(
             style=self.style.currentData(), threshold=self.threshold.value() / 100,
             alpha=self.alpha.value() / 100, colormap=self.colormap.currentData(),
-            layout=self.layout_.currentData(), topk=topk, label_scale=label_scale)
+            layout=self.layout_.currentData(), topk=topk, label_scale=label_scale,
+            scale=self.scale.currentData())
 
     def show_state(self, model: str, method: str, style: OverlayStyle, smoothing: float) -> None:
         """Set every control to the given state (a model file not listed yet is added)."""
@@ -296,6 +312,7 @@ class ControlPanel(QWidget):
         self.style.setCurrentIndex(self.style.findData(style.style))
         self.colormap.setCurrentIndex(max(0, self.colormap.findData(style.colormap)))
         self.layout_.setCurrentIndex(self.layout_.findData(style.layout))
+        self.scale.setCurrentIndex(max(0, self.scale.findData(style.scale)))
         self.threshold.setValue(round(style.threshold * 100))
         self.alpha.setValue(round(style.alpha * 100))
         self.smoothing.setValue(round(smoothing * 100))

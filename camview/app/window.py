@@ -1,10 +1,10 @@
 """The main window: the raw feed beside its class activation map, and the controls.
 
 All work happens in camview.live's threads; this module only draws what the bridge
-delivers and turns user actions into pipeline requests. The widgets are in widgets.py, the
-actions and shortcuts in actions.py, options and saved settings in settings.py (the Settings
-menu and Help → About in preferences.py and about.py), recordings and snapshots in
-view_output.py.
+delivers and turns user actions into pipeline requests. The widgets are in widgets.py (the
+compare view's in compare.py), the actions and shortcuts in actions.py, options and saved
+settings in settings.py (the Settings menu and Help → About in preferences.py and about.py),
+recordings and snapshots in view_output.py.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 
 from camview.app.actions import RESET_MENU, build_actions, shortcut_rows, show_shortcuts
 from camview.app.bridge import Bridge
+from camview.app.compare import CompareControls
 from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
 from camview.app.set_mode import SetMode
@@ -95,6 +96,8 @@ class MainWindow(QMainWindow):
         row.addWidget(self.sets.stack, 1)
         row.addWidget(self.panel_scroll)
         self.setCentralWidget(central)
+        self.compare = CompareControls(self)  # the compare view's box, actions and requests
+        self.panel.layout().insertWidget(self.panel.layout().count() - 1, self.compare.box)
         self._build_status_bar()
         self.actions_by_name, self.toolbar = build_actions(self)
         self._connect()
@@ -141,7 +144,7 @@ class MainWindow(QMainWindow):
         p.target.auto.clicked.connect(lambda: self.pin_target(None))
         p.model.activated.connect(self._on_model_combo)
         p.method.activated.connect(lambda _: self.set_method(p.method.currentData()))
-        for combo in (p.style, p.colormap, p.layout_):
+        for combo in (p.style, p.colormap, p.layout_, p.scale):
             combo.currentIndexChanged.connect(self._on_style_control)
         for slider in (p.threshold, p.alpha):
             slider.valueChanged.connect(self._on_style_control)
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
         else:
             self.pipeline.set_source(o.source)
         self.pipeline.start()
+        self.compare.start(o.compare)
         if o.labelled_set:
             self.sets.open(o.labelled_set)
 
@@ -199,7 +203,8 @@ class MainWindow(QMainWindow):
             return  # from an earlier model/method/target/source
         self.result = result
         self.message.success()  # a map came: an earlier error (its hold over) gives way
-        self.overlay_view.set_image(result.overlay)
+        self.views.show_overlay(result.overlay)  # a compare's grid too
+        self.compare.show_result(result)
         self.pipeline.note_displayed(result)
         if self.recorder is not None:
             self.recorder.set_overlay(result.overlay)

@@ -16,21 +16,24 @@ window turns them into signals (camview.app.bridge), a benchmark can use them di
 
 The rooms: mailbox (Delivery, Mailbox), metrics (RateMeter, Percentiles, Stats), capture (the
 capture thread and its pacing), inference (the inference thread, Smoother, Config, Result),
-loader (the loader thread and its jobs), kinds (ErrorKind) and pipeline (the controller). Each
+loader (the loader thread and its jobs), compare (several panels of one frame: methods side
+by side or a second class), kinds (ErrorKind) and pipeline (the controller). Each
 worker sees the Pipeline only through a small Protocol of what it calls (CaptureHost,
 InferenceHost, LoaderHost), so a worker can be run, and tested, without the rest.
 """
 
 from camview.live.capture import FOLDER_SECONDS, HOLD_RATE, Capture, CaptureHost
+from camview.live.compare import FOLLOW, PRESETS, RIVAL, CompareSpec, PanelSpec
 from camview.live.inference import Config, Inference, InferenceHost, Result, Smoother
 from camview.live.kinds import ErrorKind
-from camview.live.loader import Loader, LoaderHost, LoadMethod, LoadModel
+from camview.live.loader import LoadCompare, Loader, LoaderHost, LoadMethod, LoadModel
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats
 from camview.live.pipeline import Pipeline
 
 __all__ = [
-    "FOLDER_SECONDS", "HOLD_RATE", "Capture", "CaptureHost", "Config", "Delivery", "ErrorKind",
-    "Inference", "InferenceHost", "LoadMethod", "LoadModel", "Loader", "LoaderHost", "Mailbox",
+    "FOLDER_SECONDS", "FOLLOW", "HOLD_RATE", "PRESETS", "RIVAL", "Capture", "CaptureHost",
+    "CompareSpec", "Config", "Delivery", "ErrorKind", "Inference", "InferenceHost",
+    "LoadCompare", "LoadMethod", "LoadModel", "Loader", "LoaderHost", "Mailbox", "PanelSpec",
     "Percentiles", "Pipeline", "RateMeter", "Result", "Smoother", "Stats",
 ]

@@ -6,13 +6,15 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from camview.errors import CamviewError, for_window
-from camview.explain import describe, draw
+from camview.explain import describe, draw, draw_compare
+from camview.live.compare import CompareSpec, explain_panels
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
 from camview.maps import MapResult, Method, normalise
@@ -45,6 +47,8 @@ class Result:
     map_label: str = ""  # the class the map shows (the pinned target or the top-1)
     fresh: bool = True  # False when a flat-out pipeline explained a frame again
     message: str | None = None  # why no map is drawn (flat, NaN), shown in the view
+    #: A compare: each panel's (title, class index, probability); `overlay` is their grid.
+    panels: tuple[tuple[str, int, float], ...] = ()
 
     @property
     def latency_s(self) -> float:
@@ -62,6 +66,8 @@ class Config:
     style: OverlayStyle
     smoothing: float
     generation: int
+    compare: CompareSpec | None = None  # several panels in one overlay (camview.live.compare)
+    compare_methods: Mapping[str, Method] = field(default_factory=dict)  # built by the loader
 
 
 class InferenceHost(Protocol):
@@ -123,6 +129,7 @@ class Inference:
         self.flat_out = flat_out
         self.panel_only = panel_only
         self.smoother = Smoother()
+        self.panel_smoothers: list[Smoother] = []  # a compare's, one per panel
         self._scales: dict[tuple, MapScale] = {}
         self._stop = threading.Event()
         self._last_error: str | None = None
@@ -141,6 +148,8 @@ class Inference:
             cfg = self.host.config()
             if cfg.model is None or cfg.method is None:
                 continue
+            if cfg.compare is not None and not cfg.compare.ready(cfg.model, cfg.compare_methods):
+                continue  # a new model is installed and its compare methods are on their way
             if self._unchanged(item, cfg):
                 self.up_to_date = True
                 continue
@@ -165,37 +174,49 @@ class Inference:
         if self.flat_out or item.fresh or self._explained is None:
             return False
         frame, generation, style, smoothing = self._explained
+        smoothers = self.panel_smoothers if cfg.compare is not None else [self.smoother]
         return (item.frame is frame and generation == cfg.generation and style == cfg.style
-                and smoothing == cfg.smoothing and (smoothing <= 0 or self.smoother.settled))
+                and smoothing == cfg.smoothing
+                and (smoothing <= 0 or all(s.settled for s in smoothers)))
 
     def _report(self, message: str, kind: ErrorKind) -> None:
         if message != self._last_error:  # once per distinct fault, not once per frame
             self._last_error = message
             self.host.error(message, kind)
 
-    def _scale(self, style: OverlayStyle, model: CamModel, method: Method) -> MapScale:
-        """The map scale kept across frames; a new model, method, layer or scale mode starts
-        afresh, since their raw maps are in other units."""
-        key = (style.scale, id(model), method.name, method.layer)
-        if key not in self._scales:
-            self._scales = {key: MapScale(style.scale)}
-        return self._scales[key]
+    def _scales_for(self, style: OverlayStyle, model: CamModel,
+                    methods: list[Method]) -> list[MapScale]:
+        """The map scales kept across frames, one per method in use (a compare's panels of
+        one method share it); a new model, method, layer or scale mode starts afresh, since
+        their raw maps are in other units."""
+        keys = [(style.scale, id(model), m.name, m.layer) for m in methods]
+        self._scales = {k: self._scales.get(k) or MapScale(style.scale) for k in keys}
+        return [self._scales[k] for k in keys]
+
+    def _smoothed(self, smoother: Smoother, explained, cfg: Config) -> np.ndarray | None:
+        """The map to draw when temporal smoothing is on, else None (the map itself)."""
+        if explained.problem or cfg.smoothing <= 0:
+            smoother.reset()
+            return None
+        return smoother.update(explained.map.drawn, cfg.smoothing, cfg.generation)
 
     def explain(self, item: Delivery, cfg: Config) -> Result:
         t0 = time.monotonic()
         model, method, style = cfg.model, cfg.method, cfg.style
         assert model is not None and method is not None
         image = item.frame.image
-        mapped = method.explain(model.prepare(image), cfg.target)
-        explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
-        cam = None
-        if explained.problem or cfg.smoothing <= 0:
-            self.smoother.reset()
-        else:
-            cam = self.smoother.update(mapped.drawn, cfg.smoothing, cfg.generation)
         if self.panel_only and style.layout != "overlay":
             style = dataclasses.replace(style, layout="overlay")
-        overlay = draw(image, explained, style, cam, self._scale(style, model, method))
+        panels: tuple[tuple[str, int, float], ...] = ()
+        if cfg.compare is not None:
+            overlay, explained, panels = self._compare(image, cfg, style)
+        else:
+            mapped = method.explain(model.prepare(image), cfg.target)
+            explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
+            cam = self._smoothed(self.smoother, explained, cfg)
+            overlay = draw(image, explained, style, cam,
+                           self._scales_for(style, model, [method])[0])
+        mapped = explained.map
         done = time.monotonic()
         return Result(frame=item.frame, map=mapped,
                       top=[(label, p) for _, label, p in explained.top],
@@ -205,4 +226,25 @@ class Inference:
                       finished_at=done, inference_s=done - t0,
                       map_label=explained.label,
                       message=explained.banner if explained.problem else None,
-                      fresh=item.fresh)
+                      fresh=item.fresh, panels=panels)
+
+    def _compare(self, image: np.ndarray, cfg: Config, style: OverlayStyle):
+        """The grid of a compare: (overlay, the first panel's explanation, panel summaries).
+        Each panel is smoothed on its own; panels of one method share its MapScale, so the
+        `fixed` scale shows a weaker class darker, as it does over time."""
+        model, spec = cfg.model, cfg.compare
+        assert model is not None and cfg.method is not None and spec is not None
+        shown = explain_panels(model, cfg.method, cfg.compare_methods, spec,
+                               model.prepare(image), cfg.target, style.topk)
+        while len(self.panel_smoothers) < len(shown):
+            self.panel_smoothers.append(Smoother())
+        del self.panel_smoothers[len(shown):]
+        cams = [self._smoothed(s, p.explained, cfg)
+                for s, p in zip(self.panel_smoothers, shown, strict=True)]
+        scales = self._scales_for(style, model, [p.method for p in shown])
+        overlay = draw_compare(image, [(p.title, p.explained) for p in shown], style, scales,
+                               cams, spec.columns)
+        summary = tuple((p.title, p.explained.map.target,
+                         float(p.explained.map.probabilities[p.explained.map.target]))
+                        for p in shown)
+        return overlay, shown[0].explained, summary

@@ -12,6 +12,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from camview.errors import CamviewError, ModelError, for_window
+from camview.live.compare import CompareSpec
 from camview.live.kinds import ErrorKind
 from camview.maps import CAM, Method, make_method, method_class
 from camview.models import CamModel, HeadKind, load_model
@@ -37,7 +38,16 @@ class LoadMethod:
     kind: ClassVar[ErrorKind] = ErrorKind.METHOD
 
 
-Job = LoadModel | LoadMethod
+@dataclass
+class LoadCompare:
+    """Build a compare's methods for the current model (None: back to the single view)."""
+
+    spec: CompareSpec | None
+    name: ClassVar[str] = "the compare view"
+    kind: ClassVar[ErrorKind] = ErrorKind.METHOD
+
+
+Job = LoadModel | LoadMethod | LoadCompare
 
 
 class LoaderHost(Protocol):
@@ -49,8 +59,11 @@ class LoaderHost(Protocol):
     def method_name(self) -> str: ...
     @property
     def last_frame(self) -> Frame | None: ...
+    @property
+    def compare(self) -> CompareSpec | None: ...
     def install(self, *, model: CamModel | None = None, method: Method | None = None,
                 method_name: str | None = None) -> None: ...
+    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method]) -> None: ...
     def status(self, message: str) -> None: ...
     def error(self, message: str, kind: ErrorKind) -> None: ...
     def config_changed(self) -> None: ...
@@ -98,6 +111,8 @@ class Loader:
             try:
                 if isinstance(job, LoadModel):
                     self._load_model(job)
+                elif isinstance(job, LoadCompare):
+                    self._load_compare(job.spec, self.host.current_model)
                 else:
                     self._load_method(job.name)
             except CamviewError as exc:
@@ -132,6 +147,10 @@ class Loader:
         self.host.status(f"warming up {model.name}…")
         self._warm(model, method)
         self.host.install(model=model, method=method)
+        try:  # the compare too (its methods for this model), without failing the model
+            self._load_compare(self.host.compare, model)
+        except CamviewError as exc:
+            self.host.error(for_window(exc), ErrorKind.METHOD)
         notes = [n for n in (model.preprocess_note, note) if n]
         self.host.status(" — ".join([model.describe(), *notes]))
 
@@ -153,6 +172,28 @@ class Loader:
         self._warm(model, method)
         self.host.install(method=method)
         self.host.status(f"method: {method.title}")
+
+    def _load_compare(self, spec: CompareSpec | None, model: CamModel | None) -> None:
+        """Build and warm the compare's methods for `model` (the shared pass too), then
+        install them; a method the model cannot serve ends the compare and says why."""
+        if spec is None or model is None:  # off, or remembered for when a model arrives
+            self.host.install_compare(spec, {})
+            return
+        try:
+            methods = {name: make_method(name, model) for name in spec.method_names}
+        except CamviewError:
+            self.host.install_compare(None, {})
+            raise
+        if methods:
+            from camview.maps.shared import explain_shared
+
+            frame = self.host.last_frame
+            image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
+            batch = model.prepare(image)
+            explain_shared(model, list(methods.values()), batch, None)
+            for method in methods.values():
+                method.explain(batch, None)
+        self.host.install_compare(spec, methods)
 
     def _warm(self, model: CamModel, method: Method) -> None:
         """Trace the compiled functions now, so the first live frame does not stall."""

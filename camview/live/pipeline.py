@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from camview.errors import ModelError
 from camview.live.capture import Capture
+from camview.live.compare import CompareSpec, check_live
 from camview.live.inference import Config, Inference, Result
 from camview.live.kinds import ErrorKind
-from camview.live.loader import Loader, LoadMethod, LoadModel
+from camview.live.loader import LoadCompare, Loader, LoadMethod, LoadModel
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats
 from camview.maps import DEFAULT_METHOD, Method, method_class
@@ -76,6 +77,8 @@ class Pipeline:
         self._method: Method | None = None
         self._method_name = method_class(method).name
         self._target: int | None = None
+        self._compare: CompareSpec | None = None
+        self._compare_methods: dict[str, Method] = {}
         self._style = style or OverlayStyle()
         self._smoothing = float(smoothing)
         self._generation = 0
@@ -142,6 +145,14 @@ class Pipeline:
         method_class(name)  # an unknown name fails here, in the caller
         self._loader.submit(LoadMethod(name))
 
+    def set_compare(self, spec: CompareSpec | None) -> None:
+        """Show several panels of each frame (camview.live.compare), None: the single view.
+        Slow methods fail here, in the caller (CamviewError); the methods are built on the
+        loader thread while the current view keeps serving."""
+        if spec is not None:
+            check_live(spec.method_names)
+        self._loader.submit(LoadCompare(spec))
+
     def set_target(self, index: int | None) -> None:
         """Pin class `index` (None: each frame's top-1)."""
         model = self.current_model
@@ -199,6 +210,10 @@ class Pipeline:
         return self._target
 
     @property
+    def compare(self) -> CompareSpec | None:
+        return self._compare
+
+    @property
     def style(self) -> OverlayStyle:
         return self._style
 
@@ -226,7 +241,8 @@ class Pipeline:
     def config(self) -> Config:
         with self._lock:
             return Config(self._model, self._method, self._target, self._style,
-                          self._smoothing, self._generation)
+                          self._smoothing, self._generation, self._compare,
+                          self._compare_methods)
 
     def stats(self) -> Stats:
         return Stats(
@@ -261,6 +277,12 @@ class Pipeline:
                 self._method_name = method.name
             elif method_name is not None:
                 self._method_name = method_name
+            self._bump()
+        self._capture.kick()
+
+    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method]) -> None:
+        with self._lock:
+            self._compare, self._compare_methods = spec, dict(methods)
             self._bump()
         self._capture.kick()
 

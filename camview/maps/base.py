@@ -89,6 +89,10 @@ class Method(ABC):
     options: ClassVar[tuple[str, ...]] = ()
     #: See MapResult.clip_percentile (the pixel-level gradient maps set 99).
     clip_percentile: ClassVar[float | None] = None
+    #: The map is `from_tensors` of the read layer's activations, and of the class score's
+    #: gradient to them when True: several such methods at one layer share one forward (and
+    #: one backward) pass in a live compare (camview.maps.shared). None: its own call only.
+    shared_pass: ClassVar[bool | None] = None
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
@@ -106,6 +110,11 @@ class Method(ABC):
     @abstractmethod
     def _map(self, feature_model, x, target):
         """TF ops: (map (h, w), scores (classes,), class) for one input."""
+
+    def from_tensors(self, features, grads, score, c):
+        """TF ops: the map (h, w) from one input's activations (h, w, k), their gradient
+        (None unless shared_pass is True), the class score and class (see shared_pass)."""
+        raise NotImplementedError(f"{type(self).__name__} has no shared pass")
 
     def _compile(self):
         import tensorflow as tf

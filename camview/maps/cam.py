@@ -41,14 +41,17 @@ class CAM(Method):
                                          "not global pooling then one dense layer): choose "
                                          "Grad-CAM or another gradient method")
 
-    def _map(self, feature_model, x, target):
-        import tensorflow as tf
+    shared_pass = False
 
+    def _map(self, feature_model, x, target):
         features, logits = feature_model(x, training=False)
         c = pick_class(logits[0], target)
+        return self.from_tensors(features[0], None, None, c), logits[0], c
+
+    def from_tensors(self, features, grads, score, c):
+        import tensorflow as tf
+
         if self.model.head is HeadKind.DIRECT:
-            cam = tf.gather(features[0], c, axis=2)  # the class's own channel
-        else:
-            row = tf.gather(tf.constant(self.model.fc_weights), c, axis=1)
-            cam = tf.tensordot(features[0], row, axes=[[2], [0]])
-        return cam, logits[0], c
+            return tf.gather(features, c, axis=2)  # the class's own channel
+        row = tf.gather(tf.constant(self.model.fc_weights), c, axis=1)
+        return tf.tensordot(features, row, axes=[[2], [0]])

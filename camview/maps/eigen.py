@@ -20,13 +20,18 @@ class EigenCAM(Method):
     paper = "Muhammad & Yeasin 2020"
     class_agnostic = True
 
+    shared_pass = False
+
     def _map(self, feature_model, x, target):
+        features, logits = feature_model(x, training=False)
+        return self.from_tensors(features[0], None, None, None), logits[0], pick_class(
+            logits[0], target)
+
+    def from_tensors(self, features, grads, score, c):
         import tensorflow as tf
 
-        features, logits = feature_model(x, training=False)
-        a = features[0]
-        shape = tf.shape(a)
-        flat = tf.reshape(a, [-1, shape[2]])
+        shape = tf.shape(features)
+        flat = tf.reshape(features, [-1, shape[2]])
         centred = flat - tf.reduce_mean(flat, axis=0, keepdims=True)
         # The projection on the first right singular vector, C v1 = s1 u1, from the top
         # eigenvector of the smaller Gram matrix: a full SVD of C costs more than the network.
@@ -43,5 +48,4 @@ class EigenCAM(Method):
         projection = tf.cond(n <= k, by_positions, by_channels)
         total = tf.reduce_sum(flat, axis=1)
         sign = tf.where(tf.reduce_sum(projection * total) < 0.0, -1.0, 1.0)
-        cam = tf.reshape(sign * projection, shape[:2])
-        return cam, logits[0], pick_class(logits[0], target)
+        return tf.reshape(sign * projection, shape[:2])

@@ -25,8 +25,13 @@ class GradientMethod(Method):
     def weights(features, grads, score):
         """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
 
+    shared_pass = True
+
     def _map(self, feature_model, x, target):
         return weighted_map(feature_model, x, target, self.weights)
+
+    def from_tensors(self, features, grads, score, c):
+        return weighted_sum(features, grads, score, self.weights)
 
 
 def weighted_map(feature_model, x, target, weights):
@@ -40,9 +45,15 @@ def weighted_map(feature_model, x, target, weights):
         c = pick_class(logits[0], target)
         score = tf.gather(logits[0], c)
     grads = tape.gradient(score, features)[0]
-    w = weights(features[0], grads, score)
-    cam = tf.nn.relu(tf.reduce_sum(w * features[0], axis=-1))
-    return cam, logits[0], c
+    return weighted_sum(features[0], grads, score, weights), logits[0], c
+
+
+def weighted_sum(features, grads, score, weights):
+    """TF ops: ReLU(sum_k weights * A_k) for one input's activations (h, w, k)."""
+    import tensorflow as tf
+
+    w = weights(features, grads, score)
+    return tf.nn.relu(tf.reduce_sum(w * features, axis=-1))
 
 
 class GradCAM(GradientMethod):

@@ -1,0 +1,255 @@
+"""The compare view's controls: live methods side by side, and the second map.
+
+A preset (camview.live.compare.PRESETS) or a custom pick of the live methods shows the frame
+through each of them in a titled grid; the "second map" adds the map of a second class (each
+frame's runner-up, or a class picked here) beside the first — "why tabby and not tiger cat?".
+Both are one CompareSpec for the pipeline, whose grid is the Result's overlay: the overlay
+view, recordings and snapshots show it with no more work here. Live, frozen or on a still
+image alike (a change is mapped on the held frame at once).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QListWidget,
+    QListWidgetItem,
+    QWidget,
+)
+
+from camview.app.widgets import TargetPicker
+from camview.errors import CamviewError, for_window
+from camview.live import PRESETS, RIVAL, CompareSpec, Result
+from camview.live.compare import live_methods, preset_title
+from camview.maps import METHODS
+
+if TYPE_CHECKING:
+    from camview.app.actions import ActionMaker
+    from camview.app.window import MainWindow
+
+CUSTOM = "custom"  # the mode combo's data for the custom pick
+RUNNER_UP = "Runner-up"
+
+
+class CompareBox(QGroupBox):
+    """The side panel's compare group: mode (off, presets, custom), the custom list of live
+    methods, and the second map with its class picker."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Compare", parent)
+        self.mode = QComboBox()
+        self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # The preset names are long: let the combo narrow (to the side panel) and elide them.
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(12)
+        self.mode.addItem("Off", None)
+        for preset in PRESETS:  # as text: Qt may hand a tuple back as a list
+            self.mode.addItem(preset_title(preset), ",".join(preset))
+        self.mode.addItem("Custom", CUSTOM)
+        self.methods = QListWidget()
+        self.methods.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for name in live_methods():
+            item = QListWidgetItem(METHODS[name].title)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in PRESETS[0]
+                               else Qt.CheckState.Unchecked)
+            self.methods.addItem(item)
+        self.methods.setFixedHeight(self.methods.sizeHintForRow(0) * self.methods.count() + 6)
+        self.methods.hide()
+        self.second = QCheckBox("Second map")
+        self.second.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.rival = TargetPicker()
+        self.rival.auto.setText(RUNNER_UP)
+        self.rival.search.setMinimumWidth(60)
+        self.rival.search.setPlaceholderText("second class…")
+        self.rival.show_target(f"{RUNNER_UP} of each frame")
+        self.rival.setEnabled(False)
+        form = QFormLayout(self)
+        form.addRow("Methods", self.mode)
+        form.addRow(self.methods)
+        form.addRow(self.second)
+        form.addRow(self.rival)
+
+    def checked(self) -> tuple[str, ...]:
+        """The methods ticked in the custom list, in its order."""
+        items = (self.methods.item(row) for row in range(self.methods.count()))
+        return tuple(item.data(Qt.ItemDataRole.UserRole) for item in items
+                     if item.checkState() == Qt.CheckState.Checked)
+
+    def tick(self, names: tuple[str, ...]) -> None:
+        for row in range(self.methods.count()):
+            item = self.methods.item(row)
+            on = item.data(Qt.ItemDataRole.UserRole) in names
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+
+class CompareControls:
+    """What the compare box and its actions mean for the window's pipeline."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+        self.box = CompareBox()
+        self.second_class: int | None = None  # None: each frame's runner-up
+        self._last_mode = 1  # the mode G turns on: the last one used, first the first preset
+        self._syncing = False
+        b = self.box
+        b.mode.activated.connect(lambda _: self.apply())
+        b.methods.itemChanged.connect(lambda _: self.apply() if self.mode == CUSTOM else None)
+        b.second.toggled.connect(lambda on: self.set_second(on))
+        b.rival.auto.clicked.connect(lambda: self.pin_second(None))
+        b.rival.completer.activated.connect(self._on_pick)
+        b.rival.search.returnPressed.connect(self._on_enter)
+        window.bridge.configChanged.connect(self._on_config)
+        self._labels_of = None
+
+    @property
+    def mode(self) -> object:
+        return self.box.mode.currentData()
+
+    def make_actions(self, a: ActionMaker) -> list[QAction]:
+        """The View menu's compare actions (keys in their tooltips and Help)."""
+        return [a("compare", "Compare methods", ["G"], self.set_on, checkable=True,
+                  tip="Show the frame through several methods side by side"),
+                a("compare_next", "Next compare", ["Shift+G"], self.cycle,
+                  tip="Next compare preset (or custom pick, or off)"),
+                a("second_map", "Second map", ["V"], self.set_second, checkable=True,
+                  tip="Map a second class beside the first (each frame's runner-up, or "
+                      "one picked)")]
+
+    def tooltips(self, a: ActionMaker) -> None:
+        b = self.box
+        b.mode.setToolTip(f"Compare live methods side by side ({a.keys('compare')}; "
+                          f"{a.keys('compare_next')} cycles)")
+        b.methods.setToolTip("Tick the live methods to compare (slow ones are mapped on "
+                             "demand, not live)")
+        b.second.setToolTip(f"The map of a second class beside the first ({a.keys('second_map')})")
+        b.rival.search.setToolTip("Type part of a class name to compare with it")
+        b.rival.auto.setToolTip("Compare with each frame's runner-up (the best other class)")
+
+    # -- state -> pipeline
+    def spec(self) -> CompareSpec | None:
+        """What the controls ask for (None: the single view)."""
+        mode = self.mode
+        methods = self.box.checked() if mode == CUSTOM else tuple(mode.split(",")) if mode \
+            else ()
+        second = (RIVAL if self.second_class is None else self.second_class) \
+            if self.box.second.isChecked() else None
+        if mode == CUSTOM and not methods and second is None:
+            return None
+        return CompareSpec.of(methods, second)
+
+    def apply(self) -> None:
+        """Ask the pipeline for what the controls show; say what it is."""
+        if self._syncing:
+            return
+        b = self.box
+        b.methods.setVisible(self.mode == CUSTOM)
+        if self.mode is not None:
+            self._last_mode = b.mode.currentIndex()
+        self.w._set_checked("compare", self.mode is not None)
+        self.w._set_checked("second_map", b.second.isChecked())
+        b.rival.setEnabled(b.second.isChecked())
+        try:
+            spec = self.spec()
+            self.w.pipeline.set_compare(spec)
+        except CamviewError as exc:
+            self.w.show_status(for_window(exc), error=True, now=True)
+            return
+        self.w.show_status(self.describe(spec), now=True)
+
+    def describe(self, spec: CompareSpec | None) -> str:
+        if spec is None:
+            return "compare off: one map"
+        parts = []
+        if spec.names_methods:
+            parts.append(" | ".join(METHODS[n].title for n in spec.method_names))
+        if spec.names_classes:
+            parts.append("second map: " + (f"{RUNNER_UP.lower()} of each frame"
+                                           if self.second_class is None else self._label()))
+        return "compare: " + "; ".join(parts)
+
+    def _label(self) -> str:
+        model = self.w.pipeline.current_model
+        index = self.second_class
+        return f"#{index}" if model is None or index is None else model.short_label(index)
+
+    # -- actions
+    def set_on(self, on: bool) -> None:
+        """G: the last compare used (first the first preset), or off."""
+        self.box.mode.setCurrentIndex(self._last_mode if on else 0)
+        self.apply()
+
+    def cycle(self) -> None:
+        mode = self.box.mode
+        mode.setCurrentIndex((mode.currentIndex() + 1) % mode.count())
+        self.apply()
+
+    def set_second(self, on: bool) -> None:
+        if self.box.second.isChecked() != on:
+            self._syncing = True
+            self.box.second.setChecked(on)
+            self._syncing = False
+        self.apply()
+
+    def pin_second(self, index: int | None) -> None:
+        """Compare with class `index` (None: each frame's runner-up); turns the second map on."""
+        self.second_class = index
+        self.box.rival.show_target(f"{RUNNER_UP} of each frame" if index is None
+                                   else f"Pinned: {self._label()} (#{index})")
+        self.set_second(True)
+
+    def start(self, names: tuple[str, ...] | None) -> None:
+        """--compare: a preset when the names are one, else the custom pick."""
+        if not names:
+            return
+        wanted = CompareSpec.of(names)
+        chosen = wanted.method_names if wanted is not None else ()
+        row = self.box.mode.findData(",".join(chosen)) if chosen in PRESETS else -1
+        if row < 0:
+            self.box.tick(chosen)
+            row = self.box.mode.findData(CUSTOM)
+        self.box.mode.setCurrentIndex(row)
+        self.apply()
+
+    # -- pipeline events
+    def show_result(self, result: Result) -> None:
+        """Name the second class of the newest grid (the runner-up changes with the frame)."""
+        model = self.w.pipeline.current_model
+        if (self.box.second.isChecked() and self.second_class is None and result.panels
+                and model is not None):
+            _, index, prob = result.panels[len(result.panels) // 2]  # the second row's first
+            self.box.rival.show_target(f"{RUNNER_UP}: {model.short_label(index)} "
+                                       f"{100 * prob:.0f}%")
+
+    def _on_config(self) -> None:
+        model = self.w.pipeline.current_model
+        if model is not None and model is not self._labels_of:
+            self._labels_of = model
+            self.box.rival.set_labels(model.labels)
+
+    def _on_pick(self, text: str) -> None:
+        index = self.box.rival.index_of(text)
+        if index is not None:
+            self.pin_second(index)
+            self.box.rival.done()
+
+    def _on_enter(self) -> None:
+        picker, model = self.box.rival, self.w.pipeline.current_model
+        text = picker.search.text().strip()
+        if not text or model is None:
+            return
+        try:
+            index = picker.class_for(text, model.find_class)
+        except CamviewError as exc:
+            self.w.show_status(for_window(exc), error=True)
+            return
+        self.pin_second(index)
+        picker.done()

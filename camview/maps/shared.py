@@ -1,0 +1,67 @@
+"""Several maps of one input from one compiled call: the live compare's shared pass.
+
+CAM, Grad-CAM, Grad-CAM++, Layer-CAM and Eigen-CAM are each mostly the forward pass (and
+the gradient methods one backward pass through the head). Mapped one by one, a 3-panel
+compare pays for it three times; methods at the same layer that declare `shared_pass` are
+computed here from one forward pass and at most one gradient, each by its own
+`from_tensors` rule, so the maps are the same as their own calls give (tests check).
+Measured with EfficientNet-Lite0 on 2 cores: CAM + Grad-CAM + Layer-CAM took 44-63 ms as
+three calls and about one call's time shared (scripts/bench.py, compare3_fps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from camview.maps.base import MapResult, Method, pick_class
+from camview.models.base import CamModel
+
+
+def explain_shared(model: CamModel, methods: list[Method], batch: np.ndarray,
+                   target: int | None) -> dict[Method, MapResult]:
+    """Maps of `target` (None: top-1) for the methods that can share a pass, by method; a
+    layer with fewer than two such methods is left out (its own call is as fast)."""
+    by_layer: dict[str, list[Method]] = {}
+    for method in methods:
+        if method.shared_pass is not None and method.model is model:
+            by_layer.setdefault(method.layer, []).append(method)
+    out: dict[Method, MapResult] = {}
+    for layer, group in by_layer.items():
+        group = list(dict.fromkeys(group))
+        if len(group) < 2:
+            continue
+        run = _compiled(model, layer, group)
+        cams, logits, c = run(batch, np.int32(-1 if target is None else target))
+        logits, c = logits.numpy(), int(c)
+        for method, cam in zip(group, cams, strict=True):
+            out[method] = MapResult(cam.numpy(), logits, c, method.clip_percentile)
+    return out
+
+
+def _compiled(model: CamModel, layer: str, group: list[Method]):
+    """One tf.function for the group, cached on the model like each method's own call."""
+    key = ("shared", layer, tuple(type(m).__name__ for m in group))
+    if key not in model.compiled:
+        model.compiled[key] = _compile(model, layer, group)
+    return model.compiled[key]
+
+
+def _compile(model: CamModel, layer: str, group: list[Method]):
+    import tensorflow as tf
+
+    feature_model = model.features_at(layer)
+    gradient = any(m.shared_pass for m in group)
+
+    @tf.function(input_signature=[model.input_spec, tf.TensorSpec([], tf.int32)])
+    def run(x, target):
+        with tf.GradientTape() as tape:  # as weighted_map: the head's ops are recorded
+            features, logits = feature_model(x, training=False)
+            tape.watch(features)
+            c = pick_class(logits[0], target)
+            score = tf.gather(logits[0], c)
+        grads = tape.gradient(score, features)[0] if gradient else None
+        cams = tuple(m.from_tensors(features[0], grads if m.shared_pass else None, score, c)
+                     for m in group)
+        return cams, logits[0], c
+
+    return run

@@ -1,0 +1,213 @@
+"""The live compare (several panels of one frame), Qt-free: the spec, the shared pass, the
+inference and loader threads on their interfaces, and the pipeline on a real video."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from helpers import chelsea_pan, skimage_bgr, write_video
+from live_hosts import InferenceOnly, LoaderOnly, wait_for
+
+from camview.errors import CamviewError
+from camview.live import (
+    FOLLOW,
+    PRESETS,
+    RIVAL,
+    CompareSpec,
+    Config,
+    Delivery,
+    Inference,
+    LoadCompare,
+    Loader,
+    LoadModel,
+    Mailbox,
+    PanelSpec,
+    Pipeline,
+)
+from camview.live.compare import explain_panels, preset_title, rival
+from camview.maps import METHODS, make_method
+from camview.maps.shared import explain_shared
+from camview.overlay import OverlayStyle
+from camview.sources import Frame
+
+TABBY = 281
+
+
+def test_specs_name_their_panels_and_refuse_slow_methods():
+    spec = CompareSpec.of(PRESETS[0])
+    assert [p.method for p in spec.panels] == ["cam", "gradcam", "layercam"]
+    assert all(p.target == FOLLOW for p in spec.panels)
+    assert spec.names_methods and not spec.names_classes and spec.columns is None
+    assert preset_title(PRESETS[0]) == "CAM | Grad-CAM | Layer-CAM"
+    assert preset_title(PRESETS[1]) == "Grad-CAM | Grad-CAM++ | Eigen-CAM"
+    assert all(METHODS[n].live for preset in PRESETS for n in preset)
+
+    second = CompareSpec.of((), RIVAL)  # the second map: the pipeline's method, two classes
+    assert second.panels == (PanelSpec(None, FOLLOW), PanelSpec(None, RIVAL))
+    assert second.method_names == () and second.names_classes and not second.names_methods
+    assert second.columns is None  # side by side
+    both = CompareSpec.of(("Grad-CAM", "layer_cam"), 285)  # names as --method takes them
+    assert [(p.method, p.target) for p in both.panels] == [
+        ("gradcam", FOLLOW), ("layercam", FOLLOW), ("gradcam", 285), ("layercam", 285)]
+    assert both.columns == 2  # one row per class
+    assert CompareSpec.of(()) is None  # nothing to compare: the single view
+
+    with pytest.raises(CamviewError) as slow:
+        CompareSpec.of(("gradcam", "scorecam"))
+    line = str(slow.value)
+    assert "\n" not in line and "Score-CAM takes seconds a map" in line
+    assert "Layer-CAM" in line and "freeze the frame" in line
+    with pytest.raises(CamviewError, match="unknown method"):
+        CompareSpec.of(("gradcam", "nosuch"))
+    with pytest.raises(CamviewError, match="first panel"):
+        CompareSpec((PanelSpec("cam", RIVAL),))
+
+
+def test_shared_pass_gives_each_methods_own_map(lite0):
+    batch = lite0.prepare(skimage_bgr("chelsea"))
+    methods = [make_method(n, lite0) for n in ("cam", "gradcam", "gradcam++", "layercam",
+                                                 "eigencam", "saliency")]
+    for target in (None, TABBY):
+        shared = explain_shared(lite0, methods, batch, target)
+        assert set(shared) == set(methods[:5])  # saliency differentiates to the pixels: alone
+        for method, result in shared.items():
+            own = method.explain(batch, target)
+            assert result.target == own.target and (target is None or own.target == TABBY)
+            np.testing.assert_allclose(result.cam, own.cam, rtol=1e-4,
+                                       atol=1e-5 * float(np.abs(own.cam).max()))
+            np.testing.assert_allclose(result.logits, own.logits, rtol=1e-4, atol=1e-4)
+    assert explain_shared(lite0, methods[:1], batch, None) == {}  # one alone: its own call
+
+
+def test_panels_map_methods_and_the_runner_up(lite0):
+    image = skimage_bgr("chelsea")
+    batch = lite0.prepare(image)
+    main = make_method("gradcam", lite0)
+    built = {n: make_method(n, lite0) for n in PRESETS[0]}
+    panels = explain_panels(lite0, main, built, CompareSpec.of(PRESETS[0]), batch, None, 3)
+    assert [p.title for p in panels] == ["CAM", "Grad-CAM", "Layer-CAM"]
+    top1 = panels[0].explained.map.top(1)[0][0]
+    assert all(p.explained.map.target == top1 and not p.explained.pinned for p in panels)
+
+    pinned = explain_panels(lite0, main, built, CompareSpec.of(PRESETS[0]), batch, TABBY, 3)
+    assert all(p.explained.map.target == TABBY for p in pinned)
+    assert pinned[0].explained.banner.startswith("map of: tabby")  # titles name methods only
+
+    two = explain_panels(lite0, main, {}, CompareSpec.of((), RIVAL), batch, None, 3)
+    (first, p1), (second, p2) = [(p.explained.map.target, p.explained.map.probabilities)
+                                 for p in two]
+    ranked = two[0].explained.map.top(2)
+    assert (first, second) == (ranked[0][0], ranked[1][0])  # top-1 | runner-up
+    assert two[0].title == f"{lite0.short_label(first)} {100 * p1[first]:.0f}%"
+    assert two[1].title == f"{lite0.short_label(second)} {100 * p2[second]:.0f}%"
+    assert two[1].method is main and not two[1].explained.banner
+    # Pinned to the runner-up, the rival is the class the network preferred.
+    swapped = explain_panels(lite0, main, {}, CompareSpec.of((), RIVAL), batch, second, 3)
+    assert [p.explained.map.target for p in swapped] == [second, first]
+    assert rival(swapped[0].explained.map) == first
+
+
+def run_inference(cfg: Config, frame: Frame) -> tuple:
+    host = InferenceOnly(cfg)
+    mailbox = Mailbox()
+    inference = Inference(host, mailbox, panel_only=True)
+    mailbox.put(Delivery(frame, time.monotonic()))
+    inference.thread.start()
+    try:
+        wait_for(lambda: bool(host.results))
+    finally:
+        inference.stop()
+        mailbox.close()
+        inference.thread.join(2.0)
+    assert not host.errors
+    return host.results[0][0], inference
+
+
+def test_inference_draws_the_grid_into_the_results_overlay(lite0):
+    frame = Frame(0, 0.0, skimage_bgr("chelsea"))
+    h, w = frame.image.shape[:2]
+    spec = CompareSpec.of(PRESETS[0])
+    methods = {n: make_method(n, lite0) for n in spec.method_names}
+    cfg = Config(lite0, make_method("gradcam", lite0), None, OverlayStyle(scale="fixed"), 0.5,
+                 3, spec, methods)
+    result, inference = run_inference(cfg, frame)
+    assert [title for title, _, _ in result.panels] == ["CAM", "Grad-CAM", "Layer-CAM"]
+    oh, ow = result.overlay.shape[:2]
+    assert ow == 3 * w + 2 * max(2, round(h / 240)) and h < oh < 1.3 * h  # titles on top
+    assert result.map.target == result.top_classes[0][0]  # the first panel's map and scores
+    assert len(inference.panel_smoothers) == 3
+    # Each panel is drawn as draw() draws that method's map: the grid's first cell is CAM's.
+    first_cell = result.overlay[oh - h:, :w]
+    assert float(np.abs(first_cell.astype(int) - frame.image.astype(int)).mean()) > 5
+
+    # A compare whose methods were built for another model waits (no result, no error).
+    stale = Config(lite0, cfg.method, None, OverlayStyle(), 0.0, 4, spec, {})
+    assert not stale.compare.ready(lite0, stale.compare_methods)
+
+
+def test_loader_builds_the_compare_and_rebuilds_it_for_a_new_model(lite0):
+    host = LoaderOnly("gradcam", Frame(0, 0.0, skimage_bgr("coffee")))
+    loader = Loader(host)
+    spec = CompareSpec.of(PRESETS[1])
+    loader.submit(LoadCompare(spec))  # no model yet: remembered
+    loader.thread.start()
+    try:
+        wait_for(lambda: not loader.busy.is_set())
+        assert host.compare is spec and host.compare_methods == {}
+        loader.submit(LoadModel(lite0))
+        wait_for(lambda: not loader.busy.is_set(), timeout=60)
+        assert spec.ready(lite0, host.compare_methods)
+        assert sorted(host.compare_methods) == sorted(PRESETS[1])
+        loader.submit(LoadCompare(None))
+        wait_for(lambda: not loader.busy.is_set())
+        assert host.compare is None
+    finally:
+        loader.stop()
+        loader.thread.join(2.0)
+    assert not host.errors
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(90),
+                           fps=30, fourcc="mp4v"))
+
+
+def test_pipeline_compares_live_and_goes_back(video, lite0):
+    results, errors, lock = [], [], threading.Lock()
+
+    def on_result(result) -> None:
+        with lock:
+            results.append(result)
+
+    pipe = Pipeline(on_result=on_result, on_error=lambda m, k: errors.append(m),
+                    method="gradcam", panel_only=True)
+    pipe.set_source(video)
+    pipe.set_model(lite0)
+    pipe.start()
+    try:
+        pipe.set_compare(CompareSpec.of(PRESETS[0]))
+        wait_for(lambda: len([r for r in results if len(r.panels) == 3]) >= 3)
+        grid = [r for r in results if r.panels][-1]
+        assert grid.overlay.shape[1] > 2.5 * grid.frame.image.shape[1]
+        assert grid.generation == pipe.generation
+
+        pipe.set_compare(CompareSpec.of((), RIVAL))  # the second map, live
+        wait_for(lambda: [t for t, _, _ in results[-1].panels][-1:] != ["Layer-CAM"]
+                 and len(results[-1].panels) == 2)
+        (_, c1, p1), (_, c2, p2) = results[-1].panels
+        assert c1 != c2 and p1 >= p2  # top-1 | runner-up
+        pipe.set_method("layercam")  # the second map follows the method
+        wait_for(lambda: results[-1].method_name == "Layer-CAM" and len(results[-1].panels) == 2)
+
+        with pytest.raises(CamviewError, match="Occlusion takes seconds"):
+            pipe.set_compare(CompareSpec((PanelSpec("occlusion"),)))
+        pipe.set_compare(None)
+        wait_for(lambda: results[-1].panels == () and results[-1].generation == pipe.generation)
+        assert results[-1].overlay.shape == results[-1].frame.image.shape
+    finally:
+        assert pipe.stop(timeout=2.0)
+    assert not errors
