@@ -5,6 +5,9 @@ One place for them, so that no test imports another test file.
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,3 +62,24 @@ def count_frames(path: str | Path) -> int:
         n += 1
     cap.release()
     return n
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log in the test output
+        pass
+
+
+class Mirror:
+    """A folder served over HTTP on 127.0.0.1 from a thread of this test."""
+
+    def __init__(self, folder: Path) -> None:
+        handler = functools.partial(_Quiet, directory=str(folder))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
