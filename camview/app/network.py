@@ -74,7 +74,8 @@ def fill_layers(combo: QComboBox, model: CamModel) -> None:
     combo.blockSignals(True)
     combo.clear()
     for info in spatial_layers(model.keras_model):
-        shape = "x".join("?" if d is None else str(d) for d in info.shape)
+        h, w, c = info.shape
+        shape = f"{c} ch" if h is None or w is None else f"{h}x{w}x{c}"
         mark = "  (read layer)" if info.path == model.read_layer else ""
         combo.addItem(f"{info.path}  {shape}{mark}", info.path)
     combo.setCurrentIndex(max(0, combo.findData(model.read_layer)))
@@ -92,6 +93,7 @@ class NetworkControls:
         self.layer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.layer.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer.setMinimumContentsLength(12)
         self.layer.setToolTip("The layer maps are read from (CAM: only the read layer). An "
                               "earlier layer shows finer, less class-specific detail: try "
                               "Layer-CAM there")
@@ -109,8 +111,8 @@ class NetworkControls:
         self.agnostic.setStyleSheet("color: #b60;")
         self.agnostic.hide()
         panel.target.layout().addWidget(self.agnostic)
-        panel.model.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        for combo in (panel.model, panel.method):  # their lists show the whole marks
+            combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
         self._layers_of: CamModel | None = None  # the model the layer list is for
         self._asked: dict[str, str] = {}  # model file -> the preprocessing asked for
         self.layer.activated.connect(self._on_layer)
@@ -127,8 +129,7 @@ class NetworkControls:
             if name in marks:
                 combo.setItemText(row, f"{name} · {marks[name][0]}")
                 combo.setItemData(row, marks[name][1], Qt.ItemDataRole.ToolTipRole)
-        view = combo.view()
-        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)
+        combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
 
     def model_kwargs(self, name: str) -> dict:
         """load_model keywords for model `name`: a file's remembered preprocessing."""

@@ -19,7 +19,6 @@ from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -83,15 +82,18 @@ class JobBar(QWidget):
         self.bar.setFormat(f"{done}/{total}")
 
 
-class MethodOptions(QGroupBox):
-    """Spin boxes for the options of the chosen on-demand method (hidden for the others)."""
+class MethodOptions(QWidget):
+    """Spin boxes for the options of the chosen on-demand method, in one row of the Network
+    group (hidden for the live methods)."""
 
     changed = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Frozen-frame method", parent)
-        self.form = QFormLayout(self)
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        self.labels: dict[str, QLabel] = {}
         for name in dict.fromkeys(o for m in METHODS.values() if not m.live for o in m.options):
             text, low, high, tip = OPTION_WIDGETS[name]
             owner = next(m for m in METHODS.values() if name in m.options)
@@ -102,16 +104,20 @@ class MethodOptions(QGroupBox):
             box.setToolTip(f"{tip} (default {default})")
             box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
             box.editingFinished.connect(self.changed)
-            self.boxes[name] = box
-            self.form.addRow(text, box)
-        self.hide()
+            self.boxes[name], self.labels[name] = box, QLabel(text)
+            self.labels[name].setToolTip(box.toolTip())
+            row.addWidget(self.labels[name])
+            row.addWidget(box, 1)
 
     def show_for(self, name: str | None) -> None:
-        """Show the options of method `name` (None or a live method: hide the box)."""
+        """Show the options of method `name` (None or a live method: none)."""
         options = method_class(name).options if name and is_on_demand(name) else ()
         for option, box in self.boxes.items():
-            self.form.setRowVisible(box, option in options)
-        self.setVisible(bool(options))
+            box.setVisible(option in options)
+            self.labels[option].setVisible(option in options)
+        form = self.parentWidget().layout() if self.parentWidget() else None
+        if isinstance(form, QFormLayout):
+            form.setRowVisible(self, bool(options))
 
     def values(self, name: str) -> tuple[tuple[str, object], ...]:
         return tuple((o, self.boxes[o].value()) for o in method_class(name).options)
@@ -139,8 +145,9 @@ class OnDemand(QObject):
         self._shown: tuple[MapRequest, MapResult] | None = None
         self._what: dict[Job, tuple[str, object]] = {}  # job -> (kind, its callback or request)
         window.statusBar().addPermanentWidget(self.bar)
-        panel = window.panel.layout()
-        panel.insertWidget(panel.count() - 1, self.options)  # above the panel's stretch
+        form = window.panel.network_form
+        form.insertRow(form.getWidgetPosition(window.panel.method)[0] + 1, self.options)
+        self.options.show_for(None)
         self.bar.cancel.clicked.connect(self.cancel)
         self.options.changed.connect(self.rerun)
         self.progressed.connect(self._on_progress)

@@ -243,6 +243,10 @@ class ControlPanel(QWidget):
         models = [(n, n) for n in known_models()] + [(OPEN_MODEL_FILE, None)]
         self.model = _combo(models)
         self.method = _combo([(method_entry(m), m.name) for m in METHODS.values()])
+        for combo in (self.model, self.method):  # long marked entries must not widen the panel
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.style = _combo([(s, s) for s in STYLES])
         self.colormap = _combo([(c, c) for c in COLORMAPS])
         self.layout_ = _combo([(v, v) for v in LAYOUTS])

@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         if result is None or result.generation < self.pipeline.generation:
             return  # from an earlier model/method/target/source
         if not self.ondemand.take(result):  # a slow method's map is shown instead
+            self.pipeline.note_displayed(result)
             self.show_result(result)
 
     def show_result(self, result: Result) -> None:
@@ -225,7 +226,6 @@ class MainWindow(QMainWindow):
         self.result = result
         self.message.success()  # a map came: an earlier error (its hold over) gives way
         self.overlay_view.set_image(result.overlay)
-        self.pipeline.note_displayed(result)
         if self.recorder is not None:
             self.recorder.set_overlay(result.overlay)
         mapped = result.map.target if result.map is not None else None
