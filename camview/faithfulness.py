@@ -97,13 +97,22 @@ def score_map(model: CamModel, batch: np.ndarray, cam: np.ndarray, target: int, 
 
 
 def score_maps(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray], target: int,
-               *, steps: int = STEPS, seed: int = 0,
+               *, steps: int = STEPS, seed: int = 0, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> dict[str, Faithfulness]:
     """score_map for each named map, plus RANDOM: a uniformly random map (seeded) at the
-    coarsest resolution among `maps` (the input's when there are none)."""
+    coarsest resolution among `maps` (the input's when there are none). `progress(done,
+    total)` counts forward passes over all the maps."""
     rng = np.random.default_rng(seed)
     named = dict(maps)
     shapes = [np.shape(cam) for cam in maps.values()] or [batch.shape[1:3]]
     named[RANDOM] = rng.random(min(shapes, key=lambda s: s[0] * s[1])).astype(np.float32)
-    return {name: score_map(model, batch, cam, target, steps=steps, cancel=cancel)
-            for name, cam in named.items()}
+    per_map = 2 * (steps + 1)
+    scores = {}
+    for i, (name, cam) in enumerate(named.items()):
+        def step(done: int, _total: int, before: int = i * per_map) -> None:
+            if progress is not None:
+                progress(before + done, per_map * len(named))
+
+        scores[name] = score_map(model, batch, cam, target, steps=steps, progress=step,
+                                 cancel=cancel)
+    return scores

@@ -5,6 +5,9 @@ One place for them, so that no test imports another test file.
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,3 +74,24 @@ def forward(model, batch: np.ndarray) -> SimpleNamespace:
     logits = np.asarray(logits[0])
     return SimpleNamespace(features=np.asarray(features[0]), logits=logits,
                            probabilities=softmax(logits))
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log in the test output
+        pass
+
+
+class Mirror:
+    """A folder served over HTTP on 127.0.0.1 from a thread of this test."""
+
+    def __init__(self, folder: Path) -> None:
+        handler = functools.partial(_Quiet, directory=str(folder))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

@@ -94,6 +94,10 @@ class LoaderOnly(Recorder):
         self.compare_methods: dict = {}
         self.config_changes = 0
 
+    @property
+    def layer(self) -> str | None:
+        return self.method.layer if self.method is not None else None
+
     def install(self, *, model=None, method=None, method_name=None) -> None:
         if model is not None:
             self.current_model = model

@@ -7,17 +7,14 @@ these tests never touch the internet.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SQUEEZENET_DIR, forward, skimage_bgr
+from helpers import SQUEEZENET_DIR, Mirror, forward, skimage_bgr
 
 from camview.errors import ModelError
 from camview.models import WeightsState, load_model
@@ -30,27 +27,6 @@ pytestmark = pytest.mark.skipif(
     SOURCE is None, reason=f"the shared copy of the SqueezeNet 1.1 files is not here "
     f"({SQUEEZENET_DIR} is absent and $CAMVIEW_SQUEEZENET is not set), so there is nothing to "
     "serve as a download")
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # no request log in the test output
-        pass
-
-
-class Mirror:
-    """A folder served over HTTP on 127.0.0.1 from a thread of this test."""
-
-    def __init__(self, folder: Path) -> None:
-        handler = functools.partial(_Quiet, directory=str(folder))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 @pytest.fixture

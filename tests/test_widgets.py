@@ -37,7 +37,8 @@ def entries(combo: QComboBox) -> list[tuple[str, object]]:
 def test_panel_lists_the_core_vocabularies(qtbot):
     panel = ControlPanel()
     qtbot.addWidget(panel)
-    assert entries(panel.method) == [(m.title, m.name) for m in METHODS.values()]
+    assert entries(panel.method) == [(m.title if m.live else f"{m.title} (frozen frame)", m.name)
+                                     for m in METHODS.values()]
     assert [d for _, d in entries(panel.style)] == list(STYLES)
     assert [d for _, d in entries(panel.layout_)] == list(LAYOUTS)
     assert [d for _, d in entries(panel.colormap)] == list(COLORMAPS)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QDialog, QToolBar, QWidget
+from PyQt6.QtWidgets import QDialog, QMainWindow, QToolBar, QWidget
 
 from camview.app.dialogs import table_dialog
 from camview.app.widgets import OPEN_MODEL_FILE
@@ -169,6 +169,13 @@ def build_actions(w: MainWindow) -> tuple[dict[str, QAction], QToolBar]:
         widget.setToolTip(tip)
     w.compare.tooltips(a)
     return a.by_name, toolbar
+
+
+def add_to_menu(window: QMainWindow, title: str, actions: list[QAction]) -> None:
+    """Add actions made after build_actions (the on-demand parts' own) to the menu `title`."""
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == title)
+    menu.addSeparator()
+    menu.addActions(actions)
 
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:

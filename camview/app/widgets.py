@@ -33,7 +33,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camview.errors import CamviewError
-from camview.maps import METHODS
+from camview.maps import METHODS, Method
 from camview.models import model_names as known_models
 from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
 from camview.scale import SCALE_HELP, SCALES
@@ -229,6 +229,11 @@ class TargetPicker(QWidget):
         return None
 
 
+def method_entry(method: type[Method]) -> str:
+    """A method as the list shows it: the slow ones say they are for the frozen frame."""
+    return method.title if method.live else f"{method.title} (frozen frame)"
+
+
 def _slider(maximum: int) -> QSlider:
     s = QSlider(Qt.Orientation.Horizontal)
     s.setRange(0, maximum)
@@ -253,7 +258,11 @@ class ControlPanel(QWidget):
         self.target = TargetPicker()
         models = [(n, n) for n in known_models()] + [(OPEN_MODEL_FILE, None)]
         self.model = _combo(models)
-        self.method = _combo([(m.title, m.name) for m in METHODS.values()])
+        self.method = _combo([(method_entry(m), m.name) for m in METHODS.values()])
+        for combo in (self.model, self.method):  # long marked entries must not widen the panel
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.style = _combo([(s, s) for s in STYLES])
         self.colormap = _combo([(c, c) for c in COLORMAPS])
         self.layout_ = _combo([(v, v) for v in LAYOUTS])
@@ -276,6 +285,7 @@ class ControlPanel(QWidget):
         form = QFormLayout(net)
         form.addRow("Model", self.model)
         form.addRow("Method", self.method)
+        self.network_form = form  # more rows come from camview.app.network
         box.addWidget(net)
         look = QGroupBox("Overlay")
         form = QFormLayout(look)

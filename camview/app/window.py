@@ -4,7 +4,9 @@ All work happens in camview.live's threads; this module only draws what the brid
 delivers and turns user actions into pipeline requests. The widgets are in widgets.py (the
 compare view's in compare.py), the actions and shortcuts in actions.py, options and saved
 settings in settings.py (the Settings menu and Help → About in preferences.py and about.py),
-recordings and snapshots in view_output.py.
+recordings and snapshots in view_output.py; the on-demand parts (slow methods on the frozen
+frame, scores, the layer and preprocessing pickers, the layer outputs panel) in ondemand.py,
+scores.py, network.py and layers_dock.py; the labelled-set view in set_mode.py.
 """
 
 from __future__ import annotations
@@ -25,11 +27,21 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camview.app.actions import RESET_MENU, build_actions, shortcut_rows, show_shortcuts
+from camview.app.actions import (
+    RESET_MENU,
+    add_to_menu,
+    build_actions,
+    shortcut_rows,
+    show_shortcuts,
+)
 from camview.app.bridge import Bridge
 from camview.app.compare import CompareControls
+from camview.app.layers_dock import LayersDock
+from camview.app.network import NetworkControls
+from camview.app.ondemand import OnDemand, is_on_demand
 from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
+from camview.app.scores import Scores
 from camview.app.set_mode import SetMode
 from camview.app.settings import Options, open_settings, saved_changes, saved_geometry
 from camview.app.view_output import ViewOutput
@@ -63,7 +75,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.bridge = Bridge(self)
         o = self.options
-        self.pipeline = Pipeline(**self.bridge.callbacks(), style=o.style, method=o.method,
+        live = "cam" if is_on_demand(o.method) else o.method  # a slow one: on the frozen frame
+        self.pipeline = Pipeline(**self.bridge.callbacks(), style=o.style, method=live,
                                  smoothing=o.smoothing, panel_only=True)
         self.output = ViewOutput(o.output_dir, self.bridge.recordFailed.emit)
         self.prefs = Preferences(self)  # Settings menu, Help → About, saving
@@ -100,6 +113,14 @@ class MainWindow(QMainWindow):
         self.panel.layout().insertWidget(self.panel.layout().count() - 1, self.compare.box)
         self._build_status_bar()
         self.actions_by_name, self.toolbar = build_actions(self)
+        self.ondemand = OnDemand(self)
+        self.network = NetworkControls(self)
+        self.scores = Scores(self, self.ondemand)
+        self.layers_dock = LayersDock(self)
+        add_to_menu(self, "&View", [self.scores.action, self.layers_dock.toggleViewAction()])
+        self.toolbar.addAction(self.scores.action)
+        if live != o.method:
+            self.ondemand.choose(o.method)
         self._connect()
         self.sync_controls()
         self.readout.setVisible(o.readout)
@@ -158,7 +179,9 @@ class MainWindow(QMainWindow):
         if isinstance(model, CamModel):
             self.pipeline.set_model(model)
         else:
-            self.pipeline.set_model(model, **o.model_kwargs)
+            kwargs = {**self.network.model_kwargs(model), **o.model_kwargs}  # command line wins
+            self.network.note_asked(model, kwargs)
+            self.pipeline.set_model(model, **kwargs)
         if o.source is None:
             self.pipeline.set_source(0, fallback=DEMO_SPEC)
         else:
@@ -180,6 +203,8 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         self.stop_recording()
         self.sets.close()
+        self.ondemand.shutdown()
+        self.layers_dock.shutdown()
         if not self.pipeline.stop(timeout=1.0):
             log.warning("a pipeline thread is still busy (a model load?); leaving it")
         if self.options.save_settings:
@@ -201,11 +226,16 @@ class MainWindow(QMainWindow):
         result = self.bridge.take_result()
         if result is None or result.generation < self.pipeline.generation:
             return  # from an earlier model/method/target/source
+        if not self.ondemand.take(result):  # a slow method's map is shown instead
+            self.pipeline.note_displayed(result)
+            self.show_result(result)
+
+    def show_result(self, result: Result) -> None:
+        """Show an explained frame: its overlay, its top classes (and record it)."""
         self.result = result
         self.message.success()  # a map came: an earlier error (its hold over) gives way
         self.views.show_overlay(result.overlay)  # a compare's grid too
         self.compare.show_result(result)
-        self.pipeline.note_displayed(result)
         if self.recorder is not None:
             self.recorder.set_overlay(result.overlay)
         mapped = result.map.target if result.map is not None else None
@@ -265,6 +295,8 @@ class MainWindow(QMainWindow):
 
     def _on_config(self) -> None:
         model = self.pipeline.current_model
+        self.network.on_config()
+        self.layers_dock.on_config()
         if model is not None and model is not self._labels_of:
             self._labels_of = model
             self.panel.target.set_labels(model.labels)
@@ -343,12 +375,17 @@ class MainWindow(QMainWindow):
             self.sync_controls()
 
     def set_model(self, name: str) -> None:
-        self.pipeline.set_model(name)
+        self.pipeline.set_model(name, **self.network.model_kwargs(name))
         self.show_status(f"loading {Path(name).name}… (the current model keeps running)")
 
     def set_method(self, name: str) -> None:
         try:
-            self.pipeline.set_method(name)
+            if self.ondemand.choose(name):  # a slow method: mapped once on the frozen frame
+                self.network.update_note()
+                return
+            model = self.pipeline.current_model
+            chosen = self.network.layer_for(model) if model is not None else None
+            self.pipeline.set_method(name, chosen if chosen != self.pipeline.layer else None)
         except CamviewError as exc:
             self.show_status(for_window(exc), error=True)
 
@@ -368,6 +405,7 @@ class MainWindow(QMainWindow):
             self.panel.target.show_target("Auto (top-1)")
         elif model is not None:
             self.panel.target.show_target(f"Pinned: {model.short_label(index)} (#{index})")
+        self.network.update_note()
 
     def focus_search(self) -> None:
         self.panel.target.search.setFocus()
@@ -421,7 +459,8 @@ class MainWindow(QMainWindow):
         self._syncing = True
         try:
             self.panel.show_state(model.name if isinstance(model, CamModel) else str(model),
-                                  pipe.method_name, pipe.style, pipe.smoothing)
+                                  self.ondemand.method or pipe.method_name, pipe.style,
+                                  pipe.smoothing)
         finally:
             self._syncing = False
 
@@ -434,6 +473,15 @@ class MainWindow(QMainWindow):
         self.pipeline.freeze(frozen)
         self.show_status("frozen: a class, method or style change is mapped on this frame"
                          if frozen else "live", now=True)
+        if not frozen and self.ondemand.method is not None:
+            self.ondemand.leave("is for the frozen frame")
+            self.sync_controls()
+
+    def freeze_for(self, why: str) -> None:
+        """Freeze the frame for something computed on it once (a slow map, scores)."""
+        self.pipeline.freeze(True)
+        self._set_checked("freeze", True)
+        self.show_status(f"frozen: {why}", now=True)
 
     def step(self) -> None:
         self._set_checked("freeze", True)

@@ -32,9 +32,13 @@ class LoadModel:
 
 @dataclass
 class LoadMethod:
-    """Build a method for the current model (or remember it until a model arrives)."""
+    """Build a method for the current model (or remember it until a model arrives).
 
-    name: str
+    name None: the current method (a layer change); layer None: the layer the current
+    method reads (the model's read layer when there is none)."""
+
+    name: str | None
+    layer: str | None = None
     kind: ClassVar[ErrorKind] = ErrorKind.METHOD
 
 
@@ -61,6 +65,7 @@ class LoaderHost(Protocol):
     def last_frame(self) -> Frame | None: ...
     @property
     def compare(self) -> CompareSpec | None: ...
+    def layer(self) -> str | None: ...
     def install(self, *, model: CamModel | None = None, method: Method | None = None,
                 method_name: str | None = None) -> None: ...
     def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method]) -> None: ...
@@ -114,7 +119,7 @@ class Loader:
                 elif isinstance(job, LoadCompare):
                     self._load_compare(job.spec, self.host.current_model)
                 else:
-                    self._load_method(job.name)
+                    self._load_method(job)
             except CamviewError as exc:
                 self.host.error(for_window(exc), job.kind)
             except Exception as exc:
@@ -163,15 +168,26 @@ class Loader:
                 return make_method("gradcam", model), f"{for_window(exc)}; using Grad-CAM"
             raise
 
-    def _load_method(self, name: str) -> None:
+    def _load_method(self, job: LoadMethod) -> None:
         model = self.host.current_model
+        name = job.name or self.host.method_name
         if model is None:  # remembered for when a model arrives
             self.host.install(method_name=method_class(name).name)
             return
-        method = make_method(name, model)
+        layer, note = job.layer or self.host.layer, ""
+        try:
+            method = make_method(name, model, layer)
+        except ModelError:
+            if job.layer is not None or layer in (None, model.read_layer):
+                raise  # the layer asked for (or the model's own) cannot serve: say why
+            # A method switch that keeps an earlier layer this method cannot read (CAM
+            # reads only the layer before pooling): the method wins, at the model's layer.
+            method = make_method(name, model)
+            note = f" (it reads only {model.read_layer!r})"
         self._warm(model, method)
         self.host.install(method=method)
-        self.host.status(f"method: {method.title}")
+        at = f" at {method.layer}" if method.layer != model.read_layer else ""
+        self.host.status(f"method: {method.title}{at}{note}")
 
     def _load_compare(self, spec: CompareSpec | None, model: CamModel | None) -> None:
         """Build and warm the compare's methods for `model` (the shared pass too), then

@@ -139,11 +139,16 @@ class Pipeline:
             kwargs["weights"] = weights
         self._loader.submit(LoadModel(name, kwargs))
 
-    def set_method(self, name: str) -> None:
-        """Switch to cam/gradcam/gradcam++ once built; on failure (CAM of a gradient-only
-        net) the previous method stays and on_error says why."""
+    def set_method(self, name: str, layer: str | None = None) -> None:
+        """Switch to method `name` once built, at `layer` (None: the layer read now); on
+        failure (CAM of a gradient-only net) the previous method stays and on_error says why."""
         method_class(name)  # an unknown name fails here, in the caller
-        self._loader.submit(LoadMethod(name))
+        self._loader.submit(LoadMethod(name, layer))
+
+    def set_layer(self, layer: str) -> None:
+        """Read the current method's maps from `layer` (a path spatial_layers lists), built on
+        the loader thread; a method that cannot read it (CAM) stays and on_error says why."""
+        self._loader.submit(LoadMethod(None, layer))
 
     def set_compare(self, spec: CompareSpec | None) -> None:
         """Show several panels of each frame (camview.live.compare), None: the single view.
@@ -204,6 +209,13 @@ class Pipeline:
     @property
     def method_name(self) -> str:
         return self._method_name
+
+    @property
+    def layer(self) -> str | None:
+        """The layer the current method reads (None before a method is built)."""
+        with self._lock:
+            method, model = self._method, self._model
+        return method.layer if method is not None and method.model is model else None
 
     @property
     def target(self) -> int | None:

@@ -1,0 +1,94 @@
+"""The Layer outputs panel: a chosen layer's activation channels as a tiled grid, live.
+
+For talks on "what does layer N see". A dockable panel; while it is visible a light worker
+(camview.live.layer_outputs) tiles the newest frame's activations a few times a second, and
+while it is hidden it costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from camview.app.network import fill_layers
+from camview.app.widgets import ImageView
+from camview.channels import CHANNEL_COUNTS
+from camview.live.layer_outputs import LayerOutputs, LayerView
+
+if TYPE_CHECKING:
+    from camview.app.window import MainWindow
+
+
+class _Signals(QObject):
+    view = pyqtSignal(object)  # LayerView
+    error = pyqtSignal(str)
+
+
+class LayersDock(QDockWidget):
+    """Layer picker, channel count, the tiled channels and a caption saying what they are."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__("Layer outputs", window)
+        self.setObjectName("layer_outputs")
+        self.w = window
+        self.layer = QComboBox()
+        self.layer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.layer.setToolTip("The layer whose channels are shown")
+        self.layer.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.count = QComboBox()
+        self.count.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for n in CHANNEL_COUNTS:
+            self.count.addItem(f"first {n} channels", n)
+        self.image = ImageView("open a model to see its layers")
+        self.image.setMinimumSize(240, 240)
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.layer, 1)
+        row.addWidget(self.count)
+        body = QWidget()
+        box = QVBoxLayout(body)
+        box.addLayout(row)
+        box.addWidget(self.image, 1)
+        box.addWidget(self.caption)
+        self.setWidget(body)
+        self._signals = _Signals(self)
+        self._signals.view.connect(self._on_view)
+        self._signals.error.connect(lambda message: self.caption.setText(message))
+        pipe = window.pipeline
+        self.worker = LayerOutputs(lambda: pipe.last_frame, lambda: pipe.current_model,
+                                   self._signals.view.emit, self._signals.error.emit)
+        self._layers_of = None
+        self.layer.activated.connect(self._ask)
+        self.count.activated.connect(self._ask)
+        self.visibilityChanged.connect(self.worker.enable)
+        action = self.toggleViewAction()
+        action.setShortcut("Ctrl+L")
+        action.setToolTip("Show a layer's activation channels, live (Ctrl+L)")
+        window.addAction(action)
+        window.actions_by_name["layer_outputs"] = action
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
+        self.hide()
+
+    def on_config(self) -> None:
+        """A model was installed: list its layers (its read layer first shown)."""
+        model = self.w.pipeline.current_model
+        if model is not None and model is not self._layers_of:
+            self._layers_of = model
+            fill_layers(self.layer, model)
+            self._ask()
+
+    def _ask(self, *_args) -> None:
+        self.worker.show(self.layer.currentData(), self.count.currentData())
+
+    def _on_view(self, view: LayerView) -> None:
+        if view.layer != self.layer.currentData() and self.layer.currentData() is not None:
+            return  # from the layer shown before
+        self.image.set_image(view.image)
+        self.caption.setText(view.caption)
+
+    def shutdown(self) -> None:
+        self.worker.stop(1.0)
