@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from camview.live import Config, Delivery, ErrorKind, Mailbox
+from camview.live import Config, Delivery, ErrorKind, Inference, Mailbox
 from camview.sources import Frame
 
 
@@ -111,3 +111,20 @@ class LoaderOnly(Recorder):
 
     def config_changed(self) -> None:
         self.config_changes += 1
+
+
+def run_inference(cfg: Config, frame: Frame) -> tuple:
+    """One frame through an Inference thread on its own host: (first result, the worker)."""
+    host = InferenceOnly(cfg)
+    mailbox = Mailbox()
+    inference = Inference(host, mailbox, panel_only=True)
+    mailbox.put(Delivery(frame, time.monotonic()))
+    inference.thread.start()
+    try:
+        wait_for(lambda: bool(host.results))
+    finally:
+        inference.stop()
+        mailbox.close()
+        inference.thread.join(2.0)
+    assert not host.errors
+    return host.results[0][0], inference

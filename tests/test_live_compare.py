@@ -4,12 +4,11 @@ inference and loader threads on their interfaces, and the pipeline on a real vid
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 from helpers import chelsea_pan, skimage_bgr, write_video
-from live_hosts import InferenceOnly, LoaderOnly, wait_for
+from live_hosts import LoaderOnly, run_inference, wait_for
 
 from camview.errors import CamviewError
 from camview.live import (
@@ -18,12 +17,9 @@ from camview.live import (
     RIVAL,
     CompareSpec,
     Config,
-    Delivery,
-    Inference,
     LoadCompare,
     Loader,
     LoadModel,
-    Mailbox,
     PanelSpec,
     Pipeline,
 )
@@ -110,20 +106,6 @@ def test_panels_map_methods_and_the_runner_up(lite0):
     assert rival(swapped[0].explained.map) == first
 
 
-def run_inference(cfg: Config, frame: Frame) -> tuple:
-    host = InferenceOnly(cfg)
-    mailbox = Mailbox()
-    inference = Inference(host, mailbox, panel_only=True)
-    mailbox.put(Delivery(frame, time.monotonic()))
-    inference.thread.start()
-    try:
-        wait_for(lambda: bool(host.results))
-    finally:
-        inference.stop()
-        mailbox.close()
-        inference.thread.join(2.0)
-    assert not host.errors
-    return host.results[0][0], inference
 
 
 def test_inference_draws_the_grid_into_the_results_overlay(lite0):

@@ -13,7 +13,7 @@ import time
 import cv2
 import numpy as np
 from helpers import skimage_bgr
-from live_hosts import CaptureOnly, InferenceOnly, LoaderOnly, wait_for
+from live_hosts import CaptureOnly, InferenceOnly, LoaderOnly, run_inference, wait_for
 
 from camview.live import (
     FOLDER_SECONDS,
@@ -82,21 +82,11 @@ def test_media_clock_spaces_frames_by_their_time_or_folder_index():
 
 def test_inference_runs_on_its_interface(lite0):
     cfg = Config(lite0, make_method("gradcam", lite0), None, OverlayStyle(), 0.0, 7)
-    host = InferenceOnly(cfg)
-    mailbox = Mailbox()
-    inference = Inference(host, mailbox, panel_only=True)
     frame = Frame(0, 0.0, skimage_bgr("coffee"))
-    mailbox.put(Delivery(frame, time.monotonic()))
-    inference.thread.start()
-    try:
-        wait_for(lambda: bool(host.results))
-    finally:
-        inference.stop()
-        mailbox.close()
-        inference.thread.join(2.0)
-    assert not inference.thread.is_alive() and not host.errors
-    result, used = host.results[0]
-    assert used is cfg and result.generation == 7 and result.frame is frame
+    result, inference = run_inference(cfg, frame)
+    assert not inference.thread.is_alive()
+    assert inference.host.results[0][1] is cfg
+    assert result.generation == 7 and result.frame is frame
     assert result.method_name == "Grad-CAM" and result.overlay.shape == frame.image.shape
     assert result.top[0][0] in ("cup", "espresso", "coffee mug")
 

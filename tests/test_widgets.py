@@ -91,7 +91,7 @@ def test_file_dialog_patterns():
 def test_target_picker_finds_typed_classes(qtbot, lite0):
     picker = TargetPicker()
     qtbot.addWidget(picker)
-    picker.set_labels(lite0.labels)
+    picker.set_labels(lite0.labels, lite0.find_class)
     assert picker.class_for(picker.entries[281], lite0.find_class) == 281  # a completer entry
     assert picker.class_for("golden retriever", lite0.find_class) == 207  # a label
     hit = picker.class_for("RETRIEV", lite0.find_class)  # part of a name: the first entry

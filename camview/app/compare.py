@@ -105,8 +105,8 @@ class CompareControls:
         b.methods.itemChanged.connect(lambda _: self.apply() if self.mode == CUSTOM else None)
         b.second.toggled.connect(lambda on: self.set_second(on))
         b.rival.auto.clicked.connect(lambda: self.pin_second(None))
-        b.rival.completer.activated.connect(self._on_pick)
-        b.rival.search.returnPressed.connect(self._on_enter)
+        b.rival.picked.connect(self.pin_second)
+        b.rival.failed.connect(lambda message: self.w.show_status(message, error=True))
         window.bridge.configChanged.connect(self._on_config)
         self._labels_of = None
 
@@ -233,23 +233,5 @@ class CompareControls:
         model = self.w.pipeline.current_model
         if model is not None and model is not self._labels_of:
             self._labels_of = model
-            self.box.rival.set_labels(model.labels)
+            self.box.rival.set_labels(model.labels, model.find_class)
 
-    def _on_pick(self, text: str) -> None:
-        index = self.box.rival.index_of(text)
-        if index is not None:
-            self.pin_second(index)
-            self.box.rival.done()
-
-    def _on_enter(self) -> None:
-        picker, model = self.box.rival, self.w.pipeline.current_model
-        text = picker.search.text().strip()
-        if not text or model is None:
-            return
-        try:
-            index = picker.class_for(text, model.find_class)
-        except CamviewError as exc:
-            self.w.show_status(for_window(exc), error=True)
-            return
-        self.pin_second(index)
-        picker.done()

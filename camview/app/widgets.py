@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QRect, Qt, QTimer, QUrl
+from PyQt6.QtCore import QRect, Qt, QTimer, QUrl, pyqtSignal
 from PyQt6.QtGui import QDesktopServices, QGuiApplication, QImage, QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camview.errors import CamviewError
+from camview.errors import CamviewError, for_window
 from camview.maps import METHODS, Method
 from camview.models import model_names as known_models
 from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
@@ -170,7 +170,14 @@ class TopClasses(QListWidget):
 
 
 class TargetPicker(QWidget):
-    """Auto (each frame's top-1) or one class pinned, found by typing part of its name."""
+    """Auto (each frame's top-1) or one class pinned, found by typing part of its name.
+
+    A class chosen from the completer or typed and confirmed with Enter is `picked` (its
+    index); text that names no class is `failed` (the message to show).
+    """
+
+    picked = pyqtSignal(int)
+    failed = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -194,10 +201,33 @@ class TargetPicker(QWidget):
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.completer.setMaxVisibleItems(12)
         self.search.setCompleter(self.completer)
+        self.find_class: Callable[[str], int] | None = None
+        self.completer.activated.connect(self._on_pick)
+        self.search.returnPressed.connect(self._on_enter)
 
-    def set_labels(self, labels: list[str]) -> None:
+    def set_labels(self, labels: list[str], find_class: Callable[[str], int]) -> None:
+        """The classes to offer, and the model's own lookup of a typed label."""
         self.entries = [f"{label}  #{i}" for i, label in enumerate(labels)]
         self.completer.model().setStringList(self.entries)
+        self.find_class = find_class
+
+    def _on_pick(self, text: str) -> None:
+        index = self.index_of(text)
+        if index is not None:
+            self.picked.emit(index)
+            self.done()
+
+    def _on_enter(self) -> None:
+        text = self.search.text().strip()
+        if not text or self.find_class is None:
+            return
+        try:
+            index = self.class_for(text, self.find_class)
+        except CamviewError as exc:
+            self.failed.emit(for_window(exc))
+            return
+        self.picked.emit(index)
+        self.done()
 
     def show_target(self, text: str) -> None:
         self.current.setText(text)

@@ -160,8 +160,8 @@ class MainWindow(QMainWindow):
         b.sourceChanged.connect(self._on_source)
         b.recordFailed.connect(self._on_record_failed)
         p.top.itemClicked.connect(lambda item: self.pin_row(p.top.row(item)))
-        p.target.completer.activated.connect(self._on_search_pick)
-        p.target.search.returnPressed.connect(self._on_search_enter)
+        p.target.picked.connect(self.pin_target)
+        p.target.failed.connect(lambda message: self.show_status(message, error=True))
         p.target.auto.clicked.connect(lambda: self.pin_target(None))
         p.model.activated.connect(self._on_model_combo)
         p.method.activated.connect(lambda _: self.set_method(p.method.currentData()))
@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
         self.layers_dock.on_config()
         if model is not None and model is not self._labels_of:
             self._labels_of = model
-            self.panel.target.set_labels(model.labels)
+            self.panel.target.set_labels(model.labels, model.find_class)
         if model is not None and self._pending_target is not None:
             wanted, self._pending_target = self._pending_target, None
             try:
@@ -410,25 +410,6 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         self.panel.target.search.setFocus()
         self.panel.target.search.selectAll()
-
-    def _on_search_pick(self, text: str) -> None:
-        index = self.panel.target.index_of(text)
-        if index is not None:
-            self.pin_target(index)
-            self.panel.target.done()
-
-    def _on_search_enter(self) -> None:
-        picker, model = self.panel.target, self.pipeline.current_model
-        text = picker.search.text().strip()
-        if not text or model is None:
-            return
-        try:
-            index = picker.class_for(text, model.find_class)
-        except CamviewError as exc:
-            self.show_status(for_window(exc), error=True)
-            return
-        self.pin_target(index)
-        picker.done()
 
     # -- overlay controls
     def current_style(self) -> OverlayStyle:
