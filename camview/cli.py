@@ -159,7 +159,9 @@ def _window_options_help() -> str:
 
 USAGE = """camview [window] [options]
        camview render SOURCE [-o OUTPUT] [--json PATH] [--map PATH.npy] [options]
-       camview models"""
+       camview evaluate DATASET [--json PATH] [--report PATH.html] [options]
+       camview models
+       camview inspect MODEL [--labels FILE]"""
 
 
 def _add_evaluate_parser(sub) -> None:
