@@ -25,22 +25,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
+# The soak script's memory reading, shared: scripts/ is not a package, so say where it is.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import rss_mb
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 #: A result (path, true class, top-5) is a few hundred bytes; one held image is tens of kB.
 MAX_HELD_BYTES_PER_IMAGE = 4096
-
-
-def rss_mb() -> float:
-    """Resident memory now (not the peak), from /proc on Linux, else the peak as a fallback."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def stress(folder: Path, model, *, batch: int = 16, max_mistakes: int = 100,
