@@ -264,10 +264,8 @@ class OnDemand(QObject):
                              pinned=request.target is not None)
         overlay = draw(request.frame.image, explained, style, scale=MapScale(style.scale))
         self.w.show_result(dataclasses.replace(
-            base, map=mapped, overlay=overlay, method_name=METHODS[request.method].title,
-            map_label=explained.label, top=[(label, p) for _, label, p in explained.top],
-            top_classes=[(i, p) for i, _, p in explained.top],
-            message=explained.banner if explained.problem else None))
+            base, explained=explained, overlay=overlay,
+            method_name=METHODS[request.method].title))
 
     def _done_with(self, job: Job) -> tuple[str, object] | None:
         what = self._what.pop(job, None)

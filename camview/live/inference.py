@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from camview.errors import CamviewError, for_window
-from camview.explain import describe, draw, draw_compare
+from camview.explain import Explanation, describe, draw, draw_compare
 from camview.live.compare import CompareSpec, explain_panels
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
@@ -33,9 +33,7 @@ class Result:
     """One explained frame: everything needed to draw it, tagged with the config it came from."""
 
     frame: Frame
-    map: MapResult  # the raw map and scores (map.problem says when it cannot be drawn)
-    top: list[tuple[str, float]]  # top-k (short label, probability)
-    top_classes: list[tuple[int, float]]  # the same as (class index, probability)
+    explained: Explanation  # the map, its scores and the words drawn with it
     overlay: np.ndarray  # the composed overlay panel (BGR), drawn on `frame`
     model_name: str
     method_name: str  # CAM, Grad-CAM or Grad-CAM++
@@ -44,9 +42,7 @@ class Result:
     captured_at: float  # time.monotonic() when the frame was captured
     finished_at: float
     inference_s: float
-    map_label: str = ""  # the class the map shows (the pinned target or the top-1)
     fresh: bool = True  # False when a flat-out pipeline explained a frame again
-    message: str | None = None  # why no map is drawn (flat, NaN), shown in the view
     #: A compare: each panel's (title, class index, probability); `overlay` is their grid.
     panels: tuple[tuple[str, int, float], ...] = ()
 
@@ -54,6 +50,32 @@ class Result:
     def latency_s(self) -> float:
         """Capture -> result."""
         return self.finished_at - self.captured_at
+
+    # What the window lists, read from the explanation rather than kept twice.
+    @property
+    def map(self) -> MapResult:
+        """The raw map and scores (map.problem says when it cannot be drawn)."""
+        return self.explained.map
+
+    @property
+    def top(self) -> list[tuple[str, float]]:
+        """Top-k (short label, probability)."""
+        return [(label, p) for _, label, p in self.explained.top]
+
+    @property
+    def top_classes(self) -> list[tuple[int, float]]:
+        """Top-k (class index, probability)."""
+        return [(i, p) for i, _, p in self.explained.top]
+
+    @property
+    def map_label(self) -> str:
+        """The class the map shows (the pinned target or the top-1)."""
+        return self.explained.label
+
+    @property
+    def message(self) -> str | None:
+        """Why no map is drawn (flat, NaN), shown in the view."""
+        return self.explained.banner if self.explained.problem else None
 
 
 @dataclass(frozen=True)
@@ -216,17 +238,11 @@ class Inference:
             cam = self._smoothed(self.smoother, explained, cfg)
             overlay = draw(image, explained, style, cam,
                            self._scales_for(style, model, [method])[0])
-        mapped = explained.map
         done = time.monotonic()
-        return Result(frame=item.frame, map=mapped,
-                      top=[(label, p) for _, label, p in explained.top],
-                      top_classes=[(i, p) for i, _, p in explained.top],
-                      overlay=overlay, model_name=model.name, method_name=method.title,
-                      target=cfg.target, generation=cfg.generation, captured_at=item.captured_at,
-                      finished_at=done, inference_s=done - t0,
-                      map_label=explained.label,
-                      message=explained.banner if explained.problem else None,
-                      fresh=item.fresh, panels=panels)
+        return Result(frame=item.frame, explained=explained, overlay=overlay,
+                      model_name=model.name, method_name=method.title, target=cfg.target,
+                      generation=cfg.generation, captured_at=item.captured_at,
+                      finished_at=done, inference_s=done - t0, fresh=item.fresh, panels=panels)
 
     def _compare(self, image: np.ndarray, cfg: Config, style: OverlayStyle):
         """The grid of a compare: (overlay, the first panel's explanation, panel summaries).
