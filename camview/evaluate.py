@@ -86,15 +86,12 @@ def network_size(model: CamModel, frame_hw: tuple[int, int]) -> tuple[int, int]:
 
 def resized_for_network(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
     """One BGR uint8 image resized to its batch size (:func:`network_size`), still uint8."""
-    h, w = network_size(model, image_bgr.shape[:2])
-    # As CamModel.prepare: INTER_AREA averages when shrinking, bilinear when enlarging.
-    shrinking = h * w < image_bgr.shape[0] * image_bgr.shape[1]
-    return cv2.resize(image_bgr, (w, h),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return model.resized(image_bgr, network_size(model, image_bgr.shape[:2]))
 
 
 def network_input(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
-    """One BGR uint8 image -> the (h, w, 3) float32 input evaluate classifies and explains.
+    """One BGR uint8 image -> the (h, w, channels) float32 input evaluate classifies and
+    explains.
 
     Per-image checks (tests, the window re-explaining one image) use this too, so their
     results are the batch's results.
@@ -128,10 +125,11 @@ def batch_logits(model: CamModel):
     if key not in model.compiled:
         import tensorflow as tf
 
-        h, w = model.input_size if model.fixed_input else (None, None)
         keras_model = model.keras_model
+        # The model's own input spec (fixed size, channels) with any batch size.
+        spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, h, w, 3], tf.float32)],
+        @tf.function(input_signature=[spec],
                      reduce_retracing=True)
         def run(x):
             return keras_model(x, training=False)

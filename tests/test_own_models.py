@@ -235,6 +235,24 @@ def test_grayscale_model_renders_on_the_colour_frame(mnist, tmp_path):
     assert doc["preprocess"] == "unit" and doc["model"] == mnist
 
 
+def test_grayscale_model_evaluates_a_labelled_set(mnist, tmp_path):
+    """Batched evaluation feeds a one-channel model its frames in grayscale, as render does."""
+    for i, name in enumerate(("class 0", "class 1")):
+        (tmp_path / "set" / name.replace(" ", "_")).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "set" / name.replace(" ", "_") / f"{i}.png"),
+                    cv2.resize(FRAME, (40 + 8 * i, 48)))
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(tmp_path / "set"), "--model", mnist, "--json", str(out),
+                 "--no-progress", "--no-cache"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["count"] == 2 and all("problem" not in image for image in doc["images"])
+    model = load_model(mnist)
+    for image in doc["images"]:
+        x = model.prepare(cv2.imread(image["path"]))
+        probs = forward(model, x).probabilities
+        assert image["top"][0]["index"] == int(np.argmax(probs))
+
+
 # -- --layer ---------------------------------------------------------------------------------
 
 def test_layer_inside_a_nested_base_matches_the_textbook_map(tutorial):

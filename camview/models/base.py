@@ -184,18 +184,23 @@ class CamModel:
         convert it (`to_bgr8`, a no-op for BGR uint8); one that cannot be an image raises
         SourceError.
         """
+        x = self.preprocess(self.resized(frame_bgr))
+        return np.ascontiguousarray(x[None], dtype=np.float32)
+
+    def resized(self, frame_bgr: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """A frame resized to `size` (h, w; default network_size) in the model's channels, still
+        uint8: what preprocess takes. Batched callers (camview evaluate) pick their own size."""
         from camview.images import to_bgr8
 
         frame_bgr = to_bgr8(frame_bgr)
-        h, w = self.network_size(frame_bgr.shape[:2])
+        h, w = size or self.network_size(frame_bgr.shape[:2])
         # INTER_AREA averages when shrinking (no aliasing), bilinear when enlarging.
         shrinking = h * w < frame_bgr.shape[0] * frame_bgr.shape[1]
         interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         resized = cv2.resize(frame_bgr, (w, h), interpolation=interp)
         if self.channels == 1:
             resized = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[..., None]
-        x = self.preprocess(resized)
-        return np.ascontiguousarray(x[None], dtype=np.float32)
+        return resized
 
     # -- labels ------------------------------------------------------------------------
     def short_label(self, index: int) -> str:
