@@ -222,3 +222,16 @@ def test_snapshot_before_the_first_map_keeps_the_view_size(tmp_path):
     sep = separator_width(120)
     assert saved.shape == (120, 2 * 160 + sep, 3)
     assert (saved[:, :160] == 90).all() and (saved[:, 160 + sep:] == 0).all()
+
+
+def test_no_two_actions_share_a_shortcut(qtbot):
+    """Qt runs neither action of an ambiguous shortcut: every key must be one action's."""
+    win = MainWindow(Options(save_settings=False))
+    qtbot.addWidget(win)
+    owners: dict[str, str] = {}
+    for name, action in win.actions_by_name.items():
+        for key in action.shortcuts():
+            text = key.toString()
+            assert text not in owners, f"{text} is both {owners[text]} and {name}"
+            owners[text] = name
+    win.close()

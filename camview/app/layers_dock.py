@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from camview.app.actions import keys_text
 from camview.app.network import fill_layers
 from camview.app.widgets import ImageView
 from camview.channels import CHANNEL_COUNTS
@@ -66,8 +67,9 @@ class LayersDock(QDockWidget):
         self.count.activated.connect(self._ask)
         self.visibilityChanged.connect(self.worker.enable)
         action = self.toggleViewAction()
-        action.setShortcut("Ctrl+L")
-        action.setToolTip("Show a layer's activation channels, live (Ctrl+L)")
+        action.setShortcut("Ctrl+Shift+L")  # Ctrl+L opens a labelled set
+        action.setToolTip("Show a layer's activation channels, live "
+                          f"({keys_text(action.shortcuts())})")
         window.addAction(action)
         window.actions_by_name["layer_outputs"] = action
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
