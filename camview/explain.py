@@ -59,22 +59,28 @@ def explain(model: CamModel, method: Method, batch: np.ndarray, target: int | No
     return describe(model, method.explain(batch, target), topk=topk, pinned=target is not None)
 
 
+def scaled_map(explanation: Explanation, scale: MapScale | None) -> np.ndarray:
+    """The map to draw, through `scale` (one per method, kept across frames): what its
+    brightest colour means (style.scale). Temporal smoothing averages these, so a running
+    maximum sees the method's own maps, not already normalised ones."""
+    result = explanation.map
+    if scale is None:
+        return result.drawn
+    return scale.apply(result.drawn, float(result.probabilities[result.target]))
+
+
 def draw(image: np.ndarray, explanation: Explanation, style: OverlayStyle,
          cam: np.ndarray | None = None, scale: MapScale | None = None) -> np.ndarray:
     """The picture of one explained frame in `style` (its layout included).
 
-    `cam` replaces the explanation's own map when the caller smooths maps over time; `scale`
-    (one per method, kept across frames) sets what the brightest colour means (style.scale);
-    an undrawable map shows the frame with a banner saying why instead of coloured garbage.
+    `cam` replaces the explanation's own map when the caller smooths maps over time (a
+    smoothed :func:`scaled_map`, so the scale is not applied again); an undrawable map shows
+    the frame with a banner saying why instead of coloured garbage.
     """
-    result = explanation.map
-    shown = result.drawn if cam is None else cam
-    absolute = False
-    if explanation.problem:
-        shown = None
-    elif scale is not None:
-        shown = scale.apply(shown, float(result.probabilities[result.target]))
-        absolute = scale.absolute
+    shown = None
+    if not explanation.problem:
+        shown = scaled_map(explanation, scale) if cam is None else cam
+    absolute = scale is not None and scale.absolute
     labels = [(label, p) for _, label, p in explanation.top]
     return render_view(image, shown, labels, style, message=explanation.banner,
                        highlight=explanation.highlight, absolute=absolute)

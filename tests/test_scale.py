@@ -66,3 +66,24 @@ def test_frame_scale_passes_the_raw_map_and_bad_modes_are_refused():
     nan = cam.copy()
     nan[0, 0] = np.nan
     assert MapScale("fixed").apply(nan, 0.5) is nan  # drawn as a banner, not as a scale
+
+
+def test_smoothing_averages_scaled_maps_so_the_fixed_scale_still_dims(lite0):
+    """With temporal smoothing on, a weak map after a strong one is drawn dim under `fixed`:
+    the scale sees each raw map once, before the moving average."""
+    from camview.explain import describe
+    from camview.live import Config, Mailbox
+    from camview.live.inference import Inference
+    from camview.maps import MapResult
+
+    logits = np.zeros(1000, np.float32)
+    strong = np.outer(np.hanning(7), np.hanning(9)).astype(np.float32)
+    cfg = Config(lite0, make_method("gradcam", lite0), None, OverlayStyle(scale="fixed"), 0.5, 1)
+    inference = Inference(host=None, mailbox=Mailbox())
+    scale = MapScale("fixed")
+    shown = []
+    for cam in (strong, strong / 100):
+        explained = describe(lite0, MapResult(cam, logits, 0), topk=3, pinned=False)
+        shown.append(inference._smoothed(inference.smoother, explained, cfg, scale))
+    assert shown[0].max() == pytest.approx(1.0)
+    assert shown[1].max() == pytest.approx(0.5 + 0.5 * 0.01, abs=0.01)  # half the past, dim

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from camview.errors import CamviewError, for_window
-from camview.explain import Explanation, describe, draw, draw_compare
+from camview.explain import Explanation, describe, draw, draw_compare, scaled_map
 from camview.live.compare import CompareSpec, explain_panels
 from camview.live.kinds import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
@@ -101,7 +101,8 @@ class InferenceHost(Protocol):
 
 
 class Smoother:
-    """Exponential moving average of the normalised small map; restarts on any switch.
+    """Exponential moving average of the small map, normalised unless it already is on an
+    absolute scale (camview.scale); restarts on any switch.
 
     `settled`: the last update moved the map by less than SETTLED_CHANGE (of its 0..1 range),
     so explaining an unchanged frame again would show nothing new."""
@@ -115,9 +116,11 @@ class Smoother:
         self._state = None
         self.settled = False
 
-    def update(self, cam: np.ndarray, amount: float, generation: int) -> np.ndarray:
-        """amount 0 = no smoothing; 0.9 = the past weighs 90 %."""
-        norm = normalise(cam)
+    def update(self, cam: np.ndarray, amount: float, generation: int,
+               absolute: bool = False) -> np.ndarray:
+        """amount 0 = no smoothing; 0.9 = the past weighs 90 %. `absolute`: `cam` is already
+        in [0, 1] on a scale kept across frames, so it is averaged as it is."""
+        norm = np.asarray(cam, np.float32) if absolute else normalise(cam)
         if norm is None:  # undrawable: callers check map_problem first
             norm = np.zeros(np.shape(cam), np.float32)
         if (amount <= 0 or self._state is None or self._generation != generation
@@ -215,12 +218,15 @@ class Inference:
         self._scales = {k: self._scales.get(k) or MapScale(style.scale) for k in keys}
         return [self._scales[k] for k in keys]
 
-    def _smoothed(self, smoother: Smoother, explained, cfg: Config) -> np.ndarray | None:
-        """The map to draw when temporal smoothing is on, else None (the map itself)."""
+    def _smoothed(self, smoother: Smoother, explained, cfg: Config,
+                  scale: MapScale) -> np.ndarray | None:
+        """The map to draw when temporal smoothing is on, else None (the map itself): the
+        scaled maps averaged, so the scale sees each raw map once."""
         if explained.problem or cfg.smoothing <= 0:
             smoother.reset()
             return None
-        return smoother.update(explained.map.drawn, cfg.smoothing, cfg.generation)
+        return smoother.update(scaled_map(explained, scale), cfg.smoothing, cfg.generation,
+                               absolute=scale.absolute)
 
     def explain(self, item: Delivery, cfg: Config) -> Result:
         t0 = time.monotonic()
@@ -235,9 +241,9 @@ class Inference:
         else:
             mapped = method.explain(model.prepare(image), cfg.target)
             explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
-            cam = self._smoothed(self.smoother, explained, cfg)
-            overlay = draw(image, explained, style, cam,
-                           self._scales_for(style, model, [method])[0])
+            scale = self._scales_for(style, model, [method])[0]
+            overlay = draw(image, explained, style,
+                           self._smoothed(self.smoother, explained, cfg, scale), scale)
         done = time.monotonic()
         return Result(frame=item.frame, explained=explained, overlay=overlay,
                       model_name=model.name, method_name=method.title, target=cfg.target,
@@ -255,9 +261,9 @@ class Inference:
         while len(self.panel_smoothers) < len(shown):
             self.panel_smoothers.append(Smoother())
         del self.panel_smoothers[len(shown):]
-        cams = [self._smoothed(s, p.explained, cfg)
-                for s, p in zip(self.panel_smoothers, shown, strict=True)]
         scales = self._scales_for(style, model, [p.method for p in shown])
+        cams = [self._smoothed(s, p.explained, cfg, scale)
+                for s, p, scale in zip(self.panel_smoothers, shown, scales, strict=True)]
         overlay = draw_compare(image, [(p.title, p.explained) for p in shown], style, scales,
                                cams, spec.columns)
         summary = tuple((p.title, p.explained.map.target,
