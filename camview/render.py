@@ -27,6 +27,7 @@ from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw, draw_compare
 from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
+from camview.maps.shared import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
 from camview.scale import MapScale
@@ -397,7 +398,9 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
-            results = [method.explain(batch, target) for method in methods]
+            # Compared methods reading one layer share a forward and backward pass, as live.
+            shared = explain_shared(model, methods, batch, target)
+            results = [shared.get(method) or method.explain(batch, target) for method in methods]
             scores = frame_metrics(model, batch, methods, results) if metrics else None
             writer.add(frame, results, scores)
     finally:
