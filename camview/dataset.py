@@ -15,7 +15,6 @@ any size costs a few bytes per image.
 from __future__ import annotations
 
 import csv
-import difflib
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -24,11 +23,11 @@ from pathlib import Path
 
 from camview.errors import SourceError
 from camview.images import IMAGE_SUFFIXES
+from camview.labels import ClassNames, class_names_for
 from camview.sources import natural_key
 
 log = logging.getLogger(__name__)
 
-CLOSEST = 3  # labels suggested for a class name that matches none
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,62 +48,6 @@ class LabelledSet:
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").split()).casefold()
-
-
-class ClassNames:
-    """Finds a class index from a folder name or a CSV label.
-
-    Where a synonym is shared by two ImageNet classes ('crane' the bird and the machine), the
-    class whose first (display) name it is wins, then the lower index: a stable rule a user
-    can see in `camview models` labels, never a guess between equals.
-    """
-
-    def __init__(self, labels: Sequence[str], wnids: Sequence[str] | None = None) -> None:
-        self.labels = list(labels)
-        self._by_name: dict[str, int] = {}
-        for first_only in (True, False):
-            for index, label in enumerate(self.labels):
-                synonyms = [p for p in label.split(",") if p.strip()] or [label]
-                for synonym in synonyms[:1] if first_only else synonyms:
-                    self._by_name.setdefault(_norm(synonym), index)
-                self._by_name.setdefault(_norm(label), index)
-        self._by_wnid = {w.casefold(): i for i, w in enumerate(wnids or ())}
-
-    def find(self, name: str, *, allow_index: bool = False) -> int | None:
-        key = _norm(name)
-        if key in self._by_wnid:
-            return self._by_wnid[key]
-        if allow_index and key.isdigit() and int(key) < len(self.labels):
-            return int(key)
-        return self._by_name.get(key)
-
-    def closest(self, name: str) -> list[str]:
-        """The labels nearest to `name` by spelling, for the warning."""
-        names = difflib.get_close_matches(_norm(name), self._by_name, n=CLOSEST, cutoff=0.5)
-        out = []
-        for synonym in names:  # 'jetty (breakwater)': the name matched, then the class's own
-            label = self.labels[self._by_name[synonym]].split(",")[0].strip()
-            out.append(label if _norm(label) == synonym else f"{synonym} ({label})")
-        return out
-
-    def no_match(self, what: str, name: str, skipped: int) -> str:
-        close = self.closest(name)
-        hint = (f"closest labels: {', '.join(repr(c) for c in close)}" if close else
-                "no label is close; name it after a label or a WordNet id such as n02123045")
-        images = f"{skipped} image{'s' if skipped != 1 else ''}"
-        return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
-
-
-def class_names_for(labels: Sequence[str]) -> ClassNames:
-    """Matching by WordNet id only makes sense when the classes are ImageNet's own."""
-    from camview.labels import imagenet_labels, imagenet_wnids
-
-    wnids = imagenet_wnids() if tuple(labels) == imagenet_labels() else None
-    return ClassNames(labels, wnids)
 
 
 def is_image_file(path: Path) -> bool:

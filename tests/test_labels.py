@@ -52,3 +52,12 @@ def test_find_class_error_without_suggestions(lite0):
     with pytest.raises(ModelError) as caught:
         lite0.find_class("xyzzy")
     assert "did you mean" not in str(caught.value)
+
+
+def test_target_and_dataset_names_are_found_by_one_rule(lite0):
+    """--target takes every name a labelled set's folder may have, and suggests only names it
+    takes."""
+    assert lite0.find_class("siamese_cat") == lite0.find_class("Siamese cat") == 284
+    assert lite0.find_class("n02123045") == 281
+    for name in lite0.class_names.closest("tabbby"):
+        assert lite0.find_class(name) >= 0

@@ -21,12 +21,13 @@ import enum
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 
 import cv2
 import numpy as np
 
 from camview.errors import ModelError
-from camview.labels import suggest
+from camview.labels import ClassNames, class_names_for
 from camview.models.graph import analyse_head
 from camview.models.preprocess import CHANNELS
 
@@ -206,22 +207,24 @@ class CamModel:
     def short_label(self, index: int) -> str:
         return short_label(self.labels[index])
 
+    @cached_property
+    def class_names(self) -> ClassNames:
+        """The labels by every name a user may type for them (built once, on first use)."""
+        return class_names_for(self.labels)
+
     def find_class(self, query: str | int) -> int:
-        """A class index from an index or a label (full or short, case-insensitive)."""
+        """A class index from an index, a label or any of its synonyms (case-insensitive,
+        '_' for a space), or an ImageNet class's WordNet id."""
         if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
             index = int(query)
             if not 0 <= index < len(self.labels):
                 raise ModelError(f"class index {index} is out of range 0..{len(self.labels) - 1}"
                                  f" for {self.name}")
             return index
-        wanted = str(query).strip().lower()
-        for matcher in (lambda lab: lab.lower() == wanted,
-                        lambda lab: short_label(lab).lower() == wanted,
-                        lambda lab: wanted in [p.strip().lower() for p in lab.split(",")]):
-            for i, label in enumerate(self.labels):
-                if matcher(label):
-                    return i
-        close = suggest(str(query), self.labels)
+        index = self.class_names.find(str(query))
+        if index is not None:
+            return index
+        close = self.class_names.closest(str(query))
         hint = f"; did you mean: {', '.join(close)}?" if close else ""
         raise ModelError(f"no class named {query!r} in {self.name}'s labels{hint} "
                          "(give a label or a class index)")
