@@ -499,7 +499,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_request(args)
     model = load_model(args.model or DEFAULT_MODEL, weights=args.weights, read_layer=args.layer,
                        resize=args.resize, labels=args.labels, preprocess=args.preprocess)
-    method = make_method(args.method or DEFAULT_METHOD, model, args.layer) if args.report else None
+    # The model already reads --layer (load_model read_layer=): the method reads its layer.
+    method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
     dataset = open_labelled_set(args.dataset, model.labels)
     cache = None if args.no_cache else ResultCache.default()
     tally = Tally(args.max_mistakes if args.report else 0)

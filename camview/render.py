@@ -285,7 +285,8 @@ def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
             takers = [m.name for m in METHODS.values() if key in m.options]
             raise CamviewError(f"--{key.replace('_', '-')} applies to {', '.join(takers)} "
                                f"only, not to {', '.join(names)}")
-    return [make_method(name, model, request.layer, **options) for name in names]
+    # The model already reads --layer (load_model read_layer=): the methods read its layer.
+    return [make_method(name, model, None, **options) for name in names]
 
 
 _END = object()  # marks the end of a queue's stream
