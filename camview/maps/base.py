@@ -11,6 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -36,14 +37,16 @@ class MapResult:
     #: the map there (as saliency maps are usually shown); `cam` stays raw.
     clip_percentile: float | None = None
 
-    @property
+    # The three below are read several times per frame (words, drawing, smoothing, the
+    # window); each is worked out once per result.
+    @cached_property
     def drawn(self) -> np.ndarray:
         """The map to draw: `cam`, capped at clip_percentile when the method sets one."""
-        if self.clip_percentile is None or map_problem(self.cam) is not None:
+        if self.clip_percentile is None or self.problem is not None:
             return self.cam
         return np.minimum(self.cam, np.percentile(self.cam, self.clip_percentile))
 
-    @property
+    @cached_property
     def probabilities(self) -> np.ndarray:
         return softmax(self.logits)
 
@@ -55,7 +58,7 @@ class MapResult:
         best = best[np.argsort(-probs[best], kind="stable")]
         return [(int(i), float(probs[i])) for i in best]
 
-    @property
+    @cached_property
     def problem(self) -> str | None:
         """Why this map cannot be drawn or trusted, or None when it can."""
         problem = map_problem(self.cam)
