@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from camview.maps import MapResult, Method
+from camview.maps import MapResult
 from camview.models import CamModel
 from camview.overlay import OverlayStyle, compose_grid, render_view
 from camview.scale import MapScale
@@ -51,12 +51,6 @@ def describe(model: CamModel, result: MapResult, *, topk: int, pinned: bool) -> 
     """The words for a map the method already computed (cheap: no network call)."""
     top = [(i, model.short_label(i), p) for i, p in result.top(topk)]
     return Explanation(result, top, model.short_label(result.target), pinned)
-
-
-def explain(model: CamModel, method: Method, batch: np.ndarray, target: int | None,
-            *, topk: int) -> Explanation:
-    """The map of `target` (None: the top-1) for one prepared input, and its words."""
-    return describe(model, method.explain(batch, target), topk=topk, pinned=target is not None)
 
 
 def scaled_map(explanation: Explanation, scale: MapScale | None) -> np.ndarray:

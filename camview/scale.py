@@ -38,8 +38,8 @@ HALF_LIFE = 300
 class MapScale:
     """Turns raw maps into what render_view draws, frame after frame, for one scale mode.
 
-    Call ``reset()`` (or pass a different ``key``) when the method, model or layer changes:
-    their raw maps are in other units, so a running maximum does not carry over.
+    Use one per method, model and layer (or ``reset()`` it when they change): their raw maps
+    are in other units, so a running maximum does not carry over.
     """
 
     def __init__(self, mode: str = "frame", half_life: float = HALF_LIFE) -> None:
@@ -48,7 +48,6 @@ class MapScale:
         self.mode = mode
         self.decay = 0.5 ** (1.0 / half_life)
         self.peak = 0.0
-        self.key: object = None
 
     @property
     def absolute(self) -> bool:
@@ -58,18 +57,14 @@ class MapScale:
     def reset(self) -> None:
         self.peak = 0.0
 
-    def apply(self, cam: np.ndarray, probability: float, key: object = None) -> np.ndarray:
+    def apply(self, cam: np.ndarray, probability: float) -> np.ndarray:
         """What to draw for this raw map of a class with this probability.
 
         ``frame``: the raw map itself (render_view normalises it at the frame size, exactly
         as the reference recipe); the others: a [0, 1] float32 map. A map that cannot be
         drawn (NaN, empty) is returned as it is, for render_view to report, and does not move
-        the running maximum. ``key`` names what the maps come from (e.g. (model, method,
-        layer)); a new key resets the running maximum.
+        the running maximum.
         """
-        if key != self.key:
-            self.key = key
-            self.reset()
         if self.mode == "frame" or map_problem(cam, allow_flat=True) is not None:
             return cam
         if self.mode == "probability":

@@ -22,14 +22,12 @@ from camview.models.base import softmax
 from camview.models.openvino_ir import read_ir
 from camview.models.squeezenet import (
     CAFFE_MEAN_BGR,
-    ENV_VAR,
-    XML_NAME,
     build_squeezenet,
     check_squeezenet,
     load_squeezenet,
     preprocess,
-    resolve_weights_path,
 )
+from camview.models.squeezenet_weights import ENV_VAR, XML_NAME, resolve_weights_path
 
 if not os.environ.get("CAMVIEW_SQUEEZENET"):
     pytest.skip(SQUEEZENET_MISSING, allow_module_level=True)

@@ -41,7 +41,6 @@ class Result:
     generation: int
     captured_at: float  # time.monotonic() when the frame was captured
     finished_at: float
-    inference_s: float
     fresh: bool = True  # False when a flat-out pipeline explained a frame again
     #: A compare: each panel's (title, class index, probability); `overlay` is their grid.
     panels: tuple[tuple[str, int, float], ...] = ()
@@ -229,7 +228,6 @@ class Inference:
                                absolute=scale.absolute)
 
     def explain(self, item: Delivery, cfg: Config) -> Result:
-        t0 = time.monotonic()
         model, method, style = cfg.model, cfg.method, cfg.style
         assert model is not None and method is not None
         image = item.frame.image
@@ -248,7 +246,7 @@ class Inference:
         return Result(frame=item.frame, explained=explained, overlay=overlay,
                       model_name=model.name, method_name=method.title, target=cfg.target,
                       generation=cfg.generation, captured_at=item.captured_at,
-                      finished_at=done, inference_s=done - t0, fresh=item.fresh, panels=panels)
+                      finished_at=done, fresh=item.fresh, panels=panels)
 
     def _compare(self, image: np.ndarray, cfg: Config, style: OverlayStyle):
         """The grid of a compare: (overlay, the first panel's explanation, panel summaries).

@@ -68,7 +68,6 @@ class ModelSpec:
     preprocessing: str  # how frames are fed, one line
     weights_status: Callable[[], WeightsStatus]
     load: Loader
-    labels: str = IMAGENET_LABELS  # where the class names come from
 
     @property
     def resize(self) -> ResizeMode:

@@ -22,14 +22,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.models.openvino_ir import ConvParams, IRModel, read_ir
-
-# Where the weights come from lives in its own module (no TensorFlow needed to ask);
-# re-exported here for callers that know SqueezeNet by this module.
-from camview.models.squeezenet_weights import (  # noqa: F401
-    ENV_VAR,
-    XML_NAME,
-    resolve_weights_path,
-)
+from camview.models.squeezenet_weights import resolve_weights_path
 
 # -- the network ------------------------------------------------------------------------
 INPUT_SIZE = (227, 227)
