@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import forward
+from helpers import REPO, forward
 
 from camview.cli import main
 from camview.dataset import open_labelled_set, write_demo_set
@@ -31,7 +31,6 @@ from camview.labels import ClassNames, imagenet_labels
 from camview.models import ResizeMode
 from camview.results import ImageResult, ResultCache
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "resources" / "demo"
 LABELS = imagenet_labels()
 
@@ -70,11 +69,6 @@ def labelled_folder(tmp_path_factory) -> Path:
         cv2.imwrite(str(root / name), np.ascontiguousarray(image))
     (root / "tripod" / "broken.jpg").write_text("not an image\n")
     return root
-
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def per_image(model, path: Path) -> tuple[list[int], np.ndarray]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
@@ -16,17 +17,15 @@ from camview.app.main import options_from_args
 from camview.app.settings import Options
 from camview.app.window import MainWindow
 from camview.cli import build_parser
-from camview.dataset import looks_like_labelled_set, open_labelled_set
+from camview.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
 from camview.errors import SourceError
 from camview.evaluate import Tally, classify_set
 from camview.labels import imagenet_labels
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
 #: taken for an Egyptian cat, the rocket for a drilling platform, the astronaut for a bobsled.
-SET = {"tabby": "chelsea", "espresso": "coffee", "missile": "rocket",
-       "space_shuttle": "astronaut", "tripod": "camera"}
+SET = {folder: photo for photo, folder in DEMO_CLASSES.items()}
 
 
 def make_set(root: Path, classes: dict[str, str] = SET) -> Path:
@@ -34,13 +33,6 @@ def make_set(root: Path, classes: dict[str, str] = SET) -> Path:
         (root / folder).mkdir(parents=True, exist_ok=True)
         shutil.copy(DEMO / f"{photo}.jpg", root / folder / f"{photo}.jpg")
     return root
-
-
-@pytest.fixture(autouse=True)
-def private_dirs(tmp_path, monkeypatch):
-    """Never the user's settings or result cache: each test starts with an empty cache."""
-    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SQUEEZENET_DIR, Mirror, chelsea_pan, write_video
+from helpers import SQUEEZENET_DIR, Mirror
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
@@ -24,18 +24,6 @@ from camview.maps import make_method
 from camview.models.graph import spatial_layers
 
 LONG = 60000
-
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings."""
-    monkeypatch.setenv("CAMVIEW_SETTINGS_DIR", str(tmp_path / "settings"))
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    return str(write_video(tmp_path_factory.mktemp("video") / "chelsea.mp4", chelsea_pan(60),
-                           fps=30, fourcc="mp4v"))
 
 
 def open_window(qtbot, options: Options) -> MainWindow:
