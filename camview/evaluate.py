@@ -34,6 +34,7 @@ import numpy as np
 from camview.dataset import LabelledImage, LabelledSet, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw
+from camview.handoff import END, put_unless_stopped
 from camview.images import load_image
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, ResizeMode, known_head, load_model
@@ -150,9 +151,6 @@ class _Prepared:
     stamp: tuple | None
 
 
-_END = object()
-
-
 class _Reader(threading.Thread):
     """Looks each image up in the cache, else decodes and prepares it, ahead of the model."""
 
@@ -164,13 +162,7 @@ class _Reader(threading.Thread):
         self.stop = threading.Event()
 
     def _put(self, item: object) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.box.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                pass
-        return False
+        return put_unless_stopped(self.box, item, self.stop)
 
     def _one(self, index: int, item: LabelledImage) -> object:
         if self.cache is not None:
@@ -193,7 +185,7 @@ class _Reader(threading.Thread):
             for index, item in enumerate(self.images):
                 if not self._put(self._one(index, item)):
                     return
-            self._put(_END)
+            self._put(END)
         except BaseException as exc:  # handed to the model thread, which raises it
             self._put(exc)
 
@@ -280,7 +272,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
                 item = reader.box.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if item is _END:
+            if item is END:
                 break
             if isinstance(item, BaseException):
                 raise item
@@ -324,7 +316,6 @@ class Tally:
         self.count = self.top1 = self.top5 = 0
         self.per_class: dict[int, list[int]] = {}  # class -> [count, top-1 correct]
         self.confusions: Counter[tuple[int, int]] = Counter()
-        self.mistakes = 0
         self._heap: list[tuple[float, int, ImageResult]] = []
 
     def add(self, r: ImageResult) -> None:
@@ -339,7 +330,6 @@ class Tally:
         tally[1] += r.correct
         if r.correct:
             return
-        self.mistakes += 1
         self.confusions[(r.true, r.predicted)] += 1
         if self.max_mistakes <= 0:
             return
@@ -349,6 +339,11 @@ class Tally:
             heapq.heappush(self._heap, entry)
         else:
             heapq.heappushpop(self._heap, entry)
+
+    @property
+    def mistakes(self) -> int:
+        """Readable images classified wrongly (top-1)."""
+        return self.count - self.top1
 
     @property
     def problems(self) -> list[ImageResult]:

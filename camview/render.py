@@ -25,6 +25,7 @@ import numpy as np
 
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw, draw_compare
+from camview.handoff import END, put_unless_stopped
 from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
 from camview.maps.shared import explain_shared
@@ -289,20 +290,6 @@ def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
     return [make_method(name, model, None, **options) for name in names]
 
 
-_END = object()  # marks the end of a queue's stream
-
-
-def _put(box: queue.Queue, item: object, stop: threading.Event) -> bool:
-    """Put unless `stop` is set first; a bounded queue must not block a stopping thread."""
-    while not stop.is_set():
-        try:
-            box.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            pass
-    return False
-
-
 class _Reader(threading.Thread):
     """Decodes and prepares frames ahead of the model, in order, into a small queue."""
 
@@ -319,12 +306,13 @@ class _Reader(threading.Thread):
                 frame = self.source.read()
                 if frame is None:
                     break
-                if not _put(self.box, (frame, self.model.prepare(frame.image)), self.stop):
+                item = (frame, self.model.prepare(frame.image))
+                if not put_unless_stopped(self.box, item, self.stop):
                     return
                 count += 1
-            _put(self.box, _END, self.stop)
+            put_unless_stopped(self.box, END, self.stop)
         except BaseException as exc:  # handed to the main thread, which raises it
-            _put(self.box, exc, self.stop)
+            put_unless_stopped(self.box, exc, self.stop)
 
     def close(self) -> None:
         self.stop.set()
@@ -349,7 +337,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         try:
-            while (item := self.box.get()) is not _END:
+            while (item := self.box.get()) is not END:
                 frame, results, metrics = item
                 explained = [describe(self.model, r, topk=self.style.topk, pinned=self.pinned)
                              for r in results]
@@ -367,12 +355,12 @@ class _Writer(threading.Thread):
             self.failed.set()
 
     def add(self, frame: Frame, results: list[MapResult], metrics: dict | None) -> None:
-        if not _put(self.box, (frame, results, metrics), self.failed):
+        if not put_unless_stopped(self.box, (frame, results, metrics), self.failed):
             raise self.error
 
     def finish(self) -> None:
         """Write what is queued, then stop (``error`` says if the thread failed)."""
-        _put(self.box, _END, self.failed)
+        put_unless_stopped(self.box, END, self.failed)
         self.join()
 
 
@@ -395,7 +383,7 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
     reader.start()
     writer.start()
     try:
-        while (item := reader.box.get()) is not _END:
+        while (item := reader.box.get()) is not END:
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
