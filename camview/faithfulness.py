@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from camview.maps import BatchedForward, Progress
+from camview.maps.perturbation import mid_grey
 from camview.models.base import CamModel
 from camview.overlay import upsample_map
 
@@ -78,13 +79,14 @@ def score_map(model: CamModel, batch: np.ndarray, cam: np.ndarray, target: int, 
               steps: int = STEPS, progress: Progress | None = None,
               cancel: threading.Event | None = None) -> Faithfulness:
     """Deletion and insertion curves of one raw map for class `target` on one prepared input
-    (1, h, w, 3). Raises camview.maps.Cancelled when `cancel` is set."""
+    (1, h, w, channels). Raises camview.maps.Cancelled when `cancel` is set."""
     x = batch[0]
     h, w = x.shape[:2]
     finite = np.nan_to_num(np.asarray(cam, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     masks = removal_masks(upsample_map(finite, (w, h)), steps)[:, :, :, None]
-    grey = np.asarray(model.preprocess(np.full((1, 1, 3), 128, np.uint8)), np.float32)
-    blurred = cv2.GaussianBlur(x, (0, 0), BLUR_SIGMA)
+    grey = mid_grey(model)
+    # reshape: OpenCV returns a one-channel image without its channel axis.
+    blurred = cv2.GaussianBlur(x, (0, 0), BLUR_SIGMA).reshape(x.shape)
     n = steps + 1
 
     def inputs(start: int, stop: int) -> np.ndarray:

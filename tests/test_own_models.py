@@ -235,6 +235,20 @@ def test_grayscale_model_renders_on_the_colour_frame(mnist, tmp_path):
     assert doc["preprocess"] == "unit" and doc["model"] == mnist
 
 
+def test_grayscale_model_takes_perturbation_maps_and_scores(mnist):
+    """Occlusion and the deletion/insertion scores grey out pixels in the model's own
+    channels."""
+    from camview.faithfulness import score_map
+    from camview.maps import make_method
+
+    model = load_model(mnist)
+    batch = model.prepare(FRAME)
+    result = make_method("occlusion", model, patch=8, stride=8).explain(batch, None)
+    assert result.cam.shape == batch.shape[1:3] and np.isfinite(result.cam).all()
+    score = score_map(model, batch, result.cam, result.target, steps=4)
+    assert 0.0 <= score.deletion_auc <= 1.0 and 0.0 <= score.insertion_auc <= 1.0
+
+
 def test_grayscale_model_evaluates_a_labelled_set(mnist, tmp_path):
     """Batched evaluation feeds a one-channel model its frames in grayscale, as render does."""
     for i, name in enumerate(("class 0", "class 1")):

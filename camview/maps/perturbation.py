@@ -102,6 +102,13 @@ class PerturbationMethod(Method):
         raise NotImplementedError
 
 
+def mid_grey(model: CamModel) -> np.ndarray:
+    """A mid-grey pixel (128, 128, 128) as the network sees it, in its channels: what a
+    perturbation puts where it removes something (occlusion, the deletion score)."""
+    pixel = model.resized(np.full((1, 1, 3), 128, np.uint8), (1, 1))
+    return np.asarray(model.preprocess(pixel), np.float32).reshape(-1)
+
+
 def _positive_int(name: str, value, default: int, minimum: int = 1) -> int:
     value = default if value is None else value
     if int(value) != value or value < minimum:
@@ -194,8 +201,7 @@ class Occlusion(PerturbationMethod):
         self.patch = _positive_int("patch", patch, self.PATCH)
         self.stride = _positive_int("stride", stride, self.STRIDE)
         super().__init__(model, layer)
-        grey = np.full((1, 1, 3), 128, np.uint8)
-        self.grey = np.asarray(model.preprocess(grey), np.float32).reshape(3)
+        self.grey = mid_grey(model)
 
     def boxes(self, hw: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         """(y0, y1, x0, x1) of every patch position on an input of size hw."""
