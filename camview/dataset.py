@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camview.errors import SourceError
-from camview.images import IMAGE_SUFFIXES
+from camview.images import IMAGE_SUFFIXES, shrink
 from camview.labels import ClassNames, class_names_for
 from camview.sources import natural_key
 
@@ -202,10 +202,8 @@ def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = No
         image = photo[y:y + ch, x:x + cw]
         if rng.random() < 0.5:
             image = image[:, ::-1]
-        if long_side and max(ch, cw) > long_side:
-            f = long_side / max(ch, cw)
-            image = cv2.resize(image, (max(1, round(cw * f)), max(1, round(ch * f))),
-                               interpolation=cv2.INTER_AREA)
+        if long_side:
+            image = shrink(image, long_side)
         name = f"{label}_{n:05d}.jpg" if flat else f"{label}/{label}_{n:05d}.jpg"
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -28,14 +28,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from camview.dataset import LabelledImage, LabelledSet, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.explain import describe, draw
 from camview.handoff import END, put_unless_stopped
-from camview.images import load_image
+from camview.images import load_image, shrink
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, ResizeMode, known_head, load_model
 from camview.overlay import OverlayStyle
@@ -402,15 +401,6 @@ class MistakeViews:
     predicted: np.ndarray | None
     true: np.ndarray | None
     problem: str | None = None  # why there are no pictures (the file went away)
-
-
-def shrink(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    f = side / max(h, w)
-    if f >= 1:
-        return image
-    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),
-                      interpolation=cv2.INTER_AREA)
 
 
 def explain_mistake(model: CamModel, method: Method, result: ImageResult, *,

@@ -196,3 +196,13 @@ def _undecodable_reason(data: np.ndarray) -> str:
     except UnicodeDecodeError:
         pass
     return "cannot be decoded (not an image, an unsupported format, or a damaged file)"
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` with its long side at most `side` pixels (aspect kept; smaller ones as they are)."""
+    h, w = image.shape[:2]
+    f = side / max(h, w)
+    if f >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),
+                      interpolation=cv2.INTER_AREA)

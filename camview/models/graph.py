@@ -129,8 +129,9 @@ class LayerInfo:
     shape: tuple
 
 
-def _children(model) -> list:
-    """A Functional model's operations (layers and ops), in order; a Sequential's layers."""
+def children(model) -> list:
+    """A Functional model's operations (layers and ops such as TrueDivide), in order; a
+    Sequential's layers."""
     ops = getattr(model, "operations", None)
     return list(ops if ops is not None else model.layers)
 
@@ -149,7 +150,7 @@ def spatial_layers(model: keras.Model) -> list[LayerInfo]:
     found: list[LayerInfo] = []
 
     def visit(m, prefix: str) -> None:
-        for op in _children(m):
+        for op in children(m):
             if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
                 continue
             shape = _output_shape(op)
@@ -193,7 +194,7 @@ def _exists(model, path: list[str]) -> bool:
     for step in path:
         if not isinstance(model, keras.Model):
             return False
-        match = [op for op in _children(model) if op.name == step]
+        match = [op for op in children(model) if op.name == step]
         if not match:
             return False
         model = match[0]

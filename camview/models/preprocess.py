@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from camview.errors import ModelError
+from camview.models.graph import children
 
 log = logging.getLogger(__name__)
 
@@ -160,18 +161,11 @@ def _is_model(op) -> bool:
     return isinstance(op, keras.Model)
 
 
-def _children(model) -> list:
-    """The operations of a Functional model (layers and ops such as TrueDivide), in order;
-    a Sequential's layers."""
-    ops = getattr(model, "operations", None)
-    return list(ops if ops is not None else model.layers)
-
-
 def _front(model, path: str = "") -> Iterator[tuple[str, object]]:
     """(path, operation) in order, through nested models, up to the first convolution."""
     import keras
 
-    for op in _children(model):
+    for op in children(model):
         if isinstance(op, keras.layers.InputLayer):
             continue
         name = f"{path}{op.name}"
