@@ -247,13 +247,14 @@ def measure_pipeline(video: str, *, model: str, weights: str | None, method: str
             "dropped": dropped}
 
 
-def bench_pipeline(name: str, weights: str | None, seconds: float, method: str) -> dict:
+def bench_pipeline(name: str, weights: str | None, seconds: float, method: str,
+                   compare: tuple[str, ...] = ()) -> dict:
     from camview.sources import write_demo_video
 
     with tempfile.TemporaryDirectory() as tmp:
         video = write_demo_video(Path(tmp) / "bench.avi", min(seconds + 3, 10.0))
         stats = measure_pipeline(str(video), model=name, weights=weights, method=method,
-                                 seconds=seconds)
+                                 seconds=seconds, compare=compare)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return stats
 
@@ -263,12 +264,7 @@ COMPARE3 = ("cam", "gradcam", "layercam")
 
 def bench_compare3(seconds: float) -> dict:
     """The 3-panel CAM | Grad-CAM | Layer-CAM live compare with EfficientNet-Lite0."""
-    from camview.sources import write_demo_video
-
-    with tempfile.TemporaryDirectory() as tmp:
-        video = write_demo_video(Path(tmp) / "bench.avi", min(seconds + 3, 10.0))
-        stats = measure_pipeline(str(video), model="efficientnet_lite0", weights=None,
-                                 method="cam", seconds=seconds, compare=COMPARE3)
+    stats = bench_pipeline("efficientnet_lite0", None, seconds, "cam", compare=COMPARE3)
     return {"compare3_fps": stats["inference_fps"],
             "compare3_display_fps": stats["display_fps"],
             "compare3_latency_ms_p50": stats["latency_ms_p50"]}
@@ -283,21 +279,12 @@ def ready_models() -> list[str]:
 
 
 def run_cli_in_process(argv: list[str]) -> float:
-    """Seconds one camview command takes, run through the Python API in this process, with
-    the arguments parsed as the command line parses them (model loading included)."""
-    from camview.cli import build_parser
+    """Seconds one camview command takes, run in this process as the command line runs it
+    (model loading included)."""
+    from camview.cli import main
 
-    args = build_parser().parse_args(argv)
     start = time.perf_counter()
-    if args.command == "render":
-        from camview.args import render_request
-        from camview.render import render
-
-        status = render(render_request(args))
-    else:
-        from camview.evaluate import run_evaluate
-
-        status = run_evaluate(args)
+    status = main(argv)
     if status != 0:
         raise RuntimeError(f"camview {' '.join(argv)} exited {status}")
     return time.perf_counter() - start
