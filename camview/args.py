@@ -25,6 +25,18 @@ def style_from_args(args: argparse.Namespace) -> OverlayStyle:
         raise CamviewError(str(exc)) from None
 
 
+def model_kwargs(args: argparse.Namespace) -> dict:
+    """load_model's keyword arguments from the loading options given (window, evaluate)."""
+    kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
+              "resize": args.resize, "preprocess": args.preprocess}
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def method_list(text: str | None) -> list[str] | None:
+    """--compare a,b,c as names (None when not given)."""
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
 def render_request(args: argparse.Namespace):
     """`camview render`'s typed request: only the options given override its defaults."""
     from camview.render import RenderRequest
@@ -33,7 +45,7 @@ def render_request(args: argparse.Namespace):
                                            "layer", "resize", "preprocess", "method", "target",
                                            "frames", "max_channels", "patch", "stride")
              if getattr(args, k, None) is not None}
-    compare = args.compare.split(",") if getattr(args, "compare", None) is not None else None
+    compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),
                          progress=not args.no_progress, compare=compare,
                          metrics=bool(getattr(args, "metrics", False)), **given)

@@ -479,11 +479,11 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from camview.args import model_kwargs
     from camview.render import Progress
 
     check_request(args)
-    model = load_model(args.model or DEFAULT_MODEL, weights=args.weights, read_layer=args.layer,
-                       resize=args.resize, labels=args.labels, preprocess=args.preprocess)
+    model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
     dataset = open_labelled_set(args.dataset, model.labels)

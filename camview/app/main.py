@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from camview.args import STYLE_OPTIONS, style_from_args
+from camview.args import STYLE_OPTIONS, method_list, model_kwargs, style_from_args
 from camview.errors import CamviewError, SourceError
 from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
@@ -27,20 +27,17 @@ def options_from_args(args: argparse.Namespace):
     labelled_set = getattr(args, "set", None)
     if labelled_set is not None and not Path(labelled_set).expanduser().exists():
         raise SourceError(f"labelled set {labelled_set}: no such folder or file")
-    kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
-              "resize": args.resize, "preprocess": args.preprocess}
-    model_kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    loading = model_kwargs(args)
     given = {k for k in (*STYLE_OPTIONS, "method", "model", "output_dir")
              if getattr(args, k, None) is not None}
-    if model_kwargs:  # --weights/--labels/--layer/--resize are for the model given or default,
+    if loading:  # --weights/--labels/--layer/--resize are for the model given or default,
         given.add("model")  # never for a saved one
-    compare = getattr(args, "compare", None)
+    compare = method_list(getattr(args, "compare", None))
     return Options(source=source, record=args.record, labelled_set=labelled_set,
-                   model=args.model or DEFAULT_MODEL, model_kwargs=model_kwargs,
+                   model=args.model or DEFAULT_MODEL, model_kwargs=loading,
                    method=args.method or DEFAULT_METHOD,
                    target=args.target, style=style, output_dir=args.output_dir, given=given,
-                   compare=tuple(n.strip() for n in compare.split(",") if n.strip())
-                   if compare is not None else None)
+                   compare=None if compare is None else tuple(compare))
 
 
 def opened_settings(args: argparse.Namespace):
