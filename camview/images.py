@@ -206,3 +206,14 @@ def shrink(image: np.ndarray, side: int) -> np.ndarray:
         return image
     return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),
                       interpolation=cv2.INTER_AREA)
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit (w, h) with its aspect ratio kept, centred on black."""
+    w, h = size
+    s = min(w / image.shape[1], h / image.shape[0])
+    fw, fh = max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))
+    fitted = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA)
+    top, left = (h - fh) // 2, (w - fw) // 2
+    return cv2.copyMakeBorder(fitted, top, h - fh - top, left, w - fw - left,
+                              cv2.BORDER_CONSTANT, value=(0, 0, 0))

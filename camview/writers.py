@@ -24,6 +24,7 @@ import numpy as np
 
 from camview.errors import OutputError
 from camview.ffmpeg import FFmpegPipe, ffmpeg_exe
+from camview.images import letterbox
 from camview.sources import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,8 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
-        if (w, h) != self.size:
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        if (w, h) != self.size:  # a view that changed shape mid-video: fitted, not stretched
+            frame = letterbox(frame, self.size)
         try:
             if self._ffmpeg is not None:
                 if self._padded != self.size:

@@ -9,10 +9,10 @@ from helpers import count_frames
 from PyQt6.QtCore import Qt
 
 from camview.app.main import options_from_args
-from camview.app.recorder import letterbox
 from camview.app.settings import Options, open_settings, options_with_settings
 from camview.app.window import MainWindow
 from camview.cli import build_parser
+from camview.images import letterbox
 from camview.live import PRESETS
 from camview.maps import METHODS
 from camview.scale import SCALES

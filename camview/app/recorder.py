@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from camview.errors import CamviewError, for_window
@@ -33,17 +32,6 @@ from camview.writers import VideoWriter, check_writable
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`image` scaled to fit (w, h) with its aspect ratio kept, centred on black."""
-    w, h = size
-    s = min(w / image.shape[1], h / image.shape[0])
-    fw, fh = max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))
-    fitted = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA)
-    top, left = (h - fh) // 2, (w - fw) // 2
-    return cv2.copyMakeBorder(fitted, top, h - fh - top, left, w - fw - left,
-                              cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
 class Recorder:
@@ -139,8 +127,6 @@ class Recorder:
         if self._writer is None:
             h, w = view.shape[:2]
             self._writer = VideoWriter(self.path, self.fps, (w, h))
-        elif (view.shape[1], view.shape[0]) != self._writer.size:
-            view = letterbox(view, self._writer.size)
         self._writer.write(view)
         self.frames += 1
 
