@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from camview.errors import ModelError
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
 
@@ -149,3 +150,12 @@ def pick_class(logits, target):
     import tensorflow as tf
 
     return tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
+
+
+def whole_option(name: str, value, default: int, minimum: int = 1) -> int:
+    """A method's whole-number option (None: its default), refused in one line when out of range."""
+    value = default if value is None else value
+    if int(value) != value or value < minimum:
+        raise ModelError(f"--{name.replace('_', '-')} must be a whole number >= {minimum}, "
+                         f"not {value}")
+    return int(value)

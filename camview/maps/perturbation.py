@@ -15,8 +15,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from camview.errors import ModelError
-from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class
+from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class, whole_option
 from camview.models.base import CamModel, softmax
 
 #: Copies per batched call: large enough to amortise a call, small enough for memory and for
@@ -109,14 +108,6 @@ def mid_grey(model: CamModel) -> np.ndarray:
     return np.asarray(model.preprocess(pixel), np.float32).reshape(-1)
 
 
-def _positive_int(name: str, value, default: int, minimum: int = 1) -> int:
-    value = default if value is None else value
-    if int(value) != value or value < minimum:
-        raise ModelError(f"--{name.replace('_', '-')} must be a whole number >= {minimum}, "
-                         f"not {value}")
-    return int(value)
-
-
 class ScoreCAM(PerturbationMethod):
     """Score-CAM (Wang et al. 2020): each channel, as a mask on the input, is weighed by the
     class's softmax probability for the masked input.
@@ -139,7 +130,7 @@ class ScoreCAM(PerturbationMethod):
 
     def __init__(self, model: CamModel, layer: str | None = None, *,
                  max_channels: int | None = MAX_CHANNELS) -> None:
-        self.max_channels = _positive_int("max_channels", max_channels, 0, minimum=0)
+        self.max_channels = whole_option("max_channels", max_channels, 0, minimum=0)
         super().__init__(model, layer)
 
     def channels(self, features: np.ndarray) -> np.ndarray:
@@ -198,8 +189,8 @@ class Occlusion(PerturbationMethod):
 
     def __init__(self, model: CamModel, layer: str | None = None, *,
                  patch: int | None = None, stride: int | None = None) -> None:
-        self.patch = _positive_int("patch", patch, self.PATCH)
-        self.stride = _positive_int("stride", stride, self.STRIDE)
+        self.patch = whole_option("patch", patch, self.PATCH)
+        self.stride = whole_option("stride", stride, self.STRIDE)
         super().__init__(model, layer)
         self.grey = mid_grey(model)
 

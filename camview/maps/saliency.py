@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from camview.maps.base import Method, pick_class
+from camview.maps.base import Method, pick_class, whole_option
 from camview.maps.gradient import GradCAM, weighted_map
 
 #: Activations whose backward pass guided backpropagation changes (Keras names).
@@ -75,13 +75,12 @@ class SmoothGrad(Method):
 
     def __init__(self, model, layer=None, *, samples: int | None = None,
                  sigma: float | None = None) -> None:
-        self.samples = int(samples or self.SAMPLES)
+        self.samples = whole_option("samples", samples, self.SAMPLES)
         self.sigma = float(self.SIGMA if sigma is None else sigma)
-        if self.samples < 1 or self.sigma < 0:
+        if self.sigma < 0:
             from camview.errors import ModelError
 
-            raise ModelError(f"SmoothGrad needs samples >= 1 and sigma >= 0, not "
-                             f"{self.samples} and {self.sigma}")
+            raise ModelError(f"SmoothGrad needs sigma >= 0, not {self.sigma}")
         super().__init__(model, layer)
 
     def _cache_key(self) -> tuple:
