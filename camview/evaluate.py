@@ -1,423 +1,25 @@
-"""`camview evaluate`: a labelled set through the model, batched; its mistakes explained.
-
-The core has no Qt and is meant for the window as much as for the command line:
-
-- :func:`classify_set` yields one :class:`ImageResult` per image, in dataset order, as batches
-  finish; it stops when its `cancel` event is set or the generator is closed. Decoding runs on
-  a reader thread ahead of the model, which sees several images per compiled call.
-- :class:`ResultCache` keeps results on disk per (model, preprocessing, file, mtime), so a set
-  seen before is not classified again.
-- :class:`Tally` folds results into accuracy, per-class counts, confusions and the mistakes
-  worth showing (a bounded heap: memory stays flat with the set's size).
-- :func:`explain_mistake` draws the maps of the predicted and the true class of one image;
-  only the images a report shows ever get maps.
-"""
+"""`camview evaluate`: the command. It checks the arguments, runs camview.evaluation over the
+set with a progress bar, and writes the JSON and the HTML report; the work is the core's."""
 
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import logging
-import math
-import queue
 import sys
-import threading
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
-from camview.dataset import LabelledImage, LabelledSet, open_labelled_set
+from camview.dataset import LabelledSet, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
-from camview.explain import describe, draw
-from camview.handoff import END, put_unless_stopped
-from camview.images import load_image, shrink
+from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
-from camview.models import DEFAULT_MODEL, CamModel, ResizeMode, known_head, load_model
-from camview.overlay import OverlayStyle
-from camview.results import (
-    BUCKET_PX,
-    ImageResult,
-    ResultCache,
-    model_fingerprint,
-    result_json,
-    result_of,
-)
-from camview.writers import check_writable
+from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.progress import Progress
+from camview.results import ResultCache, result_json
+from camview.writers import check_writable, finish_each
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BATCH = 16
-DEFAULT_MAX_MISTAKES = 100
-#: Inputs waiting for their batch, in batches: more fill more batches when shapes are mixed.
-WAITING_BATCHES = 4
-#: Long side of the photo and maps a report shows (the maps are drawn at this size).
-VIEW_SIDE = 320
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs and the batched call
-
-
-def network_size(model: CamModel, frame_hw: tuple[int, int]) -> tuple[int, int]:
-    """The (h, w) an image enters the network at when evaluated in batches.
-
-    ``squash`` gives every image the model's input size, so any images batch together. In
-    ``shorter`` mode the size follows each image's aspect ratio, and a batch needs one shape:
-    the long side is rounded to a multiple of BUCKET_PX (a stretch of at most 16 px, about 5 %
-    of a 4:3 image's 299 px), and images are batched per resulting size. Common photo shapes
-    then fall into a handful of buckets and every image keeps its whole field of view; the
-    alternatives were worse (padding adds borders the network sees and pools over; cropping
-    loses what the map should cover; batch 1 loses the speed).
-    """
-    h, w = model.network_size(frame_hw)
-    if model.resize is not ResizeMode.SHORTER or h == w:
-        return h, w
-    side = min(model.input_size)
-
-    def bucket(x: int) -> int:
-        return max(side, round(x / BUCKET_PX) * BUCKET_PX)
-
-    return (h, bucket(w)) if h <= w else (bucket(h), w)
-
-
-def resized_for_network(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
-    """One BGR uint8 image resized to its batch size (:func:`network_size`), still uint8."""
-    return model.resized(image_bgr, network_size(model, image_bgr.shape[:2]))
-
-
-def network_input(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
-    """One BGR uint8 image -> the (h, w, channels) float32 input evaluate classifies and
-    explains.
-
-    Per-image checks (tests, the window re-explaining one image) use this too, so their
-    results are the batch's results.
-    """
-    resized = resized_for_network(model, image_bgr)
-    return np.ascontiguousarray(model.preprocess(resized), dtype=np.float32)
-
-
-def batch_capacity(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
-    """How many inputs of `shape` make one batch: `batch_size` inputs of the model's square
-    size, or as many of a larger input as fit in the same pixels (at least one). A network's
-    working memory grows with the pixels in a batch (EfficientNet's widest layer is about
-    100 MB for 16 inputs of 224x224), so a set of long panoramas must not multiply it."""
-    side = min(model.input_size)
-    return max(1, batch_size * side * side // (shape[0] * shape[1]))
-
-
-def padded_size(n: int, batch_size: int) -> int:
-    """The batch a partial batch of n is padded to: the next power of two, at most
-    batch_size. The compiled call takes any size, but TensorFlow and oneDNN keep buffers
-    and kernels per input shape, so every distinct batch size of every bucket costs
-    resident memory; with powers of two a set of any size sees a handful of sizes, for at
-    most a doubling of a partial batch's work."""
-    return min(batch_size, 1 << max(0, n - 1).bit_length())
-
-
-def batch_logits(model: CamModel):
-    """The model's scores for a batch of same-shape inputs, one compiled call (built once per
-    model and kept with its other compiled functions). CamModel's own calls take batch 1."""
-    key = ("evaluate", "batch-logits")
-    if key not in model.compiled:
-        import tensorflow as tf
-
-        keras_model = model.keras_model
-        # The model's own input spec (fixed size, channels) with any batch size.
-        spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
-
-        @tf.function(input_signature=[spec],
-                     reduce_retracing=True)
-        def run(x):
-            return keras_model(x, training=False)
-
-        model.compiled[key] = run
-    return model.compiled[key]
-
-
-# ---------------------------------------------------------------------------------------------
-# Classifying a set
-
-
-@dataclass
-class _Prepared:
-    index: int
-    item: LabelledImage
-    x: np.ndarray
-    stamp: tuple | None
-
-
-class _Reader(threading.Thread):
-    """Looks each image up in the cache, else decodes and prepares it, ahead of the model."""
-
-    def __init__(self, model: CamModel, images: Sequence[LabelledImage],
-                 cache: ResultCache | None, model_key: str, depth: int) -> None:
-        super().__init__(name="camview-evaluate-read", daemon=True)
-        self.model, self.images, self.cache, self.model_key = model, images, cache, model_key
-        self.box: queue.Queue = queue.Queue(maxsize=depth)
-        self.stop = threading.Event()
-
-    def _put(self, item: object) -> bool:
-        return put_unless_stopped(self.box, item, self.stop)
-
-    def _one(self, index: int, item: LabelledImage) -> object:
-        if self.cache is not None:
-            cached = self.cache.get(self.model_key, item, index)
-            if cached is not None:
-                return cached
-        try:
-            image, warnings = load_image(item.path)
-        except SourceError as exc:  # the entry names the file; the reason is enough
-            reason = str(exc).removeprefix(f"image {item.path}: ")
-            return ImageResult(index, item.path, item.label, (), math.nan, reason)
-        for message in warnings:
-            log.warning("%s", message)
-        stamp = self.cache.stamp(item.path) if self.cache is not None else None
-        # Kept uint8 (a quarter of the float input) while it waits for its batch.
-        return _Prepared(index, item, resized_for_network(self.model, image), stamp)
-
-    def run(self) -> None:
-        try:
-            for index, item in enumerate(self.images):
-                if not self._put(self._one(index, item)):
-                    return
-            self._put(END)
-        except BaseException as exc:  # handed to the model thread, which raises it
-            self._put(exc)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.join()
-
-
-class _Buckets:
-    """Prepared inputs waiting for a batch, grouped by shape.
-
-    A bucket runs when it holds `size` inputs; when more than `WAITING_BATCHES * size` wait in
-    all, the bucket holding the oldest runs even if partial, so a rare shape never holds
-    results (or memory) back for long, while a set of mixed shapes still fills most batches.
-    """
-
-    def __init__(self, size: int, capacity) -> None:
-        self.size = size
-        self.capacity = capacity  # shape -> the inputs of that shape that make a batch
-        self.waiting: dict[tuple, list[_Prepared]] = {}
-
-    def add(self, p: _Prepared) -> list[list[_Prepared]]:
-        bucket = self.waiting.setdefault(p.x.shape, [])
-        bucket.append(p)
-        ready = []
-        if len(bucket) >= self.capacity(p.x.shape):
-            ready.append(self.waiting.pop(p.x.shape))
-        while sum(map(len, self.waiting.values())) > WAITING_BATCHES * self.size:
-            ready.append(self.pop_oldest())
-        return ready
-
-    def pop_oldest(self) -> list[_Prepared]:
-        return self.waiting.pop(min(self.waiting, key=lambda s: self.waiting[s][0].index))
-
-    def flush(self) -> list[list[_Prepared]]:
-        ready = sorted(self.waiting.values(), key=lambda b: b[0].index)
-        self.waiting = {}
-        return ready
-
-
-def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
-                 batch_size: int = DEFAULT_BATCH, cache: ResultCache | None = None,
-                 cancel: threading.Event | None = None) -> Iterator[ImageResult]:
-    """Classify every image, yielding its result in set order as soon as it is known.
-
-    Unreadable images give a result with `problem` set and do not stop the run. Setting
-    `cancel` (or closing the generator, or Ctrl+C) stops the reader thread and ends after
-    the batch being computed; nothing is left running.
-    """
-    if batch_size < 1:
-        raise CamviewError(f"--batch must be at least 1, not {batch_size}")
-    run = batch_logits(model)
-    key = model_fingerprint(model)
-    reader = _Reader(model, images, cache, key, depth=batch_size)
-    buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
-    done: dict[int, ImageResult] = {}
-    next_index = 0
-
-    sizes_run: dict[tuple, set[int]] = {}  # shape -> batch sizes already run at it
-
-    def classify(batch: list[_Prepared]) -> None:
-        inputs = [model.preprocess(p.x) for p in batch]
-        shape, n = batch[0].x.shape, len(batch)
-        # A size already run at this shape costs no new buffers (the set's last, partial
-        # batches then reuse the full size); otherwise the next power of two.
-        run_before = sizes_run.setdefault(shape, set())
-        size = min((s for s in run_before if s >= n),
-                   default=padded_size(n, batch_capacity(model, shape, batch_size)))
-        run_before.add(size)
-        inputs += inputs[-1:] * (size - n)
-        logits = run(np.stack(inputs).astype(np.float32, copy=False)).numpy()[:len(batch)]
-        results = [(result_of(p.item, p.index, row), p.stamp)
-                   for p, row in zip(batch, logits, strict=True)]
-        if cache is not None:
-            cache.put(key, [(r, s) for r, s in results if s is not None])
-        done.update((r.index, r) for r, _ in results)
-
-    reader.start()
-    try:
-        while True:
-            if cancel is not None and cancel.is_set():
-                return
-            try:
-                item = reader.box.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is END:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            if isinstance(item, ImageResult):
-                done[item.index] = item
-                # Cached results queue up behind an image waiting for its batch: run it.
-                if len(done) > WAITING_BATCHES * batch_size and buckets.waiting:
-                    classify(buckets.pop_oldest())
-            else:
-                for batch in buckets.add(item):
-                    classify(batch)
-            while next_index in done:
-                yield done.pop(next_index)
-                next_index += 1
-        for batch in buckets.flush():
-            if cancel is not None and cancel.is_set():
-                return
-            classify(batch)
-            while next_index in done:
-                yield done.pop(next_index)
-                next_index += 1
-    finally:
-        reader.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# Folding results
-
-
-class Tally:
-    """Accuracy, per-class counts, confusions and the most confident mistakes, as results come.
-
-    Only the `max_mistakes` most confident mistakes are kept for maps (a min-heap: the least
-    confident drops out); the results themselves are small (top-5 and a path) and kept for
-    the JSON's "images" list.
-    """
-
-    def __init__(self, max_mistakes: int = DEFAULT_MAX_MISTAKES) -> None:
-        self.max_mistakes = max_mistakes
-        self.results: list[ImageResult] = []
-        self.count = self.top1 = self.top5 = 0
-        self.per_class: dict[int, list[int]] = {}  # class -> [count, top-1 correct]
-        self.confusions: Counter[tuple[int, int]] = Counter()
-        self._heap: list[tuple[float, int, ImageResult]] = []
-
-    def add(self, r: ImageResult) -> None:
-        self.results.append(r)
-        if r.problem:
-            return
-        self.count += 1
-        self.top1 += r.correct
-        self.top5 += r.in_top5
-        tally = self.per_class.setdefault(r.true, [0, 0])
-        tally[0] += 1
-        tally[1] += r.correct
-        if r.correct:
-            return
-        self.confusions[(r.true, r.predicted)] += 1
-        if self.max_mistakes <= 0:
-            return
-        confidence = r.confidence if math.isfinite(r.confidence) else -1.0
-        entry = (confidence, -r.index, r)  # ties: the earlier image ranks first
-        if len(self._heap) < self.max_mistakes:
-            heapq.heappush(self._heap, entry)
-        else:
-            heapq.heappushpop(self._heap, entry)
-
-    @property
-    def mistakes(self) -> int:
-        """Readable images classified wrongly (top-1)."""
-        return self.count - self.top1
-
-    @property
-    def problems(self) -> list[ImageResult]:
-        return [r for r in self.results if r.problem]
-
-    def ranked_mistakes(self) -> list[ImageResult]:
-        """The mistakes kept, most confident first (then in set order)."""
-        return [r for _, _, r in sorted(self._heap, key=lambda e: (-e[0], -e[1]))]
-
-    def accuracy(self) -> dict[str, float]:
-        n = max(self.count, 1)  # an empty run reports 0.0 with count 0
-        return {"top1": round(self.top1 / n, 6), "top5": round(self.top5 / n, 6)}
-
-    def summary(self, model: CamModel, dataset: str) -> dict:
-        """The JSON document without its "images" list."""
-        def cls(i: int) -> dict:
-            return {"index": i, "label": model.short_label(i)}
-
-        doc = {"model": model.name, "preprocess": model.preprocess_name}
-        doc.update({
-            "dataset": dataset, "count": self.count, "accuracy": self.accuracy(),
-            "per_class": [{**cls(i), "count": n, "top1": round(ok / n, 6)}
-                          for i, (n, ok) in sorted(self.per_class.items())],
-            "confusions": [{"true": cls(t), "predicted": cls(p), "count": n}
-                           for (t, p), n in sorted(self.confusions.items(),
-                                                   key=lambda kv: (-kv[1], kv[0]))],
-        })
-        return doc
-
-
-def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) -> None:
-    """The summary and one entry per image, in set order. The entries are written one by one,
-    so a 10 000-image set never has its whole document in memory as text."""
-    doc = tally.summary(model, dataset)
-    head = json.dumps(doc, indent=1, allow_nan=False)[:-2]  # without the closing "\n}"
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(head + ',\n "images": [')
-            for n, r in enumerate(tally.results):
-                f.write(("," if n else "") + "\n  " + json.dumps(result_json(model, r),
-                                                                allow_nan=False))
-            f.write("\n ]\n}\n")
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Maps of the images a report shows
-
-
-@dataclass
-class MistakeViews:
-    """One image with the maps of its predicted and its true class, drawn over it."""
-
-    photo: np.ndarray | None  # BGR uint8, long side at most VIEW_SIDE
-    predicted: np.ndarray | None
-    true: np.ndarray | None
-    problem: str | None = None  # why there are no pictures (the file went away)
-
-
-def explain_mistake(model: CamModel, method: Method, result: ImageResult, *,
-                    side: int = VIEW_SIDE, style: OverlayStyle | None = None) -> MistakeViews:
-    """The maps of the predicted and the true class of one image, from the same input the
-    set was classified with, drawn over the photo shrunk to `side`."""
-    style = style or OverlayStyle(layout="overlay", topk=0)
-    try:
-        image, _ = load_image(result.path)
-    except SourceError as exc:
-        return MistakeViews(None, None, None, str(exc))
-    x = network_input(model, image)[None]
-    photo = shrink(image, side)
-    # Through the one drawing path: a map that cannot be drawn shows its fault, not colours.
-    views = [draw(photo, describe(model, method.explain(x, target), topk=0, pinned=False), style)
-             for target in (result.predicted, result.true)]
-    return MistakeViews(photo, *views)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,20 +44,20 @@ def check_request(args: argparse.Namespace) -> None:
         check_writable(out, inputs=(args.dataset,), folder=False)
 
 
-def evaluate_set(model: CamModel, dataset: LabelledSet, tally: Tally, *, batch_size: int,
-                 cache: ResultCache | None, progress=None) -> bool:
-    """Classify the whole set into `tally`; True when Ctrl+C cut it short."""
+def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) -> None:
+    """The summary and one entry per image, in set order. The entries are written one by one,
+    so a 10 000-image set never has its whole document in memory as text."""
+    doc = tally.summary(model, dataset)
+    head = json.dumps(doc, indent=1, allow_nan=False)[:-2]  # without the closing "\n}"
     try:
-        for result in classify_set(model, dataset.images, batch_size=batch_size, cache=cache):
-            tally.add(result)
-            if progress is not None:
-                progress.update(len(tally.results))
-    except KeyboardInterrupt:
-        return True
-    finally:
-        if progress is not None:
-            progress.finish(len(tally.results))
-    return False
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(head + ',\n "images": [')
+            for n, r in enumerate(tally.results):
+                f.write(("," if n else "") + "\n  " + json.dumps(result_json(model, r),
+                                                                allow_nan=False))
+            f.write("\n ]\n}\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_report_for(path: str, model: CamModel, method: Method, dataset: LabelledSet,
@@ -480,7 +82,6 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from camview.args import model_kwargs
-    from camview.render import Progress
 
     check_request(args)
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
@@ -489,7 +90,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = open_labelled_set(args.dataset, model.labels)
     cache = None if args.no_cache else ResultCache.default()
     tally = Tally(args.max_mistakes if args.report else 0)
-    progress = Progress(len(dataset), enabled=not args.no_progress and len(dataset) > 1)
+    progress = Progress(len(dataset), enabled=not args.no_progress and len(dataset) > 1,
+                        unit="images")
     try:
         interrupted = evaluate_set(model, dataset, tally, batch_size=args.batch, cache=cache,
                                    progress=progress)
@@ -500,17 +102,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if problems:
         log.warning("%d image(s) could not be read and were skipped, e.g. %s", len(problems),
                     problems[0].problem)
-    errors: list[OutputError] = []
     steps = []
     if args.json:
         steps.append(lambda: write_json(args.json, model, args.dataset, tally))
     if args.report:
         steps.append(lambda: write_report_for(args.report, model, method, dataset, tally))
-    for step in steps:  # each output even if another failed
-        try:
-            step()
-        except OutputError as exc:
-            errors.append(exc)
+    errors = finish_each(steps)
     acc = tally.accuracy()
     print(f"{model.name} on {args.dataset}: top-1 {100 * acc['top1']:.1f} %, top-5 "
           f"{100 * acc['top5']:.1f} % of {tally.count} images, {tally.mistakes} mistakes"

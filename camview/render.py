@@ -15,7 +15,6 @@ import logging
 import queue
 import sys
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,19 @@ from camview.explain import describe, draw, draw_compare
 from camview.handoff import END, put_unless_stopped
 from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
-from camview.maps.shared import explain_shared
+from camview.maps.shared_pass import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
+from camview.progress import Progress
 from camview.scale import MapScale
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
-from camview.writers import VIDEO_SUFFIXES, VideoWriter, check_writable, write_image
+from camview.writers import (
+    VIDEO_SUFFIXES,
+    VideoWriter,
+    check_writable,
+    finish_each,
+    write_image,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,35 +166,6 @@ class FrameSink:
             self.video.finish()
 
 
-class Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        # A bar is for a person watching: in a log or a pipe it is only noise.
-        self.total, self.enabled = total, enabled and sys.stderr.isatty()
-        self.start = self.last = time.monotonic()
-
-    def update(self, done: int, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and not force):
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-6)
-        if self.total:
-            frac = min(done / self.total, 1.0)
-            bar = "#" * int(30 * frac)
-            text = f"\r[{bar:<30}] {done}/{self.total} frames  {rate:5.1f} fps"
-        else:
-            text = f"\r{done} frames  {rate:5.1f} fps"
-        sys.stderr.write(text)
-        sys.stderr.flush()
-
-    def finish(self, done: int) -> None:
-        if self.enabled:
-            self.update(done, force=True)
-            sys.stderr.write("\n")
-
-
 def _write_json(path: str, model: CamModel, methods: list[Method],
                 records: list[FrameRecord]) -> None:
     doc = {"model": model.name, "preprocess": model.preprocess_name, "method": methods[0].name}
@@ -227,13 +204,7 @@ def close_outputs(request: RenderRequest, model: CamModel, methods: list[Method]
         steps.append(lambda: _write_json(request.json, model, methods, records))
     if request.map:
         steps.append(lambda: _write_maps(request.map, records))
-    errors = []
-    for step in steps:
-        try:
-            step()
-        except OutputError as exc:
-            errors.append(exc)
-    return errors
+    return finish_each(steps)
 
 
 def check_outputs(request: RenderRequest) -> None:

@@ -1,6 +1,6 @@
 """One image's classification in a labelled set, and the on-disk cache of such results.
 
-Apart from camview.evaluate so the cache's keying (what a result depends on) reads on its own;
+Apart from camview.evaluation so the cache's keying (what a result depends on) reads on its own;
 the window's set view reopens a set instantly through it.
 """
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
 #: In ``shorter`` mode the long side of the network input is rounded to a multiple of this,
-#: so that images of similar shapes share a batch (see camview.evaluate.network_input).
+#: so that images of similar shapes share a batch (see camview.evaluation.network_input).
 BUCKET_PX = 32
 CACHE_ENV = "CAMVIEW_CACHE_DIR"
 _CACHE_VERSION = 1  # bump when what is cached, or how inputs are prepared, changes

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -272,3 +273,15 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         path.write_bytes(data.tobytes())
     except OSError as exc:
         raise OutputError(f"cannot write image {path}: {_reason(exc)}") from None
+
+
+def finish_each(steps: list[Callable[[], object]]) -> list[OutputError]:
+    """Run every output step, each even if another failed, so nothing computed is lost; the
+    faults, in order (render's and evaluate's outputs alike)."""
+    errors = []
+    for step in steps:
+        try:
+            step()
+        except OutputError as exc:
+            errors.append(exc)
+    return errors

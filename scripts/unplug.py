@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.settings import Options, open_settings
+    from camview.app.saved_settings import Options, open_settings
     from camview.app.window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="camview-unplug-"))

@@ -46,7 +46,7 @@ def video(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, video, lite0, tmp_path):
-    from camview.app.settings import Options
+    from camview.app.saved_settings import Options
     from camview.app.window import MainWindow
 
     win = MainWindow(Options(source=video, model=lite0, output_dir=str(tmp_path)))

@@ -17,14 +17,14 @@ from helpers import REPO, forward
 from camview.cli import main
 from camview.dataset import open_labelled_set, write_demo_set
 from camview.errors import SourceError
-from camview.evaluate import (
+from camview.evaluate import write_json
+from camview.evaluation import (
     Tally,
     classify_set,
     evaluate_set,
     network_input,
     network_size,
     padded_size,
-    write_json,
 )
 from camview.images import load_image
 from camview.labels import ClassNames, imagenet_labels
@@ -230,12 +230,12 @@ def test_cache_serves_unchanged_files_and_misses_changed_ones(lite0, labelled_fo
     assert all(r.problem is None for r in first)
 
     # Trap the decoder: a result that does not come from the cache now has a problem.
-    import camview.evaluate as evaluate
+    import camview.evaluation as evaluation
 
     def no_decoding(path):
         raise SourceError(f"image {path}: decoded although cached")
 
-    monkeypatch.setattr(evaluate, "load_image", no_decoding)
+    monkeypatch.setattr(evaluation, "load_image", no_decoding)
     again = list(classify_set(lite0, images, batch_size=2, cache=cache))
     assert [(r.top, r.true_prob) for r in again] == [
         (tuple((i, round(p, 6)) for i, p in r.top), r.true_prob) for r in first]

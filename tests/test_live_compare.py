@@ -25,7 +25,7 @@ from camview.live import (
 )
 from camview.live.compare import explain_panels, preset_title, rival
 from camview.maps import METHODS, make_method
-from camview.maps.shared import explain_shared
+from camview.maps.shared_pass import explain_shared
 from camview.overlay import OverlayStyle
 from camview.sources import Frame
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from helpers import forward, skimage_bgr
 
-from camview.channels import grid_size, layer_activations, normalise_channels, tile_channels
 from camview.faithfulness import RANDOM
+from camview.layer_outputs import grid_size, layer_activations, normalise_channels, tile_channels
 from camview.live import Pipeline
-from camview.live.layer_outputs import LayerOutputs
-from camview.live.ondemand import JobRunner, MapRequest, ScoreRequest
+from camview.live.layer_outputs_worker import LayerOutputs
 from camview.maps import make_method
 from camview.models.graph import spatial_layers
+from camview.ondemand import JobRunner, MapRequest, ScoreRequest
 from camview.sources import Frame
 
 WAIT_S = 60

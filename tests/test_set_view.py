@@ -14,12 +14,12 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from camview.app.main import options_from_args
-from camview.app.settings import Options
+from camview.app.saved_settings import Options
 from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
 from camview.errors import SourceError
-from camview.evaluate import Tally, classify_set
+from camview.evaluation import Tally, classify_set
 from camview.labels import imagenet_labels
 
 DEMO = REPO / "resources" / "demo"

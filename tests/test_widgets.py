@@ -9,7 +9,7 @@ from PyQt6.QtCore import QObject, QPoint, Qt, QUrl, pyqtSlot
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import QComboBox, QToolTip, QVBoxLayout, QWidget
 
-from camview.app.settings import (
+from camview.app.saved_settings import (
     COMMAND_LINE,
     DEFAULT,
     SAVED,

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import QFileDialog
 from camview.app import recorder as recorder_module
 from camview.app.about import setting_rows
 from camview.app.main import opened_settings, options_from_args
-from camview.app.settings import (
+from camview.app.saved_settings import (
     CHANGED,
     COMMAND_LINE,
     DEFAULT,

@@ -9,7 +9,7 @@ from helpers import count_frames
 from PyQt6.QtCore import Qt
 
 from camview.app.main import options_from_args
-from camview.app.settings import Options, open_settings, options_with_settings
+from camview.app.saved_settings import Options, open_settings, options_with_settings
 from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.images import letterbox

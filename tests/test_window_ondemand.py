@@ -16,8 +16,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
 from camview.app.network import PREPROCESS_KEY, remembered_preprocess
+from camview.app.saved_settings import Options, open_settings
 from camview.app.scores import BASELINE, HEADERS, verdict
-from camview.app.settings import Options, open_settings
 from camview.app.window import MainWindow
 from camview.faithfulness import RANDOM, score_maps
 from camview.maps import make_method

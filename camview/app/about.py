@@ -7,7 +7,7 @@ from PyQt6.QtWidgets import QDialog, QWidget
 
 from camview import __version__
 from camview.app.dialogs import table_dialog
-from camview.app.settings import Options, origin_now
+from camview.app.saved_settings import Options, origin_now
 
 NAMES = {"output_dir": "output folder"}  # a setting's name where its key is not plain words
 

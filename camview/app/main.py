@@ -15,7 +15,7 @@ from camview.sources import is_demo
 
 def options_from_args(args: argparse.Namespace):
     """Window options from the parsed `camview window` arguments."""
-    from camview.app.settings import Options
+    from camview.app.saved_settings import Options
     from camview.models import DEFAULT_MODEL
 
     style = style_from_args(args)
@@ -42,7 +42,7 @@ def options_from_args(args: argparse.Namespace):
 
 def opened_settings(args: argparse.Namespace):
     """The saved settings, forgotten first with --reset-settings."""
-    from camview.app.settings import open_settings
+    from camview.app.saved_settings import open_settings
 
     settings = open_settings()
     if getattr(args, "reset_settings", False):
@@ -57,7 +57,7 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.settings import options_with_settings
+    from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.maps import method_class
     from camview.writers import check_writable

@@ -11,10 +11,10 @@ from PyQt6.QtWidgets import QDialog
 from camview.app.actions import ActionMaker
 from camview.app.dialogs import table_dialog
 from camview.faithfulness import RANDOM, STEPS, Faithfulness
-from camview.live.ondemand import ScoreRequest
+from camview.ondemand import ScoreRequest
 
 if TYPE_CHECKING:
-    from camview.app.ondemand import OnDemand
+    from camview.app.frozen_frame import OnDemand
     from camview.app.window import MainWindow
 
 HEADERS = ["map", "deletion AUC (lower is better)", "insertion AUC (higher is better)"]

@@ -35,15 +35,15 @@ from camview.app.actions import (
     show_shortcuts,
 )
 from camview.app.bridge import Bridge
-from camview.app.compare import CompareControls
-from camview.app.layers_dock import LayersDock
+from camview.app.compare_controls import CompareControls
+from camview.app.frozen_frame import OnDemand, is_on_demand
+from camview.app.labelled_set.controller import SetMode
+from camview.app.layer_outputs_dock import LayersDock
 from camview.app.network import NetworkControls
-from camview.app.ondemand import OnDemand, is_on_demand
-from camview.app.preferences import Preferences
 from camview.app.recorder import Recorder
+from camview.app.saved_settings import Options, open_settings, saved_changes, saved_geometry
 from camview.app.scores import Scores
-from camview.app.set_mode import SetMode
-from camview.app.settings import Options, open_settings, saved_changes, saved_geometry
+from camview.app.settings_menu import Preferences
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, ControlPanel, StatusMessage, ViewArea
 from camview.errors import CamviewError, for_window

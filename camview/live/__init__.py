@@ -24,8 +24,8 @@ InferenceHost, LoaderHost), so a worker can be run, and tested, without the rest
 
 from camview.live.capture import FOLDER_SECONDS, HOLD_RATE, Capture, CaptureHost
 from camview.live.compare import FOLLOW, PRESETS, RIVAL, CompareSpec, PanelSpec
+from camview.live.error_kind import ErrorKind
 from camview.live.inference import Config, Inference, InferenceHost, Result, Smoother
-from camview.live.kinds import ErrorKind
 from camview.live.loader import LoadCompare, Loader, LoaderHost, LoadMethod, LoadModel
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats

@@ -13,7 +13,7 @@ import time
 from typing import Protocol
 
 from camview.errors import SourceError, for_window
-from camview.live.kinds import ErrorKind
+from camview.live.error_kind import ErrorKind
 from camview.live.mailbox import Delivery
 from camview.sources import Frame, Pacing, Source, open_source
 

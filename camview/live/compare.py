@@ -137,9 +137,9 @@ def explain_panels(model: CamModel, main: Method, methods: Mapping[str, Method],
                    topk: int) -> list[Panel]:
     """Every panel of `spec` for one prepared input (`batch`, prepared once for all).
 
-    Panels of one class whose methods can share a pass (see camview.maps.shared) are mapped
+    Panels of one class whose methods can share a pass (see camview.maps.shared_pass) are mapped
     in one compiled call; the others one call each."""
-    from camview.maps.shared import explain_shared
+    from camview.maps.shared_pass import explain_shared
 
     first: MapResult | None = None
     wanted: list[tuple[Method, int | None]] = []

@@ -15,7 +15,7 @@ import numpy as np
 from camview.errors import CamviewError, for_window
 from camview.explain import Explanation, describe, draw, draw_compare, scaled_map
 from camview.live.compare import CompareSpec, explain_panels
-from camview.live.kinds import ErrorKind
+from camview.live.error_kind import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
 from camview.maps import MapResult, Method, normalise
 from camview.models import CamModel

@@ -13,7 +13,7 @@ import numpy as np
 
 from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec
-from camview.live.kinds import ErrorKind
+from camview.live.error_kind import ErrorKind
 from camview.maps import CAM, Method, make_method, method_class
 from camview.models import CamModel, HeadKind, load_model
 from camview.sources import Frame
@@ -201,7 +201,7 @@ class Loader:
             self.host.install_compare(None, {})
             raise
         if methods:
-            from camview.maps.shared import explain_shared
+            from camview.maps.shared_pass import explain_shared
 
             frame = self.host.last_frame
             image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)

@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from camview.callbacks import call_safely
 from camview.errors import ModelError
 from camview.live.capture import Capture
 from camview.live.compare import CompareSpec, check_live
+from camview.live.error_kind import ErrorKind
 from camview.live.inference import Config, Inference, Result
-from camview.live.kinds import ErrorKind
 from camview.live.loader import LoadCompare, Loader, LoadMethod, LoadModel
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats
@@ -303,44 +304,37 @@ class Pipeline:
 
     def frame_delivered(self, frame: Frame, now: float) -> None:
         self.capture_rate.tick(now)
-        self._call(self.on_frame, frame)
+        call_safely(self.on_frame, frame)
 
     def result_ready(self, result: Result, cfg: Config) -> None:
         if cfg.generation != self._generation:
             return  # computed for a configuration that changed meanwhile
         self.inference_rate.tick(result.finished_at)
         self.latency.add(result.latency_s)
-        self._call(self.on_result, result)
+        call_safely(self.on_result, result)
 
     def source_changed(self, source: Source) -> None:
         self._source = source
         with self._lock:
             self._bump()
-        self._call(self.on_source, source)
+        call_safely(self.on_source, source)
 
     def status(self, message: str, error: bool = False) -> None:
         """Progress; with error=True a source fault in progress ("lost — retrying")."""
         log.info("%s", message)
         if error:
-            self._call(self.on_error, message, ErrorKind.SOURCE)
+            call_safely(self.on_error, message, ErrorKind.SOURCE)
         else:
-            self._call(self.on_status, message)
+            call_safely(self.on_status, message)
 
     def notice(self, message: str) -> None:
         """Something the user must see that is not a fault (no camera: showing the demo)."""
         log.info("%s", message)
-        self._call(self.on_error, message, ErrorKind.NOTICE)
+        call_safely(self.on_error, message, ErrorKind.NOTICE)
 
     def error(self, message: str, kind: ErrorKind) -> None:
         log.warning("%s", message)
-        self._call(self.on_error, message, kind)
+        call_safely(self.on_error, message, kind)
 
     def config_changed(self) -> None:
-        self._call(self.on_config)
-
-    @staticmethod
-    def _call(callback: Callable, *args) -> None:
-        try:
-            callback(*args)
-        except Exception:  # a faulty callback must not kill a pipeline thread
-            log.exception("pipeline callback %s failed", getattr(callback, "__name__", callback))
+        call_safely(self.on_config)

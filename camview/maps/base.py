@@ -95,16 +95,13 @@ class Method(ABC):
     clip_percentile: ClassVar[float | None] = None
     #: The map is `from_tensors` of the read layer's activations, and of the class score's
     #: gradient to them when True: several such methods at one layer share one forward (and
-    #: one backward) pass in a live compare (camview.maps.shared). None: its own call only.
+    #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
     shared_pass: ClassVar[bool | None] = None
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
         self.layer = layer or model.read_layer
-        key = self._cache_key()
-        if key not in model.compiled:
-            model.compiled[key] = self._compile()
-        self._run = model.compiled[key]
+        self._run = model.compiled_once(self._cache_key(), self._compile)
 
     def _cache_key(self) -> tuple:
         """What the compiled call depends on: the method and the layer (and, for a method

@@ -37,6 +37,14 @@ class GradientMethod(Method):
 def weighted_map(feature_model, x, target, weights):
     """TF ops: (ReLU(sum_k weights * A_k), scores, class), with `weights` a rule of
     (activations, gradients, score) as in GradientMethod.weights."""
+    features, grads, logits, score, c = forward_backward(feature_model, x, target)
+    return weighted_sum(features, grads, score, weights), logits, c
+
+
+def forward_backward(feature_model, x, target, gradient: bool = True):
+    """TF ops for one input: (activations (h, w, k), d score / d activations or None,
+    scores, the target's score, the target class), recording only what the gradient needs:
+    the head after the read layer."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -44,8 +52,8 @@ def weighted_map(feature_model, x, target, weights):
         tape.watch(features)
         c = pick_class(logits[0], target)
         score = tf.gather(logits[0], c)
-    grads = tape.gradient(score, features)[0]
-    return weighted_sum(features[0], grads, score, weights), logits[0], c
+    grads = tape.gradient(score, features)[0] if gradient else None
+    return features[0], grads, logits[0], score, c
 
 
 def weighted_sum(features, grads, score, weights):

@@ -31,10 +31,7 @@ class BatchedForward:
     """
 
     def __init__(self, model: CamModel) -> None:
-        key = ("batched forward",)
-        if key not in model.compiled:
-            model.compiled[key] = self._compile(model)
-        self._run = model.compiled[key]
+        self._run = model.compiled_once(("batched forward",), lambda: self._compile(model))
 
     @staticmethod
     def _compile(model: CamModel):

@@ -178,10 +178,8 @@ class GuidedGradCAM(Method):
     clip_percentile = 99.0
 
     def _compile(self):
-        key = ("guided model",)
-        if key not in self.model.compiled:
-            self.model.compiled[key] = guided_model(self.model.feature_model)
-        self._guided = self.model.compiled[key]
+        self._guided = self.model.compiled_once(
+            ("guided model",), lambda: guided_model(self.model.feature_model))
         return super()._compile()
 
     def _map(self, feature_model, x, target):

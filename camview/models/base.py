@@ -22,6 +22,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
+from typing import Any
 
 import cv2
 import numpy as np
@@ -164,6 +165,14 @@ class CamModel:
 
         self.compiled: dict = {}  # compiled map functions, built once per method and layer
         self._feature_models = {self.read_layer: self.feature_model}
+
+    def compiled_once(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """The compiled function kept under `key`, built by `build()` the first time: tracing
+        takes a second or more, so every method, layer and batched call is traced once per
+        model."""
+        if key not in self.compiled:
+            self.compiled[key] = build()
+        return self.compiled[key]
 
     def features_at(self, layer: str):
         """input -> [activations of `layer`, scores], for maps read at another layer."""

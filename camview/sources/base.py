@@ -5,9 +5,11 @@ from __future__ import annotations
 import abc
 import enum
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from camview.errors import SourceError
@@ -21,6 +23,13 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 CAMERA_FIRST_FRAME_TIMEOUT_S = 5.0
 #: The frame rate assumed when a source does not say (the demo's, a video without one).
 DEFAULT_FPS = 30.0
+
+
+def header_fps(cap) -> float | None:
+    """The frame rate an opened cv2.VideoCapture reports, None when it is no usable number
+    (cameras and files report 0, NaN or 90000 when they do not know)."""
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
 
 
 class Pacing(enum.Enum):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.sources.base import CAMERA_FIRST_FRAME_TIMEOUT_S, Pacing, Source
+from camview.sources.base import CAMERA_FIRST_FRAME_TIMEOUT_S, Pacing, Source, header_fps
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,7 @@ class CameraSource(Source):
         if not ok or image is None:
             cap.release()
             raise SourceError(f"camera {self.index} opened but delivered no frame")
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
+        self.fps = header_fps(cap)
         self._cap, self._first, self._t0 = cap, image, time.monotonic()
 
     def _close(self) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from camview.errors import SourceError
 from camview.ffmpeg import decode_frames
 from camview.images import check_file
-from camview.sources.base import DEFAULT_FPS, Pacing, Source
+from camview.sources.base import DEFAULT_FPS, Pacing, Source, header_fps
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ class VideoSource(Source):
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"video {self.path}: {_unopenable_reason(self.path)}")
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else None
+        self.fps = header_fps(cap)
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
         self._cap, self._rest, self._last_ts = cap, None, -1.0

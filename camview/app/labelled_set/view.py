@@ -2,7 +2,7 @@
 one the map of the class it chose beside the map of the class it should have chosen.
 
 Only the widget (the list, its filters, the accuracy and the picture); the window's side of
-it (opening, runs, switching views) is camview.app.set_mode.
+it (opening, runs, switching views) is camview.app.labelled_set.controller.
 """
 
 from __future__ import annotations
@@ -28,11 +28,18 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camview.app.set_table import CONFIDENCE, SIDES, RowFilter, SetFilter, SetTable, percent
-from camview.app.set_worker import Pair
+from camview.app.labelled_set.table import (
+    CONFIDENCE,
+    SIDES,
+    RowFilter,
+    SetFilter,
+    SetTable,
+    percent,
+)
+from camview.app.labelled_set.worker import Pair
 from camview.app.widgets import ImageView
 from camview.dataset import LabelledSet
-from camview.evaluate import Tally
+from camview.evaluation import Tally
 from camview.results import ImageResult
 
 ANY_CLASS = "Any class"

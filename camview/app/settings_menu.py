@@ -1,6 +1,6 @@
 """The window's settings at run time: the Settings menu (output folder, reset), Help → About's
 list of settings and their origins, and saving them on close. The rules (what wins, what is
-remembered) are camview.app.settings'; this only reads and sets the window's state."""
+remembered) are camview.app.saved_settings'; this only reads and sets the window's state."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QDialog, QFileDialog
 
 from camview.app.about import setting_rows, show_about
 from camview.app.actions import RESET_MENU
-from camview.app.settings import reset_options, save_settings, setting_values
+from camview.app.saved_settings import reset_options, save_settings, setting_values
 from camview.models import CamModel
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Preferences:
                       (f" (the command line's {', '.join(kept)} kept)" if kept else ""), now=True)
 
     def save(self) -> None:
-        """Remember what was changed in the window (see camview.app.settings)."""
+        """Remember what was changed in the window (see camview.app.saved_settings)."""
         w, values = self.w, self.values()
         if w.pipeline.current_model is None:
             values["model"] = None  # none loaded: keep the saved one

@@ -26,8 +26,7 @@ BACKGROUND = 24  # the grey of the gaps and of unused cells
 def layer_activations(model: CamModel, layer: str, batch: np.ndarray) -> np.ndarray:
     """The (h, w, channels) float32 output of `layer` (a path `camview inspect` lists) for
     one prepared input. The compiled call is built once per model and layer."""
-    key = ("layer outputs", layer)
-    if key not in model.compiled:
+    def build():
         import tensorflow as tf
 
         feature_model = model.features_at(layer)
@@ -36,8 +35,9 @@ def layer_activations(model: CamModel, layer: str, batch: np.ndarray) -> np.ndar
         def run(x):
             return feature_model(x, training=False)[0][0]
 
-        model.compiled[key] = run
-    return model.compiled[key](batch).numpy()
+        return run
+
+    return model.compiled_once(("layer outputs", layer), build)(batch).numpy()
 
 
 def normalise_channels(activations: np.ndarray) -> np.ndarray:

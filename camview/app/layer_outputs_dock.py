@@ -1,7 +1,7 @@
 """The Layer outputs panel: a chosen layer's activation channels as a tiled grid, live.
 
 For talks on "what does layer N see". A dockable panel; while it is visible a light worker
-(camview.live.layer_outputs) tiles the newest frame's activations a few times a second, and
+(camview.live.layer_outputs_worker) tiles the newest frame's activations a few times a second, and
 while it is hidden it costs nothing.
 """
 
@@ -15,8 +15,8 @@ from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLa
 from camview.app.actions import keys_text
 from camview.app.network import fill_layers
 from camview.app.widgets import ImageView
-from camview.channels import CHANNEL_COUNTS
-from camview.live.layer_outputs import LayerOutputs, LayerView
+from camview.layer_outputs import CHANNEL_COUNTS
+from camview.live.layer_outputs_worker import LayerOutputs, LayerView
 
 if TYPE_CHECKING:
     from camview.app.window import MainWindow

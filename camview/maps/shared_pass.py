@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from camview.maps.base import MapResult, Method, pick_class
+from camview.maps.base import MapResult, Method
+from camview.maps.gradient import forward_backward
 from camview.models.base import CamModel
 
 
@@ -41,9 +42,7 @@ def explain_shared(model: CamModel, methods: list[Method], batch: np.ndarray,
 def _compiled(model: CamModel, layer: str, group: list[Method]):
     """One tf.function for the group, cached on the model like each method's own call."""
     key = ("shared", layer, tuple(type(m).__name__ for m in group))
-    if key not in model.compiled:
-        model.compiled[key] = _compile(model, layer, group)
-    return model.compiled[key]
+    return model.compiled_once(key, lambda: _compile(model, layer, group))
 
 
 def _compile(model: CamModel, layer: str, group: list[Method]):
@@ -54,14 +53,9 @@ def _compile(model: CamModel, layer: str, group: list[Method]):
 
     @tf.function(input_signature=[model.input_spec, tf.TensorSpec([], tf.int32)])
     def run(x, target):
-        with tf.GradientTape() as tape:  # as weighted_map: the head's ops are recorded
-            features, logits = feature_model(x, training=False)
-            tape.watch(features)
-            c = pick_class(logits[0], target)
-            score = tf.gather(logits[0], c)
-        grads = tape.gradient(score, features)[0] if gradient else None
-        cams = tuple(m.from_tensors(features[0], grads if m.shared_pass else None, score, c)
+        features, grads, logits, score, c = forward_backward(feature_model, x, target, gradient)
+        cams = tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
                      for m in group)
-        return cams, logits[0], c
+        return cams, logits, c
 
     return run

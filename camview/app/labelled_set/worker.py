@@ -21,7 +21,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from camview.dataset import LabelledImage, open_labelled_set
 from camview.errors import CamviewError, for_window
-from camview.evaluate import DEFAULT_BATCH, classify_set, network_input
+from camview.evaluation import DEFAULT_BATCH, classify_set, network_input
 from camview.explain import describe, draw_compare
 from camview.images import load_image, shrink
 from camview.maps import Cancelled, Method

@@ -1,7 +1,7 @@
 """Slow methods on the frozen frame, and the bar that shows any on-demand job's progress.
 
 Score-CAM, occlusion and SmoothGrad take seconds a frame on a CPU, so the live loop never runs
-them: choosing one freezes the frame and computes its map ONCE on camview.live.ondemand's
+them: choosing one freezes the frame and computes its map ONCE on camview.ondemand's
 worker thread, with a progress bar and a Cancel button in the status bar. The live loop keeps
 its fast method meanwhile; its results on the frozen frame (after a class, layer, model or step
 change) only say WHAT to map, and the slow map is computed again when that changed; a style
@@ -29,8 +29,8 @@ from PyQt6.QtWidgets import (
 
 from camview.explain import describe, draw
 from camview.live import Result
-from camview.live.ondemand import Job, JobRunner, MapRequest
 from camview.maps import METHODS, MapResult, method_class
+from camview.ondemand import Job, JobRunner, MapRequest
 from camview.scale import MapScale
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from PyQt6.QtCore import QObject
 from PyQt6.QtWidgets import QFileDialog, QStackedWidget, QWidget
 
-from camview.app.set_view import BACK_TO_LIVE, SetView
-from camview.app.set_worker import LatestJob, Pair, SetRun, explain_pair
+from camview.app.labelled_set.view import BACK_TO_LIVE, SetView
+from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pair
 from camview.dataset import LabelledSet, looks_like_labelled_set
-from camview.evaluate import Tally
+from camview.evaluation import Tally
 from camview.labels import imagenet_labels
 from camview.results import ImageResult
 

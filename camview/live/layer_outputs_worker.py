@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camview.channels import CHANNEL_COUNTS, layer_activations, tile_channels
 from camview.errors import CamviewError, for_window
+from camview.layer_outputs import CHANNEL_COUNTS, layer_activations, tile_channels
 from camview.models import CamModel
 from camview.sources import Frame
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from camview.callbacks import call_safely
 from camview.errors import CamviewError, for_window
 from camview.faithfulness import Faithfulness, score_maps
 from camview.maps import Cancelled, MapResult, Progress, make_method
@@ -164,18 +165,11 @@ class JobRunner:
             if job.cancel.is_set():
                 raise Cancelled("cancelled: the result came too late")
         except Cancelled:
-            self._call(job.on_cancelled)
+            call_safely(job.on_cancelled)
         except CamviewError as exc:
-            self._call(job.on_failed, for_window(exc))
+            call_safely(job.on_failed, for_window(exc))
         except Exception as exc:  # a bug: logged, reported, the thread keeps going
             log.exception("on-demand job failed")
-            self._call(job.on_failed, f"internal error: {type(exc).__name__}: {exc}")
+            call_safely(job.on_failed, f"internal error: {type(exc).__name__}: {exc}")
         else:
-            self._call(job.on_done, result)
-
-    @staticmethod
-    def _call(callback: Callable, *args) -> None:
-        try:
-            callback(*args)
-        except Exception:  # a faulty callback must not kill the worker
-            log.exception("on-demand callback failed")
+            call_safely(job.on_done, result)
