@@ -142,16 +142,25 @@ def _output_shape(op) -> tuple | None:
     return tuple(outputs[0].shape) if len(outputs) == 1 else None
 
 
+def is_preprocessing(op) -> bool:
+    """A Keras preprocessing or augmentation layer (Rescaling, Normalization, RandomFlip,
+    Resizing...): its output is the input image, transformed, so it has no map to show."""
+    return any(c.__module__.startswith("keras.src.layers.preprocessing")
+               for c in type(op).__mro__)
+
+
 def spatial_layers(model: keras.Model) -> list[LayerInfo]:
     """Every layer with a spatial (batch, h, w, c) output, through nested bases, in order:
-    what ``--layer`` takes (``camview inspect`` lists them)."""
+    what ``--layer`` takes (``camview inspect`` lists them). Preprocessing and augmentation
+    layers are left out: what they output is still the picture, not features."""
     import keras
 
     found: list[LayerInfo] = []
 
     def visit(m, prefix: str) -> None:
         for op in children(m):
-            if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
+            if (isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer)
+                    or is_preprocessing(op)):
                 continue
             shape = _output_shape(op)
             if shape is not None and len(shape) == 4:
@@ -176,9 +185,18 @@ def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
     if same:
         raise ModelError(f"{title} has {len(same)} layers named {name!r} ({', '.join(same)}): "
                          "give the full path")
-    if _exists(model, name.split("/")):
-        raise ModelError(f"layer {name!r} of {title} has no spatial output; maps need a layer "
-                         "with a (height, width, channels) output (camview inspect lists them)")
+    found = _find(model, name.split("/"))
+    if found is not None:
+        if is_preprocessing(found):
+            why = (f"it is a {type(found).__name__} layer, which outputs the input picture "
+                   "transformed, not features")
+        else:
+            shape = _output_shape(found)
+            shown = "x".join("?" if d is None else str(d) for d in shape[1:]) if shape else "?"
+            why = (f"its output is {shown} ({type(found).__name__}), not a (height, width, "
+                   "channels) map")
+        raise ModelError(f"layer {name!r} of {title} exists but cannot be read for maps: {why}"
+                         f" (camview inspect lists the layers --layer takes)")
     # Nearest by plain name, shown as the full paths --layer takes.
     last = {p.rsplit("/", 1)[-1]: p for p in reversed(paths)}
     near = [last[n] for n in difflib.get_close_matches(name.rsplit("/", 1)[-1], list(last),
@@ -188,17 +206,24 @@ def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
                      "camview inspect lists them all)")
 
 
-def _exists(model, path: list[str]) -> bool:
+def _find(model, path: list[str]):
+    """The layer at `path` (``base/layer``), or one of that plain name anywhere inside; None."""
     import keras
 
+    node = model
     for step in path:
-        if not isinstance(model, keras.Model):
-            return False
-        match = [op for op in children(model) if op.name == step]
+        match = ([op for op in children(node) if op.name == step]
+                 if isinstance(node, keras.Model) else [])
         if not match:
-            return False
-        model = match[0]
-    return True
+            node = None
+            break
+        node = match[0]
+    if node is not None or len(path) != 1:
+        return node
+    for op in children(model):
+        if isinstance(op, keras.Model) and (inner := _find(op, path)) is not None:
+            return inner
+    return None
 
 
 def _run_split(model, x, path: list[str], final=None):
