@@ -47,12 +47,14 @@ class Frame:
 
     ``timestamp``: for videos the media time (from the container, or index/fps); for cameras
     the seconds since the source was opened; for still images and folders the index (a
-    nominal second per image); for the demo, index/fps.
+    nominal second per image); for the demo, index/fps. ``path``: the file the frame was read
+    from when each frame has its own (still images, folders), so outputs can keep its name.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
+    path: str | None = None
 
 
 class Source(abc.ABC):
@@ -119,7 +121,8 @@ class Source(abc.ABC):
         image, timestamp = got
         index = self._next_index
         self._next_index += 1
-        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image))
+        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image),
+                     self._frame_path())
 
     def seek(self, index: int) -> None:
         """Make ``index`` the next frame to read (only when ``seekable``)."""
@@ -135,6 +138,10 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def _read(self) -> tuple[np.ndarray, float | None] | None:
         """(image in any to_bgr8-able form, timestamp or None for the index), or None."""
+
+    def _frame_path(self) -> str | None:
+        """The file of the frame just read, when frames are files (stills, folders)."""
+        return None
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
