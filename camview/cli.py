@@ -287,6 +287,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_window_model(args: argparse.Namespace) -> None:
+    """`camview --model FILE`: load the file before the window opens, so an unusable one is
+    refused exactly as render refuses it (one line, exit 2) instead of the window falling
+    back to another model; the window is handed the loaded model. Built-in names are
+    checked already (camview.precheck) and load in the window's background."""
+    from camview.args import model_kwargs
+    from camview.models import load_model, spec_for
+
+    if args.model is not None and spec_for(args.model) is None:
+        args.model = load_model(args.model, **model_kwargs(args))
+
+
 def _one_line(exc: BaseException) -> str:
     """A message as one line: some carry a library's multi-line text (a command, its log)."""
     return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -305,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
             from camview.app.display_check import require_display
 
             require_display()  # before TensorFlow's import: a missing display is told at once
+        from camview.precheck import check_arguments
+
+        check_arguments(args)  # bad values and paths: one line in a second, not after TF
         _quiet_tensorflow()
         if not debug:
             _quiet_native_logs()
@@ -327,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_evaluate(args)
         from camview.app.main import run_window
 
+        _load_window_model(args)
         return run_window(args)
     except CamviewError as exc:
         if debug:

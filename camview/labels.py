@@ -161,6 +161,24 @@ class ClassNames:
         return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
 
 
+def find_class(names: ClassNames, query: str | int, title: str) -> int:
+    """A class index from an index, a label or any of its synonyms (case-insensitive, '_'
+    for a space), or an ImageNet class's WordNet id; ModelError with the nearest labels."""
+    if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
+        index = int(query)
+        if not 0 <= index < len(names.labels):
+            raise ModelError(f"class index {index} is out of range 0..{len(names.labels) - 1}"
+                             f" for {title}")
+        return index
+    index = names.find(str(query))
+    if index is not None:
+        return index
+    close = names.closest(str(query))
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise ModelError(f"no class named {query!r} in {title}'s labels{hint} "
+                     "(give a label or a class index)")
+
+
 def class_names_for(labels: Sequence[str]) -> ClassNames:
     """Matching by WordNet id only makes sense when the classes are ImageNet's own."""
     wnids = imagenet_wnids() if tuple(labels) == imagenet_labels() else None

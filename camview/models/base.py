@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
-from camview.labels import ClassNames, class_names_for
+from camview.labels import ClassNames, class_names_for, find_class
 from camview.models.graph import analyse_head
 from camview.models.preprocess import CHANNELS
 
@@ -224,19 +224,7 @@ class CamModel:
     def find_class(self, query: str | int) -> int:
         """A class index from an index, a label or any of its synonyms (case-insensitive,
         '_' for a space), or an ImageNet class's WordNet id."""
-        if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
-            index = int(query)
-            if not 0 <= index < len(self.labels):
-                raise ModelError(f"class index {index} is out of range 0..{len(self.labels) - 1}"
-                                 f" for {self.name}")
-            return index
-        index = self.class_names.find(str(query))
-        if index is not None:
-            return index
-        close = self.class_names.closest(str(query))
-        hint = f"; did you mean: {', '.join(close)}?" if close else ""
-        raise ModelError(f"no class named {query!r} in {self.name}'s labels{hint} "
-                         "(give a label or a class index)")
+        return find_class(self.class_names, query, self.name)
 
     def describe(self) -> str:
         h, w = self.input_size

@@ -37,7 +37,7 @@ def import_user_modules(paths: list[str] | None) -> None:
                              f"{(str(exc).strip().splitlines() or [''])[0][:160]}") from None
 
 
-def _check_container(path: Path) -> None:
+def check_container(path: Path) -> None:
     """Refuse a file that is not even the right container before Keras prints a traceback."""
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
@@ -89,7 +89,7 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
     import keras
 
     path = Path(path)
-    _check_container(path)
+    check_container(path)
     try:
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)

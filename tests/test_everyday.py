@@ -1,0 +1,142 @@
+"""Everyday use as a new user meets it (issue 21): answers that were silently wrong, time
+lost before a one-line error, outputs lost or unnamed. Each test failed before its fix."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from helpers import REPO, skimage_bgr
+
+import camview.render
+from camview.cli import main
+from camview.models import load_model
+
+
+@pytest.fixture
+def shared_lite0(lite0, monkeypatch):
+    """render() given the session's EfficientNet-Lite0 instead of building it again (seconds
+    a test); any other model is loaded as usual."""
+    real = camview.render.load_model
+
+    def load(name, **kwargs):
+        if name == "efficientnet_lite0" and not any(kwargs.values()):
+            return lite0
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(camview.render, "load_model", load)
+    return lite0
+
+
+# -- 1. preprocessing read from the layer's own numbers -----------------------------------------
+
+def _scaling_model(first: keras.layers.Layer) -> keras.Model:
+    inputs = keras.Input((None, None, 3))
+    x = first(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+def _saved(model: keras.Model, path) -> str:
+    model.save(path)
+    return str(path)
+
+
+def test_normalization_adapted_on_unit_data_is_fed_0_1(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(rng.random((16, 8, 8, 3), dtype=np.float32))  # the 0..1 photos it was fit on
+    path = _saved(_scaling_model(norm), tmp_path / "unit.keras")
+    model = load_model(path)
+    assert model.preprocess_name == "unit"
+    assert "adapted on 0..1 data" in model.preprocess_why
+    photo = skimage_bgr("chelsea")
+    x = model.preprocess(photo)
+    np.testing.assert_allclose(x, photo[..., ::-1].astype(np.float32) / 255.0, rtol=1e-6)
+    assert main(["inspect", path]) == 0
+    out = capsys.readouterr().out
+    assert "preprocess:" in out and "unit" in out and "mean 0.5" in out
+
+
+def test_normalization_adapted_on_0_255_data_is_fed_raw(tmp_path):
+    norm = keras.layers.Normalization(mean=[120.0, 110.0, 100.0], variance=[3000.0] * 3)
+    model = load_model(_saved(_scaling_model(norm), tmp_path / "raw.keras"))
+    assert model.preprocess_name == "raw" and "0..255" in model.preprocess_why
+
+
+@pytest.mark.parametrize("scale, offset, mode", [
+    (2.0, -1.0, "unit"),  # 0..1 -> -1..1
+    (1 / 255.0, 0.0, "raw"),  # 0..255 -> 0..1
+    (1 / 127.5, -1.0, "raw"),  # 0..255 -> -1..1
+])
+def test_rescaling_scale_says_the_range_it_takes(tmp_path, scale, offset, mode):
+    layer = keras.layers.Rescaling(scale, offset)
+    model = load_model(_saved(_scaling_model(layer), tmp_path / f"{mode}.keras"))
+    assert model.preprocess_name == mode, model.preprocess_why
+
+
+# -- 4. folder renders keep the file names ------------------------------------------------------
+
+def test_folder_render_keeps_each_stem_and_path(tmp_path, shared_lite0):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("cat.png", "rocket.jpg", "cat.jpg"):
+        cv2.imwrite(str(photos / name), skimage_bgr("chelsea" if "cat" in name else "rocket"))
+    out, doc = tmp_path / "out", tmp_path / "out.json"
+    assert main(["render", str(photos), "-o", str(out), "--json", str(doc),
+                 "--no-progress"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["cat_cam.png", "cat_png_cam.png",
+                                                      "rocket_cam.png"]
+    frames = json.loads(doc.read_text())["frames"]
+    assert [f["path"] for f in frames] == [str(photos / n) for n in
+                                           ("cat.jpg", "cat.png", "rocket.jpg")]
+
+
+# -- 5. mistakes that need no model are told before TensorFlow is imported ----------------------
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["render", "demo", "-o", "x.png", "--method", "gradcamm"], "unknown method 'gradcamm'"),
+    (["render", "missing.jpg", "-o", "x.png"], "missing.jpg: no such file"),
+    (["render", "demo", "-o", "x.mp4", "--threshold", "1.5"], "threshold"),
+    (["render", "demo", "-o", "x.mp4", "--target", "tabbyy"], "did you mean: tabby"),
+    (["render", "demo", "-o", "x.mp4", "--model", "missing.keras"], "missing.keras"),
+    (["render", "demo", "-o", "x.mp4", "--labels", "missing.txt"], "missing.txt"),
+    (["evaluate", "missing_set"], "missing_set"),
+    (["inspect", "alexnet"], "unknown model 'alexnet'"),
+])
+def test_refused_before_tensorflow_is_imported(tmp_path, argv, fragment):
+    code = ("import sys\nfrom camview.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)\nsys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.strip() == "False False"
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("camview: error: ") and fragment in line
+
+
+# -- 12. --layer candidates and messages --------------------------------------------------------
+
+def test_preprocessing_layers_are_no_layer_candidates_and_dense_is_named(tmp_path, capsys):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.RandomFlip(name="random_flip")(inputs)
+    x = keras.layers.Rescaling(1 / 255.0, name="rescaling")(x)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="dense")(x)
+    path = _saved(keras.Model(inputs, outputs), tmp_path / "aug.keras")
+    assert main(["inspect", path]) == 0
+    listed = capsys.readouterr().out.split("layers for --layer", 1)[1]
+    assert "conv" in listed and "random_flip" not in listed and "rescaling" not in listed
+    for layer, fragment in (("dense", "exists but cannot be read for maps: its output is 3 "
+                                      "(Dense)"),
+                            ("random_flip", "RandomFlip layer, which outputs the input")):
+        assert main(["render", "demo", "--frames", "1", "--json", str(tmp_path / "x.json"),
+                     "--model", path, "--method", "gradcam", "--layer", layer]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert fragment in line, line
