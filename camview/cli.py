@@ -334,12 +334,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "render":
             from camview.args import render_request
             from camview.render import render
+            from camview.stopping import stop_on_signals
 
-            return render(render_request(args))
+            with stop_on_signals():  # SIGTERM, SIGHUP: outputs finished, as for Ctrl+C
+                return render(render_request(args))
         if args.command == "evaluate":
             from camview.evaluate import run_evaluate
+            from camview.stopping import stop_on_signals
 
-            return run_evaluate(args)
+            with stop_on_signals():
+                return run_evaluate(args)
         from camview.app.main import run_window
 
         _load_window_model(args)

@@ -17,7 +17,7 @@ from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
-from camview.writers import check_writable, finish_each
+from camview.writers import atomic_file, check_writable, finish_each
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) ->
     doc = tally.summary(model, dataset)
     head = json.dumps(doc, indent=1, allow_nan=False)[:-2]  # without the closing "\n}"
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(head + ',\n "images": [')
             for n, r in enumerate(tally.results):
                 f.write(("," if n else "") + "\n  " + json.dumps(result_json(model, r),

@@ -36,6 +36,7 @@ from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
 from camview.writers import (
     VIDEO_SUFFIXES,
     VideoWriter,
+    atomic_file,
     check_writable,
     finish_each,
     write_image,
@@ -205,7 +206,8 @@ def _write_json(path: str, model: CamModel, methods: list[Method],
     doc["frames"] = [r.as_json() for r in records]
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with atomic_file(path) as f:
+            f.write(text)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -221,7 +223,7 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
     stack = np.stack(maps).astype(np.float32) if maps else np.zeros((0, 0, 0), np.float32)
     try:
         # An open file, not the name: np.save would append ".npy" to a name without it.
-        with open(path, "wb") as f:
+        with atomic_file(path, "wb") as f:
             np.save(f, stack)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
 CONFUSIONS_SHOWN = 20
@@ -168,11 +168,10 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
     as they are written. Goes through a temporary file, so an interrupted report never leaves
     half a page behind. Returns the number of cards written."""
     path = Path(path)
-    partial = path.with_name(path.name + ".part")
     written = 0
     title = f"camview: {summary['model']} on {summary['dataset']}"
     try:
-        with open(partial, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                     f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
@@ -185,11 +184,6 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
                 f.write("<p>No mistakes to show.</p>")
             f.write(problems_html(problems))
             f.write("</body></html>\n")
-        os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return written

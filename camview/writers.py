@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -262,6 +262,29 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "w") -> Iterator:
+    """A file opened to write `path` that only takes its name once complete: written under a
+    temporary name beside it, then renamed over it. A kill or a fault midway never leaves half
+    a file where a good one was (JSON, .npy, the report); the temporary file is removed.
+    OSError as open() raises it."""
+    path = Path(path)
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                       dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+        with contextlib.suppress(OSError):  # mkstemp makes it private; keep the usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from helpers import REPO, skimage_bgr
+from helpers import REPO, chelsea_pan, skimage_bgr, write_video
 
 import camview.render
 from camview.cli import main
@@ -140,3 +140,46 @@ def test_preprocessing_layers_are_no_layer_candidates_and_dense_is_named(tmp_pat
                      "--model", path, "--method", "gradcam", "--layer", layer]) == 2
         (line,) = capsys.readouterr().err.splitlines()
         assert fragment in line, line
+
+
+# -- 6. whatever ends a render, its JSON and maps are complete for the frames done ----------
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
+    import os
+    import signal
+    import time
+
+    video = write_video(tmp_path / "clip.avi", chelsea_pan(150), fps=30)
+    out, doc, maps = tmp_path / "frames", tmp_path / "run.json", tmp_path / "run.npy"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "camview.cli", "render", str(video), "-o", str(out), "--json",
+         str(doc), "--map", str(maps), "--no-progress"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.is_dir() and len(list(out.glob("*.png"))) >= 3:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the render ended before it could be stopped"
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    written = len(list(out.glob("*.png")))
+    frames = json.loads(doc.read_text())["frames"]
+    assert 3 <= len(frames) == written < 150
+    assert np.load(maps).shape[0] == written
+    assert f"stopped after {written} frames" in err
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
+    from camview.writers import atomic_file
+
+    path = tmp_path / "run.json"
+    path.write_text('{"good": true}')
+    with pytest.raises(RuntimeError), atomic_file(path) as f:
+        f.write('{"half": ')
+        raise RuntimeError("killed midway")
+    assert path.read_text() == '{"good": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
