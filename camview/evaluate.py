@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from camview.dataset import LabelledSet, open_labelled_set
+from camview.dataset import LabelledSet, keras_class_names, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
@@ -80,6 +80,23 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
                  problems=[(str(r.path), r.problem) for r in tally.problems])
 
 
+def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:
+    """A model saved without label names, on a class-folder set with one folder per class:
+    the folders' sorted names are its labels, as Keras' image_dataset_from_directory
+    numbered them when it was trained. Said in one line, since it is a convention."""
+    if args.labels or model.labels_named:
+        return
+    names = keras_class_names(args.dataset, len(model.labels))
+    if names is None:
+        return
+    model.name_classes(names, f"the set's {len(names)} class folders, sorted (Keras' "
+                              "image_dataset_from_directory order)")
+    print(f"camview: {model.name} has no label names: its {len(names)} classes are named after "
+          f"the set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
+          f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
+          "name them otherwise", file=sys.stderr)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from camview.args import model_kwargs
 
@@ -87,6 +104,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
+    name_classes_from_folders(model, args)
     dataset = open_labelled_set(args.dataset, model.labels)
     cache = None if args.no_cache else ResultCache.default()
     tally = Tally(args.max_mistakes if args.report else 0)

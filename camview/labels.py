@@ -155,8 +155,13 @@ class ClassNames:
 
     def no_match(self, what: str, name: str, skipped: int) -> str:
         close = self.closest(name)
-        hint = (f"closest labels: {', '.join(repr(c) for c in close)}" if close else
-                "no label is close; name it after a label or a WordNet id such as n02123045")
+        if close:
+            hint = f"closest labels: {', '.join(repr(c) for c in close)}"
+        elif self._by_wnid:
+            hint = "no label is close; name it after a label or a WordNet id such as n02123045"
+        else:
+            hint = ("no label is close; name it after one of the model's labels, or give "
+                    "--labels FILE with the class names, one a line in output order")
         images = f"{skipped} image{'s' if skipped != 1 else ''}"
         return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import CamModel, ResizeMode, default_resize
+from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
 from camview.models.graph import HeadKind, class_count
 from camview.models.registry import (
@@ -100,10 +100,10 @@ def _labels(spec: ModelSpec | None, n_classes: int, labels: str | Path | None
     if spec is not None or n_classes == 1000:
         return list(imagenet_labels()), IMAGENET_LABELS
     if n_classes == 2:
-        return ["negative", "positive"], ("default names (--labels FILE: one name a line; for "
-                                          "one binary output, the first is output < 0.5)")
+        return ["negative", "positive"], (f"{DEFAULT_NAMES} (--labels FILE: one name a line; "
+                                          "for one binary output, the first is output < 0.5)")
     return ([f"class {i}" for i in range(n_classes)],
-            "default names class 0.. (--labels FILE: one name a line, in output order)")
+            f"{DEFAULT_NAMES} class 0.. (--labels FILE: one name a line, in output order)")
 
 
 def load_model(

@@ -213,6 +213,19 @@ class CamModel:
         return resized
 
     # -- labels ------------------------------------------------------------------------
+    @property
+    def labels_named(self) -> bool:
+        """Whether the class names come from somewhere (a labels file, ImageNet's), not
+        camview's placeholders ("class 0", "negative")."""
+        return not self.labels_source.startswith(DEFAULT_NAMES)
+
+    def name_classes(self, labels: Sequence[str], source: str) -> None:
+        """Give the classes names found elsewhere (a set's class folders), one per output."""
+        if len(labels) != len(self.labels):
+            raise ModelError(f"{self.name}: {len(labels)} names for {len(self.labels)} classes")
+        self.labels, self.labels_source = list(labels), source
+        self.__dict__.pop("class_names", None)  # the cached lookup of the old names
+
     def short_label(self, index: int) -> str:
         return short_label(self.labels[index])
 
@@ -232,6 +245,10 @@ class CamModel:
         return (f"{self.name}: {len(self.labels)} classes, input {w}x{h}{grey} "
                 f"({self.resize.value}), preprocess {self.preprocess_name}, maps from "
                 f"{self.read_layer!r}, head {self.head.value}")
+
+
+#: How labels_source starts when camview made the names up (no --labels, not ImageNet).
+DEFAULT_NAMES = "default names"
 
 
 def input_channels(keras_model, title: str) -> int:
