@@ -223,3 +223,24 @@ def test_a_set_that_does_not_fit_the_model_names_labels(tmp_path, capsys):
     assert main(["evaluate", train, "--model", path, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--labels FILE" in err.splitlines()[-1] and "WordNet" not in err
+
+
+def test_a_lambda_layer_is_named_with_the_way_to_trust_it(tmp_path, capsys):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Lambda(lambda t: t / 255.0, name="scale")(inputs)
+    x = keras.layers.Conv2D(4, 3)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = _saved(keras.Model(inputs, keras.layers.Dense(3)(x)), tmp_path / "lambda.keras")
+    assert main(["inspect", path]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "holds a Lambda layer" in line and "damaged" not in line
+    assert "--import" in line and "enable_unsafe_deserialization" in line
+    trust = tmp_path / "trust.py"
+    trust.write_text("import keras\nkeras.config.enable_unsafe_deserialization()\n")
+    from keras.src.backend.common import global_state  # Keras has no public "disable"
+
+    before = global_state.get_global_attribute("safe_mode_saving")
+    try:
+        assert main(["inspect", path, "--import", str(trust)]) == 0
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", before)

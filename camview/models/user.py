@@ -61,6 +61,13 @@ def _load_error(path: Path, exc: Exception) -> ModelError:
                 f"model file {path} uses the custom class {found.group(1)!r}, which Keras "
                 "cannot rebuild: register it with @keras.saving.register_keras_serializable() "
                 "in a Python file and pass --import FILE.py")
+    if "Lambda" in text and "safe_mode" in text:
+        return ModelError(
+            f"model file {path} holds a Lambda layer, Python code stored in the file; Keras "
+            "refuses to run such code from a file (it could do anything). If you trust the "
+            "file, pass --import FILE.py with a FILE.py holding the two lines `import keras` "
+            "and `keras.config.enable_unsafe_deserialization()`; better, rebuild the model "
+            "without Lambda layers")
     reason = text.splitlines()[0] if text else type(exc).__name__
     return ModelError(f"model file {path} cannot be loaded by Keras (damaged, cut short or not "
                       f"a Keras model): {reason[:200]}")
