@@ -310,7 +310,8 @@ class _Reader(threading.Thread):
                 frame = self.source.read()
                 if frame is None:
                     break
-                item = (frame, self.model.prepare(frame.image))
+                # A repeated slot shows the picture before it: its map is that one's.
+                item = (frame, None if frame.repeat else self.model.prepare(frame.image))
                 if not put_unless_stopped(self.box, item, self.stop):
                     return
                 count += 1
@@ -386,15 +387,22 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
                      titles=[m.title for m in methods])
     reader.start()
     writer.start()
+    last: tuple[list[MapResult], dict | None] | None = None
     try:
         while (item := reader.box.get()) is not END:
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
+            if batch is None and last is not None:  # a repeated slot: the same picture
+                writer.add(frame, *last)
+                continue
+            if batch is None:
+                batch = model.prepare(frame.image)
             # Compared methods reading one layer share a forward and backward pass, as live.
             shared = explain_shared(model, methods, batch, target)
             results = [shared.get(method) or method.explain(batch, target) for method in methods]
             scores = frame_metrics(model, batch, methods, results) if metrics else None
+            last = (results, scores)
             writer.add(frame, results, scores)
     finally:
         reader.close()

@@ -244,3 +244,38 @@ def test_a_lambda_layer_is_named_with_the_way_to_trust_it(tmp_path, capsys):
         assert main(["inspect", path, "--import", str(trust)]) == 0
     finally:
         global_state.set_global_attribute("safe_mode_saving", before)
+
+
+# -- 3. a video that repeats pictures keeps its timing ------------------------------------
+
+def test_repeated_slots_are_frames_and_a_render_keeps_the_duration(tmp_path, shared_lite0,
+                                                                  caplog):
+    from helpers import write_repeating_video
+
+    from camview.sources import open_source
+
+    video = write_repeating_video(tmp_path / "still.avi", chelsea_pan(5), hold=8, fps=24)
+    slots = 4 * 8 + 1
+    cap = cv2.VideoCapture(str(video))
+    assert sum(1 for _ in iter(lambda: cap.read()[0], False)) == 5  # what OpenCV alone reads
+    with open_source(str(video)) as source:
+        frames = list(source)
+    assert (source.frame_count, len(frames), source.warnings) == (slots, slots, [])
+    assert [f.repeat for f in frames[:9]] == [False] + [True] * 7 + [False]
+    assert frames[7].image is frames[0].image
+    np.testing.assert_allclose([f.timestamp for f in frames], np.arange(slots) / 24, atol=1e-3)
+
+    out, doc, maps = tmp_path / "out.mp4", tmp_path / "out.json", tmp_path / "out.npy"
+    assert main(["render", str(video), "-o", str(out), "--json", str(doc), "--map", str(maps),
+                 "--no-progress"]) == 0
+    assert "truncated" not in caplog.text
+    written = cv2.VideoCapture(str(out))
+    duration = written.get(cv2.CAP_PROP_FRAME_COUNT) / written.get(cv2.CAP_PROP_FPS)
+    assert abs(duration - slots / 24) <= 0.02 * slots / 24
+    entries = json.loads(doc.read_text())["frames"]
+    assert [e["frame"] for e in entries] == list(range(slots))
+    np.testing.assert_allclose([e["time"] for e in entries], np.arange(slots) / 24, atol=1e-3)
+    cams = np.load(maps)
+    assert cams.shape[0] == slots
+    np.testing.assert_array_equal(cams[7], cams[0])
+    assert not np.array_equal(cams[8], cams[0])
