@@ -279,3 +279,63 @@ def test_repeated_slots_are_frames_and_a_render_keeps_the_duration(tmp_path, sha
     assert cams.shape[0] == slots
     np.testing.assert_array_equal(cams[7], cams[0])
     assert not np.array_equal(cams[8], cams[0])
+
+
+# -- 8. a subclassed model, built by being called, saved, loaded with --import -------------
+
+SUBCLASSED = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="camview_test_everyday")
+class PetNet(keras.Model):
+    def __init__(self, classes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+        self.conv = keras.layers.Conv2D(6, 3, activation="relu", name="features")
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.head = keras.layers.Dense(classes)
+
+    def call(self, x):
+        return self.head(self.pool(self.conv(x / 255.0)))
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}
+'''
+
+
+def test_a_subclassed_model_is_traced_at_its_built_shape(tmp_path, capsys, caplog):
+    import runpy
+
+    from helpers import forward
+
+    from camview.maps import make_method
+
+    module = tmp_path / "petnet.py"
+    module.write_text(SUBCLASSED)
+    net = runpy.run_path(str(module))["PetNet"](3)
+    photo = cv2.resize(skimage_bgr("chelsea"), (40, 32))
+    net(np.zeros((1, 32, 40, 3), np.float32))  # built by being called: no Input anywhere
+    path = _saved(net, tmp_path / "petnet.keras")
+    assert main(["inspect", path, "--import", str(module)]) == 0
+    captured = capsys.readouterr()
+    assert "40x32, 3 channel(s)" in captured.out and "features" in captured.out
+    assert "subclassed model: traced through its call()" in caplog.text
+    model = load_model(path)
+    batch = model.prepare(photo)
+    np.testing.assert_allclose(model.keras_model(batch), net(batch), rtol=1e-5, atol=1e-6)
+    got = make_method("cam", model).explain(batch, 1).cam
+    ref = forward(model, batch).features @ np.asarray(net.head.kernel)[:, 1]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
+    import runpy
+
+    module = tmp_path / "petnet.py"
+    module.write_text(SUBCLASSED)
+    net = runpy.run_path(str(module))["PetNet"](3)
+    path = _saved(net, tmp_path / "unbuilt.keras")
+    assert main(["inspect", path, "--import", str(module)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "subclassed model (PetNet)" in line and "call it once" in line

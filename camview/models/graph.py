@@ -142,6 +142,38 @@ def _output_shape(op) -> tuple | None:
     return tuple(outputs[0].shape) if len(outputs) == 1 else None
 
 
+def traced_subclass(model, title: str):
+    """A subclassed model (a keras.Model with its own call(), built by being called, no
+    Input) as a functional graph of its own layers: its call() run on a symbolic input of
+    the shape it was built with (its build config), so the layers it calls become nodes that
+    maps can be read from. The same layers and weights; ModelError saying why, in words,
+    when it cannot be done. A model that has a graph already is returned as it is."""
+    import keras
+
+    if getattr(model, "inputs", None) or not isinstance(model, keras.Model):
+        return model
+    kind = type(model).__name__
+    config = model.get_build_config() or {}
+    shape = config.get("input_shape")
+    if not shape or isinstance(shape, dict) or not isinstance(shape[0], (int, type(None))):
+        raise ModelError(f"{title} is a subclassed model ({kind}) that records no single "
+                         "input shape (saved before it was ever called, or with several "
+                         "inputs), so camview cannot trace it: call it once on a batch of "
+                         "images before saving, or build it as keras.Model(inputs, outputs)")
+    inputs = keras.Input(batch_shape=(None, *shape[1:]), name="image")
+    try:
+        outputs = model.call(inputs)
+    except Exception as exc:  # the user's call(): any failure means the same here
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ModelError(f"{title} is a subclassed model ({kind}) whose call() cannot be "
+                         f"traced on a symbolic input of shape {tuple(shape[1:])} ({reason}): "
+                         "build it as keras.Model(inputs, outputs) to use it here") from None
+    if not isinstance(outputs, keras.KerasTensor):
+        raise ModelError(f"{title} is a subclassed model ({kind}) whose call() returns "
+                         f"{type(outputs).__name__}; camview needs one output of class scores")
+    return keras.Model(inputs, outputs, name=model.name)
+
+
 def is_preprocessing(op) -> bool:
     """A Keras preprocessing or augmentation layer (Rescaling, Normalization, RandomFlip,
     Resizing...): its output is the input image, transformed, so it has no map to show."""

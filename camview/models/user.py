@@ -7,6 +7,7 @@ module that registers it), several inputs, an input that is not an image.
 
 from __future__ import annotations
 
+import logging
 import re
 import runpy
 import zipfile
@@ -14,7 +15,10 @@ from pathlib import Path
 
 from camview.errors import ModelError
 from camview.models.base import input_channels, keras_warnings_summarised
+from camview.models.graph import traced_subclass
 from camview.models.preprocess import Preprocessing, choose
+
+log = logging.getLogger(__name__)
 
 USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -102,6 +106,12 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
         raise _load_error(path, exc) from None
+    traced = traced_subclass(model, f"model file {path}")
+    if traced is not model:
+        model = traced
+        log.warning("model file %s is a subclassed model: traced through its call() at the "
+                    "input shape it was built with, %s (frames are resized to it)", path.name,
+                    "x".join(str(d) for d in tuple(model.inputs[0].shape)[1:]))
     h, w, channels = check_image_input(model, f"model file {path}")
     chosen: Preprocessing = choose(preprocess, model, channels, f"model file {path.name}")
     fixed = h is not None and w is not None
