@@ -15,6 +15,7 @@ from camview.errors import CamviewError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
 from camview.writers import atomic_file, check_writable, finish_each
@@ -73,11 +74,14 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
                 rank=rank, path=str(r.path), name=r.path.name,
                 predicted=model.short_label(r.predicted), predicted_prob=r.confidence,
                 true=model.short_label(r.true), true_prob=r.true_prob, photo=views.photo,
-                predicted_map=views.predicted, true_map=views.true, problem=views.problem)
+                predicted_map=views.predicted, true_map=views.true, problem=views.problem,
+                top=[(model.short_label(i), p) for i, p in r.top])
 
+    style = OverlayStyle()  # what explain_mistake draws with: the legend says its colours
     write_report(path, tally.summary(model, dataset.name), method_title=method.title,
                  cards=cards(), shown=len(ranked), mistakes=tally.mistakes,
-                 problems=[(str(r.path), r.problem) for r in tally.problems])
+                 problems=[(str(r.path), r.problem) for r in tally.problems],
+                 skipped=dataset.warnings, colormap=style.colormap, threshold=style.threshold)
 
 
 def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:

@@ -339,3 +339,31 @@ def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
     assert main(["inspect", path, "--import", str(module)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "subclassed model (PetNet)" in line and "call it once" in line
+
+
+# -- 11. the report: top-5, skipped folders, colour legend, links, sorting and filtering --
+
+def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
+    from camview.report import MistakeCard, write_report
+
+    photo = cv2.resize(skimage_bgr("chelsea"), (60, 40))
+    original = tmp_path / "set" / "tabby" / "cat 1.jpg"
+    original.parent.mkdir(parents=True)
+    cv2.imwrite(str(original), photo)
+    cards = [MistakeCard(rank, str(original), f"cat {rank}.jpg", pred, conf, "tabby", 0.1,
+                         photo, photo, photo, top=[(pred, conf), ("tabby", 0.1)])
+             for rank, pred, conf in ((1, "tiger cat", 0.8), (2, "lynx", 0.6))]
+    summary = {"model": "m", "dataset": "set", "count": 3, "accuracy": {"top1": 1 / 3,
+               "top5": 1.0}, "per_class": [], "confusions": []}
+    skipped = ["folder 'kittens' matches no class of the model (closest labels: 'kit fox'); "
+               "skipping its 4 images"]
+    path = tmp_path / "report.html"
+    write_report(path, summary, method_title="CAM", cards=cards, shown=2, mistakes=2,
+                 problems=[], skipped=skipped)
+    page = path.read_text()
+    assert '<ol class="top5"' in page and '<li class="is-true">tabby 10.0' in page
+    assert "Skipped from the set" in page and "kittens" in page
+    assert 'class="legend"' in page and "weakest" in page and "strongest" in page
+    assert f'href="{original.resolve().as_uri()}"' in page  # the space is %20
+    assert 'id="filter"' in page and 'id="sort"' in page and "<script>" in page
+    assert page.count('data-rank="') == 2 and 'data-pred="lynx"' in page
