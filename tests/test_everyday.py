@@ -367,3 +367,24 @@ def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
     assert f'href="{original.resolve().as_uri()}"' in page  # the space is %20
     assert 'id="filter"' in page and 'id="sort"' in page and "<script>" in page
     assert page.count('data-rank="') == 2 and 'data-pred="lynx"' in page
+
+
+# -- 2. the window refuses an unusable --model as render does, before it opens -------------
+
+def test_the_window_refuses_an_unusable_model_before_it_opens(tmp_path, capsys, monkeypatch):
+    import camview.app.main
+
+    def no_window(args):
+        raise AssertionError("the window opened for an unusable model")
+
+    monkeypatch.setattr(camview.app.main, "run_window", no_window)
+    inputs = keras.Input((32, 32, 4))  # four channels: no frame gives them
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = _saved(keras.Model(inputs, keras.layers.Dense(2)(x)), tmp_path / "pets.keras")
+    assert main(["--model", path]) == 2
+    (window_line,) = capsys.readouterr().err.splitlines()
+    assert main(["render", "demo", "--frames", "1", "--json", str(tmp_path / "x.json"),
+                 "--model", path]) == 2
+    (render_line,) = capsys.readouterr().err.splitlines()
+    assert window_line == render_line and "4 channels" in window_line
