@@ -60,17 +60,25 @@ def _check_model_options(args: argparse.Namespace) -> list[str] | None:
     return read_labels_file(labels) if labels else None
 
 
+def _check_source(spec: str | int) -> None:
+    """A missing file or folder, or a camera index with no device: named, at once."""
+    from camview.sources import CameraSource, open_source
+
+    source = open_source(spec, opened=False)
+    if isinstance(source, CameraSource):
+        source.check_present()
+
+
 def _check_render(args: argparse.Namespace) -> None:
     from camview.args import render_request
     from camview.maps import method_class
     from camview.render import check_outputs, check_request, method_names
-    from camview.sources import open_source
 
     request = render_request(args)
     check_request(request)
     for name in method_names(request):
         method_class(name)
-    open_source(request.source, opened=False)  # a missing path: named, at once
+    _check_source(request.source)
     check_outputs(request)
 
 
@@ -80,7 +88,7 @@ def _check_window(args: argparse.Namespace) -> None:
     from camview.writers import check_writable
 
     style_from_args(args)
-    if args.source is not None:
+    if args.source is not None:  # a camera is the window's to retry, not refused here
         open_source(args.source, opened=False)
     if args.set is not None and not Path(args.set).expanduser().exists():
         raise SourceError(f"labelled set {args.set}: no such folder or file")

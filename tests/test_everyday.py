@@ -101,6 +101,7 @@ def test_folder_render_keeps_each_stem_and_path(tmp_path, shared_lite0):
 @pytest.mark.parametrize("argv, fragment", [
     (["render", "demo", "-o", "x.png", "--method", "gradcamm"], "unknown method 'gradcamm'"),
     (["render", "missing.jpg", "-o", "x.png"], "missing.jpg: no such file"),
+    (["render", "97", "-o", "x.mp4"], "camera 97 not found"),
     (["render", "demo", "-o", "x.mp4", "--threshold", "1.5"], "threshold"),
     (["render", "demo", "-o", "x.mp4", "--target", "tabbyy"], "did you mean: tabby"),
     (["render", "demo", "-o", "x.mp4", "--model", "missing.keras"], "missing.keras"),
