@@ -19,3 +19,32 @@ def test_a_bad_model_chosen_in_the_window_keeps_the_one_serving(window, qtbot, t
     before = window.session.result
     qtbot.waitUntil(lambda: window.session.result is not before, timeout=LONG)  # maps go on
     assert window.session.result.model_name == "efficientnet_lite0"
+
+
+def test_a_new_photo_never_sits_beside_the_previous_photos_map(qtbot, lite0, tmp_path):
+    import cv2
+    from helpers import skimage_bgr
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a_wide.png"), cv2.resize(skimage_bgr("chelsea"), (320, 180)))
+    cv2.imwrite(str(photos / "b_tall.png"), cv2.resize(skimage_bgr("rocket"), (180, 320)))
+    win = started_window(qtbot, Options(source=str(photos), model=lite0,
+                                        output_dir=str(tmp_path)), timeout=LONG)
+    seen = []  # at each new photo: its index, its shape, what the overlay view holds
+
+    def on_frame(frame):
+        result = win.session.result
+        seen.append((frame.index, frame.image.shape, win.overlay_view.image.shape,
+                     None if result is None else result.frame.index))
+
+    win.session.frameShown.connect(on_frame)
+    qtbot.waitUntil(lambda: any(index == 1 for index, *_ in seen), timeout=LONG)
+    qtbot.waitUntil(lambda: win.session.result.frame.index == 1, timeout=LONG)
+    win.close()
+    for index, shape, overlay_shape, mapped in seen:
+        if mapped != index:  # its map not come yet: the overlay view shows this photo
+            assert overlay_shape[:2] == shape[:2], (index, shape, overlay_shape)
