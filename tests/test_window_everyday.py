@@ -48,3 +48,26 @@ def test_a_new_photo_never_sits_beside_the_previous_photos_map(qtbot, lite0, tmp
     for index, shape, overlay_shape, mapped in seen:
         if mapped != index:  # its map not come yet: the overlay view shows this photo
             assert overlay_shape[:2] == shape[:2], (index, shape, overlay_shape)
+
+
+def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path):
+    import cv2
+    import numpy as np
+    from helpers import skimage_bgr
+
+    from camview.app.labelled_set.worker import explain_pair
+    from camview.maps import make_method
+    from camview.overlay import OverlayStyle
+    from camview.results import ImageResult
+
+    photo = cv2.resize(skimage_bgr("chelsea"), (300, 200))
+    path = tmp_path / "chelsea.png"
+    cv2.imwrite(str(path), photo)
+    result = ImageResult(0, path, 281, ((285, 0.5), (281, 0.2)), 0.2)
+    pair = explain_pair(lite0, make_method("cam", lite0), result, OverlayStyle())
+    h, w = pair.picture.shape[:2]
+    assert w > 3 * 300 * (h - 40) / 200 * 0.9  # three 3:2 panels under their titles
+    third = w // 3
+    first = cv2.resize(pair.picture[h - 200:, :300], (300, 200))
+    assert np.abs(first.astype(int) - photo.astype(int)).mean() < 12  # the photo itself
+    assert pair.picture[:, third:].std() > 10
