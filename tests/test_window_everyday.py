@@ -71,3 +71,18 @@ def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path
     first = cv2.resize(pair.picture[h - 200:, :300], (300, 200))
     assert np.abs(first.astype(int) - photo.astype(int)).mean() < 12  # the photo itself
     assert pair.picture[:, third:].std() > 10
+
+
+def test_a_long_layer_entry_shows_whole_in_the_list_and_the_tooltip(window):
+    from PyQt6.QtCore import Qt
+
+    combo = window.network.layer
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    widest = max(combo.fontMetrics().horizontalAdvance(t) for t in texts)
+    assert combo.view().minimumWidth() >= widest  # the open list cuts nothing
+    assert all(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == t
+               for i, t in enumerate(texts))
+    assert "(read layer)" in combo.currentText()
+    assert combo.toolTip().startswith(combo.currentText() + "\n")
+    window.panel.pick(combo, 3)  # another layer: its whole name in the tooltip now
+    assert combo.toolTip().startswith(texts[3] + "\n")
