@@ -86,3 +86,11 @@ def test_a_long_layer_entry_shows_whole_in_the_list_and_the_tooltip(window):
     assert combo.toolTip().startswith(combo.currentText() + "\n")
     window.panel.pick(combo, 3)  # another layer: its whole name in the tooltip now
     assert combo.toolTip().startswith(texts[3] + "\n")
+
+
+def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
+    window.session.actions["compare"].trigger()  # G
+    assert window.status_text().startswith("preparing compare: CAM | Grad-CAM | Layer-CAM")
+    qtbot.waitUntil(lambda: bool(window.session.result.panels), timeout=LONG)
+    qtbot.waitUntil(lambda: window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM",
+                    timeout=LONG)
