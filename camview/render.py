@@ -152,10 +152,12 @@ class FrameSink:
         if suffix in VIDEO_SUFFIXES:
             self.kind = "video"
         elif suffix in IMAGE_SUFFIXES:
-            # A count the header does not give is found out at the second frame (write).
-            if source.frame_count is not None and source.frame_count != 1:
-                raise OutputError(f"output {self.path} is one image but {source.name} has "
-                                  f"{source.frame_count} frames: give a folder or a .mp4")
+            # A file whose header gives no count is found out at its second frame (write).
+            if source.is_live or (source.frame_count or 1) != 1:
+                many = ("runs until stopped" if source.is_live
+                        else f"has {source.frame_count} frames")
+                raise OutputError(f"output {self.path} is one image but {source.name} {many}: "
+                                  "give a folder or a .mp4")
             self.kind = "image"
         elif suffix == "" or self.path.is_dir():
             self.kind = "folder"

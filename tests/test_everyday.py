@@ -389,3 +389,16 @@ def test_the_window_refuses_an_unusable_model_before_it_opens(tmp_path, capsys, 
                  "--model", path]) == 2
     (render_line,) = capsys.readouterr().err.splitlines()
     assert window_line == render_line and "4 channels" in window_line
+
+
+# -- 12. a one-image output is refused with the real frame count, a one-frame video is not --
+
+def test_one_image_output_names_the_frame_count(tmp_path, capsys, shared_lite0):
+    three = write_video(tmp_path / "three.avi", chelsea_pan(3))
+    assert main(["render", str(three), "-o", str(tmp_path / "x.png")]) == 2
+    assert "three.avi has 3 frames" in capsys.readouterr().err
+    one = write_video(tmp_path / "one.avi", chelsea_pan(1))
+    assert main(["render", str(one), "-o", str(tmp_path / "one.png")]) == 0
+    assert cv2.imread(str(tmp_path / "one.png")) is not None
+    assert main(["render", "demo", "-o", str(tmp_path / "demo.png")]) == 2
+    assert "demo runs until stopped" in capsys.readouterr().err
