@@ -364,7 +364,7 @@ def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
     page = path.read_text()
     assert '<ol class="top5"' in page and '<li class="is-true">tabby 10.0' in page
     assert "Skipped from the set" in page and "kittens" in page
-    assert 'class="legend"' in page and "weakest" in page and "strongest" in page
+    assert 'class="legend"' in page and "linear-gradient" in page and "strongest" in page
     assert f'href="{original.resolve().as_uri()}"' in page  # the space is %20
     assert 'id="filter"' in page and 'id="sort"' in page and "<script>" in page
     assert page.count('data-rank="') == 2 and 'data-pred="lynx"' in page
