@@ -145,7 +145,20 @@ def test_preprocessing_layers_are_no_layer_candidates_and_dense_is_named(tmp_pat
 
 # -- 6. whatever ends a render, its JSON and maps are complete for the frames done ----------
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sighup_ends_a_job_as_ctrl_c_does():
+    import os
+    import signal
+
+    from camview.stopping import Stopped, stop_on_signals
+
+    before = signal.getsignal(signal.SIGHUP)
+    with pytest.raises(KeyboardInterrupt) as stop, stop_on_signals():
+        os.kill(os.getpid(), signal.SIGHUP)  # a real signal, as a closed terminal sends
+    assert isinstance(stop.value, Stopped) and stop.value.signum == signal.SIGHUP
+    assert signal.getsignal(signal.SIGHUP) == before
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM"])  # SIGHUP: the same handler, tested above
 def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
     import os
     import signal
