@@ -343,6 +343,7 @@ def test_a_subclassed_model_is_traced_at_its_built_shape(tmp_path, capsys, caplo
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
 def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
     import runpy
 
