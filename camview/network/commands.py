@@ -84,7 +84,13 @@ def run_filters(args: argparse.Namespace) -> int:
 
 def run_dream(args: argparse.Namespace) -> int:
     """Grow a picture for one class (or channel), write it, read it back and classify it."""
-    from camview.network.dream import channel_objective, class_objective, class_probabilities, dream
+    from camview.network.dream import (
+        channel_objective,
+        check_settings,
+        class_objective,
+        class_probabilities,
+        dream,
+    )
     from camview.progress import Progress
 
     by_channel = args.layer is not None or args.channel is not None
@@ -93,6 +99,7 @@ def run_dream(args: argparse.Namespace) -> int:
     if args.target is None and (args.layer is None or args.channel is None):
         raise CamviewError("what to excite: --target CLASS, or --layer L --channel K "
                            "(a layer `camview inspect` lists and one of its channels)")
+    check_settings(args.steps, args.size)
     check_writable(args.output)
     if not args.output.lower().endswith(".png"):
         raise CamviewError(f"{args.output}: dream writes a .png (8-bit, lossless), so the "

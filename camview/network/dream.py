@@ -26,12 +26,12 @@ from camview.maps.base import Cancelled, Progress
 from camview.models.base import CamModel, softmax
 from camview.network.pixels import pixel_affine
 
-DEFAULT_STEPS = 150
+DEFAULT_STEPS = 200
 DEFAULT_SIZE = 224
 OCTAVES = 3  # pyramid levels, the smallest OCTAVE_SCALE ** -(OCTAVES - 1) of the final size
 OCTAVE_SCALE = 1.4
-STEP_PIXELS = 6.0  # mean absolute change of a pixel per step at the start of an octave (0..255)
-JITTER = 12  # pixels the image is shifted by, at most, before each step
+STEP_PIXELS = 8.0  # mean absolute change of a pixel per step at the start of an octave (0..255)
+JITTER = 0.05  # the image is shifted by up to this fraction of its side before each step
 SCALING = 0.08  # the image is scaled by 1 ± this, at most, before each step
 BLUR_EVERY = 4  # steps between Gaussian blurs
 BLUR_SIGMA = 0.5  # pixels
@@ -77,29 +77,30 @@ def channel_objective(model: CamModel, layer: str, channel: int) -> Objective:
 
 
 def _compile_step(model: CamModel, objective: Objective):
-    """The traced step: (image, class or channel, step size) -> (new image, score)."""
+    """The traced step: (image, size fed (h, w), class or channel, step size) -> (new image,
+    score)."""
     import tensorflow as tf
 
     a, b = (tf.constant(v) for v in pixel_affine(model))
-    fixed = model.input_size if model.fixed_input else None
     feature_model = (model.features_at(objective.layer) if objective.layer is not None
                      else model.feature_model)
     by_channel = objective.layer is not None
     c = model.channels
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, c], tf.float32),
-                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])
-    def step(image, index, size):
+                                  tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.int32),
+                                  tf.TensorSpec([], tf.float32)])
+    def step(image, fed, index, size):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            hw = tf.shape(image)[:2]
+            # Scaled by 1 ± SCALING and shifted by up to JITTER of the side, at the size fed.
             scale = tf.random.uniform([], 1.0 - SCALING, 1.0 + SCALING)
-            scaled = tf.cast(tf.round(tf.cast(hw, tf.float32) * scale), tf.int32)
+            scaled = tf.cast(tf.round(tf.cast(fed, tf.float32) * scale), tf.int32)
             x = tf.image.resize(image[None], scaled)
-            x = tf.roll(x, tf.random.uniform([2], -JITTER, JITTER + 1, tf.int32), [1, 2])
-            x = tf.image.resize_with_crop_or_pad(x, hw[0], hw[1])
-            if fixed is not None:
-                x = tf.image.resize(x, fixed)
+            shift = tf.maximum(1, tf.cast(tf.cast(tf.reduce_min(fed), tf.float32) * JITTER,
+                                          tf.int32))
+            x = tf.roll(x, tf.random.uniform([2], -shift, shift + 1, tf.int32), [1, 2])
+            x = tf.image.resize_with_crop_or_pad(x, fed[0], fed[1])
             x = tf.tensordot(x, a, 1) + b
             features, scores = feature_model(x, training=False)
             score = (tf.reduce_mean(features[0, :, :, index]) if by_channel
@@ -116,6 +117,14 @@ def octave_sizes(size: int, octaves: int = OCTAVES) -> list[int]:
     return [max(16, round(size / OCTAVE_SCALE ** k)) for k in range(octaves - 1, -1, -1)]
 
 
+def check_settings(steps: int, size: int) -> None:
+    """--steps and --size, refused in one line before any model is loaded."""
+    if int(steps) != steps or steps < 1:
+        raise ModelError(f"--steps must be a whole number >= 1, not {steps}")
+    if int(size) != size or not 32 <= size <= 1024:
+        raise ModelError(f"--size must be a whole number of pixels in 32..1024, not {size}")
+
+
 def dream(model: CamModel, objective: Objective, *, steps: int = DEFAULT_STEPS,
           size: int = DEFAULT_SIZE, seed: int = 0, progress: Progress | None = None,
           cancel: threading.Event | None = None) -> DreamResult:
@@ -124,10 +133,7 @@ def dream(model: CamModel, objective: Objective, *, steps: int = DEFAULT_STEPS,
     `progress(done, steps)` is called after each step; `cancel` set stops within one step
     (Cancelled), leaving nothing half-done behind.
     """
-    if int(steps) != steps or steps < 1:
-        raise ModelError(f"--steps must be a whole number >= 1, not {steps}")
-    if int(size) != size or not 32 <= size <= 1024:
-        raise ModelError(f"--size must be a whole number of pixels in 32..1024, not {size}")
+    check_settings(steps, size)
     key = ("dream step", objective.layer)
     step = model.compiled_once(key, lambda: _compile_step(model, objective))
     import tensorflow as tf
@@ -142,7 +148,12 @@ def dream(model: CamModel, objective: Objective, *, steps: int = DEFAULT_STEPS,
     image = np.clip(128.0 + rng.normal(0.0, NOISE, (sides[0], sides[0], model.channels)),
                     0, 255).astype(np.float32)
     done = 0
+    final = np.array(model.network_size((int(size), int(size))), np.int32)
     for side, count in zip(sides, per_octave, strict=True):
+        # What camview feeds for the final picture, and each octave at its share of that
+        # (a fixed-size net is always fed its size).
+        fed = final if model.fixed_input else np.maximum(
+            16, np.rint(final * side / int(size))).astype(np.int32)
         image = cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC)
         image = image.reshape(side, side, model.channels)
         tensor = tf.constant(image)
@@ -150,7 +161,8 @@ def dream(model: CamModel, objective: Objective, *, steps: int = DEFAULT_STEPS,
             if cancel is not None and cancel.is_set():
                 raise Cancelled
             # The step shrinks over each octave: large strokes first, then refinement.
-            tensor, _ = step(tensor, index, np.float32(STEP_PIXELS * (1.0 - 0.75 * k / count)))
+            tensor, _ = step(tensor, fed, index,
+                             np.float32(STEP_PIXELS * (1.0 - 0.75 * k / count)))
             if k % BLUR_EVERY == BLUR_EVERY - 1:
                 blurred = cv2.GaussianBlur(tensor.numpy(), (0, 0), BLUR_SIGMA)
                 tensor = tf.constant(blurred.reshape(side, side, model.channels))
