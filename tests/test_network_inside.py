@@ -4,7 +4,12 @@ kernels, activation maximisation read back from its PNG (camview.network)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import cv2
 import keras
@@ -243,3 +248,24 @@ def test_dream_cli_writes_png_and_json_read_back(lite0, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("camview: error:") and "\n" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_ctrl_c_during_dream_stops_soon_and_writes_nothing(tmp_path):
+    out, doc = tmp_path / "d.png", tmp_path / "d.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "-m", "camview.cli", "dream", "efficientnet_lite0",
+                             "--target", "tabby", "--steps", "100000", "-o", str(out),
+                             "--json", str(doc)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # said once the model is loaded and the ascent starts
+        assert line.startswith("dream: class 281 (tabby)"), proc.stderr.read()
+        time.sleep(2.0)  # a few steps in (the first one traces the step)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - t0 < 10  # within a step or so, even on a loaded machine
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not out.exists() and not doc.exists()

@@ -114,6 +114,8 @@ def run_dream(args: argparse.Namespace) -> int:
 
         layer = "/".join(resolve_layer(model.keras_model, args.layer, model.name))
         objective = channel_objective(model, layer, args.channel)
+    print(f"dream: {objective.describe(model)}, {args.steps} steps at {args.size} px "
+          "(Ctrl+C stops; nothing is written before the end)", flush=True)
     bar = Progress(args.steps, not args.no_progress, unit="steps")
     result = dream(model, objective, steps=args.steps, size=args.size,
                    progress=lambda done, total: bar.update(done))
