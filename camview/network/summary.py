@@ -181,9 +181,9 @@ def summary_lines(summary: Summary) -> list[str]:
                        for k, (c, wd) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in table]
     total, trainable = summary.total_params, summary.trainable_params
+    fed = shape_text(summary.input_shape)
     lines.append(f"total params: {total:,} (trainable {trainable:,}, non-trainable "
-                 f"{total - trainable:,}); {len(summary.rows)} layers; shapes for a "
-                 f"{summary.frame[1]}x{summary.frame[0]} frame fed as "
-                 f"{summary.input_shape[1]}x{summary.input_shape[0]}; R: read layer, "
-                 "L: --layer takes it")
+                 f"{total - trainable:,}); {len(summary.rows)} layers; output shapes are "
+                 f"height x width x channels for a {summary.frame[1]}x{summary.frame[0]} "
+                 f"(width x height) frame, fed at {fed}; R: read layer, L: --layer takes it")
     return lines
