@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -100,10 +99,10 @@ def run_dream(args: argparse.Namespace) -> int:
         raise CamviewError("what to excite: --target CLASS, or --layer L --channel K "
                            "(a layer `camview inspect` lists and one of its channels)")
     check_settings(args.steps, args.size)
-    check_writable(args.output)
     if not args.output.lower().endswith(".png"):
         raise CamviewError(f"{args.output}: dream writes a .png (8-bit, lossless), so the "
                            "probability read back is the picture's own")
+    check_writable(args.output)
     if args.json:
         check_writable(args.json)
     model = _load(args)
@@ -143,5 +142,5 @@ def run_dream(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, doc)
     print(f"{said} (top-1 {model.short_label(top)} {probs[top]:.3f}); {result.steps} steps "
-          f"in {result.seconds:.1f} s; written to {args.output}", file=sys.stdout)
+          f"in {result.seconds:.1f} s; written to {args.output}")
     return EXIT_OK
