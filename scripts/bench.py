@@ -329,6 +329,66 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
 
 
+# -- inside the network (issue 19): activation maximisation ----------------------------------
+
+DREAM_CLASSES = ("tabby", "espresso", "goldfinch")
+
+
+def bench_dream(steps: int | None = None, size: int | None = None) -> dict:
+    """`dream_s`: seconds for one EfficientNet-Lite0 picture at the default steps and size (the
+    median over DREAM_CLASSES, the step traced beforehand, as a second picture in one run
+    finds it); each class's time and the probability of its PNG read back."""
+    import cv2
+    import tensorflow as tf
+
+    from camview.models import load_model
+    from camview.network.dream import (
+        DEFAULT_SIZE,
+        DEFAULT_STEPS,
+        class_objective,
+        class_probabilities,
+        dream,
+    )
+
+    steps, size = steps or DEFAULT_STEPS, size or DEFAULT_SIZE
+    model = load_model("efficientnet_lite0")
+    # A compiled classification of the same picture size, before and after: the step's cost
+    # as a ratio to it compares across loads (this machine's speed varies several times over).
+    batch = model.prepare(np.zeros((size, size, 3), np.uint8))
+    classify = tf.function(lambda x: model.keras_model(x, training=False),
+                           input_signature=[model.input_spec])
+    classify_ms = [median_ms(lambda: classify(batch).numpy(), 20)]
+    start = time.perf_counter()
+    dream(model, class_objective(model, DREAM_CLASSES[0]), steps=1, size=size)
+    trace_s = time.perf_counter() - start
+    per_class = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in DREAM_CLASSES:
+            objective = class_objective(model, name)
+            result = dream(model, objective, steps=steps, size=size)
+            path = str(Path(folder) / f"{name}.png")
+            cv2.imwrite(path, result.image)
+            prob = float(class_probabilities(model, cv2.imread(path))[objective.target])
+            per_class[name] = {"s": result.seconds, "prob": prob}
+    classify_ms.append(median_ms(lambda: classify(batch).numpy(), 20))
+    seconds = statistics.median(v["s"] for v in per_class.values())
+    step_ms = 1000 * seconds / steps
+    return {"dream_s": seconds, "dream_step_ms": step_ms,
+            "dream_classify_ms": statistics.mean(classify_ms),
+            "dream_step_ratio": step_ms / statistics.mean(classify_ms),
+            "dream_trace_s": trace_s, "dream_steps": steps, "dream_size": size,
+            "dream_classes": per_class}
+
+
+def print_dream(report: dict) -> None:
+    print(f"dream (efficientnet_lite0, {report['dream_steps']} steps, {report['dream_size']} "
+          f"px): {report['dream_s']:.1f} s median ({report['dream_step_ms']:.0f} ms/step = "
+          f"{report['dream_step_ratio']:.1f}x a {report['dream_classify_ms']:.1f} ms "
+          "classification, "
+          f"first trace {report['dream_trace_s']:.1f} s); " + ", ".join(
+              f"{k} {v['s']:.1f} s p={v['prob']:.3f}" for k, v in report["dream_classes"].items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model(s) to measure (default: the "
@@ -342,7 +402,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--only", choices=["dream"], default=None,
+                        help="measure only this part (dream: activation maximisation)")
     args = parser.parse_args(argv)
+    if args.only == "dream":
+        report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0),
+                  "cpu_count": os.cpu_count(),
+                  **bench_dream(steps=10 if args.quick else None)}
+        print_dream(report)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return 0
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
@@ -362,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
     report.update(bench_compare3(args.pipeline_seconds))
+    report.update(bench_dream(steps=10 if args.quick else None))
     print_table(report)
+    print_dream(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

@@ -19,6 +19,7 @@ import numpy as np
 from camview.errors import ModelError
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
+from camview.models.graph import HeadKind
 
 #: progress(done, total): called by the on-demand methods after each batched call.
 Progress = Callable[[int, int], None]
@@ -97,6 +98,12 @@ class Method(ABC):
     #: gradient to them when True: several such methods at one layer share one forward (and
     #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
     shared_pass: ClassVar[bool | None] = None
+
+    @classmethod
+    def serves(cls, head: HeadKind) -> bool:
+        """Whether the method can map a model with this head (CAM alone needs pooling then
+        one dense layer); `camview inspect` names the methods from this."""
+        return True
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
