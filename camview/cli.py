@@ -346,6 +346,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_window_model(args: argparse.Namespace) -> None:
+    """`camview --model FILE`: load the file before the window opens, so an unusable one is
+    refused exactly as render refuses it (one line, exit 2) instead of the window falling
+    back to another model; the window is handed the loaded model. Built-in names are
+    checked already (camview.precheck) and load in the window's background."""
+    from camview.args import model_kwargs
+    from camview.models import load_model, spec_for
+
+    if args.model is not None and spec_for(args.model) is None:
+        args.model = load_model(args.model, **model_kwargs(args))
+
+
 def _one_line(exc: BaseException) -> str:
     """A message as one line: some carry a library's multi-line text (a command, its log)."""
     return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -364,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
             from camview.app.display_check import require_display
 
             require_display()  # before TensorFlow's import: a missing display is told at once
+        from camview.precheck import check_arguments
+
+        check_arguments(args)  # bad values and paths: one line in a second, not after TF
         _quiet_tensorflow()
         if not debug:
             _quiet_native_logs()
@@ -382,14 +397,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "render":
             from camview.args import render_request
             from camview.render import render
+            from camview.stopping import stop_on_signals
 
-            return render(render_request(args))
+            with stop_on_signals():  # SIGTERM, SIGHUP: outputs finished, as for Ctrl+C
+                return render(render_request(args))
         if args.command == "evaluate":
             from camview.evaluate import run_evaluate
+            from camview.stopping import stop_on_signals
 
-            return run_evaluate(args)
+            with stop_on_signals():
+                return run_evaluate(args)
         from camview.app.main import run_window
 
+        _load_window_model(args)
         return run_window(args)
     except CamviewError as exc:
         if debug:

@@ -10,14 +10,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from camview.dataset import LabelledSet, open_labelled_set
+from camview.dataset import LabelledSet, keras_class_names, open_labelled_set
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
-from camview.writers import check_writable, finish_each
+from camview.writers import atomic_file, check_writable, finish_each
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) ->
     doc = tally.summary(model, dataset)
     head = json.dumps(doc, indent=1, allow_nan=False)[:-2]  # without the closing "\n}"
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(head + ',\n "images": [')
             for n, r in enumerate(tally.results):
                 f.write(("," if n else "") + "\n  " + json.dumps(result_json(model, r),
@@ -73,11 +74,31 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
                 rank=rank, path=str(r.path), name=r.path.name,
                 predicted=model.short_label(r.predicted), predicted_prob=r.confidence,
                 true=model.short_label(r.true), true_prob=r.true_prob, photo=views.photo,
-                predicted_map=views.predicted, true_map=views.true, problem=views.problem)
+                predicted_map=views.predicted, true_map=views.true, problem=views.problem,
+                top=[(model.short_label(i), p) for i, p in r.top])
 
+    style = OverlayStyle()  # what explain_mistake draws with: the legend says its colours
     write_report(path, tally.summary(model, dataset.name), method_title=method.title,
                  cards=cards(), shown=len(ranked), mistakes=tally.mistakes,
-                 problems=[(str(r.path), r.problem) for r in tally.problems])
+                 problems=[(str(r.path), r.problem) for r in tally.problems],
+                 skipped=dataset.warnings, colormap=style.colormap, threshold=style.threshold)
+
+
+def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:
+    """A model saved without label names, on a class-folder set with one folder per class:
+    the folders' sorted names are its labels, as Keras' image_dataset_from_directory
+    numbered them when it was trained. Said in one line, since it is a convention."""
+    if args.labels or model.labels_named:
+        return
+    names = keras_class_names(args.dataset, len(model.labels))
+    if names is None:
+        return
+    model.name_classes(names, f"the set's {len(names)} class folders, sorted (Keras' "
+                              "image_dataset_from_directory order)")
+    print(f"camview: {model.name} has no label names: its {len(names)} classes are named after "
+          f"the set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
+          f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
+          "name them otherwise", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -87,6 +108,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
+    name_classes_from_folders(model, args)
     dataset = open_labelled_set(args.dataset, model.labels)
     cache = None if args.no_cache else ResultCache.default()
     tally = Tally(args.max_mistakes if args.report else 0)

@@ -40,6 +40,7 @@ from camview.app.scores import Scores
 from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
 from camview.app.settings_menu import RESET_MENU, SettingsMenu
 from camview.app.source_controls import SourceControls
+from camview.app.stale_overlay import StaleOverlay
 from camview.app.widgets import ControlPanel, StatusMessage, ViewArea
 from camview.models import CamModel
 from camview.sources import DEMO_SPEC, Frame, Source
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         s.statusCleared.connect(self.message.success)
         s.frameShown.connect(self._on_frame)
         s.resultShown.connect(self._on_result)
+        self.stale = StaleOverlay(s, self.views)  # after _on_frame: a new photo waits dimmed
         s.sourceChanged.connect(self._on_source)
         s.noticeChanged.connect(lambda _: self._update_title())
         s.setShown.connect(self._on_set_shown)
