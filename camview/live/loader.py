@@ -156,7 +156,7 @@ class Loader:
             self._load_compare(self.host.compare, model)
         except CamviewError as exc:
             self.host.error(for_window(exc), ErrorKind.METHOD)
-        notes = [n for n in (model.preprocess_note, note) if n]
+        notes = [n for n in (model.preprocess_note, model.runtime_note, note) if n]
         self.host.status(" — ".join([model.describe(), *notes]))
 
     def _method_for(self, model: CamModel, wanted: str) -> tuple[Method, str | None]:
