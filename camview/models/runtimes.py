@@ -151,6 +151,28 @@ def openvino_device() -> str:
     return "CPU " + str(openvino.Core().get_property("CPU", "FULL_DEVICE_NAME")).strip()
 
 
+def runtime_devices() -> str:
+    """Each runtime and the device it uses here, for `camview models`: read from what is
+    installed, without TensorFlow's seconds-long import."""
+    try:
+        openvino = openvino_device()
+    except Exception as exc:  # not installed, or no CPU plugin: say so, list the rest
+        openvino = f"unavailable ({type(exc).__name__}: {exc})"
+    cuda = _cuda_installed()
+    tensorflow = "a CUDA GPU when one is found, else CPU" if cuda else "CPU"
+    return (f"{TENSORFLOW} on {tensorflow}; {OPENVINO} on {openvino}; {AUTO} (default): "
+            f"{OPENVINO} when the model converts and matches TensorFlow, else {TENSORFLOW}"
+            + ("; with a GPU, tensorflow" if cuda else ""))
+
+
+def _cuda_installed() -> bool:
+    """Whether TensorFlow's CUDA libraries are installed (the camview[cuda] extra)."""
+    from importlib import metadata
+
+    return any((d.metadata["Name"] or "").lower().startswith("nvidia-cudnn")
+               for d in metadata.distributions())
+
+
 def fingerprint(model: CamModel) -> str:
     """What the converted graph depends on: the model, its read layer, its input and its
     weights' bytes (hashed: a retrained file or random weights convert again), and the
