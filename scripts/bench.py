@@ -396,9 +396,31 @@ def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: i
     model.use_runtime(default)
     row["gflops"] = model_gflops(model, hw)
     row["peak_gflops"] = peak
+    row["flop_floor_ms"] = row["gflops"] / peak * 1000  # the forward pass at the matmul peak
     for runtime, key in ((TENSORFLOW, "classify_ms"), (fast.name, f"{fast.name}_forward_ms")):
         row[f"achieved_gflops_per_s_{runtime}"] = row["gflops"] / (row[key] / 1000)
     return row
+
+
+def bench_pipeline_runtimes(name: str, weights: str | None, seconds: float,
+                            method: str) -> dict:
+    """The live pipeline (as bench_pipeline) on TensorFlow, then on the default runtime:
+    `pipeline_tensorflow` and `pipeline_default` (display and inference fps, latency)."""
+    from camview.models.runtimes import RUNTIME_ENV, default_runtime
+
+    out = {}
+    default = default_runtime()
+    for key, runtime in (("pipeline_tensorflow", "tensorflow"), ("pipeline_default", default)):
+        before = os.environ.get(RUNTIME_ENV)
+        os.environ[RUNTIME_ENV] = runtime
+        try:
+            out[key] = bench_pipeline(name, weights, seconds, method)
+        finally:
+            if before is None:
+                os.environ.pop(RUNTIME_ENV, None)
+            else:
+                os.environ[RUNTIME_ENV] = before
+    return out
 
 
 def bench_evaluate_runtimes(model: str, images: int, repeats: int = 2) -> dict:
@@ -443,7 +465,14 @@ def print_runtimes(report: dict) -> None:
               f"{t['occlusion_speedup']:.2f}x, metrics {t['metrics_speedup']:.2f}x; "
               f"GFLOP {t['gflops']:.2f}, achieved GFLOP/s TF "
               f"{t['achieved_gflops_per_s_tensorflow']:.0f}, {fast} "
-              f"{t['achieved_gflops_per_s_' + fast]:.0f} (peak {t['peak_gflops']:.0f})")
+              f"{t['achieved_gflops_per_s_' + fast]:.0f} (peak {t['peak_gflops']:.0f}, "
+              f"floor {t['flop_floor_ms']:.1f} ms)")
+        for key in ("pipeline_tensorflow", "pipeline_default"):
+            if key in t:
+                p = t[key]
+                print(f"  {key}: display {p['display_fps']:.1f} fps, inference "
+                      f"{p['inference_fps']:.1f} fps, latency p50 {p['latency_ms_p50']:.0f} ms "
+                      f"p95 {p['latency_ms_p95']:.0f} ms, peak RSS {p['peak_rss_mb']:.0f} MB")
     if "evaluate_speedup" in report:
         print(f"evaluate: default runtime {report['evaluate_images_per_s_default']:.1f} "
               f"images/s, tensorflow {report['evaluate_images_per_s_tensorflow']:.1f} images/s "
@@ -479,8 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     slow = 1 if args.quick else 3
     if args.only == "runtime":
         for name in models:
-            report["models"].append({"model": name, "runtimes": bench_runtimes(
-                name, args.weights, args.repeats, slow, report["peak_gflops"])})
+            runtimes = bench_runtimes(name, args.weights, args.repeats, slow,
+                                      report["peak_gflops"])
+            runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
+                                                    args.pipeline_method))
+            report["models"].append({"model": name, "runtimes": runtimes})
         report.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
                                               repeats=1 if args.quick else 2))
         print(f"peak float32 matmul: {report['peak_gflops']:.0f} GFLOP/s "
@@ -500,8 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
     report.update(bench_compare3(args.pipeline_seconds))
-    report.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
-                                          repeats=1 if args.quick else 2))
+    if not args.quick:  # four more loads of the model: not for the smoke run
+        report.update(bench_evaluate_runtimes(models[0], args.evaluate_images))
     print_table(report)
     print_runtimes(report)
     if args.json:

@@ -69,15 +69,32 @@ def own(tmp_path_factory):
             "mnist": load_model(_mnist(folder), runtime=TENSORFLOW), "folder": folder}
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache folder for this file's conversions (tens of seconds each, once)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _one_cache(private_settings, shared_cache, monkeypatch):
+    monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(shared_cache))
+
+
+def on_openvino_once(model: CamModel, cache) -> CamModel:
+    """`model` with its OpenVINO runtime built (then switching is instant), left on
+    TensorFlow, as the other test files expect the session's models."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAMVIEW_CACHE_DIR", str(cache))
+        model.use_runtime(OPENVINO)
+    model.use_runtime(TENSORFLOW)
+    return model
+
+
 @pytest.fixture(scope="module", params=["lite0", "squeezenet", "tutorial", "mnist"])
-def model(request, own):
-    """Each model with its OpenVINO runtime built once (then switching is instant); left on
-    TensorFlow afterwards, as the other test files expect the session's models."""
+def model(request, own, shared_cache):
     name = request.param
     cam_model = own[name] if name in own else request.getfixturevalue(name)
-    cam_model.use_runtime(OPENVINO)
-    cam_model.use_runtime(TENSORFLOW)
-    yield cam_model
+    yield on_openvino_once(cam_model, shared_cache)
     cam_model.use_runtime(TENSORFLOW)
 
 
@@ -137,7 +154,8 @@ def test_evaluate_batches_on_the_runtime(model):
 
 
 def test_maps_that_need_a_true_backward_stay_on_tensorflow(model):
-    earlier = spatial_layers(model.keras_model)[0].path
+    earlier = next(layer.path for layer in spatial_layers(model.keras_model)
+                   if layer.path != model.read_layer)
     model.use_runtime(OPENVINO)
     try:
         assert uses_closed_form(make_method("gradcam", model))
@@ -149,9 +167,8 @@ def test_maps_that_need_a_true_backward_stay_on_tensorflow(model):
         model.use_runtime(TENSORFLOW)
 
 
-def test_perturbation_maps_and_scores_on_openvino_equal_tensorflows(lite0):
-    lite0.use_runtime(OPENVINO)
-    lite0.use_runtime(TENSORFLOW)
+def test_perturbation_maps_and_scores_on_openvino_equal_tensorflows(lite0, shared_cache):
+    on_openvino_once(lite0, shared_cache)
     x = lite0.prepare(FRAME)
     score_cam = make_method("scorecam", lite0, max_channels=8)
     occlusion = make_method("occlusion", lite0, patch=96, stride=96)
@@ -233,3 +250,29 @@ def test_render_and_inspect_take_the_runtime(own, tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", path, "--runtime", "openvino"]) == 0
     assert "runtime:     openvino on CPU" in capsys.readouterr().out
+
+
+def test_the_live_pipeline_switches_runtime_without_stopping(lite0, shared_cache):
+    """scripts/soak.py with runtime switches: maps keep coming on either runtime, the
+    pipeline's threads end."""
+    import importlib.util
+    from pathlib import Path
+
+    from camview.sources import write_demo_video
+
+    on_openvino_once(lite0, shared_cache)
+    spec = importlib.util.spec_from_file_location(
+        "soak", Path(__file__).resolve().parents[1] / "scripts" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    video = write_demo_video(shared_cache.parent / "loop.avi", seconds=2.0)
+    try:
+        report = soak.soak(str(video), model=lite0, method="gradcam", seconds=8.0, warmup=3.0,
+                           sample=1.0, switch_runtime_every=2.0)
+    finally:
+        lite0.use_runtime(TENSORFLOW)
+    assert report["runtime_switches"] >= 3
+    assert report["runtimes_used"][:3] == [TENSORFLOW, OPENVINO, TENSORFLOW]
+    assert report["stalled_windows"] == 0, report["samples"]
+    assert report["stopped_cleanly"] and report["leaked_threads"] == []
+    assert report["errors"] == []

@@ -10,9 +10,9 @@ pooling + dense head, the gradient methods need (camview.maps.closed_form).
 input (checked at every load, see PROBE_TOLERANCE), else TensorFlow, with one line saying
 why; with a GPU TensorFlow can use (the ``camview[cuda]`` install), ``auto`` keeps
 TensorFlow. The conversion (Keras SavedModel export, then ``openvino.convert_model``) takes
-10-20 s, so its result is kept under the cache folder, keyed by the model's fingerprint
+tens of seconds, so its result is kept under the cache folder, keyed by the model's fingerprint
 (graph, read layer and the weights' bytes), and OpenVINO's own CACHE_DIR keeps the compiled
-blob beside it: a second start reads both in well under a second.
+blob beside it: a second start reads both back (1-2 s on two loaded cores).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ RUNTIME_ENV = "CAMVIEW_RUNTIME"
 #: OpenVINO is used only when its outputs on the probe input are within this fraction of the
 #: output's range (scores and activations alike) of TensorFlow's.
 PROBE_TOLERANCE = 1e-3
-#: Said the first time a model is converted (10-20 s on two cores).
+#: Said the first time a model is converted (tens of seconds on two loaded cores).
 OPTIMISING = "optimising the model for this CPU (once)"
 #: TensorFlow's outputs on the probe input, kept beside the converted graph.
 PROBE = "probe.npz"
@@ -229,7 +229,7 @@ def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward
     folder = cache_dir() / "openvino" / fingerprint(model)
     try:
         if not (folder / "model.xml").is_file() or not (folder / PROBE).is_file():
-            (say or log.warning)(f"{model.name}: {OPTIMISING}, 10-20 s")
+            (say or log.warning)(f"{model.name}: {OPTIMISING}, tens of seconds")
             _convert(model, folder)
         core = openvino.Core()
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
