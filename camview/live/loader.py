@@ -185,7 +185,7 @@ class Loader:
         if model is None:  # remembered for when a model arrives
             return
         model.use_runtime(job.name, say=self.host.status)
-        self._warm(model, make_method(self.host.method_name, model, self.host.layer()))
+        self._warm(model, make_method(self.host.method_name, model, self.host.layer))
         if self.host.compare is not None:
             self._load_compare(self.host.compare, model)
         notes = [n for n in (model.preprocess_note, model.runtime_note) if n]
