@@ -196,6 +196,10 @@ class CamModel:
         self.runtime_requested = requested
         return self._forward
 
+    def runtime_ready(self, requested: str) -> bool:
+        """Whether use_runtime(requested) is instant: chosen before (or plain TensorFlow)."""
+        return requested in self._runtimes or requested == TENSORFLOW
+
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(read layer's activations (n, h, w, k), scores (n, classes)) of prepared inputs
         (n, h, w, channels), any n, in one call of the model's runtime."""
