@@ -267,11 +267,11 @@ def test_the_live_pipeline_switches_runtime_without_stopping(lite0, shared_cache
     spec.loader.exec_module(soak)
     video = write_demo_video(shared_cache.parent / "loop.avi", seconds=2.0)
     try:
-        report = soak.soak(str(video), model=lite0, method="gradcam", seconds=8.0, warmup=3.0,
-                           sample=1.0, switch_runtime_every=2.0)
+        report = soak.soak(str(video), model=lite0, method="gradcam", seconds=12.0, warmup=3.0,
+                           sample=1.0, switch_runtime_every=4.0)
     finally:
         lite0.use_runtime(TENSORFLOW)
-    assert report["runtime_switches"] >= 3
+    assert report["runtime_switches"] >= 2
     assert report["runtimes_used"][:3] == [TENSORFLOW, OPENVINO, TENSORFLOW]
     assert report["stalled_windows"] == 0, report["samples"]
     assert report["stopped_cleanly"] and report["leaked_threads"] == []

@@ -15,6 +15,7 @@ from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec
 from camview.live.error_kind import ErrorKind
 from camview.maps import CAM, Method, make_method, method_class
+from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.models import CamModel, HeadKind, load_model
 from camview.sources import Frame
 
@@ -184,8 +185,14 @@ class Loader:
         model = self.host.current_model
         if model is None:  # remembered for when a model arrives
             return
-        model.use_runtime(job.name, say=self.host.status)
-        self._warm(model, make_method(self.host.method_name, model, self.host.layer))
+        method = make_method(self.host.method_name, model, self.host.layer)
+        forward = model.runtime_for(job.name, say=self.host.status)
+        if uses_closed_form(method, forward):  # traced before the live loop can need it
+            frame = self.host.last_frame
+            image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
+            explain_closed_form(model, [method], model.prepare(image), None, forward)
+        model.use_runtime(job.name)
+        self._warm(model, method)
         if self.host.compare is not None:
             self._load_compare(self.host.compare, model)
         notes = [n for n in (model.preprocess_note, model.runtime_note) if n]

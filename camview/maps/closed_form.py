@@ -21,18 +21,20 @@ import numpy as np
 
 from camview.models.base import CamModel
 from camview.models.graph import HeadKind
-from camview.models.runtimes import TENSORFLOW
+from camview.models.runtimes import TENSORFLOW, Forward
 
 #: Heads whose gradient to the read layer is known in closed form.
 CLOSED_FORM_HEADS = (HeadKind.FC, HeadKind.DIRECT)
 
 
-def uses_closed_form(method: Any) -> bool:
+def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
     """Whether `method` (a camview.maps Method) is computed from the model's runtime forward
-    pass here: a runtime other than TensorFlow, a method whose map is `from_tensors` of the
-    read layer, and for a gradient method a head whose gradient is known."""
+    pass here (or `forward`'s, one about to be used): a runtime other than TensorFlow, a
+    method whose map is `from_tensors` of the read layer, and for a gradient method a head
+    whose gradient is known."""
     model = method.model
-    if model.runtime.name == TENSORFLOW or method.shared_pass is None:
+    forward = forward or model.runtime
+    if forward.name == TENSORFLOW or method.shared_pass is None:
         return False
     if method.layer != model.read_layer:
         return False
@@ -53,10 +55,12 @@ def closed_form_gradient(model: CamModel, features, c):
 
 
 def explain_closed_form(model: CamModel, methods: Sequence[Any], batch: np.ndarray,
-                        target: int | None) -> tuple[list[np.ndarray], np.ndarray, int]:
-    """(each method's raw map, scores, class) for one prepared input: one runtime forward
-    pass, then the methods' own rules in one compiled call (cached on the model)."""
-    features, logits = model.forward(batch)
+                        target: int | None, forward: Forward | None = None
+                        ) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """(each method's raw map, scores, class) for one prepared input: one forward pass of the
+    model's runtime (or `forward`: warming one up before it is used), then the methods' own
+    rules in one compiled call (cached on the model)."""
+    features, logits = (forward or model.runtime)(batch)
     run = model.compiled_once(
         ("closed form", model.read_layer, tuple(type(m).__name__ for m in methods)),
         lambda: _compile(model, methods, features.shape[-1], logits.shape[-1]))

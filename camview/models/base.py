@@ -32,7 +32,14 @@ from camview.errors import ModelError
 from camview.labels import ClassNames, class_names_for
 from camview.models.graph import analyse_head
 from camview.models.preprocess import CHANNELS
-from camview.models.runtimes import TENSORFLOW, Forward, Say, TensorFlowForward, choose_forward
+from camview.models.runtimes import (
+    TENSORFLOW,
+    Forward,
+    Say,
+    TensorFlowForward,
+    check_runtime,
+    choose_forward,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,14 +194,18 @@ class CamModel:
         """Run forward passes with `requested` (auto, tensorflow, openvino; see
         camview.models.runtimes). Each choice is made once per model, so switching back is
         instant; an explicit openvino that cannot be had raises ModelError."""
-        from camview.models.runtimes import check_runtime
+        forward = self.runtime_for(requested, say)
+        self._forward, self.runtime_note = self._runtimes[check_runtime(requested)]
+        self.runtime_requested = check_runtime(requested)
+        return forward
 
+    def runtime_for(self, requested: str, say: Say | None = None) -> Forward:
+        """The runtime use_runtime(requested) would switch to, chosen (converted, checked)
+        now but not switched to: a caller can warm it up first."""
         requested = check_runtime(requested)
         if requested not in self._runtimes:
             self._runtimes[requested] = choose_forward(self, requested, say)
-        self._forward, self.runtime_note = self._runtimes[requested]
-        self.runtime_requested = requested
-        return self._forward
+        return self._runtimes[requested][0]
 
     def runtime_ready(self, requested: str) -> bool:
         """Whether use_runtime(requested) is instant: chosen before (or plain TensorFlow)."""
