@@ -324,7 +324,7 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
     rates = {name: (images - small) / (min(times[(name, images)]) - min(times[(name, small)]))
              for name in commands}
     # evaluate_vs_render was called evaluate_speedup before the runtimes came; that name now
-    # means evaluate on TensorFlow ÷ on the default runtime (bench_runtimes).
+    # means evaluate on OpenVINO ÷ on TensorFlow (bench_evaluate_runtimes).
     return {"evaluate_images_per_s": rates["evaluate"], "render_images_per_s": rates["render"],
             "evaluate_vs_render": rates["evaluate"] / rates["render"],
             "evaluate_bench": {"model": model, "images": images, "small": small,
@@ -332,7 +332,7 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Runtimes (issue 20): the default runtime (auto: OpenVINO here) against TensorFlow, in one run.
+# Runtimes (issue 20): OpenVINO against TensorFlow, in one run.
 # `--only runtime` runs this part alone.
 
 RUNTIME_MAPS = ("cam", "gradcam", "gradcam++", "layercam")
@@ -341,9 +341,9 @@ RUNTIME_MAPS = ("cam", "gradcam", "gradcam++", "layercam")
 def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: int,
                    peak: float) -> dict:
     """Per model: TensorFlow's compiled classify (`classify_ms`, as in bench_model), each
-    runtime's forward pass, the closed-form maps on the default runtime and on TensorFlow,
+    runtime's forward pass, the closed-form maps on OpenVINO and on TensorFlow,
     interleaved, as ratios to classify_ms; Score-CAM, occlusion and deletion + insertion on
-    both (`*_speedup`: TensorFlow's time ÷ the default runtime's); each runtime's achieved
+    both (`*_speedup`: TensorFlow's time ÷ OpenVINO's); each runtime's achieved
     GFLOP/s beside the numpy peak."""
     import tensorflow as tf
 
@@ -353,7 +353,9 @@ def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: i
     from camview.models.runtimes import TENSORFLOW
     from camview.sources import DemoSource
 
-    model = load_model(name, weights=weights)  # the default runtime: auto
+    # OpenVINO itself (auto may keep TensorFlow when OpenVINO is slower here: `auto_picks`).
+    auto = load_model(name, weights=weights, runtime="auto")
+    model = load_model(name, weights=weights, runtime="openvino")
     default = model.runtime_requested
     fast = model.runtime
     with DemoSource(size=(640, 480)) as demo:
@@ -377,7 +379,9 @@ def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: i
         calls[f"{method_key(m)}_ms_tensorflow"] = on(TENSORFLOW,
                                                      lambda e=method: e.explain(batch))
     row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "runtime": fast.describe(),
+           "auto_picks": auto.runtime.name, "auto_race_ms": auto.runtime_race_ms,
            **interleaved_median_ms(calls, repeats)}
+    del auto
     for m in methods:
         row[f"{method_key(m)}_ratio"] = row[f"{method_key(m)}_ms_{fast.name}"] / row["classify_ms"]
         row[f"{method_key(m)}_ratio_tensorflow"] = (row[f"{method_key(m)}_ms_tensorflow"]
@@ -404,13 +408,13 @@ def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: i
 
 def bench_pipeline_runtimes(name: str, weights: str | None, seconds: float,
                             method: str) -> dict:
-    """The live pipeline (as bench_pipeline) on TensorFlow, then on the default runtime:
-    `pipeline_tensorflow` and `pipeline_default` (display and inference fps, latency)."""
-    from camview.models.runtimes import RUNTIME_ENV, default_runtime
+    """The live pipeline (as bench_pipeline) on TensorFlow, then on OpenVINO:
+    `pipeline_tensorflow` and `pipeline_openvino` (display and inference fps, latency)."""
+    from camview.models.runtimes import RUNTIME_ENV
 
     out = {}
-    default = default_runtime()
-    for key, runtime in (("pipeline_tensorflow", "tensorflow"), ("pipeline_default", default)):
+    for key, runtime in (("pipeline_tensorflow", "tensorflow"),
+                         ("pipeline_openvino", "openvino")):
         before = os.environ.get(RUNTIME_ENV)
         os.environ[RUNTIME_ENV] = runtime
         try:
@@ -424,8 +428,8 @@ def bench_pipeline_runtimes(name: str, weights: str | None, seconds: float,
 
 
 def bench_evaluate_runtimes(model: str, images: int, repeats: int = 2) -> dict:
-    """`evaluate_speedup`: `camview evaluate` images/s on the default runtime ÷ on
-    TensorFlow, marginal rates as in bench_evaluate (N images minus their first n)."""
+    """`evaluate_speedup`: `camview evaluate` images/s on OpenVINO ÷ on TensorFlow,
+    marginal rates as in bench_evaluate (N images minus their first n)."""
     import contextlib
     import io
 
@@ -438,16 +442,16 @@ def bench_evaluate_runtimes(model: str, images: int, repeats: int = 2) -> dict:
         out = str(Path(tmp) / "out.json")
         for _ in range(repeats):
             for n in (images, small):
-                for runtime in ("tensorflow", "auto"):
+                for runtime in ("tensorflow", "openvino"):
                     argv = ["evaluate", str(sets[n]), "--json", out, "--model", model,
                             "--no-progress", "--no-cache", "--runtime", runtime]
                     with contextlib.redirect_stdout(io.StringIO()):
                         times.setdefault((runtime, n), []).append(run_cli_in_process(argv))
     rates = {r: (images - small) / (min(times[(r, images)]) - min(times[(r, small)]))
-             for r in ("tensorflow", "auto")}
+             for r in ("tensorflow", "openvino")}
     return {"evaluate_images_per_s_tensorflow": rates["tensorflow"],
-            "evaluate_images_per_s_default": rates["auto"],
-            "evaluate_speedup": rates["auto"] / rates["tensorflow"]}
+            "evaluate_images_per_s_openvino": rates["openvino"],
+            "evaluate_speedup": rates["openvino"] / rates["tensorflow"]}
 
 
 def print_runtimes(report: dict) -> None:
@@ -467,14 +471,15 @@ def print_runtimes(report: dict) -> None:
               f"{t['achieved_gflops_per_s_tensorflow']:.0f}, {fast} "
               f"{t['achieved_gflops_per_s_' + fast]:.0f} (peak {t['peak_gflops']:.0f}, "
               f"floor {t['flop_floor_ms']:.1f} ms)")
-        for key in ("pipeline_tensorflow", "pipeline_default"):
+        print(f"  auto picks {t['auto_picks']} (timed: {t['auto_race_ms']})")
+        for key in ("pipeline_tensorflow", "pipeline_openvino"):
             if key in t:
                 p = t[key]
                 print(f"  {key}: display {p['display_fps']:.1f} fps, inference "
                       f"{p['inference_fps']:.1f} fps, latency p50 {p['latency_ms_p50']:.0f} ms "
                       f"p95 {p['latency_ms_p95']:.0f} ms, peak RSS {p['peak_rss_mb']:.0f} MB")
     if "evaluate_speedup" in report:
-        print(f"evaluate: default runtime {report['evaluate_images_per_s_default']:.1f} "
+        print(f"evaluate: openvino {report['evaluate_images_per_s_openvino']:.1f} "
               f"images/s, tensorflow {report['evaluate_images_per_s_tensorflow']:.1f} images/s "
               f"({report['evaluate_speedup']:.2f}x)")
 

@@ -222,14 +222,24 @@ def test_a_second_load_reads_the_cached_conversion(own, tmp_path, monkeypatch):
     monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
     path = str(own["folder"] / "mnist.keras")
     said: list[str] = []
-    first = load_model(path, runtime="auto", progress=said.append)
+    first = load_model(path, runtime=OPENVINO, progress=said.append)
     assert first.runtime.name == OPENVINO and first.runtime_note is None
     assert len(said) == 1 and OPTIMISING in said[0]
-    second = load_model(path, runtime="auto", progress=said.append)
+    second = load_model(path, runtime=OPENVINO, progress=said.append)
     assert len(said) == 1  # nothing converted again
     assert second.runtime.name == OPENVINO
     x = first.prepare(FRAME)
     assert np.array_equal(first.forward(x)[1], second.forward(x)[1])
+    # auto reads the same conversion, times both runtimes and keeps the faster one.
+    auto = load_model(path, runtime="auto", progress=said.append)
+    assert len(said) == 1
+    timed = auto.runtime_race_ms
+    assert set(timed) == {OPENVINO, TENSORFLOW} and min(timed.values()) > 0
+    if timed[OPENVINO] < timed[TENSORFLOW]:
+        assert auto.runtime.name == OPENVINO and auto.runtime_note is None
+    else:
+        assert auto.runtime.name == TENSORFLOW
+        assert "against TensorFlow's" in auto.runtime_note
 
 
 def test_render_and_inspect_take_the_runtime(own, tmp_path, capsys):

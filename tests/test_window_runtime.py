@@ -26,8 +26,9 @@ def test_runtime_setting_switches_the_live_maps_and_the_readout_says_it(qtbot, w
     s.set_readout(True)
     try:
         _pick(window, qtbot, OPENVINO)
-        assert "converts the model" in window.status_text() or (
-            "openvino on CPU" in window.status_text())
+        # The status line ends with the model's description, runtime included.
+        qtbot.waitUntil(lambda: "runtime openvino on CPU" in window.status_text(),
+                        timeout=20000)
         window._tick()
         assert "openvino on CPU" in window.readout.text()
         assert "openvino on CPU" in window.runtime.combo.toolTip()

@@ -178,6 +178,7 @@ class CamModel:
         self._runtimes: dict[str, tuple[Forward, str | None]] = {}
         self.runtime_requested = TENSORFLOW
         self.runtime_note: str | None = None  # why auto fell back to TensorFlow
+        self.runtime_race_ms: dict[str, float] | None = None  # auto's timing, when it timed
 
     # -- forward runtime ---------------------------------------------------------------
     @cached_property

@@ -6,9 +6,10 @@ the perturbation methods) and returns, in one call, the read layer's activations
 class scores: everything CAM, Eigen-CAM, Score-CAM, occlusion, deletion/insertion and, for a
 pooling + dense head, the gradient methods need (camview.maps.closed_form).
 
-``auto`` uses OpenVINO when the model converts and its outputs match TensorFlow's on a probe
-input (checked at every load, see PROBE_TOLERANCE), else TensorFlow, with one line saying
-why; with a GPU TensorFlow can use (the ``camview[cuda]`` install), ``auto`` keeps
+``auto`` uses OpenVINO when the model converts, its outputs match TensorFlow's on a probe
+input (checked at every load, see PROBE_TOLERANCE) and it is the faster of the two on that
+input now (`race`: on a heavily shared CPU it may not be), else TensorFlow, with one line
+saying why; with a GPU TensorFlow can use (the ``camview[cuda]`` install), ``auto`` keeps
 TensorFlow. The conversion (Keras SavedModel export, then ``openvino.convert_model``) takes
 tens of seconds, so its result is kept under the cache folder, keyed by the model's fingerprint
 (graph, read layer and the weights' bytes), and OpenVINO's own CACHE_DIR keeps the compiled
@@ -23,18 +24,29 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from camview.cache_folder import cache_dir
 from camview.errors import ModelError
 
-if TYPE_CHECKING:
-    from camview.models.base import CamModel
+
+class CamModel(Protocol):
+    """What a runtime reads of camview.models.base.CamModel (which imports this module)."""
+
+    name: str
+    read_layer: str
+    feature_model: Any  # keras.Model: input -> [read layer's activations, scores]
+    input_spec: Any  # tf.TensorSpec of one input
+    tensorflow_forward: Forward  # TensorFlow's compiled forward, built once
+    runtime_race_ms: dict[str, float] | None  # what auto timed (race), when it did
+
+    def prepare(self, frame_bgr: np.ndarray) -> np.ndarray: ...
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +62,8 @@ RUNTIME_ENV = "CAMVIEW_RUNTIME"
 PROBE_TOLERANCE = 1e-3
 #: Said the first time a model is converted (tens of seconds on two loaded cores).
 OPTIMISING = "optimising the model for this CPU (once)"
+#: Calls of each runtime auto times on the probe input (race), in turns.
+RACE_REPEATS = 5
 #: TensorFlow's outputs on the probe input, kept beside the converted graph.
 PROBE = "probe.npz"
 
@@ -275,17 +289,47 @@ def probe_mismatch(forward: Forward, probe: Path) -> str | None:
     return None
 
 
+def race(model: CamModel, forward: Forward, repeats: int = RACE_REPEATS) -> dict[str, float]:
+    """Median ms of `forward` and of TensorFlow's compiled forward on the probe input, timed
+    in turns (after one warm-up call each), so load on the machine weighs on both alike."""
+    x = probe_input(model)
+    calls = {forward.name: forward, TENSORFLOW: model.tensorflow_forward}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for fn in calls.values():
+        fn(x)
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            fn(x)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 def choose_forward(model: CamModel, requested: str, say: Say | None = None
                    ) -> tuple[Forward, str | None]:
     """The forward runtime for `requested` and, when auto fell back to TensorFlow, why (one
-    line, also logged). An explicit ``openvino`` that cannot be had raises ModelError."""
+    line, also logged). An explicit ``openvino`` that cannot be had raises ModelError.
+
+    ``auto`` also times both on the probe input (see race) and keeps TensorFlow when
+    OpenVINO is not the faster one here now: on a heavily shared CPU its batch-1 call can take
+    twice TensorFlow's (README, Runtime).
+    """
     requested = check_runtime(requested)
+    tensorflow = model.tensorflow_forward
     if requested == TENSORFLOW:
-        return TensorFlowForward(model), None
+        return tensorflow, None
     if requested == AUTO and tensorflow_device() != "CPU":
-        return TensorFlowForward(model), None  # a GPU: TensorFlow is the faster one here
+        return tensorflow, None  # a GPU: TensorFlow is the faster one here
     try:
         forward = openvino_forward(model, say)
+        if requested == AUTO:
+            timed = race(model, forward)
+            model.runtime_race_ms = timed
+            if timed[OPENVINO] >= timed[TENSORFLOW]:
+                raise ModelError(f"OpenVINO is not used for {model.name}: its forward pass "
+                                 f"took {timed[OPENVINO]:.0f} ms against TensorFlow's "
+                                 f"{timed[TENSORFLOW]:.0f} ms on this machine now (median "
+                                 "of a few; --runtime openvino uses it anyway)")
     except ModelError as exc:
         if requested == OPENVINO:
             raise
@@ -293,5 +337,5 @@ def choose_forward(model: CamModel, requested: str, say: Say | None = None
             f"OpenVINO is not used: {exc}")
         note += "; running on TensorFlow"
         log.warning("%s", note)
-        return TensorFlowForward(model), note
+        return tensorflow, note
     return forward, None
