@@ -531,8 +531,9 @@ def main(argv: list[str] | None = None) -> int:
                           1 if args.quick else 3)
         row["pipeline"] = bench_pipeline(name, args.weights, args.pipeline_seconds,
                                          args.pipeline_method)
-        row["runtimes"] = bench_runtimes(name, args.weights, args.repeats, slow,
-                                         report["peak_gflops"])
+        if not args.quick:  # converting to OpenVINO takes tens of seconds: not for a smoke run
+            row["runtimes"] = bench_runtimes(name, args.weights, args.repeats, slow,
+                                             report["peak_gflops"])
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
