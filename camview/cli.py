@@ -72,6 +72,12 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--import", dest="imports", action="append", default=None,
                    metavar="FILE.py", help="run this Python file first (it registers the "
                    "custom layers your model uses); may be repeated")
+    from camview.models.runtimes import RUNTIMES
+
+    p.add_argument("--runtime", choices=RUNTIMES, default=None,
+                   help="forward pass: openvino (faster on a CPU), tensorflow, or auto "
+                        "(default: openvino when the model converts and matches TensorFlow, "
+                        "else tensorflow; see README, Runtime)")
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -294,11 +300,13 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from camview.models import DEFAULT_MODEL, list_models
+    from camview.models.runtimes import runtime_devices
 
     rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
              f"{i.input_size}x{i.input_size}", i.resize.value, i.preprocessing,
              i.status.summary, i.status.detail) for i in list_models()]
     _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
+    print(f"\nruntimes (--runtime): {runtime_devices()}")
     print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names, "
           "--preprocess MODE for how it was fed; `camview inspect FILE` shows what camview "
           "reads from it).")
@@ -318,8 +326,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         raise CamviewError("--json goes with --layers (the summary it writes)")
     spec = spec_for(args.model)
     weights = args.weights or ("none" if spec else None)
+    # Random weights convert anew each time: the runtime is checked when it is asked for.
     model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess)
+                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
     h, w = model.input_size
     size = ("fixed size" if model.fixed_input
             else f"any size (frames resized with {model.resize.value})")
@@ -331,7 +340,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                       f"{size}"),
             ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
             ("read layer", f"{model.read_layer} ({head_line(model)})"),
-            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}")]
+            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
+            ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
+                                                    if model.runtime_note else "")
+             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
+                                        "whether OpenVINO converts it; the window, render "
+                                        "and evaluate use auto)"))]
     _print_table([(k + ":", v) for k, v in rows])
     if args.layers:
         print()

@@ -21,7 +21,7 @@ import math
 import queue
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ from camview.handoff import END, put_unless_stopped
 from camview.images import load_image, shrink
 from camview.maps import Method
 from camview.models import CamModel, ResizeMode
+from camview.models.runtimes import TENSORFLOW
 from camview.overlay import OverlayStyle
 from camview.results import (
     BUCKET_PX,
@@ -112,21 +113,27 @@ def padded_size(n: int, batch_size: int) -> int:
     return min(batch_size, 1 << max(0, n - 1).bit_length())
 
 
-def batch_logits(model: CamModel):
+def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     """The model's scores for a batch of same-shape inputs, one compiled call (built once per
-    model and kept with its other compiled functions). CamModel's own calls take batch 1."""
+    model and kept with its other compiled functions), or one call of the model's faster
+    runtime (OpenVINO), which takes any batch."""
+    if model.runtime.name != TENSORFLOW:
+        return lambda x: model.forward(x)[1]
+
     def build():
         import tensorflow as tf
 
-        keras_model = model.keras_model
+        # The scores the maps use (before a final softmax; a binary output as two classes),
+        # as the other runtimes give them.
+        feature_model = model.feature_model
         # The model's own input spec (fixed size, channels) with any batch size.
         spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
 
         @tf.function(input_signature=[spec], reduce_retracing=True)
         def run(x):
-            return keras_model(x, training=False)
+            return feature_model(x, training=False)[1]
 
-        return run
+        return lambda x: run(x).numpy()
 
     return model.compiled_once(("evaluate", "batch-logits"), build)
 
@@ -248,7 +255,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
                    default=padded_size(n, batch_capacity(model, shape, batch_size)))
         run_before.add(size)
         inputs += inputs[-1:] * (size - n)
-        logits = run(np.stack(inputs).astype(np.float32, copy=False)).numpy()[:len(batch)]
+        logits = run(np.stack(inputs).astype(np.float32, copy=False))[:len(batch)]
         results = [(result_of(p.item, p.index, row), p.stamp)
                    for p, row in zip(batch, logits, strict=True)]
         if cache is not None:

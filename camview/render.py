@@ -69,6 +69,7 @@ class RenderRequest:
     layer: str | None = None
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
+    runtime: str | None = None  # the forward runtime (camview.models.runtimes); None: default
     method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)
@@ -447,7 +448,7 @@ def render(request: RenderRequest) -> int:
             limit = DEMO_FRAMES
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
-                           preprocess=request.preprocess)
+                           preprocess=request.preprocess, runtime=request.runtime)
         methods = make_methods(request, model)
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (

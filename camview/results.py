@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camview.cache_folder import cache_dir
 from camview.dataset import LabelledImage
 from camview.maps import MapResult
 from camview.models import CamModel
@@ -29,7 +30,6 @@ TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
 #: In ``shorter`` mode the long side of the network input is rounded to a multiple of this,
 #: so that images of similar shapes share a batch (see camview.evaluation.network_input).
 BUCKET_PX = 32
-CACHE_ENV = "CAMVIEW_CACHE_DIR"
 _CACHE_VERSION = 1  # bump when what is cached, or how inputs are prepared, changes
 
 
@@ -89,14 +89,6 @@ def result_of(item: LabelledImage, index: int, logits: np.ndarray) -> ImageResul
 
 # ---------------------------------------------------------------------------------------------
 # The cache
-
-
-def cache_dir() -> Path:
-    """$CAMVIEW_CACHE_DIR, else $XDG_CACHE_HOME/camview, else ~/.cache/camview."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "camview"
 
 
 def model_fingerprint(model: CamModel) -> str:

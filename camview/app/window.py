@@ -35,6 +35,7 @@ from camview.app.layer_outputs_dock import LayerOutputsDock
 from camview.app.live_controls import LiveControls
 from camview.app.network import NetworkControls
 from camview.app.recording_controls import RecordingControls
+from camview.app.runtime_controls import RuntimeControls
 from camview.app.saved_settings import Options, saved_changes, saved_geometry
 from camview.app.scores import Scores
 from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareControls(s)
         self.frozen = FrozenFrameMaps(s)
         self.network = NetworkControls(s, self.panel.network_form)
+        self.runtime = RuntimeControls(s, self.panel.network_form)
         self.scores = Scores(s, self)
         self.layers_dock = LayerOutputsDock(s, self)
         self.inside = InsideNetworkDock(s, self)
@@ -314,7 +316,8 @@ class MainWindow(QMainWindow):
         self.readout.setText(
             f"capture {st.capture_fps:4.1f} fps · {inference} · "
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
-            f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}{frozen}")
+            f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}"
+            f"{' · ' + runtime if (runtime := self.runtime.readout()) else ''}{frozen}")
 
     # -- drops and help
     def dragEnterEvent(self, event) -> None:
