@@ -43,7 +43,8 @@ def render_request(args: argparse.Namespace):
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "method", "target",
-                                           "frames", "max_channels", "patch", "stride")
+                                           "frames", "max_channels", "patch", "stride", "steps",
+                                           "baseline", "masks")
              if getattr(args, k, None) is not None}
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),

@@ -218,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="scorecam: channels of highest variance kept (0: all, exact)")
     render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")
     render.add_argument("--stride", type=int, default=None, help="occlusion: step (px)")
+    render.add_argument("--steps", type=int, default=None,
+                        help="integrated-gradients: path steps (default 32, batched)")
+    render.add_argument("--baseline", choices=["black", "blur"], default=None,
+                        help="integrated-gradients: the path's start (default black)")
+    render.add_argument("--masks", type=int, default=None,
+                        help="rise: random masks (default 1000)")
     _add_model_options(render)
     _add_style_options(render)
 

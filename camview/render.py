@@ -74,6 +74,9 @@ class RenderRequest:
     max_channels: int | None = None  # scorecam
     patch: int | None = None  # occlusion
     stride: int | None = None  # occlusion
+    steps: int | None = None  # integrated-gradients
+    baseline: str | None = None  # integrated-gradients: black or blur
+    masks: int | None = None  # rise
     metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
@@ -92,6 +95,7 @@ class FrameRecord:
     cam: np.ndarray = field(repr=False)
     problem: str | None = None
     metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
+    details: dict | None = None  # what the method reports beside its map (MapResult.details)
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
@@ -99,6 +103,8 @@ class FrameRecord:
             entry["problem"] = self.problem
         if self.metrics is not None:
             entry["metrics"] = self.metrics
+        if self.details:
+            entry.update(self.details)
         return entry
 
 
@@ -120,7 +126,7 @@ def record_of(model: CamModel, frame: Frame, result: MapResult,
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
-        problem=result.problem, metrics=metrics)
+        problem=result.problem, metrics=metrics, details=result.details)
 
 
 class FrameSink:
@@ -244,7 +250,7 @@ def method_names(request: RenderRequest) -> list[str]:
 
 
 #: RenderRequest fields that configure a method, as make_method takes them.
-METHOD_OPTIONS = ("max_channels", "patch", "stride")
+METHOD_OPTIONS = ("max_channels", "patch", "stride", "steps", "baseline", "masks")
 
 
 def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
@@ -389,6 +395,19 @@ def report_problems(records: list[FrameRecord]) -> None:
                     detail)
 
 
+def report_completeness(records: list[FrameRecord]) -> None:
+    """One line when Integrated Gradients' attributions miss the score difference by more
+    than 5 % on some frames: the path integral needs more --steps there."""
+    from camview.maps.integrated_gradients import completeness_gap
+
+    gaps = [g for r in records if (g := completeness_gap(r.details)) is not None]
+    off = [g for g in gaps if g > 0.05]
+    if off:
+        log.warning("integrated gradients: on %d of %d frames the attributions miss the score "
+                    "difference by more than 5 %% (worst %.0f %%): raise --steps", len(off),
+                    len(gaps), 100 * max(off))
+
+
 def render(request: RenderRequest) -> int:
     """Run one render to the end; the exit status (0 done, 130 a file source interrupted).
 
@@ -438,6 +457,7 @@ def render(request: RenderRequest) -> int:
     if not records:
         raise SourceError(f"{source.name} gave no frames")
     report_problems(records)
+    report_completeness(records)
     if interrupted and not source.is_live:
         print(f"camview: stopped after {len(records)} frames", file=sys.stderr)
         return 130
