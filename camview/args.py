@@ -49,4 +49,5 @@ def render_request(args: argparse.Namespace):
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),
                          progress=not args.no_progress, compare=compare,
-                         metrics=bool(getattr(args, "metrics", False)), **given)
+                         metrics=bool(getattr(args, "metrics", False)),
+                         sanity=bool(getattr(args, "sanity", False)), **given)

@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a titled grid of the frame through several methods")
     render.add_argument("--metrics", action="store_true",
                         help="deletion/insertion scores per method in --json (slow)")
+    render.add_argument("--sanity", action="store_true",
+                        help="one image: randomise the network top-down in 5 steps and say "
+                             "whether each method's map changes (JSON, a figure beside -o)")
     render.add_argument("--max-channels", type=int, default=None, metavar="N",
                         help="scorecam: channels of highest variance kept (0: all, exact)")
     render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")

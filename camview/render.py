@@ -78,6 +78,7 @@ class RenderRequest:
     baseline: str | None = None  # integrated-gradients: black or blur
     masks: int | None = None  # rise
     metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
+    sanity: bool = False  # one image: cascading randomisation of the model (camview.sanity)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
     style: OverlayStyle = field(default_factory=OverlayStyle)
@@ -395,6 +396,40 @@ def report_problems(records: list[FrameRecord]) -> None:
                     detail)
 
 
+def sanity_figure_path(request: RenderRequest) -> Path:
+    """Where render --sanity writes its figure: beside -o (else --json, else --map), named
+    after it with "-sanity.png"."""
+    base = Path(request.output or request.json or request.map)
+    return base.with_name(f"{base.stem}-sanity.png")
+
+
+def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method],
+                  record: FrameRecord) -> None:
+    """--sanity on the rendered image: the check's numbers into its JSON frame, the figure
+    beside the output, and one verdict line per method on stdout."""
+    from camview.sanity import figure, sanity_check
+
+    with open_source(request.source) as again:  # the one image, read as the render read it
+        frame = again.read()
+    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
+    names = [m.name for m in methods]
+    progress = Progress(None, enabled=request.progress, unit="maps")
+
+    def step(done: int, total: int) -> None:
+        progress.total = total
+        progress.update(done)
+
+    result = sanity_check(model, model.prepare(frame.image), names, record.target["index"],
+                          options=options, progress=step)
+    progress.finish(progress.total or 0)
+    record.details = {**(record.details or {}), "sanity": result.as_json()}
+    path = sanity_figure_path(request)
+    write_image(path, figure(frame.image, result))
+    for name in names:
+        print(result.verdict(name))
+    print(f"camview: sanity figure written to {path}", file=sys.stderr)
+
+
 def report_completeness(records: list[FrameRecord]) -> None:
     """One line when Integrated Gradients' attributions miss the score difference by more
     than 5 % on some frames: the path integral needs more --steps there."""
@@ -418,6 +453,9 @@ def render(request: RenderRequest) -> int:
     with source:
         check_outputs(request)
         sink = FrameSink(request.output, source, (str(request.source),))
+        if request.sanity and source.frame_count != 1:
+            raise CamviewError(f"--sanity takes one image, not {source.name} (it maps the "
+                               "image again after each randomisation step)")
         limit = request.frames
         if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
@@ -435,6 +473,8 @@ def render(request: RenderRequest) -> int:
         try:
             render_frames(model, methods, source, sink, target, request.style, limit, progress,
                           records, metrics=request.metrics)
+            if request.sanity and records:
+                render_sanity(request, model, methods, records[0])
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:

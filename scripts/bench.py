@@ -167,6 +167,35 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
     return row
 
 
+def bench_issue18_methods(name: str, repeats: int, slow_repeats: int) -> dict:
+    """Issue 18's methods on the benchmark frame (`--only methods`): HiResCAM and XGrad-CAM
+    interleaved with plain classification (ratios from one run), Integrated Gradients and
+    RISE at their defaults, and SmoothGrad beside them (its cost target)."""
+    import tensorflow as tf
+
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    logits_only = tf.function(lambda x: model.keras_model(x, training=False),
+                              input_signature=[model.input_spec])
+    calls = {"classify_ms": lambda: logits_only(batch).numpy()}
+    for method in ("hirescam", "xgradcam", "gradcam"):
+        explainer = make_method(method, model)
+        calls[f"{method_key(method)}_ms"] = lambda e=explainer: e.explain(batch)
+    row = {"model": model.name, **interleaved_median_ms(calls, repeats)}
+    for method in ("integrated-gradients", "rise", "smoothgrad"):
+        explainer = make_method(method, model)
+        row[f"{method_key(method)}_ms"] = median_ms(lambda e=explainer: e.explain(batch),
+                                                    slow_repeats, warmup=1)
+    for key in [k for k in row if k.endswith("_ms") and k != "classify_ms"]:
+        row[key.replace("_ms", "_ratio")] = row[key] / row["classify_ms"]
+    return row
+
+
 def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
@@ -342,10 +371,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--only", choices=sorted(ONLY), default=None,
+                        help="measure only this part (issue 18: methods, sanity, set-metrics)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
+    if args.only:
+        report = ONLY[args.only](args)
+        print(json.dumps(report, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return 0
 
     if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
@@ -366,6 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
+
+
+#: --only PART: issue 18's measurements, each runnable alone (first model only).
+ONLY = {
+    "methods": lambda args: bench_issue18_methods((args.model or ["efficientnet_lite0"])[0],
+                                                  args.repeats, 1 if args.quick else 3),
+}
 
 
 def _fmt(value, digits: int = 1) -> str:
