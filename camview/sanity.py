@@ -204,16 +204,19 @@ def sanity_check(model: CamModel, batch: np.ndarray, methods: list[str],
 
 def figure(frame_bgr: np.ndarray, result: SanityResult, *, height: int = 160) -> np.ndarray:
     """The paper's Figure 2 for one input: a row per method, a column per step (the
-    original first), each |map| scaled by its own maximum and blended over the frame, titled
+    original first), each |map| scaled by its own maximum (the pixel-level maps by their
+    99th percentile, as they are drawn) and blended over the frame, titled
     with the step and its Spearman correlation to the original."""
     h, w = frame_bgr.shape[:2]
     small = cv2.resize(frame_bgr, (max(1, round(w * height / h)), height),
                        interpolation=cv2.INTER_AREA)
     panels = []
     for method, maps in result.maps.items():
+        clip = method_class(method).clip_percentile  # pixel-level maps: capped, as drawn
         for i, cam in enumerate(maps):
             magnitude = np.abs(np.nan_to_num(np.asarray(cam, np.float32)))
-            top = float(magnitude.max())
+            top = float(magnitude.max() if clip is None else np.percentile(magnitude, clip))
+            magnitude = np.minimum(magnitude, top)
             title = (f"{method}: original" if i == 0 else
                      f"{result.step_names[i - 1]}: {result.spearman[method][i - 1]:.2f}")
             try:

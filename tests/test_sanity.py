@@ -103,3 +103,18 @@ def test_render_sanity_takes_one_image(tmp_path, capsys):
     clip = write_video(tmp_path / "pan.avi", chelsea_pan(3))
     assert main(["render", str(clip), "--json", str(tmp_path / "x.json"), "--sanity"]) == 2
     assert "--sanity takes one image" in capsys.readouterr().err
+
+
+def test_window_sanity_check_shows_the_figure(qtbot, window):
+    from PyQt6.QtWidgets import QLabel
+
+    window.session.actions["sanity_check"].trigger()
+    assert window.session.pipeline.frozen
+    qtbot.waitUntil(lambda: window.sanity.dialog is not None, timeout=180000)
+    dialog = window.sanity.dialog
+    note = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert "cam:" in note and "gradcam:" in note and "saliency:" in note
+    assert "changes with the network" in note
+    # The figure: 3 methods x (original + 5 steps) panels of the frame shown.
+    picture = dialog.view.image
+    assert picture is not None and picture.shape[1] > 2 * picture.shape[0]

@@ -33,6 +33,7 @@ from camview.app.layer_outputs_dock import LayerOutputsDock
 from camview.app.live_controls import LiveControls
 from camview.app.network import NetworkControls
 from camview.app.recording_controls import RecordingControls
+from camview.app.sanity_check import SanityCheck
 from camview.app.saved_settings import Options, saved_changes, saved_geometry
 from camview.app.scores import Scores
 from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.frozen = FrozenFrameMaps(s)
         self.network = NetworkControls(s, self.panel.network_form)
         self.scores = Scores(s, self)
+        self.sanity = SanityCheck(s, self)
         self.layers_dock = LayerOutputsDock(s, self)
         self.message = StatusMessage()
         self.rec_label = QLabel("")
@@ -164,7 +166,7 @@ class MainWindow(QMainWindow):
                      self.prefs.about_action()]
         self.toolbar = add_menus(self, [
             ("&Source", [*file_acts, *set_acts, None, quit_act]),
-            ("&View", [*view_acts, None, self.scores.action,
+            ("&View", [*view_acts, None, self.scores.action, self.sanity.action,
                        self.layers_dock.toggleViewAction()]),
             ("&Network", network), ("&Overlay", look),
             ("S&ettings", self.prefs.make_actions()),  # Alt+S is Source
