@@ -183,6 +183,10 @@ def _add_evaluate_parser(sub) -> None:
                    help="classify every image again (results are otherwise cached per model "
                         "and file, in $CAMVIEW_CACHE_DIR or ~/.cache/camview)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--metrics", default=None, metavar="M1,M2",
+                   help="score these methods' maps on every image (top-1 class): deletion and "
+                        "insertion AUC, Average Drop, Increase in Confidence, against a random "
+                        "map; means with 95 %% intervals in --json, a ranking in --report")
     _add_model_options(p)
 
 

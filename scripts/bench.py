@@ -196,6 +196,22 @@ def bench_issue18_methods(name: str, repeats: int, slow_repeats: int) -> dict:
     return row
 
 
+def bench_sanity(name: str, repeats: int) -> dict:
+    """`--only sanity`: camview.sanity's cascading randomisation, 5 steps x 3 methods (Grad-CAM,
+    Layer-CAM, saliency) on the benchmark frame, the copy and its tracing included (each run
+    makes a new copy: that is what a user waits for); the median of `repeats` runs."""
+    from camview.models import load_model
+    from camview.sanity import sanity_check
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    methods = ["gradcam", "layercam", "saliency"]
+    seconds = median_ms(lambda: sanity_check(model, batch, methods), repeats, warmup=1) / 1000
+    return {"sanity_s": seconds, "sanity_methods": methods, "sanity_steps": 5}
+
+
 def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
@@ -371,14 +387,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument("--only", choices=sorted(ONLY), default=None,
-                        help="measure only this part (issue 18: methods, sanity, set-metrics)")
+    parser.add_argument("--only", choices=sorted(ONLY), action="append", default=None,
+                        help="measure only this part, in one run (may be repeated; issue 18: "
+                             "methods, sanity)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
     if args.only:
-        report = ONLY[args.only](args)
+        report = {"cpu_count": os.cpu_count()}
+        for part in args.only:
+            report.update({f"{part}": ONLY[part](args)})
         print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
@@ -409,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
 ONLY = {
     "methods": lambda args: bench_issue18_methods((args.model or ["efficientnet_lite0"])[0],
                                                   args.repeats, 1 if args.quick else 3),
+    "sanity": lambda args: bench_sanity((args.model or ["efficientnet_lite0"])[0],
+                                        1 if args.quick else 3),
 }
 
 
