@@ -191,6 +191,10 @@ def _add_evaluate_parser(sub) -> None:
                    help="classify every image again (results are otherwise cached per model "
                         "and file, in $CAMVIEW_CACHE_DIR or ~/.cache/camview)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--metrics", default=None, metavar="M1,M2",
+                   help="score these methods' maps on every image (top-1 class): deletion and "
+                        "insertion AUC, Average Drop, Increase in Confidence, against a random "
+                        "map; means with 95 %% intervals in --json, a ranking in --report")
     _add_model_options(p)
 
 
@@ -222,10 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a titled grid of the frame through several methods")
     render.add_argument("--metrics", action="store_true",
                         help="deletion/insertion scores per method in --json (slow)")
+    render.add_argument("--sanity", action="store_true",
+                        help="one image: randomise the network top-down in 5 steps and say "
+                             "whether each method's map changes (JSON, a figure beside -o)")
     render.add_argument("--max-channels", type=int, default=None, metavar="N",
                         help="scorecam: channels of highest variance kept (0: all, exact)")
     render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")
     render.add_argument("--stride", type=int, default=None, help="occlusion: step (px)")
+    render.add_argument("--steps", type=int, default=None,
+                        help="integrated-gradients: path steps (default 32, batched)")
+    render.add_argument("--baseline", choices=["black", "blur"], default=None,
+                        help="integrated-gradients: the path's start (default black)")
+    render.add_argument("--masks", type=int, default=None,
+                        help="rise: random masks (default 1000)")
     _add_model_options(render)
     _add_style_options(render)
 

@@ -38,6 +38,11 @@ def check_request(args: argparse.Namespace) -> None:
     if args.report and method_class(args.method or "cam") is CAM:
         name = args.model or DEFAULT_MODEL
         CAM.check_head(name, known_head(name))
+    if getattr(args, "metrics", None):
+        from camview.args import method_list
+
+        for name in method_list(args.metrics):
+            method_class(name)  # an unknown method: one line now, not after the set
     given = [(flag, p) for flag, p in (("--json", args.json), ("--report", args.report)) if p]
     if len(given) == 2 and Path(given[0][1]).resolve() == Path(given[1][1]).resolve():
         raise OutputError(f"--json and --report are both {args.json}: give two names")
@@ -45,10 +50,13 @@ def check_request(args: argparse.Namespace) -> None:
         check_writable(out, inputs=(args.dataset,), folder=False)
 
 
-def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) -> None:
+def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally,
+               set_scores: dict | None = None) -> None:
     """The summary and one entry per image, in set order. The entries are written one by one,
     so a 10 000-image set never has its whole document in memory as text."""
     doc = tally.summary(model, dataset)
+    if set_scores is not None:  # --metrics
+        doc["metrics"] = set_scores
     head = json.dumps(doc, indent=1, allow_nan=False)[:-2]  # without the closing "\n}"
     try:
         with atomic_file(path) as f:
@@ -62,8 +70,9 @@ def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally) ->
 
 
 def write_report_for(path: str, model: CamModel, method: Method, dataset: LabelledSet,
-                     tally: Tally) -> None:
-    from camview.report import MistakeCard, write_report
+                     tally: Tally, set_scores: dict | None = None,
+                     titles: dict[str, str] | None = None) -> None:
+    from camview.report import MistakeCard, set_scores_html, write_report
 
     ranked = tally.ranked_mistakes()
 
@@ -81,7 +90,8 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
     write_report(path, tally.summary(model, dataset.name), method_title=method.title,
                  cards=cards(), shown=len(ranked), mistakes=tally.mistakes,
                  problems=[(str(r.path), r.problem) for r in tally.problems],
-                 skipped=dataset.warnings, colormap=style.colormap, threshold=style.threshold)
+                 skipped=dataset.warnings, colormap=style.colormap, threshold=style.threshold,
+                 extra_html=set_scores_html(set_scores, titles or {}) if set_scores else "")
 
 
 def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:
@@ -99,6 +109,40 @@ def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None
           f"the set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
           f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
           "name them otherwise", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# --metrics: every listed method's maps scored on every image (issue 18)
+
+
+def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
+    """The --metrics methods, built (an unknown name or an unusable one: one line, exit 2)."""
+    from camview.args import method_list
+
+    names = method_list(args.metrics) or []
+    if not names:
+        raise CamviewError("--metrics needs method names separated by commas")
+    return [make_method(name, model) for name in names]
+
+
+def run_set_scores(model: CamModel, dataset: LabelledSet, methods: list[Method],
+                   show_progress: bool) -> tuple[dict, bool]:
+    """The JSON section of --metrics and whether Ctrl+C stopped it (the images done count)."""
+    from camview.evaluation import score_set, set_scores_json
+
+    progress = Progress(len(dataset), enabled=show_progress and len(dataset) > 1,
+                        unit="images scored")
+    scored = []
+    interrupted = False
+    try:
+        for item in score_set(model, dataset.images, methods):
+            scored.append(item)
+            progress.update(len(scored))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.finish(len(scored))
+    return set_scores_json(model, scored), interrupted
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -120,20 +164,31 @@ def run_evaluate(args: argparse.Namespace) -> int:
     finally:
         if cache is not None:
             cache.close()
+    set_scores, titles = None, {}
+    if args.metrics and not interrupted:
+        scorers = score_methods(args, model)
+        titles = {m.name: m.title for m in scorers}
+        set_scores, interrupted = run_set_scores(model, dataset, scorers,
+                                                 not args.no_progress)
     problems = tally.problems
     if problems:
         log.warning("%d image(s) could not be read and were skipped, e.g. %s", len(problems),
                     problems[0].problem)
     steps = []
     if args.json:
-        steps.append(lambda: write_json(args.json, model, args.dataset, tally))
+        steps.append(lambda: write_json(args.json, model, args.dataset, tally, set_scores))
     if args.report:
-        steps.append(lambda: write_report_for(args.report, model, method, dataset, tally))
+        steps.append(lambda: write_report_for(args.report, model, method, dataset, tally,
+                                              set_scores, titles))
     errors = finish_each(steps)
     acc = tally.accuracy()
     print(f"{model.name} on {args.dataset}: top-1 {100 * acc['top1']:.1f} %, top-5 "
           f"{100 * acc['top5']:.1f} % of {tally.count} images, {tally.mistakes} mistakes"
           + (f", {len(problems)} unreadable" if problems else ""))
+    if set_scores and set_scores["ranking"]:
+        best = set_scores["ranking"][0]
+        print(f"for this model, on this set, {titles.get(best, best)}'s maps are the ones its "
+              f"output supports best (of {', '.join(set_scores['ranking'])})")
     for error in errors[1:]:
         log.error("%s", error)
     if errors:

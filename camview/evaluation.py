@@ -23,6 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -419,3 +420,106 @@ def evaluate_set(model: CamModel, dataset: LabelledSet, tally: Tally, *, batch_s
         if progress is not None:
             progress.finish(len(tally.results))
     return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores over a set (issue 18): which method's maps the network's own output supports
+
+
+#: The per-image scores of each map, and whether higher is better (for the ranking).
+SET_METRICS = {"deletion_auc": False, "insertion_auc": True, "average_drop": False,
+               "increase_in_confidence": True}
+
+
+@dataclass
+class ImageScores:
+    """One image's scores: {method name or "random": {metric: value}} for its top-1 class."""
+
+    path: Path
+    target: int
+    scores: dict[str, dict[str, float]]
+    problem: str | None = None
+
+
+def score_image(model: CamModel, methods: list[Method], image_bgr: np.ndarray
+                ) -> tuple[int, dict[str, dict[str, float]]]:
+    """Each method's map of the image's top-1 class scored (deletion, insertion, Average
+    Drop, Increase in Confidence), with the random map's the same way."""
+    from camview.faithfulness import RANDOM, confidence_changes, random_map, score_maps
+    from camview.maps.shared_pass import explain_shared
+
+    batch = model.prepare(image_bgr)
+    shared = explain_shared(model, methods, batch, None)
+    results = [shared.get(m) or m.explain(batch, None) for m in methods]
+    target = results[0].target
+    maps = {m.name: r.cam for m, r in zip(methods, results, strict=True)}
+    curves = score_maps(model, batch, maps, target)
+    changes = confidence_changes(model, batch,
+                                 {**maps, RANDOM: random_map(maps, batch.shape[1:3])}, target)
+    return target, {name: {"deletion_auc": curves[name].deletion_auc,
+                           "insertion_auc": curves[name].insertion_auc,
+                           "average_drop": changes[name].drop,
+                           "increase_in_confidence": changes[name].increase}
+                    for name in curves}
+
+
+def score_set(model: CamModel, images: Sequence[LabelledImage], methods: list[Method], *,
+              cancel: threading.Event | None = None) -> Iterator[ImageScores]:
+    """score_image over the set, in order (an unreadable image: its problem, no scores);
+    stops when `cancel` is set. Each image's copies go through the network in batches."""
+    for item in images:
+        if cancel is not None and cancel.is_set():
+            return
+        try:
+            image, _warnings = load_image(item.path)
+        except SourceError as exc:
+            yield ImageScores(item.path, -1, {}, problem=str(exc))
+            continue
+        target, scores = score_image(model, methods, image)
+        yield ImageScores(item.path, target, scores)
+
+
+def mean_interval(values: Sequence[float]) -> dict[str, float | int | None]:
+    """Mean and its 95 % confidence interval (Student's t; none for one value), and count."""
+    from scipy.stats import t
+
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "low": None, "high": None, "count": 0}
+    mean = float(np.mean(values))
+    if n == 1:
+        return {"mean": mean, "low": None, "high": None, "count": 1}
+    half = float(t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    return {"mean": round(mean, 6), "low": round(mean - half, 6), "high": round(mean + half, 6),
+            "count": n}
+
+
+def summarise_scores(scored: Sequence[ImageScores]) -> dict[str, dict[str, dict]]:
+    """{method: {metric: mean_interval}} over the images scored, "random" included."""
+    names = list(dict.fromkeys(n for s in scored for n in s.scores))
+    return {name: {metric: mean_interval([s.scores[name][metric] for s in scored
+                                          if name in s.scores])
+                   for metric in SET_METRICS} for name in names}
+
+
+def rank_methods(summary: dict[str, dict[str, dict]]) -> list[str]:
+    """Methods (the random map left out) best first, by insertion AUC minus deletion AUC: how
+    much faster the class comes back than it goes, the two curves' summary in one number."""
+    from camview.faithfulness import RANDOM
+
+    def margin(name: str) -> float:
+        ins, dele = summary[name]["insertion_auc"]["mean"], summary[name]["deletion_auc"]["mean"]
+        return -math.inf if ins is None or dele is None else ins - dele
+
+    return sorted((n for n in summary if n != RANDOM), key=margin, reverse=True)
+
+
+def set_scores_json(model: CamModel, scored: Sequence[ImageScores]) -> dict:
+    """The JSON section: per image its scores, per method the means and intervals, the
+    ranking."""
+    summary = summarise_scores(scored)
+    return {"metrics": list(SET_METRICS), "ranking": rank_methods(summary), "summary": summary,
+            "images": [{"path": str(s.path), **({"problem": s.problem} if s.problem else {
+                "target": {"index": s.target, "label": model.short_label(s.target)},
+                "scores": {n: {k: round(v, 6) for k, v in m.items()}
+                           for n, m in s.scores.items()}})} for s in scored]}

@@ -239,10 +239,50 @@ def problems_html(problems: list[tuple[str, str]]) -> str:
     return f"<h2>Unreadable images (skipped)</h2><ul>{items}</ul>"
 
 
+def set_scores_html(section: dict, titles: dict[str, str]) -> str:
+    """evaluate --metrics: the methods ranked by how well the network's output supports their
+    maps (camview.evaluation.set_scores_json), each score's mean and 95 % interval."""
+    from camview.evaluation import SET_METRICS
+
+    summary, ranking = section["summary"], section["ranking"]
+    if not ranking:
+        return ""
+    best = titles.get(ranking[0], ranking[0])
+    heads = {"deletion_auc": "Deletion AUC (lower is better)",
+             "insertion_auc": "Insertion AUC (higher is better)",
+             "average_drop": "Average Drop % (lower is better)",
+             "increase_in_confidence": "Increase in Confidence % (higher is better)"}
+
+    def cell(s: dict) -> str:
+        if s["mean"] is None:
+            return '<td class="n">–</td>'
+        interval = "" if s["low"] is None else f" [{s['low']:.3g}, {s['high']:.3g}]"
+        return f'<td class="n">{s["mean"]:.3g}{e(interval)}</td>'
+
+    out = [f"<h2>Which map to believe: scores over the set</h2><p>For this model, on this set, "
+           f"<b>{e(best)}</b>'s maps are the ones its output supports best (ranked by "
+           "insertion AUC minus deletion AUC; the random map is the baseline; brackets: 95 % "
+           "intervals).</p><table><thead><tr><th>#</th><th>Method</th><th>Images</th>"
+           + "".join(f"<th>{e(heads[m])}</th>" for m in SET_METRICS) + "</tr></thead><tbody>"]
+    from camview.faithfulness import RANDOM
+
+    for rank, name in enumerate([*ranking, RANDOM], 1):
+        if name not in summary:
+            continue
+        row = summary[name]
+        label = "random map (baseline)" if name == RANDOM else titles.get(name, name)
+        number = "" if name == RANDOM else str(rank)
+        out.append(f"<tr><td>{number}</td><td>{e(label)}</td>"
+                   f'<td class="n">{row["deletion_auc"]["count"]}</td>'
+                   + "".join(cell(row[m]) for m in SET_METRICS) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def write_report(path: str | Path, summary: dict, *, method_title: str,
                  cards: Iterable[MistakeCard], shown: int, mistakes: int,
                  problems: list[tuple[str, str]], skipped: list[str] | None = None,
-                 colormap: str = "jet", threshold: float = 0.2) -> int:
+                 colormap: str = "jet", threshold: float = 0.2, extra_html: str = "") -> int:
     """Write the report to `path`; `cards` (`shown` of them, of `mistakes` in all) are drawn
     as they are written. Goes through a temporary file, so an interrupted report never leaves
     half a page behind. Returns the number of cards written."""
@@ -256,6 +296,7 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
                     f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
                     f"<h1>{e(title)}</h1>\n")
             f.write(summary_html(summary, method_title, mistakes, shown, problems))
+            f.write(extra_html)  # evaluate --metrics: the methods ranked (set_scores_html)
             f.write(legend_html(colormap, threshold) + controls_html() + '<div id="mistakes">')
             for card in cards:
                 f.write(card_html(card, method_title))

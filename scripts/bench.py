@@ -167,6 +167,84 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
     return row
 
 
+def bench_issue18_methods(name: str, repeats: int, slow_repeats: int) -> dict:
+    """Issue 18's methods on the benchmark frame (`--only methods`): HiResCAM and XGrad-CAM
+    interleaved with plain classification (ratios from one run), Integrated Gradients and
+    RISE at their defaults, and SmoothGrad beside them (its cost target)."""
+    import tensorflow as tf
+
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    logits_only = tf.function(lambda x: model.keras_model(x, training=False),
+                              input_signature=[model.input_spec])
+    calls = {"classify_ms": lambda: logits_only(batch).numpy()}
+    for method in ("hirescam", "xgradcam", "gradcam"):
+        explainer = make_method(method, model)
+        calls[f"{method_key(method)}_ms"] = lambda e=explainer: e.explain(batch)
+    row = {"model": model.name, **interleaved_median_ms(calls, repeats)}
+    for method in ("integrated-gradients", "rise", "smoothgrad"):
+        explainer = make_method(method, model)
+        row[f"{method_key(method)}_ms"] = median_ms(lambda e=explainer: e.explain(batch),
+                                                    slow_repeats, warmup=1)
+    for key in [k for k in row if k.endswith("_ms") and k != "classify_ms"]:
+        row[key.replace("_ms", "_ratio")] = row[key] / row["classify_ms"]
+    return row
+
+
+def bench_sanity(name: str, repeats: int) -> dict:
+    """`--only sanity`: camview.sanity's cascading randomisation, 5 steps x 3 methods (Grad-CAM,
+    Layer-CAM, saliency) on the benchmark frame, the copy and its tracing included (each run
+    makes a new copy: that is what a user waits for); the median of `repeats` runs."""
+    from camview.models import load_model
+    from camview.sanity import sanity_check
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    methods = ["gradcam", "layercam", "saliency"]
+    seconds = median_ms(lambda: sanity_check(model, batch, methods), repeats, warmup=1) / 1000
+    return {"sanity_s": seconds, "sanity_methods": methods, "sanity_steps": 5}
+
+
+def bench_set_metrics(name: str, images: int = 100) -> dict:
+    """`--only set-metrics`: `camview evaluate SET --metrics gradcam,layercam,hirescam` scoring
+    on `images` generated photos (the demo photos cropped and flipped), one run, model loading
+    included; the issue's budget is 180 s for 100 images and 3 live methods."""
+    import cv2
+
+    from camview.dataset import LabelledImage
+    from camview.evaluation import score_set
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.sources.demo import demo_photos
+
+    photos = [cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+              for _, data in demo_photos()]
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for i in range(images):
+            photo = photos[i % len(photos)]
+            h, w = photo.shape[:2]
+            k = 1 + (i // len(photos)) % 4
+            crop = photo[h * k // 16:h - h * k // 16, w * k // 16:w - w * k // 16]
+            path = Path(tmp) / f"{i:03d}.jpg"
+            cv2.imwrite(str(path), crop[:, ::-1] if i % 2 else crop)
+            items.append(LabelledImage(path, 0))
+        start = time.perf_counter()
+        model = load_model(name)
+        methods = [make_method(m, model) for m in ("gradcam", "layercam", "hirescam")]
+        done = sum(1 for _ in score_set(model, items, methods))
+        seconds = time.perf_counter() - start
+    return {"set_metrics_s": seconds, "set_metrics_images": done,
+            "set_metrics_methods": ["gradcam", "layercam", "hirescam"]}
+
+
 def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
@@ -557,44 +635,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument("--only", choices=["dream", "runtime"], default=None,
-                        help="measure one part only: dream (activation maximisation), runtime "
-                             "(OpenVINO against TensorFlow)")
+    parser.add_argument("--only", choices=sorted(ONLY), action="append", default=None,
+                        help="measure only this part, in one run (may be repeated): "
+                             + "; ".join(f"{k}: {v[0]}" for k, v in ONLY.items()))
     args = parser.parse_args(argv)
-    if args.only == "dream":
-        report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0),
-                  "cpu_count": os.cpu_count(),
-                  **bench_dream(steps=10 if args.quick else None)}
-        print_dream(report)
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2))
-        return 0
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
-
     if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
-    models = args.model or ready_models()
-
-    report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
-              "cpu_count": os.cpu_count()}
-    slow = 1 if args.quick else 3
-    if args.only == "runtime":
-        for name in models:
-            runtimes = bench_runtimes(name, args.weights, args.repeats, slow,
-                                      report["peak_gflops"])
-            runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
-                                                    args.pipeline_method))
-            report["models"].append({"model": name, "runtimes": runtimes})
-        report.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
-                                              repeats=1 if args.quick else 2))
-        print(f"peak float32 matmul: {report['peak_gflops']:.0f} GFLOP/s "
-              f"({report['cpu_count']} cores)")
-        print_runtimes(report)
+    if args.only:
+        report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0),
+                  "cpu_count": os.cpu_count()}
+        for part in args.only:
+            report.update(ONLY[part][1](args, report))
+        print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
         return 0
+
+    models = args.model or ready_models()
+    report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
+              "cpu_count": os.cpu_count()}
+    slow = 1 if args.quick else 3
     for name in models:
         row = bench_model(name, args.weights, args.repeats, args.recipe_repeats,
                           1 if args.quick else 3)
@@ -616,6 +679,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
+
+
+def runtime_part(args: argparse.Namespace, report: dict) -> dict:
+    """--only runtime: OpenVINO against TensorFlow for each model, in one run."""
+    models, slow = args.model or ready_models(), 1 if args.quick else 3
+    part: dict = {"models": []}
+    for name in models:
+        runtimes = bench_runtimes(name, args.weights, args.repeats, slow, report["peak_gflops"])
+        runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
+                                                args.pipeline_method))
+        part["models"].append({"model": name, "runtimes": runtimes})
+    part.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
+                                        repeats=1 if args.quick else 2))
+    print_runtimes({**report, **part})
+    return part
+
+
+def _first_model(args: argparse.Namespace) -> str:
+    return (args.model or ["efficientnet_lite0"])[0]
+
+
+#: --only PART: (what it measures, how), each runnable alone; the methods' parts take the first
+#: model only.
+ONLY = {
+    "methods": ("issue 18's methods", lambda args, _: {"methods": bench_issue18_methods(
+        _first_model(args), args.repeats, 1 if args.quick else 3)}),
+    "sanity": ("the sanity check", lambda args, _: {"sanity": bench_sanity(
+        _first_model(args), 1 if args.quick else 3)}),
+    "set-metrics": ("evaluate --metrics", lambda args, _: {"set-metrics": bench_set_metrics(
+        _first_model(args), 16 if args.quick else 100)}),
+    "dream": ("activation maximisation", lambda args, _: bench_dream(
+        steps=10 if args.quick else None)),
+    "runtime": ("OpenVINO against TensorFlow", runtime_part),
+}
 
 
 def _fmt(value, digits: int = 1) -> str:

@@ -36,6 +36,7 @@ from camview.app.live_controls import LiveControls
 from camview.app.network import NetworkControls
 from camview.app.recording_controls import RecordingControls
 from camview.app.runtime_controls import RuntimeControls
+from camview.app.sanity_check import SanityCheck
 from camview.app.saved_settings import Options, saved_changes, saved_geometry
 from camview.app.scores import Scores
 from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.network = NetworkControls(s, self.panel.network_form)
         self.runtime = RuntimeControls(s, self.panel.network_form)
         self.scores = Scores(s, self)
+        self.sanity = SanityCheck(s, self)
         self.layers_dock = LayerOutputsDock(s, self)
         self.inside = InsideNetworkDock(s, self)
         self.message = StatusMessage()
@@ -173,7 +175,7 @@ class MainWindow(QMainWindow):
                      self.prefs.about_action()]
         self.toolbar = add_menus(self, [
             ("&Source", [*file_acts, *set_acts, None, quit_act]),
-            ("&View", [*view_acts, None, self.scores.action,
+            ("&View", [*view_acts, None, self.scores.action, self.sanity.action,
                        self.layers_dock.toggleViewAction()]),
             ("&Network", [*network, None, *self.inside.make_actions()]), ("&Overlay", look),
             ("S&ettings", self.prefs.make_actions()),  # Alt+S is Source

@@ -39,6 +39,9 @@ class MapResult:
     #: scaling leaves the rest black. Such a method sets this percentile, and `drawn` caps
     #: the map there (as saliency maps are usually shown); `cam` stays raw.
     clip_percentile: float | None = None
+    #: Numbers a method reports beside its map, for render's JSON frame (Integrated
+    #: Gradients: {"completeness": {...}}); None for most methods.
+    details: dict | None = None
 
     # The three below are read several times per frame (words, drawing, smoothing, the
     # window); each is worked out once per result.
