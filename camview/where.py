@@ -10,6 +10,7 @@ Memory per class is fixed (one grid, one small mean image, one peak per image).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -87,7 +88,7 @@ class _ClassWhere:
     thumb_sum: np.ndarray = field(
         default_factory=lambda: np.zeros((THUMB, THUMB, 3), np.float64))
     thumbs: int = 0
-    peaks: list[tuple[float, float]] = field(default_factory=list)
+    peaks: array = field(default_factory=lambda: array("f"))  # y, x of each map's peak
 
 
 class WhereTally:
@@ -104,7 +105,7 @@ class WhereTally:
         if grid is not None:
             grid = np.asarray(grid, np.float32)
             c.grid_sum += grid
-            c.peaks.append(peak_of(grid))
+            c.peaks.extend(peak_of(grid))
 
     def mean_image(self, true: int) -> np.ndarray | None:
         """The class's mean image (THUMB x THUMB BGR uint8), or None without one."""
@@ -115,7 +116,7 @@ class WhereTally:
 
     def mean_grid(self, true: int) -> np.ndarray | None:
         c = self.classes.get(true)
-        if c is None or not c.peaks or not c.grid_sum.max() > 0:
+        if c is None or not len(c.peaks) or not c.grid_sum.max() > 0:
             return None
         return (c.grid_sum / c.grid_sum.max()).astype(np.float32)
 
@@ -124,7 +125,7 @@ class WhereTally:
         grid = self.mean_grid(true)
         if grid is None:
             return None, None
-        peaks = np.asarray(self.classes[true].peaks, np.float64)
+        peaks = np.asarray(self.classes[true].peaks, np.float64).reshape(-1, 2)
         peak = peak_of(grid)
         near = np.hypot(peaks[:, 0] - peak[0], peaks[:, 1] - peak[1]) <= NEAR
         consistency = float(near.mean())
