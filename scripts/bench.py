@@ -329,6 +329,50 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
 
 
+# ---------------------------------------------------------------------------------------------
+# The set views of `camview evaluate` (issue 17): `--only-set-views` runs this part alone.
+
+
+def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
+    """Images/s of evaluate's classification with the set views (pooled features and the
+    true class's map from the same batched pass, a thumbnail) against without them, on the
+    same generated set in one process: the model is loaded and both calls traced and warmed
+    on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
+    The embedding (t-SNE, once per set) is timed on its own."""
+    from camview.dataset import open_labelled_set, write_demo_set
+    from camview.evaluation import Tally, classify_set
+    from camview.models import load_model
+
+    model = load_model(model_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_set(Path(tmp) / "set", images)
+        dataset = open_labelled_set(folder, model.labels).images
+
+        def run(views: bool) -> tuple[float, Tally]:
+            tally = Tally(0)
+            start = time.perf_counter()
+            for result in classify_set(model, dataset, views=views):
+                tally.add(result)
+            return time.perf_counter() - start, tally
+
+        run(False), run(True)  # tracing, and TensorFlow's buffers for each input shape
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for views in (False, True):
+                seconds, tally = run(views)
+                times[views].append(seconds)
+        start = time.perf_counter()
+        tally.finish_views()
+        embedding_s = time.perf_counter() - start
+    plain, views = (images / min(times[v]) for v in (False, True))
+    return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
+            "evaluate_views_cost": 1 - views / plain,
+            "evaluate_embedding_s": embedding_s,
+            "set_views_bench": {"model": model_name, "images": images,
+                                "embedding": tally.embedding.method,
+                                "seconds": {"plain": times[False], "views": times[True]}}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model(s) to measure (default: the "
@@ -341,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate-images", type=int, default=64,
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
+    parser.add_argument("--only-set-views", action="store_true",
+                        help="measure only evaluate's set views (bench_set_views)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -350,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
     models = args.model or ready_models()
+    if args.only_set_views:
+        report = bench_set_views(models[0], args.evaluate_images)
+        print(json.dumps(report, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return 0
 
     report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
               "cpu_count": os.cpu_count()}
@@ -361,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
+    report.update(bench_set_views(models[0], args.evaluate_images, 1 if args.quick else 3))
     report.update(bench_compare3(args.pipeline_seconds))
     print_table(report)
     if args.json:
