@@ -38,6 +38,8 @@ table.confusion td, table.confusion th { padding: 2px 6px; font-size: 13px; text
   font-variant-numeric: tabular-nums; border: 1px solid #fff; }
 table.confusion th { text-align: left; } table.confusion thead th { writing-mode: vertical-rl;
   transform: rotate(180deg); text-align: left; vertical-align: bottom; max-height: 160px; }
+table.confusion thead th:first-child { writing-mode: horizontal-tb; transform: none;
+  font-weight: 400; color: var(--muted); }
 .where { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr));
   gap: 12px; } .where figure { border: 1px solid var(--line); border-radius: 6px; padding: 6px; }
 .where figure.flagged { border: 2px solid #b42318; } .flag { color: #b42318; font-weight: 600; }

@@ -364,10 +364,21 @@ def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
         start = time.perf_counter()
         tally.finish_views()
         embedding_s = time.perf_counter() - start
+    # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
+    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+
+    x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
+        (480, 640)), 3)).astype(np.float32)
+    targets = np.arange(DEFAULT_BATCH, dtype=np.int32)
+    calls = interleaved_median_ms({"plain": lambda: batch_logits(model)(x).numpy(),
+                                   "views": lambda: [t.numpy() for t in
+                                                     batch_views(model)(x, targets)]},
+                                  repeats=5 * repeats)
     plain, views = (images / min(times[v]) for v in (False, True))
     return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
             "evaluate_views_cost": 1 - views / plain,
             "evaluate_embedding_s": embedding_s,
+            "batch16_plain_ms": calls["plain"], "batch16_views_ms": calls["views"],
             "set_views_bench": {"model": model_name, "images": images,
                                 "embedding": tally.embedding.method,
                                 "seconds": {"plain": times[False], "views": times[True]}}}
