@@ -36,6 +36,10 @@ def check_request(args: argparse.Namespace) -> None:
         raise CamviewError(f"--batch must be at least 1, not {args.batch}")
     if args.max_mistakes < 0:
         raise CamviewError(f"--max-mistakes must be 0 or more, not {args.max_mistakes}")
+    for flag, value in (("--versus-labels", args.versus_labels),
+                        ("--versus-preprocess", args.versus_preprocess)):
+        if value is not None and not args.versus:
+            raise CamviewError(f"{flag} is for the --versus model: give --versus MODEL too")
     if not Path(args.dataset).exists():
         raise SourceError(f"dataset {args.dataset}: no such folder or file")
     if args.report and method_class(args.method or "cam") is CAM:

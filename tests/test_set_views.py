@@ -318,6 +318,8 @@ def test_versus_model_that_cannot_load_is_one_line_and_writes_nothing(demo_set, 
     err = capsys.readouterr().err.strip()
     assert status == 2 and err.count("\n") == 0 and "missing.keras" in err, err
     assert not out.exists()
+    assert main(["evaluate", str(demo_set), "--versus-labels", "x.txt"]) == 2
+    assert "give --versus MODEL too" in capsys.readouterr().err
 
 
 def test_tally_keeps_features_compactly():
