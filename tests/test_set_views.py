@@ -332,3 +332,33 @@ def test_tally_keeps_features_compactly():
     assert all(r.views is None for r in tally.results)
     features = tally.features.array()
     assert features.shape == (3000, 64) and (features[:, 0] == np.arange(3000) % 7).all()
+
+
+def test_scatter_palette_greys_the_classes_beyond_it_and_confusion_shows_the_30_worst():
+    from camview.report_views import (
+        OTHER_COLOUR,
+        PALETTE,
+        Point,
+        class_colours,
+        confusion_html,
+        scatter_html,
+    )
+
+    counts = {c: 20 - c for c in range(12)}  # class 0 the largest
+    colours = class_colours(counts)
+    assert [colours[c] for c in range(10)] == list(PALETTE)
+    assert colours[10] == colours[11] == OTHER_COLOUR
+    points = [Point(c / 12, 0.5, f"{c}.jpg", c, f"c{c}", "c0", 0.5, c != 0, 1 if c == 1 else None)
+              for c in range(12)]
+    svg = scatter_html(points, {"method": "tsne", "layer": "top", "dims": 8},
+                       {c: f"c{c}" for c in range(12)})
+    assert svg.count(f'fill="{OTHER_COLOUR}"') == 2 and "2 other classes" in svg
+    assert svg.count('<a href="#mistake-1">') == 1 and svg.count("<path ") == 11
+
+    n = 40
+    matrix = np.eye(n, n + 1, dtype=int) * 5
+    for worst in range(n - 30, n):  # the last 30 classes are the confused ones
+        matrix[worst, 0] += 1
+    page = confusion_html({"labels": [f"k{i}" for i in range(n)], "matrix": matrix.tolist()})
+    shown = re.findall(r"<tr><th>(k\d+)</th>", page)
+    assert len(shown) == 30 and "k1<" not in page and "k0" in shown and "of 40 classes" in page
