@@ -362,3 +362,29 @@ def test_scatter_palette_greys_the_classes_beyond_it_and_confusion_shows_the_30_
     page = confusion_html({"labels": [f"k{i}" for i in range(n)], "matrix": matrix.tolist()})
     shown = re.findall(r"<tr><th>(k\d+)</th>", page)
     assert len(shown) == 30 and "k1<" not in page and "k0" in shown and "of 40 classes" in page
+
+
+def test_gradient_only_model_gets_one_gradcam_per_image(shortcut, tmp_path):
+    import keras
+
+    from camview.maps import make_method
+    from camview.models import HeadKind, load_model
+
+    folder, _, labels = shortcut
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, strides=4, activation="relu")(inputs)
+    net = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
+    net.save(tmp_path / "flat.keras")
+    model = load_model(str(tmp_path / "flat.keras"), labels=str(labels), preprocess="unit")
+    assert model.head is HeadKind.GRADIENT_ONLY
+    images = open_labelled_set(folder, model.labels).images[::8]
+    gradcam = make_method("gradcam", model)
+    for r in classify_set(model, images, batch_size=4, views=True):
+        image, _ = load_image(r.path)
+        ref = gradcam.explain(network_input(model, image)[None], r.true).cam
+        expected = where_grid(ref)
+        if expected is None:
+            assert r.views.where is None
+        else:
+            np.testing.assert_allclose(r.views.where, expected, atol=2e-3)
