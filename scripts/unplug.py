@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     told = pump(lambda: camera.unplugged_at is not None and any(
         "stopped delivering" in s or " lost" in s for s in statuses), args.timeout)
-    closed = pump(lambda: window.recorder is None, 5.0)
+    closed = pump(lambda: window.recording.recorder is None, 5.0)
     frames_in_file = count_frames(recording) if recording.exists() else 0
     delivered_before = camera.delivered
     resumed = pump(lambda: camera.delivered > delivered_before + 30, args.down + 15.0)

@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING, chelsea_pan, write_video
+from window_host import started_window
 
 # The tests find SqueezeNet the way a user's camview does, through $CAMVIEW_SQUEEZENET, set
 # here only when this workplace's copy exists.
@@ -47,15 +48,7 @@ def video(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, video, lite0, tmp_path):
     from camview.app.saved_settings import Options
-    from camview.app.window import MainWindow
 
-    win = MainWindow(Options(source=video, model=lite0, output_dir=str(tmp_path)))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    win.start()
-    qtbot.waitUntil(lambda: win.result is not None and win.raw_view.image is not None,
-                    timeout=20000)
+    win = started_window(qtbot, Options(source=video, model=lite0, output_dir=str(tmp_path)))
     yield win
     win.close()

@@ -1,4 +1,5 @@
-"""The core's imports run one way and never need Qt."""
+"""The core's imports run one way and never need Qt; the window's parts never reach the
+window; module names say their job once."""
 
 from __future__ import annotations
 
@@ -41,16 +42,12 @@ def test_every_core_module_imports_without_pyqt6():
 
 
 def _imports(path: Path, module: str) -> set[str]:
-    """The camview modules `path` imports, at module level or inside functions."""
+    """The camview modules `path` imports, at module level, inside functions or only for a
+    type checker (`if TYPE_CHECKING:` is a circle of knowledge all the same)."""
     found = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    # Imports only a type checker runs (`if TYPE_CHECKING:`) are not run at all.
-    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                   and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("camview")}
         elif isinstance(node, ast.ImportFrom):
@@ -96,3 +93,24 @@ def test_no_import_cycle_in_camview():
 
     cycles = [c for name in graph if (c := cycle_from(name))]
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles[:5])
+
+
+def test_only_the_entry_point_knows_the_main_window():
+    """Each part of the window takes the session and its own widgets, never the window."""
+    allowed = {"window.py", "main.py"}
+    knowing = []
+    for path in (PACKAGE / "app").rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        if path.name not in allowed and "camview.app.window" in _imports(path, ".".join(parts)):
+            knowing.append(str(path.relative_to(PACKAGE)))
+    assert not knowing, f"these parts import the main window: {sorted(knowing)}"
+
+
+def test_no_two_modules_share_a_file_name():
+    seen: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name not in ("__init__.py", "base.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE)))
+    shared = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not shared, f"module names used twice: {shared}"

@@ -12,6 +12,7 @@ import pytest
 from helpers import REPO
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
+from window_host import started_window
 
 from camview.app.main import options_from_args
 from camview.app.saved_settings import Options
@@ -42,14 +43,9 @@ def demo_set(tmp_path) -> Path:
 
 @pytest.fixture
 def window(qtbot, lite0, tmp_path):
-    win = MainWindow(Options(source=str(DEMO / "coffee.jpg"), model=lite0,
-                             output_dir=str(tmp_path), save_settings=False))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    win.start()
-    qtbot.waitUntil(lambda: win.pipeline.current_model is lite0, timeout=20000)
+    win = started_window(qtbot, Options(source=str(DEMO / "coffee.jpg"), model=lite0,
+                                        output_dir=str(tmp_path), save_settings=False),
+                         ready=lambda w: w.session.model is lite0)
     yield win
     win.close()
 
@@ -70,7 +66,7 @@ def picture_shown(win: MainWindow, name: str) -> bool:
 def test_list_fills_with_mistakes_ranked(qtbot, window, demo_set, lite0):
     sets, view = window.sets, window.sets.view
     open_and_finish(qtbot, window, demo_set)
-    assert sets.shown and window.pipeline.frozen  # the live source waits behind the set
+    assert sets.shown and window.session.pipeline.frozen  # the live source waits behind the set
 
     # The same classification the core gives, image by image: three mistakes.
     dataset = open_labelled_set(demo_set, lite0.labels)
@@ -92,7 +88,7 @@ def test_list_fills_with_mistakes_ranked(qtbot, window, demo_set, lite0):
     assert [r.path.name for r in view.visible()] == sorted(p + ".jpg" for p in SET.values())
 
     sets.leave()
-    assert not sets.shown and not window.pipeline.frozen
+    assert not sets.shown and not window.session.pipeline.frozen
 
 
 def test_selection_shows_two_titled_maps_and_jk_walk(qtbot, window, demo_set):
@@ -202,7 +198,7 @@ def test_model_switch_reruns_the_set(qtbot, window, demo_set, squeezenet):
     view = window.sets.view
     open_and_finish(qtbot, window, demo_set)
     qtbot.waitUntil(lambda: picture_shown(window, "chelsea.jpg"), timeout=20000)
-    window.pipeline.set_model(squeezenet)
+    window.session.pipeline.set_model(squeezenet)
     qtbot.waitUntil(lambda: "squeezenet" in view.title.text(), timeout=30000)
     qtbot.waitUntil(lambda: window.sets.run is None and window.sets.cache_hits is not None,
                     timeout=30000)
@@ -235,7 +231,7 @@ def test_drop_opens_a_set_or_a_folder_source(qtbot, window, demo_set, tmp_path):
     qtbot.waitUntil(lambda: len(window.sets.view.table.results) == 1, timeout=30000)
     drop(plain)  # a folder of images: the live source, and the set is closed
     assert not window.sets.shown
-    qtbot.waitUntil(lambda: window.source_name and "plain" in window.source_name,
+    qtbot.waitUntil(lambda: window.session.source_name and "plain" in window.session.source_name,
                     timeout=10000)
 
 
@@ -248,12 +244,9 @@ def test_set_option(demo_set, tmp_path):
 
 
 def test_closing_the_window_stops_the_run(qtbot, lite0, demo_set, tmp_path):
-    win = MainWindow(Options(source=str(DEMO / "coffee.jpg"), model=lite0,
-                             output_dir=str(tmp_path), save_settings=False))
-    qtbot.addWidget(win)
-    win.show()
-    win.start()
-    qtbot.waitUntil(lambda: win.pipeline.current_model is lite0, timeout=20000)
+    win = started_window(qtbot, Options(source=str(DEMO / "coffee.jpg"), model=lite0,
+                                        output_dir=str(tmp_path), save_settings=False),
+                         ready=lambda w: w.session.model is lite0)
     win.sets.open(demo_set)
     run = win.sets.run
     win.close()  # at once, mid-run

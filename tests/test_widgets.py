@@ -1,4 +1,4 @@
-"""The window's parts on their own (no model running): widgets, actions, settings, output."""
+"""The window's widgets and actions on their own (no model running), and view output."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import QComboBox, QToolTip, QVBoxLayout, QWidget
 
 from camview.app.saved_settings import (
-    COMMAND_LINE,
-    DEFAULT,
-    SAVED,
     Options,
-    open_settings,
-    options_with_settings,
-    reset_options,
-    save_settings,
-    saved_changes,
-    setting_values,
 )
 from camview.app.view_output import ViewOutput
-from camview.app.widgets import COPIED, ControlPanel, StatusMessage, TargetPicker, ViewArea
-from camview.app.window import MainWindow, patterns
+from camview.app.widgets import (
+    COPIED,
+    ControlPanel,
+    StatusMessage,
+    TargetPicker,
+    ViewArea,
+    patterns,
+)
+from camview.app.window import MainWindow
 from camview.errors import CamviewError
 from camview.maps import METHODS
 from camview.models import model_names
@@ -77,7 +75,7 @@ def test_tooltips_and_shortcuts_come_from_the_actions(qtbot):
     tip = win.panel.method.toolTip()
     for i, method in enumerate(METHODS.values(), 1):
         assert f"{i % 10} {method.title}" in tip
-        assert win.actions_by_name[f"method_{method.name}"].shortcut().toString() == str(i % 10)
+        assert win.session.actions[f"method_{method.name}"].shortcut().toString() == str(i % 10)
     rows = dict(win.shortcut_rows())
     assert rows["Next style"] == "Y" and "(Y)" in win.panel.style.toolTip()
     assert rows["Search a target class"] in win.panel.target.search.toolTip()
@@ -166,53 +164,12 @@ def test_saved_files_offer_their_folder(qtbot, tmp_path):
         QDesktopServices.unsetUrlHandler("file")
 
 
-def values(model="efficientnet_lite0", method="cam", style=None, smoothing=0.0, readout=True,
-           output_dir=None):
-    return setting_values(model=model, method=method, style=style or OverlayStyle(),
-                          smoothing=smoothing, readout=readout, output_dir=output_dir)
 
 
-def test_settings_round_trip_and_the_command_line_wins(tmp_path):
-    style = OverlayStyle(style="blend", threshold=0.4, alpha=0.3, colormap="turbo",
-                         layout="overlay")
-    save_settings(open_settings(), values("mobilenet_v2", "gradcam", style, 0.25, False,
-                                          str(tmp_path)), Options(), geometry=None)
-    restored = options_with_settings(Options(), open_settings())
-    assert restored.style == style and restored.method == "gradcam"
-    assert restored.model == "mobilenet_v2" and restored.smoothing == 0.25
-    assert not restored.readout and restored.output_dir == str(tmp_path)
-    assert set(restored.origins.values()) == {SAVED, DEFAULT}  # topk: never saved
-    assert "layout overlay" in saved_changes(restored)
-    given = options_with_settings(Options(style=OverlayStyle(threshold=0.1), method="cam",
-                                          given={"threshold", "method"}), open_settings())
-    assert given.style.threshold == 0.1 and given.method == "cam"
-    assert given.origins["threshold"] == COMMAND_LINE and given.origins["style"] == SAVED
-    assert given.style.style == "blend"  # not given: the saved one
-    reset = reset_options(given)
-    assert reset.style == OverlayStyle(threshold=0.1) and reset.model == "efficientnet_lite0"
-    assert reset.origins["threshold"] == COMMAND_LINE and reset.origins["style"] == DEFAULT
 
 
-def test_only_window_changes_that_differ_from_the_defaults_are_remembered():
-    settings = open_settings()
-    start = Options(style=OverlayStyle(layout="overlay"), given={"layout"})
-    save_settings(settings, values(style=OverlayStyle(layout="overlay", threshold=0.3)), start,
-                  geometry=None)
-    assert settings.value("layout") is None  # the command line's, for that run only
-    assert float(settings.value("threshold")) == 0.3  # changed in the window
-    assert settings.value("method") is None  # the default: nothing to remember
-    save_settings(settings, values(), Options(), geometry=None)
-    assert settings.value("threshold") is None  # back to the default: forgotten
-    assert saved_changes(options_with_settings(Options(), settings)) == []
 
 
-def test_a_broken_saved_setting_falls_back_to_its_default():
-    settings = open_settings()
-    for key, value in (("threshold", "lots"), ("method", "lime"), ("colormap", "nope")):
-        settings.setValue(key, value)
-    options = options_with_settings(Options(), settings)
-    assert options.style == OverlayStyle() and options.method == "cam"
-    assert set(options.origins.values()) == {DEFAULT}
 
 
 def test_snapshot_before_the_first_map_keeps_the_view_size(tmp_path):
@@ -229,7 +186,7 @@ def test_no_two_actions_share_a_shortcut(qtbot):
     win = MainWindow(Options(save_settings=False))
     qtbot.addWidget(win)
     owners: dict[str, str] = {}
-    for name, action in win.actions_by_name.items():
+    for name, action in win.session.actions.items():
         for key in action.shortcuts():
             text = key.toString()
             assert text not in owners, f"{text} is both {owners[text]} and {name}"

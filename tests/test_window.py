@@ -14,6 +14,7 @@ import pytest
 from helpers import count_frames
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
+from window_host import started_window
 
 from camview.app import recorder as recorder_module
 from camview.app.about import setting_rows
@@ -27,33 +28,32 @@ from camview.app.saved_settings import (
     open_settings,
     options_with_settings,
 )
-from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.errors import OutputError
 
 
 def test_frames_results_and_switches(qtbot, window):
-    assert window.result.model_name == "efficientnet_lite0"
+    assert window.session.result.model_name == "efficientnet_lite0"
     assert window.panel.top.item(0).text().strip().startswith("▶")
     assert "fps" in window.readout.text() or window.readout.text() == ""
 
     qtbot.keyClick(window, Qt.Key.Key_2)  # the Grad-CAM shortcut
-    qtbot.waitUntil(lambda: window.result.method_name == "Grad-CAM", timeout=10000)
+    qtbot.waitUntil(lambda: window.session.result.method_name == "Grad-CAM", timeout=10000)
     assert window.panel.method.currentText() == "Grad-CAM"
 
     top = window.panel.top
     wanted = top.class_at(1)
     rect = top.visualItemRect(top.item(1))
     qtbot.mouseClick(top.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.pipeline.target == wanted
-    qtbot.waitUntil(lambda: window.result.target == wanted, timeout=5000)
-    assert window.result.map.target == wanted
+    assert window.session.pipeline.target == wanted
+    qtbot.waitUntil(lambda: window.session.result.target == wanted, timeout=5000)
+    assert window.session.result.map.target == wanted
     assert "Pinned" in window.panel.target.current.text()
     qtbot.keyClick(window, Qt.Key.Key_A)  # back to auto
-    assert window.pipeline.target is None
+    assert window.session.pipeline.target is None
 
-    window.pipeline.set_model("mobilenet_v2", weights="none")
-    qtbot.waitUntil(lambda: window.result.model_name == "mobilenet_v2", timeout=30000)
+    window.session.pipeline.set_model("mobilenet_v2", weights="none")
+    qtbot.waitUntil(lambda: window.session.result.model_name == "mobilenet_v2", timeout=30000)
     assert window.panel.model.currentData() == "mobilenet_v2"  # its text carries a mark
 
 
@@ -63,17 +63,17 @@ def test_search_pins_a_class(qtbot, window):
     assert search.hasFocus()
     qtbot.keyClicks(search, "golden retriever")
     qtbot.keyClick(search, Qt.Key.Key_Return)
-    assert window.pipeline.target == 207
-    qtbot.waitUntil(lambda: window.result.target == 207, timeout=5000)
+    assert window.session.pipeline.target == 207
+    qtbot.waitUntil(lambda: window.session.result.target == 207, timeout=5000)
 
 
 def test_recording_gives_a_playable_mp4(qtbot, window, tmp_path):
     path = tmp_path / "rec.mp4"
-    window.start_recording(path)
-    assert window.actions_by_name["record"].isChecked()
+    window.recording.start(path)
+    assert window.session.actions["record"].isChecked()
     qtbot.wait(1500)
     assert window.rec_label.text().startswith("● REC")
-    window.stop_recording()
+    window.recording.stop()
     assert count_frames(path) >= 20
     w = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_WIDTH)
     assert w > 2 * 320  # raw | overlay
@@ -91,29 +91,29 @@ def test_write_failure_stops_the_recording(qtbot, window, tmp_path, monkeypatch)
 
     monkeypatch.setattr(recorder_module.VideoWriter, "write", write)
     path = tmp_path / "full.mp4"
-    window.start_recording(path)
-    qtbot.waitUntil(lambda: window.recorder is None, timeout=5000)
+    window.recording.start(path)
+    qtbot.waitUntil(lambda: window.recording.recorder is None, timeout=5000)
     assert "disk full" in window.status_text()
-    assert not window.actions_by_name["record"].isChecked()
+    assert not window.session.actions["record"].isChecked()
     assert count_frames(path) == 5  # the partial file is closed and plays
 
 
 def test_bad_source_shows_an_error_and_keeps_running(qtbot, window, tmp_path):
-    window.set_source(str(tmp_path / "missing.mp4"))
+    window.session.set_source(str(tmp_path / "missing.mp4"))
     qtbot.waitUntil(lambda: "missing.mp4" in window.status_text(), timeout=5000)
     assert "#d00" in window.message.label.styleSheet()
-    shown = window.result
-    qtbot.waitUntil(lambda: window.result is not shown, timeout=5000)
+    shown = window.session.result
+    qtbot.waitUntil(lambda: window.session.result is not shown, timeout=5000)
 
 
 def test_snapshot_presentation_readout_help(qtbot, window, tmp_path):
     qtbot.keyClick(window, Qt.Key.Key_S)
     assert list(tmp_path.glob("camview-*.png"))
     qtbot.keyClick(window, Qt.Key.Key_F11)
-    assert window.presenting and not window.panel_scroll.isVisible()
-    assert window.pipeline.style.label_scale > 1
+    assert window.session.presenting and not window.panel_scroll.isVisible()
+    assert window.session.pipeline.style.label_scale > 1
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    assert not window.presenting and window.panel_scroll.isVisible()
+    assert not window.session.presenting and window.panel_scroll.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_F)
     assert not window.readout.isVisible()
     rows = dict(window.shortcut_rows())
@@ -124,14 +124,10 @@ def test_snapshot_presentation_readout_help(qtbot, window, tmp_path):
 
 def test_close_stops_threads_and_saves_settings(qtbot, video, lite0):
     before = set(threading.enumerate())
-    win = MainWindow(Options(source=video, model=lite0))
-    qtbot.addWidget(win)
-    win.show()
-    win.start()
-    qtbot.waitUntil(lambda: win.result is not None, timeout=20000)
+    win = started_window(qtbot, Options(source=video, model=lite0))
     win.panel.threshold.setValue(35)
     win.panel.choose(win.panel.method, "gradcam++")
-    qtbot.waitUntil(lambda: win.result.method_name == "Grad-CAM++", timeout=10000)
+    qtbot.waitUntil(lambda: win.session.result.method_name == "Grad-CAM++", timeout=10000)
     t0 = time.monotonic()
     win.close()
     assert time.monotonic() - t0 < 1.0
@@ -166,17 +162,6 @@ def test_ctrl_c_closes_cleanly_with_a_playable_recording(video, tmp_path):
     assert count_frames(out) > 0
 
 
-def started(qtbot, options: Options) -> MainWindow:
-    """A shown, started window with its first map on screen."""
-    win = MainWindow(options)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.start()
-    qtbot.waitUntil(lambda: win.result is not None, timeout=20000)
-    return win
-
-
 def window_options(*argv: str) -> Options:
     """What `camview ARGV` starts the window with, saved settings applied."""
     return options_with_settings(options_from_args(build_parser().parse_args(["window", *argv])),
@@ -196,11 +181,11 @@ def test_saved_settings_are_said_and_never_beat_the_command_line(qtbot, video, l
                              "side-by-side", "--output-dir", str(tmp_path))
     assert options.style.layout == "side-by-side" and options.origins["layout"] == COMMAND_LINE
     options.model = lite0
-    win = started(qtbot, options)
+    win = started_window(qtbot, options)
     assert win.status_text().startswith("using saved settings: style blend — Settings → Reset")
-    qtbot.waitUntil(lambda: win.recorder is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.recording.recorder is not None, timeout=10000)
     qtbot.wait(800)
-    win.stop_recording()
+    win.recording.stop()
     width = cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_WIDTH)
     assert width > 2 * 320  # raw | overlay, as the command line said
 
@@ -212,7 +197,7 @@ def test_saved_settings_are_said_and_never_beat_the_command_line(qtbot, video, l
     assert rows["style"] == ("blend", SAVED) and rows["threshold"] == ("0.20", DEFAULT)
     assert rows["output folder"] == (str(tmp_path), COMMAND_LINE)
     win.panel.choose(win.panel.colormap, "turbo")
-    assert setting_rows(win.prefs.values(), win.options, "")[3] == ("colormap", "turbo",
+    assert setting_rows(win.prefs.values(), win.session.options, "")[3] == ("colormap", "turbo",
                                                                      CHANGED)
     dialog.close()
     win.close()
@@ -228,15 +213,15 @@ def test_reset_settings_from_the_menu_and_the_command_line(qtbot, video, lite0):
     settings.sync()
     options = window_options("--source", video, "--alpha", "0.8")
     options.model = lite0
-    win = started(qtbot, options)
+    win = started_window(qtbot, options)
     assert win.panel.threshold.value() == 35 and win.panel.style.currentData() == "blend"
-    win.actions_by_name["reset_settings"].trigger()
+    win.session.actions["reset_settings"].trigger()
     assert win.panel.threshold.value() == 20 and win.panel.style.currentData() == "matlab"
-    assert win.pipeline.style.threshold == 0.2 and win.pipeline.smoothing == 0.0
-    assert win.pipeline.style.alpha == 0.8  # given on the command line: kept
+    assert win.session.pipeline.style.threshold == 0.2 and win.session.pipeline.smoothing == 0.0
+    assert win.session.pipeline.style.alpha == 0.8  # given on the command line: kept
     assert "settings reset" in win.status_text() and "alpha" in win.status_text()
     assert open_settings().allKeys() == []
-    win.options.save_settings = False
+    win.session.options.save_settings = False
     win.close()
 
     settings = open_settings()
@@ -251,7 +236,7 @@ def test_output_folder_is_chosen_in_the_window_and_offered_after_saving(
     chosen = tmp_path / "chosen"
     chosen.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(chosen))
-    window.actions_by_name["output_folder"].trigger()
+    window.session.actions["output_folder"].trigger()
     assert str(chosen) in window.status_text()
     qtbot.keyClick(window, Qt.Key.Key_S)
     assert list(chosen.glob("camview-*.png"))
@@ -264,18 +249,18 @@ def test_messages_fit_clear_and_speak_to_the_window(qtbot, window, monkeypatch, 
     width = window.width()
     monkeypatch.delenv("CAMVIEW_SQUEEZENET", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nothing"))
-    window.set_model("squeezenet")
+    window.controls.set_model("squeezenet")
     qtbot.waitUntil(lambda: "SqueezeNet" in window.status_text(), timeout=10000)
     text = window.status_text()
     assert "choose squeezenet again" in text and "--" not in text and "$" not in text
     assert window.width() == width  # elided, not widening the window
     assert window.message.label.text().endswith("…")
-    window.show_status("a failure", error=True, hold=0.2)
+    window.session.show_status("a failure", error=True, hold=0.2)
     qtbot.waitUntil(lambda: not window.message.is_error, timeout=5000)  # maps keep coming
 
 
 def test_frozen_readout_is_honest_and_dialogs_show_every_row(qtbot, window):
-    window.actions_by_name["freeze"].trigger()
+    window.session.actions["freeze"].trigger()
     qtbot.waitUntil(lambda: "inference idle" in window.readout.text(), timeout=5000)
     assert "FROZEN" in window.readout.text()
     for dialog in (window.show_shortcuts(), window.prefs.show_about()):

@@ -22,32 +22,32 @@ def wait_panels(qtbot, win, count: int, classes: list[int] | None = None,
                 titles: list[str] | None = None, timeout: int = 15000):
     """The newest result once it has `count` panels (of these classes, with these titles)."""
     def ready() -> bool:
-        r = win.result
+        r = win.session.result
         return (r is not None and len(r.panels) == count
                 and (classes is None or [c for _, c, _ in r.panels] == classes)
                 and (titles is None or [t for t, _, _ in r.panels] == titles))
 
     qtbot.waitUntil(ready, timeout=timeout)
-    return win.result
+    return win.session.result
 
 
 def test_compare_grid_replaces_the_overlay_and_is_recorded_and_saved(qtbot, window, tmp_path):
     box = window.compare.box
     assert [box.methods.item(r).data(Qt.ItemDataRole.UserRole)
             for r in range(box.methods.count())] == [n for n, m in METHODS.items() if m.live]
-    window.start_recording(tmp_path / "grid.mp4")
+    window.recording.start(tmp_path / "grid.mp4")
     qtbot.keyClick(window, Qt.Key.Key_G)  # compare on: the first preset
     result = wait_panels(qtbot, window, 3, titles=["CAM", "Grad-CAM", "Layer-CAM"])
-    assert window.actions_by_name["compare"].isChecked()
+    assert window.session.actions["compare"].isChecked()
     assert window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM"
     assert window.overlay_view.image is result.overlay
     assert result.overlay.shape[1] > 2.5 * result.frame.image.shape[1]
     views = window.views.views  # the grid gets the width its shape asks for
     assert views.stretch(1) > 2.5 * views.stretch(0)
 
-    snap = window.snapshot()  # raw | grid, at the raw frame's height
+    snap = window.recording.snapshot()  # raw | grid, at the raw frame's height
     saved = cv2.imread(str(snap))
-    h, w = window.raw.image.shape[:2]
+    h, w = window.session.raw.image.shape[:2]
     assert saved.shape[0] == h and saved.shape[1] > w + 2.5 * w
 
     qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # next preset
@@ -58,10 +58,11 @@ def test_compare_grid_replaces_the_overlay_and_is_recorded_and_saved(qtbot, wind
     box.tick(("gradcam", "saliency"))
     wait_panels(qtbot, window, 2, titles=["Grad-CAM", "Saliency"])
     qtbot.keyClick(window, Qt.Key.Key_G)  # off
-    qtbot.waitUntil(lambda: window.result.panels == ()
-                    and window.result.generation == window.pipeline.generation, timeout=10000)
+    s = window.session
+    qtbot.waitUntil(lambda: s.result.panels == () and s.result.generation == s.pipeline.generation,
+                    timeout=10000)
     qtbot.wait(300)
-    window.stop_recording()
+    window.recording.stop()
     path = tmp_path / "grid.mp4"
     assert count_frames(path) > 5
     frames = cv2.VideoCapture(str(path))
@@ -72,25 +73,25 @@ def test_compare_grid_replaces_the_overlay_and_is_recorded_and_saved(qtbot, wind
 def test_second_map_shows_the_runner_up_then_a_picked_class_when_frozen(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_Space)  # frozen: the second map is mapped on it
     qtbot.wait(400)  # the capture thread has seen the freeze
-    held = window.pipeline.last_frame
+    held = window.session.pipeline.last_frame
     qtbot.keyClick(window, Qt.Key.Key_V)
-    qtbot.waitUntil(lambda: window.result.frame is held and len(window.result.panels) == 2,
-                    timeout=15000)
-    result = window.result
+    qtbot.waitUntil(lambda: window.session.result.frame is held
+                    and len(window.session.result.panels) == 2, timeout=15000)
+    result = window.session.result
     (t1, c1, p1), (_, c2, p2) = result.panels
     ranked = result.map.top(2)
     assert (c1, c2) == (ranked[0][0], ranked[1][0]) and p1 >= p2
-    model = window.pipeline.current_model
+    model = window.session.pipeline.current_model
     assert t1 == f"{model.short_label(c1)} {100 * p1:.0f}%"
     assert window.compare.box.rival.current.text().startswith(f"Runner-up: {model.short_label(c2)}")
-    assert window.actions_by_name["second_map"].isChecked()
+    assert window.session.actions["second_map"].isChecked()
 
     rival = window.compare.box.rival
     rival.search.setText("golden retriever")
     qtbot.keyClick(rival.search, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.result.panels[-1][1] == 207, timeout=10000)
-    assert window.result.frame is held
-    assert "golden retriever" in window.result.panels[-1][0]
+    qtbot.waitUntil(lambda: window.session.result.panels[-1][1] == 207, timeout=10000)
+    assert window.session.result.frame is held
+    assert "golden retriever" in window.session.result.panels[-1][0]
     assert "Pinned: golden retriever" in rival.current.text()
 
     qtbot.keyClick(window, Qt.Key.Key_G)  # with methods too: a row per class
@@ -108,7 +109,7 @@ def test_scale_control_cycles_is_explained_and_remembered(qtbot, window):
     assert "(N)" in tip and all(name in tip for name in SCALES)
     assert "Next map scale" in dict(win.shortcut_rows())
     qtbot.keyClick(win, Qt.Key.Key_N)
-    assert win.pipeline.style.scale == "fixed" and scale.currentData() == "fixed"
+    assert win.session.pipeline.style.scale == "fixed" and scale.currentData() == "fixed"
     win.close()
     assert open_settings().value("scale") == "fixed"
     assert options_with_settings(Options(), open_settings()).style.scale == "fixed"

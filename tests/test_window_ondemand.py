@@ -14,9 +14,9 @@ import pytest
 from helpers import SQUEEZENET_DIR, Mirror
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
+from window_host import started_window
 
-from camview.app.network import PREPROCESS_KEY, remembered_preprocess
-from camview.app.saved_settings import Options, open_settings
+from camview.app.saved_settings import PREPROCESS_KEY, Options, open_settings, remembered_preprocess
 from camview.app.scores import BASELINE, HEADERS, verdict
 from camview.app.window import MainWindow
 from camview.faithfulness import RANDOM, score_maps
@@ -27,13 +27,7 @@ LONG = 60000
 
 
 def open_window(qtbot, options: Options) -> MainWindow:
-    win = MainWindow(options)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.start()
-    qtbot.waitUntil(lambda: win.result is not None, timeout=LONG)
-    return win
+    return started_window(qtbot, options, timeout=LONG)
 
 
 @pytest.fixture
@@ -48,20 +42,20 @@ def pick_method(win: MainWindow, name: str) -> None:
 
 
 def test_a_slow_method_freezes_runs_once_reruns_and_cancels(qtbot, window, lite0):
-    p, od = window.panel, window.ondemand
+    p, od = window.panel, window.frozen
     assert p.method.itemText(p.method.findData("scorecam")) == "Score-CAM (frozen frame)"
     assert not od.options.isVisible()
     od.options.boxes["max_channels"].setValue(16)
     pick_method(window, "scorecam")
-    assert window.pipeline.frozen and window.actions_by_name["freeze"].isChecked()
+    assert window.session.pipeline.frozen and window.session.actions["freeze"].isChecked()
     assert od.options.isVisible() and od.options.boxes["max_channels"].isVisible()
     assert not od.options.boxes["patch"].isVisible()
-    assert od.bar.isVisible() and od.bar.cancel.isVisible()
-    qtbot.waitUntil(lambda: window.result.method_name == "Score-CAM", timeout=LONG)
-    assert not od.bar.isVisible()
-    shown = window.result
+    assert window.job_bar.isVisible() and window.job_bar.cancel.isVisible()
+    qtbot.waitUntil(lambda: window.session.result.method_name == "Score-CAM", timeout=LONG)
+    assert not window.job_bar.isVisible()
+    shown = window.session.result
     assert p.method.currentData() == "scorecam"
-    assert window.pipeline.method_name == "cam"  # the live loop keeps its fast method
+    assert window.session.pipeline.method_name == "cam"  # the live loop keeps its fast method
     direct = make_method("scorecam", lite0, max_channels=16).explain(
         lite0.prepare(shown.frame.image), None)
     np.testing.assert_allclose(shown.map.cam, direct.cam, rtol=1e-4, atol=1e-6)
@@ -69,45 +63,45 @@ def test_a_slow_method_freezes_runs_once_reruns_and_cancels(qtbot, window, lite0
 
     # A style change redraws the same map, without computing it again.
     p.choose(p.colormap, "viridis")
-    qtbot.waitUntil(lambda: window.result is not shown, timeout=LONG)
-    assert window.result.map is shown.map and not od.busy
-    assert not np.array_equal(window.result.overlay, shown.overlay)
+    qtbot.waitUntil(lambda: window.session.result is not shown, timeout=LONG)
+    assert window.session.result.map is shown.map and not od.busy
+    assert not np.array_equal(window.session.result.overlay, shown.overlay)
 
     # Another class: the frozen frame is mapped again, for it.
     wanted = window.panel.top.class_at(1)
-    window.pin_target(wanted)
-    qtbot.waitUntil(lambda: window.result.map.target == wanted, timeout=LONG)
-    assert window.result.method_name == "Score-CAM"
-    assert window.result.frame is shown.frame
-    before = window.result
+    window.controls.pin_target(wanted)
+    qtbot.waitUntil(lambda: window.session.result.map.target == wanted, timeout=LONG)
+    assert window.session.result.method_name == "Score-CAM"
+    assert window.session.result.frame is shown.frame
+    before = window.session.result
 
     # A fine occlusion takes many passes: cancel it, and the map shown before stays.
     od.options.boxes["patch"].setValue(8)
     od.options.boxes["stride"].setValue(4)
     pick_method(window, "occlusion")
-    qtbot.waitUntil(lambda: od.bar.bar.value() > 0, timeout=LONG)
-    assert od.bar.bar.maximum() > 1000
-    qtbot.mouseClick(od.bar.cancel, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not od.busy and not od.bar.isVisible(), timeout=LONG)
-    assert window.result is before
+    qtbot.waitUntil(lambda: window.job_bar.bar.value() > 0, timeout=LONG)
+    assert window.job_bar.bar.maximum() > 1000
+    qtbot.mouseClick(window.job_bar.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not od.busy and not window.job_bar.isVisible(), timeout=LONG)
+    assert window.session.result is before
     assert "cancelled" in window.status_text()
 
     # Unfreezing goes back to live maps with the live method.
     qtbot.keyClick(window, Qt.Key.Key_Space)
-    assert not window.pipeline.frozen and od.method is None
+    assert not window.session.pipeline.frozen and od.method is None
     assert p.method.currentData() == "cam"
-    qtbot.waitUntil(lambda: window.result.method_name == "CAM", timeout=LONG)
+    qtbot.waitUntil(lambda: window.session.result.method_name == "CAM", timeout=LONG)
 
 
 def test_eigen_cam_says_it_ignores_a_pinned_class(qtbot, window):
     pick_method(window, "eigencam")
-    qtbot.waitUntil(lambda: window.pipeline.method_name == "eigencam", timeout=LONG)
+    qtbot.waitUntil(lambda: window.session.pipeline.method_name == "eigencam", timeout=LONG)
     note = window.network.agnostic
     assert note.isHidden()
-    window.pin_target(window.panel.top.class_at(1))
+    window.controls.pin_target(window.panel.top.class_at(1))
     assert not note.isHidden() and "Eigen-CAM ignores the target class" in note.text()
     assert "Eigen-CAM ignores the target class" in window.status_text()
-    window.pin_target(None)
+    window.controls.pin_target(None)
     assert note.isHidden()
 
 
@@ -123,18 +117,18 @@ def test_layer_list_reads_an_earlier_layer_and_cam_refuses_it(qtbot, window, lit
                     in window.status_text(), timeout=LONG)
     qtbot.waitUntil(lambda: combo.currentData() == lite0.read_layer, timeout=LONG)
     pick_method(window, "layercam")
-    qtbot.waitUntil(lambda: window.result.method_name == "Layer-CAM", timeout=LONG)
-    read_h = window.result.map.cam.shape[0]
+    qtbot.waitUntil(lambda: window.session.result.method_name == "Layer-CAM", timeout=LONG)
+    read_h = window.session.result.map.cam.shape[0]
     window.panel.choose(combo, early.path)
-    qtbot.waitUntil(lambda: window.pipeline.layer == early.path, timeout=LONG)
-    qtbot.waitUntil(lambda: window.result.map.cam.shape[0] > read_h, timeout=LONG)
-    assert window.result.method_name == "Layer-CAM"
+    qtbot.waitUntil(lambda: window.session.pipeline.layer == early.path, timeout=LONG)
+    qtbot.waitUntil(lambda: window.session.result.map.cam.shape[0] > read_h, timeout=LONG)
+    assert window.session.result.method_name == "Layer-CAM"
 
 
 def test_score_maps_shows_the_table_with_the_random_baseline(qtbot, window, lite0):
-    scored = window.result
-    window.actions_by_name["score_maps"].trigger()
-    assert window.pipeline.frozen
+    scored = window.session.result
+    window.session.actions["score_maps"].trigger()
+    assert window.session.pipeline.frozen
     qtbot.waitUntil(lambda: window.scores.dialog is not None, timeout=LONG)
     table = window.scores.dialog.table
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
@@ -156,7 +150,7 @@ def test_score_maps_shows_the_table_with_the_random_baseline(qtbot, window, lite
 def test_layer_outputs_dock_tiles_the_chosen_layer(qtbot, window, lite0):
     dock = window.layers_dock
     assert dock.isHidden()
-    window.actions_by_name["layer_outputs"].trigger()
+    window.session.actions["layer_outputs"].trigger()
     assert dock.isVisible()
     qtbot.waitUntil(lambda: dock.image.image is not None, timeout=LONG)
     assert "channels 1–16 of 1280" in dock.caption.text()
@@ -168,7 +162,7 @@ def test_layer_outputs_dock_tiles_the_chosen_layer(qtbot, window, lite0):
     shown = min(64, early.shape[2])
     qtbot.waitUntil(lambda: f"channels 1–{shown} of" in dock.caption.text(), timeout=LONG)
     assert dock.image.image.shape != first.shape
-    window.actions_by_name["layer_outputs"].trigger()
+    window.session.actions["layer_outputs"].trigger()
     assert dock.isHidden() and not dock.worker._enabled
 
 
@@ -189,9 +183,9 @@ def test_model_list_marks_and_a_first_use_download_in_the_status(qtbot, video, t
         assert text["efficientnet_lite0"] == "efficientnet_lite0 · ready"
         assert text["squeezenet"] == "squeezenet · will download on first use (2.5 MB)"
         said: list[str] = []
-        win.bridge.status.connect(said.append)
+        win.session.bridge.status.connect(said.append)
         win.panel.choose(combo, "squeezenet")
-        qtbot.waitUntil(lambda: win.result.model_name == "squeezenet", timeout=LONG)
+        qtbot.waitUntil(lambda: win.session.result.model_name == "squeezenet", timeout=LONG)
         assert any("downloading squeezenet1.1.bin" in s for s in said)
         assert combo.itemText(combo.findData("squeezenet")) == "squeezenet · ready"
         win.close()
@@ -222,7 +216,7 @@ def test_preprocessing_is_remembered_per_model_file(qtbot, video, model_file, tm
     assert net.preprocess.itemText(0) == "auto (unit)"  # what auto chose for this model
     assert "preprocess unit" in win.status_text()
     win.panel.choose(net.preprocess, "tf")
-    qtbot.waitUntil(lambda: win.pipeline.current_model.preprocess_name == "tf", timeout=LONG)
+    qtbot.waitUntil(lambda: win.session.model.preprocess_name == "tf", timeout=LONG)
     qtbot.waitUntil(lambda: "preprocess tf" in win.status_text(), timeout=LONG)
     settings = open_settings()
     assert remembered_preprocess(settings, model_file) == "tf"
@@ -231,9 +225,9 @@ def test_preprocessing_is_remembered_per_model_file(qtbot, video, model_file, tm
 
     again = open_window(qtbot, Options(source=video, model=model_file,
                                        output_dir=str(tmp_path)))
-    assert again.pipeline.current_model.preprocess_name == "tf"
+    assert again.session.model.preprocess_name == "tf"
     assert again.network.preprocess.currentData() == "tf"
     again.panel.choose(again.panel.model, "efficientnet_lite0")
-    qtbot.waitUntil(lambda: again.result.model_name == "efficientnet_lite0", timeout=LONG)
+    qtbot.waitUntil(lambda: again.session.result.model_name == "efficientnet_lite0", timeout=LONG)
     qtbot.waitUntil(lambda: again.network.preprocess.isHidden(), timeout=LONG)
     again.close()

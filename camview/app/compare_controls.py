@@ -10,8 +10,6 @@ image alike (a change is mapped on the held frame at once).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
@@ -24,15 +22,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camview.app.widgets import TargetPicker
+from camview.app.session import Session
+from camview.app.widgets import TargetPicker, signals_blocked
 from camview.errors import CamviewError, for_window
 from camview.live import PRESETS, RIVAL, CompareSpec, Result
 from camview.live.compare import live_methods, preset_title
 from camview.maps import METHODS
-
-if TYPE_CHECKING:
-    from camview.app.actions import ActionMaker
-    from camview.app.window import MainWindow
+from camview.models import CamModel
 
 CUSTOM = "custom"  # the mode combo's data for the custom pick
 RUNNER_UP = "Runner-up"
@@ -92,30 +88,30 @@ class CompareBox(QGroupBox):
 
 
 class CompareControls:
-    """What the compare box and its actions mean for the window's pipeline."""
+    """What the compare box and its actions mean for the session's pipeline."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.w = window
+    def __init__(self, session: Session) -> None:
+        self.s = session
         self.box = CompareBox()
         self.second_class: int | None = None  # None: each frame's runner-up
         self._last_mode = 1  # the mode G turns on: the last one used, first the first preset
-        self._syncing = False
         b = self.box
         b.mode.activated.connect(lambda _: self.apply())
         b.methods.itemChanged.connect(lambda _: self.apply() if self.mode == CUSTOM else None)
         b.second.toggled.connect(lambda on: self.set_second(on))
         b.rival.auto.clicked.connect(lambda: self.pin_second(None))
         b.rival.picked.connect(self.pin_second)
-        b.rival.failed.connect(lambda message: self.w.show_status(message, error=True))
-        window.bridge.configChanged.connect(self._on_config)
-        self._labels_of = None
+        b.rival.failed.connect(lambda message: session.show_status(message, error=True))
+        session.modelChanged.connect(self._on_model)
+        session.resultShown.connect(self.show_result)
 
     @property
     def mode(self) -> object:
         return self.box.mode.currentData()
 
-    def make_actions(self, a: ActionMaker) -> list[QAction]:
+    def make_actions(self) -> list[QAction]:
         """The View menu's compare actions (keys in their tooltips and Help)."""
+        a = self.s.make_action
         return [a("compare", "Compare methods", ["G"], self.set_on, checkable=True,
                   tip="Show the frame through several methods side by side"),
                 a("compare_next", "Next compare", ["Shift+G"], self.cycle,
@@ -124,8 +120,8 @@ class CompareControls:
                   tip="Map a second class beside the first (each frame's runner-up, or "
                       "one picked)")]
 
-    def tooltips(self, a: ActionMaker) -> None:
-        b = self.box
+    def tooltips(self) -> None:
+        b, a = self.box, self.s
         b.mode.setToolTip(f"Compare live methods side by side ({a.keys('compare')}; "
                           f"{a.keys('compare_next')} cycles)")
         b.methods.setToolTip("Tick the live methods to compare (slow ones are mapped on "
@@ -148,22 +144,20 @@ class CompareControls:
 
     def apply(self) -> None:
         """Ask the pipeline for what the controls show; say what it is."""
-        if self._syncing:
-            return
         b = self.box
         b.methods.setVisible(self.mode == CUSTOM)
         if self.mode is not None:
             self._last_mode = b.mode.currentIndex()
-        self.w._set_checked("compare", self.mode is not None)
-        self.w._set_checked("second_map", b.second.isChecked())
+        self.s.set_checked("compare", self.mode is not None)
+        self.s.set_checked("second_map", b.second.isChecked())
         b.rival.setEnabled(b.second.isChecked())
         try:
             spec = self.spec()
-            self.w.pipeline.set_compare(spec)
+            self.s.pipeline.set_compare(spec)
         except CamviewError as exc:
-            self.w.show_status(for_window(exc), error=True, now=True)
+            self.s.show_status(for_window(exc), error=True, now=True)
             return
-        self.w.show_status(self.describe(spec), now=True)
+        self.s.show_status(self.describe(spec), now=True)
 
     def describe(self, spec: CompareSpec | None) -> str:
         if spec is None:
@@ -177,7 +171,7 @@ class CompareControls:
         return "compare: " + "; ".join(parts)
 
     def _label(self) -> str:
-        model = self.w.pipeline.current_model
+        model = self.s.model
         index = self.second_class
         return f"#{index}" if model is None or index is None else model.short_label(index)
 
@@ -194,9 +188,8 @@ class CompareControls:
 
     def set_second(self, on: bool) -> None:
         if self.box.second.isChecked() != on:
-            self._syncing = True
-            self.box.second.setChecked(on)
-            self._syncing = False
+            with signals_blocked(self.box.second):
+                self.box.second.setChecked(on)
         self.apply()
 
     def pin_second(self, index: int | None) -> None:
@@ -222,16 +215,13 @@ class CompareControls:
     # -- pipeline events
     def show_result(self, result: Result) -> None:
         """Name the second class of the newest grid (the runner-up changes with the frame)."""
-        model = self.w.pipeline.current_model
+        model = self.s.model
         if (self.box.second.isChecked() and self.second_class is None and result.panels
                 and model is not None):
             _, index, prob = result.panels[len(result.panels) // 2]  # the second row's first
             self.box.rival.show_target(f"{RUNNER_UP}: {model.short_label(index)} "
                                        f"{100 * prob:.0f}%")
 
-    def _on_config(self) -> None:
-        model = self.w.pipeline.current_model
-        if model is not None and model is not self._labels_of:
-            self._labels_of = model
-            self.box.rival.set_labels(model.labels, model.find_class)
+    def _on_model(self, model: CamModel) -> None:
+        self.box.rival.set_labels(model.labels, model.find_class)
 

@@ -1,40 +1,28 @@
-"""Slow methods on the frozen frame, and the bar that shows any on-demand job's progress.
+"""Slow methods on the frozen frame: which one is shown, its map job and its options.
 
 Score-CAM, occlusion and SmoothGrad take seconds a frame on a CPU, so the live loop never runs
-them: choosing one freezes the frame and computes its map ONCE on camview.ondemand's
-worker thread, with a progress bar and a Cancel button in the status bar. The live loop keeps
-its fast method meanwhile; its results on the frozen frame (after a class, layer, model or step
-change) only say WHAT to map, and the slow map is computed again when that changed; a style
-change only redraws it. Cancel leaves the map shown before. The finished map is drawn through
-camview.explain like any other and replaces the window's result, so snapshots and recordings
-take it too. Unfreezing goes back to the live method.
+them: choosing one freezes the frame and computes its map ONCE on camview.ondemand's worker
+thread (the session's jobs: a progress bar and a Cancel button in the status bar). The live
+loop keeps its fast method meanwhile; its results on the frozen frame (after a class, layer,
+model or step change) only say WHAT to map, and the slow map is computed again when that
+changed; a style change only redraws it. Cancel leaves the map shown before. The finished map
+is drawn through camview.explain like any other and replaces the session's result, so
+snapshots and recordings take it too. Unfreezing goes back to the live method.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
-from PyQt6.QtWidgets import (
-    QDoubleSpinBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QWidget,
-)
+from PyQt6.QtWidgets import QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
+from camview.app.session import Session, is_on_demand
 from camview.explain import describe, draw
 from camview.live import Result
 from camview.maps import METHODS, MapResult, method_class
-from camview.ondemand import Job, JobRunner, MapRequest
+from camview.ondemand import Job, MapRequest
 from camview.scale import MapScale
-
-if TYPE_CHECKING:
-    from camview.app.window import MainWindow
 
 #: What each option of an on-demand method means, and its range (the default is the
 #: method's own class constant of the same name in capitals, e.g. ScoreCAM.MAX_CHANNELS).
@@ -46,40 +34,6 @@ OPTION_WIDGETS: dict[str, tuple[str, float, float, str]] = {
     "samples": ("Samples", 1, 256, "SmoothGrad: noisy copies averaged (one batched call)"),
     "sigma": ("Noise", 0.0, 1.0, "SmoothGrad: noise sigma, a fraction of the input's range"),
 }
-
-
-def is_on_demand(name: str) -> bool:
-    """Whether method `name` is for the frozen frame only (too slow for live frames)."""
-    return not method_class(name).live
-
-
-class JobBar(QWidget):
-    """What runs on demand, how far it is, and a Cancel button (in the status bar)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setFixedWidth(160)
-        self.bar.setTextVisible(True)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.label)
-        row.addWidget(self.bar)
-        row.addWidget(self.cancel)
-        self.hide()
-
-    def start(self, what: str) -> None:
-        self.label.setText(what)
-        self.bar.setRange(0, 0)  # busy until the first progress report
-        self.show()
-
-    def progress(self, done: int, total: int) -> None:
-        self.bar.setRange(0, max(1, total))
-        self.bar.setValue(done)
-        self.bar.setFormat(f"{done}/{total}")
 
 
 class MethodOptions(QWidget):
@@ -123,74 +77,67 @@ class MethodOptions(QWidget):
         return tuple((o, self.boxes[o].value()) for o in method_class(name).options)
 
 
-class OnDemand(QObject):
-    """The window's on-demand maps: which slow method is shown, its job, its bar."""
+class FrozenFrameMaps(QObject):
+    """Which slow method is shown on the frozen frame, its map job and its options."""
 
-    progressed = pyqtSignal(object, int, int)  # job, done, total
-    finished = pyqtSignal(object, object)  # job, result
-    failed = pyqtSignal(object, str)  # job, message
-    cancelled = pyqtSignal(object)  # job
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
-        self.runner = JobRunner()
-        self.bar = JobBar()
-        self.options = MethodOptions()
-        self.method: str | None = None  # the on-demand method shown, None: live maps
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.s = session
+        self.options = MethodOptions()  # the window puts it under the method
+        self.options.show_for(None)
         self._cancelled: tuple | None = None  # the key of a map the user cancelled
         self.base: Result | None = None  # the live result the map is for (frame, class)
-        self.job: Job | None = None  # the newest job submitted (map or scores)
         self._request: MapRequest | None = None  # the request of the map job or map shown
         self._shown: tuple[MapRequest, MapResult] | None = None
-        self._what: dict[Job, tuple[str, object]] = {}  # job -> (kind, its callback or request)
-        window.statusBar().addPermanentWidget(self.bar)
-        form = window.panel.network_form
-        form.insertRow(form.getWidgetPosition(window.panel.method)[0] + 1, self.options)
-        self.options.show_for(None)
-        self.bar.cancel.clicked.connect(self.cancel)
+        self._job: Job | None = None  # the map job running
         self.options.changed.connect(self.rerun)
-        self.progressed.connect(self._on_progress)
-        self.finished.connect(self._on_finished)
-        self.failed.connect(self._on_failed)
-        self.cancelled.connect(self._on_cancelled)
+        session.methodShown.connect(self._on_method)
+        session.heldResult.connect(self.take)
+        session.layerChosen.connect(lambda _: self.rerun())
+        session.frozenChanged.connect(self._on_frozen)
+        session.lookChanged.connect(self._redraw)
+
+    @property
+    def method(self) -> str | None:
+        return self.s.on_demand
 
     # -- choosing
-    def choose(self, name: str) -> bool:
-        """Method `name` was picked: True when it is an on-demand one (handled here: the
-        frame is frozen and its map computed); False for a live one (the caller switches the
-        live loop; an on-demand map shown is left)."""
+    def _on_method(self, name: str) -> None:
+        """An on-demand method is shown: freeze and map the frame; a live one: forget ours."""
         if not is_on_demand(name):
-            self.leave(None)
-            return False
-        self.method = method_class(name).name
-        self._cancelled = None
-        self.options.show_for(self.method)
-        if self.w.result is not None:  # else the first result will be mapped
-            self.take(self.w.result)
-        return True
-
-    def leave(self, why: str | None) -> None:
-        """Back to live maps: cancel the map job, forget the slow map (`why`: say so)."""
-        if self.method is None:
+            self.leave()
             return
-        title = METHODS[self.method].title
-        self.method, self._shown, self._request, self.base = None, None, None, None
+        self._cancelled = None
+        self._shown = None
+        self.options.show_for(name)
+        if self.s.result is not None:  # else the first result will be mapped
+            self.take(self.s.result)
+
+    def leave(self) -> None:
+        """Back to live maps: cancel the map job, forget the slow map."""
+        self._shown, self._request, self.base = None, None, None
         self.options.show_for(None)
-        if self.job is not None and self._what.get(self.job, ("",))[0] == "map":
-            self.runner.cancel()
-        if why:
-            live = METHODS[self.w.pipeline.method_name].title
-            self.w.show_status(f"{title} {why}: live maps with {live} again", now=True)
+        if self._job is not None and self._job is self.s.jobs.job:
+            self.s.jobs.cancel()
+        self._job = None
+
+    def _on_frozen(self, frozen: bool) -> None:
+        """Unfrozen while a slow method is shown: back to the live method, and say so."""
+        if not frozen and self.method is not None:
+            title = METHODS[self.method].title
+            self.s.leave_on_demand()
+            live = METHODS[self.s.pipeline.method_name].title
+            self.s.show_status(f"{title} is for the frozen frame: live maps with {live} again",
+                               now=True)
 
     # -- the live loop's results while a slow method is shown
-    def take(self, result: Result) -> bool:
-        """A live result arrived: True when this shows the slow map instead (computed again
-        if what it depends on changed, else only redrawn in the current style)."""
+    def take(self, result: Result) -> None:
+        """A live result arrived while a slow method is shown: map it if what the map
+        depends on changed, else only redraw the map in the current style."""
         if self.method is None:
-            return False
-        if not self.w.pipeline.frozen:
-            self.w.freeze_for(f"{METHODS[self.method].title} is computed once on the frozen "
+            return
+        if not self.s.frozen:
+            self.s.freeze_for(f"{METHODS[self.method].title} is computed once on the frozen "
                               "frame (seconds, not live)")
         self.base = result
         request = self.request_for(result)
@@ -200,12 +147,11 @@ class OnDemand(QObject):
             pass  # cancelled by the user: not again until something changes
         elif self._request is None or self._request.key != request.key or not self.busy:
             self._submit_map(request)
-        return True
 
     def request_for(self, result: Result) -> MapRequest:
-        model = self.w.pipeline.current_model
+        model = self.s.model
         assert self.method is not None and model is not None
-        return MapRequest(model, self.method, self.w.network.layer_for(model),
+        return MapRequest(model, self.method, self.s.chosen_layer,
                           self.options.values(self.method), result.frame, result.target)
 
     def rerun(self) -> None:
@@ -214,38 +160,24 @@ class OnDemand(QObject):
             self._shown, self._cancelled = None, None
             self.take(self.base)
 
+    def _redraw(self) -> None:
+        if self.method is not None and self._shown is not None:
+            self._show(*self._shown)
+
     @property
     def busy(self) -> bool:
-        return self.runner.busy
+        return self.s.jobs.busy
 
-    def cancel(self) -> None:
-        """Stop the job running; the map shown before stays."""
-        if self.runner.cancel():
-            self.w.show_status("cancelled: the map shown before stays", now=True)
-
-    def shutdown(self) -> None:
-        self.runner.stop(1.0)
-
-    # -- jobs
-    def submit(self, kind: str, what: str, work, on_done) -> Job:
-        """Run `work(progress, cancel)` on the worker (cancelling the job running), showing
-        `what` in the bar; on_done(result) is called on the GUI thread if it finishes."""
-        job = self.runner.submit(work, lambda r: self.finished.emit(job, r),
-                                 on_progress=lambda d, t: self.progressed.emit(job, d, t),
-                                 on_failed=lambda m: self.failed.emit(job, m),
-                                 on_cancelled=lambda: self.cancelled.emit(job))
-        self._what[job] = (kind, on_done)
-        self.job = job
-        self.bar.start(what)
-        return job
-
+    # -- the map job
     def _submit_map(self, request: MapRequest) -> None:
         self._request = request
         title = METHODS[request.method].title
-        label = self.w.pipeline.current_model.short_label(request.target) \
+        label = self.s.model.short_label(request.target) \
             if request.target is not None else "the top-1 class"
-        self.submit("map", f"{title} of {label}:", request.run,
-                    lambda mapped: self._map_done(request, mapped))
+        self._job = self.s.jobs.submit(
+            f"{title} of {label}:", request.run, lambda mapped: self._map_done(request, mapped),
+            on_failed=lambda _: self._map_failed(request),
+            on_cancelled=lambda newest: self._map_cancelled(request, newest))
 
     def _map_done(self, request: MapRequest, mapped: MapResult) -> None:
         if self.method != request.method or self._request is not request:
@@ -253,45 +185,25 @@ class OnDemand(QObject):
         self._shown = (request, mapped)
         self._show(request, mapped)
 
+    def _map_failed(self, request: MapRequest) -> None:
+        if self._request is request:
+            self._request = None
+
+    def _map_cancelled(self, request: MapRequest, newest: bool) -> None:
+        if newest and self._request is request:  # else a newer job replaced it
+            self._cancelled = request.key
+            self._request = self._shown[0] if self._shown else None
+
     def _show(self, request: MapRequest, mapped: MapResult) -> None:
         """Draw the slow map on its frame as the live loop draws any map, and show it as the
         window's result (snapshots and recordings take it too)."""
         base = self.base
         if base is None:
             return
-        style = dataclasses.replace(self.w.current_style(), layout="overlay")
+        style = dataclasses.replace(self.s.current_style(), layout="overlay")
         explained = describe(request.model, mapped, topk=style.topk,
                              pinned=request.target is not None)
         overlay = draw(request.frame.image, explained, style, scale=MapScale(style.scale))
-        self.w.show_result(dataclasses.replace(
+        self.s.show_result(dataclasses.replace(
             base, explained=explained, overlay=overlay,
             method_name=METHODS[request.method].title))
-
-    def _done_with(self, job: Job) -> tuple[str, object] | None:
-        what = self._what.pop(job, None)
-        if job is self.job:
-            self.job = None
-            self.bar.hide()
-        return what
-
-    def _on_progress(self, job: Job, done: int, total: int) -> None:
-        if job is self.job:
-            self.bar.progress(done, total)
-
-    def _on_finished(self, job: Job, result: object) -> None:
-        what = self._done_with(job)
-        if what is not None:
-            what[1](result)
-
-    def _on_failed(self, job: Job, message: str) -> None:
-        what = self._done_with(job)
-        if what is not None and what[0] == "map":
-            self._request = None
-        self.w.show_status(message, error=True)
-
-    def _on_cancelled(self, job: Job) -> None:
-        newest = job is self.job  # else a newer job replaced it: nothing to undo
-        what = self._done_with(job)
-        if newest and what is not None and what[0] == "map" and self._request is not None:
-            self._cancelled = self._request.key
-            self._request = self._shown[0] if self._shown else None

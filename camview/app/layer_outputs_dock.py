@@ -7,19 +7,15 @@ while it is hidden it costs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from camview.app.actions import keys_text
 from camview.app.network import fill_layers
+from camview.app.session import Session, keys_text
 from camview.app.widgets import ImageView
 from camview.layer_outputs import CHANNEL_COUNTS
 from camview.live.layer_outputs_worker import LayerOutputs, LayerView
-
-if TYPE_CHECKING:
-    from camview.app.window import MainWindow
+from camview.models import CamModel
 
 
 class _Signals(QObject):
@@ -27,13 +23,12 @@ class _Signals(QObject):
     error = pyqtSignal(str)
 
 
-class LayersDock(QDockWidget):
+class LayerOutputsDock(QDockWidget):
     """Layer picker, channel count, the tiled channels and a caption saying what they are."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__("Layer outputs", window)
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__("Layer outputs", parent)
         self.setObjectName("layer_outputs")
-        self.w = window
         self.layer = QComboBox()
         self.layer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.layer.setToolTip("The layer whose channels are shown")
@@ -59,10 +54,9 @@ class LayersDock(QDockWidget):
         self._signals = _Signals(self)
         self._signals.view.connect(self._on_view)
         self._signals.error.connect(lambda message: self.caption.setText(message))
-        pipe = window.pipeline
+        pipe = session.pipeline
         self.worker = LayerOutputs(lambda: pipe.last_frame, lambda: pipe.current_model,
                                    self._signals.view.emit, self._signals.error.emit)
-        self._layers_of = None
         self.layer.activated.connect(self._ask)
         self.count.activated.connect(self._ask)
         self.visibilityChanged.connect(self.worker.enable)
@@ -70,18 +64,14 @@ class LayersDock(QDockWidget):
         action.setShortcut("Ctrl+Shift+L")  # Ctrl+L opens a labelled set
         action.setToolTip("Show a layer's activation channels, live "
                           f"({keys_text(action.shortcuts())})")
-        window.addAction(action)
-        window.actions_by_name["layer_outputs"] = action
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self)
+        session.actions["layer_outputs"] = action
+        session.modelChanged.connect(self._on_model)
         self.hide()
 
-    def on_config(self) -> None:
+    def _on_model(self, model: CamModel) -> None:
         """A model was installed: list its layers (its read layer first shown)."""
-        model = self.w.pipeline.current_model
-        if model is not None and model is not self._layers_of:
-            self._layers_of = model
-            fill_layers(self.layer, model)
-            self._ask()
+        fill_layers(self.layer, model)
+        self._ask()
 
     def _ask(self, *_args) -> None:
         self.worker.show(self.layer.currentData(), self.count.currentData())

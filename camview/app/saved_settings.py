@@ -12,6 +12,7 @@ for tests and portable use.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from PyQt6.QtCore import QByteArray, QSettings
 from camview.errors import CamviewError
 from camview.maps import DEFAULT_METHOD, method_class
 from camview.models import DEFAULT_MODEL, CamModel
+from camview.models.preprocess import AUTO, MODES
+from camview.models.registry import spec_for
 from camview.overlay import OverlayStyle
 from camview.sources import Source
 
@@ -182,3 +185,43 @@ def save_settings(settings: QSettings, values: dict[str, object], start: Options
 def saved_geometry(settings: QSettings) -> QByteArray | None:
     """The window's size and place from the last run, None on the first run."""
     return settings.value("geometry")
+
+
+# -- the preprocessing chosen in the window for a model file, remembered per file
+
+PREPROCESS_KEY = "preprocess_by_file"  # QSettings: {absolute model path: mode}, as JSON
+
+
+def is_model_file(name: str | CamModel) -> bool:
+    """A user's .keras/.h5 file rather than a built-in model name."""
+    name = name.name if isinstance(name, CamModel) else str(name)
+    return spec_for(name) is None
+
+
+def file_key(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _remembered_all(settings: QSettings) -> dict[str, str]:
+    try:
+        found = json.loads(str(settings.value(PREPROCESS_KEY, "{}")))
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def remembered_preprocess(settings: QSettings, path: str) -> str | None:
+    """The preprocessing last chosen in the window for model file `path`, None if none."""
+    mode = _remembered_all(settings).get(file_key(path))
+    return mode if mode in MODES else None
+
+
+def remember_preprocess(settings: QSettings, path: str, mode: str) -> None:
+    """Remember `mode` for model file `path` (auto: forget it, auto is the default)."""
+    every = _remembered_all(settings)
+    if mode == AUTO:
+        every.pop(file_key(path), None)
+    else:
+        every[file_key(path)] = mode
+    settings.setValue(PREPROCESS_KEY, json.dumps(every))
+    settings.sync()

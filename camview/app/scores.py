@@ -4,18 +4,12 @@ background, and shows the numbers beside a random map's in a small table."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from PyQt6.QtWidgets import QDialog, QWidget
 
-from PyQt6.QtWidgets import QDialog
-
-from camview.app.actions import ActionMaker
 from camview.app.dialogs import table_dialog
+from camview.app.session import Session
 from camview.faithfulness import RANDOM, STEPS, Faithfulness
 from camview.ondemand import ScoreRequest
-
-if TYPE_CHECKING:
-    from camview.app.frozen_frame import OnDemand
-    from camview.app.window import MainWindow
 
 HEADERS = ["map", "deletion AUC (lower is better)", "insertion AUC (higher is better)"]
 BASELINE = "random map (baseline)"
@@ -52,41 +46,41 @@ def rows(scores: dict[str, Faithfulness]) -> list[tuple[str, str, str]]:
 class Scores:
     """The Score maps action and its table."""
 
-    def __init__(self, window: MainWindow, ondemand: OnDemand) -> None:
-        self.w, self.ondemand = window, ondemand
+    def __init__(self, session: Session, dialog_parent: QWidget) -> None:
+        self.s = session
+        self.parent = dialog_parent
         self.dialog: QDialog | None = None  # the last table shown
-        make = ActionMaker(window)
-        self.action = make("score_maps", "Score maps", ["Ctrl+G"], self.score,
-                           tip="Score the map of the frozen frame: deletion and insertion "
-                               "against a random map (in the background)")
-        window.actions_by_name.update(make.by_name)
+        self.action = session.make_action(
+            "score_maps", "Score maps", ["Ctrl+G"], self.score,
+            tip="Score the map of the frozen frame: deletion and insertion against a random "
+                "map (in the background)")
 
     def score(self) -> None:
-        w = self.w
-        result, model = w.result, w.pipeline.current_model
+        s = self.s
+        result, model = s.result, s.model
         if result is None or model is None or result.model_name != model.name:
-            w.show_status("nothing to score yet: wait for a map", error=True)
+            s.show_status("nothing to score yet: wait for a map", error=True)
             return
-        if self.ondemand.busy:
-            w.show_status("a map is being computed: wait for it (or cancel it), then score",
+        if s.jobs.busy:
+            s.show_status("a map is being computed: wait for it (or cancel it), then score",
                           error=True)
             return
         if result.map.problem:
-            w.show_status(f"this map cannot be scored: {result.map.problem}", error=True)
+            s.show_status(f"this map cannot be scored: {result.map.problem}", error=True)
             return
-        if not w.pipeline.frozen:
-            w.freeze_for("scoring the map of this frame")
+        if not s.frozen:
+            s.freeze_for("scoring the map of this frame")
         maps = {result.method_name: result.map.cam}
         label = model.short_label(result.map.target)
         request = ScoreRequest(model, result.frame, maps, result.map.target)
-        self.ondemand.submit("scores", f"scoring {', '.join(maps)} of {label}:", request.run,
-                             lambda scores: self.show(scores, label, result.frame.index))
+        s.jobs.submit(f"scoring {', '.join(maps)} of {label}:", request.run,
+                      lambda scores: self.show(scores, label, result.frame.index))
 
     def show(self, scores: dict[str, Faithfulness], label: str, frame_index: int) -> QDialog:
         names = [n for n in scores if n != RANDOM]
         note = "\n".join([explanation(label, frame_index),
                           *(verdict(n, scores[n], scores[RANDOM]) for n in names)])
-        self.dialog = table_dialog(self.w, "Faithfulness of the map", HEADERS, rows(scores),
-                                   note)
-        self.w.show_status(f"scored {', '.join(names)} of {label}", now=True)
+        self.dialog = table_dialog(self.parent, "Faithfulness of the map", HEADERS,
+                                   rows(scores), note)
+        self.s.show_status(f"scored {', '.join(names)} of {label}", now=True)
         return self.dialog

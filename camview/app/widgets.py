@@ -7,12 +7,13 @@ colormaps, layouts), so a name is typed once, where the core defines it.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QRect, Qt, QTimer, QUrl, pyqtSignal
+from PyQt6.QtCore import QObject, QRect, Qt, QTimer, QUrl, pyqtSignal
 from PyQt6.QtGui import QDesktopServices, QGuiApplication, QImage, QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -42,6 +43,22 @@ OPEN_MODEL_FILE = "Open model file…"
 ERROR_HOLD_S = 10.0  # a plain status does not hide an error younger than this
 COPIED = "copied to the clipboard"
 SLIDERS = ("threshold", "alpha", "smoothing")  # the panel's sliders, each 0..1 shown as 0..100
+
+
+@contextlib.contextmanager
+def signals_blocked(*objects: QObject) -> Iterator[None]:
+    """Set widgets to a state without running their slots; restored however the block ends."""
+    before = [o.blockSignals(True) for o in objects]
+    try:
+        yield
+    finally:
+        for o, was in zip(objects, before, strict=True):
+            o.blockSignals(was)
+
+
+def patterns(*suffixes: str) -> str:
+    """File-dialog patterns for suffixes: ('.mp4', '.avi') -> '*.mp4 *.avi'."""
+    return " ".join(f"*{s}" for s in suffixes)
 
 
 class ImageView(QWidget):
@@ -100,6 +117,8 @@ class ViewArea(QWidget):
         self.readout = QLabel("")
         self.readout.setStyleSheet("color: #bbb; background: #111; padding: 2px 6px;"
                                    "font-family: monospace;")
+        # Its text changes length every tick: it must never widen the window (it is cut).
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # a subclass needs it
         self.setStyleSheet("background: black;")
         views = self.views = QHBoxLayout()

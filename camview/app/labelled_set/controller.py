@@ -12,36 +12,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject
-from PyQt6.QtWidgets import QFileDialog, QStackedWidget, QWidget
+from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import QFileDialog
 
 from camview.app.labelled_set.view import BACK_TO_LIVE, SetView
 from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pair
+from camview.app.session import Session
 from camview.dataset import LabelledSet, looks_like_labelled_set
 from camview.evaluation import Tally
 from camview.labels import imagenet_labels
 from camview.results import ImageResult
-
-if TYPE_CHECKING:
-    from camview.app.window import MainWindow
 
 #: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
 TITLE_SCALE = 1.6
 
 
 class SetMode(QObject):
-    """The window's labelled-set mode: the set view stacked over the live views, its runs and
-    its explanations. Everything here runs on the GUI thread; the work is in set_worker."""
+    """The window's labelled-set mode: the set view (the window stacks it over the live views),
+    its runs and its explanations. Everything here runs on the GUI thread; the work is in
+    camview.app.labelled_set.worker."""
 
-    def __init__(self, window: MainWindow, live: QWidget) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.s = session
         self.view = SetView()
-        self.stack = QStackedWidget()
-        self.stack.addWidget(live)
-        self.stack.addWidget(self.view)
+        self.shown = False
         self.spec: str | None = None  # the set shown
         self.run: SetRun | None = None
         self.tally = Tally(max_mistakes=0)  # the list ranks the mistakes itself
@@ -54,37 +51,46 @@ class SetMode(QObject):
         self.view.back.connect(self.leave)
         self.explainer.done.connect(self._on_explained)
         self.explainer.failed.connect(self._on_explain_failed)
-        window.bridge.configChanged.connect(self._on_config)
-        p = window.panel
-        for combo in (p.style, p.colormap):
-            combo.currentIndexChanged.connect(self._on_style)
-        for slider in (p.threshold, p.alpha):
-            slider.valueChanged.connect(self._on_style)
+        session.modelChanged.connect(self._on_model)
+        session.methodShown.connect(self._on_method)
+        session.lookChanged.connect(self._on_style)
+        session.setShown.connect(lambda title: None if title else self.leave())
 
-    @property
-    def shown(self) -> bool:
-        return self.stack.currentWidget() is self.view
+    def make_actions(self) -> tuple[list[QAction], list[QAction]]:
+        """(the Source menu's and toolbar's open action, the Source menu's set actions)."""
+        a = self.s.make_action
+        opening = [a("open_set", "Open labelled set…", ["Ctrl+L"], self.open_folder_dialog,
+                     tip="A folder with one subfolder per class: its mistakes, most confident "
+                         "first")]
+        return opening, [
+            a("open_set_csv", "Open labelled set from CSV…", [], self.open_csv_dialog,
+              tip="A CSV of path,label rows (paths relative to it)"),
+            a("set_next", "Next image of the set", ["J"], lambda: self.step(1)),
+            a("set_previous", "Previous image of the set", ["K"], lambda: self.step(-1)),
+            a("back_to_live", BACK_TO_LIVE, ["Ctrl+B"], self.leave,
+              tip="Close the labelled set and return to the live views"),
+        ]
 
     # -- opening
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self.window, "Open a labelled set (one subfolder per class)",
-            self.window.settings.value("last_dir", ""))
+            self.view, "Open a labelled set (one subfolder per class)",
+            self.s.settings.value("last_dir", ""))
         if path:
-            self.window.settings.setValue("last_dir", path)
+            self.s.settings.setValue("last_dir", path)
             self.open(path)
 
     def open_csv_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Open a labelled set (a CSV of path,label rows)",
-            self.window.settings.value("last_dir", ""), "CSV files (*.csv);;All files (*)")
+            self.view, "Open a labelled set (a CSV of path,label rows)",
+            self.s.settings.value("last_dir", ""), "CSV files (*.csv);;All files (*)")
         if path:
-            self.window.settings.setValue("last_dir", str(Path(path).parent))
+            self.s.settings.setValue("last_dir", str(Path(path).parent))
             self.open(path)
 
     def open_if_set(self, path: str) -> bool:
         """Open a dropped path as a set when it looks like one; False: it is a plain source."""
-        model = self.window.pipeline.current_model
+        model = self.s.model
         labels = model.labels if model is not None else imagenet_labels()
         if not looks_like_labelled_set(path, labels):
             return False
@@ -102,7 +108,7 @@ class SetMode(QObject):
         self._cancel_run()
         self.tally = Tally(max_mistakes=0)
         self.cache_hits = None
-        model = self.window.pipeline.current_model
+        model = self.s.model
         name = Path(self.spec).name or self.spec
         self._model = model
         if model is None:
@@ -126,7 +132,7 @@ class SetMode(QObject):
     def _on_opened(self, dataset: LabelledSet) -> None:
         self.view.listed(dataset)
         if dataset.warnings:
-            self.window.show_status(dataset.warnings[0] + (
+            self.s.show_status(dataset.warnings[0] + (
                 f" (and {len(dataset.warnings) - 1} more)" if len(dataset.warnings) > 1 else ""),
                 error=True, colour="#b60")
 
@@ -154,18 +160,18 @@ class SetMode(QObject):
         self.run = None
         self.view.progress.hide()
         self.view.accuracy.setText(message)
-        self.window.show_status(message, error=True)
+        self.s.show_status(message, error=True)
 
     # -- explaining the selected image
     def _style(self):
-        style = self.window.current_style()
+        style = self.s.current_style()
         return replace(style, layout="overlay", topk=0,
                        label_scale=max(style.label_scale, TITLE_SCALE))
 
     def explain(self, result: ImageResult | None = None) -> None:
         """Draw the selected image's two maps on the explain thread (the newest choice wins)."""
         result = result or self.view.current()
-        cfg = self.window.pipeline.config()
+        cfg = self.s.pipeline.config()
         model, method = cfg.model, cfg.method
         if result is None or model is None or method is None:
             return
@@ -191,18 +197,19 @@ class SetMode(QObject):
             self._explained = None
             self.view.show_note(message)
 
-    def _on_config(self) -> None:
-        """A model or method switch: the picture is drawn again at once; a new model also
-        runs the set again (classification does not depend on the method)."""
-        if not self.shown or self.spec is None:
+    def _on_model(self, model) -> None:
+        """A new model runs the set again; the selected image is drawn again at once."""
+        if not self.shown or self.spec is None or model is self._model:
             return
-        if self.window.pipeline.current_model is not self._model:
-            wanted = self.view.current()
-            self._restart()
-            if wanted is not None:  # drawn now, and selected again when the run lists it
-                self.view.wanted = wanted.path
-                self.explain(wanted)
-        else:
+        wanted = self.view.current()
+        self._restart()
+        if wanted is not None:  # drawn now, and selected again when the run lists it
+            self.view.wanted = wanted.path
+            self.explain(wanted)
+
+    def _on_method(self, _name: str) -> None:
+        """A method switch redraws the picture (classification does not depend on it)."""
+        if self.shown and self.spec is not None:
             self.explain()
 
     def _on_style(self, *_args) -> None:
@@ -211,22 +218,14 @@ class SetMode(QObject):
 
     # -- switching views
     def _show(self) -> None:
-        w = self.window
+        s = self.s
         if not self.shown:
-            self._was_frozen = w.pipeline.frozen
-            w.pipeline.freeze(True)
-            w._set_checked("freeze", True)
-            self.stack.setCurrentWidget(self.view)
-            self._show_live_panels(False)
-            if w._fit_pending:  # the first frame must not size the window for the live views
-                w._fit_pending = False
-                screen = w.screen().availableGeometry() if w.screen() else None
-                if screen is not None and not w.isMaximized():
-                    w.resize(min(screen.width(), 1500), min(screen.height() - 40, 900))
-        w.setWindowTitle(f"camview — labelled set {self.spec}")
-        w.show_status(f"labelled set {self.spec}; the live source is paused — "
-                      f"{BACK_TO_LIVE} ({w.actions_by_name['back_to_live'].shortcut().toString()})"
-                      " returns to it", now=True)
+            self._was_frozen = s.frozen
+            s.freeze(True)
+            self.shown = True
+        s.setShown.emit(f"labelled set {self.spec}")  # the window shows the view
+        s.show_status(f"labelled set {self.spec}; the live source is paused — "
+                      f"{BACK_TO_LIVE} ({s.keys('back_to_live')}) returns to it", now=True)
         self.view.list.setFocus()
 
     def leave(self) -> None:
@@ -237,19 +236,10 @@ class SetMode(QObject):
         self._cancel_run()
         self.spec = None
         self._explained = None
-        w = self.window
-        self.stack.setCurrentIndex(0)
-        self._show_live_panels(True)
-        w.pipeline.freeze(self._was_frozen)
-        w._set_checked("freeze", self._was_frozen)
-        w._update_title()
-        w.show_status("live" if not self._was_frozen else "frozen", now=True)
-
-    def _show_live_panels(self, on: bool) -> None:
-        """The live frame's top classes and target are hidden beside a set's images (they
-        would name the paused frame's classes); model, method and overlay stay."""
-        for widget in (self.window.panel.top, self.window.panel.target):
-            widget.parentWidget().setVisible(on)
+        self.shown = False
+        s = self.s
+        s.setShown.emit("")
+        s.freeze(self._was_frozen, "live" if not self._was_frozen else "frozen")
 
     def step(self, delta: int) -> None:
         if self.shown:

@@ -37,7 +37,7 @@ from camview.app.labelled_set.table import (
     percent,
 )
 from camview.app.labelled_set.worker import Pair
-from camview.app.widgets import ImageView
+from camview.app.widgets import ImageView, signals_blocked
 from camview.dataset import LabelledSet
 from camview.evaluation import Tally
 from camview.results import ImageResult
@@ -226,20 +226,19 @@ class SetView(QWidget):
         wanted = [None] + [pair for pair, _ in ranked]
         shown = [self.pairs.item(i).data(Qt.ItemDataRole.UserRole)
                  for i in range(self.pairs.count())]
-        self.pairs.blockSignals(True)
-        if wanted != shown:
-            self.pairs.clear()
-            self.pairs.addItem(ALL_PAIRS)
-            self.pairs.item(0).setData(Qt.ItemDataRole.UserRole, None)
-            for pair, _ in ranked:
-                self.pairs.addItem(QListWidgetItem())
-                self.pairs.item(self.pairs.count() - 1).setData(Qt.ItemDataRole.UserRole, pair)
-        for i, (pair, count) in enumerate(ranked, 1):
-            true, predicted = pair
-            self.pairs.item(i).setText(f"{self.table.label(true)} → "
-                                       f"{self.table.label(predicted)}   ×{count}")
-        self.pairs.setCurrentRow(wanted.index(chosen) if chosen in wanted else 0)
-        self.pairs.blockSignals(False)
+        with signals_blocked(self.pairs):
+            if wanted != shown:
+                self.pairs.clear()
+                self.pairs.addItem(ALL_PAIRS)
+                self.pairs.item(0).setData(Qt.ItemDataRole.UserRole, None)
+                for pair, _ in ranked:
+                    self.pairs.addItem(QListWidgetItem())
+                    self.pairs.item(self.pairs.count() - 1).setData(Qt.ItemDataRole.UserRole, pair)
+            for i, (pair, count) in enumerate(ranked, 1):
+                true, predicted = pair
+                self.pairs.item(i).setText(f"{self.table.label(true)} → "
+                                           f"{self.table.label(predicted)}   ×{count}")
+            self.pairs.setCurrentRow(wanted.index(chosen) if chosen in wanted else 0)
 
     # -- filters
     def pair_filter(self) -> tuple[int, int] | None:
