@@ -48,6 +48,9 @@ class SetMode(QObject):
         self._explained: tuple | None = None
         self._was_frozen = False
         self.view.selected.connect(self.explain)
+        self.view.selected.connect(self.view.overview.highlight)
+        self.view.overview.imageClicked.connect(self.view.select_result)
+        self.view.overview.pairClicked.connect(self._on_cell)
         self.view.back.connect(self.leave)
         self.explainer.done.connect(self._on_explained)
         self.explainer.failed.connect(self._on_explain_failed)
@@ -119,6 +122,7 @@ class SetMode(QObject):
         self.run = SetRun(self.spec, model)
         self.run.opened.connect(self._on_opened)
         self.run.resultsReady.connect(self._on_results)
+        self.run.embedded.connect(self._on_embedded)
         self.run.finished.connect(self._on_finished)
         self.run.failed.connect(self._on_failed)
         self.run.start()
@@ -148,11 +152,47 @@ class SetMode(QObject):
         if self.sender() is not self.run:
             return
         self._on_results()  # any results still waiting
+        self._show_set_views()
         self.cache_hits = hits
         n = len(self.tally.results)
         self.view.finish(f"all {hits} from the cache" if hits == n and n else
                          f"{hits} of {n} from the cache" if hits else "done")
         self.run = None
+
+    def _on_embedded(self, embedded) -> None:
+        if self.sender() is not self.run or self._model is None:
+            return
+        self._on_results()  # the points are by set position: every result first
+        done, points = embedded
+        how = "t-SNE" if done.method == "tsne" else "PCA (too few images for t-SNE)"
+        self.view.overview.set_points(
+            self.tally.results, points[:len(self.tally.results)], self._model.short_label,
+            f"{done.dims} channels of {self._model.read_layer}, pooled, reduced with {how}; "
+            "diamonds are mistakes. Hover: the image; click: select it.")
+        self.view.overview.dim_others(self.view.cls.currentData())
+        self.view.overview.highlight(self.view.current())
+
+    def _show_set_views(self) -> None:
+        """The confusion matrix and where each class looks, once the set is classified."""
+        model = self._model
+        if model is None or not self.tally.per_class:
+            return
+        self.view.overview.set_confusion(self.tally.confusion(model))
+        self.view.set_where({c: self.tally.where.summary(c, model.short_label(c))
+                             for c in self.tally.per_class})
+
+    def _on_cell(self, pair) -> None:
+        """A confusion cell: the list shows that pair (the diagonal: the class's images)."""
+        true, predicted = pair
+        view = self.view
+        if predicted == true or predicted is None:
+            view.mistakes_only.setChecked(predicted is None)
+            view.choose_pair(None)
+            view.set_class_filter(true, "true")
+        elif (true, predicted) in self.tally.confusions:
+            view.mistakes_only.setChecked(True)
+            view.set_class_filter(None)
+            view.choose_pair((true, predicted))
 
     def _on_failed(self, message: str) -> None:
         if self.sender() is not self.run:
