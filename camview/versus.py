@@ -57,7 +57,7 @@ class Versus:
         return [self.first.short_label(c) for c in classes if self.matched(c) is None]
 
     def run(self, *, batch_size: int = DEFAULT_BATCH, cache: ResultCache | None = None,
-            progress=None) -> bool:
+            progress=None, cancel=None) -> bool:
         """Classify the set with the second model; True when Ctrl+C cut it short. Images of
         an unmatched class are not classified (their result stays None)."""
         positions = [n for n, i in enumerate(self.images) if self.matched(i.label) is not None]
@@ -66,7 +66,7 @@ class Versus:
         self.results = [None] * len(self.images)
         try:
             for done, r in enumerate(classify_set(self.second, mapped, batch_size=batch_size,
-                                                  cache=cache), 1):
+                                                  cache=cache, cancel=cancel), 1):
                 position = positions[r.index]
                 self.results[position] = replace(r, index=position)
                 if progress is not None:

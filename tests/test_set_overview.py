@@ -94,3 +94,24 @@ def test_scatter_confusion_and_where_in_the_set_view(qtbot, window, crops):
     # Ordinary photos: nothing flagged, nothing marked in the class filter.
     assert view.flagged() == []
     sets.leave()
+
+
+def test_second_model_picker_runs_it_over_the_set(qtbot, window, crops, lite0, squeezenet):
+    from camview.dataset import open_labelled_set
+    from camview.versus import Versus
+
+    sets, view = window.sets, window.sets.view
+    sets.open(crops)
+    qtbot.waitUntil(lambda: sets.run is None and sets.cache_hits is not None, timeout=60000)
+    view.versus.setCurrentIndex(view.versus.findData("squeezenet"))
+    qtbot.waitUntil(lambda: sets.versus is not None, timeout=120000)
+    note = view.versus_note.text()
+    expected = Versus(lite0, squeezenet, open_labelled_set(crops, lite0.labels).images)
+    expected.run()
+    v = expected.summary(sets.tally.results)
+    assert note.startswith(f"squeezenet: top-1 {100 * v['accuracy']['top1']:.1f} %")
+    assert f"agrees with efficientnet_lite0 on {100 * v['agree']:.1f} %" in note
+    assert f"only squeezenet right on {v['only_second_right']}" in note
+    view.versus.setCurrentIndex(0)
+    assert view.versus_note.text() == "" and sets.versus is None
+    sets.leave()

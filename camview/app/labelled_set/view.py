@@ -42,12 +42,19 @@ from camview.app.labelled_set.worker import Pair
 from camview.app.widgets import ImageView, signals_blocked
 from camview.dataset import LabelledSet
 from camview.evaluation import Tally
+from camview.models import REGISTRY
 from camview.results import ImageResult
 from camview.where import region_name
 
 ANY_CLASS = "Any class"
+NO_VERSUS = "No second model"
 ALL_PAIRS = "All pairs"
 BACK_TO_LIVE = "Back to live"
+
+
+def list_model_names() -> list[str]:
+    """The built-in models a second run may use (the registry's names)."""
+    return list(REGISTRY)
 
 
 class SetView(QWidget):
@@ -99,6 +106,15 @@ class SetView(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, self.table.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.versus = QComboBox()  # a second model run over the same set
+        self.versus.addItem(NO_VERSUS, None)
+        for name in list_model_names():
+            self.versus.addItem(f"versus {name}", name)
+        self.versus.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.versus.setToolTip("Run a second model over the set: both accuracies, how often "
+                               "they agree, where one is right and the other wrong")
+        self.versus_note = QLabel("")
+        self.versus_note.setWordWrap(True)
         self.where = QLabel("")  # where the chosen class looks (camview.where)
         self.where.setWordWrap(True)
         self.where_of: dict[int, tuple[dict | None, str | None]] = {}
@@ -119,6 +135,7 @@ class SetView(QWidget):
         top.addWidget(self.title)
         top.addWidget(self.accuracy, 1)
         top.addWidget(self.progress)
+        top.addWidget(self.versus)
         top.addWidget(self.back_button)
         filters = QHBoxLayout()
         filters.addWidget(self.mistakes_only)
@@ -130,6 +147,7 @@ class SetView(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(filters)
         column.addWidget(self.where)
+        column.addWidget(self.versus_note)
         column.addWidget(self.list, 1)
         confused = QGroupBox("Confused pairs: true → predicted (click to filter)")
         QVBoxLayout(confused).addWidget(self.pairs)
