@@ -195,6 +195,18 @@ def _add_evaluate_parser(sub) -> None:
                    help="score these methods' maps on every image (top-1 class): deletion and "
                         "insertion AUC, Average Drop, Increase in Confidence, against a random "
                         "map; means with 95 %% intervals in --json, a ranking in --report")
+    p.add_argument("--no-views", action="store_true",
+                   help="classification only: no embedding scatter and no per-class maps "
+                        "(where each class looks)")
+    p.add_argument("--versus", default=None, metavar="MODEL",
+                   help="a second model (any --model takes) run on the same set: both "
+                        "accuracies, agreement, and where one is right and the other wrong")
+    p.add_argument("--versus-labels", default=None, metavar="FILE",
+                   help="labels file for the --versus model (classes are matched by name)")
+    from camview.models.preprocess import MODES
+
+    p.add_argument("--versus-preprocess", choices=MODES, default=None, metavar="MODE",
+                   help="how the --versus model is fed (as --preprocess)")
     _add_model_options(p)
 
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.report_views import CSS as VIEWS_CSS
 from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
@@ -91,7 +92,8 @@ def data_uri(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def _img(image: np.ndarray | None, alt: str) -> str:
+def image_tag(image: np.ndarray | None, alt: str) -> str:
+    """An embedded picture with its alt text (or a line saying it is not available)."""
     if image is None:
         return f'<div class="muted">{e(alt)}: not available</div>'
     h, w = image.shape[:2]
@@ -106,12 +108,12 @@ def card_html(card: MistakeCard, method_title: str) -> str:
     else:
         body = (
             '<div class="views">'
-            f'<figure>{_img(card.photo, f"Photo {name}, true class {true!r}")}'
+            f'<figure>{image_tag(card.photo, f"Photo {name}, true class {true!r}")}'
             f'<figcaption>Photo</figcaption></figure>'
-            f'<figure>{_img(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
+            f'<figure>{image_tag(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
             f'<figcaption class="pred">Predicted: <b>{e(pred)}</b> '
             f'{percent(card.predicted_prob)}</figcaption></figure>'
-            f'<figure>{_img(card.true_map, f"{method_title} map of {true!r} on {name}")}'
+            f'<figure>{image_tag(card.true_map, f"{method_title} map of {true!r} on {name}")}'
             f'<figcaption class="true">True: <b>{e(true)}</b> {percent(card.true_prob)}'
             '</figcaption></figure></div>')
     marked = ' class="is-true"'
@@ -135,7 +137,7 @@ def file_link(path: str) -> str:
 
 
 def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
-                 problems: list[tuple[str, str]]) -> str:
+                 problems: list[tuple[str, str]], views: Iterable[str] = ()) -> str:
     acc = summary["accuracy"]
     rows = [("Model", summary["model"])]
     if "preprocess" in summary:
@@ -169,6 +171,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
             f'<td class="n">{percent(c["top1"])}</td></tr>'
             for c in sorted(summary["per_class"], key=lambda c: (c["top1"], -c["count"]))]
     out.append("</tbody></table>")
+    out += views  # the set as a whole (camview.report_views), before the mistakes
 
     more = f" (the {shown} most confident of {mistakes})" if shown < mistakes else ""
     out.append(f"<h2>Mistakes, most confident first{e(more)}</h2>"
@@ -282,10 +285,13 @@ def set_scores_html(section: dict, titles: dict[str, str]) -> str:
 def write_report(path: str | Path, summary: dict, *, method_title: str,
                  cards: Iterable[MistakeCard], shown: int, mistakes: int,
                  problems: list[tuple[str, str]], skipped: list[str] | None = None,
-                 colormap: str = "jet", threshold: float = 0.2, extra_html: str = "") -> int:
+                 colormap: str = "jet", threshold: float = 0.2, extra_html: str = "",
+                 views: Iterable[str] = (), after: Iterable[str] = ()) -> int:
     """Write the report to `path`; `cards` (`shown` of them, of `mistakes` in all) are drawn
-    as they are written. Goes through a temporary file, so an interrupted report never leaves
-    half a page behind. Returns the number of cards written."""
+    as they are written. `views` (sections of the set as a whole) come before the mistakes,
+    `after` (where two models differ) after them, each drawn as it is written. Goes through
+    a temporary file, so an interrupted report never leaves half a page behind. Returns the
+    number of cards written."""
     path = Path(path)
     written = 0
     title = f"camview: {summary['model']} on {summary['dataset']}"
@@ -293,9 +299,9 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
         with atomic_file(path) as f:
             f.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                    f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+                    f"<title>{e(title)}</title><style>{CSS}{VIEWS_CSS}</style></head><body>\n"
                     f"<h1>{e(title)}</h1>\n")
-            f.write(summary_html(summary, method_title, mistakes, shown, problems))
+            f.write(summary_html(summary, method_title, mistakes, shown, problems, views))
             f.write(extra_html)  # evaluate --metrics: the methods ranked (set_scores_html)
             f.write(legend_html(colormap, threshold) + controls_html() + '<div id="mistakes">')
             for card in cards:
@@ -305,6 +311,8 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
             if written == 0:
                 f.write("<p>No mistakes to show.</p>")
             f.write(skipped_html(skipped or []))
+            for section in after:
+                f.write(section)
             f.write(problems_html(problems))
             f.write(f"<script>{SCRIPT}</script></body></html>\n")
     except OSError as exc:
