@@ -69,13 +69,18 @@ class RenderRequest:
     layer: str | None = None
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
+    runtime: str | None = None  # the forward runtime (camview.models.runtimes); None: default
     method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)
     max_channels: int | None = None  # scorecam
     patch: int | None = None  # occlusion
     stride: int | None = None  # occlusion
+    steps: int | None = None  # integrated-gradients
+    baseline: str | None = None  # integrated-gradients: black or blur
+    masks: int | None = None  # rise
     metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
+    sanity: bool = False  # one image: cascading randomisation of the model (camview.sanity)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
     style: OverlayStyle = field(default_factory=OverlayStyle)
@@ -95,6 +100,7 @@ class FrameRecord:
     metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
     path: str | None = None  # the input file, when each frame is one (stills, folders)
     time: float | None = None  # the frame's media time in seconds (videos)
+    details: dict | None = None  # what the method reports beside its map (MapResult.details)
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
@@ -106,6 +112,8 @@ class FrameRecord:
             entry["problem"] = self.problem
         if self.metrics is not None:
             entry["metrics"] = self.metrics
+        if self.details:
+            entry.update(self.details)
         return entry
 
 
@@ -128,7 +136,7 @@ def record_of(model: CamModel, frame: Frame, result: MapResult,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
         problem=result.problem, metrics=metrics, path=frame.path,
-        time=None if frame.path is not None else frame.timestamp)
+        time=None if frame.path is not None else frame.timestamp, details=result.details)
 
 
 class FrameSink:
@@ -279,7 +287,7 @@ def method_names(request: RenderRequest) -> list[str]:
 
 
 #: RenderRequest fields that configure a method, as make_method takes them.
-METHOD_OPTIONS = ("max_channels", "patch", "stride")
+METHOD_OPTIONS = ("max_channels", "patch", "stride", "steps", "baseline", "masks")
 
 
 def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
@@ -432,6 +440,53 @@ def report_problems(records: list[FrameRecord]) -> None:
                     detail)
 
 
+def sanity_figure_path(request: RenderRequest) -> Path:
+    """Where render --sanity writes its figure: beside -o (else --json, else --map), named
+    after it with "-sanity.png"."""
+    base = Path(request.output or request.json or request.map)
+    return base.with_name(f"{base.stem}-sanity.png")
+
+
+def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method],
+                  record: FrameRecord) -> None:
+    """--sanity on the rendered image: the check's numbers into its JSON frame, the figure
+    beside the output, and one verdict line per method on stdout."""
+    from camview.sanity import figure, sanity_check
+
+    with open_source(request.source) as again:  # the one image, read as the render read it
+        frame = again.read()
+    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
+    names = [m.name for m in methods]
+    progress = Progress(None, enabled=request.progress, unit="maps")
+
+    def step(done: int, total: int) -> None:
+        progress.total = total
+        progress.update(done)
+
+    result = sanity_check(model, model.prepare(frame.image), names, record.target["index"],
+                          options=options, progress=step)
+    progress.finish(progress.total or 0)
+    record.details = {**(record.details or {}), "sanity": result.as_json()}
+    path = sanity_figure_path(request)
+    write_image(path, figure(frame.image, result))
+    for name in names:
+        print(result.verdict(name))
+    print(f"camview: sanity figure written to {path}", file=sys.stderr)
+
+
+def report_completeness(records: list[FrameRecord]) -> None:
+    """One line when Integrated Gradients' attributions miss the score difference by more
+    than 5 % on some frames: the path integral needs more --steps there."""
+    from camview.maps.integrated_gradients import completeness_gap
+
+    gaps = [g for r in records if (g := completeness_gap(r.details)) is not None]
+    off = [g for g in gaps if g > 0.05]
+    if off:
+        log.warning("integrated gradients: on %d of %d frames the attributions miss the score "
+                    "difference by more than 5 %% (worst %.0f %%): raise --steps", len(off),
+                    len(gaps), 100 * max(off))
+
+
 def render(request: RenderRequest) -> int:
     """Run one render to the end; the exit status (0 done, 130 a file source interrupted).
 
@@ -442,12 +497,15 @@ def render(request: RenderRequest) -> int:
     with source:
         check_outputs(request)
         sink = FrameSink(request.output, source, (str(request.source),))
+        if request.sanity and source.frame_count != 1:
+            raise CamviewError(f"--sanity takes one image, not {source.name} (it maps the "
+                               "image again after each randomisation step)")
         limit = request.frames
         if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
-                           preprocess=request.preprocess)
+                           preprocess=request.preprocess, runtime=request.runtime)
         methods = make_methods(request, model)
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (
@@ -459,6 +517,8 @@ def render(request: RenderRequest) -> int:
         try:
             render_frames(model, methods, source, sink, target, request.style, limit, progress,
                           records, metrics=request.metrics)
+            if request.sanity and records:
+                render_sanity(request, model, methods, records[0])
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:
@@ -481,6 +541,7 @@ def render(request: RenderRequest) -> int:
     if not records:
         raise SourceError(f"{source.name} gave no frames")
     report_problems(records)
+    report_completeness(records)
     if interrupted and not source.is_live:
         print(f"camview: stopped after {len(records)} frames", file=sys.stderr)
         return 130

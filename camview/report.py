@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.report_views import CSS as VIEWS_CSS
 from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
@@ -91,7 +92,8 @@ def data_uri(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def _img(image: np.ndarray | None, alt: str) -> str:
+def image_tag(image: np.ndarray | None, alt: str) -> str:
+    """An embedded picture with its alt text (or a line saying it is not available)."""
     if image is None:
         return f'<div class="muted">{e(alt)}: not available</div>'
     h, w = image.shape[:2]
@@ -106,12 +108,12 @@ def card_html(card: MistakeCard, method_title: str) -> str:
     else:
         body = (
             '<div class="views">'
-            f'<figure>{_img(card.photo, f"Photo {name}, true class {true!r}")}'
+            f'<figure>{image_tag(card.photo, f"Photo {name}, true class {true!r}")}'
             f'<figcaption>Photo</figcaption></figure>'
-            f'<figure>{_img(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
+            f'<figure>{image_tag(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
             f'<figcaption class="pred">Predicted: <b>{e(pred)}</b> '
             f'{percent(card.predicted_prob)}</figcaption></figure>'
-            f'<figure>{_img(card.true_map, f"{method_title} map of {true!r} on {name}")}'
+            f'<figure>{image_tag(card.true_map, f"{method_title} map of {true!r} on {name}")}'
             f'<figcaption class="true">True: <b>{e(true)}</b> {percent(card.true_prob)}'
             '</figcaption></figure></div>')
     marked = ' class="is-true"'
@@ -135,7 +137,7 @@ def file_link(path: str) -> str:
 
 
 def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
-                 problems: list[tuple[str, str]]) -> str:
+                 problems: list[tuple[str, str]], views: Iterable[str] = ()) -> str:
     acc = summary["accuracy"]
     rows = [("Model", summary["model"])]
     if "preprocess" in summary:
@@ -169,6 +171,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
             f'<td class="n">{percent(c["top1"])}</td></tr>'
             for c in sorted(summary["per_class"], key=lambda c: (c["top1"], -c["count"]))]
     out.append("</tbody></table>")
+    out += views  # the set as a whole (camview.report_views), before the mistakes
 
     more = f" (the {shown} most confident of {mistakes})" if shown < mistakes else ""
     out.append(f"<h2>Mistakes, most confident first{e(more)}</h2>"
@@ -247,13 +250,56 @@ def problems_html(problems: list[tuple[str, str]]) -> str:
     return f"<h2>Unreadable images (skipped)</h2><ul>{items}</ul>"
 
 
+def set_scores_html(section: dict, titles: dict[str, str]) -> str:
+    """evaluate --metrics: the methods ranked by how well the network's output supports their
+    maps (camview.evaluation.set_scores_json), each score's mean and 95 % interval."""
+    from camview.evaluation import SET_METRICS
+
+    summary, ranking = section["summary"], section["ranking"]
+    if not ranking:
+        return ""
+    best = titles.get(ranking[0], ranking[0])
+    heads = {"deletion_auc": "Deletion AUC (lower is better)",
+             "insertion_auc": "Insertion AUC (higher is better)",
+             "average_drop": "Average Drop % (lower is better)",
+             "increase_in_confidence": "Increase in Confidence % (higher is better)"}
+
+    def cell(s: dict) -> str:
+        if s["mean"] is None:
+            return '<td class="n">–</td>'
+        interval = "" if s["low"] is None else f" [{s['low']:.3g}, {s['high']:.3g}]"
+        return f'<td class="n">{s["mean"]:.3g}{e(interval)}</td>'
+
+    out = [f"<h2>Which map to believe: scores over the set</h2><p>For this model, on this set, "
+           f"<b>{e(best)}</b>'s maps are the ones its output supports best (ranked by "
+           "insertion AUC minus deletion AUC; the random map is the baseline; brackets: 95 % "
+           "intervals).</p><table><thead><tr><th>#</th><th>Method</th><th>Images</th>"
+           + "".join(f"<th>{e(heads[m])}</th>" for m in SET_METRICS) + "</tr></thead><tbody>"]
+    from camview.faithfulness import RANDOM
+
+    for rank, name in enumerate([*ranking, RANDOM], 1):
+        if name not in summary:
+            continue
+        row = summary[name]
+        label = "random map (baseline)" if name == RANDOM else titles.get(name, name)
+        number = "" if name == RANDOM else str(rank)
+        out.append(f"<tr><td>{number}</td><td>{e(label)}</td>"
+                   f'<td class="n">{row["deletion_auc"]["count"]}</td>'
+                   + "".join(cell(row[m]) for m in SET_METRICS) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def write_report(path: str | Path, summary: dict, *, method_title: str,
                  cards: Iterable[MistakeCard], shown: int, mistakes: int,
                  problems: list[tuple[str, str]], skipped: list[str] | None = None,
-                 colormap: str = "jet", threshold: float = 0.2) -> int:
+                 colormap: str = "jet", threshold: float = 0.2, extra_html: str = "",
+                 views: Iterable[str] = (), after: Iterable[str] = ()) -> int:
     """Write the report to `path`; `cards` (`shown` of them, of `mistakes` in all) are drawn
-    as they are written. Goes through a temporary file, so an interrupted report never leaves
-    half a page behind. Returns the number of cards written."""
+    as they are written. `views` (sections of the set as a whole) come before the mistakes,
+    `after` (where two models differ) after them, each drawn as it is written. Goes through
+    a temporary file, so an interrupted report never leaves half a page behind. Returns the
+    number of cards written."""
     path = Path(path)
     written = 0
     title = f"camview: {summary['model']} on {summary['dataset']}"
@@ -261,9 +307,10 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
         with atomic_file(path) as f:
             f.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                    f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+                    f"<title>{e(title)}</title><style>{CSS}{VIEWS_CSS}</style></head><body>\n"
                     f"<h1>{e(title)}</h1>\n")
-            f.write(summary_html(summary, method_title, mistakes, shown, problems))
+            f.write(summary_html(summary, method_title, mistakes, shown, problems, views))
+            f.write(extra_html)  # evaluate --metrics: the methods ranked (set_scores_html)
             f.write(legend_html(colormap, threshold) + controls_html() + '<div id="mistakes">')
             for card in cards:
                 f.write(card_html(card, method_title))
@@ -272,6 +319,8 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
             if written == 0:
                 f.write("<p>No mistakes to show.</p>")
             f.write(skipped_html(skipped or []))
+            for section in after:
+                f.write(section)
             f.write(problems_html(problems))
             f.write(f"<script>{SCRIPT}</script></body></html>\n")
     except OSError as exc:

@@ -115,13 +115,19 @@ def load_model(
     labels: str | Path | None = None,
     preprocess: str | None = None,
     progress: Progress | None = None,
+    runtime: str | None = None,
 ) -> CamModel:
     """Build `name` (a known model or a path to a .keras/.h5 file) ready for maps.
 
     weights: None for the model's default, "none" for random weights (timing), or a path.
     preprocess: for your own model, a mode of camview.models.preprocess (None: auto).
     progress: told one line per step of a first-use download (the window's status).
+    runtime: the forward runtime (camview.models.runtimes: auto, tensorflow, openvino; None:
+        $CAMVIEW_RUNTIME, else auto), checked before the seconds of loading.
     """
+    from camview.models.runtimes import check_runtime, default_runtime
+
+    runtime = default_runtime() if runtime is None else check_runtime(runtime)
     random_weights = weights is not None and str(weights).lower() == "none"
     spec = check_model_name(name)
     if spec is not None:
@@ -137,7 +143,9 @@ def load_model(
         keras_model, size, chosen, fixed = load_user_model(name, preprocess)
         source = title = name
     names, names_from = _labels(spec, class_count(keras_model), labels)
-    return CamModel(title, keras_model, labels=names, input_size=size,
-                    resize=ResizeMode(resize) if resize else default_resize(fixed),
-                    preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
-                    source=source, labels_source=names_from)
+    model = CamModel(title, keras_model, labels=names, input_size=size,
+                     resize=ResizeMode(resize) if resize else default_resize(fixed),
+                     preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
+                     source=source, labels_source=names_from)
+    model.use_runtime(runtime, say=progress)
+    return model

@@ -20,6 +20,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camview.dataset import LabelledImage, open_labelled_set
+from camview.embedding import FeatureStore, embed
 from camview.errors import CamviewError, for_window
 from camview.evaluation import DEFAULT_BATCH, classify_set, network_input
 from camview.explain import describe, draw_compare
@@ -87,6 +88,7 @@ class SetRun(QObject):
 
     opened = pyqtSignal(object)
     resultsReady = pyqtSignal()
+    embedded = pyqtSignal(object)  # Embedding and its points by set position, before finished
     finished = pyqtSignal(int)
     failed = pyqtSignal(str)
 
@@ -150,9 +152,18 @@ class SetRun(QObject):
             dataset = open_labelled_set(self.spec, self.model.labels)
             self._emit(self.opened, dataset)
             cache = ResultCache.default() if self.use_cache else None
+            features, rows = FeatureStore(), []
             for result in classify_set(self.model, dataset.images, batch_size=self.batch_size,
-                                       cache=cache, cancel=self._cancel):
+                                       cache=cache, cancel=self._cancel, views=True):
+                if result.views is not None:
+                    features.append(result.views.features)
+                    rows.append(result.index)
                 self._offer(result)
+            if features.count and not self.cancelled:  # t-SNE: seconds, off the GUI thread
+                done = embed(features.array())
+                points = np.full((len(dataset), 2), np.nan, np.float32)
+                points[rows] = done.points
+                self._emit(self.embedded, (done, points))
             self._emit(self.finished, cache.hits if cache is not None else 0)
         except CamviewError as exc:
             self._emit(self.failed, for_window(exc))
