@@ -48,7 +48,7 @@ figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true
 .controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
 .controls input { font: inherit; padding: 3px 6px; min-width: 260px; }
 .legend { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 6px 0; }
-.legend img { width: 260px; height: 14px; border: 1px solid var(--line); }
+.legend .bar { width: 260px; height: 14px; border: 1px solid var(--line); }
 @media print {
   .controls { display: none; }
   body { margin: 0; max-width: none; font-size: 11pt; }
@@ -181,14 +181,22 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
 
 
 def legend_html(colormap: str, threshold: float) -> str:
-    """What the map colours mean: the colormap's own table, weakest to strongest."""
+    """What the map colours mean: the colormap's own table, weakest to strongest, as a CSS
+    gradient (no picture: the page's pictures are the photos and maps)."""
     from camview.overlay import resolve_colormap
 
-    ramp = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
-    bar = cv2.applyColorMap(ramp, resolve_colormap(colormap))
-    bar[:, : round(threshold * 255)] = 128  # under the threshold: not coloured
+    ramp = np.arange(256, dtype=np.uint8)[None]
+    table = cv2.applyColorMap(ramp, resolve_colormap(colormap))[0]  # BGR per value
+    cut = round(threshold * 255)
+    stops = [f"#808080 0% {100 * cut / 255:.1f}%"]
+    for v in range(cut, 256, 16):
+        b, g, r = (int(c) for c in table[v])
+        stops.append(f"rgb({r},{g},{b}) {100 * v / 255:.1f}%")
+    b, g, r = (int(c) for c in table[255])
+    stops.append(f"rgb({r},{g},{b}) 100%")
     return ('<div class="legend"><span>weakest</span>'
-            f'<img src="{data_uri(bar)}" alt="colour scale, {e(colormap)}">'
+            f'<span class="bar" role="img" aria-label="colour scale, {e(colormap)}" '
+            f'style="background: linear-gradient(to right, {", ".join(stops)})"></span>'
             f'<span>strongest</span><span class="muted">each map scaled to its own maximum; '
             f'values under {threshold:g} of it are left uncoloured (grey)</span></div>')
 

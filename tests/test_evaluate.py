@@ -207,11 +207,13 @@ def test_report_escapes_user_strings(tmp_path):
                "confusions": [{"true": {"index": 0, "label": evil},
                                "predicted": {"index": 1, "label": evil}, "count": 1}]}
     pic = np.zeros((8, 8, 3), np.uint8)
-    card = MistakeCard(1, evil, evil, evil, 0.5, evil, 0.1, pic, pic, pic)
+    card = MistakeCard(1, evil, evil, evil, 0.5, evil, 0.1, pic, pic, pic, top=[(evil, 0.5)])
     write_report(tmp_path / "r.html", summary, method_title="CAM", cards=[card], shown=1,
-                 mistakes=1, problems=[(evil, evil)])
+                 mistakes=1, problems=[(evil, evil)], skipped=[evil])
     page = (tmp_path / "r.html").read_text()
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    # The one script is the report's own filter; every user string is escaped.
+    assert evil not in page and "alert(1)" not in page.split("<script>")[-1]
+    assert page.count("<script") == 1 and "&lt;script&gt;" in page
 
 
 # ---------------------------------------------------------------------------------------------

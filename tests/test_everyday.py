@@ -145,7 +145,20 @@ def test_preprocessing_layers_are_no_layer_candidates_and_dense_is_named(tmp_pat
 
 # -- 6. whatever ends a render, its JSON and maps are complete for the frames done ----------
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sighup_ends_a_job_as_ctrl_c_does():
+    import os
+    import signal
+
+    from camview.stopping import Stopped, stop_on_signals
+
+    before = signal.getsignal(signal.SIGHUP)
+    with pytest.raises(KeyboardInterrupt) as stop, stop_on_signals():
+        os.kill(os.getpid(), signal.SIGHUP)  # a real signal, as a closed terminal sends
+    assert isinstance(stop.value, Stopped) and stop.value.signum == signal.SIGHUP
+    assert signal.getsignal(signal.SIGHUP) == before
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM"])  # SIGHUP: the same handler, tested above
 def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
     import os
     import signal
@@ -330,6 +343,7 @@ def test_a_subclassed_model_is_traced_at_its_built_shape(tmp_path, capsys, caplo
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
 def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
     import runpy
 
@@ -364,7 +378,7 @@ def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
     page = path.read_text()
     assert '<ol class="top5"' in page and '<li class="is-true">tabby 10.0' in page
     assert "Skipped from the set" in page and "kittens" in page
-    assert 'class="legend"' in page and "weakest" in page and "strongest" in page
+    assert 'class="legend"' in page and "linear-gradient" in page and "strongest" in page
     assert f'href="{original.resolve().as_uri()}"' in page  # the space is %20
     assert 'id="filter"' in page and 'id="sort"' in page and "<script>" in page
     assert page.count('data-rank="') == 2 and 'data-pred="lynx"' in page
