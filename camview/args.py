@@ -44,9 +44,11 @@ def render_request(args: argparse.Namespace):
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "runtime", "method",
-                                           "target", "frames", "max_channels", "patch", "stride")
+                                           "target", "frames", "max_channels", "patch", "stride",
+                                           "steps", "baseline", "masks")
              if getattr(args, k, None) is not None}
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),
                          progress=not args.no_progress, compare=compare,
-                         metrics=bool(getattr(args, "metrics", False)), **given)
+                         metrics=bool(getattr(args, "metrics", False)),
+                         sanity=bool(getattr(args, "sanity", False)), **given)

@@ -98,16 +98,23 @@ def score_map(model: CamModel, batch: np.ndarray, cam: np.ndarray, target: int, 
     return Faithfulness(deletion=probs[:n], insertion=probs[n:])
 
 
+def random_map(maps: dict[str, np.ndarray], input_hw: tuple[int, int],
+               seed: int = 0) -> np.ndarray:
+    """The RANDOM baseline: uniform noise (seeded) at the coarsest resolution among `maps`
+    (the input's when there are none)."""
+    shapes = [np.shape(cam) for cam in maps.values()] or [input_hw]
+    rng = np.random.default_rng(seed)
+    return rng.random(min(shapes, key=lambda s: s[0] * s[1])).astype(np.float32)
+
+
 def score_maps(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray], target: int,
                *, steps: int = STEPS, seed: int = 0, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> dict[str, Faithfulness]:
     """score_map for each named map, plus RANDOM: a uniformly random map (seeded) at the
     coarsest resolution among `maps` (the input's when there are none). `progress(done,
     total)` counts forward passes over all the maps."""
-    rng = np.random.default_rng(seed)
     named = dict(maps)
-    shapes = [np.shape(cam) for cam in maps.values()] or [batch.shape[1:3]]
-    named[RANDOM] = rng.random(min(shapes, key=lambda s: s[0] * s[1])).astype(np.float32)
+    named[RANDOM] = random_map(maps, batch.shape[1:3], seed)
     per_map = 2 * (steps + 1)
     scores = {}
     for i, (name, cam) in enumerate(named.items()):
@@ -118,3 +125,52 @@ def score_maps(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray], 
         scores[name] = score_map(model, batch, cam, target, steps=steps, progress=step,
                                  cancel=cancel)
     return scores
+
+
+# ---------------------------------------------------------------------------------------------
+# Average Drop and Increase in Confidence (issue 18: scores over a set)
+
+
+@dataclass(frozen=True)
+class ConfidenceChange:
+    """Chattopadhay et al. 2018 for one map: the class probability on the input, and on the
+    input multiplied by the map (resized to the input as drawn, min-max normalised to 0..1;
+    in the prepared input's space, so hidden pixels become the preprocessing's zero, as in
+    torch-cam's implementation)."""
+
+    probability: float
+    masked: float
+
+    @property
+    def drop(self) -> float:
+        """max(0, Y - O) / Y, in percent: Average Drop's term for this image."""
+        return 100.0 * max(0.0, self.probability - self.masked) / max(self.probability, 1e-12)
+
+    @property
+    def increase(self) -> float:
+        """100 when the masked input raises the class's probability, else 0."""
+        return 100.0 if self.masked > self.probability else 0.0
+
+
+def explanation_map_masks(maps: dict[str, np.ndarray], hw: tuple[int, int]) -> np.ndarray:
+    """(len(maps), h, w, 1) float32: each map resized to the input and min-max normalised
+    (a flat or non-finite map masks everything out: it explains nothing)."""
+    h, w = hw
+    out = np.zeros((len(maps), h, w, 1), np.float32)
+    for i, cam in enumerate(maps.values()):
+        finite = np.nan_to_num(np.asarray(cam, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        big = upsample_map(finite, (w, h)).astype(np.float32)
+        span = float(big.max() - big.min())
+        if span > 0:
+            out[i, :, :, 0] = (big - big.min()) / span
+    return out
+
+
+def confidence_changes(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray],
+                       target: int) -> dict[str, ConfidenceChange]:
+    """ConfidenceChange of each named map, in one batched call with the unmasked input."""
+    masks = explanation_map_masks(maps, batch.shape[1:3])
+    inputs = np.concatenate([batch, batch * masks]).astype(np.float32)
+    probs = BatchedForward(model).probabilities(lambda a, b: inputs[a:b], len(inputs), target)
+    return {name: ConfidenceChange(float(probs[0]), float(probs[1 + i]))
+            for i, name in enumerate(maps)}

@@ -36,6 +36,7 @@ from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
 from camview.writers import (
     VIDEO_SUFFIXES,
     VideoWriter,
+    atomic_file,
     check_writable,
     finish_each,
     write_image,
@@ -75,7 +76,11 @@ class RenderRequest:
     max_channels: int | None = None  # scorecam
     patch: int | None = None  # occlusion
     stride: int | None = None  # occlusion
+    steps: int | None = None  # integrated-gradients
+    baseline: str | None = None  # integrated-gradients: black or blur
+    masks: int | None = None  # rise
     metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
+    sanity: bool = False  # one image: cascading randomisation of the model (camview.sanity)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
     style: OverlayStyle = field(default_factory=OverlayStyle)
@@ -93,13 +98,22 @@ class FrameRecord:
     cam: np.ndarray = field(repr=False)
     problem: str | None = None
     metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
+    path: str | None = None  # the input file, when each frame is one (stills, folders)
+    time: float | None = None  # the frame's media time in seconds (videos)
+    details: dict | None = None  # what the method reports beside its map (MapResult.details)
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
+        if self.path is not None:
+            entry["path"] = self.path
+        if self.time is not None:
+            entry["time"] = round(self.time, 6)
         if self.problem:
             entry["problem"] = self.problem
         if self.metrics is not None:
             entry["metrics"] = self.metrics
+        if self.details:
+            entry.update(self.details)
         return entry
 
 
@@ -121,11 +135,17 @@ def record_of(model: CamModel, frame: Frame, result: MapResult,
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
-        problem=result.problem, metrics=metrics)
+        problem=result.problem, metrics=metrics, path=frame.path,
+        time=None if frame.path is not None else frame.timestamp, details=result.details)
 
 
 class FrameSink:
-    """Where rendered views go: one image, a folder of numbered images, or a video."""
+    """Where rendered views go: one image, a folder of images, or a video.
+
+    In a folder, a frame read from a file keeps that file's stem (``cat.jpg`` ->
+    ``cat_cam.png``), so a folder render's outputs can be told apart; video frames are
+    numbered (``frame_000000.png``).
+    """
 
     def __init__(self, output: str | None, source: Source, inputs: tuple[str, ...]) -> None:
         self.path = Path(output) if output else None
@@ -133,15 +153,19 @@ class FrameSink:
         self.video: VideoWriter | None = None
         self.count = 0
         self.fps = source.fps or DEFAULT_FPS
+        self._names: set[str] = set()
         if self.path is None:
             return
         suffix = self.path.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             self.kind = "video"
         elif suffix in IMAGE_SUFFIXES:
-            if source.frame_count != 1:
-                raise OutputError(f"output {self.path} is one image but {source.name} has "
-                                  "several frames: give a folder or a .mp4")
+            # A file whose header gives no count is found out at its second frame (write).
+            if source.is_live or (source.frame_count or 1) != 1:
+                many = ("runs until stopped" if source.is_live
+                        else f"has {source.frame_count} frames")
+                raise OutputError(f"output {self.path} is one image but {source.name} {many}: "
+                                  "give a folder or a .mp4")
             self.kind = "image"
         elif suffix == "" or self.path.is_dir():
             self.kind = "folder"
@@ -150,16 +174,33 @@ class FrameSink:
                               f"folder or {', '.join(VIDEO_SUFFIXES)})")
         check_writable(self.path, inputs=inputs, folder=self.kind == "folder")
 
-    def write(self, view: np.ndarray, frame_index: int) -> None:
+    def write(self, view: np.ndarray, frame: Frame) -> None:
         if self.kind == "video":
             if self.video is None:
                 self.video = VideoWriter(self.path, self.fps, (view.shape[1], view.shape[0]))
             self.video.write(view)
         elif self.kind == "image":
+            if self.count:
+                raise OutputError(f"output {self.path} is one image but the source has more "
+                                  "than one frame: give a folder or a .mp4")
             write_image(self.path, view)
         elif self.kind == "folder":
-            write_image(self.path / f"frame_{frame_index:06d}.png", view)
+            write_image(self.path / self.file_name(frame), view)
         self.count += 1
+
+    def file_name(self, frame: Frame) -> str:
+        """A folder output's name for `frame`: its input's stem, made unique when two inputs
+        share one (``cat.jpg`` and ``cat.png``: ``cat_cam.png``, ``cat_png_cam.png``)."""
+        if frame.path is None:
+            return f"frame_{frame.index:06d}.png"
+        source = Path(frame.path)
+        name = f"{source.stem}_cam.png"
+        if name in self._names:
+            name = f"{source.stem}_{source.suffix.lstrip('.').lower()}_cam.png"
+        while name in self._names:
+            name = f"{source.stem}_{frame.index:06d}_cam.png"
+        self._names.add(name)
+        return name
 
     def close(self) -> None:
         """Finish the video; OutputError if the encoder failed (the file is closed anyway)."""
@@ -175,7 +216,8 @@ def _write_json(path: str, model: CamModel, methods: list[Method],
     doc["frames"] = [r.as_json() for r in records]
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with atomic_file(path) as f:
+            f.write(text)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -191,7 +233,7 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
     stack = np.stack(maps).astype(np.float32) if maps else np.zeros((0, 0, 0), np.float32)
     try:
         # An open file, not the name: np.save would append ".npy" to a name without it.
-        with open(path, "wb") as f:
+        with atomic_file(path, "wb") as f:
             np.save(f, stack)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -245,7 +287,7 @@ def method_names(request: RenderRequest) -> list[str]:
 
 
 #: RenderRequest fields that configure a method, as make_method takes them.
-METHOD_OPTIONS = ("max_channels", "patch", "stride")
+METHOD_OPTIONS = ("max_channels", "patch", "stride", "steps", "baseline", "masks")
 
 
 def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
@@ -278,7 +320,8 @@ class _Reader(threading.Thread):
                 frame = self.source.read()
                 if frame is None:
                     break
-                item = (frame, self.model.prepare(frame.image))
+                # A repeated slot shows the picture before it: its map is that one's.
+                item = (frame, None if frame.repeat else self.model.prepare(frame.image))
                 if not put_unless_stopped(self.box, item, self.stop):
                     return
                 count += 1
@@ -320,7 +363,7 @@ class _Writer(threading.Thread):
                                                               strict=True)),
                                         self.style, self.scales)
                 self.records.append(record_of(self.model, frame, results[0], metrics))
-                self.sink.write(view, frame.index)
+                self.sink.write(view, frame)
                 self.progress.update(len(self.records))
         except BaseException as exc:  # handed to the main thread, which raises it
             self.error = exc
@@ -354,15 +397,22 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
                      titles=[m.title for m in methods])
     reader.start()
     writer.start()
+    last: tuple[list[MapResult], dict | None] | None = None
     try:
         while (item := reader.box.get()) is not END:
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
+            if batch is None and last is not None:  # a repeated slot: the same picture
+                writer.add(frame, *last)
+                continue
+            if batch is None:
+                batch = model.prepare(frame.image)
             # Compared methods reading one layer share a forward and backward pass, as live.
             shared = explain_shared(model, methods, batch, target)
             results = [shared.get(method) or method.explain(batch, target) for method in methods]
             scores = frame_metrics(model, batch, methods, results) if metrics else None
+            last = (results, scores)
             writer.add(frame, results, scores)
     finally:
         reader.close()
@@ -390,6 +440,53 @@ def report_problems(records: list[FrameRecord]) -> None:
                     detail)
 
 
+def sanity_figure_path(request: RenderRequest) -> Path:
+    """Where render --sanity writes its figure: beside -o (else --json, else --map), named
+    after it with "-sanity.png"."""
+    base = Path(request.output or request.json or request.map)
+    return base.with_name(f"{base.stem}-sanity.png")
+
+
+def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method],
+                  record: FrameRecord) -> None:
+    """--sanity on the rendered image: the check's numbers into its JSON frame, the figure
+    beside the output, and one verdict line per method on stdout."""
+    from camview.sanity import figure, sanity_check
+
+    with open_source(request.source) as again:  # the one image, read as the render read it
+        frame = again.read()
+    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
+    names = [m.name for m in methods]
+    progress = Progress(None, enabled=request.progress, unit="maps")
+
+    def step(done: int, total: int) -> None:
+        progress.total = total
+        progress.update(done)
+
+    result = sanity_check(model, model.prepare(frame.image), names, record.target["index"],
+                          options=options, progress=step)
+    progress.finish(progress.total or 0)
+    record.details = {**(record.details or {}), "sanity": result.as_json()}
+    path = sanity_figure_path(request)
+    write_image(path, figure(frame.image, result))
+    for name in names:
+        print(result.verdict(name))
+    print(f"camview: sanity figure written to {path}", file=sys.stderr)
+
+
+def report_completeness(records: list[FrameRecord]) -> None:
+    """One line when Integrated Gradients' attributions miss the score difference by more
+    than 5 % on some frames: the path integral needs more --steps there."""
+    from camview.maps.integrated_gradients import completeness_gap
+
+    gaps = [g for r in records if (g := completeness_gap(r.details)) is not None]
+    off = [g for g in gaps if g > 0.05]
+    if off:
+        log.warning("integrated gradients: on %d of %d frames the attributions miss the score "
+                    "difference by more than 5 %% (worst %.0f %%): raise --steps", len(off),
+                    len(gaps), 100 * max(off))
+
+
 def render(request: RenderRequest) -> int:
     """Run one render to the end; the exit status (0 done, 130 a file source interrupted).
 
@@ -400,6 +497,9 @@ def render(request: RenderRequest) -> int:
     with source:
         check_outputs(request)
         sink = FrameSink(request.output, source, (str(request.source),))
+        if request.sanity and source.frame_count != 1:
+            raise CamviewError(f"--sanity takes one image, not {source.name} (it maps the "
+                               "image again after each randomisation step)")
         limit = request.frames
         if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
@@ -417,6 +517,8 @@ def render(request: RenderRequest) -> int:
         try:
             render_frames(model, methods, source, sink, target, request.style, limit, progress,
                           records, metrics=request.metrics)
+            if request.sanity and records:
+                render_sanity(request, model, methods, records[0])
         except KeyboardInterrupt:
             interrupted = True
         except SourceError as exc:
@@ -439,6 +541,7 @@ def render(request: RenderRequest) -> int:
     if not records:
         raise SourceError(f"{source.name} gave no frames")
     report_problems(records)
+    report_completeness(records)
     if interrupted and not source.is_live:
         print(f"camview: stopped after {len(records)} frames", file=sys.stderr)
         return 130

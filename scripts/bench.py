@@ -167,6 +167,84 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
     return row
 
 
+def bench_issue18_methods(name: str, repeats: int, slow_repeats: int) -> dict:
+    """Issue 18's methods on the benchmark frame (`--only methods`): HiResCAM and XGrad-CAM
+    interleaved with plain classification (ratios from one run), Integrated Gradients and
+    RISE at their defaults, and SmoothGrad beside them (its cost target)."""
+    import tensorflow as tf
+
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    logits_only = tf.function(lambda x: model.keras_model(x, training=False),
+                              input_signature=[model.input_spec])
+    calls = {"classify_ms": lambda: logits_only(batch).numpy()}
+    for method in ("hirescam", "xgradcam", "gradcam"):
+        explainer = make_method(method, model)
+        calls[f"{method_key(method)}_ms"] = lambda e=explainer: e.explain(batch)
+    row = {"model": model.name, **interleaved_median_ms(calls, repeats)}
+    for method in ("integrated-gradients", "rise", "smoothgrad"):
+        explainer = make_method(method, model)
+        row[f"{method_key(method)}_ms"] = median_ms(lambda e=explainer: e.explain(batch),
+                                                    slow_repeats, warmup=1)
+    for key in [k for k in row if k.endswith("_ms") and k != "classify_ms"]:
+        row[key.replace("_ms", "_ratio")] = row[key] / row["classify_ms"]
+    return row
+
+
+def bench_sanity(name: str, repeats: int) -> dict:
+    """`--only sanity`: camview.sanity's cascading randomisation, 5 steps x 3 methods (Grad-CAM,
+    Layer-CAM, saliency) on the benchmark frame, the copy and its tracing included (each run
+    makes a new copy: that is what a user waits for); the median of `repeats` runs."""
+    from camview.models import load_model
+    from camview.sanity import sanity_check
+    from camview.sources import DemoSource
+
+    model = load_model(name)
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    methods = ["gradcam", "layercam", "saliency"]
+    seconds = median_ms(lambda: sanity_check(model, batch, methods), repeats, warmup=1) / 1000
+    return {"sanity_s": seconds, "sanity_methods": methods, "sanity_steps": 5}
+
+
+def bench_set_metrics(name: str, images: int = 100) -> dict:
+    """`--only set-metrics`: `camview evaluate SET --metrics gradcam,layercam,hirescam` scoring
+    on `images` generated photos (the demo photos cropped and flipped), one run, model loading
+    included; the issue's budget is 180 s for 100 images and 3 live methods."""
+    import cv2
+
+    from camview.dataset import LabelledImage
+    from camview.evaluation import score_set
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.sources.demo import demo_photos
+
+    photos = [cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+              for _, data in demo_photos()]
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for i in range(images):
+            photo = photos[i % len(photos)]
+            h, w = photo.shape[:2]
+            k = 1 + (i // len(photos)) % 4
+            crop = photo[h * k // 16:h - h * k // 16, w * k // 16:w - w * k // 16]
+            path = Path(tmp) / f"{i:03d}.jpg"
+            cv2.imwrite(str(path), crop[:, ::-1] if i % 2 else crop)
+            items.append(LabelledImage(path, 0))
+        start = time.perf_counter()
+        model = load_model(name)
+        methods = [make_method(m, model) for m in ("gradcam", "layercam", "hirescam")]
+        done = sum(1 for _ in score_set(model, items, methods))
+        seconds = time.perf_counter() - start
+    return {"set_metrics_s": seconds, "set_metrics_images": done,
+            "set_metrics_methods": ["gradcam", "layercam", "hirescam"]}
+
+
 def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
@@ -331,6 +409,66 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
 
 
+# -- inside the network (issue 19): activation maximisation ----------------------------------
+
+DREAM_CLASSES = ("tabby", "espresso", "goldfinch")
+
+
+def bench_dream(steps: int | None = None, size: int | None = None) -> dict:
+    """`dream_s`: seconds for one EfficientNet-Lite0 picture at the default steps and size (the
+    median over DREAM_CLASSES, the step traced beforehand, as a second picture in one run
+    finds it); each class's time and the probability of its PNG read back."""
+    import cv2
+    import tensorflow as tf
+
+    from camview.models import load_model
+    from camview.network.dream import (
+        DEFAULT_SIZE,
+        DEFAULT_STEPS,
+        class_objective,
+        class_probabilities,
+        dream,
+    )
+
+    steps, size = steps or DEFAULT_STEPS, size or DEFAULT_SIZE
+    model = load_model("efficientnet_lite0")
+    # A compiled classification of the same picture size, before and after: the step's cost
+    # as a ratio to it compares across loads (this machine's speed varies several times over).
+    batch = model.prepare(np.zeros((size, size, 3), np.uint8))
+    classify = tf.function(lambda x: model.keras_model(x, training=False),
+                           input_signature=[model.input_spec])
+    classify_ms = [median_ms(lambda: classify(batch).numpy(), 20)]
+    start = time.perf_counter()
+    dream(model, class_objective(model, DREAM_CLASSES[0]), steps=1, size=size)
+    trace_s = time.perf_counter() - start
+    per_class = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in DREAM_CLASSES:
+            objective = class_objective(model, name)
+            result = dream(model, objective, steps=steps, size=size)
+            path = str(Path(folder) / f"{name}.png")
+            cv2.imwrite(path, result.image)
+            prob = float(class_probabilities(model, cv2.imread(path))[objective.target])
+            per_class[name] = {"s": result.seconds, "prob": prob}
+    classify_ms.append(median_ms(lambda: classify(batch).numpy(), 20))
+    seconds = statistics.median(v["s"] for v in per_class.values())
+    step_ms = 1000 * seconds / steps
+    return {"dream_s": seconds, "dream_step_ms": step_ms,
+            "dream_classify_ms": statistics.mean(classify_ms),
+            "dream_step_ratio": step_ms / statistics.mean(classify_ms),
+            "dream_trace_s": trace_s, "dream_steps": steps, "dream_size": size,
+            "dream_classes": per_class}
+
+
+def print_dream(report: dict) -> None:
+    print(f"dream (efficientnet_lite0, {report['dream_steps']} steps, {report['dream_size']} "
+          f"px): {report['dream_s']:.1f} s median ({report['dream_step_ms']:.0f} ms/step = "
+          f"{report['dream_step_ratio']:.1f}x a {report['dream_classify_ms']:.1f} ms "
+          "classification, "
+          f"first trace {report['dream_trace_s']:.1f} s); " + ", ".join(
+              f"{k} {v['s']:.1f} s p={v['prob']:.3f}" for k, v in report["dream_classes"].items()))
+
+
 # ---------------------------------------------------------------------------------------------
 # Runtimes (issue 20): OpenVINO against TensorFlow, in one run.
 # `--only runtime` runs this part alone.
@@ -482,6 +620,58 @@ def print_runtimes(report: dict) -> None:
         print(f"evaluate: openvino {report['evaluate_images_per_s_openvino']:.1f} "
               f"images/s, tensorflow {report['evaluate_images_per_s_tensorflow']:.1f} images/s "
               f"({report['evaluate_speedup']:.2f}x)")
+# ---------------------------------------------------------------------------------------------
+# The set views of `camview evaluate` (issue 17): `--only set-views` runs this part alone.
+
+
+def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
+    """Images/s of evaluate's classification with the set views (pooled features and the
+    true class's map from the same batched pass, a thumbnail) against without them, on the
+    same generated set in one process: the model is loaded and both calls traced and warmed
+    on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
+    The embedding (t-SNE, once per set) is timed on its own."""
+    from camview.dataset import open_labelled_set, write_demo_set
+    from camview.evaluation import Tally, classify_set
+    from camview.models import load_model
+
+    model = load_model(model_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_set(Path(tmp) / "set", images)
+        dataset = open_labelled_set(folder, model.labels).images
+
+        def run(views: bool) -> tuple[float, Tally]:
+            tally = Tally(0)
+            start = time.perf_counter()
+            for result in classify_set(model, dataset, views=views):
+                tally.add(result)
+            return time.perf_counter() - start, tally
+
+        run(False), run(True)  # tracing, and TensorFlow's buffers for each input shape
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for views in (False, True):
+                seconds, tally = run(views)
+                times[views].append(seconds)
+        start = time.perf_counter()
+        tally.finish_views()
+        embedding_s = time.perf_counter() - start
+    # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
+    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+
+    x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
+        (480, 640)), 3)).astype(np.float32)
+    targets = np.arange(DEFAULT_BATCH, dtype=np.int32)
+    calls = interleaved_median_ms({"plain": lambda: batch_logits(model)(x),
+                                   "views": lambda: batch_views(model)(x, targets)},
+                                  repeats=5 * repeats)
+    plain, views = (images / min(times[v]) for v in (False, True))
+    return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
+            "evaluate_views_cost": 1 - views / plain,
+            "evaluate_embedding_s": embedding_s,
+            "batch16_plain_ms": calls["plain"], "batch16_views_ms": calls["views"],
+            "set_views_bench": {"model": model_name, "images": images,
+                                "embedding": tally.embedding.method,
+                                "seconds": {"plain": times[False], "views": times[True]}}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,35 +687,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument("--only", choices=["runtime"], default=None,
-                        help="measure one part only: runtime (OpenVINO against TensorFlow)")
+    parser.add_argument("--only", choices=sorted(ONLY), action="append", default=None,
+                        help="measure only this part, in one run (may be repeated): "
+                             + "; ".join(f"{k}: {v[0]}" for k, v in ONLY.items()))
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
-
     if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
         os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
-    models = args.model or ready_models()
-
-    report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
-              "cpu_count": os.cpu_count()}
-    slow = 1 if args.quick else 3
-    if args.only == "runtime":
-        for name in models:
-            runtimes = bench_runtimes(name, args.weights, args.repeats, slow,
-                                      report["peak_gflops"])
-            runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
-                                                    args.pipeline_method))
-            report["models"].append({"model": name, "runtimes": runtimes})
-        report.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
-                                              repeats=1 if args.quick else 2))
-        print(f"peak float32 matmul: {report['peak_gflops']:.0f} GFLOP/s "
-              f"({report['cpu_count']} cores)")
-        print_runtimes(report)
+    if args.only:
+        report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0),
+                  "cpu_count": os.cpu_count()}
+        for part in args.only:
+            report.update(ONLY[part][1](args, report))
+        print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
         return 0
+
+    models = args.model or ready_models()
+    report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
+              "cpu_count": os.cpu_count()}
+    slow = 1 if args.quick else 3
     for name in models:
         row = bench_model(name, args.weights, args.repeats, args.recipe_repeats,
                           1 if args.quick else 3)
@@ -537,14 +721,71 @@ def main(argv: list[str] | None = None) -> int:
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
+    report.update(bench_set_views(models[0], args.evaluate_images, 1 if args.quick else 3))
     report.update(bench_compare3(args.pipeline_seconds))
+    report.update(bench_dream(steps=10 if args.quick else None))
     if not args.quick:  # four more loads of the model: not for the smoke run
         report.update(bench_evaluate_runtimes(models[0], args.evaluate_images))
     print_table(report)
+    print_dream(report)
     print_runtimes(report)
+    print_set_views(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
+
+
+def runtime_part(args: argparse.Namespace, report: dict) -> dict:
+    """--only runtime: OpenVINO against TensorFlow for each model, in one run."""
+    models, slow = args.model or ready_models(), 1 if args.quick else 3
+    part: dict = {"models": []}
+    for name in models:
+        runtimes = bench_runtimes(name, args.weights, args.repeats, slow, report["peak_gflops"])
+        runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
+                                                args.pipeline_method))
+        part["models"].append({"model": name, "runtimes": runtimes})
+    part.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
+                                        repeats=1 if args.quick else 2))
+    print_runtimes({**report, **part})
+    return part
+
+
+def set_views_part(args: argparse.Namespace) -> dict:
+    """--only set-views: evaluate's own rate against render's and its set views, one run."""
+    part = bench_evaluate(_first_model(args), args.evaluate_images, repeats=2)
+    part.update(bench_set_views(_first_model(args), args.evaluate_images))
+    print_set_views(part)
+    return part
+
+
+def _first_model(args: argparse.Namespace) -> str:
+    return (args.model or ["efficientnet_lite0"])[0]
+
+
+#: --only PART: (what it measures, how), each runnable alone; the methods' parts take the first
+#: model only.
+ONLY = {
+    "methods": ("issue 18's methods", lambda args, _: {"methods": bench_issue18_methods(
+        _first_model(args), args.repeats, 1 if args.quick else 3)}),
+    "sanity": ("the sanity check", lambda args, _: {"sanity": bench_sanity(
+        _first_model(args), 1 if args.quick else 3)}),
+    "set-metrics": ("evaluate --metrics", lambda args, _: {"set-metrics": bench_set_metrics(
+        _first_model(args), 16 if args.quick else 100)}),
+    "dream": ("activation maximisation", lambda args, _: bench_dream(
+        steps=10 if args.quick else None)),
+    "runtime": ("OpenVINO against TensorFlow", runtime_part),
+    "set-views": ("evaluate with and without its set views, and against render",
+                  lambda args, _: set_views_part(args)),
+}
+
+
+def print_set_views(report: dict) -> None:
+    print(f"evaluate's set views: {report['evaluate_views_images_per_s']:.1f} images/s with, "
+          f"{report['evaluate_plain_images_per_s']:.1f} without "
+          f"({100 * report['evaluate_views_cost']:.0f} % slower); one batch of 16: "
+          f"{report['batch16_views_ms']:.0f} ms against {report['batch16_plain_ms']:.0f} ms; "
+          f"embedding of {report['set_views_bench']['images']} images "
+          f"{report['evaluate_embedding_s']:.1f} s")
 
 
 def _fmt(value, digits: int = 1) -> str:

@@ -33,6 +33,9 @@ OPTION_WIDGETS: dict[str, tuple[str, float, float, str]] = {
     "stride": ("Stride", 1, 512, "Occlusion: step of the grey square, in network-input pixels"),
     "samples": ("Samples", 1, 256, "SmoothGrad: noisy copies averaged (one batched call)"),
     "sigma": ("Noise", 0.0, 1.0, "SmoothGrad: noise sigma, a fraction of the input's range"),
+    "steps": ("Steps", 1, 1024, "Integrated Gradients: gradient steps along the path from the "
+              "black baseline (batched; more steps, closer to completeness)"),
+    "masks": ("Masks", 1, 20000, "RISE: random masks the frame is seen through (batched)"),
 }
 
 
@@ -48,7 +51,9 @@ class MethodOptions(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
         self.labels: dict[str, QLabel] = {}
-        for name in dict.fromkeys(o for m in METHODS.values() if not m.live for o in m.options):
+        # Options with no widget here (Integrated Gradients' --baseline) keep their default.
+        for name in dict.fromkeys(o for m in METHODS.values() if not m.live for o in m.options
+                                  if o in OPTION_WIDGETS):
             text, low, high, tip = OPTION_WIDGETS[name]
             owner = next(m for m in METHODS.values() if name in m.options)
             default = getattr(owner, name.upper())
@@ -74,7 +79,8 @@ class MethodOptions(QWidget):
             form.setRowVisible(self, bool(options))
 
     def values(self, name: str) -> tuple[tuple[str, object], ...]:
-        return tuple((o, self.boxes[o].value()) for o in method_class(name).options)
+        return tuple((o, self.boxes[o].value()) for o in method_class(name).options
+                     if o in self.boxes)
 
 
 class FrozenFrameMaps(QObject):

@@ -5,8 +5,8 @@ input". The live ones take one compiled TensorFlow call per frame, built once pe
 layer: CAM reads the activations the forward pass already returned; the gradient methods run
 forward and backward in one call and only say how they weigh the activations (per channel or
 per position); Eigen-CAM decomposes the activations; the saliency family differentiates back
-to the pixels. The on-demand ones (SmoothGrad, Score-CAM, occlusion) batch many forward
-passes and take progress and cancel.
+to the pixels. The on-demand ones (SmoothGrad, Integrated Gradients, Score-CAM, occlusion,
+RISE) batch many forward (or backward) passes and take progress and cancel.
 
 Maps are returned raw (each method's docstring says what that means for it: the --map .npy
 contract). Resizing and normalising belong to the overlay.
@@ -20,16 +20,25 @@ from camview.errors import ModelError
 from camview.maps.base import Cancelled, MapResult, Method, Progress
 from camview.maps.cam import CAM
 from camview.maps.eigen import EigenCAM
-from camview.maps.gradient import GradCAM, GradCAMPlusPlus, GradientMethod, LayerCAM
-from camview.maps.perturbation import BatchedForward, Occlusion, ScoreCAM
+from camview.maps.gradient import (
+    GradCAM,
+    GradCAMPlusPlus,
+    GradientMethod,
+    HiResCAM,
+    LayerCAM,
+    XGradCAM,
+)
+from camview.maps.integrated_gradients import IntegratedGradients
+from camview.maps.perturbation import RISE, BatchedForward, Occlusion, ScoreCAM
 from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
-__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "BatchedForward", "Cancelled", "EigenCAM", "GradCAM",
-           "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "LayerCAM", "MapResult",
-           "Method", "Occlusion", "Progress", "Saliency", "ScoreCAM", "SmoothGrad",
-           "make_method", "map_problem", "method_class", "normalise"]
+__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "BatchedForward", "Cancelled", "EigenCAM",
+           "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
+           "IntegratedGradients", "LayerCAM", "MapResult", "Method", "Occlusion", "Progress",
+           "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "make_method", "map_problem",
+           "method_class", "normalise"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
 #: summary, paper, whether it is live or on demand and whether it is class-agnostic.
@@ -37,8 +46,8 @@ __all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "BatchedForward", "Cancelled", "E
 DEFAULT_METHOD = CAM.name
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
-    CAM, GradCAM, GradCAMPlusPlus, LayerCAM, EigenCAM, Saliency, GuidedGradCAM, SmoothGrad,
-    ScoreCAM, Occlusion)}
+    CAM, GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM, XGradCAM, EigenCAM, Saliency,
+    GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE)}
 
 
 def _key(name: str) -> str:
@@ -50,7 +59,7 @@ _LOOKUP = {_key(m.name): m.name for m in METHODS.values()}
 _LOOKUP.update({_key(m.title): m.name for m in METHODS.values()})
 _LOOKUP.update({"gradcampp": "gradcam++", "gradcamplusplus": "gradcam++",
                 "vanillagradient": "saliency", "fasterscorecam": "scorecam",
-                "occlusionsensitivity": "occlusion"})
+                "occlusionsensitivity": "occlusion", "ig": "integrated-gradients"})
 
 
 def method_class(name: str) -> type[Method]:

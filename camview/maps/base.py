@@ -20,6 +20,7 @@ from camview.errors import ModelError
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
+from camview.models.graph import HeadKind
 
 #: progress(done, total): called by the on-demand methods after each batched call.
 Progress = Callable[[int, int], None]
@@ -38,6 +39,9 @@ class MapResult:
     #: scaling leaves the rest black. Such a method sets this percentile, and `drawn` caps
     #: the map there (as saliency maps are usually shown); `cam` stays raw.
     clip_percentile: float | None = None
+    #: Numbers a method reports beside its map, for render's JSON frame (Integrated
+    #: Gradients: {"completeness": {...}}); None for most methods.
+    details: dict | None = None
 
     # The three below are read several times per frame (words, drawing, smoothing, the
     # window); each is worked out once per result.
@@ -98,6 +102,12 @@ class Method(ABC):
     #: gradient to them when True: several such methods at one layer share one forward (and
     #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
     shared_pass: ClassVar[bool | None] = None
+
+    @classmethod
+    def serves(cls, head: HeadKind) -> bool:
+        """Whether the method can map a model with this head (CAM alone needs pooling then
+        one dense layer); `camview inspect` names the methods from this."""
+        return True
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model

@@ -127,3 +127,56 @@ class LayerCAM(GradientMethod):
         import tensorflow as tf
 
         return tf.nn.relu(grads)
+
+
+class HiResCAM(GradientMethod):
+    """HiResCAM (Draelos & Carin 2020): gradient times activation, element-wise, summed over
+    the channels.
+
+    Grad-CAM's averaging of the gradients can light up positions the class score does not
+    depend on; HiResCAM keeps each position's own gradient, with its sign (no ReLU on the
+    gradients, unlike Layer-CAM), and, as in the paper's definition, no ReLU on the sum
+    either: for a head of global average pooling then one dense layer it is exactly CAM
+    divided by the number of positions (the paper's "generalisation of CAM"; tests check).
+    Raw map: sum_k dS_c/dA_k * A_k, signed, at the read layer's resolution.
+    """
+
+    name = "hirescam"
+    title = "HiResCAM"
+    summary = "gradient x activation at each position, summed over channels; signed"
+    paper = "Draelos & Carin 2020"
+
+    @staticmethod
+    def weights(features, grads, score):
+        return grads
+
+    def _map(self, feature_model, x, target):
+        features, grads, logits, score, c = forward_backward(feature_model, x, target)
+        return self.from_tensors(features, grads, score, c), logits, c
+
+    def from_tensors(self, features, grads, score, c):
+        import tensorflow as tf
+
+        return tf.reduce_sum(grads * features, axis=-1)  # the paper's definition: no ReLU
+
+
+class XGradCAM(GradientMethod):
+    """XGrad-CAM (Fu et al. 2020): channels weighted by their gradient averaged with the
+    channel's own activations as weights, sum_ij(A_k * g_k) / sum_ij(A_k).
+
+    The weighting the paper derives from its sensitivity and conservation axioms; a channel
+    whose activations sum to zero gets weight 0 (an epsilon of 1e-7 in the denominator, as
+    pytorch-grad-cam has). Raw map: ReLU(sum_k w_k * A_k) at the read layer's resolution.
+    """
+
+    name = "xgradcam"
+    title = "XGrad-CAM"
+    summary = "channels weighted by their activation-weighted mean gradient"
+    paper = "Fu et al. 2020"
+
+    @staticmethod
+    def weights(features, grads, score):
+        import tensorflow as tf
+
+        total = tf.reduce_sum(features, axis=(0, 1))
+        return tf.reduce_sum(features * grads, axis=(0, 1)) / (total + 1e-7)

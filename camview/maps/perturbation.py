@@ -116,7 +116,13 @@ class PerturbationMethod(Method):
 def mid_grey(model: CamModel) -> np.ndarray:
     """A mid-grey pixel (128, 128, 128) as the network sees it, in its channels: what a
     perturbation puts where it removes something (occlusion, the deletion score)."""
-    pixel = model.resized(np.full((1, 1, 3), 128, np.uint8), (1, 1))
+    return flat_colour(model, 128)
+
+
+def flat_colour(model: CamModel, value: int) -> np.ndarray:
+    """The grey pixel (value, value, value) as the network sees it, in its channels (0: the
+    black baseline of Integrated Gradients)."""
+    pixel = model.resized(np.full((1, 1, 3), value, np.uint8), (1, 1))
     return np.asarray(model.preprocess(pixel), np.float32).reshape(-1)
 
 
@@ -230,3 +236,59 @@ class Occlusion(PerturbationMethod):
             total[y0:y1, x0:x1] += drop
             count[y0:y1, x0:x1] += 1
         return total / count
+
+
+class RISE(PerturbationMethod):
+    """RISE (Petsiuk et al. 2018): the input seen through many random masks, each mask
+    weighed by the class's softmax probability for the input it lets through.
+
+    Each mask is a GRID x GRID grid of cells kept with probability KEEP, upsampled
+    bilinearly to (GRID + 1) cells of ceil(size / GRID) pixels and cropped at a random shift
+    of less than one cell (the paper's recipe: smooth masks, no grid seams). Masks multiply
+    the prepared input, so hidden pixels become the preprocessing's zero, as in Score-CAM.
+    Each mask comes from its own seeded generator (SEED, its index), so a still frame gives
+    a still map and the map does not depend on how the masks are batched. Gradient-free.
+    Raw map: sum_i p_c(x * M_i) * M_i / (masks * KEEP), at the network input's resolution.
+    """
+
+    name = "rise"
+    title = "RISE"
+    summary = "the class's probability through random smooth masks; no gradients, slow"
+    paper = "Petsiuk et al. 2018"
+    options = ("masks",)
+    MASKS = 1000
+    GRID = 7
+    KEEP = 0.5
+    SEED = 18
+
+    def __init__(self, model: CamModel, layer: str | None = None, *,
+                 masks: int | None = None) -> None:
+        self.masks = whole_option("masks", masks, self.MASKS)
+        super().__init__(model, layer)
+
+    def mask_batch(self, hw: tuple[int, int], start: int, stop: int) -> np.ndarray:
+        """Masks start..stop-1 (float32, (stop - start, h, w), values in [0, 1])."""
+        h, w = hw
+        cell_h, cell_w = -(-h // self.GRID), -(-w // self.GRID)
+        big = ((self.GRID + 1) * cell_w, (self.GRID + 1) * cell_h)
+        out = np.empty((stop - start, h, w), np.float32)
+        for row, i in enumerate(range(start, stop)):
+            rng = np.random.default_rng([self.SEED, i])
+            grid = (rng.random((self.GRID, self.GRID)) < self.KEEP).astype(np.float32)
+            up = cv2.resize(grid, big, interpolation=cv2.INTER_LINEAR)
+            dy, dx = int(rng.integers(cell_h)), int(rng.integers(cell_w))
+            out[row] = up[dy:dy + h, dx:dx + w]
+        return out
+
+    def _perturb(self, batch, features, logits, target, progress, cancel):
+        hw = batch.shape[1:3]
+
+        def masked(start: int, stop: int) -> np.ndarray:
+            return batch[0][None] * self.mask_batch(hw, start, stop)[:, :, :, None]
+
+        probs = self.forward.probabilities(masked, self.masks, target, progress, cancel)
+        total = np.zeros(hw, np.float64)
+        for start in range(0, self.masks, CHUNK):
+            stop = min(start + CHUNK, self.masks)
+            total += np.tensordot(probs[start:stop], self.mask_batch(hw, start, stop), axes=1)
+        return total / (self.masks * self.KEEP)

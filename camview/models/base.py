@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
-from camview.labels import ClassNames, class_names_for
+from camview.labels import ClassNames, class_names_for, find_class
 from camview.models.graph import analyse_head
 from camview.models.preprocess import CHANNELS
 from camview.models.runtimes import (
@@ -264,6 +264,19 @@ class CamModel:
         return resized
 
     # -- labels ------------------------------------------------------------------------
+    @property
+    def labels_named(self) -> bool:
+        """Whether the class names come from somewhere (a labels file, ImageNet's), not
+        camview's placeholders ("class 0", "negative")."""
+        return not self.labels_source.startswith(DEFAULT_NAMES)
+
+    def name_classes(self, labels: Sequence[str], source: str) -> None:
+        """Give the classes names found elsewhere (a set's class folders), one per output."""
+        if len(labels) != len(self.labels):
+            raise ModelError(f"{self.name}: {len(labels)} names for {len(self.labels)} classes")
+        self.labels, self.labels_source = list(labels), source
+        self.__dict__.pop("class_names", None)  # the cached lookup of the old names
+
     def short_label(self, index: int) -> str:
         return short_label(self.labels[index])
 
@@ -275,19 +288,7 @@ class CamModel:
     def find_class(self, query: str | int) -> int:
         """A class index from an index, a label or any of its synonyms (case-insensitive,
         '_' for a space), or an ImageNet class's WordNet id."""
-        if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
-            index = int(query)
-            if not 0 <= index < len(self.labels):
-                raise ModelError(f"class index {index} is out of range 0..{len(self.labels) - 1}"
-                                 f" for {self.name}")
-            return index
-        index = self.class_names.find(str(query))
-        if index is not None:
-            return index
-        close = self.class_names.closest(str(query))
-        hint = f"; did you mean: {', '.join(close)}?" if close else ""
-        raise ModelError(f"no class named {query!r} in {self.name}'s labels{hint} "
-                         "(give a label or a class index)")
+        return find_class(self.class_names, query, self.name)
 
     def describe(self) -> str:
         h, w = self.input_size
@@ -296,6 +297,10 @@ class CamModel:
                 f"({self.resize.value}), preprocess {self.preprocess_name}, maps from "
                 f"{self.read_layer!r}, head {self.head.value}, runtime "
                 f"{self.runtime.describe()}")
+
+
+#: How labels_source starts when camview made the names up (no --labels, not ImageNet).
+DEFAULT_NAMES = "default names"
 
 
 def input_channels(keras_model, title: str) -> int:
