@@ -240,8 +240,8 @@ def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward
         import openvino
     except ImportError as exc:
         raise ModelError(f"OpenVINO is not installed ({exc})") from None
-    folder = cache_dir() / "openvino" / fingerprint(model)
     try:
+        folder = cache_dir() / "openvino" / fingerprint(model)
         if not (folder / "model.xml").is_file() or not (folder / PROBE).is_file():
             (say or log.warning)(f"{model.name}: {OPTIMISING}, tens of seconds")
             _convert(model, folder)
@@ -249,13 +249,13 @@ def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
         compiled = core.compile_model(core.read_model(str(folder / "model.xml")), "CPU",
                                       {"PERFORMANCE_HINT": "LATENCY"})
+        forward = OpenVinoForward(compiled, openvino_device())
+        problem = probe_mismatch(forward, folder / PROBE)
     except ModelError:
         raise
     except Exception as exc:  # the converter's errors are many and long: one line of it
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise ModelError(f"{model.name} does not convert to OpenVINO: {first}") from None
-    forward = OpenVinoForward(compiled, openvino_device())
-    problem = probe_mismatch(forward, folder / PROBE)
     if problem is not None:
         raise ModelError(f"OpenVINO is not used for {model.name}: {problem}")
     return forward
