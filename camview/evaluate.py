@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.dataset import LabelledSet, open_labelled_set
+from camview.dataset import LabelledSet, keras_class_names, open_labelled_set
 from camview.errors import CamviewError, ModelError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
 from camview.versus import Versus
-from camview.writers import check_writable, finish_each
+from camview.writers import atomic_file, check_writable, finish_each
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def write_json(path: str | Path, model: CamModel, dataset: str, tally: Tally,
     head = compact_numbers(json.dumps(doc, indent=1, allow_nan=False))[:-2]  # no closing "\n}"
     points = tally.embedding_points() if tally.embedding is not None else None
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(head + ',\n "images": [')
             for n, r in enumerate(tally.results):
                 entry = result_json(model, r)
@@ -103,16 +104,19 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
                 rank=rank, path=str(r.path), name=r.path.name,
                 predicted=model.short_label(r.predicted), predicted_prob=r.confidence,
                 true=model.short_label(r.true), true_prob=r.true_prob, photo=views.photo,
-                predicted_map=views.predicted, true_map=views.true, problem=views.problem)
+                predicted_map=views.predicted, true_map=views.true, problem=views.problem,
+                top=[(model.short_label(i), p) for i, p in r.top])
 
     after: Iterator[str] = iter(())
     if versus is not None:
         summary["versus"] = versus.summary(tally.results)
         after = iter([versus_section(model, method, versus, versus_method or method, tally,
                                      summary, image_tag)])
+    style = OverlayStyle()  # what explain_mistake draws with: the legend says its colours
     write_report(path, summary, method_title=method.title,
                  cards=cards(), shown=len(ranked), mistakes=tally.mistakes,
                  problems=[(str(r.path), r.problem) for r in tally.problems],
+                 skipped=dataset.warnings, colormap=style.colormap, threshold=style.threshold,
                  views=set_view_sections(model, tally, summary, ranked, image_tag),
                  after=after)
 
@@ -186,6 +190,23 @@ def versus_method_for(name: str, second: CamModel) -> Method:
         return make_method("gradcam", second)
 
 
+def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:
+    """A model saved without label names, on a class-folder set with one folder per class:
+    the folders' sorted names are its labels, as Keras' image_dataset_from_directory
+    numbered them when it was trained. Said in one line, since it is a convention."""
+    if args.labels or model.labels_named:
+        return
+    names = keras_class_names(args.dataset, len(model.labels))
+    if names is None:
+        return
+    model.name_classes(names, f"the set's {len(names)} class folders, sorted (Keras' "
+                              "image_dataset_from_directory order)")
+    print(f"camview: {model.name} has no label names: its {len(names)} classes are named after "
+          f"the set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
+          f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
+          "name them otherwise", file=sys.stderr)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from camview.args import model_kwargs
 
@@ -194,6 +215,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     second = load_versus(args)
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
+    name_classes_from_folders(model, args)
     second_method = (versus_method_for(args.method or DEFAULT_METHOD, second)
                      if args.report and second is not None else None)
     dataset = open_labelled_set(args.dataset, model.labels)

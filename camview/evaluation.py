@@ -22,7 +22,7 @@ import queue
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,6 +35,7 @@ from camview.handoff import END, put_unless_stopped
 from camview.images import load_image, shrink
 from camview.maps import Method
 from camview.models import CamModel, HeadKind
+from camview.models.runtimes import TENSORFLOW
 from camview.overlay import OverlayStyle
 from camview.results import (
     ImageResult,
@@ -95,13 +96,19 @@ def padded_size(n: int, batch_size: int) -> int:
     return min(batch_size, 1 << max(0, n - 1).bit_length())
 
 
-def batch_logits(model: CamModel):
+def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     """The model's scores for a batch of same-shape inputs, one compiled call (built once per
-    model and kept with its other compiled functions). CamModel's own calls take batch 1."""
+    model and kept with its other compiled functions), or one call of the model's faster
+    runtime (OpenVINO), which takes any batch."""
+    if model.runtime.name != TENSORFLOW:
+        return lambda x: model.forward(x)[1]
+
     def build():
         import tensorflow as tf
 
-        feature_model = model.feature_model  # render's scores (two for a binary model)
+        # The scores the maps use (before a final softmax; a binary output as two classes),
+        # as the other runtimes give them.
+        feature_model = model.feature_model
         # The model's own input spec (fixed size, channels) with any batch size.
         spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
 
@@ -109,17 +116,20 @@ def batch_logits(model: CamModel):
         def run(x):
             return feature_model(x, training=False)[1]
 
-        return run
+        return lambda x: run(x).numpy()
 
     return model.compiled_once(("evaluate", "batch-logits"), build)
 
 
-def batch_views(model: CamModel):
+def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     """The batch's scores, its read-layer activations globally pooled, and for a CAM head
-    the map of each image's true class, from one compiled forward pass: CAM is the read
-    activations weighted by the head (SqueezeNet: the class's own channel), so the set views
-    cost no second pass. A gradient-only head gets no map here (see :func:`true_class_maps`).
-    """
+    the map of each image's true class, from one forward pass: CAM is the read activations
+    weighted by the head (SqueezeNet: the class's own channel), so the set views cost no
+    second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). One
+    compiled call, or the model's other runtime (OpenVINO) and the same sums in numpy."""
+    if model.runtime.name != TENSORFLOW:
+        return lambda x, targets: views_of(model, *model.forward(x), targets)
+
     def build():
         import tensorflow as tf
 
@@ -142,9 +152,22 @@ def batch_views(model: CamModel):
                 maps = tf.zeros([tf.shape(x)[0], 1, 1])
             return logits, pooled, maps
 
-        return run
+        return lambda x, targets: tuple(t.numpy() for t in run(x, targets))
 
     return model.compiled_once(("evaluate", "batch-views"), build)
+
+
+def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,
+             targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """batch_views' sums on a forward pass's numpy outputs (another runtime's)."""
+    pooled = features.mean(axis=(1, 2))
+    if model.head is HeadKind.DIRECT:
+        maps = np.take_along_axis(features, targets[:, None, None, None], axis=3)[..., 0]
+    elif model.fc_weights is not None:
+        maps = np.einsum("nhwk,kn->nhw", features, model.fc_weights[:, targets])
+    else:
+        maps = np.zeros((len(features), 1, 1), np.float32)
+    return logits, pooled, maps
 
 
 def true_class_maps(model: CamModel, inputs: np.ndarray, targets: Sequence[int],
@@ -285,13 +308,13 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
         if views:
             targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
                                np.int32)
-            logits, pooled, maps = (t.numpy()[:n] for t in run(x, targets))
+            logits, pooled, maps = (a[:n] for a in run(x, targets))
             extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
                                thumbnail(p.x))
                       for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
                           model, x[:n], targets[:n], maps)), strict=True)]
         else:
-            logits, extras = run(x).numpy()[:n], [None] * n
+            logits, extras = run(x)[:n], [None] * n
         results = [(result_of(p.item, p.index, row, v), p.stamp)
                    for p, row, v in zip(batch, logits, extras, strict=True)]
         if cache is not None:

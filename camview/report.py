@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -21,6 +20,7 @@ import numpy as np
 
 from camview.errors import OutputError
 from camview.report_views import CSS as VIEWS_CSS
+from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
 CONFUSIONS_SHOWN = 20
@@ -43,7 +43,14 @@ figure { margin: 0; } figure img { width: 100%; height: auto; display: block;
   border-radius: 4px; background: #eee; }
 figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true { color: #1a7f37; }
 .path { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; margin-top: 6px; }
+.top5 { margin: 6px 0 0; padding-left: 22px; font-size: 13px; columns: 2; }
+.top5 .is-true { color: #1a7f37; font-weight: 600; }
+.controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
+.controls input { font: inherit; padding: 3px 6px; min-width: 260px; }
+.legend { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 6px 0; }
+.legend img { width: 260px; height: 14px; border: 1px solid var(--line); }
 @media print {
+  .controls { display: none; }
   body { margin: 0; max-width: none; font-size: 11pt; }
   .card { break-inside: avoid; page-break-inside: avoid; }
   h2, p.intro { break-after: avoid; page-break-after: avoid; }
@@ -67,6 +74,7 @@ class MistakeCard:
     predicted_map: np.ndarray | None
     true_map: np.ndarray | None
     problem: str | None = None
+    top: list[tuple[str, float]] = field(default_factory=list)  # top-5 (label, probability)
 
 
 def e(text: object) -> str:
@@ -108,9 +116,24 @@ def card_html(card: MistakeCard, method_title: str) -> str:
             f'<figure>{image_tag(card.true_map, f"{method_title} map of {true!r} on {name}")}'
             f'<figcaption class="true">True: <b>{e(true)}</b> {percent(card.true_prob)}'
             '</figcaption></figure></div>')
-    return (f'<article class="card" id="mistake-{card.rank}"><h3><span class="rank">'
-            f'#{card.rank}</span>{e(name)} — {e(true)} taken for {e(pred)}</h3>{body}'
-            f'<div class="path">{e(card.path)}</div></article>\n')
+    marked = ' class="is-true"'
+    top = "".join(f'<li{marked if label == true else ""}>{e(label)} {percent(prob)}</li>'
+                  for label, prob in card.top)
+    top = f'<ol class="top5" title="the top-5 classes">{top}</ol>' if top else ""
+    data = (f'data-rank="{card.rank}" data-name="{e(name)}" data-true="{e(true)}" '
+            f'data-pred="{e(pred)}" data-conf="{card.predicted_prob:.6f}"')
+    return (f'<article class="card" id="mistake-{card.rank}" {data}><h3><span class="rank">'
+            f'#{card.rank}</span>{e(name)} — {e(true)} taken for {e(pred)}</h3>{body}{top}'
+            f'<div class="path"><a href="{e(file_link(card.path))}">{e(card.path)}</a></div>'
+            '</article>\n')
+
+
+def file_link(path: str) -> str:
+    """A link to the original image that opens from the report wherever it is kept."""
+    try:
+        return Path(path).resolve().as_uri()
+    except ValueError:  # not a path a URI can name
+        return path
 
 
 def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
@@ -157,6 +180,61 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
     return "\n".join(out)
 
 
+def legend_html(colormap: str, threshold: float) -> str:
+    """What the map colours mean: the colormap's own table, weakest to strongest."""
+    from camview.overlay import resolve_colormap
+
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
+    bar = cv2.applyColorMap(ramp, resolve_colormap(colormap))
+    bar[:, : round(threshold * 255)] = 128  # under the threshold: not coloured
+    return ('<div class="legend"><span>weakest</span>'
+            f'<img src="{data_uri(bar)}" alt="colour scale, {e(colormap)}">'
+            f'<span>strongest</span><span class="muted">each map scaled to its own maximum; '
+            f'values under {threshold:g} of it are left uncoloured (grey)</span></div>')
+
+
+#: Filtering and sorting the cards, in the file itself (works offline, no library).
+SCRIPT = """
+(function () {
+  var box = document.getElementById('mistakes'), q = document.getElementById('filter'),
+      by = document.getElementById('sort'), n = document.getElementById('shown');
+  if (!box) return;
+  var cards = Array.prototype.slice.call(box.querySelectorAll('article.card'));
+  function keyOf(c, k) { return k === 'conf' ? -parseFloat(c.dataset.conf) :
+      k === 'rank' ? parseInt(c.dataset.rank, 10) : (c.dataset[k] || '').toLowerCase(); }
+  function update() {
+    var k = by.value, text = q.value.trim().toLowerCase(), shown = 0;
+    cards.sort(function (a, b) {
+      var x = keyOf(a, k), y = keyOf(b, k);
+      return x < y ? -1 : x > y ? 1 : a.dataset.rank - b.dataset.rank; });
+    cards.forEach(function (c) {
+      var hit = !text || [c.dataset.name, c.dataset.true, c.dataset.pred].join(' ')
+        .toLowerCase().indexOf(text) >= 0;
+      c.style.display = hit ? '' : 'none'; shown += hit ? 1 : 0; box.appendChild(c); });
+    n.textContent = shown + ' of ' + cards.length + ' shown';
+  }
+  q.addEventListener('input', update); by.addEventListener('change', update); update();
+})();
+"""
+
+
+def controls_html() -> str:
+    return ('<div class="controls"><label>Filter <input id="filter" type="search" '
+            'placeholder="file name, true or predicted class"></label>'
+            '<label>Sort by <select id="sort"><option value="rank">confidence (most first)'
+            '</option><option value="true">true class</option><option value="pred">predicted '
+            'class</option><option value="name">file name</option></select></label>'
+            '<span id="shown" class="muted"></span></div>')
+
+
+def skipped_html(skipped: list[str]) -> str:
+    """The folders and rows of the set that were left out, each with why."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li>{e(why)}</li>" for why in skipped)
+    return f"<h2>Skipped from the set</h2><ul>{items}</ul>"
+
+
 def problems_html(problems: list[tuple[str, str]]) -> str:
     if not problems:
         return ""
@@ -166,7 +244,8 @@ def problems_html(problems: list[tuple[str, str]]) -> str:
 
 def write_report(path: str | Path, summary: dict, *, method_title: str,
                  cards: Iterable[MistakeCard], shown: int, mistakes: int,
-                 problems: list[tuple[str, str]], views: Iterable[str] = (),
+                 problems: list[tuple[str, str]], skipped: list[str] | None = None,
+                 colormap: str = "jet", threshold: float = 0.2, views: Iterable[str] = (),
                  after: Iterable[str] = ()) -> int:
     """Write the report to `path`; `cards` (`shown` of them, of `mistakes` in all) are drawn
     as they are written. `views` (sections of the set as a whole) come before the mistakes,
@@ -174,30 +253,27 @@ def write_report(path: str | Path, summary: dict, *, method_title: str,
     a temporary file, so an interrupted report never leaves half a page behind. Returns the
     number of cards written."""
     path = Path(path)
-    partial = path.with_name(path.name + ".part")
     written = 0
     title = f"camview: {summary['model']} on {summary['dataset']}"
     try:
-        with open(partial, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                     f"<title>{e(title)}</title><style>{CSS}{VIEWS_CSS}</style></head><body>\n"
                     f"<h1>{e(title)}</h1>\n")
             f.write(summary_html(summary, method_title, mistakes, shown, problems, views))
+            f.write(legend_html(colormap, threshold) + controls_html() + '<div id="mistakes">')
             for card in cards:
                 f.write(card_html(card, method_title))
                 written += 1
+            f.write("</div>")
             if written == 0:
                 f.write("<p>No mistakes to show.</p>")
+            f.write(skipped_html(skipped or []))
             for section in after:
                 f.write(section)
             f.write(problems_html(problems))
-            f.write("</body></html>\n")
-        os.replace(partial, path)
+            f.write(f"<script>{SCRIPT}</script></body></html>\n")
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return written

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camview.cache_folder import cache_dir
 from camview.dataset import LabelledImage
 from camview.maps import MapResult
 from camview.models import CamModel
@@ -27,7 +28,6 @@ from camview.where import GRID, THUMB
 log = logging.getLogger(__name__)
 
 TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
-CACHE_ENV = "CAMVIEW_CACHE_DIR"
 #: Bump when what is cached, or how inputs are prepared, changes. 2: every image is fed at
 #: exactly render's size (no 32-px rounding), and features, map and thumbnail are kept.
 _CACHE_VERSION = 2
@@ -101,14 +101,6 @@ def result_of(item: LabelledImage, index: int, logits: np.ndarray,
 
 # ---------------------------------------------------------------------------------------------
 # The cache
-
-
-def cache_dir() -> Path:
-    """$CAMVIEW_CACHE_DIR, else $XDG_CACHE_HOME/camview, else ~/.cache/camview."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "camview"
 
 
 def model_fingerprint(model: CamModel) -> str:

@@ -41,7 +41,7 @@ class Pair:
     """One image of the set explained: the picture of its two maps and its classification by
     the model that drew them (after a model switch, before the set's run reaches it)."""
 
-    picture: np.ndarray  # BGR: [predicted class | true class], each titled
+    picture: np.ndarray  # BGR: [photo | predicted class | true class], each titled
     result: ImageResult
     titles: tuple[str, str]
 
@@ -62,7 +62,8 @@ def pair_titles(result: ImageResult, label) -> tuple[str, str, int]:
 def explain_pair(model: CamModel, method: Method, result: ImageResult, style: OverlayStyle,
                  cancel: threading.Event | None = None) -> Pair:
     """Classify one image of the set again with `model` (the input the set run uses) and draw
-    the maps of its predicted class and its true class, side by side and titled."""
+    the photo itself, then the maps of its predicted class and its true class, side by side
+    and titled (the maps alone hide the colours the network saw)."""
     image, _ = load_image(result.path)
     x = network_input(model, image)[None]
     first = method.explain(x, None, cancel=cancel)  # the top-1 map; its scores classify
@@ -72,7 +73,7 @@ def explain_pair(model: CamModel, method: Method, result: ImageResult, style: Ov
     photo = shrink(image, PICTURE_SIDE)
     panels = [(title, describe(model, m, topk=0, pinned=False))
               for title, m in zip(titles[:2], (first, second), strict=True)]
-    picture = draw_compare(photo, panels, replace(style, layout="overlay", topk=0))
+    picture = draw_compare(photo, panels, replace(style, layout="side-by-side", topk=0))
     return Pair(picture, fresh, titles[:2])
 
 
