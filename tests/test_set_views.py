@@ -148,7 +148,7 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     svg = page[page.index("<svg"):page.index("</svg>")]
     assert svg.count("<title>") == 40
     mistakes = [i for i in doc["images"] if not i["correct"]]
-    assert svg.count("<path ") == len(mistakes) and "<script" not in page
+    assert svg.count("<path ") == len(mistakes) and "<script" not in svg
     for anchor in re.findall(r'<a href="#(mistake-\d+)">', svg):
         assert f'id="{anchor}"' in page
     assert len(re.findall(r'<a href="#mistake-\d+">', svg)) == min(len(mistakes), 100)
