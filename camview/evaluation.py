@@ -122,31 +122,19 @@ def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     return model.compiled_once(("evaluate", "batch-logits"), build)
 
 
-def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
+def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     """The batch's scores, its read-layer activations globally pooled, and for a CAM head
     the map of each image's true class, from one forward pass: CAM is the read activations
     weighted by the head (SqueezeNet: the class's own channel), so the set views cost no
-    second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). On a
-    faster runtime (OpenVINO) the same sums are taken in numpy from its one call."""
-    head = model.head
+    second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). One
+    compiled call, or the model's other runtime (OpenVINO) and the same sums in numpy."""
     if model.runtime.name != TENSORFLOW:
-        def run_runtime(x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:
-            features, logits = model.forward(x)
-            pooled = features.mean(axis=(1, 2))
-            if head is HeadKind.DIRECT:
-                maps = np.take_along_axis(features, targets[:, None, None, None], axis=3)[..., 0]
-            elif model.fc_weights is not None:
-                maps = np.einsum("nhwk,kn->nhw", features, model.fc_weights[:, targets])
-            else:
-                maps = np.zeros((len(x), 1, 1), np.float32)
-            return logits, pooled, maps
-
-        return run_runtime
+        return lambda x, targets: views_of(model, *model.forward(x), targets)
 
     def build():
         import tensorflow as tf
 
-        feature_model = model.feature_model
+        feature_model, head = model.feature_model, model.head
         spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
         fc = None if model.fc_weights is None else tf.constant(model.fc_weights, tf.float32)
 
@@ -167,6 +155,19 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple[np.
         return lambda x, targets: tuple(t.numpy() for t in run(x, targets))
 
     return model.compiled_once(("evaluate", "batch-views"), build)
+
+
+def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,
+             targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """batch_views' sums on a forward pass's numpy outputs (another runtime's)."""
+    pooled = features.mean(axis=(1, 2))
+    if model.head is HeadKind.DIRECT:
+        maps = np.take_along_axis(features, targets[:, None, None, None], axis=3)[..., 0]
+    elif model.fc_weights is not None:
+        maps = np.einsum("nhwk,kn->nhw", features, model.fc_weights[:, targets])
+    else:
+        maps = np.zeros((len(features), 1, 1), np.float32)
+    return logits, pooled, maps
 
 
 def true_class_maps(model: CamModel, inputs: np.ndarray, targets: Sequence[int],
@@ -307,7 +308,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
         if views:
             targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
                                np.int32)
-            logits, pooled, maps = (t[:n] for t in run(x, targets))
+            logits, pooled, maps = (a[:n] for a in run(x, targets))
             extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
                                thumbnail(p.x))
                       for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(

@@ -409,6 +409,60 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
 
 
+# ---------------------------------------------------------------------------------------------
+# The set views of `camview evaluate` (issue 17): `--only set-views` runs this part alone.
+
+
+def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
+    """Images/s of evaluate's classification with the set views (pooled features and the
+    true class's map from the same batched pass, a thumbnail) against without them, on the
+    same generated set in one process: the model is loaded and both calls traced and warmed
+    on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
+    The embedding (t-SNE, once per set) is timed on its own."""
+    from camview.dataset import open_labelled_set, write_demo_set
+    from camview.evaluation import Tally, classify_set
+    from camview.models import load_model
+
+    model = load_model(model_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_set(Path(tmp) / "set", images)
+        dataset = open_labelled_set(folder, model.labels).images
+
+        def run(views: bool) -> tuple[float, Tally]:
+            tally = Tally(0)
+            start = time.perf_counter()
+            for result in classify_set(model, dataset, views=views):
+                tally.add(result)
+            return time.perf_counter() - start, tally
+
+        run(False), run(True)  # tracing, and TensorFlow's buffers for each input shape
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for views in (False, True):
+                seconds, tally = run(views)
+                times[views].append(seconds)
+        start = time.perf_counter()
+        tally.finish_views()
+        embedding_s = time.perf_counter() - start
+    # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
+    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+
+    x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
+        (480, 640)), 3)).astype(np.float32)
+    targets = np.arange(DEFAULT_BATCH, dtype=np.int32)
+    calls = interleaved_median_ms({"plain": lambda: batch_logits(model)(x),
+                                   "views": lambda: batch_views(model)(x, targets)},
+                                  repeats=5 * repeats)
+    plain, views = (images / min(times[v]) for v in (False, True))
+    return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
+            "evaluate_views_cost": 1 - views / plain,
+            "evaluate_embedding_s": embedding_s,
+            "batch16_plain_ms": calls["plain"], "batch16_views_ms": calls["views"],
+            "set_views_bench": {"model": model_name, "images": images,
+                                "embedding": tally.embedding.method,
+                                "seconds": {"plain": times[False], "views": times[True]}}}
+
+
 # -- inside the network (issue 19): activation maximisation ----------------------------------
 
 DREAM_CLASSES = ("tabby", "espresso", "goldfinch")
@@ -620,58 +674,6 @@ def print_runtimes(report: dict) -> None:
         print(f"evaluate: openvino {report['evaluate_images_per_s_openvino']:.1f} "
               f"images/s, tensorflow {report['evaluate_images_per_s_tensorflow']:.1f} images/s "
               f"({report['evaluate_speedup']:.2f}x)")
-# ---------------------------------------------------------------------------------------------
-# The set views of `camview evaluate` (issue 17): `--only set-views` runs this part alone.
-
-
-def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
-    """Images/s of evaluate's classification with the set views (pooled features and the
-    true class's map from the same batched pass, a thumbnail) against without them, on the
-    same generated set in one process: the model is loaded and both calls traced and warmed
-    on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
-    The embedding (t-SNE, once per set) is timed on its own."""
-    from camview.dataset import open_labelled_set, write_demo_set
-    from camview.evaluation import Tally, classify_set
-    from camview.models import load_model
-
-    model = load_model(model_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_demo_set(Path(tmp) / "set", images)
-        dataset = open_labelled_set(folder, model.labels).images
-
-        def run(views: bool) -> tuple[float, Tally]:
-            tally = Tally(0)
-            start = time.perf_counter()
-            for result in classify_set(model, dataset, views=views):
-                tally.add(result)
-            return time.perf_counter() - start, tally
-
-        run(False), run(True)  # tracing, and TensorFlow's buffers for each input shape
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for _ in range(repeats):
-            for views in (False, True):
-                seconds, tally = run(views)
-                times[views].append(seconds)
-        start = time.perf_counter()
-        tally.finish_views()
-        embedding_s = time.perf_counter() - start
-    # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
-    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
-
-    x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
-        (480, 640)), 3)).astype(np.float32)
-    targets = np.arange(DEFAULT_BATCH, dtype=np.int32)
-    calls = interleaved_median_ms({"plain": lambda: batch_logits(model)(x),
-                                   "views": lambda: batch_views(model)(x, targets)},
-                                  repeats=5 * repeats)
-    plain, views = (images / min(times[v]) for v in (False, True))
-    return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
-            "evaluate_views_cost": 1 - views / plain,
-            "evaluate_embedding_s": embedding_s,
-            "batch16_plain_ms": calls["plain"], "batch16_views_ms": calls["views"],
-            "set_views_bench": {"model": model_name, "images": images,
-                                "embedding": tally.embedding.method,
-                                "seconds": {"plain": times[False], "views": times[True]}}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ half of the set adds less than --max-growth-mb, and each image holds under
 MAX_HELD_BYTES_PER_IMAGE of Python's allocations (numpy arrays included, traced): memory that
 grew with the set (images or maps held, a leak) would grow as much in the second half as in
 the first. What the first part adds is TensorFlow's buffers for each new input shape (a
-bucket of aspect ratios and a batch size, see camview.evaluation.network_size), bounded by the
+size and a batch size: images are fed at their exact sizes), bounded by the
 number of shapes, not by the set's size; a result is a few hundred bytes.
 `python scripts/stress_evaluate.py` is the full 10 000-image run; the suite runs 240 twice.
 """

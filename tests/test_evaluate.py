@@ -191,7 +191,8 @@ def test_json_matches_per_image_classification_and_report(lite0, labelled_folder
         name = Path(m["path"]).name
         for label in (m["top"][0]["label"], m["true"]["label"]):
             assert f"CAM map of &#x27;{label}&#x27; on {name}" in page
-    cards = page[page.index("<h2>Mistakes, most confident first"):]
+    cards = "".join(re.findall(r'<article class="card" id="mistake-\d+".*?</article>', page,
+                               re.S))
     assert cards.count('<img src="data:image/jpeg;base64,') == 3 * len(mistakes)
     assert "@media print" in page and "break-inside: avoid" in page
     assert "broken.jpg" in page and "Most confused pairs" in page

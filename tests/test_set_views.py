@@ -148,7 +148,7 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     svg = page[page.index("<svg"):page.index("</svg>")]
     assert svg.count("<title>") == 40
     mistakes = [i for i in doc["images"] if not i["correct"]]
-    assert svg.count("<path ") == len(mistakes) and "<script" not in page
+    assert svg.count("<path ") == len(mistakes) and "<script" not in svg
     for anchor in re.findall(r'<a href="#(mistake-\d+)">', svg):
         assert f'id="{anchor}"' in page
     assert len(re.findall(r'<a href="#mistake-\d+">', svg)) == min(len(mistakes), 100)
@@ -388,3 +388,21 @@ def test_gradient_only_model_gets_one_gradcam_per_image(shortcut, tmp_path):
             assert r.views.where is None
         else:
             np.testing.assert_allclose(r.views.where, expected, atol=2e-3)
+
+
+def test_views_of_another_runtime_are_the_compiled_views(lite0, squeezenet):
+    """The numpy sums used on OpenVINO's outputs equal the compiled TensorFlow call's."""
+    from camview.evaluation import batch_views, views_of
+
+    rng = np.random.default_rng(0)
+    for model in (lite0, squeezenet):  # an fc head and a direct one
+        x = rng.uniform(-1, 1, (3, 224, 256, 3)).astype(np.float32)
+        targets = np.array([281, 7, 999], np.int32)
+        features, logits = model.feature_model(x, training=False)
+        ours = views_of(model, np.asarray(features), np.asarray(logits), targets)
+        if model.runtime.name == "tensorflow":
+            for a, b in zip(ours, batch_views(model)(x, targets), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        cam = np.tensordot(np.asarray(features)[1], lite0.fc_weights[:, 7], axes=[[2], [0]]) \
+            if model is lite0 else np.asarray(features)[1][..., 7]
+        np.testing.assert_allclose(ours[2][1], cam, rtol=1e-4, atol=1e-4)
