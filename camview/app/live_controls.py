@@ -88,7 +88,8 @@ class LiveControls:
     def tooltips(self) -> None:
         """Each control's tooltip names its keys (read from the actions, written once)."""
         p, k = self.panel, self.s.keys
-        methods = ", ".join(f"{k(f'method_{m.name}')} {m.title}" for m in METHODS.values())
+        methods = ", ".join(f"{keys} {m.title}" if (keys := k(f"method_{m.name}")) else m.title
+                            for m in METHODS.values())
         pins = k(*(f"pin_{i}" for i in range(1, PINNABLE_ROWS + 1)))
         tips = {
             p.model: f"Model ({k('model_list')}; {k('model_file')} opens a file)",
