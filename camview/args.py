@@ -28,7 +28,8 @@ def style_from_args(args: argparse.Namespace) -> OverlayStyle:
 def model_kwargs(args: argparse.Namespace) -> dict:
     """load_model's keyword arguments from the loading options given (window, evaluate)."""
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
-              "resize": args.resize, "preprocess": args.preprocess}
+              "resize": args.resize, "preprocess": args.preprocess,
+              "runtime": getattr(args, "runtime", None)}
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
@@ -42,9 +43,9 @@ def render_request(args: argparse.Namespace):
     from camview.render import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
-                                           "layer", "resize", "preprocess", "method", "target",
-                                           "frames", "max_channels", "patch", "stride", "steps",
-                                           "baseline", "masks")
+                                           "layer", "resize", "preprocess", "runtime", "method",
+                                           "target", "frames", "max_channels", "patch", "stride",
+                                           "steps", "baseline", "masks")
              if getattr(args, k, None) is not None}
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),

@@ -1,5 +1,5 @@
 """Command line: `camview` (the window), `camview render`, `camview evaluate`,
-`camview models`, `camview inspect`.
+`camview models`, `camview inspect`, `camview filters`, `camview dream`.
 
 Expected faults (a missing file, a model without weights, a camera that is not there) end in
 one line on stderr and exit status 2; only `--debug` shows tracebacks.
@@ -72,6 +72,12 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--import", dest="imports", action="append", default=None,
                    metavar="FILE.py", help="run this Python file first (it registers the "
                    "custom layers your model uses); may be repeated")
+    from camview.models.runtimes import RUNTIMES
+
+    p.add_argument("--runtime", choices=RUNTIMES, default=None,
+                   help="forward pass: openvino (faster on a CPU), tensorflow, or auto "
+                        "(default: openvino when the model converts and matches TensorFlow, "
+                        "else tensorflow; see README, Runtime)")
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -161,7 +167,9 @@ USAGE = """camview [window] [options]
        camview render SOURCE [-o OUTPUT] [--json PATH] [--map PATH.npy] [options]
        camview evaluate DATASET [--json PATH] [--report PATH.html] [options]
        camview models
-       camview inspect MODEL [--labels FILE]"""
+       camview inspect MODEL [--labels FILE] [--layers [--json PATH]]
+       camview filters MODEL [--layer L] -o filters.png [--npy kernels.npy] [--max N]
+       camview dream MODEL --target CLASS -o out.png [--json PATH] [--steps N] [--size PX]"""
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -187,6 +195,18 @@ def _add_evaluate_parser(sub) -> None:
                    help="score these methods' maps on every image (top-1 class): deletion and "
                         "insertion AUC, Average Drop, Increase in Confidence, against a random "
                         "map; means with 95 %% intervals in --json, a ranking in --report")
+    p.add_argument("--no-views", action="store_true",
+                   help="classification only: no embedding scatter and no per-class maps "
+                        "(where each class looks)")
+    p.add_argument("--versus", default=None, metavar="MODEL",
+                   help="a second model (any --model takes) run on the same set: both "
+                        "accuracies, agreement, and where one is right and the other wrong")
+    p.add_argument("--versus-labels", default=None, metavar="FILE",
+                   help="labels file for the --versus model (classes are matched by name)")
+    from camview.models.preprocess import MODES
+
+    p.add_argument("--versus-preprocess", choices=MODES, default=None, metavar="MODE",
+                   help="how the --versus model is fed (as --preprocess)")
     _add_model_options(p)
 
 
@@ -243,8 +263,56 @@ def build_parser() -> argparse.ArgumentParser:
                              "preprocessing, read layer, head, layers for --layer, classes")
     inspect.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
     _add_loading_options(inspect)
+    inspect.add_argument("--layers", action="store_true",
+                         help="every layer (also inside a nested base): type, output shape at "
+                              "the size camview feeds, parameters; the totals")
+    inspect.add_argument("--json", default=None, metavar="PATH",
+                         help="with --layers: write the summary as JSON")
+    inspect.add_argument("--frame", default="640x480", metavar="WxH",
+                         help="frame size the shapes are worked out for (default 640x480)")
     inspect.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    _add_network_parsers(sub)
     return parser
+
+
+def _add_network_parsers(sub) -> None:
+    """`camview filters` and `camview dream`: inside the network (camview.network)."""
+    from camview.network.dream import DEFAULT_SIZE, DEFAULT_STEPS
+    from camview.network.filters import DEFAULT_MAX
+
+    filters = sub.add_parser("filters", help="a convolution's kernels as a picture (the first "
+                                             "one's in colour)")
+    filters.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 "
+                                       "file")
+    filters.add_argument("--layer", default=None,
+                         help="the convolution (default the first; base/layer inside a nested "
+                              "base)")
+    filters.add_argument("-o", "--output", required=True, help="the picture (.png)")
+    filters.add_argument("--npy", default=None, help="also write the layer's whole kernel as "
+                                                     "float32 .npy, as Keras stores it")
+    filters.add_argument("--max", type=int, default=DEFAULT_MAX,
+                         help=f"kernels shown at most (default {DEFAULT_MAX})")
+    _add_loading_options(filters)
+    filters.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+
+    dream = sub.add_parser("dream", help="a picture grown to excite one class (activation "
+                                         "maximisation)")
+    dream.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    dream.add_argument("--target", default=None, help="the class (label, synonym or index)")
+    dream.add_argument("--layer", default=None,
+                       help="with --channel: excite one channel of this layer instead")
+    dream.add_argument("--channel", type=int, default=None, help="the channel of --layer")
+    dream.add_argument("-o", "--output", required=True, help="the picture (.png)")
+    dream.add_argument("--json", default=None, metavar="PATH",
+                       help="write target, steps, time and the probability of the PNG read "
+                            "back")
+    dream.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                       help=f"gradient steps in all octaves (default {DEFAULT_STEPS})")
+    dream.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                       help=f"picture side in pixels (default {DEFAULT_SIZE})")
+    dream.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_loading_options(dream)
+    dream.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -257,11 +325,13 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from camview.models import DEFAULT_MODEL, list_models
+    from camview.models.runtimes import runtime_devices
 
     rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
              f"{i.input_size}x{i.input_size}", i.resize.value, i.preprocessing,
              i.status.summary, i.status.detail) for i in list_models()]
     _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
+    print(f"\nruntimes (--runtime): {runtime_devices()}")
     print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names, "
           "--preprocess MODE for how it was fed; `camview inspect FILE` shows what camview "
           "reads from it).")
@@ -270,34 +340,61 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     """What camview understood of a model; a built-in is built without weights (no download)."""
-    from camview.models import HeadKind, load_model, spec_for
+    from camview.models import load_model, spec_for
     from camview.models.graph import spatial_layers
     from camview.models.preprocess import CHANNELS
+    from camview.network.commands import parse_frame, print_layers
+    from camview.network.summary import head_line, shape_text, summarise
 
+    frame = parse_frame(args.frame)
+    if args.json and not args.layers:
+        raise CamviewError("--json goes with --layers (the summary it writes)")
     spec = spec_for(args.model)
     weights = args.weights or ("none" if spec else None)
+    # Random weights convert anew each time: the runtime is checked when it is asked for.
     model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess)
+                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
     h, w = model.input_size
     size = ("fixed size" if model.fixed_input
             else f"any size (frames resized with {model.resize.value})")
     guess = " (a guess: --preprocess MODE to change)" if model.preprocess_note else ""
-    cam = ("CAM, Grad-CAM, Grad-CAM++" if model.head is not HeadKind.GRADIENT_ONLY
-           else "Grad-CAM, Grad-CAM++ (no CAM: the head is not pooling then one dense layer)")
     binary = " (one binary output, shown as [negative, positive])" if model.binary else ""
     rows = [("model", model.name + (f" (weights: {spec.weights_status().summary})"
                                     if spec else "")),
             ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
                       f"{size}"),
             ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
-            ("read layer", f"{model.read_layer} (head {model.head.value}: {cam})"),
-            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}")]
+            ("read layer", f"{model.read_layer} ({head_line(model)})"),
+            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
+            ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
+                                                    if model.runtime_note else "")
+             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
+                                        "whether OpenVINO converts it; the window, render "
+                                        "and evaluate use auto)"))]
     _print_table([(k + ":", v) for k, v in rows])
+    if args.layers:
+        print()
+        print_layers(model, frame, args.json)
+        return EXIT_OK
     layers = spatial_layers(model.keras_model)
-    print(f"\nlayers for --layer (Grad-CAM, Grad-CAM++), {len(layers)}: name, output shape")
-    _print_table([("  " + info.path, "x".join("?" if d is None else str(d) for d in info.shape))
-                  for info in layers])
+    shapes = {row.path: row.shape for row in summarise(model, frame).rows}
+    fed = "x".join(str(d) for d in model.network_size(frame))
+    print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "
+          f"x c) for a {frame[1]}x{frame[0]} frame fed at {fed}")
+    _print_table([("  " + info.path, shape_text(shapes.get(info.path))) for info in layers])
     return EXIT_OK
+
+
+def _load_window_model(args: argparse.Namespace) -> None:
+    """`camview --model FILE`: load the file before the window opens, so an unusable one is
+    refused exactly as render refuses it (one line, exit 2) instead of the window falling
+    back to another model; the window is handed the loaded model. Built-in names are
+    checked already (camview.precheck) and load in the window's background."""
+    from camview.args import model_kwargs
+    from camview.models import load_model, spec_for
+
+    if args.model is not None and spec_for(args.model) is None:
+        args.model = load_model(args.model, **model_kwargs(args))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -318,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
             from camview.app.display_check import require_display
 
             require_display()  # before TensorFlow's import: a missing display is told at once
+        from camview.precheck import check_arguments
+
+        check_arguments(args)  # bad values and paths: one line in a second, not after TF
         _quiet_tensorflow()
         if not debug:
             _quiet_native_logs()
@@ -329,17 +429,26 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_models(args)
         if args.command == "inspect":
             return _cmd_inspect(args)
+        if args.command in ("filters", "dream"):
+            from camview.network.commands import run_dream, run_filters
+
+            return (run_filters if args.command == "filters" else run_dream)(args)
         if args.command == "render":
             from camview.args import render_request
             from camview.render import render
+            from camview.stopping import stop_on_signals
 
-            return render(render_request(args))
+            with stop_on_signals():  # SIGTERM, SIGHUP: outputs finished, as for Ctrl+C
+                return render(render_request(args))
         if args.command == "evaluate":
             from camview.evaluate import run_evaluate
+            from camview.stopping import stop_on_signals
 
-            return run_evaluate(args)
+            with stop_on_signals():
+                return run_evaluate(args)
         from camview.app.main import run_window
 
+        _load_window_model(args)
         return run_window(args)
     except CamviewError as exc:
         if debug:

@@ -75,8 +75,26 @@ def open_labelled_set(spec: str | Path, labels: Sequence[str]) -> LabelledSet:
         log.warning("%s", message)
     if not found.images:
         raise SourceError(f"dataset {spec}: no labelled images found (a folder needs one "
-                          "subfolder per class named after a label; a CSV needs path,label rows)")
+                          "subfolder per class named after one of the model's labels, or "
+                          "--labels FILE naming the model's classes; a CSV needs path,label "
+                          "rows)")
     return found
+
+
+def keras_class_names(spec: str | Path, classes: int) -> list[str] | None:
+    """A class-folder set's folder names in sorted order when there are exactly `classes` of
+    them, else None. Keras' ``image_dataset_from_directory`` numbers classes so (class i is
+    the i-th folder name, sorted), so a model trained on such a set and saved without
+    label names is labelled by this set's own folders."""
+    path = Path(spec)
+    if not path.is_dir():
+        return None
+    try:
+        folders = sorted(p.name for p in path.iterdir()
+                         if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return None
+    return folders if len(folders) == classes else None
 
 
 def looks_like_labelled_set(spec: str | Path, labels: Sequence[str]) -> bool:

@@ -20,28 +20,32 @@ import logging
 import math
 import queue
 import threading
+from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from camview.dataset import LabelledImage, LabelledSet
+from camview.embedding import Embedding, FeatureStore, embed
 from camview.errors import CamviewError, SourceError
 from camview.explain import describe, draw
 from camview.handoff import END, put_unless_stopped
 from camview.images import load_image, shrink
 from camview.maps import Method
-from camview.models import CamModel, ResizeMode
+from camview.models import CamModel, HeadKind
+from camview.models.runtimes import TENSORFLOW
 from camview.overlay import OverlayStyle
 from camview.results import (
-    BUCKET_PX,
     ImageResult,
     ResultCache,
+    SetViews,
     model_fingerprint,
     result_of,
 )
+from camview.where import WhereTally, class_views, thumbnail, where_grid
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +61,16 @@ VIEW_SIDE = 320
 # Inputs and the batched call
 
 
-def network_size(model: CamModel, frame_hw: tuple[int, int]) -> tuple[int, int]:
-    """The (h, w) an image enters the network at when evaluated in batches.
-
-    ``squash`` gives every image the model's input size, so any images batch together. In
-    ``shorter`` mode the size follows each image's aspect ratio, and a batch needs one shape:
-    the long side is rounded to a multiple of BUCKET_PX (a stretch of at most 16 px, about 5 %
-    of a 4:3 image's 299 px), and images are batched per resulting size. Common photo shapes
-    then fall into a handful of buckets and every image keeps its whole field of view; the
-    alternatives were worse (padding adds borders the network sees and pools over; cropping
-    loses what the map should cover; batch 1 loses the speed).
-    """
-    h, w = model.network_size(frame_hw)
-    if model.resize is not ResizeMode.SHORTER or h == w:
-        return h, w
-    side = min(model.input_size)
-
-    def bucket(x: int) -> int:
-        return max(side, round(x / BUCKET_PX) * BUCKET_PX)
-
-    return (h, bucket(w)) if h <= w else (bucket(h), w)
-
-
 def resized_for_network(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
-    """One BGR uint8 image resized to its batch size (:func:`network_size`), still uint8."""
-    return model.resized(image_bgr, network_size(model, image_bgr.shape[:2]))
+    """One BGR uint8 image resized exactly as `camview render` resizes it (CamModel.resized
+    at the model's network size), still uint8. Batches take only inputs of one size, so
+    evaluate's scores are render's (no rounding to share a batch)."""
+    return model.resized(image_bgr)
 
 
 def network_input(model: CamModel, image_bgr: np.ndarray) -> np.ndarray:
     """One BGR uint8 image -> the (h, w, channels) float32 input evaluate classifies and
-    explains.
+    explains: render's input (CamModel.prepare) without its batch axis.
 
     Per-image checks (tests, the window re-explaining one image) use this too, so their
     results are the batch's results.
@@ -113,23 +97,89 @@ def padded_size(n: int, batch_size: int) -> int:
     return min(batch_size, 1 << max(0, n - 1).bit_length())
 
 
-def batch_logits(model: CamModel):
+def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     """The model's scores for a batch of same-shape inputs, one compiled call (built once per
-    model and kept with its other compiled functions). CamModel's own calls take batch 1."""
+    model and kept with its other compiled functions), or one call of the model's faster
+    runtime (OpenVINO), which takes any batch."""
+    if model.runtime.name != TENSORFLOW:
+        return lambda x: model.forward(x)[1]
+
     def build():
         import tensorflow as tf
 
-        keras_model = model.keras_model
+        # The scores the maps use (before a final softmax; a binary output as two classes),
+        # as the other runtimes give them.
+        feature_model = model.feature_model
         # The model's own input spec (fixed size, channels) with any batch size.
         spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
 
         @tf.function(input_signature=[spec], reduce_retracing=True)
         def run(x):
-            return keras_model(x, training=False)
+            return feature_model(x, training=False)[1]
 
-        return run
+        return lambda x: run(x).numpy()
 
     return model.compiled_once(("evaluate", "batch-logits"), build)
+
+
+def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
+    """The batch's scores, its read-layer activations globally pooled, and for a CAM head
+    the map of each image's true class, from one forward pass: CAM is the read activations
+    weighted by the head (SqueezeNet: the class's own channel), so the set views cost no
+    second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). On a
+    faster runtime (OpenVINO) the same sums are taken in numpy from its one call."""
+    head = model.head
+    if model.runtime.name != TENSORFLOW:
+        def run_runtime(x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:
+            features, logits = model.forward(x)
+            pooled = features.mean(axis=(1, 2))
+            if head is HeadKind.DIRECT:
+                maps = np.take_along_axis(features, targets[:, None, None, None], axis=3)[..., 0]
+            elif model.fc_weights is not None:
+                maps = np.einsum("nhwk,kn->nhw", features, model.fc_weights[:, targets])
+            else:
+                maps = np.zeros((len(x), 1, 1), np.float32)
+            return logits, pooled, maps
+
+        return run_runtime
+
+    def build():
+        import tensorflow as tf
+
+        feature_model = model.feature_model
+        spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
+        fc = None if model.fc_weights is None else tf.constant(model.fc_weights, tf.float32)
+
+        @tf.function(input_signature=[spec, tf.TensorSpec([None], tf.int32)],
+                     reduce_retracing=True)
+        def run(x, targets):
+            features, logits = feature_model(x, training=False)
+            pooled = tf.reduce_mean(features, axis=[1, 2])
+            if head is HeadKind.DIRECT:
+                maps = tf.gather(features, targets, axis=3, batch_dims=1)
+            elif fc is not None:
+                weights = tf.transpose(tf.gather(fc, targets, axis=1))  # (n, k)
+                maps = tf.einsum("nhwk,nk->nhw", features, weights)
+            else:
+                maps = tf.zeros([tf.shape(x)[0], 1, 1])
+            return logits, pooled, maps
+
+        return lambda x, targets: tuple(t.numpy() for t in run(x, targets))
+
+    return model.compiled_once(("evaluate", "batch-views"), build)
+
+
+def true_class_maps(model: CamModel, inputs: np.ndarray, targets: Sequence[int],
+                    cam_maps: np.ndarray) -> list[np.ndarray]:
+    """Each image's map of its true class: the batch's CAM for a CAM head, else one Grad-CAM
+    (one forward and one backward) per image."""
+    if model.head is not HeadKind.GRADIENT_ONLY:
+        return list(cam_maps)
+    from camview.maps import make_method
+
+    method = model.compiled_once(("evaluate", "where-gradcam"),
+                                 lambda: make_method("gradcam", model))
+    return [method.explain(x[None], int(t)).cam for x, t in zip(inputs, targets, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,9 +198,10 @@ class _Reader(threading.Thread):
     """Looks each image up in the cache, else decodes and prepares it, ahead of the model."""
 
     def __init__(self, model: CamModel, images: Sequence[LabelledImage],
-                 cache: ResultCache | None, model_key: str, depth: int) -> None:
+                 cache: ResultCache | None, model_key: str, depth: int, views: bool) -> None:
         super().__init__(name="camview-evaluate-read", daemon=True)
         self.model, self.images, self.cache, self.model_key = model, images, cache, model_key
+        self.views = views
         self.box: queue.Queue = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
 
@@ -159,7 +210,7 @@ class _Reader(threading.Thread):
 
     def _one(self, index: int, item: LabelledImage) -> object:
         if self.cache is not None:
-            cached = self.cache.get(self.model_key, item, index)
+            cached = self.cache.get(self.model_key, item, index, views=self.views)
             if cached is not None:
                 return cached
         try:
@@ -221,18 +272,21 @@ class _Buckets:
 
 def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
                  batch_size: int = DEFAULT_BATCH, cache: ResultCache | None = None,
-                 cancel: threading.Event | None = None) -> Iterator[ImageResult]:
+                 cancel: threading.Event | None = None,
+                 views: bool = False) -> Iterator[ImageResult]:
     """Classify every image, yielding its result in set order as soon as it is known.
 
     Unreadable images give a result with `problem` set and do not stop the run. Setting
     `cancel` (or closing the generator, or Ctrl+C) stops the reader thread and ends after
-    the batch being computed; nothing is left running.
+    the batch being computed; nothing is left running. With `views`, each result also
+    carries its SetViews (pooled features, the true class's map, a thumbnail), from the
+    same forward pass.
     """
     if batch_size < 1:
         raise CamviewError(f"--batch must be at least 1, not {batch_size}")
-    run = batch_logits(model)
+    run = batch_views(model) if views else batch_logits(model)
     key = model_fingerprint(model)
-    reader = _Reader(model, images, cache, key, depth=batch_size)
+    reader = _Reader(model, images, cache, key, depth=batch_size, views=views)
     buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
     done: dict[int, ImageResult] = {}
     next_index = 0
@@ -249,9 +303,19 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
                    default=padded_size(n, batch_capacity(model, shape, batch_size)))
         run_before.add(size)
         inputs += inputs[-1:] * (size - n)
-        logits = run(np.stack(inputs).astype(np.float32, copy=False)).numpy()[:len(batch)]
-        results = [(result_of(p.item, p.index, row), p.stamp)
-                   for p, row in zip(batch, logits, strict=True)]
+        x = np.stack(inputs).astype(np.float32, copy=False)
+        if views:
+            targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
+                               np.int32)
+            logits, pooled, maps = (t[:n] for t in run(x, targets))
+            extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
+                               thumbnail(p.x))
+                      for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
+                          model, x[:n], targets[:n], maps)), strict=True)]
+        else:
+            logits, extras = run(x)[:n], [None] * n
+        results = [(result_of(p.item, p.index, row, v), p.stamp)
+                   for p, row, v in zip(batch, logits, extras, strict=True)]
         if cache is not None:
             cache.put(key, [(r, s) for r, s in results if s is not None])
         done.update((r.index, r) for r, _ in results)
@@ -310,8 +374,18 @@ class Tally:
         self.per_class: dict[int, list[int]] = {}  # class -> [count, top-1 correct]
         self.confusions: Counter[tuple[int, int]] = Counter()
         self._heap: list[tuple[float, int, ImageResult]] = []
+        # The set views, when results carry them: features by row, and each row's result.
+        self.features = FeatureStore()
+        self._feature_result = array("i")  # row -> position in self.results
+        self.where = WhereTally()
+        self.embedding: Embedding | None = None  # made by finish_views(), once the set is done
 
     def add(self, r: ImageResult) -> None:
+        if r.views is not None:  # kept compactly here; the result itself stays small
+            self.features.append(r.views.features)
+            self._feature_result.append(len(self.results))
+            self.where.add(r.true, r.views.where, r.views.thumb)
+            r = replace(r, views=None)
         self.results.append(r)
         if r.problem:
             return
@@ -350,6 +424,35 @@ class Tally:
         n = max(self.count, 1)  # an empty run reports 0.0 with count 0
         return {"top1": round(self.top1 / n, 6), "top5": round(self.top5 / n, 6)}
 
+    @property
+    def has_views(self) -> bool:
+        return self.features.count > 0
+
+    def finish_views(self) -> None:
+        """Reduce the features to the 2-D embedding (t-SNE: seconds for a large set)."""
+        if self.has_views and self.embedding is None:
+            self.embedding = embed(self.features.array())
+
+    def embedding_points(self) -> np.ndarray:
+        """(len(results), 2) float32: each result's point, NaN where it has none."""
+        points = np.full((len(self.results), 2), np.nan, np.float32)
+        if self.embedding is not None:
+            points[np.asarray(self._feature_result, np.int64)] = self.embedding.points
+        return points
+
+    def confusion(self, model: CamModel) -> dict:
+        """Rows: the classes present in the set (true); columns: the same classes predicted,
+        then "other" (a class not in the set)."""
+        classes = sorted(self.per_class)
+        column = {c: n for n, c in enumerate(classes)}
+        matrix = [[0] * (len(classes) + 1) for _ in classes]
+        for row, c in enumerate(classes):
+            matrix[row][row] = self.per_class[c][1]
+        for (t, p), n in self.confusions.items():
+            matrix[column[t]][column.get(p, len(classes))] += n
+        return {"labels": [model.short_label(c) for c in classes], "indices": classes,
+                "other": "other", "matrix": matrix}
+
     def summary(self, model: CamModel, dataset: str) -> dict:
         """The JSON document without its "images" list."""
         def cls(i: int) -> dict:
@@ -363,7 +466,13 @@ class Tally:
             "confusions": [{"true": cls(t), "predicted": cls(p), "count": n}
                            for (t, p), n in sorted(self.confusions.items(),
                                                    key=lambda kv: (-kv[1], kv[0]))],
+            "confusion": self.confusion(model),
         })
+        if self.has_views:
+            doc["classes"] = class_views(self.where, sorted(self.per_class), model.short_label)
+            if self.embedding is not None:
+                doc["embedding"] = {"method": self.embedding.method, "layer": model.read_layer,
+                                    "dims": self.embedding.dims}
         return doc
 
 
@@ -400,10 +509,12 @@ def explain_mistake(model: CamModel, method: Method, result: ImageResult, *,
 
 
 def evaluate_set(model: CamModel, dataset: LabelledSet, tally: Tally, *, batch_size: int,
-                 cache: ResultCache | None, progress=None) -> bool:
-    """Classify the whole set into `tally`; True when Ctrl+C cut it short."""
+                 cache: ResultCache | None, progress=None, views: bool = False) -> bool:
+    """Classify the whole set into `tally` (with `views`, the set views too); True when
+    Ctrl+C cut it short."""
     try:
-        for result in classify_set(model, dataset.images, batch_size=batch_size, cache=cache):
+        for result in classify_set(model, dataset.images, batch_size=batch_size, cache=cache,
+                                   views=views):
             tally.add(result)
             if progress is not None:
                 progress.update(len(tally.results))

@@ -155,10 +155,33 @@ class ClassNames:
 
     def no_match(self, what: str, name: str, skipped: int) -> str:
         close = self.closest(name)
-        hint = (f"closest labels: {', '.join(repr(c) for c in close)}" if close else
-                "no label is close; name it after a label or a WordNet id such as n02123045")
+        if close:
+            hint = f"closest labels: {', '.join(repr(c) for c in close)}"
+        elif self._by_wnid:
+            hint = "no label is close; name it after a label or a WordNet id such as n02123045"
+        else:
+            hint = ("no label is close; name it after one of the model's labels, or give "
+                    "--labels FILE with the class names, one a line in output order")
         images = f"{skipped} image{'s' if skipped != 1 else ''}"
         return f"{what} {name!r} matches no class of the model ({hint}); skipping its {images}"
+
+
+def find_class(names: ClassNames, query: str | int, title: str) -> int:
+    """A class index from an index, a label or any of its synonyms (case-insensitive, '_'
+    for a space), or an ImageNet class's WordNet id; ModelError with the nearest labels."""
+    if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
+        index = int(query)
+        if not 0 <= index < len(names.labels):
+            raise ModelError(f"class index {index} is out of range 0..{len(names.labels) - 1}"
+                             f" for {title}")
+        return index
+    index = names.find(str(query))
+    if index is not None:
+        return index
+    close = names.closest(str(query))
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise ModelError(f"no class named {query!r} in {title}'s labels{hint} "
+                     "(give a label or a class index)")
 
 
 def class_names_for(labels: Sequence[str]) -> ClassNames:

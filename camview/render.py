@@ -36,6 +36,7 @@ from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
 from camview.writers import (
     VIDEO_SUFFIXES,
     VideoWriter,
+    atomic_file,
     check_writable,
     finish_each,
     write_image,
@@ -68,6 +69,7 @@ class RenderRequest:
     layer: str | None = None
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
+    runtime: str | None = None  # the forward runtime (camview.models.runtimes); None: default
     method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)
@@ -96,10 +98,16 @@ class FrameRecord:
     cam: np.ndarray = field(repr=False)
     problem: str | None = None
     metrics: dict | None = None  # --metrics: {method: {"deletion_auc", "insertion_auc"}}
+    path: str | None = None  # the input file, when each frame is one (stills, folders)
+    time: float | None = None  # the frame's media time in seconds (videos)
     details: dict | None = None  # what the method reports beside its map (MapResult.details)
 
     def as_json(self) -> dict:
         entry = {"frame": self.frame, "top": self.top, "target": self.target, "peak": self.peak}
+        if self.path is not None:
+            entry["path"] = self.path
+        if self.time is not None:
+            entry["time"] = round(self.time, 6)
         if self.problem:
             entry["problem"] = self.problem
         if self.metrics is not None:
@@ -127,11 +135,17 @@ def record_of(model: CamModel, frame: Frame, result: MapResult,
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
         peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
-        problem=result.problem, metrics=metrics, details=result.details)
+        problem=result.problem, metrics=metrics, path=frame.path,
+        time=None if frame.path is not None else frame.timestamp, details=result.details)
 
 
 class FrameSink:
-    """Where rendered views go: one image, a folder of numbered images, or a video."""
+    """Where rendered views go: one image, a folder of images, or a video.
+
+    In a folder, a frame read from a file keeps that file's stem (``cat.jpg`` ->
+    ``cat_cam.png``), so a folder render's outputs can be told apart; video frames are
+    numbered (``frame_000000.png``).
+    """
 
     def __init__(self, output: str | None, source: Source, inputs: tuple[str, ...]) -> None:
         self.path = Path(output) if output else None
@@ -139,15 +153,19 @@ class FrameSink:
         self.video: VideoWriter | None = None
         self.count = 0
         self.fps = source.fps or DEFAULT_FPS
+        self._names: set[str] = set()
         if self.path is None:
             return
         suffix = self.path.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             self.kind = "video"
         elif suffix in IMAGE_SUFFIXES:
-            if source.frame_count != 1:
-                raise OutputError(f"output {self.path} is one image but {source.name} has "
-                                  "several frames: give a folder or a .mp4")
+            # A file whose header gives no count is found out at its second frame (write).
+            if source.is_live or (source.frame_count or 1) != 1:
+                many = ("runs until stopped" if source.is_live
+                        else f"has {source.frame_count} frames")
+                raise OutputError(f"output {self.path} is one image but {source.name} {many}: "
+                                  "give a folder or a .mp4")
             self.kind = "image"
         elif suffix == "" or self.path.is_dir():
             self.kind = "folder"
@@ -156,16 +174,33 @@ class FrameSink:
                               f"folder or {', '.join(VIDEO_SUFFIXES)})")
         check_writable(self.path, inputs=inputs, folder=self.kind == "folder")
 
-    def write(self, view: np.ndarray, frame_index: int) -> None:
+    def write(self, view: np.ndarray, frame: Frame) -> None:
         if self.kind == "video":
             if self.video is None:
                 self.video = VideoWriter(self.path, self.fps, (view.shape[1], view.shape[0]))
             self.video.write(view)
         elif self.kind == "image":
+            if self.count:
+                raise OutputError(f"output {self.path} is one image but the source has more "
+                                  "than one frame: give a folder or a .mp4")
             write_image(self.path, view)
         elif self.kind == "folder":
-            write_image(self.path / f"frame_{frame_index:06d}.png", view)
+            write_image(self.path / self.file_name(frame), view)
         self.count += 1
+
+    def file_name(self, frame: Frame) -> str:
+        """A folder output's name for `frame`: its input's stem, made unique when two inputs
+        share one (``cat.jpg`` and ``cat.png``: ``cat_cam.png``, ``cat_png_cam.png``)."""
+        if frame.path is None:
+            return f"frame_{frame.index:06d}.png"
+        source = Path(frame.path)
+        name = f"{source.stem}_cam.png"
+        if name in self._names:
+            name = f"{source.stem}_{source.suffix.lstrip('.').lower()}_cam.png"
+        while name in self._names:
+            name = f"{source.stem}_{frame.index:06d}_cam.png"
+        self._names.add(name)
+        return name
 
     def close(self) -> None:
         """Finish the video; OutputError if the encoder failed (the file is closed anyway)."""
@@ -181,7 +216,8 @@ def _write_json(path: str, model: CamModel, methods: list[Method],
     doc["frames"] = [r.as_json() for r in records]
     text = json.dumps(doc, indent=1, allow_nan=False)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with atomic_file(path) as f:
+            f.write(text)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -197,7 +233,7 @@ def _write_maps(path: str, records: list[FrameRecord]) -> None:
     stack = np.stack(maps).astype(np.float32) if maps else np.zeros((0, 0, 0), np.float32)
     try:
         # An open file, not the name: np.save would append ".npy" to a name without it.
-        with open(path, "wb") as f:
+        with atomic_file(path, "wb") as f:
             np.save(f, stack)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -284,7 +320,8 @@ class _Reader(threading.Thread):
                 frame = self.source.read()
                 if frame is None:
                     break
-                item = (frame, self.model.prepare(frame.image))
+                # A repeated slot shows the picture before it: its map is that one's.
+                item = (frame, None if frame.repeat else self.model.prepare(frame.image))
                 if not put_unless_stopped(self.box, item, self.stop):
                     return
                 count += 1
@@ -326,7 +363,7 @@ class _Writer(threading.Thread):
                                                               strict=True)),
                                         self.style, self.scales)
                 self.records.append(record_of(self.model, frame, results[0], metrics))
-                self.sink.write(view, frame.index)
+                self.sink.write(view, frame)
                 self.progress.update(len(self.records))
         except BaseException as exc:  # handed to the main thread, which raises it
             self.error = exc
@@ -360,15 +397,22 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
                      titles=[m.title for m in methods])
     reader.start()
     writer.start()
+    last: tuple[list[MapResult], dict | None] | None = None
     try:
         while (item := reader.box.get()) is not END:
             if isinstance(item, BaseException):
                 raise item
             frame, batch = item
+            if batch is None and last is not None:  # a repeated slot: the same picture
+                writer.add(frame, *last)
+                continue
+            if batch is None:
+                batch = model.prepare(frame.image)
             # Compared methods reading one layer share a forward and backward pass, as live.
             shared = explain_shared(model, methods, batch, target)
             results = [shared.get(method) or method.explain(batch, target) for method in methods]
             scores = frame_metrics(model, batch, methods, results) if metrics else None
+            last = (results, scores)
             writer.add(frame, results, scores)
     finally:
         reader.close()
@@ -461,7 +505,7 @@ def render(request: RenderRequest) -> int:
             limit = DEMO_FRAMES
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
-                           preprocess=request.preprocess)
+                           preprocess=request.preprocess, runtime=request.runtime)
         methods = make_methods(request, model)
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (

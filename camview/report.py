@@ -11,15 +11,16 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.report_views import CSS as VIEWS_CSS
+from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
 CONFUSIONS_SHOWN = 20
@@ -42,7 +43,14 @@ figure { margin: 0; } figure img { width: 100%; height: auto; display: block;
   border-radius: 4px; background: #eee; }
 figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true { color: #1a7f37; }
 .path { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; margin-top: 6px; }
+.top5 { margin: 6px 0 0; padding-left: 22px; font-size: 13px; columns: 2; }
+.top5 .is-true { color: #1a7f37; font-weight: 600; }
+.controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
+.controls input { font: inherit; padding: 3px 6px; min-width: 260px; }
+.legend { display: flex; align-items: center; gap: 8px; font-size: 13px; margin: 6px 0; }
+.legend img { width: 260px; height: 14px; border: 1px solid var(--line); }
 @media print {
+  .controls { display: none; }
   body { margin: 0; max-width: none; font-size: 11pt; }
   .card { break-inside: avoid; page-break-inside: avoid; }
   h2, p.intro { break-after: avoid; page-break-after: avoid; }
@@ -66,6 +74,7 @@ class MistakeCard:
     predicted_map: np.ndarray | None
     true_map: np.ndarray | None
     problem: str | None = None
+    top: list[tuple[str, float]] = field(default_factory=list)  # top-5 (label, probability)
 
 
 def e(text: object) -> str:
@@ -83,7 +92,8 @@ def data_uri(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def _img(image: np.ndarray | None, alt: str) -> str:
+def image_tag(image: np.ndarray | None, alt: str) -> str:
+    """An embedded picture with its alt text (or a line saying it is not available)."""
     if image is None:
         return f'<div class="muted">{e(alt)}: not available</div>'
     h, w = image.shape[:2]
@@ -98,21 +108,36 @@ def card_html(card: MistakeCard, method_title: str) -> str:
     else:
         body = (
             '<div class="views">'
-            f'<figure>{_img(card.photo, f"Photo {name}, true class {true!r}")}'
+            f'<figure>{image_tag(card.photo, f"Photo {name}, true class {true!r}")}'
             f'<figcaption>Photo</figcaption></figure>'
-            f'<figure>{_img(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
+            f'<figure>{image_tag(card.predicted_map, f"{method_title} map of {pred!r} on {name}")}'
             f'<figcaption class="pred">Predicted: <b>{e(pred)}</b> '
             f'{percent(card.predicted_prob)}</figcaption></figure>'
-            f'<figure>{_img(card.true_map, f"{method_title} map of {true!r} on {name}")}'
+            f'<figure>{image_tag(card.true_map, f"{method_title} map of {true!r} on {name}")}'
             f'<figcaption class="true">True: <b>{e(true)}</b> {percent(card.true_prob)}'
             '</figcaption></figure></div>')
-    return (f'<article class="card" id="mistake-{card.rank}"><h3><span class="rank">'
-            f'#{card.rank}</span>{e(name)} — {e(true)} taken for {e(pred)}</h3>{body}'
-            f'<div class="path">{e(card.path)}</div></article>\n')
+    marked = ' class="is-true"'
+    top = "".join(f'<li{marked if label == true else ""}>{e(label)} {percent(prob)}</li>'
+                  for label, prob in card.top)
+    top = f'<ol class="top5" title="the top-5 classes">{top}</ol>' if top else ""
+    data = (f'data-rank="{card.rank}" data-name="{e(name)}" data-true="{e(true)}" '
+            f'data-pred="{e(pred)}" data-conf="{card.predicted_prob:.6f}"')
+    return (f'<article class="card" id="mistake-{card.rank}" {data}><h3><span class="rank">'
+            f'#{card.rank}</span>{e(name)} — {e(true)} taken for {e(pred)}</h3>{body}{top}'
+            f'<div class="path"><a href="{e(file_link(card.path))}">{e(card.path)}</a></div>'
+            '</article>\n')
+
+
+def file_link(path: str) -> str:
+    """A link to the original image that opens from the report wherever it is kept."""
+    try:
+        return Path(path).resolve().as_uri()
+    except ValueError:  # not a path a URI can name
+        return path
 
 
 def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
-                 problems: list[tuple[str, str]]) -> str:
+                 problems: list[tuple[str, str]], views: Iterable[str] = ()) -> str:
     acc = summary["accuracy"]
     rows = [("Model", summary["model"])]
     if "preprocess" in summary:
@@ -146,12 +171,68 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
             f'<td class="n">{percent(c["top1"])}</td></tr>'
             for c in sorted(summary["per_class"], key=lambda c: (c["top1"], -c["count"]))]
     out.append("</tbody></table>")
+    out += views  # the set as a whole (camview.report_views), before the mistakes
 
     more = f" (the {shown} most confident of {mistakes})" if shown < mistakes else ""
     out.append(f"<h2>Mistakes, most confident first{e(more)}</h2>"
                f'<p class="muted intro">Each: the photo, where the network looked for the class it '
                f"chose ({e(method_title)}), and where it looked for the true class.</p>")
     return "\n".join(out)
+
+
+def legend_html(colormap: str, threshold: float) -> str:
+    """What the map colours mean: the colormap's own table, weakest to strongest."""
+    from camview.overlay import resolve_colormap
+
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
+    bar = cv2.applyColorMap(ramp, resolve_colormap(colormap))
+    bar[:, : round(threshold * 255)] = 128  # under the threshold: not coloured
+    return ('<div class="legend"><span>weakest</span>'
+            f'<img src="{data_uri(bar)}" alt="colour scale, {e(colormap)}">'
+            f'<span>strongest</span><span class="muted">each map scaled to its own maximum; '
+            f'values under {threshold:g} of it are left uncoloured (grey)</span></div>')
+
+
+#: Filtering and sorting the cards, in the file itself (works offline, no library).
+SCRIPT = """
+(function () {
+  var box = document.getElementById('mistakes'), q = document.getElementById('filter'),
+      by = document.getElementById('sort'), n = document.getElementById('shown');
+  if (!box) return;
+  var cards = Array.prototype.slice.call(box.querySelectorAll('article.card'));
+  function keyOf(c, k) { return k === 'conf' ? -parseFloat(c.dataset.conf) :
+      k === 'rank' ? parseInt(c.dataset.rank, 10) : (c.dataset[k] || '').toLowerCase(); }
+  function update() {
+    var k = by.value, text = q.value.trim().toLowerCase(), shown = 0;
+    cards.sort(function (a, b) {
+      var x = keyOf(a, k), y = keyOf(b, k);
+      return x < y ? -1 : x > y ? 1 : a.dataset.rank - b.dataset.rank; });
+    cards.forEach(function (c) {
+      var hit = !text || [c.dataset.name, c.dataset.true, c.dataset.pred].join(' ')
+        .toLowerCase().indexOf(text) >= 0;
+      c.style.display = hit ? '' : 'none'; shown += hit ? 1 : 0; box.appendChild(c); });
+    n.textContent = shown + ' of ' + cards.length + ' shown';
+  }
+  q.addEventListener('input', update); by.addEventListener('change', update); update();
+})();
+"""
+
+
+def controls_html() -> str:
+    return ('<div class="controls"><label>Filter <input id="filter" type="search" '
+            'placeholder="file name, true or predicted class"></label>'
+            '<label>Sort by <select id="sort"><option value="rank">confidence (most first)'
+            '</option><option value="true">true class</option><option value="pred">predicted '
+            'class</option><option value="name">file name</option></select></label>'
+            '<span id="shown" class="muted"></span></div>')
+
+
+def skipped_html(skipped: list[str]) -> str:
+    """The folders and rows of the set that were left out, each with why."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li>{e(why)}</li>" for why in skipped)
+    return f"<h2>Skipped from the set</h2><ul>{items}</ul>"
 
 
 def problems_html(problems: list[tuple[str, str]]) -> str:
@@ -203,34 +284,37 @@ def set_scores_html(section: dict, titles: dict[str, str]) -> str:
 
 def write_report(path: str | Path, summary: dict, *, method_title: str,
                  cards: Iterable[MistakeCard], shown: int, mistakes: int,
-                 problems: list[tuple[str, str]], extra_html: str = "") -> int:
+                 problems: list[tuple[str, str]], skipped: list[str] | None = None,
+                 colormap: str = "jet", threshold: float = 0.2, extra_html: str = "",
+                 views: Iterable[str] = (), after: Iterable[str] = ()) -> int:
     """Write the report to `path`; `cards` (`shown` of them, of `mistakes` in all) are drawn
-    as they are written. Goes through a temporary file, so an interrupted report never leaves
-    half a page behind. Returns the number of cards written."""
+    as they are written. `views` (sections of the set as a whole) come before the mistakes,
+    `after` (where two models differ) after them, each drawn as it is written. Goes through
+    a temporary file, so an interrupted report never leaves half a page behind. Returns the
+    number of cards written."""
     path = Path(path)
-    partial = path.with_name(path.name + ".part")
     written = 0
     title = f"camview: {summary['model']} on {summary['dataset']}"
     try:
-        with open(partial, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             f.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                    f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+                    f"<title>{e(title)}</title><style>{CSS}{VIEWS_CSS}</style></head><body>\n"
                     f"<h1>{e(title)}</h1>\n")
-            f.write(summary_html(summary, method_title, mistakes, shown, problems))
+            f.write(summary_html(summary, method_title, mistakes, shown, problems, views))
             f.write(extra_html)  # evaluate --metrics: the methods ranked (set_scores_html)
+            f.write(legend_html(colormap, threshold) + controls_html() + '<div id="mistakes">')
             for card in cards:
                 f.write(card_html(card, method_title))
                 written += 1
+            f.write("</div>")
             if written == 0:
                 f.write("<p>No mistakes to show.</p>")
+            f.write(skipped_html(skipped or []))
+            for section in after:
+                f.write(section)
             f.write(problems_html(problems))
-            f.write("</body></html>\n")
-        os.replace(partial, path)
+            f.write(f"<script>{SCRIPT}</script></body></html>\n")
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return written

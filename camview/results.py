@@ -14,23 +14,33 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from camview.cache_folder import cache_dir
 from camview.dataset import LabelledImage
 from camview.maps import MapResult
 from camview.models import CamModel
+from camview.where import GRID, THUMB
 
 log = logging.getLogger(__name__)
 
 TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
-#: In ``shorter`` mode the long side of the network input is rounded to a multiple of this,
-#: so that images of similar shapes share a batch (see camview.evaluation.network_input).
-BUCKET_PX = 32
-CACHE_ENV = "CAMVIEW_CACHE_DIR"
-_CACHE_VERSION = 1  # bump when what is cached, or how inputs are prepared, changes
+#: Bump when what is cached, or how inputs are prepared, changes. 2: every image is fed at
+#: exactly render's size (no 32-px rounding), and features, map and thumbnail are kept.
+_CACHE_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SetViews:
+    """What one image adds to the set-level views (embedding, where each class looks), from
+    the same forward pass as its scores; carried to the Tally, which keeps it compactly."""
+
+    features: np.ndarray  # (k,) float16: the read layer, globally pooled
+    where: np.ndarray | None  # (GRID, GRID) float16: the true class's map, 0..1; None if flat
+    thumb: np.ndarray  # (THUMB, THUMB, 3) uint8 BGR: the network input, shrunk
 
 
 
@@ -44,6 +54,7 @@ class ImageResult:
     top: tuple[tuple[int, float], ...]  # TOP_N (class, probability), highest first
     true_prob: float  # probability of the true class (NaN when unreadable)
     problem: str | None = None  # why the image could not be classified
+    views: SetViews | None = field(default=None, compare=False, repr=False)
 
     @property
     def predicted(self) -> int:
@@ -80,23 +91,16 @@ def result_json(model: CamModel, r: ImageResult) -> dict:
 _NO_MAP = np.zeros((1, 1), np.float32)
 
 
-def result_of(item: LabelledImage, index: int, logits: np.ndarray) -> ImageResult:
+def result_of(item: LabelledImage, index: int, logits: np.ndarray,
+              views: SetViews | None = None) -> ImageResult:
     # MapResult is where the project ranks classes; a classification has no map to give it.
     scored = MapResult(_NO_MAP, logits, -1)
     return ImageResult(index, item.path, item.label, tuple(scored.top(TOP_N)),
-                       float(scored.probabilities[item.label]))
+                       float(scored.probabilities[item.label]), views=views)
 
 
 # ---------------------------------------------------------------------------------------------
 # The cache
-
-
-def cache_dir() -> Path:
-    """$CAMVIEW_CACHE_DIR, else $XDG_CACHE_HOME/camview, else ~/.cache/camview."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "camview"
 
 
 def model_fingerprint(model: CamModel) -> str:
@@ -106,8 +110,27 @@ def model_fingerprint(model: CamModel) -> str:
     with contextlib.suppress(OSError, ValueError):  # not a file: "random weights"
         weights += f"@{os.stat(model.source).st_mtime_ns}"
     preprocess = model.preprocess_name
+    # The read layer: the pooled features and the maps kept with a result are read there.
     return (f"v{_CACHE_VERSION}|{model.name}|{weights}|{len(model.labels)}|"
-            f"{model.resize.value}|{preprocess}|{BUCKET_PX}")
+            f"{model.resize.value}|{preprocess}|{model.read_layer}")
+
+
+_TABLE = f"results_v{_CACHE_VERSION}"
+
+
+def _views_row(views: SetViews | None) -> tuple:
+    if views is None:
+        return None, None, None
+    where = None if views.where is None else views.where.astype(np.float16).tobytes()
+    return (views.features.astype(np.float16).tobytes(), where,
+            np.ascontiguousarray(views.thumb).tobytes())
+
+
+def _views_from_row(row: tuple) -> SetViews:
+    features, where, thumb = row
+    grid = None if where is None else np.frombuffer(where, np.float16).reshape(GRID, GRID)
+    return SetViews(np.frombuffer(features, np.float16), grid,
+                    np.frombuffer(thumb, np.uint8).reshape(THUMB, THUMB, 3))
 
 
 class ResultCache:
@@ -121,8 +144,10 @@ class ResultCache:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
-        self._db.execute("CREATE TABLE IF NOT EXISTS results (model TEXT, path TEXT, "
+        # A table per cache version: an older camview's file is left as it was.
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (model TEXT, path TEXT, "
                          "mtime INTEGER, size INTEGER, true INTEGER, top TEXT, true_prob REAL, "
+                         "features BLOB, where_map BLOB, thumb BLOB, "
                          "PRIMARY KEY (model, path, mtime, size, true))")
         self._db.commit()
         self.hits = self.misses = 0
@@ -145,14 +170,19 @@ class ResultCache:
             return None
         return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
 
-    def get(self, model_key: str, item: LabelledImage, index: int) -> ImageResult | None:
+    def get(self, model_key: str, item: LabelledImage, index: int, *,
+            views: bool = False) -> ImageResult | None:
+        """The cached result, or None; with `views`, only one kept with its SetViews."""
         stamp = self.stamp(item.path)
         if stamp is None:
             return None
         with self._lock:
             row = self._db.execute(
-                "SELECT top, true_prob FROM results WHERE model=? AND path=? AND mtime=? AND "
-                "size=? AND true=?", (model_key, *stamp, item.label)).fetchone()
+                f"SELECT top, true_prob, features, where_map, thumb FROM {_TABLE} WHERE "
+                "model=? AND path=? AND mtime=? AND size=? AND true=?",
+                (model_key, *stamp, item.label)).fetchone()
+            if row is not None and views and row[2] is None:
+                row = None  # classified without the set views: classify it again
             if row is None:
                 self.misses += 1
             else:
@@ -162,15 +192,17 @@ class ResultCache:
         top = tuple((int(i), float(p) if p is not None else math.nan)
                     for i, p in json.loads(row[0]))
         return ImageResult(index, item.path, item.label, top,
-                           row[1] if row[1] is not None else math.nan)
+                           row[1] if row[1] is not None else math.nan,
+                           views=_views_from_row(row[2:]) if views else None)
 
     def put(self, model_key: str, results: Sequence[tuple[ImageResult, tuple]]) -> None:
         rows = [(model_key, *stamp, r.true, json.dumps([[i, _prob(p)] for i, p in r.top]),
-                 r.true_prob if math.isfinite(r.true_prob) else None) for r, stamp in results]
+                 r.true_prob if math.isfinite(r.true_prob) else None, *_views_row(r.views))
+                for r, stamp in results]
         try:
             with self._lock:
-                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?)",
-                                     rows)
+                self._db.executemany(f"INSERT OR REPLACE INTO {_TABLE} VALUES "
+                                     "(?,?,?,?,?,?,?,?,?,?)", rows)
                 self._db.commit()
         except sqlite3.Error as exc:  # a full disk or a locked file: the run goes on
             log.debug("result cache not updated: %s", exc)

@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -262,6 +262,34 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "w") -> Iterator:
+    """A file opened to write `path` that only takes its name once complete: written under a
+    temporary name beside it, then renamed over it. A kill or a fault midway never leaves half
+    a file where a good one was (JSON, .npy, the report); the temporary file is removed.
+    A device or pipe (/dev/stdout) is written directly. OSError as open() raises it."""
+    target = Path(os.path.realpath(path))  # a symlink's file is replaced, not the link
+    if target.exists() and not target.is_file():
+        # A device or a pipe (/dev/full, /dev/stdout): no file to put in its place.
+        with open(target, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+        return
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                       dir=target.parent)
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+        with contextlib.suppress(OSError):  # mkstemp makes it private; keep the usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

@@ -401,10 +401,277 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
                         times.setdefault((name, n), []).append(run_cli_in_process(argv(n)))
     rates = {name: (images - small) / (min(times[(name, images)]) - min(times[(name, small)]))
              for name in commands}
+    # evaluate_vs_render was called evaluate_speedup before the runtimes came; that name now
+    # means evaluate on OpenVINO ÷ on TensorFlow (bench_evaluate_runtimes).
     return {"evaluate_images_per_s": rates["evaluate"], "render_images_per_s": rates["render"],
-            "evaluate_speedup": rates["evaluate"] / rates["render"],
+            "evaluate_vs_render": rates["evaluate"] / rates["render"],
             "evaluate_bench": {"model": model, "images": images, "small": small,
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
+
+
+# -- inside the network (issue 19): activation maximisation ----------------------------------
+
+DREAM_CLASSES = ("tabby", "espresso", "goldfinch")
+
+
+def bench_dream(steps: int | None = None, size: int | None = None) -> dict:
+    """`dream_s`: seconds for one EfficientNet-Lite0 picture at the default steps and size (the
+    median over DREAM_CLASSES, the step traced beforehand, as a second picture in one run
+    finds it); each class's time and the probability of its PNG read back."""
+    import cv2
+    import tensorflow as tf
+
+    from camview.models import load_model
+    from camview.network.dream import (
+        DEFAULT_SIZE,
+        DEFAULT_STEPS,
+        class_objective,
+        class_probabilities,
+        dream,
+    )
+
+    steps, size = steps or DEFAULT_STEPS, size or DEFAULT_SIZE
+    model = load_model("efficientnet_lite0")
+    # A compiled classification of the same picture size, before and after: the step's cost
+    # as a ratio to it compares across loads (this machine's speed varies several times over).
+    batch = model.prepare(np.zeros((size, size, 3), np.uint8))
+    classify = tf.function(lambda x: model.keras_model(x, training=False),
+                           input_signature=[model.input_spec])
+    classify_ms = [median_ms(lambda: classify(batch).numpy(), 20)]
+    start = time.perf_counter()
+    dream(model, class_objective(model, DREAM_CLASSES[0]), steps=1, size=size)
+    trace_s = time.perf_counter() - start
+    per_class = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in DREAM_CLASSES:
+            objective = class_objective(model, name)
+            result = dream(model, objective, steps=steps, size=size)
+            path = str(Path(folder) / f"{name}.png")
+            cv2.imwrite(path, result.image)
+            prob = float(class_probabilities(model, cv2.imread(path))[objective.target])
+            per_class[name] = {"s": result.seconds, "prob": prob}
+    classify_ms.append(median_ms(lambda: classify(batch).numpy(), 20))
+    seconds = statistics.median(v["s"] for v in per_class.values())
+    step_ms = 1000 * seconds / steps
+    return {"dream_s": seconds, "dream_step_ms": step_ms,
+            "dream_classify_ms": statistics.mean(classify_ms),
+            "dream_step_ratio": step_ms / statistics.mean(classify_ms),
+            "dream_trace_s": trace_s, "dream_steps": steps, "dream_size": size,
+            "dream_classes": per_class}
+
+
+def print_dream(report: dict) -> None:
+    print(f"dream (efficientnet_lite0, {report['dream_steps']} steps, {report['dream_size']} "
+          f"px): {report['dream_s']:.1f} s median ({report['dream_step_ms']:.0f} ms/step = "
+          f"{report['dream_step_ratio']:.1f}x a {report['dream_classify_ms']:.1f} ms "
+          "classification, "
+          f"first trace {report['dream_trace_s']:.1f} s); " + ", ".join(
+              f"{k} {v['s']:.1f} s p={v['prob']:.3f}" for k, v in report["dream_classes"].items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Runtimes (issue 20): OpenVINO against TensorFlow, in one run.
+# `--only runtime` runs this part alone.
+
+RUNTIME_MAPS = ("cam", "gradcam", "gradcam++", "layercam")
+
+
+def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: int,
+                   peak: float) -> dict:
+    """Per model: TensorFlow's compiled classify (`classify_ms`, as in bench_model), each
+    runtime's forward pass, the closed-form maps on OpenVINO and on TensorFlow,
+    interleaved, as ratios to classify_ms; Score-CAM, occlusion and deletion + insertion on
+    both (`*_speedup`: TensorFlow's time ÷ OpenVINO's); each runtime's achieved
+    GFLOP/s beside the numpy peak."""
+    import tensorflow as tf
+
+    from camview.faithfulness import score_map
+    from camview.maps import make_method
+    from camview.models import load_model
+    from camview.models.runtimes import TENSORFLOW
+    from camview.sources import DemoSource
+
+    # OpenVINO itself (auto may keep TensorFlow when OpenVINO is slower here: `auto_picks`).
+    auto = load_model(name, weights=weights, runtime="auto")
+    model = load_model(name, weights=weights, runtime="openvino")
+    default = model.runtime_requested
+    fast = model.runtime
+    with DemoSource(size=(640, 480)) as demo:
+        batch = model.prepare(demo.read().image)
+    hw = batch.shape[1:3]
+    logits_only = tf.function(lambda x: model.keras_model(x, training=False),
+                              input_signature=[model.input_spec])
+
+    def on(runtime: str, fn):
+        def call():
+            model.use_runtime(runtime)
+            return fn()
+        return call
+
+    methods = {m: make_method(m, model) for m in RUNTIME_MAPS}
+    calls = {"classify_ms": lambda: logits_only(batch).numpy(),
+             f"{fast.name}_forward_ms": on(default, lambda: model.forward(batch)),
+             "tensorflow_forward_ms": on(TENSORFLOW, lambda: model.forward(batch))}
+    for m, method in methods.items():
+        calls[f"{method_key(m)}_ms_{fast.name}"] = on(default, lambda e=method: e.explain(batch))
+        calls[f"{method_key(m)}_ms_tensorflow"] = on(TENSORFLOW,
+                                                     lambda e=method: e.explain(batch))
+    row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "runtime": fast.describe(),
+           "auto_picks": auto.runtime.name, "auto_race_ms": auto.runtime_race_ms,
+           **interleaved_median_ms(calls, repeats)}
+    del auto
+    for m in methods:
+        row[f"{method_key(m)}_ratio"] = row[f"{method_key(m)}_ms_{fast.name}"] / row["classify_ms"]
+        row[f"{method_key(m)}_ratio_tensorflow"] = (row[f"{method_key(m)}_ms_tensorflow"]
+                                                    / row["classify_ms"])
+    grad = make_method("gradcam", model).explain(batch)
+    slow = {"scorecam": make_method("scorecam", model).explain,
+            "occlusion": make_method("occlusion", model).explain,
+            "metrics": lambda b: score_map(model, b, grad.cam, grad.target)}
+    for key, fn in slow.items():
+        times = interleaved_median_ms({TENSORFLOW: on(TENSORFLOW, lambda f=fn: f(batch)),
+                                       fast.name: on(default, lambda f=fn: f(batch))},
+                                      slow_repeats, warmup=1)
+        row[f"{key}_ms_tensorflow"], row[f"{key}_ms_{fast.name}"] = (times[TENSORFLOW],
+                                                                    times[fast.name])
+        row[f"{key}_speedup"] = times[TENSORFLOW] / times[fast.name]
+    model.use_runtime(default)
+    row["gflops"] = model_gflops(model, hw)
+    row["peak_gflops"] = peak
+    row["flop_floor_ms"] = row["gflops"] / peak * 1000  # the forward pass at the matmul peak
+    for runtime, key in ((TENSORFLOW, "classify_ms"), (fast.name, f"{fast.name}_forward_ms")):
+        row[f"achieved_gflops_per_s_{runtime}"] = row["gflops"] / (row[key] / 1000)
+    return row
+
+
+def bench_pipeline_runtimes(name: str, weights: str | None, seconds: float,
+                            method: str) -> dict:
+    """The live pipeline (as bench_pipeline) on TensorFlow, then on OpenVINO:
+    `pipeline_tensorflow` and `pipeline_openvino` (display and inference fps, latency)."""
+    from camview.models.runtimes import RUNTIME_ENV
+
+    out = {}
+    for key, runtime in (("pipeline_tensorflow", "tensorflow"),
+                         ("pipeline_openvino", "openvino")):
+        before = os.environ.get(RUNTIME_ENV)
+        os.environ[RUNTIME_ENV] = runtime
+        try:
+            out[key] = bench_pipeline(name, weights, seconds, method)
+        finally:
+            if before is None:
+                os.environ.pop(RUNTIME_ENV, None)
+            else:
+                os.environ[RUNTIME_ENV] = before
+    return out
+
+
+def bench_evaluate_runtimes(model: str, images: int, repeats: int = 2) -> dict:
+    """`evaluate_speedup`: `camview evaluate` images/s on OpenVINO ÷ on TensorFlow,
+    marginal rates as in bench_evaluate (N images minus their first n)."""
+    import contextlib
+    import io
+
+    from camview.dataset import write_demo_set
+
+    small = max(2, images // 8)
+    times: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = {n: write_demo_set(Path(tmp) / f"set{n}", n, flat=True) for n in (images, small)}
+        out = str(Path(tmp) / "out.json")
+        for _ in range(repeats):
+            for n in (images, small):
+                for runtime in ("tensorflow", "openvino"):
+                    argv = ["evaluate", str(sets[n]), "--json", out, "--model", model,
+                            "--no-progress", "--no-cache", "--runtime", runtime]
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        times.setdefault((runtime, n), []).append(run_cli_in_process(argv))
+    rates = {r: (images - small) / (min(times[(r, images)]) - min(times[(r, small)]))
+             for r in ("tensorflow", "openvino")}
+    return {"evaluate_images_per_s_tensorflow": rates["tensorflow"],
+            "evaluate_images_per_s_openvino": rates["openvino"],
+            "evaluate_speedup": rates["openvino"] / rates["tensorflow"]}
+
+
+def print_runtimes(report: dict) -> None:
+    for r in report["models"]:
+        t = r.get("runtimes")
+        if not t:
+            continue
+        fast = t["runtime"].split()[0]
+        print(f"runtimes {r['model']} ({t['runtime']}): classify (TF) {t['classify_ms']:.1f} ms, "
+              f"forward {fast} {t[fast + '_forward_ms']:.1f} ms / tensorflow "
+              f"{t['tensorflow_forward_ms']:.1f} ms; " + ", ".join(
+                  f"{method_key(m)} {t[method_key(m) + '_ratio']:.2f}x (TF "
+                  f"{t[method_key(m) + '_ratio_tensorflow']:.2f}x)" for m in RUNTIME_MAPS))
+        print(f"  speedups ({fast} over TF): scorecam {t['scorecam_speedup']:.2f}x, occlusion "
+              f"{t['occlusion_speedup']:.2f}x, metrics {t['metrics_speedup']:.2f}x; "
+              f"GFLOP {t['gflops']:.2f}, achieved GFLOP/s TF "
+              f"{t['achieved_gflops_per_s_tensorflow']:.0f}, {fast} "
+              f"{t['achieved_gflops_per_s_' + fast]:.0f} (peak {t['peak_gflops']:.0f}, "
+              f"floor {t['flop_floor_ms']:.1f} ms)")
+        print(f"  auto picks {t['auto_picks']} (timed: {t['auto_race_ms']})")
+        for key in ("pipeline_tensorflow", "pipeline_openvino"):
+            if key in t:
+                p = t[key]
+                print(f"  {key}: display {p['display_fps']:.1f} fps, inference "
+                      f"{p['inference_fps']:.1f} fps, latency p50 {p['latency_ms_p50']:.0f} ms "
+                      f"p95 {p['latency_ms_p95']:.0f} ms, peak RSS {p['peak_rss_mb']:.0f} MB")
+    if "evaluate_speedup" in report:
+        print(f"evaluate: openvino {report['evaluate_images_per_s_openvino']:.1f} "
+              f"images/s, tensorflow {report['evaluate_images_per_s_tensorflow']:.1f} images/s "
+              f"({report['evaluate_speedup']:.2f}x)")
+# ---------------------------------------------------------------------------------------------
+# The set views of `camview evaluate` (issue 17): `--only set-views` runs this part alone.
+
+
+def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
+    """Images/s of evaluate's classification with the set views (pooled features and the
+    true class's map from the same batched pass, a thumbnail) against without them, on the
+    same generated set in one process: the model is loaded and both calls traced and warmed
+    on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
+    The embedding (t-SNE, once per set) is timed on its own."""
+    from camview.dataset import open_labelled_set, write_demo_set
+    from camview.evaluation import Tally, classify_set
+    from camview.models import load_model
+
+    model = load_model(model_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_set(Path(tmp) / "set", images)
+        dataset = open_labelled_set(folder, model.labels).images
+
+        def run(views: bool) -> tuple[float, Tally]:
+            tally = Tally(0)
+            start = time.perf_counter()
+            for result in classify_set(model, dataset, views=views):
+                tally.add(result)
+            return time.perf_counter() - start, tally
+
+        run(False), run(True)  # tracing, and TensorFlow's buffers for each input shape
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for views in (False, True):
+                seconds, tally = run(views)
+                times[views].append(seconds)
+        start = time.perf_counter()
+        tally.finish_views()
+        embedding_s = time.perf_counter() - start
+    # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
+    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+
+    x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
+        (480, 640)), 3)).astype(np.float32)
+    targets = np.arange(DEFAULT_BATCH, dtype=np.int32)
+    calls = interleaved_median_ms({"plain": lambda: batch_logits(model)(x),
+                                   "views": lambda: batch_views(model)(x, targets)},
+                                  repeats=5 * repeats)
+    plain, views = (images / min(times[v]) for v in (False, True))
+    return {"evaluate_plain_images_per_s": plain, "evaluate_views_images_per_s": views,
+            "evaluate_views_cost": 1 - views / plain,
+            "evaluate_embedding_s": embedding_s,
+            "batch16_plain_ms": calls["plain"], "batch16_views_ms": calls["views"],
+            "set_views_bench": {"model": model_name, "images": images,
+                                "embedding": tally.embedding.method,
+                                "seconds": {"plain": times[False], "views": times[True]}}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,51 +688,104 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--only", choices=sorted(ONLY), action="append", default=None,
-                        help="measure only this part, in one run (may be repeated; issue 18: "
-                             "methods, sanity, set-metrics)")
+                        help="measure only this part, in one run (may be repeated): "
+                             + "; ".join(f"{k}: {v[0]}" for k, v in ONLY.items()))
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.recipe_repeats, args.pipeline_seconds = 3, 1, 1.0
         args.evaluate_images = 16
+    if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
+        os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
     if args.only:
-        report = {"cpu_count": os.cpu_count()}
+        report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0),
+                  "cpu_count": os.cpu_count()}
         for part in args.only:
-            report.update({f"{part}": ONLY[part](args)})
+            report.update(ONLY[part][1](args, report))
         print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
         return 0
 
-    if "CAMVIEW_SQUEEZENET" not in os.environ and (SQUEEZENET_DIR / "squeezenet1.1.xml").is_file():
-        os.environ["CAMVIEW_SQUEEZENET"] = str(SQUEEZENET_DIR)
     models = args.model or ready_models()
-
     report = {"peak_gflops": peak_gflops(0.3 if args.quick else 1.0), "models": [],
               "cpu_count": os.cpu_count()}
+    slow = 1 if args.quick else 3
     for name in models:
         row = bench_model(name, args.weights, args.repeats, args.recipe_repeats,
                           1 if args.quick else 3)
         row["pipeline"] = bench_pipeline(name, args.weights, args.pipeline_seconds,
                                          args.pipeline_method)
+        if not args.quick:  # converting to OpenVINO takes tens of seconds: not for a smoke run
+            row["runtimes"] = bench_runtimes(name, args.weights, args.repeats, slow,
+                                             report["peak_gflops"])
         report["models"].append(row)
     report.update(bench_postprocess(args.repeats))
     report.update(bench_evaluate(models[0], args.evaluate_images, repeats=1 if args.quick else 2))
+    report.update(bench_set_views(models[0], args.evaluate_images, 1 if args.quick else 3))
     report.update(bench_compare3(args.pipeline_seconds))
+    report.update(bench_dream(steps=10 if args.quick else None))
+    if not args.quick:  # four more loads of the model: not for the smoke run
+        report.update(bench_evaluate_runtimes(models[0], args.evaluate_images))
     print_table(report)
+    print_dream(report)
+    print_runtimes(report)
+    print_set_views(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 
-#: --only PART: issue 18's measurements, each runnable alone (first model only).
+def runtime_part(args: argparse.Namespace, report: dict) -> dict:
+    """--only runtime: OpenVINO against TensorFlow for each model, in one run."""
+    models, slow = args.model or ready_models(), 1 if args.quick else 3
+    part: dict = {"models": []}
+    for name in models:
+        runtimes = bench_runtimes(name, args.weights, args.repeats, slow, report["peak_gflops"])
+        runtimes.update(bench_pipeline_runtimes(name, args.weights, args.pipeline_seconds,
+                                                args.pipeline_method))
+        part["models"].append({"model": name, "runtimes": runtimes})
+    part.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
+                                        repeats=1 if args.quick else 2))
+    print_runtimes({**report, **part})
+    return part
+
+
+def set_views_part(args: argparse.Namespace) -> dict:
+    """--only set-views: evaluate's own rate against render's and its set views, one run."""
+    part = bench_evaluate(_first_model(args), args.evaluate_images, repeats=2)
+    part.update(bench_set_views(_first_model(args), args.evaluate_images))
+    print_set_views(part)
+    return part
+
+
+def _first_model(args: argparse.Namespace) -> str:
+    return (args.model or ["efficientnet_lite0"])[0]
+
+
+#: --only PART: (what it measures, how), each runnable alone; the methods' parts take the first
+#: model only.
 ONLY = {
-    "methods": lambda args: bench_issue18_methods((args.model or ["efficientnet_lite0"])[0],
-                                                  args.repeats, 1 if args.quick else 3),
-    "sanity": lambda args: bench_sanity((args.model or ["efficientnet_lite0"])[0],
-                                        1 if args.quick else 3),
-    "set-metrics": lambda args: bench_set_metrics((args.model or ["efficientnet_lite0"])[0],
-                                                  16 if args.quick else 100),
+    "methods": ("issue 18's methods", lambda args, _: {"methods": bench_issue18_methods(
+        _first_model(args), args.repeats, 1 if args.quick else 3)}),
+    "sanity": ("the sanity check", lambda args, _: {"sanity": bench_sanity(
+        _first_model(args), 1 if args.quick else 3)}),
+    "set-metrics": ("evaluate --metrics", lambda args, _: {"set-metrics": bench_set_metrics(
+        _first_model(args), 16 if args.quick else 100)}),
+    "dream": ("activation maximisation", lambda args, _: bench_dream(
+        steps=10 if args.quick else None)),
+    "runtime": ("OpenVINO against TensorFlow", runtime_part),
+    "set-views": ("evaluate with and without its set views, and against render",
+                  lambda args, _: set_views_part(args)),
 }
+
+
+def print_set_views(report: dict) -> None:
+    print(f"evaluate's set views: {report['evaluate_views_images_per_s']:.1f} images/s with, "
+          f"{report['evaluate_plain_images_per_s']:.1f} without "
+          f"({100 * report['evaluate_views_cost']:.0f} % slower); one batch of 16: "
+          f"{report['batch16_views_ms']:.0f} ms against {report['batch16_plain_ms']:.0f} ms; "
+          f"embedding of {report['set_views_bench']['images']} images "
+          f"{report['evaluate_embedding_s']:.1f} s")
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -504,7 +824,7 @@ def print_table(report: dict) -> None:
         print(f"{key}: {report[key]:.2f} ms")
     print(f"evaluate {report['evaluate_images_per_s']:.1f} images/s, render "
           f"{report['render_images_per_s']:.1f} images/s "
-          f"({report['evaluate_speedup']:.2f}x, {report['evaluate_bench']['model']})")
+          f"({report['evaluate_vs_render']:.2f}x, {report['evaluate_bench']['model']})")
     print(f"compare {' | '.join(COMPARE3)} (efficientnet_lite0): {report['compare3_fps']:.1f} "
           f"grids/s, display {report['compare3_display_fps']:.1f} fps, latency p50 "
           f"{_fmt(report['compare3_latency_ms_p50'], 0)} ms")

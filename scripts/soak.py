@@ -4,6 +4,8 @@
 Passes (exit 0) when results keep arriving in every sampling window, resident memory grows by
 less than --max-growth-mb after the warm-up, and stopping leaves no pipeline thread behind.
 `python scripts/soak.py --minutes 10` is the full run; the test suite runs a few seconds of it.
+`--switch-runtime-every 30` also switches the forward runtime (OpenVINO, TensorFlow) while it
+runs.
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: What --switch-runtime-every cycles through (the first switch converts, once per model).
+RUNTIME_CYCLE = ("openvino", "tensorflow")
+
+
 def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
-         sample: float, switch_every: float = 0.0) -> dict:
-    """Run the pipeline on `video` (looping) and sample results, RSS and threads."""
+         sample: float, switch_every: float = 0.0, switch_runtime_every: float = 0.0) -> dict:
+    """Run the pipeline on `video` (looping) and sample results, RSS and threads; every
+    `switch_every` s switch the method, every `switch_runtime_every` s the runtime."""
     from camview.live import Pipeline
 
     threads_before = {t.ident for t in threading.enumerate()}
@@ -61,7 +68,8 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
     samples = []
     baseline = None
     methods = ("cam", "gradcam", "gradcam++")
-    switches = 0
+    switches = runtime_switches = 0
+    runtimes_used: list[str] = []
     while (elapsed := time.monotonic() - start) < seconds:
         time.sleep(sample)
         with lock:
@@ -69,6 +77,13 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
         if switch_every and elapsed // switch_every > switches:
             switches += 1
             pipe.set_method(methods[switches % len(methods)])
+        if switch_runtime_every and elapsed // switch_runtime_every > runtime_switches:
+            pipe.set_runtime(RUNTIME_CYCLE[runtime_switches % len(RUNTIME_CYCLE)])
+            runtime_switches += 1
+        if pipe.current_model is not None:
+            name = pipe.current_model.runtime.name
+            if not runtimes_used or runtimes_used[-1] != name:
+                runtimes_used.append(name)
         now_rss = rss_mb()
         if baseline is None and elapsed >= warmup:
             baseline = now_rss
@@ -87,6 +102,7 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
             round(baseline, 1), "rss_final_mb": final,
             "rss_growth_mb": None if baseline is None else round(final - baseline, 1),
             "stopped_cleanly": stopped, "leaked_threads": leaked, "errors": errors[-5:],
+            "runtime_switches": runtime_switches, "runtimes_used": runtimes_used,
             "samples": samples}
 
 
@@ -102,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="cam")
     parser.add_argument("--switch-every", type=float, default=0.0,
                         help="also cycle the method every N seconds")
+    parser.add_argument("--switch-runtime-every", type=float, default=0.0,
+                        help="also switch the runtime (openvino, tensorflow, ...) every N "
+                             "seconds")
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -111,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         video = args.video or str(write_demo_video(Path(tmp) / "loop.avi", seconds=6.0))
         report = soak(video, model=args.model, method=args.method,
                       seconds=args.minutes * 60, warmup=min(args.warmup, args.minutes * 30),
-                      sample=args.sample, switch_every=args.switch_every)
+                      sample=args.sample, switch_every=args.switch_every,
+                      switch_runtime_every=args.switch_runtime_every)
     ok = (report["stalled_windows"] == 0 and report["stopped_cleanly"]
           and not report["leaked_threads"]
           and (report["rss_growth_mb"] or 0.0) < args.max_growth_mb)

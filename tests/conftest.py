@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The suite checks the TensorFlow path unless a test asks for OpenVINO (tests/test_runtime.py
+# compares the two): converting a model takes tens of seconds, once per model.
+os.environ.setdefault("CAMVIEW_RUNTIME", "tensorflow")
 
 import pytest
 from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING, chelsea_pan, write_video

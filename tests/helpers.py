@@ -95,3 +95,23 @@ class Mirror:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def write_repeating_video(path: str | Path, pictures: list[np.ndarray], hold: int,
+                          fps: float = 24.0) -> Path:
+    """An AVI whose every picture fills `hold` frame slots, stored the way OpenCV's sample
+    tree.avi stores them: the picture once, then zero-length "repeat the previous frame"
+    packets. Made with ffmpeg's mpdecimate filter (imageio-ffmpeg's binary) from a video
+    holding each picture `hold` times; the last picture's repeats are dropped by it, so the
+    file has (len(pictures) - 1) * hold + 1 slots."""
+    import subprocess
+
+    from camview.ffmpeg import ffmpeg_exe
+
+    path = Path(path)
+    held = write_video(path.with_name(path.stem + "_held.avi"),
+                       [p for p in pictures for _ in range(hold)], fps=fps)
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-i", str(held), "-vf", "mpdecimate",
+                    "-fps_mode", "vfr", "-c:v", "mjpeg", str(path)], check=True, timeout=60)
+    held.unlink()
+    return path

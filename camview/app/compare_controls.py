@@ -95,6 +95,7 @@ class CompareControls:
         self.box = CompareBox()
         self.second_class: int | None = None  # None: each frame's runner-up
         self._last_mode = 1  # the mode G turns on: the last one used, first the first preset
+        self._preparing: CompareSpec | None = None  # asked for, its first grid not shown yet
         b = self.box
         b.mode.activated.connect(lambda _: self.apply())
         b.methods.itemChanged.connect(lambda _: self.apply() if self.mode == CUSTOM else None)
@@ -157,7 +158,14 @@ class CompareControls:
         except CamviewError as exc:
             self.s.show_status(for_window(exc), error=True, now=True)
             return
-        self.s.show_status(self.describe(spec), now=True)
+        # Building the compared methods takes seconds (tracing): say so until the first
+        # grid is shown, so the old overlay is not taken for the answer.
+        self._preparing = spec
+        if spec is None:
+            self.s.show_status(self.describe(spec), now=True)
+        else:
+            self.s.show_status(f"preparing {self.describe(spec)} … (the first grid takes "
+                               "a few seconds: its methods are being built)", now=True)
 
     def describe(self, spec: CompareSpec | None) -> str:
         if spec is None:
@@ -214,7 +222,11 @@ class CompareControls:
 
     # -- pipeline events
     def show_result(self, result: Result) -> None:
-        """Name the second class of the newest grid (the runner-up changes with the frame)."""
+        """Name the second class of the newest grid (the runner-up changes with the frame);
+        the first grid after a change ends its "preparing" line."""
+        if self._preparing is not None and result.panels:
+            spec, self._preparing = self._preparing, None
+            self.s.show_status(self.describe(spec), now=True)
         model = self.s.model
         if (self.box.second.isChecked() and self.second_class is None and result.panels
                 and model is not None):

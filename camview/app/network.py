@@ -24,15 +24,36 @@ from camview.models.preprocess import AUTO, MODES
 
 
 def fill_layers(combo: QComboBox, model: CamModel) -> None:
-    """Every layer maps can be read from (name and output shape), the read layer selected."""
+    """Every layer maps can be read from (name and output shape), the read layer selected.
+
+    A narrow side panel cuts a long entry ("head_activation 1280 ch (re…"): the list that
+    opens is as wide as its longest entry, and each entry, the chosen one too, shows whole
+    in its tooltip."""
     with signals_blocked(combo):
         combo.clear()
         for info in spatial_layers(model.keras_model):
             h, w, c = info.shape
             shape = f"{c} ch" if h is None or w is None else f"{h}x{w}x{c}"
             mark = "  (read layer)" if info.path == model.read_layer else ""
-            combo.addItem(f"{info.path}  {shape}{mark}", info.path)
+            text = f"{info.path}  {shape}{mark}"
+            combo.addItem(text, info.path)
+            combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(0, combo.findData(model.read_layer)))
+        metrics = combo.fontMetrics()
+        widest = max((metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())),
+                     default=0)
+        combo.view().setMinimumWidth(widest + 4 * metrics.averageCharWidth())
+    show_whole(combo)
+
+
+def show_whole(combo: QComboBox) -> None:
+    """The chosen entry's whole text first in the combo's tooltip (a cut one included)."""
+    base = combo.property("baseTip")
+    if base is None:
+        base = combo.toolTip()
+        combo.setProperty("baseTip", base)
+    current = combo.currentText()
+    combo.setToolTip(f"{current}\n\n{base}" if current else base)
 
 
 class NetworkControls:
@@ -83,6 +104,7 @@ class NetworkControls:
             layer = self.s.pipeline.layer or model.read_layer
             with signals_blocked(self.layer):
                 self.layer.setCurrentIndex(max(0, self.layer.findData(layer)))
+            show_whole(self.layer)
             self.s.chosen_layer = self.layer.currentData()
         self.update_note()
 
@@ -97,6 +119,7 @@ class NetworkControls:
 
     # -- user actions
     def _on_layer(self, row: int) -> None:
+        show_whole(self.layer)
         self.s.choose_layer(self.layer.itemData(row))
 
     def _on_preprocess(self, row: int) -> None:

@@ -325,11 +325,17 @@ class Session(QObject):
             self.show_status(message, error=True, colour="#b60", hold=NOTICE_HOLD_S)
             self.noticeChanged.emit(message)
             return
+        fall_back = kind == ErrorKind.MODEL and self.model is None and not self._fell_back
+        if kind == ErrorKind.MODEL and self.model is not None:
+            # The model serving stays: say which, or the user explores the wrong network.
+            message = f"kept {self.model.name}: {message}"
+        elif fall_back:
+            message = f"{message}; starting with {DEFAULT_MODEL} instead"
         self.show_status(message, error=True)
         if kind == ErrorKind.SOURCE:
             self.sourceFailed.emit(message)
-        if kind == ErrorKind.MODEL and self.model is None and not self._fell_back:
-            # A saved or given model that no longer loads: start with the default instead.
+        if fall_back:
+            # A saved model that no longer loads: start with the default instead, said so.
             self._fell_back = True
             self.pipeline.set_model(DEFAULT_MODEL)
 

@@ -3,7 +3,8 @@
 It builds the session (camview.app.session: what the parts share, a signal per fact) and
 hands each part the session and the widgets that part owns: the live controls
 (live_controls), compare (compare_controls), slow maps on the frozen frame (frozen_frame),
-scores, the network controls (network), layer outputs (layer_outputs_dock), recording and
+scores, the network controls (network), layer outputs (layer_outputs_dock), the Network dock
+(inside_dock: summary, filters, what excites a class), recording and
 snapshots (recording_controls), sources (source_controls), settings (settings_menu) and the
 labelled set (labelled_set). Here are only the views, the panel, the menus from the parts'
 actions, presentation mode, the readout and the window's title and size.
@@ -27,18 +28,21 @@ from PyQt6.QtWidgets import (
 from camview.app.actions import add_menus, shortcut_rows, show_shortcuts
 from camview.app.compare_controls import CompareControls
 from camview.app.frozen_frame import FrozenFrameMaps
+from camview.app.inside_dock import InsideNetworkDock
 from camview.app.jobs import JobBar
 from camview.app.labelled_set.controller import SetMode
 from camview.app.layer_outputs_dock import LayerOutputsDock
 from camview.app.live_controls import LiveControls
 from camview.app.network import NetworkControls
 from camview.app.recording_controls import RecordingControls
+from camview.app.runtime_controls import RuntimeControls
 from camview.app.sanity_check import SanityCheck
 from camview.app.saved_settings import Options, saved_changes, saved_geometry
 from camview.app.scores import Scores
 from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
 from camview.app.settings_menu import RESET_MENU, SettingsMenu
 from camview.app.source_controls import SourceControls
+from camview.app.stale_overlay import StaleOverlay
 from camview.app.widgets import ControlPanel, StatusMessage, ViewArea
 from camview.models import CamModel
 from camview.sources import DEMO_SPEC, Frame, Source
@@ -76,9 +80,11 @@ class MainWindow(QMainWindow):
         self.compare = CompareControls(s)
         self.frozen = FrozenFrameMaps(s)
         self.network = NetworkControls(s, self.panel.network_form)
+        self.runtime = RuntimeControls(s, self.panel.network_form)
         self.scores = Scores(s, self)
         self.sanity = SanityCheck(s, self)
         self.layers_dock = LayerOutputsDock(s, self)
+        self.inside = InsideNetworkDock(s, self)
         self.message = StatusMessage()
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet("color: #d00; font-weight: bold;")
@@ -107,6 +113,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().addPermanentWidget(self.rec_label)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.layers_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inside)
+        self.tabifyDockWidget(self.layers_dock, self.inside)  # one place for "inside"
         self._build_menus()
 
         # -- wiring
@@ -114,6 +122,7 @@ class MainWindow(QMainWindow):
         s.statusCleared.connect(self.message.success)
         s.frameShown.connect(self._on_frame)
         s.resultShown.connect(self._on_result)
+        self.stale = StaleOverlay(s, self.views)  # after _on_frame: a new photo waits dimmed
         s.sourceChanged.connect(self._on_source)
         s.noticeChanged.connect(lambda _: self._update_title())
         s.setShown.connect(self._on_set_shown)
@@ -168,7 +177,7 @@ class MainWindow(QMainWindow):
             ("&Source", [*file_acts, *set_acts, None, quit_act]),
             ("&View", [*view_acts, None, self.scores.action, self.sanity.action,
                        self.layers_dock.toggleViewAction()]),
-            ("&Network", network), ("&Overlay", look),
+            ("&Network", [*network, None, *self.inside.make_actions()]), ("&Overlay", look),
             ("S&ettings", self.prefs.make_actions()),  # Alt+S is Source
             ("&Help", help_acts),
         ], toolbar=[*file_acts, None, *view_acts, self.scores.action])
@@ -309,7 +318,8 @@ class MainWindow(QMainWindow):
         self.readout.setText(
             f"capture {st.capture_fps:4.1f} fps · {inference} · "
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
-            f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}{frozen}")
+            f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}"
+            f"{' · ' + runtime if (runtime := self.runtime.readout()) else ''}{frozen}")
 
     # -- drops and help
     def dragEnterEvent(self, event) -> None:

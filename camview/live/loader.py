@@ -15,6 +15,7 @@ from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec
 from camview.live.error_kind import ErrorKind
 from camview.maps import CAM, Method, make_method, method_class
+from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.models import CamModel, HeadKind, load_model
 from camview.sources import Frame
 
@@ -51,7 +52,16 @@ class LoadCompare:
     kind: ClassVar[ErrorKind] = ErrorKind.METHOD
 
 
-Job = LoadModel | LoadMethod | LoadCompare
+@dataclass
+class SetRuntime:
+    """Run the current model's forward passes on another runtime (camview.models.runtimes);
+    the models loaded after it get the same one."""
+
+    name: str
+    kind: ClassVar[ErrorKind] = ErrorKind.MODEL
+
+
+Job = LoadModel | LoadMethod | LoadCompare | SetRuntime
 
 
 class LoaderHost(Protocol):
@@ -83,6 +93,7 @@ class Loader:
         self.busy = threading.Event()  # set while any submitted job is not finished
         self._count = 0
         self._count_lock = threading.Lock()
+        self.runtime: str | None = None  # the last SetRuntime's; None: load_model's default
         self.thread = threading.Thread(target=self._run, name="camview-loader", daemon=True)
 
     def submit(self, job: Job) -> None:
@@ -118,6 +129,8 @@ class Loader:
                     self._load_model(job)
                 elif isinstance(job, LoadCompare):
                     self._load_compare(job.spec, self.host.current_model)
+                elif isinstance(job, SetRuntime):
+                    self._set_runtime(job)
                 else:
                     self._load_method(job)
             except CamviewError as exc:
@@ -141,11 +154,17 @@ class Loader:
     def _load_model(self, job: LoadModel) -> None:
         if isinstance(job.name, CamModel):
             model = job.name
+            if self.runtime is not None:
+                model.use_runtime(self.runtime, say=self.host.status)
         else:
             self.host.status(f"loading {job.name}…")
             t0 = time.monotonic()
-            # A download of the weights (SqueezeNet's first use) reports through the status.
-            model = load_model(job.name, progress=self.host.status, **job.kwargs)
+            kwargs = dict(job.kwargs)
+            if self.runtime is not None:
+                kwargs.setdefault("runtime", self.runtime)
+            # A download of the weights (SqueezeNet's first use) and the first conversion to
+            # OpenVINO report through the status.
+            model = load_model(job.name, progress=self.host.status, **kwargs)
             log.info("loaded %s in %.1f s", model.name, time.monotonic() - t0)
         wanted = self.host.method_name
         method, note = self._method_for(model, wanted)
@@ -156,7 +175,27 @@ class Loader:
             self._load_compare(self.host.compare, model)
         except CamviewError as exc:
             self.host.error(for_window(exc), ErrorKind.METHOD)
-        notes = [n for n in (model.preprocess_note, note) if n]
+        notes = [n for n in (model.preprocess_note, model.runtime_note, note) if n]
+        self.host.status(" — ".join([model.describe(), *notes]))
+
+    def _set_runtime(self, job: SetRuntime) -> None:
+        """Switch the current model's runtime (converted once per model; switching back is
+        instant), then warm the current method on it so the next live frame does not trace."""
+        self.runtime = job.name
+        model = self.host.current_model
+        if model is None:  # remembered for when a model arrives
+            return
+        method = make_method(self.host.method_name, model, self.host.layer)
+        forward = model.runtime_for(job.name, say=self.host.status)
+        if uses_closed_form(method, forward):  # traced before the live loop can need it
+            frame = self.host.last_frame
+            image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
+            explain_closed_form(model, [method], model.prepare(image), None, forward)
+        model.use_runtime(job.name)
+        self._warm(model, method)
+        if self.host.compare is not None:
+            self._load_compare(self.host.compare, model)
+        notes = [n for n in (model.preprocess_note, model.runtime_note) if n]
         self.host.status(" — ".join([model.describe(), *notes]))
 
     def _method_for(self, model: CamModel, wanted: str) -> tuple[Method, str | None]:

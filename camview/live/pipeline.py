@@ -13,11 +13,12 @@ from camview.live.capture import Capture
 from camview.live.compare import CompareSpec, check_live
 from camview.live.error_kind import ErrorKind
 from camview.live.inference import Config, Inference, Result
-from camview.live.loader import LoadCompare, Loader, LoadMethod, LoadModel
+from camview.live.loader import LoadCompare, Loader, LoadMethod, LoadModel, SetRuntime
 from camview.live.mailbox import Delivery, Mailbox
 from camview.live.metrics import Percentiles, RateMeter, Stats
 from camview.maps import DEFAULT_METHOD, Method, method_class
 from camview.models import CamModel
+from camview.models.runtimes import check_runtime
 from camview.overlay import OverlayStyle
 from camview.sources import Frame, Source
 
@@ -139,6 +140,13 @@ class Pipeline:
         if not isinstance(name, CamModel):
             kwargs["weights"] = weights
         self._loader.submit(LoadModel(name, kwargs))
+
+    def set_runtime(self, name: str) -> None:
+        """Run forward passes on runtime `name` (auto, tensorflow, openvino) from now on: the
+        current model is switched on the loader thread (converted the first time, which takes
+        tens of seconds, while it keeps serving on its runtime) and later models load with it.
+        An unknown name fails here, in the caller."""
+        self._loader.submit(SetRuntime(check_runtime(name)))
 
     def set_method(self, name: str, layer: str | None = None) -> None:
         """Switch to method `name` once built, at `layer` (None: the layer read now); on

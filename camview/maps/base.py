@@ -17,8 +17,10 @@ from typing import ClassVar
 import numpy as np
 
 from camview.errors import ModelError
+from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
+from camview.models.graph import HeadKind
 
 #: progress(done, total): called by the on-demand methods after each batched call.
 Progress = Callable[[int, int], None]
@@ -101,6 +103,12 @@ class Method(ABC):
     #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
     shared_pass: ClassVar[bool | None] = None
 
+    @classmethod
+    def serves(cls, head: HeadKind) -> bool:
+        """Whether the method can map a model with this head (CAM alone needs pooling then
+        one dense layer); `camview inspect` names the methods from this."""
+        return True
+
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         self.model = model
         self.layer = layer or model.read_layer
@@ -141,6 +149,9 @@ class Method(ABC):
         when `cancel` is set); a live method is one call and ignores them, so every caller
         can pass them to any method.
         """
+        if uses_closed_form(self):  # one forward pass of a faster runtime, no backward
+            (cam,), logits, c = explain_closed_form(self.model, [self], batch, target)
+            return MapResult(cam, logits, c, self.clip_percentile)
         cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
         return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
 

@@ -30,10 +30,14 @@ class CAM(Method):
         self.check_head(model.name, model.head)
         super().__init__(model, layer)
 
-    @staticmethod
-    def check_head(name: str, head: HeadKind | None) -> None:
+    @classmethod
+    def serves(cls, head: HeadKind) -> bool:
+        return head is not HeadKind.GRADIENT_ONLY
+
+    @classmethod
+    def check_head(cls, name: str, head: HeadKind | None) -> None:
         """Refuse a model whose head CAM cannot read (None: not known yet, allowed)."""
-        if head is HeadKind.GRADIENT_ONLY:
+        if head is not None and not cls.serves(head):
             raise ModelError(f"CAM needs global average pooling then one dense layer after the "
                              f"map layer; {name} has another head (gradient-only): use "
                              "--method gradcam or gradcam++",

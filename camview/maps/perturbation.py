@@ -17,6 +17,7 @@ import numpy as np
 
 from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class, whole_option
 from camview.models.base import CamModel, softmax
+from camview.models.runtimes import TENSORFLOW
 
 #: Copies per batched call: large enough to amortise a call, small enough for memory and for
 #: progress and cancel to answer within a fraction of a second.
@@ -27,11 +28,20 @@ class BatchedForward:
     """Target-class probabilities of many inputs, in compiled batched calls of CHUNK.
 
     Built once per model (cached on it) as a tf.function over model.feature_model with a
-    batch dimension of None.
+    batch dimension of None; with another runtime (OpenVINO) the model's own forward pass,
+    which takes any batch too.
     """
 
     def __init__(self, model: CamModel) -> None:
+        self.model = model
         self._run = model.compiled_once(("batched forward",), lambda: self._compile(model))
+
+    def _probabilities(self, batch: np.ndarray, target: int) -> np.ndarray:
+        """Class `target`'s probability for each input, through the model's runtime."""
+        if self.model.runtime.name == TENSORFLOW:
+            return self._run(batch, np.int32(target)).numpy()
+        _, scores = self.model.forward(batch)
+        return np.array([softmax(row)[target] for row in scores], np.float32)
 
     @staticmethod
     def _compile(model: CamModel):
@@ -60,7 +70,7 @@ class BatchedForward:
                 raise Cancelled(f"stopped after {start} of {count} forward passes")
             stop = min(start + CHUNK, count)
             batch = np.ascontiguousarray(make(start, stop), dtype=np.float32)
-            out[start:stop] = self._run(batch, np.int32(target)).numpy()
+            out[start:stop] = self._probabilities(batch, target)
             if progress is not None:
                 progress(stop, count)
         return out
@@ -86,9 +96,14 @@ class PerturbationMethod(Method):
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> MapResult:
-        features, logits, c = self._run(batch, np.int32(-1 if target is None else target))
-        logits, c = logits.numpy(), int(c)
-        cam = self._perturb(batch, features.numpy(), logits, c, progress, cancel)
+        if self.model.runtime.name != TENSORFLOW and self.layer == self.model.read_layer:
+            features, scores = self.model.forward(batch)
+            features, logits = features[0], scores[0]
+            c = int(np.argmax(logits)) if target is None else int(target)
+        else:
+            tensors, scores, pick = self._run(batch, np.int32(-1 if target is None else target))
+            features, logits, c = tensors.numpy(), scores.numpy(), int(pick)
+        cam = self._perturb(batch, features, logits, c, progress, cancel)
         return MapResult(cam.astype(np.float32), logits, c)
 
     def _perturb(self, batch: np.ndarray, features: np.ndarray, logits: np.ndarray,

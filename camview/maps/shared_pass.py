@@ -6,7 +6,9 @@ compare pays for it three times; methods at the same layer that declare `shared_
 computed here from one forward pass and at most one gradient, each by its own
 `from_tensors` rule, so the maps are the same as their own calls give (tests check).
 Measured with EfficientNet-Lite0 on 2 cores: CAM + Grad-CAM + Layer-CAM took 44-63 ms as
-three calls and about one call's time shared (scripts/bench.py, compare3_fps).
+three calls and about one call's time shared (scripts/bench.py, compare3_fps). With the
+OpenVINO runtime the shared pass is one OpenVINO forward pass and the methods' rules on its
+output (camview.maps.closed_form).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from camview.maps.base import MapResult, Method
+from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.gradient import forward_backward
 from camview.models.base import CamModel
 
@@ -31,11 +34,14 @@ def explain_shared(model: CamModel, methods: list[Method], batch: np.ndarray,
         group = list(dict.fromkeys(group))
         if len(group) < 2:
             continue
-        run = _compiled(model, layer, group)
-        cams, logits, c = run(batch, np.int32(-1 if target is None else target))
-        logits, c = logits.numpy(), int(c)
+        if all(uses_closed_form(m) for m in group):  # one forward pass of a faster runtime
+            cams, logits, c = explain_closed_form(model, group, batch, target)
+        else:
+            run = _compiled(model, layer, group)
+            tensors, logits, c = run(batch, np.int32(-1 if target is None else target))
+            cams, logits, c = [t.numpy() for t in tensors], logits.numpy(), int(c)
         for method, cam in zip(group, cams, strict=True):
-            out[method] = MapResult(cam.numpy(), logits, c, method.clip_percentile)
+            out[method] = MapResult(cam, logits, c, method.clip_percentile)
     return out
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import CamModel, ResizeMode, default_resize
+from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
 from camview.models.graph import HeadKind, class_count
 from camview.models.registry import (
@@ -21,7 +21,8 @@ from camview.models.registry import (
 from camview.models.user import USER_MODEL_SUFFIXES
 
 __all__ = ["DEFAULT_MODEL", "REGISTRY", "CamModel", "HeadKind", "ModelInfo",
-           "ModelSpec", "ResizeMode", "WeightsState", "WeightsStatus", "default_resize",
+           "ModelSpec", "ResizeMode", "WeightsState", "WeightsStatus", "check_model_name",
+           "default_resize",
            "known_head", "list_models", "load_model", "model_names"]
 
 
@@ -54,6 +55,24 @@ _OTHER_FORMATS = {
 }
 
 
+def check_model_name(name: str) -> ModelSpec | None:
+    """The built-in spec `name` names, or None for a model file that looks usable; a
+    ModelError for anything else. Needs no TensorFlow, so a wrong --model fails at once."""
+    from camview.models.user import check_container
+
+    spec = spec_for(name)
+    if spec is not None:
+        return spec
+    suffix = Path(name).suffix.lower()
+    if suffix in _OTHER_FORMATS:
+        raise ModelError(f"{name}: {_OTHER_FORMATS[suffix]}")
+    if suffix in USER_MODEL_SUFFIXES or Path(name).exists():
+        check_container(Path(name))
+        return None
+    raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
+                     "or a path to a .keras/.h5 file")
+
+
 def known_head(name: str) -> HeadKind | None:
     """The head kind of a model known by name (None for a file), without building it: lets a
     request it cannot serve (CAM of VGG16) fail before seconds of loading."""
@@ -81,10 +100,10 @@ def _labels(spec: ModelSpec | None, n_classes: int, labels: str | Path | None
     if spec is not None or n_classes == 1000:
         return list(imagenet_labels()), IMAGENET_LABELS
     if n_classes == 2:
-        return ["negative", "positive"], ("default names (--labels FILE: one name a line; for "
-                                          "one binary output, the first is output < 0.5)")
+        return ["negative", "positive"], (f"{DEFAULT_NAMES} (--labels FILE: one name a line; "
+                                          "for one binary output, the first is output < 0.5)")
     return ([f"class {i}" for i in range(n_classes)],
-            "default names class 0.. (--labels FILE: one name a line, in output order)")
+            f"{DEFAULT_NAMES} class 0.. (--labels FILE: one name a line, in output order)")
 
 
 def load_model(
@@ -96,15 +115,21 @@ def load_model(
     labels: str | Path | None = None,
     preprocess: str | None = None,
     progress: Progress | None = None,
+    runtime: str | None = None,
 ) -> CamModel:
     """Build `name` (a known model or a path to a .keras/.h5 file) ready for maps.
 
     weights: None for the model's default, "none" for random weights (timing), or a path.
     preprocess: for your own model, a mode of camview.models.preprocess (None: auto).
     progress: told one line per step of a first-use download (the window's status).
+    runtime: the forward runtime (camview.models.runtimes: auto, tensorflow, openvino; None:
+        $CAMVIEW_RUNTIME, else auto), checked before the seconds of loading.
     """
+    from camview.models.runtimes import check_runtime, default_runtime
+
+    runtime = default_runtime() if runtime is None else check_runtime(runtime)
     random_weights = weights is not None and str(weights).lower() == "none"
-    spec = spec_for(name)
+    spec = check_model_name(name)
     if spec is not None:
         if preprocess not in (None, "auto"):
             raise ModelError(f"--preprocess is for your own models; {spec.name} is fed the way "
@@ -112,18 +137,15 @@ def load_model(
         built = spec.load(None if random_weights else weights, random_weights, progress)
         keras_model, chosen, source = built.keras_model, built.preprocess, built.source
         size, fixed, title = (spec.input_size,) * 2, spec.fixed_input, spec.name
-    elif Path(name).suffix.lower() in _OTHER_FORMATS:
-        raise ModelError(f"{name}: {_OTHER_FORMATS[Path(name).suffix.lower()]}")
-    elif Path(name).suffix.lower() in USER_MODEL_SUFFIXES or Path(name).exists():
+    else:
         from camview.models.user import load_user_model
 
         keras_model, size, chosen, fixed = load_user_model(name, preprocess)
         source = title = name
-    else:
-        raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
-                         "or a path to a .keras/.h5 file")
     names, names_from = _labels(spec, class_count(keras_model), labels)
-    return CamModel(title, keras_model, labels=names, input_size=size,
-                    resize=ResizeMode(resize) if resize else default_resize(fixed),
-                    preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
-                    source=source, labels_source=names_from)
+    model = CamModel(title, keras_model, labels=names, input_size=size,
+                     resize=ResizeMode(resize) if resize else default_resize(fixed),
+                     preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
+                     source=source, labels_source=names_from)
+    model.use_runtime(runtime, say=progress)
+    return model

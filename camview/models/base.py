@@ -11,7 +11,8 @@ the user names) and what the head after it is:
 - ``gradient-only``: anything else (VGG16's stack of dense layers); only gradient methods apply.
 
 One compiled call returns both the read layer's activations and the scores, so CAM never
-needs a second pass.
+needs a second pass. That call is the model's forward runtime (camview.models.runtimes):
+TensorFlow, or the same graph in OpenVINO (`use_runtime`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,17 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
-from camview.labels import ClassNames, class_names_for
+from camview.labels import ClassNames, class_names_for, find_class
 from camview.models.graph import analyse_head
 from camview.models.preprocess import CHANNELS
+from camview.models.runtimes import (
+    TENSORFLOW,
+    Forward,
+    Say,
+    TensorFlowForward,
+    check_runtime,
+    choose_forward,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +174,48 @@ class CamModel:
 
         self.compiled: dict = {}  # compiled map functions, built once per method and layer
         self._feature_models = {self.read_layer: self.feature_model}
+        self._forward: Forward | None = None  # TensorFlow until use_runtime says otherwise
+        self._runtimes: dict[str, tuple[Forward, str | None]] = {}
+        self.runtime_requested = TENSORFLOW
+        self.runtime_note: str | None = None  # why auto fell back to TensorFlow
+        self.runtime_race_ms: dict[str, float] | None = None  # auto's timing, when it timed
+
+    # -- forward runtime ---------------------------------------------------------------
+    @cached_property
+    def tensorflow_forward(self) -> TensorFlowForward:
+        """The feature model as one compiled TensorFlow call of any batch size."""
+        return TensorFlowForward(self)
+
+    @property
+    def runtime(self) -> Forward:
+        """The forward pass the maps that need no backward use (see forward)."""
+        return self._forward or self.tensorflow_forward
+
+    def use_runtime(self, requested: str, say: Say | None = None) -> Forward:
+        """Run forward passes with `requested` (auto, tensorflow, openvino; see
+        camview.models.runtimes). Each choice is made once per model, so switching back is
+        instant; an explicit openvino that cannot be had raises ModelError."""
+        forward = self.runtime_for(requested, say)
+        self._forward, self.runtime_note = self._runtimes[check_runtime(requested)]
+        self.runtime_requested = check_runtime(requested)
+        return forward
+
+    def runtime_for(self, requested: str, say: Say | None = None) -> Forward:
+        """The runtime use_runtime(requested) would switch to, chosen (converted, checked)
+        now but not switched to: a caller can warm it up first."""
+        requested = check_runtime(requested)
+        if requested not in self._runtimes:
+            self._runtimes[requested] = choose_forward(self, requested, say)
+        return self._runtimes[requested][0]
+
+    def runtime_ready(self, requested: str) -> bool:
+        """Whether use_runtime(requested) is instant: chosen before (or plain TensorFlow)."""
+        return requested in self._runtimes or requested == TENSORFLOW
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(read layer's activations (n, h, w, k), scores (n, classes)) of prepared inputs
+        (n, h, w, channels), any n, in one call of the model's runtime."""
+        return self.runtime(batch)
 
     def compiled_once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """The compiled function kept under `key`, built by `build()` the first time: tracing
@@ -213,6 +264,19 @@ class CamModel:
         return resized
 
     # -- labels ------------------------------------------------------------------------
+    @property
+    def labels_named(self) -> bool:
+        """Whether the class names come from somewhere (a labels file, ImageNet's), not
+        camview's placeholders ("class 0", "negative")."""
+        return not self.labels_source.startswith(DEFAULT_NAMES)
+
+    def name_classes(self, labels: Sequence[str], source: str) -> None:
+        """Give the classes names found elsewhere (a set's class folders), one per output."""
+        if len(labels) != len(self.labels):
+            raise ModelError(f"{self.name}: {len(labels)} names for {len(self.labels)} classes")
+        self.labels, self.labels_source = list(labels), source
+        self.__dict__.pop("class_names", None)  # the cached lookup of the old names
+
     def short_label(self, index: int) -> str:
         return short_label(self.labels[index])
 
@@ -224,26 +288,19 @@ class CamModel:
     def find_class(self, query: str | int) -> int:
         """A class index from an index, a label or any of its synonyms (case-insensitive,
         '_' for a space), or an ImageNet class's WordNet id."""
-        if isinstance(query, int) or str(query).strip().lstrip("-").isdigit():
-            index = int(query)
-            if not 0 <= index < len(self.labels):
-                raise ModelError(f"class index {index} is out of range 0..{len(self.labels) - 1}"
-                                 f" for {self.name}")
-            return index
-        index = self.class_names.find(str(query))
-        if index is not None:
-            return index
-        close = self.class_names.closest(str(query))
-        hint = f"; did you mean: {', '.join(close)}?" if close else ""
-        raise ModelError(f"no class named {query!r} in {self.name}'s labels{hint} "
-                         "(give a label or a class index)")
+        return find_class(self.class_names, query, self.name)
 
     def describe(self) -> str:
         h, w = self.input_size
         grey = ", grayscale" if self.channels == 1 else ""
         return (f"{self.name}: {len(self.labels)} classes, input {w}x{h}{grey} "
                 f"({self.resize.value}), preprocess {self.preprocess_name}, maps from "
-                f"{self.read_layer!r}, head {self.head.value}")
+                f"{self.read_layer!r}, head {self.head.value}, runtime "
+                f"{self.runtime.describe()}")
+
+
+#: How labels_source starts when camview made the names up (no --labels, not ImageNet).
+DEFAULT_NAMES = "default names"
 
 
 def input_channels(keras_model, title: str) -> int:

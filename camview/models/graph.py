@@ -142,16 +142,57 @@ def _output_shape(op) -> tuple | None:
     return tuple(outputs[0].shape) if len(outputs) == 1 else None
 
 
+def traced_subclass(model, title: str):
+    """A subclassed model (a keras.Model with its own call(), built by being called, no
+    Input) as a functional graph of its own layers: its call() run on a symbolic input of
+    the shape it was built with (its build config), so the layers it calls become nodes that
+    maps can be read from. The same layers and weights; ModelError saying why, in words,
+    when it cannot be done. A model that has a graph already is returned as it is."""
+    import keras
+
+    if getattr(model, "inputs", None) or not isinstance(model, keras.Model):
+        return model
+    kind = type(model).__name__
+    config = model.get_build_config() or {}
+    shape = config.get("input_shape")
+    if not shape or isinstance(shape, dict) or not isinstance(shape[0], (int, type(None))):
+        raise ModelError(f"{title} is a subclassed model ({kind}) that records no single "
+                         "input shape (saved before it was ever called, or with several "
+                         "inputs), so camview cannot trace it: call it once on a batch of "
+                         "images before saving, or build it as keras.Model(inputs, outputs)")
+    inputs = keras.Input(batch_shape=(None, *shape[1:]), name="image")
+    try:
+        outputs = model.call(inputs)
+    except Exception as exc:  # the user's call(): any failure means the same here
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ModelError(f"{title} is a subclassed model ({kind}) whose call() cannot be "
+                         f"traced on a symbolic input of shape {tuple(shape[1:])} ({reason}): "
+                         "build it as keras.Model(inputs, outputs) to use it here") from None
+    if not isinstance(outputs, keras.KerasTensor):
+        raise ModelError(f"{title} is a subclassed model ({kind}) whose call() returns "
+                         f"{type(outputs).__name__}; camview needs one output of class scores")
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+def is_preprocessing(op) -> bool:
+    """A Keras preprocessing or augmentation layer (Rescaling, Normalization, RandomFlip,
+    Resizing...): its output is the input image, transformed, so it has no map to show."""
+    return any(c.__module__.startswith("keras.src.layers.preprocessing")
+               for c in type(op).__mro__)
+
+
 def spatial_layers(model: keras.Model) -> list[LayerInfo]:
     """Every layer with a spatial (batch, h, w, c) output, through nested bases, in order:
-    what ``--layer`` takes (``camview inspect`` lists them)."""
+    what ``--layer`` takes (``camview inspect`` lists them). Preprocessing and augmentation
+    layers are left out: what they output is still the picture, not features."""
     import keras
 
     found: list[LayerInfo] = []
 
     def visit(m, prefix: str) -> None:
         for op in children(m):
-            if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
+            if (isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer)
+                    or is_preprocessing(op)):
                 continue
             shape = _output_shape(op)
             if shape is not None and len(shape) == 4:
@@ -176,9 +217,18 @@ def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
     if same:
         raise ModelError(f"{title} has {len(same)} layers named {name!r} ({', '.join(same)}): "
                          "give the full path")
-    if _exists(model, name.split("/")):
-        raise ModelError(f"layer {name!r} of {title} has no spatial output; maps need a layer "
-                         "with a (height, width, channels) output (camview inspect lists them)")
+    found = _find(model, name.split("/"))
+    if found is not None:
+        if is_preprocessing(found):
+            why = (f"it is a {type(found).__name__} layer, which outputs the input picture "
+                   "transformed, not features")
+        else:
+            shape = _output_shape(found)
+            shown = "x".join("?" if d is None else str(d) for d in shape[1:]) if shape else "?"
+            why = (f"its output is {shown} ({type(found).__name__}), not a (height, width, "
+                   "channels) map")
+        raise ModelError(f"layer {name!r} of {title} exists but cannot be read for maps: {why}"
+                         f" (camview inspect lists the layers --layer takes)")
     # Nearest by plain name, shown as the full paths --layer takes.
     last = {p.rsplit("/", 1)[-1]: p for p in reversed(paths)}
     near = [last[n] for n in difflib.get_close_matches(name.rsplit("/", 1)[-1], list(last),
@@ -188,17 +238,24 @@ def resolve_layer(model: keras.Model, name: str, title: str) -> list[str]:
                      "camview inspect lists them all)")
 
 
-def _exists(model, path: list[str]) -> bool:
+def _find(model, path: list[str]):
+    """The layer at `path` (``base/layer``), or one of that plain name anywhere inside; None."""
     import keras
 
+    node = model
     for step in path:
-        if not isinstance(model, keras.Model):
-            return False
-        match = [op for op in children(model) if op.name == step]
+        match = ([op for op in children(node) if op.name == step]
+                 if isinstance(node, keras.Model) else [])
         if not match:
-            return False
-        model = match[0]
-    return True
+            node = None
+            break
+        node = match[0]
+    if node is not None or len(path) != 1:
+        return node
+    for op in children(model):
+        if isinstance(op, keras.Model) and (inner := _find(op, path)) is not None:
+            return inner
+    return None
 
 
 def _run_split(model, x, path: list[str], final=None):

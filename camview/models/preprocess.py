@@ -8,6 +8,9 @@ the model itself says, and says so when it has to guess:
 - a ``Rescaling``/``Normalization`` layer, or scaling ops (``x / 127.5 - 1`` as
   ``keras.applications.*.preprocess_input`` leaves in a functional graph), before the first
   convolution, looked for through nested bases: the model scales its own input -> ``raw``;
+  unless the first such layer's own numbers say it expects 0..1: a ``Normalization`` adapted
+  on 0..1 data (mean below 2) or a ``Rescaling`` whose scale maps 0..1 to a unit range
+  (``x * 2 - 1``) -> ``unit``, because 0..255 fed there saturates every activation;
 - a nested keras.applications base without its own scaling (MobileNetV2, ResNet50...): that
   family's ``preprocess_input`` (a guess: the usual way such a model is trained);
 - otherwise RGB 0..1 (``unit``), also a guess.
@@ -200,11 +203,60 @@ def base_family(model) -> str | None:
     return next((fam for pattern, fam in _BASE_FAMILIES if re.match(pattern, name)), None)
 
 
+#: A Normalization mean (largest magnitude over channels) below this was adapted on 0..1
+#: data: images in 0..255 have channel means of 50..200.
+UNIT_MEAN_LIMIT = 2.0
+
+
+def _numbers(value) -> np.ndarray | None:
+    """A layer's statistic (tensor, variable, list or number) as a float array, or None."""
+    if value is None:
+        return None
+    try:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value,
+                          dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+
+
+def _fmt(values: np.ndarray) -> str:
+    shown = ", ".join(f"{v:.3g}" for v in values[:3])
+    return shown + (", …" if values.size > 3 else "")
+
+
+def expected_range(op) -> tuple[str, str] | None:
+    """What a Rescaling or Normalization layer's own numbers say it is fed: ("raw" | "unit",
+    what was read), or None when they say nothing (a Rescaling(1.0), unknown statistics)."""
+    import keras
+
+    if isinstance(op, keras.layers.Normalization):
+        mean = _numbers(getattr(op, "mean", None))
+        var = _numbers(getattr(op, "variance", None))
+        if mean is None or mean.size == 0:
+            return None
+        read = f"mean {_fmt(mean)}" + (f", variance {_fmt(var)}" if var is not None else "")
+        if float(np.max(np.abs(mean))) < UNIT_MEAN_LIMIT:
+            return "unit", f"adapted on 0..1 data ({read})"
+        return "raw", f"adapted on 0..255 data ({read})"
+    if isinstance(op, keras.layers.Rescaling):
+        scale, offset = _numbers(op.scale), _numbers(op.offset)
+        if scale is None or scale.size == 0:
+            return None
+        s = float(np.max(np.abs(scale)))
+        o = 0.0 if offset is None or offset.size == 0 else float(np.max(np.abs(offset)))
+        read = f"scale {_fmt(scale)}, offset {_fmt(offset if offset is not None else np.zeros(1))}"
+        if s * 255.0 <= 10.0:
+            return "raw", f"{read}: 0..255 in, a small range out"
+        if 0.5 <= s <= 10.0 and not (s == 1.0 and o == 0.0):
+            return "unit", f"{read}: 0..1 in (0..255 would come out {255 * s:.0f} wide)"
+    return None
+
+
 def decide(model, channels: int = 3, title: str = "the model") -> Preprocessing:
     """`auto`: the preprocessing `model` says it takes, or a guess with a note saying so."""
     import keras
 
-    front, base = [], None
+    front, base, verdict, scaled = [], None, None, False
     for name, op in _front(model):
         if _is_conv(op):
             break
@@ -212,9 +264,18 @@ def decide(model, channels: int = 3, title: str = "the model") -> Preprocessing:
             base = base or (name, base_family(op))
             continue
         if isinstance(op, keras.layers.Rescaling | keras.layers.Normalization):
-            front.append(f"{type(op).__name__} layer {name!r}")
+            said = expected_range(op)
+            if said is not None and not scaled:  # the first scaling sees the frame itself
+                verdict = (said[0], f"{type(op).__name__} layer {name!r} {said[1]}")
+            scaled = True
+            front.append(f"{type(op).__name__} layer {name!r}"
+                         + (f" ({said[1]})" if said is not None else ""))
         elif type(op).__name__ in _SCALING_OPS:
+            scaled = scaled or type(op).__name__ != "Cast"
             front.append(f"{type(op).__name__.lower()} op {name!r}")
+    if verdict is not None and verdict[0] == "unit":
+        return named("unit", channels, why=f"the model's first scaling layer expects RGB 0..1: "
+                     f"{verdict[1]}")
     if front:
         where = f" (keras.applications {base[1]} base {base[0]!r})" if base and base[1] else ""
         return named("raw", channels, why=f"the model scales its own input{where}: "

@@ -7,6 +7,7 @@ module that registers it), several inputs, an input that is not an image.
 
 from __future__ import annotations
 
+import logging
 import re
 import runpy
 import zipfile
@@ -14,7 +15,10 @@ from pathlib import Path
 
 from camview.errors import ModelError
 from camview.models.base import input_channels, keras_warnings_summarised
+from camview.models.graph import traced_subclass
 from camview.models.preprocess import Preprocessing, choose
+
+log = logging.getLogger(__name__)
 
 USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -37,7 +41,7 @@ def import_user_modules(paths: list[str] | None) -> None:
                              f"{(str(exc).strip().splitlines() or [''])[0][:160]}") from None
 
 
-def _check_container(path: Path) -> None:
+def check_container(path: Path) -> None:
     """Refuse a file that is not even the right container before Keras prints a traceback."""
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
@@ -61,6 +65,13 @@ def _load_error(path: Path, exc: Exception) -> ModelError:
                 f"model file {path} uses the custom class {found.group(1)!r}, which Keras "
                 "cannot rebuild: register it with @keras.saving.register_keras_serializable() "
                 "in a Python file and pass --import FILE.py")
+    if "Lambda" in text and "safe_mode" in text:
+        return ModelError(
+            f"model file {path} holds a Lambda layer, Python code stored in the file; Keras "
+            "refuses to run such code from a file (it could do anything). If you trust the "
+            "file, pass --import FILE.py with a FILE.py holding the two lines `import keras` "
+            "and `keras.config.enable_unsafe_deserialization()`; better, rebuild the model "
+            "without Lambda layers")
     reason = text.splitlines()[0] if text else type(exc).__name__
     return ModelError(f"model file {path} cannot be loaded by Keras (damaged, cut short or not "
                       f"a Keras model): {reason[:200]}")
@@ -89,12 +100,18 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
     import keras
 
     path = Path(path)
-    _check_container(path)
+    check_container(path)
     try:
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
         raise _load_error(path, exc) from None
+    traced = traced_subclass(model, f"model file {path}")
+    if traced is not model:
+        model = traced
+        log.warning("model file %s is a subclassed model: traced through its call() at the "
+                    "input shape it was built with, %s (frames are resized to it)", path.name,
+                    "x".join(str(d) for d in tuple(model.inputs[0].shape)[1:]))
     h, w, channels = check_image_input(model, f"model file {path}")
     chosen: Preprocessing = choose(preprocess, model, channels, f"model file {path.name}")
     fixed = h is not None and w is not None

@@ -47,12 +47,18 @@ class Frame:
 
     ``timestamp``: for videos the media time (from the container, or index/fps); for cameras
     the seconds since the source was opened; for still images and folders the index (a
-    nominal second per image); for the demo, index/fps.
+    nominal second per image); for the demo, index/fps. ``path``: the file the frame was read
+    from when each frame has its own (still images, folders), so outputs can keep its name.
+    ``repeat``: the previous frame's picture again, for a slot the video stores as "repeat
+    the previous frame" (a zero-length packet): the same image, so a map need not be
+    computed again, but a frame of its own so the video keeps its timing.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
+    path: str | None = None
+    repeat: bool = False
 
 
 class Source(abc.ABC):
@@ -116,10 +122,11 @@ class Source(abc.ABC):
         got = self._read()
         if got is None:
             return None
-        image, timestamp = got
+        image, timestamp, *repeat = got
         index = self._next_index
         self._next_index += 1
-        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image))
+        return Frame(index, float(index if timestamp is None else timestamp), to_bgr8(image),
+                     self._frame_path(), repeat=bool(repeat and repeat[0]))
 
     def seek(self, index: int) -> None:
         """Make ``index`` the next frame to read (only when ``seekable``)."""
@@ -133,8 +140,13 @@ class Source(abc.ABC):
         pass
 
     @abc.abstractmethod
-    def _read(self) -> tuple[np.ndarray, float | None] | None:
-        """(image in any to_bgr8-able form, timestamp or None for the index), or None."""
+    def _read(self) -> tuple[np.ndarray, float | None] | tuple[np.ndarray, float, bool] | None:
+        """(image in any to_bgr8-able form, timestamp or None for the index[, repeat]), or
+        None at the end."""
+
+    def _frame_path(self) -> str | None:
+        """The file of the frame just read, when frames are files (stills, folders)."""
+        return None
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -32,12 +32,17 @@ class CameraSource(Source):
         self._first: np.ndarray | None = None
         self._t0 = 0.0
 
-    def _open(self) -> None:
+    def check_present(self) -> None:
+        """SourceError when the camera plainly is not there, without opening the device (so
+        the command line can say so before TensorFlow is imported)."""
         if self.index < 0:
             raise SourceError(f"camera index {self.index} is invalid: use 0, 1, ...")
         if sys.platform.startswith("linux") and not Path(f"/dev/video{self.index}").exists():
             raise SourceError(f"camera {self.index} not found (/dev/video{self.index} does not "
                               "exist): is a camera connected? Try another index")
+
+    def _open(self) -> None:
+        self.check_present()
         cap = cv2.VideoCapture(self.index)
         if not cap.isOpened():
             cap.release()

@@ -42,6 +42,9 @@ class ImageSource(Source):
         self._done = True
         return self._image, 0.0
 
+    def _frame_path(self) -> str | None:
+        return str(self.path)
+
 
 def natural_key(name: str) -> tuple:
     """A sort key that orders 'img2' before 'img10' (case-insensitive)."""
@@ -104,6 +107,9 @@ class FolderSource(Source):
             raise SourceError(f"folder {self.path}: none of its {len(self.paths)} images could "
                               "be read")
         return None
+
+    def _frame_path(self) -> str | None:
+        return None if self.current_path is None else str(self.current_path)
 
     def seek(self, index: int) -> None:
         self.open()

@@ -67,14 +67,26 @@ def _unopenable_reason(path: Path) -> str:
             "damaged or truncated file)")
 
 
-class VideoSource(Source):
-    """Every readable frame of a video file, in order, none dropped.
+#: The longest run of repeated slots filled in where the header gives no frame count (a
+#: variable-frame-rate stream): a longer gap is more likely a bad timestamp than a still.
+MAX_REPEAT_S = 10.0
 
-    ``fps`` and ``frame_count`` are what the container's header claims. A file holding fewer
-    frames than its header claims (a truncated download, a recording cut off) plays to its
-    last readable frame and ends with one warning, not an error. OpenCV reads it; where
-    OpenCV gives up before the header's count, ffmpeg decodes the rest that can be decoded
-    (see :func:`camview.ffmpeg.decode_frames`).
+
+class VideoSource(Source):
+    """Every readable frame of a video file, in order, none dropped, with its timing.
+
+    ``fps`` and ``frame_count`` are what the container's header claims. A frame slot the
+    file stores as "repeat the previous frame" (a zero-length packet, as in OpenCV's own
+    sample tree.avi, or a variable-frame-rate stream) is read by OpenCV as nothing at all:
+    the next frame simply arrives with a later media time. Each such slot is given as the
+    previous picture again (``Frame.repeat``), so a frame is one slot of 1/fps and whatever
+    is made of the frames (a render's video, its JSON times) keeps the source's duration.
+
+    A file holding fewer frames than its header claims (a truncated download, a recording
+    cut off) plays to its last readable frame and ends with one warning, not an error.
+    OpenCV reads it; where OpenCV gives up before the header's count, ffmpeg decodes the
+    rest that can be decoded (see :func:`camview.ffmpeg.decode_frames`). Slots missing at
+    the end of a file that has repeated slots before are taken as repeats too, not as cut.
     """
 
     seekable = True
@@ -88,6 +100,15 @@ class VideoSource(Source):
         self._rest: Iterator[np.ndarray] | None = None
         self._size = (0, 0)
         self._last_ts = -1.0
+        self._reset_slots()
+
+    def _reset_slots(self) -> None:
+        self._first_ts = 0.0
+        self._pending: tuple[np.ndarray, float] | None = None  # a frame ahead of its slot
+        self._last_image: np.ndarray | None = None
+        self._decoded = 0  # pictures decoded, as ffmpeg numbers them (no repeated slots)
+        self._repeats = 0
+        self._tail_repeats = False
 
     def _open(self) -> None:
         check_file(self.path, "video")
@@ -100,6 +121,7 @@ class VideoSource(Source):
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
         self._cap, self._rest, self._last_ts = cap, None, -1.0
+        self._reset_slots()
         ok, image = cap.read()
         if not ok or image is None:
             size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
@@ -118,9 +140,10 @@ class VideoSource(Source):
         if self._rest is not None:
             self._rest.close()
             self._rest = None
+        self._pending = self._last_image = None
 
     def _recover(self, start: int, size: tuple[int, int]) -> np.ndarray | None:
-        """Frame `start` from ffmpeg, keeping its stream for the frames after it; or None."""
+        """Picture `start` from ffmpeg, keeping its stream for the ones after it; or None."""
         self._rest = decode_frames(self.path, start, size)
         image = next(self._rest, None)
         if image is None:
@@ -138,25 +161,68 @@ class VideoSource(Source):
         self._last_ts = ts
         return ts
 
-    def _read(self) -> tuple[np.ndarray, float] | None:
+    def _slot(self, ts: float, index: int) -> int:
+        """The slot (frame index at the header's rate) a frame of media time `ts` fills;
+        `index` (no repeats) when the rate is unknown or the gap is not believable."""
+        if not self.fps:
+            return index
+        slot = round((ts - self._first_ts) * self.fps)
+        if slot <= index:
+            return index
+        if self.frame_count is not None:
+            return slot if slot < self.frame_count else index
+        return slot if slot - index <= MAX_REPEAT_S * self.fps else index
+
+    def _shown(self, image: np.ndarray, ts: float, index: int):
+        """A decoded picture: given now, or held while the slots before it repeat the last."""
+        if self._last_image is not None and self._slot(ts, index) > index:
+            self._pending = (image, ts)
+            return self._repeat(index)
+        self._last_image = image
+        return image, ts
+
+    def _repeat(self, index: int) -> tuple[np.ndarray, float, bool]:
+        assert self._last_image is not None
+        self._repeats += 1
+        ts = self._first_ts + index / self.fps if self.fps else self._last_ts
+        return self._last_image, ts, True
+
+    def _read(self):
         if self._cap is None:
             return None
+        index = self._next_index
         if self._first is not None:
             image, self._first = self._first, None
+            self._decoded += 1
+            self._last_image = image
             return image, self._first_ts
-        index = self._next_index
+        if self._pending is not None:
+            image, ts = self._pending
+            self._pending = None
+            return self._shown(image, ts, index)
+        if self._tail_repeats and self.frame_count is not None and index < self.frame_count:
+            return self._repeat(index)
         if self._rest is not None:
             image = next(self._rest, None)
             if image is not None:
+                self._decoded += 1
+                self._last_image = image
                 return image, self._nominal_time(index)
-        else:
+        elif not self._tail_repeats:
             ok, image = self._cap.read()
             if ok and image is not None:
-                return image, self._media_time(index)
+                self._decoded += 1
+                return self._shown(image, self._media_time(index), index)
             if self.frame_count is not None and index < self.frame_count:
-                image = self._recover(index, self._size)
+                image = self._recover(self._decoded, self._size)
                 if image is not None:
+                    self._decoded += 1
+                    self._last_image = image
                     return image, self._nominal_time(index)
+                if self._repeats and self._last_image is not None:
+                    # Slots after the last picture of a file that repeats pictures: repeats.
+                    self._tail_repeats = True
+                    return self._repeat(index)
         if self.frame_count is not None and index < self.frame_count:
             self._warn(f"video {self.path}: its header claims {self.frame_count} frames but "
                        f"only {index} could be read (a truncated or damaged file?)")
@@ -186,3 +252,4 @@ class VideoSource(Source):
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         self._next_index = index
         self._last_ts = -1.0
+        self._pending, self._tail_repeats, self._decoded = None, False, index

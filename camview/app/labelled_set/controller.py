@@ -21,9 +21,11 @@ from camview.app.labelled_set.view import BACK_TO_LIVE, SetView
 from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pair
 from camview.app.session import Session
 from camview.dataset import LabelledSet, looks_like_labelled_set
-from camview.evaluation import Tally
+from camview.evaluation import DEFAULT_BATCH, Tally
 from camview.labels import imagenet_labels
-from camview.results import ImageResult
+from camview.maps import Cancelled
+from camview.results import ImageResult, ResultCache
+from camview.versus import Versus
 
 #: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
 TITLE_SCALE = 1.6
@@ -44,11 +46,20 @@ class SetMode(QObject):
         self.tally = Tally(max_mistakes=0)  # the list ranks the mistakes itself
         self.cache_hits: int | None = None  # of the last finished run
         self.explainer = LatestJob()
+        self.versus_job = LatestJob(name="camview-set-versus")  # the second model's run
+        self.dataset: LabelledSet | None = None
+        self.versus: Versus | None = None
         self._model = self._method = None  # what the run and the picture were made with
         self._explained: tuple | None = None
         self._was_frozen = False
         self.view.selected.connect(self.explain)
+        self.view.selected.connect(self.view.overview.highlight)
+        self.view.overview.imageClicked.connect(self.view.select_result)
+        self.view.overview.pairClicked.connect(self._on_cell)
         self.view.back.connect(self.leave)
+        self.view.versus.currentIndexChanged.connect(lambda _i: self.run_versus())
+        self.versus_job.done.connect(self._on_versus)
+        self.versus_job.failed.connect(self._on_versus_failed)
         self.explainer.done.connect(self._on_explained)
         self.explainer.failed.connect(self._on_explain_failed)
         session.modelChanged.connect(self._on_model)
@@ -108,6 +119,7 @@ class SetMode(QObject):
         self._cancel_run()
         self.tally = Tally(max_mistakes=0)
         self.cache_hits = None
+        self.dataset = self.versus = None
         model = self.s.model
         name = Path(self.spec).name or self.spec
         self._model = model
@@ -119,6 +131,7 @@ class SetMode(QObject):
         self.run = SetRun(self.spec, model)
         self.run.opened.connect(self._on_opened)
         self.run.resultsReady.connect(self._on_results)
+        self.run.embedded.connect(self._on_embedded)
         self.run.finished.connect(self._on_finished)
         self.run.failed.connect(self._on_failed)
         self.run.start()
@@ -130,6 +143,7 @@ class SetMode(QObject):
 
     # -- the run's signals
     def _on_opened(self, dataset: LabelledSet) -> None:
+        self.dataset = dataset
         self.view.listed(dataset)
         if dataset.warnings:
             self.s.show_status(dataset.warnings[0] + (
@@ -148,11 +162,99 @@ class SetMode(QObject):
         if self.sender() is not self.run:
             return
         self._on_results()  # any results still waiting
+        self._show_set_views()
+        self.run_versus()
         self.cache_hits = hits
         n = len(self.tally.results)
         self.view.finish(f"all {hits} from the cache" if hits == n and n else
                          f"{hits} of {n} from the cache" if hits else "done")
         self.run = None
+
+    def _on_embedded(self, embedded) -> None:
+        if self.sender() is not self.run or self._model is None:
+            return
+        self._on_results()  # the points are by set position: every result first
+        done, points = embedded
+        how = "t-SNE" if done.method == "tsne" else "PCA (too few images for t-SNE)"
+        self.view.overview.set_points(
+            self.tally.results, points[:len(self.tally.results)], self._model.short_label,
+            f"{done.dims} channels of {self._model.read_layer}, pooled, reduced with {how}; "
+            "diamonds are mistakes. Hover: the image; click: select it.")
+        self.view.overview.dim_others(self.view.cls.currentData())
+        self.view.overview.highlight(self.view.current())
+
+    def _show_set_views(self) -> None:
+        """The confusion matrix and where each class looks, once the set is classified."""
+        model = self._model
+        if model is None or not self.tally.per_class:
+            return
+        self.view.overview.set_confusion(self.tally.confusion(model))
+        self.view.set_where({c: self.tally.where.summary(c, model.short_label(c))
+                             for c in self.tally.per_class})
+
+    # -- a second model over the same set
+    def run_versus(self) -> None:
+        """Run the model chosen in the view's versus list over the set, in the background
+        (once the set's own run is done); its summary goes under the filters."""
+        name = self.view.versus.currentData()
+        self.versus = None
+        if name is None or self.dataset is None or self._model is None:
+            self.view.versus_note.setText("")
+            self.versus_job.submit(lambda cancel: None)  # drops a run in progress
+            return
+        if self.run is not None:
+            self.view.versus_note.setText(f"{name} runs once the set is classified…")
+            return
+        first, images = self._model, self.dataset.images
+
+        def job(cancel):
+            from camview.models import load_model
+
+            versus = Versus(first, load_model(name), images)
+            cache = ResultCache.default()
+            try:
+                versus.run(batch_size=DEFAULT_BATCH, cache=cache, cancel=cancel)
+            finally:
+                if cache is not None:
+                    cache.close()
+            if cancel.is_set():
+                raise Cancelled
+            return versus
+
+        self.view.versus_note.setText(f"running {name} over the set…")
+        self.versus_job.submit(job)
+
+    def _on_versus(self, token: int, versus) -> None:
+        if token != self.versus_job.latest or versus is None or not self.shown:
+            return
+        self.versus = versus
+        v = versus.summary(self.tally.results)
+        first = self._model.name if self._model is not None else "first"
+        unmatched = (f"; no {v['model']} label for: {', '.join(v['unmatched'])}"
+                     if v["unmatched"] else "")
+        self.view.versus_note.setText(
+            f"{v['model']}: top-1 {100 * v['accuracy']['top1']:.1f} %, top-5 "
+            f"{100 * v['accuracy']['top5']:.1f} %; agrees with {first} on "
+            f"{100 * v['agree']:.1f} %; only {first} right on {v['only_first_right']}, only "
+            f"{v['model']} right on {v['only_second_right']}{unmatched}")
+
+    def _on_versus_failed(self, token: int, message: str) -> None:
+        if token == self.versus_job.latest:
+            self.view.versus_note.setText(message)
+            self.s.show_status(message, error=True)
+
+    def _on_cell(self, pair) -> None:
+        """A confusion cell: the list shows that pair (the diagonal: the class's images)."""
+        true, predicted = pair
+        view = self.view
+        if predicted == true or predicted is None:
+            view.mistakes_only.setChecked(predicted is None)
+            view.choose_pair(None)
+            view.set_class_filter(true, "true")
+        elif (true, predicted) in self.tally.confusions:
+            view.mistakes_only.setChecked(True)
+            view.set_class_filter(None)
+            view.choose_pair((true, predicted))
 
     def _on_failed(self, message: str) -> None:
         if self.sender() is not self.run:
@@ -234,6 +336,8 @@ class SetMode(QObject):
         if not self.shown:
             return
         self._cancel_run()
+        self.versus_job.submit(lambda cancel: None)  # drops a second model's run
+        self.versus = None
         self.spec = None
         self._explained = None
         self.shown = False
@@ -252,3 +356,4 @@ class SetMode(QObject):
             run.cancel()
             run.join(timeout)
         self.explainer.stop(timeout)
+        self.versus_job.stop(timeout)

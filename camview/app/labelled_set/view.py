@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,6 +29,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camview.app.labelled_set.overview import SetOverview
 from camview.app.labelled_set.table import (
     CONFIDENCE,
     SIDES,
@@ -40,11 +42,19 @@ from camview.app.labelled_set.worker import Pair
 from camview.app.widgets import ImageView, signals_blocked
 from camview.dataset import LabelledSet
 from camview.evaluation import Tally
+from camview.models import REGISTRY
 from camview.results import ImageResult
+from camview.where import region_name
 
 ANY_CLASS = "Any class"
+NO_VERSUS = "No second model"
 ALL_PAIRS = "All pairs"
 BACK_TO_LIVE = "Back to live"
+
+
+def list_model_names() -> list[str]:
+    """The built-in models a second run may use (the registry's names)."""
+    return list(REGISTRY)
 
 
 class SetView(QWidget):
@@ -96,6 +106,19 @@ class SetView(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, self.table.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.versus = QComboBox()  # a second model run over the same set
+        self.versus.addItem(NO_VERSUS, None)
+        for name in list_model_names():
+            self.versus.addItem(f"versus {name}", name)
+        self.versus.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.versus.setToolTip("Run a second model over the set: both accuracies, how often "
+                               "they agree, where one is right and the other wrong")
+        self.versus_note = QLabel("")
+        self.versus_note.setWordWrap(True)
+        self.where = QLabel("")  # where the chosen class looks (camview.where)
+        self.where.setWordWrap(True)
+        self.where_of: dict[int, tuple[dict | None, str | None]] = {}
+        self.overview = SetOverview()
         self.picture = ImageView("select an image")
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
@@ -112,6 +135,7 @@ class SetView(QWidget):
         top.addWidget(self.title)
         top.addWidget(self.accuracy, 1)
         top.addWidget(self.progress)
+        top.addWidget(self.versus)
         top.addWidget(self.back_button)
         filters = QHBoxLayout()
         filters.addWidget(self.mistakes_only)
@@ -122,6 +146,8 @@ class SetView(QWidget):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(filters)
+        column.addWidget(self.where)
+        column.addWidget(self.versus_note)
         column.addWidget(self.list, 1)
         confused = QGroupBox("Confused pairs: true → predicted (click to filter)")
         QVBoxLayout(confused).addWidget(self.pairs)
@@ -129,7 +155,12 @@ class SetView(QWidget):
         right = QWidget()
         shown = QVBoxLayout(right)
         shown.setContentsMargins(0, 0, 0, 0)
-        shown.addWidget(self.picture, 1)
+        pictures = QSplitter(Qt.Orientation.Vertical)
+        pictures.addWidget(self.picture)
+        pictures.addWidget(self.overview)
+        pictures.setStretchFactor(0, 3)
+        pictures.setStretchFactor(1, 2)
+        shown.addWidget(pictures, 1)
         shown.addWidget(self.caption)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -162,6 +193,8 @@ class SetView(QWidget):
         self.picture.clear()
         self.caption.setText("")
         self._set_pairs({})
+        self.overview.clear()
+        self.set_where({})
 
     def listed(self, dataset: LabelledSet) -> None:
         self.progress.setRange(0, len(dataset))
@@ -261,7 +294,58 @@ class SetView(QWidget):
 
     def _apply_filter(self, *_args) -> None:
         self.rows.set_filter(self.row_filter())
+        self.overview.dim_others(self.cls.currentData())
+        self._show_where()
         self._keep_current_visible()
+
+    # -- where each class looks
+    def set_where(self, where_of: dict[int, tuple[dict | None, str | None]]) -> None:
+        """Each class's "where" and flag (camview.where); flagged classes marked in red in
+        the class filter, their flag as its tooltip."""
+        self.where_of = where_of
+        for row in range(1, self.cls.count()):
+            _, flag = where_of.get(self.cls.itemData(row), (None, None))
+            self.cls.setItemData(row, QColor("#b42318") if flag else None,
+                                 Qt.ItemDataRole.ForegroundRole)
+            self.cls.setItemData(row, flag, Qt.ItemDataRole.ToolTipRole)
+        self._show_where()
+
+    def flagged(self) -> list[int]:
+        return [c for c, (_, flag) in self.where_of.items() if flag]
+
+    def _show_where(self) -> None:
+        cls = self.cls.currentData()
+        if cls is None:
+            names = [self.table.label(c) for c in self.flagged()]
+            self.where.setText(f"flagged (maps in one place near an edge): {', '.join(names)}"
+                               if names else "")
+            self.where.setStyleSheet("color: #b42318;" if names else "")
+            return
+        where, flag = self.where_of.get(cls, (None, None))
+        if where is None:
+            self.where.setText("")
+            return
+        y, x = where["peak"]
+        text = (f"where {self.table.label(cls)} looks: mean map peaks at the "
+                f"{region_name(y, x)} (y {y:.2f}, x {x:.2f}); "
+                f"{100 * where['consistency']:.0f} % of its {where['images']} maps peak near it")
+        self.where.setText(text + (f"\n{flag}" if flag else ""))
+        self.where.setStyleSheet("color: #b42318;" if flag else "")
+
+    def select_result(self, result: ImageResult) -> None:
+        """Select `result` in the list (a click in the scatter), widening the filters when
+        it is not shown."""
+        rows = [(r.path, r.true) for r in self.visible()]
+        if (result.path, result.true) not in rows:
+            with signals_blocked(self.mistakes_only), signals_blocked(self.cls), \
+                    signals_blocked(self.pairs):
+                self.mistakes_only.setChecked(False)
+                self.cls.setCurrentIndex(0)
+                self.pairs.setCurrentRow(0)
+            self._apply_filter()
+            rows = [(r.path, r.true) for r in self.visible()]
+        if (result.path, result.true) in rows:
+            self.select_row(rows.index((result.path, result.true)), by_user=True)
 
     def _keep_current_visible(self) -> None:
         if self.current() is None:

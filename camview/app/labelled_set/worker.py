@@ -20,6 +20,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camview.dataset import LabelledImage, open_labelled_set
+from camview.embedding import FeatureStore, embed
 from camview.errors import CamviewError, for_window
 from camview.evaluation import DEFAULT_BATCH, classify_set, network_input
 from camview.explain import describe, draw_compare
@@ -40,7 +41,7 @@ class Pair:
     """One image of the set explained: the picture of its two maps and its classification by
     the model that drew them (after a model switch, before the set's run reaches it)."""
 
-    picture: np.ndarray  # BGR: [predicted class | true class], each titled
+    picture: np.ndarray  # BGR: [photo | predicted class | true class], each titled
     result: ImageResult
     titles: tuple[str, str]
 
@@ -61,7 +62,8 @@ def pair_titles(result: ImageResult, label) -> tuple[str, str, int]:
 def explain_pair(model: CamModel, method: Method, result: ImageResult, style: OverlayStyle,
                  cancel: threading.Event | None = None) -> Pair:
     """Classify one image of the set again with `model` (the input the set run uses) and draw
-    the maps of its predicted class and its true class, side by side and titled."""
+    the photo itself, then the maps of its predicted class and its true class, side by side
+    and titled (the maps alone hide the colours the network saw)."""
     image, _ = load_image(result.path)
     x = network_input(model, image)[None]
     first = method.explain(x, None, cancel=cancel)  # the top-1 map; its scores classify
@@ -71,7 +73,7 @@ def explain_pair(model: CamModel, method: Method, result: ImageResult, style: Ov
     photo = shrink(image, PICTURE_SIDE)
     panels = [(title, describe(model, m, topk=0, pinned=False))
               for title, m in zip(titles[:2], (first, second), strict=True)]
-    picture = draw_compare(photo, panels, replace(style, layout="overlay", topk=0))
+    picture = draw_compare(photo, panels, replace(style, layout="side-by-side", topk=0))
     return Pair(picture, fresh, titles[:2])
 
 
@@ -86,6 +88,7 @@ class SetRun(QObject):
 
     opened = pyqtSignal(object)
     resultsReady = pyqtSignal()
+    embedded = pyqtSignal(object)  # Embedding and its points by set position, before finished
     finished = pyqtSignal(int)
     failed = pyqtSignal(str)
 
@@ -149,9 +152,18 @@ class SetRun(QObject):
             dataset = open_labelled_set(self.spec, self.model.labels)
             self._emit(self.opened, dataset)
             cache = ResultCache.default() if self.use_cache else None
+            features, rows = FeatureStore(), []
             for result in classify_set(self.model, dataset.images, batch_size=self.batch_size,
-                                       cache=cache, cancel=self._cancel):
+                                       cache=cache, cancel=self._cancel, views=True):
+                if result.views is not None:
+                    features.append(result.views.features)
+                    rows.append(result.index)
                 self._offer(result)
+            if features.count and not self.cancelled:  # t-SNE: seconds, off the GUI thread
+                done = embed(features.array())
+                points = np.full((len(dataset), 2), np.nan, np.float32)
+                points[rows] = done.points
+                self._emit(self.embedded, (done, points))
             self._emit(self.finished, cache.hits if cache is not None else 0)
         except CamviewError as exc:
             self._emit(self.failed, for_window(exc))

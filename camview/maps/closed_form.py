@@ -1,0 +1,87 @@
+"""Maps from one forward pass of a runtime that has no backward (OpenVINO): the gradient of a
+pooling + dense head in closed form.
+
+For global average pooling then one dense layer, score_c = sum_k W[k, c] mean_ij A_ijk + b_c,
+so d score_c / d A_ijk = W[k, c] / (H * W) at every position; for a direct head (the class's
+own channel, globally averaged: SqueezeNet) it is 1 / (H * W) on channel c and 0 elsewhere.
+Either way the gradient is a function of the class alone, so every gradient method's own
+`weights` rule (Grad-CAM, Grad-CAM++, Layer-CAM and any GradientMethod added later) runs on
+the activations and scores the runtime returned, in one small compiled call per method (or
+group of methods, for the live compare). CAM and Eigen-CAM need no gradient at all. Methods
+that need a true backward pass (saliency, SmoothGrad, guided, a gradient method at an earlier
+--layer or after a non-linear head) stay on TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from camview.models.base import CamModel
+from camview.models.graph import HeadKind
+from camview.models.runtimes import TENSORFLOW, Forward
+
+#: Heads whose gradient to the read layer is known in closed form.
+CLOSED_FORM_HEADS = (HeadKind.FC, HeadKind.DIRECT)
+
+
+def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
+    """Whether `method` (a camview.maps Method) is computed from the model's runtime forward
+    pass here (or `forward`'s, one about to be used): a runtime other than TensorFlow, a
+    method whose map is `from_tensors` of the read layer, and for a gradient method a head
+    whose gradient is known."""
+    model = method.model
+    forward = forward or model.runtime
+    if forward.name == TENSORFLOW or method.shared_pass is None:
+        return False
+    if method.layer != model.read_layer:
+        return False
+    return not method.shared_pass or model.head in CLOSED_FORM_HEADS
+
+
+def closed_form_gradient(model: CamModel, features, c):
+    """TF ops: d score_c / d activations (h, w, k) for the model's pooling + dense head."""
+    import tensorflow as tf
+
+    shape = tf.shape(features)
+    positions = tf.cast(shape[0] * shape[1], features.dtype)
+    if model.head is HeadKind.DIRECT:
+        row = tf.one_hot(c, shape[2], dtype=features.dtype)
+    else:
+        row = tf.gather(tf.constant(model.fc_weights), c, axis=1)
+    return tf.broadcast_to(row / positions, shape)
+
+
+def explain_closed_form(model: CamModel, methods: Sequence[Any], batch: np.ndarray,
+                        target: int | None, forward: Forward | None = None
+                        ) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """(each method's raw map, scores, class) for one prepared input: one forward pass of the
+    model's runtime (or `forward`: warming one up before it is used), then the methods' own
+    rules in one compiled call (cached on the model)."""
+    features, logits = (forward or model.runtime)(batch)
+    run = model.compiled_once(
+        ("closed form", model.read_layer, tuple(type(m).__name__ for m in methods)),
+        lambda: _compile(model, methods, features.shape[-1], logits.shape[-1]))
+    cams, c = run(features[0], logits[0], np.int32(-1 if target is None else target))
+    return [cam.numpy() for cam in cams], logits[0], int(c)
+
+
+def _compile(model: CamModel, methods: Sequence[Any], channels: int, classes: int):
+    import tensorflow as tf
+
+    gradient = any(m.shared_pass for m in methods)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, channels], tf.float32),
+                                  tf.TensorSpec([classes], tf.float32),
+                                  tf.TensorSpec([], tf.int32)])
+    def run(features, logits, target):
+        c = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
+        score = tf.gather(logits, c)
+        grads = closed_form_gradient(model, features, c) if gradient else None
+        cams = tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
+                     for m in methods)
+        return cams, c
+
+    return run

@@ -1,0 +1,341 @@
+"""The forward pass behind a CamModel: TensorFlow's compiled call, or the same graph run by
+OpenVINO, which is near this CPU's floor for a forward pass (1.7-2.1x TensorFlow's here).
+
+Either runtime takes a batch of any size (batch 1 for the live loop, larger for evaluate and
+the perturbation methods) and returns, in one call, the read layer's activations and the
+class scores: everything CAM, Eigen-CAM, Score-CAM, occlusion, deletion/insertion and, for a
+pooling + dense head, the gradient methods need (camview.maps.closed_form).
+
+``auto`` uses OpenVINO when the model converts, its outputs match TensorFlow's on a probe
+input (checked at every load, see PROBE_TOLERANCE) and it is the faster of the two on that
+input now (`race`: on a heavily shared CPU it may not be), else TensorFlow, with one line
+saying why; with a GPU TensorFlow can use (the ``camview[cuda]`` install), ``auto`` keeps
+TensorFlow. The conversion (Keras SavedModel export, then ``openvino.convert_model``) takes
+tens of seconds, so its result is kept under the cache folder, keyed by the model's fingerprint
+(graph, read layer and the weights' bytes), and OpenVINO's own CACHE_DIR keeps the compiled
+blob beside it: a second start reads both back (1-2 s on two loaded cores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from camview.cache_folder import cache_dir
+from camview.errors import ModelError
+
+
+class CamModel(Protocol):
+    """What a runtime reads of camview.models.base.CamModel (which imports this module)."""
+
+    name: str
+    read_layer: str
+    feature_model: Any  # keras.Model: input -> [read layer's activations, scores]
+    input_spec: Any  # tf.TensorSpec of one input
+    tensorflow_forward: Forward  # TensorFlow's compiled forward, built once
+    runtime_race_ms: dict[str, float] | None  # what auto timed (race), when it did
+
+    def prepare(self, frame_bgr: np.ndarray) -> np.ndarray: ...
+
+log = logging.getLogger(__name__)
+
+TENSORFLOW = "tensorflow"
+OPENVINO = "openvino"
+AUTO = "auto"
+#: What --runtime takes, in the order help and menus list them.
+RUNTIMES = (AUTO, TENSORFLOW, OPENVINO)
+#: The runtime a model loads with unless told otherwise; tests set $CAMVIEW_RUNTIME.
+RUNTIME_ENV = "CAMVIEW_RUNTIME"
+#: OpenVINO is used only when its outputs on the probe input are within this fraction of the
+#: output's range (scores and activations alike) of TensorFlow's.
+PROBE_TOLERANCE = 1e-3
+#: Said the first time a model is converted (tens of seconds on two loaded cores).
+OPTIMISING = "optimising the model for this CPU (once)"
+#: Calls of each runtime auto times on the probe input (race), in turns.
+RACE_REPEATS = 5
+#: TensorFlow's outputs on the probe input, kept beside the converted graph.
+PROBE = "probe.npz"
+
+Say = Callable[[str], None]
+
+
+def default_runtime() -> str:
+    """$CAMVIEW_RUNTIME when set (checked), else auto."""
+    return check_runtime(os.environ.get(RUNTIME_ENV) or AUTO)
+
+
+def check_runtime(name: str) -> str:
+    """`name` when it is one of RUNTIMES, else one line naming them."""
+    name = str(name).strip().lower()
+    if name not in RUNTIMES:
+        raise ModelError(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
+    return name
+
+
+class Forward:
+    """A batch of prepared inputs (n, h, w, c) float32 -> (activations (n, h', w', k),
+    scores (n, classes)) as numpy arrays, in one call. `name` is the runtime, `device` what it
+    runs on (shown by `camview models` and the readout)."""
+
+    name: str
+    device: str
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name} on {self.device}"
+
+
+class TensorFlowForward(Forward):
+    """The feature model as one compiled tf.function of any batch size (traced per shape)."""
+
+    name = TENSORFLOW
+
+    def __init__(self, model: CamModel) -> None:
+        import tensorflow as tf
+
+        feature_model = model.feature_model
+        spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
+
+        @tf.function(input_signature=[spec], reduce_retracing=True)
+        def run(x):
+            return feature_model(x, training=False)
+
+        self._run = run
+        self.device = tensorflow_device()
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features, scores = self._run(np.ascontiguousarray(x, dtype=np.float32))
+        return features.numpy(), scores.numpy()
+
+
+class OpenVinoForward(Forward):
+    """The feature model converted to OpenVINO and compiled for this CPU (latency hint).
+
+    One infer request per calling thread: the live loop, an on-demand map and the set view
+    may call at once, and a request serves one call at a time.
+    """
+
+    name = OPENVINO
+
+    def __init__(self, compiled, device: str) -> None:
+        self._compiled = compiled
+        self._local = threading.local()
+        self.device = device
+        ranks = [len(out.get_partial_shape()) for out in compiled.outputs]
+        if ranks != [4, 2]:
+            raise ModelError(f"the converted model's outputs have ranks {ranks}, not 4 and 2")
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        out = request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
+        return out[0], out[1]
+
+
+@cache
+def tensorflow_device() -> str:
+    """The device TensorFlow computes on: its first GPU's name, else "CPU"."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        return f"GPU {details.get('device_name', gpu.name)}"
+    return "CPU"
+
+
+@cache
+def openvino_device() -> str:
+    """This CPU's name as OpenVINO reads it."""
+    import openvino
+
+    return "CPU " + str(openvino.Core().get_property("CPU", "FULL_DEVICE_NAME")).strip()
+
+
+def runtime_devices() -> str:
+    """Each runtime and the device it uses here, for `camview models`: read from what is
+    installed, without TensorFlow's seconds-long import."""
+    try:
+        openvino = openvino_device()
+    except Exception as exc:  # not installed, or no CPU plugin: say so, list the rest
+        openvino = f"unavailable ({type(exc).__name__}: {exc})"
+    cuda = _cuda_installed()
+    tensorflow = "a CUDA GPU when one is found, else CPU" if cuda else "CPU"
+    return (f"{TENSORFLOW} on {tensorflow}; {OPENVINO} on {openvino}; {AUTO} (default): "
+            f"{OPENVINO} when the model converts and matches TensorFlow, else {TENSORFLOW}"
+            + ("; with a GPU, tensorflow" if cuda else ""))
+
+
+def _cuda_installed() -> bool:
+    """Whether TensorFlow's CUDA libraries are installed (the camview[cuda] extra)."""
+    from importlib import metadata
+
+    return any((d.metadata["Name"] or "").lower().startswith("nvidia-cudnn")
+               for d in metadata.distributions())
+
+
+def fingerprint(model: CamModel) -> str:
+    """What the converted graph depends on: the model, its read layer, its input and its
+    weights' bytes (hashed: a retrained file or random weights convert again), and the
+    OpenVINO version."""
+    import openvino
+
+    digest = hashlib.blake2b(digest_size=16)
+    fm = model.feature_model
+    for part in (model.name, model.read_layer, str(fm.inputs[0].shape),
+                 [str(o.shape) for o in fm.outputs], openvino.__version__):
+        digest.update(str(part).encode())
+    for weight in fm.weights:
+        digest.update(memoryview(np.ascontiguousarray(weight.numpy())))
+    return digest.hexdigest()
+
+
+def _convert(model: CamModel, folder: Path) -> None:
+    """Keras SavedModel export -> OpenVINO IR in `folder`, with TensorFlow's outputs on the
+    probe input (PROBE file), written beside it and moved into place whole, so a cut
+    conversion leaves nothing that could be read as done."""
+    import openvino
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    try:
+        x = probe_input(model)
+        features, scores = (np.asarray(t) for t in model.feature_model(x, training=False))
+        np.savez(staging / PROBE, x=x, features=features, scores=scores)
+        saved = staging / "saved_model"
+        model.feature_model.export(str(saved), format="tf_saved_model", verbose=False)
+        converted = openvino.convert_model(str(saved))
+        shutil.rmtree(saved)
+        # Full float32: the maps are checked against TensorFlow's to 1e-4.
+        openvino.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
+        if folder.exists() and not (folder / PROBE).is_file():  # an older, partial one
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process converted it meanwhile: theirs is as good
+            if not (folder / "model.xml").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward:
+    """The model's forward pass in OpenVINO, converted once per fingerprint and checked on
+    the probe input at every load; ModelError with the reason when it cannot be converted or
+    compiled, or when its outputs differ from TensorFlow's."""
+    try:
+        import openvino
+    except ImportError as exc:
+        raise ModelError(f"OpenVINO is not installed ({exc})") from None
+    folder = cache_dir() / "openvino" / fingerprint(model)
+    try:
+        if not (folder / "model.xml").is_file() or not (folder / PROBE).is_file():
+            (say or log.warning)(f"{model.name}: {OPTIMISING}, tens of seconds")
+            _convert(model, folder)
+        core = openvino.Core()
+        core.set_property({"CACHE_DIR": str(folder / "compiled")})
+        compiled = core.compile_model(core.read_model(str(folder / "model.xml")), "CPU",
+                                      {"PERFORMANCE_HINT": "LATENCY"})
+    except ModelError:
+        raise
+    except Exception as exc:  # the converter's errors are many and long: one line of it
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ModelError(f"{model.name} does not convert to OpenVINO: {first}") from None
+    forward = OpenVinoForward(compiled, openvino_device())
+    problem = probe_mismatch(forward, folder / PROBE)
+    if problem is not None:
+        raise ModelError(f"OpenVINO is not used for {model.name}: {problem}")
+    return forward
+
+
+def probe_input(model: CamModel) -> np.ndarray:
+    """A fixed, image-like input (smooth noise) at the size a 640x480 frame is fed."""
+    import cv2
+
+    rng = np.random.default_rng(20)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 3)
+    return model.prepare(frame)
+
+
+def probe_mismatch(forward: Forward, probe: Path) -> str | None:
+    """Why `forward` disagrees with TensorFlow's outputs on the probe input (kept with the
+    converted graph when it was made: the same graph and weights give the same outputs, and
+    TensorFlow's first eager call costs a second), or None when its activations and scores
+    are within PROBE_TOLERANCE of their range."""
+    with np.load(probe) as saved:
+        x, expected = saved["x"], (saved["features"], saved["scores"])
+    for what, got, want in zip(("scores", "activations"), reversed(forward(x)),
+                               reversed(expected), strict=True):
+        if got.shape != want.shape:
+            return f"its {what} have shape {got.shape}, TensorFlow's {want.shape}"
+        span = float(np.ptp(want)) or 1.0
+        diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+        if not diff <= PROBE_TOLERANCE * span:  # NaN fails too
+            return (f"its {what} differ from TensorFlow's by {diff:.3g} on a probe input "
+                    f"({diff / span:.2g} of their range; at most {PROBE_TOLERANCE:g})")
+    return None
+
+
+def race(model: CamModel, forward: Forward, repeats: int = RACE_REPEATS) -> dict[str, float]:
+    """Median ms of `forward` and of TensorFlow's compiled forward on the probe input, timed
+    in turns (after one warm-up call each), so load on the machine weighs on both alike."""
+    x = probe_input(model)
+    calls = {forward.name: forward, TENSORFLOW: model.tensorflow_forward}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for fn in calls.values():
+        fn(x)
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            fn(x)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def choose_forward(model: CamModel, requested: str, say: Say | None = None
+                   ) -> tuple[Forward, str | None]:
+    """The forward runtime for `requested` and, when auto fell back to TensorFlow, why (one
+    line, also logged). An explicit ``openvino`` that cannot be had raises ModelError.
+
+    ``auto`` also times both on the probe input (see race) and keeps TensorFlow when
+    OpenVINO is not the faster one here now: on a heavily shared CPU its batch-1 call can take
+    twice TensorFlow's (README, Runtime).
+    """
+    requested = check_runtime(requested)
+    tensorflow = model.tensorflow_forward
+    if requested == TENSORFLOW:
+        return tensorflow, None
+    if requested == AUTO and tensorflow_device() != "CPU":
+        return tensorflow, None  # a GPU: TensorFlow is the faster one here
+    try:
+        forward = openvino_forward(model, say)
+        if requested == AUTO:
+            timed = race(model, forward)
+            model.runtime_race_ms = timed
+            if timed[OPENVINO] >= timed[TENSORFLOW]:
+                raise ModelError(f"OpenVINO is not used for {model.name}: its forward pass "
+                                 f"took {timed[OPENVINO]:.0f} ms against TensorFlow's "
+                                 f"{timed[TENSORFLOW]:.0f} ms on this machine now (median "
+                                 "of a few; --runtime openvino uses it anyway)")
+    except ModelError as exc:
+        if requested == OPENVINO:
+            raise
+        note = str(exc) if "OpenVINO is not used" in str(exc) else (
+            f"OpenVINO is not used: {exc}")
+        note += "; running on TensorFlow"
+        log.warning("%s", note)
+        return tensorflow, note
+    return forward, None

@@ -1,0 +1,110 @@
+"""Faults the command line shows by itself, found before TensorFlow is imported.
+
+Importing TensorFlow takes 7-9 s on a small machine; a wrong --method, a missing source or
+--threshold 1.5 must not wait for it. Everything here reads only the arguments and the
+files they name (a model file's container, a labels file, a dataset folder), never a
+network, so each mistake is one line in well under a second. The commands check the same
+things again where they do the work, so a Python caller of render() is just as safe.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from camview.errors import ModelError, SourceError
+
+#: --weights values that name no file.
+_WEIGHT_WORDS = ("imagenet", "none")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Raise the CamviewError a command would raise later, for what needs no model."""
+    command = args.command
+    for path in getattr(args, "imports", None) or []:
+        if not Path(path).is_file():
+            raise ModelError(f"--import {path}: no such file")
+    if command == "models":
+        return
+    labels = _check_model_options(args)
+    if command == "inspect":
+        return
+    if getattr(args, "method", None) is not None:
+        from camview.maps import method_class
+
+        method_class(args.method)
+    if command == "render":
+        _check_render(args)
+    elif command == "evaluate":
+        from camview.evaluate import check_request
+
+        check_request(args)
+    elif command == "window":
+        _check_window(args)
+    target = getattr(args, "target", None)
+    if target is not None:
+        _check_target(args, target, labels)
+
+
+def _check_model_options(args: argparse.Namespace) -> list[str] | None:
+    """--model, --weights and --labels: the names known, the files there; the labels read."""
+    from camview.labels import read_labels_file
+    from camview.models import DEFAULT_MODEL, check_model_name
+
+    check_model_name(getattr(args, "model", None) or DEFAULT_MODEL)
+    weights = getattr(args, "weights", None)
+    if weights and weights.lower() not in _WEIGHT_WORDS and not Path(weights).exists():
+        raise ModelError(f"--weights {weights}: no such file or folder (or 'imagenet', "
+                         "'none')")
+    labels = getattr(args, "labels", None)
+    return read_labels_file(labels) if labels else None
+
+
+def _check_source(spec: str | int) -> None:
+    """A missing file or folder, or a camera index with no device: named, at once."""
+    from camview.sources import CameraSource, open_source
+
+    source = open_source(spec, opened=False)
+    if isinstance(source, CameraSource):
+        source.check_present()
+
+
+def _check_render(args: argparse.Namespace) -> None:
+    from camview.args import render_request
+    from camview.maps import method_class
+    from camview.render import check_outputs, check_request, method_names
+
+    request = render_request(args)
+    check_request(request)
+    for name in method_names(request):
+        method_class(name)
+    _check_source(request.source)
+    check_outputs(request)
+
+
+def _check_window(args: argparse.Namespace) -> None:
+    from camview.args import style_from_args
+    from camview.sources import open_source
+    from camview.writers import check_writable
+
+    style_from_args(args)
+    if args.source is not None:  # a camera is the window's to retry, not refused here
+        open_source(args.source, opened=False)
+    if args.set is not None and not Path(args.set).expanduser().exists():
+        raise SourceError(f"labelled set {args.set}: no such folder or file")
+    if args.record:
+        check_writable(args.record)
+
+
+def _check_target(args: argparse.Namespace, target: str, labels: list[str] | None) -> None:
+    """--target against the class names when they are known without the model: a labels
+    file, or a built-in model's ImageNet classes."""
+    from camview.labels import class_names_for, find_class, imagenet_labels
+    from camview.models import DEFAULT_MODEL, spec_for
+
+    name = getattr(args, "model", None) or DEFAULT_MODEL
+    if labels is None and spec_for(name) is not None:
+        labels = list(imagenet_labels())
+    if labels is not None:
+        find_class(class_names_for(labels), target, name)
+

@@ -1,0 +1,156 @@
+"""Where each class looks: the mean map of a class's true class over its images, in frame
+coordinates, and a flag when those maps sit consistently near an edge or a corner.
+
+A class whose maps all peak in the same corner is the classic sign of a shortcut (a mark, a
+watermark, a background the images share) rather than the object. The maps are the ones the
+batched classification already computed (camview.evaluation), each min-max normalised and
+resized to a GRID x GRID grid over the whole frame, so images of any shape average together.
+Memory per class is fixed (one grid, one small mean image, one peak per image).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+import cv2
+import numpy as np
+
+GRID = 16  # the grid a map is averaged on, in frame coordinates
+THUMB = 32  # side of the thumbnail each image adds to its class's mean image
+BORDER = 0.15  # the outer part of the frame whose share of the map "border" reports
+#: Peaks within this distance (frame widths) of the class's mean peak count as "consistent".
+NEAR = 0.2
+#: The flag rule (README, Exploring mistakes): at least FLAG_MIN_IMAGES maps, FLAG_CONSISTENCY
+#: of them peaking within NEAR of the mean map's peak, and that peak within FLAG_EDGE of an
+#: edge of the frame. Ordinary photos, framed on their subject, peak near the centre or
+#: spread out; a shared mark in a corner makes every map of its class peak there.
+FLAG_MIN_IMAGES = 5
+FLAG_CONSISTENCY = 0.8
+FLAG_EDGE = 0.25
+
+
+def where_grid(cam: np.ndarray) -> np.ndarray | None:
+    """A raw map over the whole network input -> (GRID, GRID) float32 in 0..1 (min-max, as the
+    overlay draws it); None when the map is flat or not finite (it says nothing of where)."""
+    cam = np.asarray(cam, np.float32)
+    if cam.ndim != 2 or not np.isfinite(cam).all():
+        return None
+    lo, hi = float(cam.min()), float(cam.max())
+    if not hi - lo > 1e-6 * max(abs(hi), abs(lo), 1e-30):
+        return None
+    norm = (cam - lo) / (hi - lo)
+    shrinking = cam.shape[0] > GRID or cam.shape[1] > GRID
+    grid = cv2.resize(norm, (GRID, GRID),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return np.clip(grid, 0.0, 1.0)
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """An image (BGR or grey uint8) -> (THUMB, THUMB, 3) BGR uint8, squashed like the grid."""
+    small = cv2.resize(image, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+    if small.ndim == 2 or small.shape[2] == 1:
+        small = cv2.cvtColor(small.reshape(THUMB, THUMB), cv2.COLOR_GRAY2BGR)
+    return small
+
+
+@cache
+def border_weights() -> np.ndarray:
+    """(GRID, GRID): the fraction of each cell's area lying in the outer BORDER of the frame."""
+    edges = np.linspace(0.0, 1.0, GRID + 1)
+    inner = np.clip(np.minimum(edges[1:], 1 - BORDER) - np.maximum(edges[:-1], BORDER), 0, None)
+    inside = np.outer(inner, inner) * GRID * GRID  # fraction of each cell in the centre box
+    return 1.0 - inside
+
+
+def peak_of(grid: np.ndarray) -> tuple[float, float]:
+    """The (y, x) of a grid's maximum, in frame units 0..1 (the cell's centre)."""
+    y, x = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return (y + 0.5) / grid.shape[0], (x + 0.5) / grid.shape[1]
+
+
+def region_name(y: float, x: float) -> str:
+    """'top-left corner', 'bottom edge', 'centre' ... for a point in frame units."""
+    row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else ""
+    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else ""
+    if row and col:
+        return f"{row}-{col} corner"
+    if row or col:
+        return f"{row or col} edge"
+    return "centre"
+
+
+@dataclass
+class _ClassWhere:
+    grid_sum: np.ndarray = field(default_factory=lambda: np.zeros((GRID, GRID), np.float64))
+    thumb_sum: np.ndarray = field(
+        default_factory=lambda: np.zeros((THUMB, THUMB, 3), np.float64))
+    thumbs: int = 0
+    peaks: array = field(default_factory=lambda: array("f"))  # y, x of each map's peak
+
+
+class WhereTally:
+    """Per true class: the sum of its images' grids and thumbnails, and each map's peak."""
+
+    def __init__(self) -> None:
+        self.classes: dict[int, _ClassWhere] = {}
+
+    def add(self, true: int, grid: np.ndarray | None, thumb: np.ndarray | None) -> None:
+        c = self.classes.setdefault(true, _ClassWhere())
+        if thumb is not None:
+            c.thumb_sum += thumb
+            c.thumbs += 1
+        if grid is not None:
+            grid = np.asarray(grid, np.float32)
+            c.grid_sum += grid
+            c.peaks.extend(peak_of(grid))
+
+    def mean_image(self, true: int) -> np.ndarray | None:
+        """The class's mean image (THUMB x THUMB BGR uint8), or None without one."""
+        c = self.classes.get(true)
+        if c is None or not c.thumbs:
+            return None
+        return np.clip(c.thumb_sum / c.thumbs, 0, 255).astype(np.uint8)
+
+    def mean_grid(self, true: int) -> np.ndarray | None:
+        c = self.classes.get(true)
+        if c is None or not len(c.peaks) or not c.grid_sum.max() > 0:
+            return None
+        return (c.grid_sum / c.grid_sum.max()).astype(np.float32)
+
+    def summary(self, true: int, label: str) -> tuple[dict | None, str | None]:
+        """The JSON's "where" of one class, and its flag (None, or one sentence)."""
+        grid = self.mean_grid(true)
+        if grid is None:
+            return None, None
+        peaks = np.asarray(self.classes[true].peaks, np.float64).reshape(-1, 2)
+        peak = peak_of(grid)
+        near = np.hypot(peaks[:, 0] - peak[0], peaks[:, 1] - peak[1]) <= NEAR
+        consistency = float(near.mean())
+        border = float((grid * border_weights()).sum() / grid.sum())
+        where = {"grid": [[round(float(v), 4) for v in row] for row in grid],
+                 "peak": [round(peak[0], 4), round(peak[1], 4)],
+                 "consistency": round(consistency, 4), "border": round(border, 4),
+                 "images": len(peaks)}
+        return where, flag_sentence(label, len(peaks), int(near.sum()), peak)
+
+
+def flag_sentence(label: str, images: int, near: int, peak: tuple[float, float]) -> str | None:
+    """The flag rule (module constants); None when the class's maps look ordinary."""
+    edge = min(peak[0], 1 - peak[0], peak[1], 1 - peak[1])
+    if images < FLAG_MIN_IMAGES or near < FLAG_CONSISTENCY * images or edge >= FLAG_EDGE:
+        return None
+    return (f"{near} of {images} {label!r} maps peak in the {region_name(*peak)}: look for a "
+            "mark, a watermark or a background the images share")
+
+
+def class_views(tally: WhereTally, classes: list[int],
+                label_of: Callable[[int], str]) -> list[dict]:
+    """The JSON's per-class "where" and "flag", for `classes`."""
+    out = []
+    for c in classes:
+        where, flag = tally.summary(c, label_of(c))
+        out.append({"index": c, "label": label_of(c), "where": where, "flag": flag})
+    return out

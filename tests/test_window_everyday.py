@@ -1,0 +1,96 @@
+"""The window as a new user meets it (issue 21): a bad model chosen inside the window keeps
+the model serving and says which."""
+
+import keras
+
+LONG = 60000
+
+
+def test_a_bad_model_chosen_in_the_window_keeps_the_one_serving(window, qtbot, tmp_path):
+    inputs = keras.Input((32, 32, 4))  # four channels: no frame gives them
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / "pets.keras"
+    keras.Model(inputs, keras.layers.Dense(2)(x)).save(path)
+    window.session.set_model(str(path))
+    qtbot.waitUntil(lambda: "kept efficientnet_lite0" in window.status_text(), timeout=LONG)
+    assert "4 channels" in window.status_text()
+    assert window.session.model.name == "efficientnet_lite0"
+    before = window.session.result
+    qtbot.waitUntil(lambda: window.session.result is not before, timeout=LONG)  # maps go on
+    assert window.session.result.model_name == "efficientnet_lite0"
+
+
+def test_a_new_photo_never_sits_beside_the_previous_photos_map(qtbot, lite0, tmp_path):
+    import cv2
+    from helpers import skimage_bgr
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a_wide.png"), cv2.resize(skimage_bgr("chelsea"), (320, 180)))
+    cv2.imwrite(str(photos / "b_tall.png"), cv2.resize(skimage_bgr("rocket"), (180, 320)))
+    win = started_window(qtbot, Options(source=str(photos), model=lite0,
+                                        output_dir=str(tmp_path)), timeout=LONG)
+    seen = []  # at each new photo: its index, its shape, what the overlay view holds
+
+    def on_frame(frame):
+        result = win.session.result
+        seen.append((frame.index, frame.image.shape, win.overlay_view.image.shape,
+                     None if result is None else result.frame.index))
+
+    win.session.frameShown.connect(on_frame)
+    qtbot.waitUntil(lambda: any(index == 1 for index, *_ in seen), timeout=LONG)
+    qtbot.waitUntil(lambda: win.session.result.frame.index == 1, timeout=LONG)
+    win.close()
+    for index, shape, overlay_shape, mapped in seen:
+        if mapped != index:  # its map not come yet: the overlay view shows this photo
+            assert overlay_shape[:2] == shape[:2], (index, shape, overlay_shape)
+
+
+def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path):
+    import cv2
+    import numpy as np
+    from helpers import skimage_bgr
+
+    from camview.app.labelled_set.worker import explain_pair
+    from camview.maps import make_method
+    from camview.overlay import OverlayStyle
+    from camview.results import ImageResult
+
+    photo = cv2.resize(skimage_bgr("chelsea"), (300, 200))
+    path = tmp_path / "chelsea.png"
+    cv2.imwrite(str(path), photo)
+    result = ImageResult(0, path, 281, ((285, 0.5), (281, 0.2)), 0.2)
+    pair = explain_pair(lite0, make_method("cam", lite0), result, OverlayStyle())
+    h, w = pair.picture.shape[:2]
+    assert w > 3 * 300 * (h - 40) / 200 * 0.9  # three 3:2 panels under their titles
+    third = w // 3
+    first = cv2.resize(pair.picture[h - 200:, :300], (300, 200))
+    assert np.abs(first.astype(int) - photo.astype(int)).mean() < 12  # the photo itself
+    assert pair.picture[:, third:].std() > 10
+
+
+def test_a_long_layer_entry_shows_whole_in_the_list_and_the_tooltip(window):
+    from PyQt6.QtCore import Qt
+
+    combo = window.network.layer
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    widest = max(combo.fontMetrics().horizontalAdvance(t) for t in texts)
+    assert combo.view().minimumWidth() >= widest  # the open list cuts nothing
+    assert all(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == t
+               for i, t in enumerate(texts))
+    assert "(read layer)" in combo.currentText()
+    assert combo.toolTip().startswith(combo.currentText() + "\n")
+    window.panel.pick(combo, 3)  # another layer: its whole name in the tooltip now
+    assert combo.toolTip().startswith(texts[3] + "\n")
+
+
+def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
+    window.session.actions["compare"].trigger()  # G
+    assert window.status_text().startswith("preparing compare: CAM | Grad-CAM | Layer-CAM")
+    qtbot.waitUntil(lambda: bool(window.session.result.panels), timeout=LONG)
+    qtbot.waitUntil(lambda: window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM",
+                    timeout=LONG)
