@@ -10,7 +10,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from camview.app.network import fill_layers
+from camview.app.network_controls import fill_layers
 from camview.app.session import Session, keys_text
 from camview.app.widgets import ImageView
 from camview.layer_outputs import CHANNEL_COUNTS

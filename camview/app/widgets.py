@@ -334,7 +334,7 @@ class ControlPanel(QWidget):
         form = QFormLayout(net)
         form.addRow("Model", self.model)
         form.addRow("Method", self.method)
-        self.network_form = form  # more rows come from camview.app.network
+        self.network_form = form  # more rows come from camview.app.network_controls
         box.addWidget(net)
         look = QGroupBox("Overlay")
         form = QFormLayout(look)

@@ -3,11 +3,13 @@
 It builds the session (camview.app.session: what the parts share, a signal per fact) and
 hands each part the session and the widgets that part owns: the live controls
 (live_controls), compare (compare_controls), slow maps on the frozen frame (frozen_frame),
-scores, the network controls (network), layer outputs (layer_outputs_dock), the Network dock
-(inside_dock: summary, filters, what excites a class), recording and
-snapshots (recording_controls), sources (source_controls), settings (settings_menu) and the
-labelled set (labelled_set). Here are only the views, the panel, the menus from the parts'
-actions, presentation mode, the readout and the window's title and size.
+scores, the sanity check (sanity_check), the network controls (network_controls), the
+runtime (runtime_controls), layer outputs (layer_outputs_dock), the Network dock
+(inside_dock: summary, filters, what excites a class), recording and snapshots
+(recording_controls), sources (source_controls), settings (settings_menu), the dimmed
+waiting still (stale_overlay) and the labelled set (labelled_set). Here are only the views,
+the panel, the menus from the parts' actions, presentation mode, the readout and the
+window's title and size.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from camview.app.jobs import JobBar
 from camview.app.labelled_set.controller import SetMode
 from camview.app.layer_outputs_dock import LayerOutputsDock
 from camview.app.live_controls import LiveControls
-from camview.app.network import NetworkControls
+from camview.app.network_controls import NetworkControls
 from camview.app.recording_controls import RecordingControls
 from camview.app.runtime_controls import RuntimeControls
 from camview.app.sanity_check import SanityCheck
