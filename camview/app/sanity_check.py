@@ -36,14 +36,10 @@ class SanityCheck:
 
     def run(self) -> None:
         s = self.s
-        result, model = s.result, s.model
-        if result is None or model is None or result.model_name != model.name:
-            s.show_status("nothing to check yet: wait for a map", error=True)
+        result = s.shown_map_for("check")
+        if result is None:
             return
-        if s.jobs.busy:
-            s.show_status("a map is being computed: wait for it (or cancel it), then check",
-                          error=True)
-            return
+        model = s.model
         if not s.frozen:
             s.freeze_for("the sanity check of this frame")
         names = methods_for(s.method_shown)

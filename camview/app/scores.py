@@ -57,14 +57,10 @@ class Scores:
 
     def score(self) -> None:
         s = self.s
-        result, model = s.result, s.model
-        if result is None or model is None or result.model_name != model.name:
-            s.show_status("nothing to score yet: wait for a map", error=True)
+        result = s.shown_map_for("score")
+        if result is None:
             return
-        if s.jobs.busy:
-            s.show_status("a map is being computed: wait for it (or cancel it), then score",
-                          error=True)
-            return
+        model = s.model
         if result.map.problem:
             s.show_status(f"this map cannot be scored: {result.map.problem}", error=True)
             return

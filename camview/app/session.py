@@ -249,6 +249,19 @@ class Session(QObject):
             return
         self.targetChanged.emit(index)
 
+    def shown_map_for(self, verb: str) -> Result | None:
+        """The result shown, if it is a map of the model loaded that no job is busy with; else
+        None, having said why ("nothing to {verb} yet", "... then {verb}")."""
+        result, model = self.result, self.model
+        if result is None or model is None or result.model_name != model.name:
+            self.show_status(f"nothing to {verb} yet: wait for a map", error=True)
+            return None
+        if self.jobs.busy:
+            self.show_status(f"a map is being computed: wait for it (or cancel it), then {verb}",
+                             error=True)
+            return None
+        return result
+
     def cancel_job(self) -> None:
         """Stop the on-demand job running; what was shown before stays."""
         if self.jobs.cancel():
