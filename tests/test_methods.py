@@ -124,9 +124,9 @@ def test_saliency_is_the_input_gradient(lite0):
 
 def test_smoothgrad_averages_gradients_of_noisy_copies(lite0):
     batch = lite0.prepare(skimage_bgr("coffee"))
-    method = SmoothGrad(lite0, samples=4, sigma=0.1)
+    method = SmoothGrad(lite0, samples=SmoothGrad.CHUNK + 2, sigma=0.1)  # two chunks
     noise = method.noise(tf.constant(batch)).numpy()
-    assert noise.shape == (4, *batch.shape[1:])
+    assert noise.shape == (SmoothGrad.CHUNK + 2, *batch.shape[1:])
     np.testing.assert_allclose(noise.std(), 0.1 * np.ptp(batch), rtol=0.05)
     grads = []
     for n in noise:  # one copy at a time, eagerly

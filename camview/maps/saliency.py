@@ -57,8 +57,8 @@ class SmoothGrad(Method):
     """SmoothGrad (Smilkov et al. 2017): the input gradient averaged over noisy copies.
 
     ``samples`` copies of the input plus Gaussian noise of standard deviation ``sigma`` times
-    the input's value range go through the network in ONE batched call, with the clean input
-    as the batch's first row (its scores pick the class and are the ones reported). The
+    the input's value range go through the network in batches of CHUNK; the clean input's
+    scores pick the class and are the ones reported. The
     noise is drawn with a fixed seed, so a still frame gives a still map. Raw map: max over
     colour channels of |mean over samples of dS_c/dx|, at the network input's resolution.
     """
@@ -72,6 +72,7 @@ class SmoothGrad(Method):
     options = ("samples", "sigma")
     SAMPLES = 16
     SIGMA = 0.15
+    CHUNK = 4  # noisy copies per backward pass: 4 measured fastest of 1, 2, 4, 8, 16
 
     def __init__(self, model, layer=None, *, samples: int | None = None,
                  sigma: float | None = None) -> None:
@@ -97,15 +98,21 @@ class SmoothGrad(Method):
     def _map(self, feature_model, x, target):
         import tensorflow as tf
 
-        batch = tf.concat([x, x + self.noise(x)], axis=0)
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            _, logits = feature_model(batch, training=False)
-            c = pick_class(logits[0], target)
-            # Rows are independent, so the gradient of the sum is each row's own gradient.
-            score = tf.reduce_sum(tf.gather(logits[1:], c, axis=1))
-        grads = tape.gradient(score, batch)[1:]
-        return gradient_magnitude(tf.reduce_mean(grads, axis=0)), logits[0], c
+        # The clean row's scores from a plain forward pass (it needs no gradient), and the
+        # noisy copies' gradients in chunks: both measured cheaper than one batch (README).
+        _, clean = feature_model(x, training=False)
+        c = pick_class(clean[0], target)
+        noisy = x + self.noise(x)
+        total = tf.zeros_like(x[0])
+        for start in range(0, self.samples, self.CHUNK):
+            chunk = noisy[start:start + self.CHUNK]
+            with tf.GradientTape() as tape:
+                tape.watch(chunk)
+                _, logits = feature_model(chunk, training=False)
+                # Rows are independent, so the gradient of the sum is each row's own gradient.
+                score = tf.reduce_sum(tf.gather(logits, c, axis=1))
+            total += tf.reduce_sum(tape.gradient(score, chunk), axis=0)
+        return gradient_magnitude(total / self.samples), clean[0], c
 
 
 @cache
