@@ -17,8 +17,9 @@ score. A uniformly random map ranks the pixels for the baseline ("random"), with
 seed, at the coarsest resolution among the maps scored (a 7x9 random map removes blobs, as
 a CAM does; a random map at pixel resolution scatters grey specks that destroy any class in
 a few steps and would look unbeatable under deletion: compare maps of like resolution).
-All 2 * (STEPS + 1) inputs per map go through the network in batched calls
-(camview.maps.BatchedForward).
+The 2 * (STEPS - 1) inputs per map between the curves' ends go through the network in batched
+calls (camview.maps.BatchedForward); the ends (the input whole, all grey, all blurred) are the
+same for every map and computed once.
 """
 
 from __future__ import annotations
@@ -75,27 +76,43 @@ def removal_masks(saliency: np.ndarray, steps: int = STEPS) -> np.ndarray:
     return (rank[None, :] < counts[:, None]).reshape(steps + 1, h, w)
 
 
+def end_probabilities(model: CamModel, batch: np.ndarray, target: int) -> np.ndarray:
+    """The target's probability on the input, on it all grey and on it all blurred: both
+    curves' end points, the same for every map of the input (one forward of three rows)."""
+    x = batch[0]
+    rows = np.stack([x, np.broadcast_to(mid_grey(model), x.shape), _blurred(x)])
+    return BatchedForward(model).probabilities(lambda a, b: rows[a:b], 3, target)
+
+
+def _blurred(x: np.ndarray) -> np.ndarray:
+    # reshape: OpenCV returns a one-channel image without its channel axis.
+    return cv2.GaussianBlur(x, (0, 0), BLUR_SIGMA).reshape(x.shape)
+
+
 def score_map(model: CamModel, batch: np.ndarray, cam: np.ndarray, target: int, *,
               steps: int = STEPS, progress: Progress | None = None,
-              cancel: threading.Event | None = None) -> Faithfulness:
+              cancel: threading.Event | None = None,
+              ends: np.ndarray | None = None) -> Faithfulness:
     """Deletion and insertion curves of one raw map for class `target` on one prepared input
-    (1, h, w, channels). Raises camview.maps.Cancelled when `cancel` is set."""
+    (1, h, w, channels); `ends` (end_probabilities) when the caller has them already. Raises
+    camview.maps.Cancelled when `cancel` is set."""
     x = batch[0]
     h, w = x.shape[:2]
     finite = np.nan_to_num(np.asarray(cam, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     masks = removal_masks(upsample_map(finite, (w, h)), steps)[:, :, :, None]
     grey = mid_grey(model)
-    # reshape: OpenCV returns a one-channel image without its channel axis.
-    blurred = cv2.GaussianBlur(x, (0, 0), BLUR_SIGMA).reshape(x.shape)
-    n = steps + 1
+    blurred = _blurred(x)
+    inner = steps - 1  # the fractions strictly between none and all: what depends on the map
 
     def inputs(start: int, stop: int) -> np.ndarray:
-        rows = [np.where(masks[i], grey, x) if i < n else np.where(masks[i - n], x, blurred)
-                for i in range(start, stop)]
+        rows = [np.where(masks[1 + i], grey, x) if i < inner
+                else np.where(masks[1 + i - inner], x, blurred) for i in range(start, stop)]
         return np.stack(rows)
 
-    probs = BatchedForward(model).probabilities(inputs, 2 * n, target, progress, cancel)
-    return Faithfulness(deletion=probs[:n], insertion=probs[n:])
+    probs = BatchedForward(model).probabilities(inputs, 2 * inner, target, progress, cancel)
+    whole, grey_p, blurred_p = end_probabilities(model, batch, target) if ends is None else ends
+    return Faithfulness(deletion=np.concatenate([[whole], probs[:inner], [grey_p]]),
+                        insertion=np.concatenate([[blurred_p], probs[inner:], [whole]]))
 
 
 def random_map(maps: dict[str, np.ndarray], input_hw: tuple[int, int],
@@ -107,23 +124,41 @@ def random_map(maps: dict[str, np.ndarray], input_hw: tuple[int, int],
     return rng.random(min(shapes, key=lambda s: s[0] * s[1])).astype(np.float32)
 
 
+def same_ranking(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two raw maps are equal up to a positive scale, so that they rank the pixels
+    alike and have the same curves: Grad-CAM and HiResCAM through a pooling + dense head,
+    for one (the gradient is constant over positions)."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    top_a, top_b = np.abs(a).max(), np.abs(b).max()
+    return top_a > 0 and top_b > 0 and np.allclose(a / top_a, b / top_b, rtol=0, atol=1e-6)
+
+
 def score_maps(model: CamModel, batch: np.ndarray, maps: dict[str, np.ndarray], target: int,
                *, steps: int = STEPS, seed: int = 0, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> dict[str, Faithfulness]:
     """score_map for each named map, plus RANDOM: a uniformly random map (seeded) at the
-    coarsest resolution among `maps` (the input's when there are none). `progress(done,
-    total)` counts forward passes over all the maps."""
+    coarsest resolution among `maps` (the input's when there are none). The curves' end
+    points are computed once, and a map equal to one scored already (same_ranking) shares
+    its curves. `progress(done, total)` counts forward passes over all the maps."""
     named = dict(maps)
     named[RANDOM] = random_map(maps, batch.shape[1:3], seed)
-    per_map = 2 * (steps + 1)
-    scores = {}
+    ends = end_probabilities(model, batch, target)
+    per_map = 2 * (steps - 1)
+    scores: dict[str, Faithfulness] = {}
     for i, (name, cam) in enumerate(named.items()):
         def step(done: int, _total: int, before: int = i * per_map) -> None:
             if progress is not None:
                 progress(before + done, per_map * len(named))
 
-        scores[name] = score_map(model, batch, cam, target, steps=steps, progress=step,
-                                 cancel=cancel)
+        twin = next((other for other in scores if same_ranking(named[other], cam)), None)
+        if twin is None:
+            scores[name] = score_map(model, batch, cam, target, steps=steps, progress=step,
+                                     cancel=cancel, ends=ends)
+        else:
+            scores[name] = scores[twin]
+            step(per_map, per_map)
     return scores
 
 
