@@ -73,19 +73,25 @@ def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path
     assert pair.picture[:, third:].std() > 10
 
 
-def test_a_long_layer_entry_shows_whole_in_the_list_and_the_tooltip(window):
+def test_the_layer_combo_shows_its_name_whole_and_the_list_shows_the_shapes(window):
     from PyQt6.QtCore import Qt
 
     combo = window.network.layer
-    texts = [combo.itemText(i) for i in range(combo.count())]
-    widest = max(combo.fontMetrics().horizontalAdvance(t) for t in texts)
-    assert combo.view().minimumWidth() >= widest  # the open list cuts nothing
-    assert all(combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == t
-               for i, t in enumerate(texts))
-    assert "(read layer)" in combo.currentText()
-    assert combo.toolTip().startswith(combo.currentText() + "\n")
-    window.panel.pick(combo, 3)  # another layer: its whole name in the tooltip now
-    assert combo.toolTip().startswith(texts[3] + "\n")
+    window.resize(1600, 1000)
+    assert combo.currentText() == "head_activation (read)"
+    # What the closed combo shows fits it (no "head_activation 1280 ch (re…").
+    assert combo.fontMetrics().horizontalAdvance(combo.currentText()) < combo.width() - 24
+    rows = combo.model()
+    assert rows.columnCount() == 2  # name | shape, in the list that opens
+    shapes = [rows.index(i, 1).data() for i in range(rows.rowCount())]
+    assert all(s.endswith(" ch") or s.count("x") == 2 for s in shapes)
+    view = combo.view()
+    assert view.minimumWidth() >= view.columnWidth(0) + view.columnWidth(1)  # cuts nothing
+    tips = [combo.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(combo.count())]
+    assert all(tip.startswith(combo.itemData(i)) for i, tip in enumerate(tips))
+    assert combo.toolTip().startswith(tips[combo.currentIndex()] + "\n")
+    window.panel.pick(combo, 3)  # another layer: its name and shape in the tooltip now
+    assert combo.toolTip().startswith(tips[3] + "\n")
 
 
 def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):

@@ -109,7 +109,7 @@ def test_layer_list_reads_an_earlier_layer_and_cam_refuses_it(qtbot, window, lit
     combo = window.network.layer
     layers = spatial_layers(lite0.keras_model)
     assert combo.count() == len(layers)
-    assert combo.currentData() == lite0.read_layer and "(read layer)" in combo.currentText()
+    assert combo.currentData() == lite0.read_layer and combo.currentText().endswith("(read)")
     early = next(info for info in layers if info.path == "block9_expand_relu")  # stride 16
     # CAM reads only the layer before pooling: it says so and stays where it is.
     window.panel.choose(combo, early.path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from camview.app.network_controls import fill_layers
+from camview.app.network_controls import fill_layers, layer_combo
 from camview.app.session import Session, keys_text
 from camview.app.widgets import ImageView
 from camview.layer_outputs import CHANNEL_COUNTS
@@ -29,11 +29,7 @@ class LayerOutputsDock(QDockWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__("Layer outputs", parent)
         self.setObjectName("layer_outputs")
-        self.layer = QComboBox()
-        self.layer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.layer.setToolTip("The layer whose channels are shown")
-        self.layer.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer = layer_combo("The layer whose channels are shown")
         self.count = QComboBox()
         self.count.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for n in CHANNEL_COUNTS:

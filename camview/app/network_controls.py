@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel
+from PyQt6.QtGui import QStandardItem, QStandardItemModel
+from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QTreeView
 
 from camview.app.saved_settings import is_model_file, remember_preprocess
 from camview.app.session import Session
@@ -24,26 +25,53 @@ from camview.models.preprocess import AUTO, MODES
 
 
 def fill_layers(combo: QComboBox, model: CamModel) -> None:
-    """Every layer maps can be read from (name and output shape), the read layer selected.
+    """Every layer maps can be read from, the read layer selected.
 
-    A narrow side panel cuts a long entry ("head_activation 1280 ch (re…"): the list that
-    opens is as wide as its longest entry, and each entry, the chosen one too, shows whole
-    in its tooltip."""
+    The closed combo shows only the name (and "(read)" for the read layer): in the narrow
+    side panel a name with its shape was cut ("head_activation 1280 ch (re…"). The list that
+    opens is a two-column table, name and output shape, as wide as its widest row, and each
+    entry's whole description is its tooltip."""
+    rows = QStandardItemModel(combo)
+    for info in spatial_layers(model.keras_model):
+        h, w, c = info.shape
+        shape = f"{c} ch" if h is None or w is None else f"{h}x{w}x{c}"
+        read = info.path == model.read_layer
+        name = QStandardItem(f"{info.path} (read)" if read else info.path)
+        name.setData(info.path, Qt.ItemDataRole.UserRole)
+        size = QStandardItem(shape)
+        tip = f"{info.path}  {shape}" + ("  (the read layer)" if read else "")
+        for item in (name, size):
+            item.setToolTip(tip)
+            item.setEditable(False)
+        rows.appendRow([name, size])
     with signals_blocked(combo):
-        combo.clear()
-        for info in spatial_layers(model.keras_model):
-            h, w, c = info.shape
-            shape = f"{c} ch" if h is None or w is None else f"{h}x{w}x{c}"
-            mark = "  (read layer)" if info.path == model.read_layer else ""
-            text = f"{info.path}  {shape}{mark}"
-            combo.addItem(text, info.path)
-            combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        combo.setModel(rows)
         combo.setCurrentIndex(max(0, combo.findData(model.read_layer)))
-        metrics = combo.fontMetrics()
-        widest = max((metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())),
-                     default=0)
-        combo.view().setMinimumWidth(widest + 4 * metrics.averageCharWidth())
+    view = combo.view()
+    if isinstance(view, QTreeView):
+        for column in range(rows.columnCount()):
+            view.resizeColumnToContents(column)
+        view.setMinimumWidth(sum(view.columnWidth(c) for c in range(rows.columnCount()))
+                             + 3 * combo.fontMetrics().averageCharWidth())
     show_whole(combo)
+
+
+def layer_combo(tip: str) -> QComboBox:
+    """A layer picker for the side panel or a dock: it narrows to its place (the name is
+    elided there) and opens as a name | shape table (fill_layers fills it)."""
+    combo = QComboBox()
+    combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
+    combo.setToolTip(tip)
+    view = QTreeView()
+    view.setHeaderHidden(True)
+    view.setRootIsDecorated(False)
+    view.setItemsExpandable(False)
+    view.setAllColumnsShowFocus(True)
+    view.setUniformRowHeights(True)
+    combo.setView(view)
+    return combo
 
 
 def show_whole(combo: QComboBox) -> None:
@@ -52,7 +80,8 @@ def show_whole(combo: QComboBox) -> None:
     if base is None:
         base = combo.toolTip()
         combo.setProperty("baseTip", base)
-    current = combo.currentText()
+    current = combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole) \
+        or combo.currentText()
     combo.setToolTip(f"{current}\n\n{base}" if current else base)
 
 
@@ -63,14 +92,9 @@ class NetworkControls:
     def __init__(self, session: Session, form: QFormLayout) -> None:
         self.s = session
         self.form = form
-        self.layer = QComboBox()
-        self.layer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.layer.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.layer.setMinimumContentsLength(12)
-        self.layer.setToolTip("The layer maps are read from (CAM: only the read layer). An "
-                              "earlier layer shows finer, less class-specific detail: try "
-                              "Layer-CAM there")
+        self.layer = layer_combo("The layer maps are read from (CAM: only the read layer). "
+                                 "An earlier layer shows finer, less class-specific detail: "
+                                 "try Layer-CAM there")
         self.preprocess = QComboBox()
         self.preprocess.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for mode in MODES:
