@@ -61,3 +61,26 @@ def test_class_maps_beat_a_random_map(lite0):
     p = result.probabilities[result.target]
     for s in scores.values():  # both curves end (deletion: start) at the input itself
         assert abs(s.deletion[0] - p) < 1e-3 and abs(s.insertion[-1] - p) < 1e-3
+
+
+def test_maps_equal_up_to_scale_share_their_curves_and_the_ends_are_shared(lite0):
+    """Through EfficientNet's pooling + dense head HiResCAM is Grad-CAM up to a positive
+    scale: score_maps scores it once, and what it gives equals scoring each map alone."""
+    from camview.faithfulness import same_ranking
+
+    batch = lite0.prepare(skimage_bgr("coffee"))
+    grad = make_method("gradcam", lite0).explain(batch)
+    hires = make_method("hirescam", lite0).explain(batch, grad.target)
+    layer = make_method("layercam", lite0).explain(batch, grad.target)
+    assert same_ranking(grad.cam, hires.cam) and not same_ranking(grad.cam, layer.cam)
+    assert same_ranking(grad.cam, 3 * grad.cam) and not same_ranking(grad.cam, -grad.cam)
+    maps = {"gradcam": grad.cam, "hirescam": hires.cam, "layercam": layer.cam}
+    seen = []
+    scores = score_maps(lite0, batch, maps, grad.target, steps=6,
+                        progress=lambda done, total: seen.append((done, total)))
+    assert scores["hirescam"] is scores["gradcam"]
+    assert seen[-1][0] == seen[-1][1]  # the progress ends at its total
+    for name, cam in maps.items():
+        alone = score_map(lite0, batch, cam, grad.target, steps=6)
+        np.testing.assert_allclose(scores[name].deletion, alone.deletion, atol=1e-5)
+        np.testing.assert_allclose(scores[name].insertion, alone.insertion, atol=1e-5)
