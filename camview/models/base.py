@@ -293,8 +293,11 @@ class CamModel:
     def describe(self) -> str:
         h, w = self.input_size
         grey = ", grayscale" if self.channels == 1 else ""
-        return (f"{self.name}: {len(self.labels)} classes, input {w}x{h}{grey} "
-                f"({self.resize.value}), preprocess {self.preprocess_name}, maps from "
+        # "input 224x224 (shorter)" read as the size fed, which a 4:3 frame is not (224x299).
+        size = (f"shorter side {min(h, w)}, aspect kept" if self.resize is ResizeMode.SHORTER
+                else f"{w}x{h}, squashed")
+        return (f"{self.name}: {len(self.labels)} classes, input {size}{grey}, "
+                f"preprocess {self.preprocess_name}, maps from "
                 f"{self.read_layer!r}, head {self.head.value}, runtime "
                 f"{self.runtime.describe()}")
 
