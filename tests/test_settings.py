@@ -18,9 +18,10 @@ from camview.overlay import OverlayStyle
 
 
 def values(model="efficientnet_lite0", method="cam", style=None, smoothing=0.0, readout=True,
-           output_dir=None):
+           output_dir=None, runtime="auto"):
     return setting_values(model=model, method=method, style=style or OverlayStyle(),
-                          smoothing=smoothing, readout=readout, output_dir=output_dir)
+                          smoothing=smoothing, readout=readout, output_dir=output_dir,
+                          runtime=runtime)
 
 
 def test_settings_round_trip_and_the_command_line_wins(tmp_path):
@@ -64,3 +65,20 @@ def test_a_broken_saved_setting_falls_back_to_its_default():
     options = options_with_settings(Options(), settings)
     assert options.style == OverlayStyle() and options.method == "cam"
     assert set(options.origins.values()) == {DEFAULT}
+
+
+def test_the_runtime_chosen_is_remembered_and_the_command_line_wins(tmp_path):
+    from camview.app.main import options_from_args
+    from camview.cli import build_parser
+
+    settings = open_settings()
+    save_settings(settings, values(runtime="openvino"), Options(), geometry=None)
+    assert settings.value("runtime") == "openvino"
+    restored = options_with_settings(Options(), settings)
+    assert restored.runtime == "openvino" and restored.origins["runtime"] == SAVED
+    args = build_parser().parse_args(["window", "--runtime", "tensorflow"])
+    given = options_with_settings(options_from_args(args), settings)
+    assert given.runtime == "tensorflow" and given.origins["runtime"] == COMMAND_LINE
+    assert "model" not in given.given  # --runtime alone keeps the saved model
+    settings.setValue("runtime", "cuda-please")  # a broken one: the default
+    assert options_with_settings(Options(), settings).runtime == "auto"

@@ -38,3 +38,15 @@ def test_runtime_setting_switches_the_live_maps_and_the_readout_says_it(qtbot, w
         assert "tensorflow on CPU" in window.readout.text()
     finally:
         lite0.use_runtime(TENSORFLOW)
+
+
+def test_a_runtime_picked_in_the_window_is_remembered_for_the_next_start(qtbot, window, lite0):
+    from camview.app.saved_settings import SAVED, open_settings, options_with_settings
+
+    try:
+        _pick(window, qtbot, OPENVINO)
+        window.prefs.save()
+        restored = options_with_settings(window.session.options, open_settings())
+        assert restored.runtime == OPENVINO and restored.origins["runtime"] == SAVED
+    finally:
+        lite0.use_runtime(TENSORFLOW)

@@ -28,15 +28,16 @@ def options_from_args(args: argparse.Namespace):
     if labelled_set is not None and not Path(labelled_set).expanduser().exists():
         raise SourceError(f"labelled set {labelled_set}: no such folder or file")
     loading = model_kwargs(args)
-    given = {k for k in (*STYLE_OPTIONS, "method", "model", "output_dir")
+    given = {k for k in (*STYLE_OPTIONS, "method", "model", "output_dir", "runtime")
              if getattr(args, k, None) is not None}
-    if loading:  # --weights/--labels/--layer/--resize are for the model given or default,
-        given.add("model")  # never for a saved one
+    if set(loading) - {"runtime"}:  # --weights/--labels/--layer/--resize are for the model
+        given.add("model")  # given or the default, never for a saved one
     compare = method_list(getattr(args, "compare", None))
     return Options(source=source, record=args.record, labelled_set=labelled_set,
                    model=args.model or DEFAULT_MODEL, model_kwargs=loading,
                    method=args.method or DEFAULT_METHOD,
                    target=args.target, style=style, output_dir=args.output_dir, given=given,
+                   runtime=getattr(args, "runtime", None) or "auto",
                    compare=None if compare is None else tuple(compare))
 
 

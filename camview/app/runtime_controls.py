@@ -11,6 +11,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QComboBox, QFormLayout
 
+from camview.app.saved_settings import COMMAND_LINE, SAVED
 from camview.app.session import Session
 from camview.app.widgets import signals_blocked
 from camview.models.runtimes import OPENVINO, RUNTIMES, default_runtime
@@ -26,9 +27,14 @@ class RuntimeControls:
         self.combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for name in RUNTIMES:
             self.combo.addItem(name, name)
-        given = session.options.model_kwargs.get("runtime")
-        if given:  # --runtime: for the models loaded later in the window too
+        o = session.options
+        # --runtime (for the models loaded later in the window too), else the saved choice,
+        # else $CAMVIEW_RUNTIME or auto.
+        given = o.model_kwargs.get("runtime") or (
+            o.runtime if o.origins.get("runtime") in (COMMAND_LINE, SAVED) else None)
+        if given:
             session.pipeline.set_runtime(given)
+            session.runtime = given
         asked = given or default_runtime()
         self.combo.setCurrentIndex(max(0, self.combo.findData(asked)))
         self._tooltip(None)
@@ -39,6 +45,7 @@ class RuntimeControls:
     def choose(self, name: str) -> None:
         """Run the forward passes on runtime `name` from now on."""
         self.s.pipeline.set_runtime(name)
+        self.s.runtime = name  # remembered with the other settings
         model = self.s.model
         first = model is not None and not model.runtime_ready(name)
         more = " (the first time converts the model: tens of seconds)" if first else ""

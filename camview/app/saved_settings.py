@@ -25,6 +25,7 @@ from camview.maps import DEFAULT_METHOD, method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.models.preprocess import AUTO, MODES
 from camview.models.registry import spec_for
+from camview.models.runtimes import check_runtime
 from camview.overlay import OverlayStyle
 from camview.sources import Source
 
@@ -47,7 +48,7 @@ def _method(text: object) -> str:
 REMEMBERED: dict[str, Callable[[object], object]] = {
     "model": str, "method": _method, "style": str, "colormap": str, "layout": str,
     "scale": str, "threshold": float, "alpha": float, "smoothing": float, "readout": _flag,
-    "output_dir": str,
+    "output_dir": str, "runtime": check_runtime,
 }
 
 
@@ -74,6 +75,7 @@ class Options:
     smoothing: float = 0.0
     readout: bool = True
     output_dir: str | None = None  # snapshots and recordings without a path
+    runtime: str = "auto"  # the forward runtime asked for (camview.models.runtimes)
     compare: tuple[str, ...] | None = None  # --compare: start with these methods in a grid
     given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
@@ -81,20 +83,21 @@ class Options:
 
 
 def setting_values(*, model: str | CamModel, method: str, style: OverlayStyle, smoothing: float,
-                   readout: bool, output_dir: str | None) -> dict[str, object]:
+                   readout: bool, output_dir: str | None, runtime: str) -> dict[str, object]:
     """Every setting by name, as saved, compared and listed (the output folder '' when the
     platform's folders are used)."""
     values: dict[str, object] = {
         "model": model.name if isinstance(model, CamModel) else str(model), "method": method}
     values.update({name: getattr(style, name) for name in STYLE_FIELDS})
-    values.update(smoothing=smoothing, readout=readout, output_dir=output_dir or "")
+    values.update(smoothing=smoothing, readout=readout, output_dir=output_dir or "",
+                  runtime=runtime)
     return values
 
 
 def option_values(options: Options) -> dict[str, object]:
     o = options
     return setting_values(model=o.model, method=o.method, style=o.style, smoothing=o.smoothing,
-                          readout=o.readout, output_dir=o.output_dir)
+                          readout=o.readout, output_dir=o.output_dir, runtime=o.runtime)
 
 
 DEFAULTS = option_values(Options())
@@ -104,7 +107,7 @@ def _with_values(options: Options, values: dict[str, object]) -> Options:
     """`options` with some settings replaced (names as in setting_values)."""
     style = {k: v for k, v in values.items() if k in STYLE_FIELDS}
     out = dataclasses.replace(options, style=dataclasses.replace(options.style, **style))
-    for name in ("model", "method", "smoothing", "readout"):
+    for name in ("model", "method", "smoothing", "readout", "runtime"):
         if name in values:
             setattr(out, name, values[name])
     if "output_dir" in values:

@@ -110,6 +110,7 @@ class Session(QObject):
         self.readout = o.readout
         self.on_demand: str | None = None  # the on-demand method shown, None: live maps
         self.chosen_layer: str | None = None  # the Network group's layer for `model`
+        self.runtime = self.options.runtime  # the runtime asked for (the Runtime picker's)
         self.notice = ""  # no camera: the demo (shown in the title while it holds)
         self.source_name = ""
         self._model: CamModel | None = None

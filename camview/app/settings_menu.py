@@ -49,7 +49,7 @@ class SettingsMenu:
         model = s.model if s.model is not None else s.options.model
         return setting_values(model=model, method=pipe.method_name, style=pipe.style,
                               smoothing=pipe.smoothing, readout=s.readout,
-                              output_dir=s.output.folder)
+                              output_dir=s.output.folder, runtime=s.runtime)
 
     def show_about(self) -> QDialog:
         rows = setting_rows(self.values(), self.s.options, self.s.output.where())
