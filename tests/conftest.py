@@ -7,6 +7,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite checks the TensorFlow path unless a test asks for OpenVINO (tests/test_runtime.py
 # compares the two): converting a model takes tens of seconds, once per model.
 os.environ.setdefault("CAMVIEW_RUNTIME", "tensorflow")
+# No test reaches the internet: a download a test provokes (Keras' ImageNet weights, the public
+# SqueezeNet folder) goes to a proxy that is not there and fails as it would offline; the
+# tests' own mirrors serve on 127.0.0.1, which bypasses the proxy. Subprocesses inherit it.
+for _proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+    os.environ[_proxy] = "http://127.0.0.1:9"
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 import pytest
 from helpers import SQUEEZENET_DIR, SQUEEZENET_MISSING, chelsea_pan, write_video
