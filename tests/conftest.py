@@ -10,8 +10,8 @@ os.environ.setdefault("CAMVIEW_RUNTIME", "tensorflow")
 # No test reaches the internet: a download a test provokes (Keras' ImageNet weights, the public
 # SqueezeNet folder) goes to a proxy that is not there and fails as it would offline; the
 # tests' own mirrors serve on 127.0.0.1, which bypasses the proxy. Subprocesses inherit it.
-for _proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-    os.environ[_proxy] = "http://127.0.0.1:9"
+os.environ["http_proxy"] = os.environ["https_proxy"] = "http://127.0.0.1:9"
+os.environ["HTTP_PROXY"] = os.environ["HTTPS_PROXY"] = "http://127.0.0.1:9"
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 import pytest

@@ -231,3 +231,28 @@ def test_preprocessing_is_remembered_per_model_file(qtbot, video, model_file, tm
     qtbot.waitUntil(lambda: again.session.result.model_name == "efficientnet_lite0", timeout=LONG)
     qtbot.waitUntil(lambda: again.network.preprocess.isHidden(), timeout=LONG)
     again.close()
+
+
+def test_integrated_gradients_baseline_is_picked_beside_its_steps(qtbot, lite0):
+    """The frozen frame's options row offers --baseline too, as a list (black or blur)."""
+    from camview.app.frozen_frame import MethodOptions
+    from camview.maps.integrated_gradients import BASELINES
+
+    holder = QLabel()
+    qtbot.addWidget(holder)
+    options = MethodOptions(holder)
+    options.show_for("integrated-gradients")
+    holder.show()
+    box = options.boxes["baseline"]
+    assert box.isVisible() and options.boxes["steps"].isVisible()
+    assert not options.boxes["masks"].isVisible()
+    assert [box.itemData(i) for i in range(box.count())] == list(BASELINES)
+    assert dict(options.values("integrated-gradients")) == {"steps": 32, "baseline": "black"}
+    seen = []
+    options.changed.connect(lambda: seen.append(True))
+    box.setCurrentIndex(box.findData("blur"))
+    box.activated.emit(box.currentIndex())  # what a user's pick sends
+    assert seen and dict(options.values("integrated-gradients"))["baseline"] == "blur"
+    method = make_method("integrated-gradients", lite0, **dict(options.values(
+        "integrated-gradients")))
+    assert method.baseline == "blur"

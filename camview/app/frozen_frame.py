@@ -15,12 +15,21 @@ from __future__ import annotations
 import dataclasses
 
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
-from PyQt6.QtWidgets import QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
 
 from camview.app.session import Session, is_on_demand
 from camview.explain import describe, draw
 from camview.live import Result
 from camview.maps import METHODS, MapResult, method_class
+from camview.maps.integrated_gradients import BASELINES
 from camview.ondemand import Job, MapRequest
 from camview.scale import MapScale
 
@@ -34,9 +43,13 @@ OPTION_WIDGETS: dict[str, tuple[str, float, float, str]] = {
     "samples": ("Samples", 1, 256, "SmoothGrad: noisy copies averaged (one batched call)"),
     "sigma": ("Noise", 0.0, 1.0, "SmoothGrad: noise sigma, a fraction of the input's range"),
     "steps": ("Steps", 1, 1024, "Integrated Gradients: gradient steps along the path from the "
-              "black baseline (batched; more steps, closer to completeness)"),
+              "baseline (batched; more steps, closer to completeness)"),
+    "baseline": ("Baseline", 0, 0, "Integrated Gradients: the input the path starts from: black, "
+                 "or the frame blurred (attributions then sum to the score's rise over it)"),
     "masks": ("Masks", 1, 20000, "RISE: random masks the frame is seen through (batched)"),
 }
+#: The options picked from a list rather than typed (their OPTION_WIDGETS range is unused).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"baseline": BASELINES}
 
 
 class MethodOptions(QWidget):
@@ -49,20 +62,26 @@ class MethodOptions(QWidget):
         super().__init__(parent)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        self.boxes: dict[str, QSpinBox | QDoubleSpinBox | QComboBox] = {}
         self.labels: dict[str, QLabel] = {}
-        # Options with no widget here (Integrated Gradients' --baseline) keep their default.
         for name in dict.fromkeys(o for m in METHODS.values() if not m.live for o in m.options
                                   if o in OPTION_WIDGETS):
             text, low, high, tip = OPTION_WIDGETS[name]
             owner = next(m for m in METHODS.values() if name in m.options)
             default = getattr(owner, name.upper())
-            box = QDoubleSpinBox() if isinstance(default, float) else QSpinBox()
-            box.setRange(low, high)
-            box.setValue(default)
+            if name in OPTION_CHOICES:
+                box = QComboBox()
+                for choice in OPTION_CHOICES[name]:
+                    box.addItem(choice, choice)
+                box.setCurrentIndex(box.findData(default))
+                box.activated.connect(self.changed)
+            else:
+                box = QDoubleSpinBox() if isinstance(default, float) else QSpinBox()
+                box.setRange(low, high)
+                box.setValue(default)
+                box.editingFinished.connect(self.changed)
             box.setToolTip(f"{tip} (default {default})")
             box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            box.editingFinished.connect(self.changed)
             self.boxes[name], self.labels[name] = box, QLabel(text)
             self.labels[name].setToolTip(box.toolTip())
             row.addWidget(self.labels[name])
@@ -79,8 +98,9 @@ class MethodOptions(QWidget):
             form.setRowVisible(self, bool(options))
 
     def values(self, name: str) -> tuple[tuple[str, object], ...]:
-        return tuple((o, self.boxes[o].value()) for o in method_class(name).options
-                     if o in self.boxes)
+        boxes = [(o, self.boxes[o]) for o in method_class(name).options if o in self.boxes]
+        return tuple((o, box.currentData() if isinstance(box, QComboBox) else box.value())
+                     for o, box in boxes)
 
 
 class FrozenFrameMaps(QObject):
