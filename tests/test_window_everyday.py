@@ -94,6 +94,19 @@ def test_the_layer_combo_shows_its_name_whole_and_the_list_shows_the_shapes(wind
     assert combo.toolTip().startswith(tips[3] + "\n")
 
 
+def test_the_side_panel_fits_without_scrolling_at_1600x1000(window, qtbot):
+    from PyQt6.QtWidgets import QApplication
+
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: window.height() == 1000)
+    window.compare.box.methods.show()  # the tallest panel: Compare's custom list open
+    window.frozen.options.show_for("integrated-gradients")  # and a slow method's options row
+    QApplication.processEvents()
+    bar = window.panel_scroll.verticalScrollBar()
+    assert bar.maximum() == 0, (window.panel.sizeHint().height(),
+                                window.panel_scroll.viewport().height())
+
+
 def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
     window.session.actions["compare"].trigger()  # G
     assert window.status_text().startswith("preparing compare: CAM | Grad-CAM | Layer-CAM")
