@@ -20,11 +20,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camview.errors import SourceError
 from camview.images import IMAGE_SUFFIXES, shrink
 from camview.labels import ClassNames, class_names_for
 from camview.sources import natural_key
+
+if TYPE_CHECKING:
+    from camview.models import CamModel
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,25 @@ def keras_class_names(spec: str | Path, classes: int) -> list[str] | None:
     except OSError:
         return None
     return folders if len(folders) == classes else None
+
+
+def name_classes_from_folders(model: CamModel, spec: str | Path) -> str | None:
+    """A model saved without label names, on a class-folder set with one folder per class:
+    the folders' sorted names become its labels, as Keras' image_dataset_from_directory
+    numbered them when it was trained. Returns the one line that says so (a convention the
+    user should know was applied), None when nothing was named. The command and the window
+    share this, so both follow one rule."""
+    if model.labels_named:
+        return None
+    names = keras_class_names(spec, len(model.labels))
+    if names is None:
+        return None
+    model.name_classes(names, f"the set's {len(names)} class folders, sorted (Keras' "
+                              "image_dataset_from_directory order)")
+    return (f"{model.name} has no label names: its {len(names)} classes are named after the "
+            f"set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
+            f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
+            "name them otherwise")
 
 
 def looks_like_labelled_set(spec: str | Path, labels: Sequence[str]) -> bool:

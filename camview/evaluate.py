@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.dataset import LabelledSet, keras_class_names, open_labelled_set
-from camview.errors import CamviewError, ModelError, OutputError, SourceError
+from camview.dataset import LabelledSet, name_classes_from_folders, open_labelled_set
+from camview.errors import CamviewError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
-from camview.versus import Versus
+from camview.versus import Versus, versus_method_for
 from camview.writers import atomic_file, check_writable, finish_each
 
 log = logging.getLogger(__name__)
@@ -190,32 +190,6 @@ def load_versus(args: argparse.Namespace) -> CamModel | None:
     return load_model(args.versus, **kwargs)
 
 
-def versus_method_for(name: str, second: CamModel) -> Method:
-    """The report's method for the second model; Grad-CAM when CAM cannot read its head."""
-    try:
-        return make_method(name, second)
-    except ModelError as exc:
-        log.warning("%s; the --versus maps use Grad-CAM", exc)
-        return make_method("gradcam", second)
-
-
-def name_classes_from_folders(model: CamModel, args: argparse.Namespace) -> None:
-    """A model saved without label names, on a class-folder set with one folder per class:
-    the folders' sorted names are its labels, as Keras' image_dataset_from_directory
-    numbered them when it was trained. Said in one line, since it is a convention."""
-    if args.labels or model.labels_named:
-        return
-    names = keras_class_names(args.dataset, len(model.labels))
-    if names is None:
-        return
-    model.name_classes(names, f"the set's {len(names)} class folders, sorted (Keras' "
-                              "image_dataset_from_directory order)")
-    print(f"camview: {model.name} has no label names: its {len(names)} classes are named after "
-          f"the set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
-          f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
-          "name them otherwise", file=sys.stderr)
-
-
 # ---------------------------------------------------------------------------------------------
 # --metrics: every listed method's maps scored on every image (issue 18)
 
@@ -258,7 +232,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     second = load_versus(args)
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
-    name_classes_from_folders(model, args)
+    named = None if args.labels else name_classes_from_folders(model, args.dataset)
+    if named:
+        print(f"camview: {named}", file=sys.stderr)
     second_method = (versus_method_for(args.method or DEFAULT_METHOD, second)
                      if args.report and second is not None else None)
     dataset = open_labelled_set(args.dataset, model.labels)

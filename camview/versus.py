@@ -4,14 +4,19 @@ other wrong (`camview evaluate SET --model A --versus B`)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from camview.dataset import LabelledImage
+from camview.errors import ModelError
 from camview.evaluation import DEFAULT_BATCH, classify_set
+from camview.maps import Method, make_method
 from camview.models import CamModel
 from camview.results import ImageResult, ResultCache
+
+log = logging.getLogger(__name__)
 
 
 def match_class(first: CamModel, second: CamModel, index: int) -> int | None:
@@ -24,6 +29,16 @@ def match_class(first: CamModel, second: CamModel, index: int) -> int | None:
         if found is not None:
             return found
     return None
+
+
+def versus_method_for(name: str, second: CamModel) -> Method:
+    """The second model's maps use the first's method `name`; Grad-CAM when CAM cannot read
+    its head (a model the user picks need not be CAM-able)."""
+    try:
+        return make_method(name, second)
+    except ModelError as exc:
+        log.warning("%s; the second model's maps use Grad-CAM", exc)
+        return make_method("gradcam", second)
 
 
 @dataclass(frozen=True)
@@ -43,12 +58,27 @@ class Versus:
         self.first, self.second = first, second
         self.images = images
         self._matched: dict[int, int | None] = {}
+        self._methods: dict[str, Method] = {}
         self.results: list[ImageResult | None] = []
 
     def matched(self, index: int) -> int | None:
         if index not in self._matched:
             self._matched[index] = match_class(self.first, self.second, index)
         return self._matched[index]
+
+    def result_for(self, first: ImageResult) -> ImageResult | None:
+        """The second model's result for an image of the first's run (by set position);
+        None before the run reaches it or for a class the second model has no name for."""
+        n = first.index
+        r = self.results[n] if 0 <= n < len(self.results) else None
+        return r if r is not None and r.path == first.path else None
+
+    def method_for(self, name: str) -> Method:
+        """The second model's method for the first's method `name`, built once (a window
+        walking the set asks for it at every image)."""
+        if name not in self._methods:
+            self._methods[name] = versus_method_for(name, self.second)
+        return self._methods[name]
 
     @property
     def unmatched(self) -> list[str]:

@@ -65,6 +65,27 @@ def count_frames(path: str | Path) -> int:
     return n
 
 
+def small_classifier(classes: int):
+    """A tiny untrained Keras classifier of 0..255 photos (it scales them itself), as a user
+    saves one: no label names, `classes` outputs."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(classes)(x))
+
+
+def class_folders(root: Path, names: list[str]) -> str:
+    """A class-folder set at `root`: one small photo in a folder per name, in that order."""
+    for n, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        photo = skimage_bgr(("chelsea", "rocket", "coffee", "astronaut")[n % 4])
+        cv2.imwrite(str(root / name / f"{name}.jpg"), cv2.resize(photo, (64, 48)))
+    return str(root)
+
+
 def forward(model, batch: np.ndarray) -> SimpleNamespace:
     """One plain (uncompiled) pass of a CamModel: the read layer's activations and the scores,
     as an independent check on what the compiled map methods return."""

@@ -9,7 +9,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from helpers import REPO, chelsea_pan, skimage_bgr, write_video
+from helpers import REPO, chelsea_pan, class_folders, skimage_bgr, small_classifier, write_video
 
 import camview.render
 from camview.cli import main
@@ -201,25 +201,9 @@ def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
 
 # -- 7. a model saved without names, on the set it was trained on (Keras' folder order) -----
 
-def _small_classifier(classes: int) -> keras.Model:
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(4, 3, name="conv")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(classes)(x))
-
-
-def _class_folders(root, names) -> str:
-    for n, name in enumerate(names):
-        (root / name).mkdir(parents=True)
-        photo = skimage_bgr(("chelsea", "rocket", "coffee", "astronaut")[n % 4])
-        cv2.imwrite(str(root / name / f"{name}.jpg"), cv2.resize(photo, (64, 48)))
-    return str(root)
-
-
 def test_own_model_on_its_keras_set_is_labelled_by_the_sorted_folders(tmp_path, capsys):
-    path = _saved(_small_classifier(3), tmp_path / "own.keras")
-    train = _class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
+    path = _saved(small_classifier(3), tmp_path / "own.keras")
+    train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
     doc = tmp_path / "run.json"
     assert main(["evaluate", train, "--model", path, "--json", str(doc), "--no-progress"]) == 0
     err = capsys.readouterr().err
@@ -232,8 +216,8 @@ def test_own_model_on_its_keras_set_is_labelled_by_the_sorted_folders(tmp_path, 
 
 
 def test_a_set_that_does_not_fit_the_model_names_labels(tmp_path, capsys):
-    path = _saved(_small_classifier(3), tmp_path / "own.keras")
-    train = _class_folders(tmp_path / "train", ["a", "b", "c", "d"])
+    path = _saved(small_classifier(3), tmp_path / "own.keras")
+    train = class_folders(tmp_path / "train", ["a", "b", "c", "d"])
     assert main(["evaluate", train, "--model", path, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--labels FILE" in err.splitlines()[-1] and "WordNet" not in err

@@ -1,6 +1,7 @@
 """The window's set view, headless, on class folders of the shipped demo photos and the real
 EfficientNet-Lite0: the list fills from a worker thread, mistakes ranked, the two titled maps
-of the selected image, J/K, the filters, the cache, a model switch, drops and --set."""
+of the selected image, J/K, the filters, the cache, a model switch, drops and --set; a second
+model's column, filter and maps (issue 17)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from window_host import started_window
 
+from camview.app.labelled_set.table import MISTAKE_COLOUR, VERSUS, percent
+from camview.app.labelled_set.worker import pair_titles
 from camview.app.main import options_from_args
 from camview.app.saved_settings import Options
 from camview.app.window import MainWindow
@@ -22,6 +25,7 @@ from camview.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled
 from camview.errors import SourceError
 from camview.evaluation import Tally, classify_set
 from camview.labels import imagenet_labels
+from camview.versus import Versus
 
 DEMO = REPO / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
@@ -168,6 +172,67 @@ def test_class_filter_and_confusion_pairs(qtbot, window, tmp_path, lite0):
     assert [r.path.name for r in view.visible()] == ["coffee.jpg"]
 
 
+def test_a_second_model_adds_its_column_its_filter_and_its_maps(qtbot, window, demo_set,
+                                                                 lite0, squeezenet):
+    sets, view = window.sets, window.sets.view
+    open_and_finish(qtbot, window, demo_set)
+    assert view.list.isColumnHidden(VERSUS) and view.differ.isHidden()  # no second model yet
+    qtbot.waitUntil(lambda: picture_shown(window, "chelsea.jpg"), timeout=20000)
+    one_model = view.picture.image.shape
+
+    view.versus.setCurrentIndex(view.versus.findData("squeezenet"))
+    qtbot.waitUntil(lambda: sets.versus is not None, timeout=120000)
+    assert not view.list.isColumnHidden(VERSUS) and not view.differ.isHidden()
+    assert view.rows.headerData(VERSUS, Qt.Orientation.Horizontal) == "squeezenet"
+    assert view.current().path.name == "chelsea.jpg"  # the selection stays
+
+    # The column is SqueezeNet's own top-1 of each image, red where it is wrong.
+    expected = Versus(lite0, squeezenet, open_labelled_set(demo_set, lite0.labels).images)
+    expected.run()
+    view.mistakes_only.setChecked(False)
+    seconds = {}
+    for row, r in enumerate(view.visible()):
+        b = seconds[r.path.name] = expected.results[r.index]
+        cell = view.rows.index(row, VERSUS)
+        assert cell.data() == f"{squeezenet.short_label(b.predicted)} {percent(b.confidence)}"
+        assert (cell.data(Qt.ItemDataRole.ForegroundRole) == MISTAKE_COLOUR) == (not b.correct)
+    assert len(seconds) == 5
+    view.list.sortByColumn(VERSUS, Qt.SortOrder.AscendingOrder)
+    texts = [view.rows.index(row, VERSUS).data() for row in range(view.rows.rowCount())]
+    assert texts == sorted(texts, key=str.casefold)
+
+    # "Models differ": the images exactly one of the two gets right.
+    differ = {r.path.name for r in sets.tally.results if r.correct != seconds[r.path.name].correct}
+    view.mistakes_only.setChecked(True)
+    view.differ.setChecked(True)
+    assert not view.mistakes_only.isChecked()  # both kinds of difference show
+    assert {r.path.name for r in view.visible()} == differ
+
+    # The selected image: a second row with SqueezeNet's maps under EfficientNet's.
+    view.differ.setChecked(False)
+    view.select_row([r.path.name for r in view.visible()].index("chelsea.jpg"), by_user=True)
+    qtbot.waitUntil(lambda: "squeezenet top-5:" in view.caption.text()
+                    and picture_shown(window, "chelsea.jpg"), timeout=30000)
+    cat = seconds["chelsea.jpg"]
+    said = pair_titles(cat, squeezenet.short_label)[0].rsplit(" ", 2)[0]  # without the %
+    assert f"\nsqueezenet (CAM): {said} " in view.caption.text()
+    picture = view.picture.image
+    h, w = picture.shape[:2]
+    assert h * w > 1.9 * one_model[0] * one_model[1]  # six panels where there were three
+    if w == one_model[1]:  # a row per model: [photo | predicted | true] twice
+        first_maps, second_maps = picture[:h // 2, w // 3:], picture[h - h // 2:, w // 3:]
+    else:  # a column per model (a tall view): photos, then predicted maps, then true ones
+        assert h > 1.4 * one_model[0]
+        first_maps, second_maps = picture[h // 3:, :w // 2], picture[h // 3:, w - w // 2:]
+    assert np.abs(first_maps.astype(int) - second_maps.astype(int)).mean() > 5
+
+    view.versus.setCurrentIndex(0)  # no second model: its column, filter and row go
+    assert view.list.isColumnHidden(VERSUS) and view.differ.isHidden()
+    qtbot.waitUntil(lambda: "squeezenet" not in view.caption.text()
+                    and picture_shown(window, "chelsea.jpg"), timeout=30000)
+    assert view.picture.image.shape == one_model
+
+
 def test_reopening_fills_from_the_cache(qtbot, window, demo_set):
     sets = window.sets
     open_and_finish(qtbot, window, demo_set)
@@ -254,3 +319,11 @@ def test_closing_the_window_stops_the_run(qtbot, lite0, demo_set, tmp_path):
     win.close()  # at once, mid-run
     assert run.cancelled and run.join(10.0)
     assert not win.sets.explainer.thread.is_alive()
+
+
+def test_two_models_maps_take_rows_in_a_wide_view_and_columns_in_a_tall_one():
+    from camview.app.labelled_set.worker import larger_in_rows
+
+    photo = (400, 600)  # a 3:2 photo
+    assert larger_in_rows(photo, 1.6, (1200, 500))
+    assert not larger_in_rows(photo, 1.6, (400, 450))

@@ -113,3 +113,36 @@ def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
     qtbot.waitUntil(lambda: bool(window.session.result.panels), timeout=LONG)
     qtbot.waitUntil(lambda: window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM",
                     timeout=LONG)
+
+
+def test_an_own_model_in_the_set_view_is_labelled_by_the_sorted_folders(qtbot, tmp_path):
+    from helpers import REPO, class_folders, small_classifier
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+    from camview.models import load_model
+
+    path = tmp_path / "own.keras"
+    small_classifier(3).save(path)
+    model = load_model(str(path))
+    four = class_folders(tmp_path / "four", ["a", "b", "c", "d"])
+    train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
+    win = started_window(qtbot, Options(source=str(REPO / "resources" / "demo" / "coffee.jpg"),
+                                        model=model, output_dir=str(tmp_path),
+                                        save_settings=False, labelled_set=four),
+                         ready=lambda w: "no labelled images found" in w.status_text(),
+                         timeout=LONG)
+    assert not model.labels_named  # four folders, three classes: nothing is guessed
+
+    # Dropped on the window: its folders are no class names yet, but one per class is a set
+    # (then opened as File > Open labelled set opens it).
+    assert win.sets.open_if_set(train)
+    text = win.status_text()
+    assert "named after the set's folders in sorted order" in text and "\n" not in text
+    assert "apple, mango, zebra" in text and "--labels FILE" in text
+    qtbot.waitUntil(lambda: win.sets.run is None and win.sets.cache_hits is not None,
+                    timeout=LONG)
+    table = win.sets.view.table
+    assert sorted((r.true, table.label(r.true), r.path.name) for r in table.results) == [
+        (0, "apple", "apple.jpg"), (1, "mango", "mango.jpg"), (2, "zebra", "zebra.jpg")]
+    win.close()

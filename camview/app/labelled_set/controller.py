@@ -20,7 +20,12 @@ from PyQt6.QtWidgets import QFileDialog
 from camview.app.labelled_set.view import BACK_TO_LIVE, SetView
 from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pair
 from camview.app.session import Session
-from camview.dataset import LabelledSet, looks_like_labelled_set
+from camview.dataset import (
+    LabelledSet,
+    keras_class_names,
+    looks_like_labelled_set,
+    name_classes_from_folders,
+)
 from camview.evaluation import DEFAULT_BATCH, Tally
 from camview.labels import imagenet_labels
 from camview.maps import Cancelled
@@ -103,7 +108,10 @@ class SetMode(QObject):
         """Open a dropped path as a set when it looks like one; False: it is a plain source."""
         model = self.s.model
         labels = model.labels if model is not None else imagenet_labels()
-        if not looks_like_labelled_set(path, labels):
+        # A model without label names takes a folder per class as its set (Keras' order).
+        unnamed = model is not None and not model.labels_named and \
+            keras_class_names(path, len(model.labels)) is not None
+        if not unnamed and not looks_like_labelled_set(path, labels):
             return False
         self.open(path)
         return True
@@ -127,7 +135,10 @@ class SetMode(QObject):
             self.view.start(name, str)
             self.view.accuracy.setText("waiting for the model to load…")
             return
+        named = name_classes_from_folders(model, self.spec)  # before the set is read by name
         self.view.start(f"{name} — {model.name}", model.short_label)
+        if named:
+            self.s.show_status(named, error=True, colour="#b60")  # held: a convention applied
         self.run = SetRun(self.spec, model)
         self.run.opened.connect(self._on_opened)
         self.run.resultsReady.connect(self._on_results)
@@ -197,7 +208,10 @@ class SetMode(QObject):
         """Run the model chosen in the view's versus list over the set, in the background
         (once the set's own run is done); its summary goes under the filters."""
         name = self.view.versus.currentData()
-        self.versus = None
+        if self.versus is not None:
+            self.versus = None
+            self.view.set_versus(None)
+            self.explain()  # the picture without the second model's row
         if name is None or self.dataset is None or self._model is None:
             self.view.versus_note.setText("")
             self.versus_job.submit(lambda cancel: None)  # drops a run in progress
@@ -228,6 +242,8 @@ class SetMode(QObject):
         if token != self.versus_job.latest or versus is None or not self.shown:
             return
         self.versus = versus
+        self.view.set_versus(versus)
+        self.explain()  # the selected image gains the second model's maps
         v = versus.summary(self.tally.results)
         first = self._model.name if self._model is not None else "first"
         unmatched = (f"; no {v['model']} label for: {', '.join(v['unmatched'])}"
@@ -271,7 +287,8 @@ class SetMode(QObject):
                        label_scale=max(style.label_scale, TITLE_SCALE))
 
     def explain(self, result: ImageResult | None = None) -> None:
-        """Draw the selected image's two maps on the explain thread (the newest choice wins)."""
+        """Draw the selected image's two maps on the explain thread (the newest choice wins),
+        and the second model's two when it has run over the set."""
         result = result or self.view.current()
         cfg = self.s.pipeline.config()
         model, method = cfg.model, cfg.method
@@ -282,13 +299,26 @@ class SetMode(QObject):
             self.view.show_note(f"{result.path}: {result.problem}")
             return
         style = self._style()
-        key = (result.path, result.true, id(model), id(method), style)
+        versus = self.versus if model is self._model else None  # its results are the run's
+        key = (result.path, result.true, id(model), id(method), style, id(versus))
         if key == self._explained:
             return
         self._explained = key
         self._method = method
+        second = versus.result_for(result) if versus is not None else None
+        note = "" if versus is None or second is not None else (
+            f"{versus.second.name} has no label for {model.short_label(result.true)}")
+
+        fit = (self.view.picture.width(), self.view.picture.height())
+
+        def job(cancel):
+            # The second model's method is built here, off the GUI thread (once per name).
+            pair = None if second is None else (
+                versus.second, versus.method_for(method.name), second)
+            return explain_pair(model, method, result, style, cancel, pair, note, fit)
+
         self.view.show_note(f"drawing the {method.title} maps of {result.path.name}…")
-        self.explainer.submit(lambda cancel: explain_pair(model, method, result, style, cancel))
+        self.explainer.submit(job)
 
     def _on_explained(self, token: int, pair: Pair) -> None:
         if token == self.explainer.latest and self.shown:

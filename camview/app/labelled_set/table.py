@@ -2,7 +2,8 @@
 
 The rows are the set run's results in arrival (set) order; QSortFilterProxyModel sorts and
 filters them, so sorting by any column and the filters are Qt's own machinery: the table only
-says what each cell shows and what it sorts by.
+says what each cell shows and what it sorts by. A second model run over the set (Versus) adds
+its column, the view hiding it while there is none.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel
 from PyQt6.QtGui import QColor
 
 from camview.results import ImageResult
+from camview.versus import Versus
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("File", "True class", "Predicted", "Confidence")
+COLUMNS = ("File", "True class", "Predicted", "Confidence", "Second model")
+PREDICTED = COLUMNS.index("Predicted")
 CONFIDENCE = COLUMNS.index("Confidence")
+VERSUS = COLUMNS.index("Second model")  # its top-1 and %, headed by its name
 MISTAKE_COLOUR = QColor("#c33")
 
 
@@ -34,13 +38,28 @@ class SetTable(QAbstractTableModel):
         super().__init__()
         self.label = label
         self.results: list[ImageResult] = []
+        self.versus: Versus | None = None
 
     def clear(self, label: Callable[[int], str] | None = None) -> None:
         self.beginResetModel()
         self.results = []
+        self.versus = None
         if label is not None:
             self.label = label
         self.endResetModel()
+
+    def set_versus(self, versus: Versus | None) -> None:
+        """Show a second model's results in its column (None: no second model). Only that
+        column changes, so the selection and the sorting stay."""
+        self.versus = versus
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, VERSUS, VERSUS)
+        if self.results:
+            self.dataChanged.emit(self.index(0, VERSUS),
+                                  self.index(len(self.results) - 1, VERSUS))
+
+    def second(self, r: ImageResult) -> ImageResult | None:
+        """The second model's result for row `r` (None: no second model, or no result)."""
+        return self.versus.result_for(r) if self.versus is not None else None
 
     def add(self, results: list[ImageResult]) -> None:
         if not results:
@@ -58,8 +77,14 @@ class SetTable(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if section == VERSUS and self.versus is not None:
+                return self.versus.second.name
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == VERSUS:
+            return "The second model's top-1 (red: wrong)"
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -75,13 +100,25 @@ class SetTable(QAbstractTableModel):
             return self._sort_key(r, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(r)
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2 and not r.correct:
+        if role == Qt.ItemDataRole.ForegroundRole and self._wrong(r, column):
             return MISTAKE_COLOUR
         if role == Qt.ItemDataRole.TextAlignmentRole and column == CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def _wrong(self, r: ImageResult, column: int) -> bool:
+        """Whether the cell is a wrong answer (drawn in red): the first model's or the
+        second's."""
+        if column == PREDICTED:
+            return not r.correct
+        if column == VERSUS:
+            second = self.second(r)
+            return second is not None and not second.correct
+        return False
+
     def _text(self, r: ImageResult, column: int) -> str:
+        if column == VERSUS:
+            return self._second_text(r)
         if column == 0:
             return r.path.name
         if column == 1:
@@ -89,6 +126,14 @@ class SetTable(QAbstractTableModel):
         if r.problem:
             return "unreadable" if column == 2 else "–"
         return self.label(r.predicted) if column == 2 else percent(r.confidence)
+
+    def _second_text(self, r: ImageResult) -> str:
+        second = self.second(r)
+        if second is None:  # not classified by it (yet), or a class it has no name for
+            return "–"
+        if second.problem:
+            return "unreadable"
+        return f"{self.versus.second.short_label(second.predicted)} {percent(second.confidence)}"
 
     def _sort_key(self, r: ImageResult, column: int):
         if column == CONFIDENCE:  # unreadable images sort below every probability
@@ -99,21 +144,33 @@ class SetTable(QAbstractTableModel):
         if r.problem:
             return f"{r.path}\n{r.problem}"
         top = "\n".join(f"{percent(p):>8}  {self.label(i)}" for i, p in r.top)
-        return f"{r.path}\ntrue class {self.label(r.true)}: {percent(r.true_prob)}\n{top}"
+        text = f"{r.path}\ntrue class {self.label(r.true)}: {percent(r.true_prob)}\n{top}"
+        second = self.second(r)
+        if second is not None and not second.problem:
+            name = self.versus.second.short_label
+            text += f"\n{self.versus.second.name}:\n" + "\n".join(
+                f"{percent(p):>8}  {name(i)}" for i, p in second.top)
+        return text
 
 
 @dataclass(frozen=True)
 class RowFilter:
     """Which rows show: mistakes only (and unreadable images), a class as the true or the
-    predicted class (or either), a confusion pair (true, predicted)."""
+    predicted class (or either), a confusion pair (true, predicted), the images where the
+    two models differ (one right, the other wrong)."""
 
     mistakes_only: bool = True
     cls: int | None = None
     side: str = "either"  # "either" | "true" | "predicted"
     pair: tuple[int, int] | None = None
+    differ: bool = False
 
-    def accepts(self, r: ImageResult) -> bool:
+    def accepts(self, r: ImageResult, second: ImageResult | None = None) -> bool:
+        """`second`: the second model's result for the image (the differ filter's)."""
         if self.mistakes_only and r.correct:
+            return False
+        if self.differ and (second is None or r.problem or second.problem
+                            or r.correct == second.correct):
             return False
         if self.pair is not None and (r.problem or (r.true, r.predicted) != self.pair):
             return False
@@ -145,7 +202,8 @@ class SetFilter(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         table: SetTable = self.sourceModel()
-        return self.rows.accepts(table.results[source_row])
+        r = table.results[source_row]
+        return self.rows.accepts(r, table.second(r))
 
     def result_at(self, row: int) -> ImageResult | None:
         index = self.index(row, 0)

@@ -1,5 +1,6 @@
 """The set view: a labelled set's images ranked by the model's mistakes, and for the selected
-one the map of the class it chose beside the map of the class it should have chosen.
+one the map of the class it chose beside the map of the class it should have chosen; with a
+second model chosen, its column in the list and its two maps under the first's.
 
 Only the widget (the list, its filters, the accuracy and the picture); the window's side of
 it (opening, runs, switching views) is camview.app.labelled_set.controller.
@@ -33,6 +34,7 @@ from camview.app.labelled_set.overview import SetOverview
 from camview.app.labelled_set.table import (
     CONFIDENCE,
     SIDES,
+    VERSUS,
     RowFilter,
     SetFilter,
     SetTable,
@@ -44,6 +46,7 @@ from camview.dataset import LabelledSet
 from camview.evaluation import Tally
 from camview.models import REGISTRY
 from camview.results import ImageResult
+from camview.versus import Versus
 from camview.where import region_name
 
 ANY_CLASS = "Any class"
@@ -83,6 +86,11 @@ class SetView(QWidget):
         self.mistakes_only = QCheckBox("Mistakes only")
         self.mistakes_only.setChecked(True)
         self.mistakes_only.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.differ = QCheckBox("Models differ")  # shown with a second model's results
+        self.differ.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.differ.setToolTip("Only the images one model gets right and the other wrong "
+                               "(with Mistakes only: those only the second model gets right)")
+        self.differ.hide()
         self.cls = QComboBox()
         self.cls.addItem(ANY_CLASS, None)
         self.cls.setMinimumContentsLength(16)
@@ -106,6 +114,7 @@ class SetView(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, self.table.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.setColumnHidden(VERSUS, True)  # until a second model has run
         self.versus = QComboBox()  # a second model run over the same set
         self.versus.addItem(NO_VERSUS, None)
         for name in list_model_names():
@@ -147,7 +156,10 @@ class SetView(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(filters)
         column.addWidget(self.where)
-        column.addWidget(self.versus_note)
+        versus = QHBoxLayout()  # the second model's summary and its filter, under the others
+        versus.addWidget(self.versus_note, 1)
+        versus.addWidget(self.differ, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(versus)
         column.addWidget(self.list, 1)
         confused = QGroupBox("Confused pairs: true → predicted (click to filter)")
         QVBoxLayout(confused).addWidget(self.pairs)
@@ -155,14 +167,14 @@ class SetView(QWidget):
         right = QWidget()
         shown = QVBoxLayout(right)
         shown.setContentsMargins(0, 0, 0, 0)
-        pictures = QSplitter(Qt.Orientation.Vertical)
+        self.pictures = pictures = QSplitter(Qt.Orientation.Vertical)
         pictures.addWidget(self.picture)
         pictures.addWidget(self.overview)
         pictures.setStretchFactor(0, 3)
         pictures.setStretchFactor(1, 2)
         shown.addWidget(pictures, 1)
         shown.addWidget(self.caption)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 1)  # the picture (two maps side by side) takes the width
@@ -174,6 +186,7 @@ class SetView(QWidget):
 
     def _connect(self) -> None:
         self.mistakes_only.toggled.connect(self._apply_filter)
+        self.differ.toggled.connect(self._on_differ)
         self.cls.currentIndexChanged.connect(self._apply_filter)
         self.side.currentIndexChanged.connect(self._apply_filter)
         self.pairs.currentRowChanged.connect(self._apply_filter)
@@ -195,6 +208,37 @@ class SetView(QWidget):
         self._set_pairs({})
         self.overview.clear()
         self.set_where({})
+        self.set_versus(None)
+
+    def set_versus(self, versus: Versus | None) -> None:
+        """A second model's results in the list (its column and the differ filter), or none."""
+        if versus is None:  # nothing left to differ from (unchecked before the rows go)
+            with signals_blocked(self.differ):
+                self.differ.setChecked(False)
+        shown = not self.list.isColumnHidden(VERSUS)
+        self.table.set_versus(versus)
+        self.list.setColumnHidden(VERSUS, versus is None)
+        self.differ.setVisible(versus is not None)
+        self._apply_filter()
+        if versus is not None and not shown:
+            self._make_room()
+
+    def _make_room(self) -> None:
+        """The second model arrived: the list widens to show its column (up to 3/5 of the
+        width: in a small window the file names would go first) and the picture, now two
+        rows of maps, takes more of the height."""
+        header = self.list.horizontalHeader()
+        wanted = sum(max(header.sectionSizeHint(c), self.list.sizeHintForColumn(c))
+                     for c in range(self.table.columnCount()) if not self.list.isColumnHidden(c))
+        wanted += 2 * self.list.frameWidth() + self.list.verticalScrollBar().sizeHint().width()
+        left, right = self.split.sizes()
+        grown = min(wanted, 3 * (left + right) // 5)
+        if grown > left:
+            self.split.setSizes([grown, left + right - grown])
+        top, bottom = self.pictures.sizes()
+        if top < 2 * bottom:
+            picture = 2 * (top + bottom) // 3
+            self.pictures.setSizes([picture, top + bottom - picture])
 
     def listed(self, dataset: LabelledSet) -> None:
         self.progress.setRange(0, len(dataset))
@@ -280,7 +324,15 @@ class SetView(QWidget):
 
     def row_filter(self) -> RowFilter:
         return RowFilter(self.mistakes_only.isChecked(), self.cls.currentData(),
-                         self.side.currentData(), self.pair_filter())
+                         self.side.currentData(), self.pair_filter(), self.differ.isChecked())
+
+    def _on_differ(self, on: bool) -> None:
+        """Turned on, both kinds of difference show: Mistakes only would hide the images only
+        the first model gets right (checking it again keeps those the second gets right)."""
+        if on and self.mistakes_only.isChecked():
+            with signals_blocked(self.mistakes_only):
+                self.mistakes_only.setChecked(False)
+        self._apply_filter()
 
     def set_class_filter(self, cls: int | None, side: str = "either") -> None:
         self.side.setCurrentIndex(self.side.findData(side))
@@ -338,8 +390,9 @@ class SetView(QWidget):
         rows = [(r.path, r.true) for r in self.visible()]
         if (result.path, result.true) not in rows:
             with signals_blocked(self.mistakes_only), signals_blocked(self.cls), \
-                    signals_blocked(self.pairs):
+                    signals_blocked(self.pairs), signals_blocked(self.differ):
                 self.mistakes_only.setChecked(False)
+                self.differ.setChecked(False)
                 self.cls.setCurrentIndex(0)
                 self.pairs.setCurrentRow(0)
             self._apply_filter()
@@ -395,8 +448,17 @@ class SetView(QWidget):
         self.picture.set_image(pair.picture)
         r = pair.result
         top = ", ".join(f"{self.table.label(i)} {percent(p)}" for i, p in r.top)
-        self.caption.setText(f"{method_title} maps of {r.path.name}: {pair.titles[0]} | "
-                             f"{pair.titles[1]}\ntop-5: {top}\n{r.path}")
+        lines = [f"{method_title} maps of {r.path.name}: {pair.titles[0]} | {pair.titles[1]}",
+                 f"top-5: {top}"]
+        second = pair.versus
+        if second is not None:
+            name = second.model.short_label
+            top = ", ".join(f"{name(i)} {percent(p)}" for i, p in second.result.top)
+            lines += [f"{second.model.name} ({second.method_title}): {second.titles[0]} | "
+                      f"{second.titles[1]}", f"{second.model.name} top-5: {top}"]
+        elif pair.versus_note:
+            lines.append(pair.versus_note)
+        self.caption.setText("\n".join([*lines, str(r.path)]))
 
     def show_note(self, text: str) -> None:
         self.caption.setText(text)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -23,27 +24,45 @@ from camview.dataset import LabelledImage, open_labelled_set
 from camview.embedding import FeatureStore, embed
 from camview.errors import CamviewError, for_window
 from camview.evaluation import DEFAULT_BATCH, classify_set, network_input
-from camview.explain import describe, draw_compare
+from camview.explain import Explanation, describe, draw
 from camview.images import load_image, shrink
 from camview.maps import Cancelled, Method
 from camview.models import CamModel
-from camview.overlay import OverlayStyle
+from camview.overlay import OverlayStyle, compose_grid, separator_width, title_bar
 from camview.results import ImageResult, ResultCache, result_of
 
 log = logging.getLogger(__name__)
 
-#: Long side of the photo the two maps are drawn on (the view scales the picture to fit).
+#: Long side of the photo the maps are drawn on (the view scales the picture to fit).
 PICTURE_SIDE = 640
+
+
+@dataclass(frozen=True)
+class Side:
+    """The second model's row of the picture: its classification of the image, its two
+    panels' titles and the method that drew them (Grad-CAM when it cannot do CAM)."""
+
+    model: CamModel
+    result: ImageResult
+    titles: tuple[str, str]
+    method_title: str
 
 
 @dataclass
 class Pair:
     """One image of the set explained: the picture of its two maps and its classification by
-    the model that drew them (after a model switch, before the set's run reaches it)."""
+    the model that drew them (after a model switch, before the set's run reaches it); with a
+    second model, its row of maps too, or why it has none."""
 
-    picture: np.ndarray  # BGR: [photo | predicted class | true class], each titled
+    picture: np.ndarray  # BGR: [photo | predicted class | true class], titled; per model
     result: ImageResult
     titles: tuple[str, str]
+    versus: Side | None = None
+    versus_note: str = ""
+
+
+#: What explain_pair needs of a second model: the model, its method, its result for the image.
+SecondModel = tuple[CamModel, Method, ImageResult]
 
 
 def pair_titles(result: ImageResult, label) -> tuple[str, str, int]:
@@ -59,22 +78,75 @@ def pair_titles(result: ImageResult, label) -> tuple[str, str, int]:
     return f"predicted = true: {first}", f"runner-up: {said(second, p)}", second
 
 
-def explain_pair(model: CamModel, method: Method, result: ImageResult, style: OverlayStyle,
-                 cancel: threading.Event | None = None) -> Pair:
-    """Classify one image of the set again with `model` (the input the set run uses) and draw
-    the photo itself, then the maps of its predicted class and its true class, side by side
-    and titled (the maps alone hide the colours the network saw)."""
-    image, _ = load_image(result.path)
+def model_maps(model: CamModel, method: Method, result: ImageResult, image: np.ndarray,
+               cancel: threading.Event | None = None
+               ) -> tuple[ImageResult, tuple[str, str], list[Explanation]]:
+    """One model's side of an image: it classifies the image again (the input the set run
+    uses), then its maps of the predicted class and of the true class (or runner-up)."""
     x = network_input(model, image)[None]
     first = method.explain(x, None, cancel=cancel)  # the top-1 map; its scores classify
     fresh = result_of(LabelledImage(result.path, result.true), result.index, first.logits)
     titles = pair_titles(fresh, model.short_label)
     second = method.explain(x, titles[2], cancel=cancel)
+    return fresh, titles[:2], [describe(model, m, topk=0, pinned=False) for m in (first, second)]
+
+
+def explain_pair(model: CamModel, method: Method, result: ImageResult, style: OverlayStyle,
+                 cancel: threading.Event | None = None,
+                 versus: SecondModel | None = None, versus_note: str = "",
+                 fit: tuple[int, int] | None = None) -> Pair:
+    """Draw the photo itself, then the maps of its predicted class and its true class, side
+    by side and titled (the maps alone hide the colours the network saw). With a second
+    model, its photo (as it sees it) and two maps too: a row each, or a column each when
+    that draws larger in `fit` (the view's width, height)."""
+    image, _ = load_image(result.path)
     photo = shrink(image, PICTURE_SIDE)
-    panels = [(title, describe(model, m, topk=0, pinned=False))
-              for title, m in zip(titles[:2], (first, second), strict=True)]
-    picture = draw_compare(photo, panels, replace(style, layout="side-by-side", topk=0))
-    return Pair(picture, fresh, titles[:2])
+    panel = replace(style, layout="overlay", topk=0)
+    fresh, titles, maps = model_maps(model, method, result, image, cancel)
+    if versus is None:
+        cells = [("Frame", photo), *((t, draw(photo, m, panel))
+                                     for t, m in zip(titles, maps, strict=True))]
+        picture = compose_grid(cells, label_scale=style.label_scale)
+        return Pair(picture, fresh, titles, None, versus_note)
+    second, second_method, second_result = versus
+    second_fresh, second_titles, second_maps = model_maps(
+        second, second_method, second_result, image, cancel)
+    rows = [[(model.name, photo)],  # each model's photo names it; its maps name the classes
+            [(second.name, as_seen_by(second, photo))]]
+    for row, row_titles, row_maps in zip(rows, (titles, second_titles), (maps, second_maps),
+                                         strict=True):
+        row += [(t, draw(photo, m, panel)) for t, m in zip(row_titles, row_maps, strict=True)]
+    if fit is None or larger_in_rows(photo.shape[:2], style.label_scale, fit):
+        columns, cells = 3, rows[0] + rows[1]
+    else:  # a column per model: cells go row by row, the two models' side by side
+        columns, cells = 2, [c for two in zip(*rows, strict=True) for c in two]
+    picture = compose_grid(cells, label_scale=style.label_scale, columns=columns)
+    return Pair(picture, fresh, titles, Side(second, second_fresh, second_titles,
+                                             second_method.title))
+
+
+def larger_in_rows(photo_hw: tuple[int, int], label_scale: float,
+                   fit: tuple[int, int]) -> bool:
+    """Whether two models' six panels draw larger in `fit` (width, height) as a row per
+    model (3 x 2) than as a column per model (2 x 3): wide views take rows, tall ones
+    columns."""
+    h, w = photo_hw
+    cell_h = h + title_bar("", w, h, scale=label_scale).shape[0]
+    sep = separator_width(h)
+
+    def scale(columns: int, rows: int) -> float:
+        return min(fit[0] / (columns * w + (columns - 1) * sep),
+                   fit[1] / (rows * cell_h + (rows - 1) * sep))
+
+    return scale(3, 2) >= scale(2, 3)
+
+
+def as_seen_by(model: CamModel, photo: np.ndarray) -> np.ndarray:
+    """The photo in the model's channels (grey for a one-channel model), so a row of maps
+    begins with what that model was given."""
+    if model.channels == 1:
+        return cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return photo
 
 
 class SetRun(QObject):
