@@ -93,7 +93,8 @@ def padded_size(n: int, batch_size: int) -> int:
     batch_size. The compiled call takes any size, but TensorFlow and oneDNN keep buffers
     and kernels per input shape, so every distinct batch size of every bucket costs
     resident memory; with powers of two a set of any size sees a handful of sizes, for at
-    most a doubling of a partial batch's work."""
+    most a doubling of a partial batch's work. OpenVINO's dynamic batch keeps them too
+    (measured: every size 1..16 at five shapes, +164 MB over the powers of two alone)."""
     return min(batch_size, 1 << max(0, n - 1).bit_length())
 
 
