@@ -565,8 +565,8 @@ def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1
     for up to 3).
 
     Every panel is resized to the first one's size (they are normally views of the same
-    frame) under a title bar of its own; empty cells of the last row are the separator
-    colour.
+    frame) under a title bar of its own; empty cells of the last row are black, with no
+    separator beside them, so they read as the background and not as a missing panel.
     """
     if not panels:
         raise ValueError("compose_grid needs at least one panel")
@@ -589,4 +589,8 @@ def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1
     for i, cell in enumerate(cells):
         r, c = divmod(i, cols)
         out[r * (ch + sep):r * (ch + sep) + ch, c * (w + sep):c * (w + sep) + w] = cell
+    for i in range(len(cells), rows * cols):  # each empty cell and the strips that lead to it
+        r, c = divmod(i, cols)
+        out[max(0, r * (ch + sep) - sep):r * (ch + sep) + ch,
+            max(0, c * (w + sep) - sep):c * (w + sep) + w] = 0
     return out

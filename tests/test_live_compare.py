@@ -27,7 +27,7 @@ from camview.live import (
 from camview.live.compare import Versus, explain_panels, preset_title, rival
 from camview.maps import METHODS, make_method
 from camview.maps.shared_pass import explain_shared
-from camview.overlay import OverlayStyle, compose_grid, grid_shape
+from camview.overlay import SEPARATOR_COLOUR, OverlayStyle, compose_grid, grid_shape
 from camview.sources import Frame
 
 TABBY = 281
@@ -123,6 +123,9 @@ def test_the_grid_is_shaped_for_the_view_it_is_shown_in():
     assert tall.shape[1] == 160 and tall.shape[0] > 3 * 120  # 3x1
     assert compose_grid(panels).shape == wide.shape  # the default is one row
     assert compose_grid(panels, columns=3, aspect=0.5).shape == wide.shape  # columns win
+    square = compose_grid(panels, aspect=1.4)  # 2x2: the empty cell is background, black
+    assert square.shape[1] == 2 * 160 + 2 and not square[square.shape[0] // 2 + 10:, 160:].any()
+    assert (square[60, 160] == SEPARATOR_COLOUR).all()  # the panels are still set apart
 
 
 def test_a_second_model_adds_a_row_of_its_own_maps_of_the_same_frame(lite0, squeezenet):
