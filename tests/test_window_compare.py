@@ -184,8 +184,6 @@ def test_compare_option_starts_the_window_with_the_grid(qtbot, video, lite0):
     options = options_from_args(args)
     assert options.compare == ("Grad-CAM", "gradcam++", "eigencam")
     assert options.compare_model is None
-    assert options_from_args(build_parser().parse_args(
-        ["window", "--compare-model", "squeezenet"])).compare_model == "squeezenet"
     assert options.style.scale == "probability" and "scale" in options.given
     options.source, options.model = video, lite0
     win = MainWindow(options)
@@ -194,6 +192,26 @@ def test_compare_option_starts_the_window_with_the_grid(qtbot, video, lite0):
     try:
         assert win.compare.box.mode.currentData() == ",".join(PRESETS[1])
         wait_panels(qtbot, win, 3, timeout=30000)
+    finally:
+        win.close()
+
+
+def test_compare_model_option_starts_the_window_with_a_row_per_model(qtbot, video, lite0,
+                                                                     squeezenet):
+    args = build_parser().parse_args(["window", "--compare", "gradcam,cam",
+                                      "--compare-model", "squeezenet"])
+    options = options_from_args(args)
+    assert options.compare_model == "squeezenet"
+    options.source, options.model = video, lite0
+    win = MainWindow(options)
+    qtbot.addWidget(win)
+    win.start()
+    try:
+        assert win.compare.box.versus.currentData() == "squeezenet"
+        result = wait_panels(qtbot, win, 4, timeout=60000)
+        assert [t.split(":")[0] for t, _, _ in result.panels] == [  # the custom list's order
+            "efficientnet_lite0 CAM", "efficientnet_lite0 Grad-CAM", "squeezenet CAM",
+            "squeezenet Grad-CAM"]
     finally:
         win.close()
 
