@@ -150,6 +150,9 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
     p.add_argument("--compare", default=None, metavar="A,B,C",
                    help="start with the live compare view: a titled grid of the frame through "
                         "these live methods (e.g. cam,gradcam,layercam)")
+    p.add_argument("--compare-model", default=None, metavar="NAME",
+                   help="add a row to the compare grid: the same methods (or the method "
+                        "shown) for this built-in model on the same frame (e.g. squeezenet)")
     _add_model_options(p)
     _add_style_options(p)
 

@@ -83,14 +83,15 @@ def draw(image: np.ndarray, explanation: Explanation, style: OverlayStyle,
 def draw_compare(image: np.ndarray, panels: list[tuple[str, Explanation]], style: OverlayStyle,
                  scales: list[MapScale | None] | None = None,
                  cams: list[np.ndarray | None] | None = None,
-                 columns: int | None = None) -> np.ndarray:
+                 columns: int | None = None, aspect: float | None = None) -> np.ndarray:
     """The same frame through several methods (or classes): titled overlay panels in a grid,
     the frame itself first when the layout is side-by-side. `cams` (smoothed maps) and
-    `scales` are per panel, as draw takes them; `columns` fixes the grid's width."""
+    `scales` are per panel, as draw takes them; `columns` fixes the grid's width, else
+    `aspect` (the width / height of the view it is shown in) shapes it (compose_grid)."""
     panel_style = replace(style, layout="overlay")
     scales = scales or [None] * len(panels)
     cams = cams or [None] * len(panels)
     cells = [("Frame", image)] if style.layout == "side-by-side" else []
     cells += [(title, draw(image, explained, panel_style, cam, scale))
               for (title, explained), scale, cam in zip(panels, scales, cams, strict=True)]
-    return compose_grid(cells, label_scale=style.label_scale, columns=columns)
+    return compose_grid(cells, label_scale=style.label_scale, columns=columns, aspect=aspect)

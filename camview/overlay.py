@@ -533,27 +533,49 @@ def title_bar(text: str, width: int, height: int, *, scale: float = 1.0) -> np.n
     return bar
 
 
-def grid_shape(count: int) -> tuple[int, int]:
-    """(rows, columns) for `count` panels: one row up to 3, then as square as it gets."""
-    if count <= 3:
-        return 1, max(count, 1)
-    columns = math.ceil(math.sqrt(count))
-    return math.ceil(count / columns), columns
+def grid_shape(count: int, aspect: float | None = None,
+               cell_aspect: float = 4 / 3) -> tuple[int, int]:
+    """(rows, columns) for `count` panels. With `aspect` (the width / height of the view the
+    grid is shown in) the shape whose cells (each `cell_aspect` wide per unit of height) come
+    out largest in it, fewer empty cells and then fewer rows winning a tie: a tall view gets
+    a column, a wide one a row. Without: one row up to 3, then as square as it gets (render,
+    the command line)."""
+    if aspect is None:
+        if count <= 3:
+            return 1, max(count, 1)
+        columns = math.ceil(math.sqrt(count))
+        return math.ceil(count / columns), columns
+    count = max(count, 1)
+    best: tuple[float, int, int] | None = None
+    shape = (1, count)
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        # The cell's height when the grid is fitted into a view of height 1 and width aspect.
+        size = min(aspect / (columns * cell_aspect), 1 / rows)
+        key = (round(size, 6), -(rows * columns - count), -rows)
+        if best is None or key > best:
+            best, shape = key, (rows, columns)
+    return shape
 
 
 def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1.0,
-                 columns: int | None = None) -> np.ndarray:
-    """Titled panels in a grid (one row for up to 3), separated like the side-by-side layout.
+                 columns: int | None = None, aspect: float | None = None) -> np.ndarray:
+    """Titled panels in a grid, separated like the side-by-side layout: `columns` wide when
+    given, else shaped for a view of width / height `aspect` (see grid_shape; None: one row
+    for up to 3).
 
     Every panel is resized to the first one's size (they are normally views of the same
-    frame) under a title bar of its own; empty cells of the last row are the separator
-    colour.
+    frame) under a title bar of its own; empty cells of the last row are black, with no
+    separator beside them, so they read as the background and not as a missing panel.
     """
     if not panels:
         raise ValueError("compose_grid needs at least one panel")
     h, w = to_bgr8(panels[0][1]).shape[:2]
-    rows, cols = grid_shape(len(panels)) if columns is None else (
-        math.ceil(len(panels) / columns), columns)
+    if columns is not None:
+        rows, cols = math.ceil(len(panels) / columns), columns
+    else:
+        m = _metrics(h, label_scale)  # the title bar's height: the cell is that much taller
+        rows, cols = grid_shape(len(panels), aspect, w / (h + m.cap + 2 * m.pad))
     cells = []
     for title, image in panels:
         image = to_bgr8(image)
@@ -567,4 +589,8 @@ def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1
     for i, cell in enumerate(cells):
         r, c = divmod(i, cols)
         out[r * (ch + sep):r * (ch + sep) + ch, c * (w + sep):c * (w + sep) + w] = cell
+    for i in range(len(cells), rows * cols):  # each empty cell and the strips that lead to it
+        r, c = divmod(i, cols)
+        out[max(0, r * (ch + sep) - sep):r * (ch + sep) + ch,
+            max(0, c * (w + sep) - sep):c * (w + sep) + w] = 0
     return out

@@ -92,6 +92,7 @@ class LoaderOnly(Recorder):
         self.method = None
         self.compare = None
         self.compare_methods: dict = {}
+        self.versus_methods: dict = {}
         self.config_changes = 0
 
     @property
@@ -106,8 +107,8 @@ class LoaderOnly(Recorder):
         elif method_name is not None:
             self.method_name = method_name
 
-    def install_compare(self, spec, methods) -> None:
-        self.compare, self.compare_methods = spec, methods
+    def install_compare(self, spec, methods, versus) -> None:
+        self.compare, self.compare_methods, self.versus_methods = spec, methods, versus
 
     def config_changed(self) -> None:
         self.config_changes += 1

@@ -3,6 +3,7 @@ inference and loader threads on their interfaces, and the pipeline on a real vid
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -23,10 +24,10 @@ from camview.live import (
     PanelSpec,
     Pipeline,
 )
-from camview.live.compare import explain_panels, preset_title, rival
+from camview.live.compare import Versus, explain_panels, preset_title, rival
 from camview.maps import METHODS, make_method
 from camview.maps.shared_pass import explain_shared
-from camview.overlay import OverlayStyle
+from camview.overlay import SEPARATOR_COLOUR, OverlayStyle, compose_grid, grid_shape
 from camview.sources import Frame
 
 TABBY = 281
@@ -106,6 +107,62 @@ def test_panels_map_methods_and_the_runner_up(lite0):
     assert rival(swapped[0].explained.map) == first
 
 
+def test_the_grid_is_shaped_for_the_view_it_is_shown_in():
+    assert grid_shape(3) == (1, 3) and grid_shape(4) == (2, 2)  # no view given: as before
+    cell = 1.2  # a 4:3 panel under its title bar
+    assert grid_shape(3, 4.0, cell) == (1, 3)  # a wide view: one row
+    assert grid_shape(3, 0.5, cell) == (3, 1)  # a tall view: one column
+    assert grid_shape(3, 1.4, cell) == (2, 2)  # about square: 2x2, one cell empty
+    assert grid_shape(6, 1.0, 4 / 3) == (3, 2)
+    assert grid_shape(2, 3.0, cell) == (1, 2) and grid_shape(2, 0.8, cell) == (2, 1)
+
+    panels = [(name, np.full((120, 160, 3), 90, np.uint8)) for name in ("a", "b", "c")]
+    wide = compose_grid(panels, aspect=4.0)
+    tall = compose_grid(panels, aspect=0.5)
+    assert wide.shape[1] > 2.5 * wide.shape[0]  # 1x3
+    assert tall.shape[1] == 160 and tall.shape[0] > 3 * 120  # 3x1
+    assert compose_grid(panels).shape == wide.shape  # the default is one row
+    assert compose_grid(panels, columns=3, aspect=0.5).shape == wide.shape  # columns win
+    square = compose_grid(panels, aspect=1.4)  # 2x2: the empty cell is background, black
+    assert square.shape[1] == 2 * 160 + 2 and not square[square.shape[0] // 2 + 10:, 160:].any()
+    assert (square[60, 160] == SEPARATOR_COLOUR).all()  # the panels are still set apart
+
+
+def test_a_second_model_adds_a_row_of_its_own_maps_of_the_same_frame(lite0, squeezenet):
+    spec = CompareSpec.of(("gradcam", "cam"), versus="squeezenet")
+    assert [(p.method, p.versus) for p in spec.panels] == [
+        ("gradcam", False), ("cam", False), ("gradcam", True), ("cam", True)]
+    assert spec.columns == 2 and spec.names_classes  # a row per model, titles name the class
+    assert spec.versus_method_names("cam") == ("gradcam", "cam")
+    one = CompareSpec.of((), versus="squeezenet")  # the method shown, for both models
+    assert one.panels == (PanelSpec(), PanelSpec(versus=True)) and one.columns is None
+    assert one.versus_method_names("layercam") == ("layercam",)
+    with pytest.raises(CamviewError, match="second model"):
+        CompareSpec((PanelSpec(), PanelSpec(versus=True)))  # its panels, but no model named
+
+    image = skimage_bgr("chelsea")
+    methods = {n: make_method(n, lite0) for n in spec.method_names}
+    other = {n: make_method(n, squeezenet) for n in spec.versus_method_names("cam")}
+    assert not spec.ready(lite0, methods, {}, "cam") and spec.ready(lite0, methods, other, "cam")
+    versus = Versus(squeezenet, other, squeezenet.prepare(image))
+    panels = explain_panels(lite0, make_method("cam", lite0), methods, spec,
+                            lite0.prepare(image), None, 3, versus)
+    assert [p.method.model for p in panels] == [lite0, lite0, squeezenet, squeezenet]
+    for panel in panels:
+        alone = panel.method.explain(panel.method.model.prepare(image), None)
+        result = panel.explained.map
+        np.testing.assert_allclose(result.cam, alone.cam, rtol=1e-4,
+                                   atol=1e-5 * float(np.abs(alone.cam).max()))
+        assert result.target == alone.target  # each model's own top-1
+        prob = 100 * float(alone.probabilities[alone.target])
+        model = panel.method.model
+        assert panel.title == (f"{model.name} {panel.method.title}: "
+                               f"{model.short_label(alone.target)} {prob:.0f}%")
+    assert panels[2].title.startswith("squeezenet Grad-CAM: ")
+    # A class pinned that both models know is mapped by both.
+    pinned = explain_panels(lite0, make_method("cam", lite0), methods, spec,
+                            lite0.prepare(image), TABBY, 3, versus)
+    assert [p.explained.map.target for p in pinned] == [TABBY] * 4
 
 
 def test_inference_draws_the_grid_into_the_results_overlay(lite0):
@@ -124,6 +181,11 @@ def test_inference_draws_the_grid_into_the_results_overlay(lite0):
     # Each panel is drawn as draw() draws that method's map: the grid's first cell is CAM's.
     first_cell = result.overlay[oh - h:, :w]
     assert float(np.abs(first_cell.astype(int) - frame.image.astype(int)).mean()) > 5
+
+    # Shaped for a tall view, the same grid is one column.
+    tall, _ = run_inference(dataclasses.replace(cfg, grid_aspect=0.5), frame)
+    th, tw = tall.overlay.shape[:2]
+    assert tw == w and th > 3 * h
 
     # A compare whose methods were built for another model waits (no result, no error).
     stale = Config(lite0, cfg.method, None, OverlayStyle(), 0.0, 4, spec, {})
@@ -150,6 +212,39 @@ def test_loader_builds_the_compare_and_rebuilds_it_for_a_new_model(lite0):
         loader.stop()
         loader.thread.join(2.0)
     assert not host.errors
+
+
+def test_loader_loads_the_second_model_or_leaves_the_compare_as_it_was(lite0, squeezenet):
+    host = LoaderOnly("cam", Frame(0, 0.0, skimage_bgr("coffee")))
+    ahead = CompareSpec.of(PRESETS[0])
+    loader = Loader(host, ahead=ahead)
+    loader.thread.start()
+    try:
+        loader.submit(LoadModel(lite0))
+        wait_for(lambda: not loader.busy.is_set(), timeout=120)
+        # The first preset was traced ahead, installing nothing.
+        assert host.compare is None
+        assert ("shared", lite0.read_layer, ("CAM", "GradCAM", "LayerCAM")) in lite0.compiled
+        loader.submit(LoadCompare(ahead))
+        wait_for(lambda: not loader.busy.is_set())
+        assert host.compare is ahead
+
+        both = CompareSpec.of(PRESETS[0], versus="squeezenet")
+        loader.submit(LoadCompare(both))
+        wait_for(lambda: not loader.busy.is_set(), timeout=120)
+        assert host.compare is both and not host.errors
+        assert sorted(host.versus_methods) == sorted(PRESETS[0])
+        assert {m.model.name for m in host.versus_methods.values()} == {"squeezenet"}
+        assert both.ready(lite0, host.compare_methods, host.versus_methods, "cam")
+
+        loader.submit(LoadCompare(CompareSpec.of(PRESETS[0], versus="nosuch")))
+        wait_for(lambda: not loader.busy.is_set())
+        assert host.compare is both  # as it was
+        (message, _), = host.errors
+        assert message.startswith("second model nosuch: ") and "\n" not in message
+    finally:
+        loader.stop()
+        loader.thread.join(2.0)
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,23 @@ default model on a real video)."""
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
+import pytest
 from helpers import count_frames
 from PyQt6.QtCore import Qt
 
+from camview.app.compare_controls import PREPARING
 from camview.app.main import options_from_args
 from camview.app.saved_settings import Options, open_settings, options_with_settings
 from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.images import letterbox
 from camview.live import PRESETS
-from camview.maps import METHODS
+from camview.maps import METHODS, make_method
+from camview.models import model_names
 from camview.scale import SCALES
 
 
@@ -41,14 +46,13 @@ def test_compare_grid_replaces_the_overlay_and_is_recorded_and_saved(qtbot, wind
     assert window.session.actions["compare"].isChecked()
     assert window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM"
     assert window.overlay_view.image is result.overlay
-    assert result.overlay.shape[1] > 2.5 * result.frame.image.shape[1]
-    views = window.views.views  # the grid gets the width its shape asks for
-    assert views.stretch(1) > 2.5 * views.stretch(0)
+    views = window.views.views  # the grid gets the larger part of the width
+    assert views.stretch(1) / views.stretch(0) == pytest.approx(2, abs=0.05)
 
     snap = window.recording.snapshot()  # raw | grid, at the raw frame's height
     saved = cv2.imread(str(snap))
     h, w = window.session.raw.image.shape[:2]
-    assert saved.shape[0] == h and saved.shape[1] > w + 2.5 * w
+    assert saved.shape[0] == h and saved.shape[1] > w
 
     qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # next preset
     wait_panels(qtbot, window, 3, titles=["Grad-CAM", "Grad-CAM++", "Eigen-CAM"])
@@ -68,6 +72,65 @@ def test_compare_grid_replaces_the_overlay_and_is_recorded_and_saved(qtbot, wind
     frames = cv2.VideoCapture(str(path))
     ok, first = frames.read()
     assert ok and first.shape[1] > 1.5 * first.shape[0]  # one size all along: raw | overlay
+
+
+def test_compare_shows_it_is_preparing_at_once_and_its_grid_fills_the_view(qtbot, window):
+    view = window.overlay_view
+    assert view.busy is None
+    qtbot.keyClick(window, Qt.Key.Key_G)
+    assert view.busy == PREPARING and window.compare.busy_shown()  # at once, before any grid
+    assert window.status_text().startswith("preparing compare: CAM | Grad-CAM | Layer-CAM")
+    wait_panels(qtbot, window, 3, titles=["CAM", "Grad-CAM", "Layer-CAM"])
+    assert view.busy is None and not window.compare.busy_shown()
+
+    def filled() -> float:  # the part of the overlay view the grid covers
+        rect = view.image_rect()
+        return rect.width() * rect.height() / (view.width() * view.height())
+
+    # The grid is shaped for the view: a tall one gets a column, a wide one a row.
+    for size, tall in (((760, 1000), True), ((1600, 420), False)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda tall=tall: (lambda h, w: h > 2 * w if tall else w > 2.5 * h)(
+            *window.session.result.overlay.shape[:2]), timeout=10000)
+        qtbot.wait(200)
+        assert filled() > 0.6
+
+
+def test_a_second_model_adds_a_row_and_one_that_fails_leaves_the_grid(qtbot, window, squeezenet,
+                                                                   monkeypatch, tmp_path):
+    box = window.compare.box
+    assert [box.versus.itemData(r) for r in range(1, box.versus.count())] == model_names()
+    qtbot.keyClick(window, Qt.Key.Key_G)
+    wait_panels(qtbot, window, 3, titles=["CAM", "Grad-CAM", "Layer-CAM"])
+
+    real = os.environ["CAMVIEW_SQUEEZENET"]
+    monkeypatch.setenv("CAMVIEW_SQUEEZENET", str(tmp_path / "nothing here"))
+    window.compare.set_second_model("squeezenet")
+    assert window.compare.busy_shown()
+    qtbot.waitUntil(lambda: window.status_text().startswith("second model squeezenet: "),
+                    timeout=30000)
+    assert "\n" not in window.status_text()
+    assert not window.compare.busy_shown() and box.versus.currentData() is None
+    qtbot.wait(300)
+    assert [t for t, _, _ in window.session.result.panels] == ["CAM", "Grad-CAM", "Layer-CAM"]
+
+    monkeypatch.setenv("CAMVIEW_SQUEEZENET", real)
+    box.versus.setCurrentIndex(box.versus.findData("squeezenet"))
+    box.versus.activated.emit(box.versus.currentIndex())
+    result = wait_panels(qtbot, window, 6, timeout=60000)
+    assert not window.compare.busy_shown()
+    assert window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM; second model: squeezenet"
+    titles = [t for t, _, _ in result.panels]
+    assert all(t.startswith("efficientnet_lite0 ") for t in titles[:3])
+    assert [t.split(":")[0] for t in titles[3:]] == [f"squeezenet {METHODS[n].title}"
+                                                    for n in PRESETS[0]]
+    assert result.compare.columns == 3  # a row per model
+    batch = squeezenet.prepare(result.frame.image)  # the same frame, through SqueezeNet alone
+    for (title, index, prob), name in zip(result.panels[3:], PRESETS[0], strict=True):
+        alone = make_method(name, squeezenet).explain(batch)
+        assert index == alone.target
+        assert prob == pytest.approx(float(alone.probabilities[alone.target]), abs=1e-4)
+        assert f"{squeezenet.short_label(index)} {100 * prob:.0f}%" in title
 
 
 def test_second_map_shows_the_runner_up_then_a_picked_class_when_frozen(qtbot, window):
@@ -120,6 +183,7 @@ def test_compare_option_starts_the_window_with_the_grid(qtbot, video, lite0):
                                       "--scale", "probability"])
     options = options_from_args(args)
     assert options.compare == ("Grad-CAM", "gradcam++", "eigencam")
+    assert options.compare_model is None
     assert options.style.scale == "probability" and "scale" in options.given
     options.source, options.model = video, lite0
     win = MainWindow(options)
@@ -128,6 +192,26 @@ def test_compare_option_starts_the_window_with_the_grid(qtbot, video, lite0):
     try:
         assert win.compare.box.mode.currentData() == ",".join(PRESETS[1])
         wait_panels(qtbot, win, 3, timeout=30000)
+    finally:
+        win.close()
+
+
+def test_compare_model_option_starts_the_window_with_a_row_per_model(qtbot, video, lite0,
+                                                                     squeezenet):
+    args = build_parser().parse_args(["window", "--compare", "gradcam,cam",
+                                      "--compare-model", "squeezenet"])
+    options = options_from_args(args)
+    assert options.compare_model == "squeezenet"
+    options.source, options.model = video, lite0
+    win = MainWindow(options)
+    qtbot.addWidget(win)
+    win.start()
+    try:
+        assert win.compare.box.versus.currentData() == "squeezenet"
+        result = wait_panels(qtbot, win, 4, timeout=60000)
+        assert [t.split(":")[0] for t, _, _ in result.panels] == [  # the custom list's order
+            "efficientnet_lite0 CAM", "efficientnet_lite0 Grad-CAM", "squeezenet CAM",
+            "squeezenet Grad-CAM"]
     finally:
         win.close()
 

@@ -1,11 +1,14 @@
-"""The compare view's controls: live methods side by side, and the second map.
+"""The compare view's controls: live methods side by side, the second map, a second model.
 
 A preset (camview.live.compare.PRESETS) or a custom pick of the live methods shows the frame
 through each of them in a titled grid; the "second map" adds the map of a second class (each
-frame's runner-up, or a class picked here) beside the first — "why tabby and not tiger cat?".
-Both are one CompareSpec for the pipeline, whose grid is the Result's overlay: the overlay
-view, recordings and snapshots show it with no more work here. Live, frozen or on a still
-image alike (a change is mapped on the held frame at once).
+frame's runner-up, or a class picked here) beside the first — "why tabby and not tiger cat?";
+the "second model" adds a row of the same methods for another built-in model on the same
+frame. All are one CompareSpec for the pipeline, whose grid is the Result's overlay: the
+overlay view, recordings and snapshots show it with no more work here. Live, frozen or on a
+still image alike (a change is mapped on the held frame at once). Until a change's first grid
+comes (its methods, or the second model, are being built), the overlay view is dimmed under
+a spinner, so the old overlay is not taken for the answer.
 """
 
 from __future__ import annotations
@@ -23,20 +26,22 @@ from PyQt6.QtWidgets import (
 )
 
 from camview.app.session import Session
-from camview.app.widgets import TargetPicker, signals_blocked
+from camview.app.widgets import ImageView, TargetPicker, signals_blocked
 from camview.errors import CamviewError, for_window
-from camview.live import PRESETS, RIVAL, CompareSpec, Result
+from camview.live import FOLLOW, PRESETS, RIVAL, CompareSpec, Result
 from camview.live.compare import live_methods, preset_title
 from camview.maps import METHODS
-from camview.models import CamModel
+from camview.models import CamModel, model_names
 
 CUSTOM = "custom"  # the mode combo's data for the custom pick
 RUNNER_UP = "Runner-up"
+NO_SECOND_MODEL = "None"
+PREPARING = "preparing compare…"  # drawn over the dimmed overlay until the first grid
 
 
 class CompareBox(QGroupBox):
     """The side panel's compare group: mode (off, presets, custom), the custom list of live
-    methods, and the second map with its class picker."""
+    methods, the second map with its class picker, and the second model."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Compare", parent)
@@ -68,11 +73,17 @@ class CompareBox(QGroupBox):
         self.rival.search.setPlaceholderText("second class…")
         self.rival.show_target(f"{RUNNER_UP} of each frame")
         self.rival.setEnabled(False)
+        self.versus = QComboBox()  # a second model's row of the same methods
+        self.versus.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.versus.addItem(NO_SECOND_MODEL, None)
+        for name in model_names():
+            self.versus.addItem(name, name)
         form = QFormLayout(self)
         form.addRow("Methods", self.mode)
         form.addRow(self.methods)
         form.addRow(self.second)
         form.addRow(self.rival)
+        form.addRow("Second model", self.versus)
 
     def checked(self) -> tuple[str, ...]:
         """The methods ticked in the custom list, in its order."""
@@ -90,14 +101,16 @@ class CompareBox(QGroupBox):
 class CompareControls:
     """What the compare box and its actions mean for the session's pipeline."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, view: ImageView) -> None:
         self.s = session
+        self.view = view  # the overlay view: dimmed with a spinner while a compare is prepared
         self.box = CompareBox()
         self.second_class: int | None = None  # None: each frame's runner-up
         self._last_mode = 1  # the mode G turns on: the last one used, first the first preset
         self._preparing: CompareSpec | None = None  # asked for, its first grid not shown yet
         b = self.box
         b.mode.activated.connect(lambda _: self.apply())
+        b.versus.activated.connect(lambda _: self.apply())
         b.methods.itemChanged.connect(lambda _: self.apply() if self.mode == CUSTOM else None)
         b.second.toggled.connect(lambda on: self.set_second(on))
         b.rival.auto.clicked.connect(lambda: self.pin_second(None))
@@ -105,6 +118,7 @@ class CompareControls:
         b.rival.failed.connect(lambda message: session.show_status(message, error=True))
         session.modelChanged.connect(self._on_model)
         session.resultShown.connect(self.show_result)
+        session.loadFailed.connect(lambda _: self._on_failed())
 
     @property
     def mode(self) -> object:
@@ -130,6 +144,8 @@ class CompareControls:
         b.second.setToolTip(f"The map of a second class beside the first ({a.keys('second_map')})")
         b.rival.search.setToolTip("Type part of a class name to compare with it")
         b.rival.auto.setToolTip("Compare with each frame's runner-up (the best other class)")
+        b.versus.setToolTip("A row of the same methods (or the method shown) for a second "
+                            "model on the same frame, titled with its top class")
 
     # -- state -> pipeline
     def spec(self) -> CompareSpec | None:
@@ -139,9 +155,10 @@ class CompareControls:
             else ()
         second = (RIVAL if self.second_class is None else self.second_class) \
             if self.box.second.isChecked() else None
-        if mode == CUSTOM and not methods and second is None:
+        versus = self.box.versus.currentData()
+        if mode == CUSTOM and not methods and second is None and versus is None:
             return None
-        return CompareSpec.of(methods, second)
+        return CompareSpec.of(methods, second, versus)
 
     def apply(self) -> None:
         """Ask the pipeline for what the controls show; say what it is."""
@@ -158,14 +175,18 @@ class CompareControls:
         except CamviewError as exc:
             self.s.show_status(for_window(exc), error=True, now=True)
             return
-        # Building the compared methods takes seconds (tracing): say so until the first
-        # grid is shown, so the old overlay is not taken for the answer.
+        # Building the compared methods (or loading a second model) can take seconds: say so
+        # until the first grid is shown, so the old overlay is not taken for the answer.
         self._preparing = spec
+        self.view.set_busy(None if spec is None else PREPARING)
         if spec is None:
             self.s.show_status(self.describe(spec), now=True)
         else:
-            self.s.show_status(f"preparing {self.describe(spec)} … (the first grid takes "
-                               "a few seconds: its methods are being built)", now=True)
+            self.s.show_status(f"preparing {self.describe(spec)} …", now=True)
+
+    def busy_shown(self) -> bool:
+        """Whether the overlay view says the compare is being prepared."""
+        return self.view.busy is not None
 
     def describe(self, spec: CompareSpec | None) -> str:
         if spec is None:
@@ -173,9 +194,11 @@ class CompareControls:
         parts = []
         if spec.names_methods:
             parts.append(" | ".join(METHODS[n].title for n in spec.method_names))
-        if spec.names_classes:
+        if any(p.target != FOLLOW for p in spec.panels):
             parts.append("second map: " + (f"{RUNNER_UP.lower()} of each frame"
                                            if self.second_class is None else self._label()))
+        if spec.versus is not None:
+            parts.append(f"second model: {spec.versus}")
         return "compare: " + "; ".join(parts)
 
     def _label(self) -> str:
@@ -207,10 +230,19 @@ class CompareControls:
                                    else f"Pinned: {self._label()} (#{index})")
         self.set_second(True)
 
-    def start(self, names: tuple[str, ...] | None) -> None:
-        """--compare: a preset when the names are one, else the custom pick."""
+    def set_second_model(self, name: str | None) -> None:
+        """Add a row for built-in model `name` on the same frame (None: no second model)."""
+        self._show_versus(name)
+        self.apply()
+
+    def start(self, names: tuple[str, ...] | None, versus: str | None = None) -> None:
+        """--compare: a preset when the names are one, else the custom pick; --compare-model:
+        the second model's row."""
         if not names:
+            if versus is not None:
+                self.set_second_model(versus)
             return
+        self._show_versus(versus)
         wanted = CompareSpec.of(names)
         chosen = wanted.method_names if wanted is not None else ()
         row = self.box.mode.findData(",".join(chosen)) if chosen in PRESETS else -1
@@ -223,16 +255,36 @@ class CompareControls:
     # -- pipeline events
     def show_result(self, result: Result) -> None:
         """Name the second class of the newest grid (the runner-up changes with the frame);
-        the first grid after a change ends its "preparing" line."""
-        if self._preparing is not None and result.panels:
-            spec, self._preparing = self._preparing, None
-            self.s.show_status(self.describe(spec), now=True)
+        the first grid after a change ends its "preparing" line and spinner."""
+        if self._preparing is not None and result.compare == self._preparing:
+            asked, self._preparing = self._preparing, None
+            self.view.set_busy(None)
+            self.s.show_status(self.describe(asked), now=True)
         model = self.s.model
-        if (self.box.second.isChecked() and self.second_class is None and result.panels
+        spec = result.compare
+        if (self.box.second.isChecked() and self.second_class is None and spec is not None
                 and model is not None):
-            _, index, prob = result.panels[len(result.panels) // 2]  # the second row's first
-            self.box.rival.show_target(f"{RUNNER_UP}: {model.short_label(index)} "
-                                       f"{100 * prob:.0f}%")
+            rivals = [i for i, p in enumerate(spec.panels) if p.target == RIVAL]
+            if rivals:  # the second class's row starts with its first panel
+                _, index, prob = result.panels[rivals[0]]
+                self.box.rival.show_target(f"{RUNNER_UP}: {model.short_label(index)} "
+                                           f"{100 * prob:.0f}%")
+
+    def _on_failed(self) -> None:
+        """A compare (or its second model) failed, said in the status bar: stop waiting for
+        its grid, and show the second model the grid really has."""
+        if self._preparing is None:
+            return
+        self._preparing = None
+        self.view.set_busy(None)
+        shown = self.s.pipeline.compare
+        self._show_versus(shown.versus if shown is not None else None)
+
+    def _show_versus(self, name: str | None) -> None:
+        """Show `name` as the second model (None: none) without asking for it."""
+        versus = self.box.versus
+        with signals_blocked(versus):
+            versus.setCurrentIndex(max(0, versus.findData(name)) if name else 0)
 
     def _on_model(self, model: CamModel) -> None:
         self.box.rival.set_labels(model.labels, model.find_class)

@@ -38,7 +38,8 @@ def options_from_args(args: argparse.Namespace):
                    method=args.method or DEFAULT_METHOD,
                    target=args.target, style=style, output_dir=args.output_dir, given=given,
                    runtime=getattr(args, "runtime", None) or "auto",
-                   compare=None if compare is None else tuple(compare))
+                   compare=None if compare is None else tuple(compare),
+                   compare_model=getattr(args, "compare_model", None))
 
 
 def opened_settings(args: argparse.Namespace):
@@ -61,6 +62,7 @@ def run_window(args: argparse.Namespace) -> int:
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.maps import method_class
+    from camview.models import model_names
     from camview.writers import check_writable
 
     options = options_from_args(args)
@@ -70,6 +72,9 @@ def run_window(args: argparse.Namespace) -> int:
 
         if CompareSpec.of(options.compare) is None:
             raise CamviewError("--compare needs method names separated by commas")
+    if options.compare_model is not None and options.compare_model not in model_names():
+        raise CamviewError(f"--compare-model {options.compare_model}: not a built-in model "
+                           f"(choose one of {', '.join(model_names())})")
     if options.record:
         check_writable(options.record)
     app = QApplication.instance() or QApplication([sys.argv[0]])

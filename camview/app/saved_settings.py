@@ -77,6 +77,7 @@ class Options:
     output_dir: str | None = None  # snapshots and recordings without a path
     runtime: str = "auto"  # the forward runtime asked for (camview.models.runtimes)
     compare: tuple[str, ...] | None = None  # --compare: start with these methods in a grid
+    compare_model: str | None = None  # --compare-model: a second model's row in that grid
     given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
     origins: dict[str, str] = field(default_factory=dict)  # setting -> COMMAND_LINE/SAVED/DEFAULT

@@ -18,7 +18,8 @@ Facts and their signals:
 - the overlay's look (`style`, `smoothing`; `lookChanged()`),
 - the source (`sourceChanged(source)`, `sourceFailed(message)`), a notice (`noticeChanged`),
 - a labelled set shown over the live views (`setShown(title or "")`),
-- any model/method/compare request done (`configChanged()`: controls show the real state).
+- any model/method/compare request done (`configChanged()`: controls show the real state),
+  or failed (`loadFailed(kind)`, after its line in the status bar).
 
 Services every part calls: `show_status`, `set_checked`, `make_action`, `freeze`, `jobs`
 (the one on-demand job runner, camview.app.jobs).
@@ -45,7 +46,7 @@ from camview.app.saved_settings import (
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, signals_blocked
 from camview.errors import CamviewError, for_window
-from camview.live import ErrorKind, Pipeline, Result
+from camview.live import PRESETS, CompareSpec, ErrorKind, Pipeline, Result
 from camview.maps import method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.models.preprocess import AUTO
@@ -87,6 +88,7 @@ class Session(QObject):
     configChanged = pyqtSignal()
     statusShown = pyqtSignal(str, bool, str, float, object, bool)  # see show_status
     statusCleared = pyqtSignal()  # things work again: an old error may give way
+    loadFailed = pyqtSignal(object)  # ErrorKind: a model, method or compare request failed
 
     def __init__(self, options: Options | None = None, settings: QSettings | None = None,
                  parent: QObject | None = None) -> None:
@@ -98,8 +100,10 @@ class Session(QObject):
         self.bridge = Bridge()
         o = self.options
         live = "cam" if is_on_demand(o.method) else o.method  # a slow one: on the frozen frame
+        # The compare G turns on first is traced after each model load: it shows at once.
         self.pipeline = Pipeline(**self.bridge.callbacks(), style=o.style, method=live,
-                                 smoothing=o.smoothing, panel_only=True)
+                                 smoothing=o.smoothing, panel_only=True,
+                                 compare_ahead=CompareSpec.of(PRESETS[0]))
         self.output = ViewOutput(o.output_dir, self.bridge.recordFailed.emit)
         self.jobs = Jobs()
         self.jobs.failed.connect(lambda message: self.show_status(message, error=True))
@@ -348,6 +352,8 @@ class Session(QObject):
         self.show_status(message, error=True)
         if kind == ErrorKind.SOURCE:
             self.sourceFailed.emit(message)
+        if kind in (ErrorKind.MODEL, ErrorKind.METHOD):
+            self.loadFailed.emit(kind)
         if fall_back:
             # A saved model that no longer loads: start with the default instead, said so.
             self._fell_back = True

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QObject, QRect, Qt, QTimer, QUrl, pyqtSignal
-from PyQt6.QtGui import QDesktopServices, QGuiApplication, QImage, QPainter
+from PyQt6.QtGui import QColor, QDesktopServices, QGuiApplication, QImage, QPainter, QPen
 from PyQt6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -43,6 +43,9 @@ OPEN_MODEL_FILE = "Open model file…"
 ERROR_HOLD_S = 10.0  # a plain status does not hide an error younger than this
 COPIED = "copied to the clipboard"
 SLIDERS = ("threshold", "alpha", "smoothing")  # the panel's sliders, each 0..1 shown as 0..100
+#: The overlay view's share of the width when it shows a compare's grid beside the raw view:
+#: the grid's panels are each the frame too, so they get the larger part.
+GRID_SHARE = 2 / 3
 
 
 @contextlib.contextmanager
@@ -62,13 +65,21 @@ def patterns(*suffixes: str) -> str:
 
 
 class ImageView(QWidget):
-    """A BGR numpy image scaled to the widget, keeping its aspect ratio."""
+    """A BGR numpy image scaled to the widget, keeping its aspect ratio; while `busy`, dimmed
+    under a turning spinner and a line saying what is being prepared (the picture shown is
+    not the answer yet)."""
+
+    SPIN_MS = 80  # the spinner turns a step this often
 
     def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.placeholder = placeholder
         self.image: np.ndarray | None = None
+        self.busy: str | None = None
         self._qimage: QImage | None = None
+        self._angle = 0
+        self._spin = QTimer(self)
+        self._spin.timeout.connect(self._turn)
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -86,6 +97,19 @@ class ImageView(QWidget):
         self.image, self._qimage = None, None
         self.update()
 
+    def set_busy(self, text: str | None) -> None:
+        """Show `text` with a spinner over the dimmed picture until set_busy(None)."""
+        self.busy = text
+        if text is None:
+            self._spin.stop()
+        elif not self._spin.isActive():
+            self._spin.start(self.SPIN_MS)
+        self.update()
+
+    def _turn(self) -> None:
+        self._angle = (self._angle + 30) % 360
+        self.update()
+
     def image_rect(self) -> QRect:
         """Where the image is drawn (centred, aspect ratio kept)."""
         if self._qimage is None:
@@ -98,17 +122,40 @@ class ImageView(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        if self._qimage is None:
+        if self._qimage is None and self.busy is None:
             painter.setPen(Qt.GlobalColor.gray)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(self.image_rect(), self._qimage)
+        if self._qimage is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(self.image_rect(), self._qimage)
+        if self.busy is not None:
+            self._paint_busy(painter)
+
+    def _paint_busy(self, painter: QPainter) -> None:
+        """The picture dimmed, a quarter arc turning and the busy line under it, centred."""
+        painter.fillRect(self.rect(), QColor(0, 0, 0, 150))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = max(24, min(self.width(), self.height()) // 8)
+        centre = self.rect().center()
+        ring = QRect(centre.x() - side // 2, centre.y() - side, side, side)
+        painter.setPen(QPen(QColor(255, 255, 255, 60), max(3, side // 10)))
+        painter.drawEllipse(ring)
+        painter.setPen(QPen(QColor(240, 240, 240), max(3, side // 10)))
+        painter.drawArc(ring, -self._angle * 16, 90 * 16)  # Qt angles: 1/16 degree
+        font = painter.font()
+        font.setPointSizeF(max(10.0, side / 4))
+        painter.setFont(font)
+        text = QRect(0, centre.y() + side // 4, self.width(), side)
+        painter.drawText(text, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                         self.busy or "")
 
 
 class ViewArea(QWidget):
     """The raw view beside the overlay view (the raw one hidden in the overlay layout), and the
     speed readout under them."""
+
+    shapeChanged = pyqtSignal()  # resized or re-laid out: grid_aspect may differ
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,20 +183,35 @@ class ViewArea(QWidget):
         if not self.raw.isHidden():
             self.raw.set_image(image)
 
-    def show_overlay(self, image: np.ndarray) -> None:
-        """Show the overlay (a compare's grid is wider than the frame: it gets the room its
-        shape asks for beside the raw view, so both are shown at one height)."""
+    def show_overlay(self, image: np.ndarray, grid: bool = False) -> None:
+        """Show the overlay beside the raw view at one height; a compare's `grid` instead gets
+        GRID_SHARE of the width, the grid being shaped for that (grid_aspect)."""
         self.overlay.set_image(image)
         raw = self.raw.image if self.raw.image is not None else image
-        weights = [max(1, round(100 * im.shape[1] / im.shape[0])) for im in (raw, image)]
+        weights = ([round(100 * (1 - GRID_SHARE)), round(100 * GRID_SHARE)] if grid else
+                   [max(1, round(100 * im.shape[1] / im.shape[0])) for im in (raw, image)])
         if [self.views.stretch(0), self.views.stretch(1)] != weights:
             self.views.setStretch(0, weights[0])
             self.views.setStretch(1, weights[1])
+
+    def grid_aspect(self) -> float | None:
+        """Width / height of the overlay view when it shows a compare's grid (its share of
+        the width beside the raw view, or all of it), None before the area has a size."""
+        height = self.height() - (0 if self.readout.isHidden() else self.readout.height())
+        width = self.width()
+        if not self.raw.isHidden():
+            width = (width - self.views.spacing()) * GRID_SHARE
+        return round(width / height, 2) if width > 0 and height > 0 else None
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.shapeChanged.emit()
 
     def set_layout(self, side_by_side: bool, raw: np.ndarray | None) -> None:
         self.raw.setVisible(side_by_side)
         if raw is not None:
             self.show_raw(raw)
+        self.shapeChanged.emit()
 
 
 class TopClasses(QListWidget):

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.controls = LiveControls(s, self.panel)
         self.sources = SourceControls(s, self)
         self.sets = SetMode(s)  # a labelled set's view, stacked over the live views
-        self.compare = CompareControls(s)
+        self.compare = CompareControls(s, self.views.overlay)
         self.frozen = FrozenFrameMaps(s)
         self.network = NetworkControls(s, self.panel.network_form)
         self.runtime = RuntimeControls(s, self.panel.network_form)
@@ -131,6 +131,9 @@ class MainWindow(QMainWindow):
         s.lookChanged.connect(self.apply_layout)
         s.presentingChanged.connect(self._on_presenting)
         s.readoutChanged.connect(self._on_readout)
+        # A compare's grid is shaped for the view it is shown in: only its aspect goes down.
+        self.views.shapeChanged.connect(
+            lambda: s.pipeline.set_grid_aspect(self.views.grid_aspect()))
 
         if is_on_demand(o.method):
             s.set_method(o.method)  # mapped on the frozen frame
@@ -197,7 +200,7 @@ class MainWindow(QMainWindow):
         else:
             s.pipeline.set_source(o.source)
         s.pipeline.start()
-        self.compare.start(o.compare)
+        self.compare.start(o.compare, o.compare_model)
         if o.labelled_set:
             self.sets.open(o.labelled_set)
 
@@ -228,7 +231,7 @@ class MainWindow(QMainWindow):
             self._fit_to(frame.image.shape[:2])
 
     def _on_result(self, result) -> None:
-        self.views.show_overlay(result.overlay)  # a compare's grid too
+        self.views.show_overlay(result.overlay, grid=bool(result.panels))
         if self.raw_view.image is None:
             self.views.show_raw(result.frame.image)
 
@@ -298,6 +301,7 @@ class MainWindow(QMainWindow):
 
     def _on_readout(self, on: bool) -> None:
         self.readout.setVisible(on)
+        self.views.shapeChanged.emit()
         self._tick()
 
     def status_text(self) -> str:

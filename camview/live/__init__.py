@@ -17,9 +17,10 @@ window turns them into signals (camview.app.bridge), a benchmark can use them di
 The rooms: mailbox (Delivery, Mailbox), metrics (RateMeter, Percentiles, Stats), capture (the
 capture thread and its pacing), inference (the inference thread, Smoother, Config, Result),
 loader (the loader thread and its jobs), compare (several panels of one frame: methods side
-by side or a second class), kinds (ErrorKind) and pipeline (the controller). Each
-worker sees the Pipeline only through a small Protocol of what it calls (CaptureHost,
-InferenceHost, LoaderHost), so a worker can be run, and tested, without the rest.
+by side, a second class or a second model), kinds (ErrorKind) and pipeline (the
+controller). Each worker sees the Pipeline only through a small Protocol of what it calls
+(CaptureHost, InferenceHost, LoaderHost), so a worker can be run, and tested, without the
+rest.
 """
 
 from camview.live.capture import FOLDER_SECONDS, HOLD_RATE, Capture, CaptureHost

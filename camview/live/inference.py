@@ -14,7 +14,7 @@ import numpy as np
 
 from camview.errors import CamviewError, for_window
 from camview.explain import Explanation, describe, draw, draw_compare, scaled_map
-from camview.live.compare import CompareSpec, explain_panels
+from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
 from camview.maps import MapResult, Method, normalise
@@ -44,6 +44,7 @@ class Result:
     fresh: bool = True  # False when a flat-out pipeline explained a frame again
     #: A compare: each panel's (title, class index, probability); `overlay` is their grid.
     panels: tuple[tuple[str, int, float], ...] = ()
+    compare: CompareSpec | None = None  # the compare it was drawn for (None: the single view)
 
     @property
     def latency_s(self) -> float:
@@ -89,6 +90,9 @@ class Config:
     generation: int
     compare: CompareSpec | None = None  # several panels in one overlay (camview.live.compare)
     compare_methods: Mapping[str, Method] = field(default_factory=dict)  # built by the loader
+    #: The width / height of the view a compare's grid is shown in (None: the default shape).
+    grid_aspect: float | None = None
+    versus_methods: Mapping[str, Method] = field(default_factory=dict)  # the second model's
 
 
 class InferenceHost(Protocol):
@@ -157,7 +161,7 @@ class Inference:
         self._scales: dict[tuple, MapScale] = {}
         self._stop = threading.Event()
         self._last_error: str | None = None
-        self._explained: tuple | None = None  # (frame, generation, style, smoothing) last done
+        self._explained: tuple | None = None  # (frame, generation, look) last done
         self.up_to_date = False  # the held frame's map is current: nothing to explain again
         self.thread = threading.Thread(target=self._run, name="camview-inference", daemon=True)
 
@@ -172,7 +176,8 @@ class Inference:
             cfg = self.host.config()
             if cfg.model is None or cfg.method is None:
                 continue
-            if cfg.compare is not None and not cfg.compare.ready(cfg.model, cfg.compare_methods):
+            if cfg.compare is not None and not cfg.compare.ready(
+                    cfg.model, cfg.compare_methods, cfg.versus_methods, cfg.method.name):
                 continue  # a new model is installed and its compare methods are on their way
             if self._unchanged(item, cfg):
                 self.up_to_date = True
@@ -190,30 +195,34 @@ class Inference:
                              ErrorKind.INTERNAL)
                 continue
             self._last_error = None
-            self._explained = (item.frame, cfg.generation, cfg.style, cfg.smoothing)
+            self._explained = (item.frame, cfg.generation, self._look(cfg))
             self.host.result_ready(result, cfg)
 
     def _unchanged(self, item: Delivery, cfg: Config) -> bool:
         """A re-delivered frame whose map, explained again, would look the same."""
         if self.flat_out or item.fresh or self._explained is None:
             return False
-        frame, generation, style, smoothing = self._explained
+        frame, generation, look = self._explained
         smoothers = self.panel_smoothers if cfg.compare is not None else [self.smoother]
-        return (item.frame is frame and generation == cfg.generation and style == cfg.style
-                and smoothing == cfg.smoothing
-                and (smoothing <= 0 or all(s.settled for s in smoothers)))
+        return (item.frame is frame and generation == cfg.generation and look == self._look(cfg)
+                and (cfg.smoothing <= 0 or all(s.settled for s in smoothers)))
+
+    @staticmethod
+    def _look(cfg: Config) -> tuple:
+        """What changes the picture of a map already made: the style, smoothing and, for a
+        compare, the shape of the view its grid is shown in."""
+        return cfg.style, cfg.smoothing, cfg.grid_aspect if cfg.compare is not None else None
 
     def _report(self, message: str, kind: ErrorKind) -> None:
         if message != self._last_error:  # once per distinct fault, not once per frame
             self._last_error = message
             self.host.error(message, kind)
 
-    def _scales_for(self, style: OverlayStyle, model: CamModel,
-                    methods: list[Method]) -> list[MapScale]:
+    def _scales_for(self, style: OverlayStyle, methods: list[Method]) -> list[MapScale]:
         """The map scales kept across frames, one per method in use (a compare's panels of
         one method share it); a new model, method, layer or scale mode starts afresh, since
         their raw maps are in other units."""
-        keys = [(style.scale, id(model), m.name, m.layer) for m in methods]
+        keys = [(style.scale, id(m.model), m.name, m.layer) for m in methods]
         self._scales = {k: self._scales.get(k) or MapScale(style.scale) for k in keys}
         return [self._scales[k] for k in keys]
 
@@ -239,14 +248,14 @@ class Inference:
         else:
             mapped = method.explain(model.prepare(image), cfg.target)
             explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
-            scale = self._scales_for(style, model, [method])[0]
+            scale = self._scales_for(style, [method])[0]
             overlay = draw(image, explained, style,
                            self._smoothed(self.smoother, explained, cfg, scale), scale)
         done = time.monotonic()
         return Result(frame=item.frame, explained=explained, overlay=overlay,
                       model_name=model.name, method_name=method.title, target=cfg.target,
                       generation=cfg.generation, captured_at=item.captured_at,
-                      finished_at=done, fresh=item.fresh, panels=panels)
+                      finished_at=done, fresh=item.fresh, panels=panels, compare=cfg.compare)
 
     def _compare(self, image: np.ndarray, cfg: Config, style: OverlayStyle):
         """The grid of a compare: (overlay, the first panel's explanation, panel summaries).
@@ -254,16 +263,20 @@ class Inference:
         `fixed` scale shows a weaker class darker, as it does over time."""
         model, spec = cfg.model, cfg.compare
         assert model is not None and cfg.method is not None and spec is not None
+        versus = None
+        if spec.versus is not None:
+            other = next(iter(cfg.versus_methods.values())).model
+            versus = Versus(other, cfg.versus_methods, other.prepare(image))
         shown = explain_panels(model, cfg.method, cfg.compare_methods, spec,
-                               model.prepare(image), cfg.target, style.topk)
+                               model.prepare(image), cfg.target, style.topk, versus)
         while len(self.panel_smoothers) < len(shown):
             self.panel_smoothers.append(Smoother())
         del self.panel_smoothers[len(shown):]
-        scales = self._scales_for(style, model, [p.method for p in shown])
+        scales = self._scales_for(style, [p.method for p in shown])
         cams = [self._smoothed(s, p.explained, cfg, scale)
                 for s, p, scale in zip(self.panel_smoothers, shown, scales, strict=True)]
         overlay = draw_compare(image, [(p.title, p.explained) for p in shown], style, scales,
-                               cams, spec.columns)
+                               cams, spec.columns, cfg.grid_aspect)
         summary = tuple((p.title, p.explained.map.target,
                          float(p.explained.map.probabilities[p.explained.map.target]))
                         for p in shown)

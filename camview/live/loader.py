@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from camview.errors import CamviewError, ModelError, for_window
-from camview.live.compare import CompareSpec
+from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
 from camview.maps import CAM, Method, make_method, method_class
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
@@ -53,6 +53,18 @@ class LoadCompare:
 
 
 @dataclass
+class PrepareCompare:
+    """Trace a compare's methods for `model` ahead, installing nothing: the compare G turns
+    on first then shows at once instead of after seconds of tracing. Runs only when no other
+    job waits; a failure is only logged (nobody asked for it yet)."""
+
+    spec: CompareSpec
+    model: CamModel
+    name: ClassVar[str] = "the compare view, ahead"
+    kind: ClassVar[ErrorKind] = ErrorKind.METHOD
+
+
+@dataclass
 class SetRuntime:
     """Run the current model's forward passes on another runtime (camview.models.runtimes);
     the models loaded after it get the same one."""
@@ -61,7 +73,7 @@ class SetRuntime:
     kind: ClassVar[ErrorKind] = ErrorKind.MODEL
 
 
-Job = LoadModel | LoadMethod | LoadCompare | SetRuntime
+Job = LoadModel | LoadMethod | LoadCompare | PrepareCompare | SetRuntime
 
 
 class LoaderHost(Protocol):
@@ -78,17 +90,23 @@ class LoaderHost(Protocol):
     def layer(self) -> str | None: ...
     def install(self, *, model: CamModel | None = None, method: Method | None = None,
                 method_name: str | None = None) -> None: ...
-    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method]) -> None: ...
+    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method],
+                        versus: dict[str, Method]) -> None: ...
     def status(self, message: str) -> None: ...
     def error(self, message: str, kind: ErrorKind) -> None: ...
     def config_changed(self) -> None: ...
 
 
 class Loader:
-    """Builds and warms models and methods one at a time, off the capture/inference threads."""
+    """Builds and warms models and methods one at a time, off the capture/inference threads.
 
-    def __init__(self, host: LoaderHost) -> None:
+    `ahead`: a compare to trace for each model loaded, while the live view runs (the window's
+    first preset), so turning it on is instant."""
+
+    def __init__(self, host: LoaderHost, ahead: CompareSpec | None = None) -> None:
         self.host = host
+        self.ahead = ahead
+        self.second: CamModel | None = None  # the compare's second model, kept while asked for
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.busy = threading.Event()  # set while any submitted job is not finished
         self._count = 0
@@ -124,11 +142,16 @@ class Loader:
             if isinstance(job, LoadModel) and any(isinstance(j, LoadModel) for j in backlog):
                 self._finished()  # a newer model was asked for meanwhile: skip this one
                 continue
+            if isinstance(job, PrepareCompare) and backlog:
+                backlog.append(job)  # what was asked for goes first
+                continue
             try:
                 if isinstance(job, LoadModel):
                     self._load_model(job)
                 elif isinstance(job, LoadCompare):
                     self._load_compare(job.spec, self.host.current_model)
+                elif isinstance(job, PrepareCompare):
+                    self._prepare_compare(job)
                 elif isinstance(job, SetRuntime):
                     self._set_runtime(job)
                 else:
@@ -174,9 +197,12 @@ class Loader:
         try:  # the compare too (its methods for this model), without failing the model
             self._load_compare(self.host.compare, model)
         except CamviewError as exc:
+            self.host.install_compare(None, {}, {})  # the old one's methods cannot serve it
             self.host.error(for_window(exc), ErrorKind.METHOD)
         notes = [n for n in (model.preprocess_note, model.runtime_note, note) if n]
         self.host.status(" — ".join([model.describe(), *notes]))
+        if self.ahead is not None and self.host.compare is None:
+            self.submit(PrepareCompare(self.ahead, model))
 
     def _set_runtime(self, job: SetRuntime) -> None:
         """Switch the current model's runtime (converted once per model; switching back is
@@ -188,9 +214,7 @@ class Loader:
         method = make_method(self.host.method_name, model, self.host.layer)
         forward = model.runtime_for(job.name, say=self.host.status)
         if uses_closed_form(method, forward):  # traced before the live loop can need it
-            frame = self.host.last_frame
-            image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
-            explain_closed_form(model, [method], model.prepare(image), None, forward)
+            explain_closed_form(model, [method], model.prepare(self._image()), None, forward)
         model.use_runtime(job.name)
         self._warm(model, method)
         if self.host.compare is not None:
@@ -225,33 +249,76 @@ class Loader:
             note = f" (it reads only {model.read_layer!r})"
         self._warm(model, method)
         self.host.install(method=method)
+        compare = self.host.compare
+        if compare is not None and compare.versus is not None and not compare.method_names:
+            self._load_compare(compare, model)  # the second model's row follows the method
         at = f" at {method.layer}" if method.layer != model.read_layer else ""
         self.host.status(f"method: {method.title}{at}{note}")
 
     def _load_compare(self, spec: CompareSpec | None, model: CamModel | None) -> None:
-        """Build and warm the compare's methods for `model` (the shared pass too), then
-        install them; a method the model cannot serve ends the compare and says why."""
+        """Build the compare's methods for `model` (and its second model's), trace what its
+        grid calls, then install them. A method the model cannot serve ends the compare and
+        says why; a second model that fails to load says why and leaves the compare as it
+        was."""
         if spec is None or model is None:  # off, or remembered for when a model arrives
-            self.host.install_compare(spec, {})
+            self.host.install_compare(spec, {}, {})
             return
         try:
             methods = {name: make_method(name, model) for name in spec.method_names}
         except CamviewError:
-            self.host.install_compare(None, {})
+            self.host.install_compare(None, {}, {})
             raise
-        if methods:
-            from camview.maps.shared_pass import explain_shared
+        image = self._image()
+        versus = self._versus(spec, model, image)
+        self._trace_panels(model, methods, spec, model.prepare(image), versus)
+        self.host.install_compare(spec, methods, {} if versus is None else dict(versus.methods))
 
-            frame = self.host.last_frame
-            image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
-            batch = model.prepare(image)
-            explain_shared(model, list(methods.values()), batch, None)
-            for method in methods.values():
-                method.explain(batch, None)
-        self.host.install_compare(spec, methods)
+    def _prepare_compare(self, job: PrepareCompare) -> None:
+        model = job.model
+        if model is not self.host.current_model:
+            return  # another model came meanwhile: its own load prepares it
+        try:
+            methods = {name: make_method(name, model) for name in job.spec.method_names}
+            self._trace_panels(model, methods, job.spec, model.prepare(self._image()), None)
+        except CamviewError as exc:  # e.g. CAM of a gradient-only net: said when asked for
+            log.info("not preparing %s for %s: %s", job.name, model.name, exc)
+
+    def _trace_panels(self, model: CamModel, methods: dict[str, Method], spec: CompareSpec,
+                      batch: np.ndarray, versus: Versus | None) -> None:
+        """Map the grid's panels once: exactly the compiled calls the live grid makes (the
+        shared passes, and each panel mapped alone) are traced now, not on its first frame."""
+        main = make_method(self.host.method_name, model, self.host.layer)
+        explain_panels(model, main, methods, spec, batch, None, 1, versus)
+
+    def _versus(self, spec: CompareSpec, model: CamModel, image: np.ndarray) -> Versus | None:
+        """The second model's side of `spec` (loaded the first time it is asked for, on this
+        runtime), or None without one; a failure raises ModelError naming the model."""
+        if spec.versus is None:
+            return None
+        name = spec.versus
+        try:
+            if name == model.name:  # the same network twice: no second copy
+                self.second = model
+            elif self.second is None or self.second.name != name:
+                self.second = None
+                self.host.status(f"loading {name} for the compare…")
+                kwargs = {} if self.runtime is None else {"runtime": self.runtime}
+                self.second = load_model(name, progress=self.host.status, **kwargs)
+            other = self.second
+            if self.runtime is not None and other.runtime_requested != self.runtime:
+                other.use_runtime(self.runtime, say=self.host.status)
+            methods = {n: make_method(n, other)
+                       for n in spec.versus_method_names(self.host.method_name)}
+        except CamviewError as exc:
+            raise ModelError(f"second model {name}: {for_window(exc)}; the compare stays as "
+                             "it was") from exc
+        return Versus(other, methods, other.prepare(image))
+
+    def _image(self) -> np.ndarray:
+        """The newest frame (a black one before any): what warming traces with."""
+        frame = self.host.last_frame
+        return frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
 
     def _warm(self, model: CamModel, method: Method) -> None:
         """Trace the compiled functions now, so the first live frame does not stall."""
-        frame = self.host.last_frame
-        image = frame.image if frame is not None else np.zeros((480, 640, 3), np.uint8)
-        method.explain(model.prepare(image), None)
+        method.explain(model.prepare(self._image()), None)

@@ -63,10 +63,13 @@ class Pipeline:
         loop_video: bool = True,
         panel_only: bool = False,
         flat_out: bool = False,
+        compare_ahead: CompareSpec | None = None,
     ) -> None:
         """`panel_only`: compose only the overlay panel (the window shows the raw frame).
         `flat_out` (benchmarks): explain the newest frame again when no new one has come, to
-        measure the most maps a second this machine makes beside capture and display."""
+        measure the most maps a second this machine makes beside capture and display.
+        `compare_ahead`: a compare whose methods are traced after each model load, while the
+        single view runs, so that set_compare(it) shows its first grid at once."""
         self.on_frame = on_frame or _noop
         self.on_result = on_result or _noop
         self.on_status = on_status or _noop
@@ -81,6 +84,8 @@ class Pipeline:
         self._target: int | None = None
         self._compare: CompareSpec | None = None
         self._compare_methods: dict[str, Method] = {}
+        self._versus_methods: dict[str, Method] = {}  # the compare's second model's
+        self._grid_aspect: float | None = None
         self._style = style or OverlayStyle()
         self._smoothing = float(smoothing)
         self._generation = 0
@@ -94,7 +99,7 @@ class Pipeline:
         self._capture = Capture(self, loop_video)
         self._inference = Inference(self, self.mailbox, flat_out=flat_out,
                                     panel_only=panel_only)
-        self._loader = Loader(self)
+        self._loader = Loader(self, ahead=compare_ahead)
 
     # -- lifecycle
     def start(self) -> Pipeline:
@@ -161,11 +166,21 @@ class Pipeline:
 
     def set_compare(self, spec: CompareSpec | None) -> None:
         """Show several panels of each frame (camview.live.compare), None: the single view.
-        Slow methods fail here, in the caller (CamviewError); the methods are built on the
-        loader thread while the current view keeps serving."""
+        Slow methods fail here, in the caller (CamviewError); the methods (and a second model)
+        are built on the loader thread while the current view keeps serving; a second model
+        that fails to load leaves the compare as it was, on_error saying why."""
         if spec is not None:
             check_live(spec.method_names)
         self._loader.submit(LoadCompare(spec))
+
+    def set_grid_aspect(self, aspect: float | None) -> None:
+        """Shape a compare's grid for a view this wide per unit of height (None: the default
+        shape, one row up to 3), so its panels come out as large as the view allows."""
+        with self._lock:
+            changed = aspect != self._grid_aspect
+            self._grid_aspect = aspect
+        if changed:
+            self._capture.kick()
 
     def set_target(self, index: int | None) -> None:
         """Pin class `index` (None: each frame's top-1)."""
@@ -263,7 +278,7 @@ class Pipeline:
         with self._lock:
             return Config(self._model, self._method, self._target, self._style,
                           self._smoothing, self._generation, self._compare,
-                          self._compare_methods)
+                          self._compare_methods, self._grid_aspect, self._versus_methods)
 
     def stats(self) -> Stats:
         return Stats(
@@ -301,9 +316,11 @@ class Pipeline:
             self._bump()
         self._capture.kick()
 
-    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method]) -> None:
+    def install_compare(self, spec: CompareSpec | None, methods: dict[str, Method],
+                        versus: dict[str, Method]) -> None:
         with self._lock:
             self._compare, self._compare_methods = spec, dict(methods)
+            self._versus_methods = dict(versus)
             self._bump()
         self._capture.kick()
 
