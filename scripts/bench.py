@@ -113,9 +113,17 @@ def method_key(name: str) -> str:
     return name.replace("++", "pp").replace("-", "_")
 
 
-def bench_on_demand(model, batch: np.ndarray, repeats: int) -> dict:
-    """The slow methods at their defaults, and deletion + insertion for one Grad-CAM map
-    (camview.faithfulness.score_map): medians of a few calls after one warm-up."""
+#: --quick's slow methods: a smoke run checks that each runs and is reported, not its cost
+#: (RISE's 1000 masks alone are a thousand forward passes).
+QUICK_OPTIONS = {"rise": {"masks": 32}, "integrated-gradients": {"steps": 4},
+                 "smoothgrad": {"samples": 4}, "scorecam": {"max_channels": 8},
+                 "occlusion": {"patch": 112, "stride": 112}}
+
+
+def bench_on_demand(model, batch: np.ndarray, repeats: int, quick: bool = False) -> dict:
+    """The slow methods at their defaults (--quick: QUICK_OPTIONS), and deletion + insertion
+    for one Grad-CAM map (camview.faithfulness.score_map): medians of a few calls after one
+    warm-up."""
     from camview.faithfulness import score_map
     from camview.maps import METHODS, make_method
 
@@ -123,7 +131,8 @@ def bench_on_demand(model, batch: np.ndarray, repeats: int) -> dict:
     out = {}
     for name, method in METHODS.items():
         if not method.live:
-            explainer = make_method(name, model)
+            explainer = make_method(name, model, **(QUICK_OPTIONS.get(name, {}) if quick
+                                                    else {}))
             out[f"{method_key(name)}_ms"] = median_ms(lambda e=explainer: e.explain(batch),
                                                       repeats, warmup=warmup)
     result = make_method("gradcam", model).explain(batch)
@@ -133,7 +142,7 @@ def bench_on_demand(model, batch: np.ndarray, repeats: int) -> dict:
 
 
 def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: int,
-                slow_repeats: int = 3) -> dict:
+                slow_repeats: int = 3, quick: bool = False) -> dict:
     import tensorflow as tf
 
     from camview.maps import CAM, METHODS, make_method
@@ -155,7 +164,7 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
             calls[f"{method_key(method_name)}_ms"] = lambda e=explainer: e.explain(batch)
     row = {"model": model.name, "input": f"{hw[1]}x{hw[0]}", "head": model.head.value,
            "cam_ms": None, **interleaved_median_ms(calls, repeats)}
-    row.update(bench_on_demand(model, batch, slow_repeats))
+    row.update(bench_on_demand(model, batch, slow_repeats, quick))
     for method_name in METHODS:
         value = row.get(f"{method_key(method_name)}_ms")
         row[f"{method_key(method_name)}_ratio"] = (None if value is None
@@ -716,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     slow = 1 if args.quick else 3
     for name in models:
         row = bench_model(name, args.weights, args.repeats, args.recipe_repeats,
-                          1 if args.quick else 3)
+                          1 if args.quick else 3, quick=args.quick)
         row["pipeline"] = bench_pipeline(name, args.weights, args.pipeline_seconds,
                                          args.pipeline_method)
         if not args.quick:  # converting to OpenVINO takes tens of seconds: not for a smoke run

@@ -386,6 +386,8 @@ class ControlPanel(QWidget):
         self.values = {name: QLabel() for name in SLIDERS}
 
         box = QVBoxLayout(self)
+        box.setSpacing(2)  # the groups' own frames space them: all fits at 1600x1000
+        box.setContentsMargins(4, 4, 4, 4)
         classes = QGroupBox("Top classes (click to pin)")
         QVBoxLayout(classes).addWidget(self.top)
         box.addWidget(classes)
