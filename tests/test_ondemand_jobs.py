@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import skimage_bgr
 
-from camview.faithfulness import RANDOM
+from camview.faithfulness import RANDOM, STEPS
 from camview.maps import make_method
 from camview.ondemand import JobRunner, MapRequest, ScoreRequest
 from camview.sources import Frame
@@ -107,7 +107,9 @@ def test_scores_of_a_map_and_the_random_baseline(lite0, chelsea, runner):
     # The cat's own map removes the cat faster than a random map does.
     assert scores["Grad-CAM"].deletion_auc < scores[RANDOM].deletion_auc
     total = progress[-1][1]
-    assert progress[-1] == (total, total) and total == 2 * 2 * 25
+    # Two maps (Grad-CAM's and the random one), the 2 * (STEPS - 1) inputs between each
+    # curve's ends (the ends are shared by the maps: not counted).
+    assert progress[-1] == (total, total) and total == 2 * 2 * (STEPS - 1)
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
 
 
