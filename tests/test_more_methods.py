@@ -213,3 +213,21 @@ def test_new_options_are_checked(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["render", str(photo), "--json", out, "--method", "ig", "--baseline", "white"])
     assert stop.value.code == 2
+
+
+def test_rise_maps_another_class_of_the_same_frame_without_a_forward_pass(lite0):
+    """The masked inputs' probabilities of every class are kept for the last input: a second
+    class costs no pass and gives the map a fresh RISE computes."""
+    batch = lite0.prepare(skimage_bgr("chelsea"))
+    method = RISE(lite0, masks=40)
+    passes = []
+    real = method.forward._probabilities
+    method.forward._probabilities = lambda x, t: passes.append(len(x)) or real(x, t)
+    method.explain(batch, EGYPTIAN_CAT)
+    assert sum(passes) == 40
+    second = method.explain(batch, ESPRESSO)
+    assert sum(passes) == 40  # no new pass
+    np.testing.assert_allclose(second.cam, RISE(lite0, masks=40).explain(batch, ESPRESSO).cam,
+                               rtol=1e-5, atol=1e-7)
+    method.explain(batch[:, :, ::-1], ESPRESSO)  # another input: passes again
+    assert sum(passes) == 80

@@ -1,6 +1,6 @@
-"""On-demand maps that ask the network about many altered copies of the input: Score-CAM and
-occlusion. Too slow for every live frame on a CPU (a second or two each), so they are for the
-frozen frame and for render, with progress and cancel.
+"""On-demand maps that ask the network about many altered copies of the input: Score-CAM,
+occlusion and RISE. Too slow for every live frame on a CPU (a second or more each), so they
+are for the frozen frame and for render, with progress and cancel.
 
 Both go through :class:`BatchedForward`: one compiled call over a batch of any size (the
 live calls are compiled for batch 1), fed in chunks that are built only when needed, so
@@ -9,6 +9,7 @@ memory stays at one chunk whatever the number of copies.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 
@@ -36,12 +37,15 @@ class BatchedForward:
         self.model = model
         self._run = model.compiled_once(("batched forward",), lambda: self._compile(model))
 
-    def _probabilities(self, batch: np.ndarray, target: int) -> np.ndarray:
-        """Class `target`'s probability for each input, through the model's runtime."""
+    def _probabilities(self, batch: np.ndarray, target: int | None) -> np.ndarray:
+        """Class `target`'s probability for each input (None: every class's, one row per
+        input), through the model's runtime."""
         if self.model.runtime.name == TENSORFLOW:
-            return self._run(batch, np.int32(target)).numpy()
-        _, scores = self.model.forward(batch)
-        return np.array([softmax(row)[target] for row in scores], np.float32)
+            probs = self._run(batch).numpy()
+        else:
+            _, scores = self.model.forward(batch)
+            probs = np.stack([softmax(row) for row in scores]).astype(np.float32)
+        return probs if target is None else probs[:, target]
 
     @staticmethod
     def _compile(model: CamModel):
@@ -50,30 +54,35 @@ class BatchedForward:
         feature_model = model.feature_model
         spec = tf.TensorSpec([None, *model.input_spec.shape[1:]], tf.float32)
 
-        @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int32)],
-                     reduce_retracing=True)
-        def run(x, target):
+        # Every class's probability: a (batch, classes) copy is nothing beside the pass, and
+        # one input's masked probabilities then serve any class (RISE).
+        @tf.function(input_signature=[spec], reduce_retracing=True)
+        def run(x):
             _, logits = feature_model(x, training=False)
-            return tf.nn.softmax(logits, axis=-1)[:, target]
+            return tf.nn.softmax(logits, axis=-1)
 
         return run
 
-    def probabilities(self, make: Callable[[int, int], np.ndarray], count: int, target: int,
-                      progress: Progress | None = None,
+    def probabilities(self, make: Callable[[int, int], np.ndarray], count: int,
+                      target: int | None, progress: Progress | None = None,
                       cancel: threading.Event | None = None) -> np.ndarray:
         """(count,) probabilities of class `target` for inputs make(start, stop) (a batch of
-        stop - start prepared inputs), CHUNK at a time. Raises Cancelled when `cancel` is set
-        between two calls; calls progress(done, count) after each."""
-        out = np.empty(count, np.float32)
+        stop - start prepared inputs), CHUNK at a time; target None: (count, classes), every
+        class's. Raises Cancelled when `cancel` is set between two calls; calls
+        progress(done, count) after each."""
+        out: np.ndarray | None = None
         for start in range(0, count, CHUNK):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"stopped after {start} of {count} forward passes")
             stop = min(start + CHUNK, count)
             batch = np.ascontiguousarray(make(start, stop), dtype=np.float32)
-            out[start:stop] = self._probabilities(batch, target)
+            probs = self._probabilities(batch, target)
+            if out is None:
+                out = np.empty((count, *probs.shape[1:]), np.float32)
+            out[start:stop] = probs
             if progress is not None:
                 progress(stop, count)
-        return out
+        return np.empty(0, np.float32) if out is None else out
 
 
 class PerturbationMethod(Method):
@@ -264,6 +273,7 @@ class RISE(PerturbationMethod):
     def __init__(self, model: CamModel, layer: str | None = None, *,
                  masks: int | None = None) -> None:
         self.masks = whole_option("masks", masks, self.MASKS)
+        self._last: tuple[bytes, np.ndarray] | None = None  # (input's digest, probabilities)
         super().__init__(model, layer)
 
     def mask_batch(self, hw: tuple[int, int], start: int, stop: int) -> np.ndarray:
@@ -286,7 +296,16 @@ class RISE(PerturbationMethod):
         def masked(start: int, stop: int) -> np.ndarray:
             return batch[0][None] * self.mask_batch(hw, start, stop)[:, :, :, None]
 
-        probs = self.forward.probabilities(masked, self.masks, target, progress, cancel)
+        # The masked inputs' probabilities of every class, kept for the last input: another
+        # class of the same frame (a pinned class, the second map, the pointing game's
+        # second object) needs no forward pass.
+        key = self.model.runtime.name.encode() + hashlib.blake2b(
+            np.ascontiguousarray(batch).tobytes(), digest_size=16).digest()
+        if self._last is None or self._last[0] != key:
+            self._last = None
+            self._last = (key, self.forward.probabilities(masked, self.masks, None, progress,
+                                                          cancel))
+        probs = self._last[1][:, target]
         total = np.zeros(hw, np.float64)
         for start in range(0, self.masks, CHUNK):
             stop = min(start + CHUNK, self.masks)
