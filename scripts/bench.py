@@ -113,6 +113,8 @@ def method_key(name: str) -> str:
     return name.replace("++", "pp").replace("-", "_")
 
 
+#: --quick's live methods: each costs a trace, and the smoke run checks the loop, not them.
+QUICK_LIVE = ("cam", "gradcam", "gradcam++", "layercam")
 #: --quick's slow methods: a smoke run checks that each runs and is reported, not its cost
 #: (RISE's 1000 masks alone are a thousand forward passes).
 QUICK_OPTIONS = {"rise": {"masks": 32}, "integrated-gradients": {"steps": 4},
@@ -159,6 +161,8 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
                               input_signature=[model.input_spec])
     calls = {"classify_ms": lambda: logits_only(batch).numpy()}
     for method_name, method in METHODS.items():
+        if quick and method_name not in QUICK_LIVE:
+            continue
         if method.live and not (method is CAM and model.head is HeadKind.GRADIENT_ONLY):
             explainer = make_method(method_name, model)
             calls[f"{method_key(method_name)}_ms"] = lambda e=explainer: e.explain(batch)

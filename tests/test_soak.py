@@ -31,7 +31,8 @@ def test_short_soak_with_method_switches(tmp_path):
 
 
 def test_bench_smoke(tmp_path):
-    """The benchmark keeps working: a second-long run writes every documented key."""
+    """The benchmark keeps working: a smoke run (--quick: few methods, small options) goes
+    through every part and writes their keys."""
     import json
 
     bench = _load("bench")
