@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -181,8 +182,11 @@ def test_bad_video_in_a_fresh_process_prints_one_line(tmp_path):
     video = cut(write_video(tmp_path / "full.mp4", demo_frames(10), fourcc="mp4v"), 0.5, "cut.mp4")
     (tmp_path / "broken.png").write_bytes(cv2.imencode(".png", demo_frames(1)[0])[1]
                                           .tobytes()[:80] + b"\x07" * 500)
-    for name in ("text.mp4", video.name, "broken.png"):
-        proc = run_cli(["render", name, "-o", "out.mp4"], tmp_path)
+    names = ("text.mp4", video.name, "broken.png")
+    with ThreadPoolExecutor(len(names)) as pool:  # three fresh processes, started together
+        procs = list(pool.map(lambda n: run_cli(["render", n, "-o", f"{n}.out.mp4"], tmp_path),
+                              names))
+    for name, proc in zip(names, procs, strict=True):
         assert proc.returncode == 2
         one_line_error(proc.stderr, name)
 
@@ -494,13 +498,13 @@ def test_a_bug_in_a_fresh_process_prints_no_traceback(tmp_path):
             "r.record_of = boom\n"
             "from camview.cli import main\n"
             f"sys.exit(main(['render', {str(video)!r}, '-o', 'out.mp4'] + sys.argv[1:]))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
+    with ThreadPoolExecutor(2) as pool:  # both fresh processes at once
+        proc, debug = pool.map(lambda extra: subprocess.run(
+            [sys.executable, "-c", code, *extra], capture_output=True, text=True, timeout=300,
+            cwd=tmp_path), ([], ["--debug"]))
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "camview: ERROR: unexpected RuntimeError: boom (run with --debug for the traceback)"]
-    debug = subprocess.run([sys.executable, "-c", code, "--debug"], capture_output=True,
-                           text=True, timeout=300, cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     assert not (tmp_path / "out.mp4").exists()  # no frame was finished
 
