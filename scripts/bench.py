@@ -827,7 +827,7 @@ def print_table(report: dict) -> None:
                                                   strict=True)))
     for r in report["models"]:
         print(f"{r['model']}: " + ", ".join(
-            f"{key} {_fmt(r[key + '_ms'])} ms ({_fmt(r[key + '_ratio'], 2)}x)" for key in
+            f"{key} {_fmt(r.get(key + '_ms'))} ms ({_fmt(r.get(key + '_ratio'), 2)}x)" for key in
             ("layercam", "eigencam", "saliency", "guided_gradcam", "smoothgrad")) +
             f"; scorecam {r['scorecam_ms']:.0f} ms, occlusion {r['occlusion_ms']:.0f} ms, "
             f"deletion+insertion {r['metrics_ms']:.0f} ms")
