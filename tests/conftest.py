@@ -61,3 +61,19 @@ def window(qtbot, video, lite0, tmp_path):
     win = started_window(qtbot, Options(source=video, model=lite0, output_dir=str(tmp_path)))
     yield win
     win.close()
+
+
+@pytest.fixture
+def still_window(qtbot, lite0, tmp_path):
+    """A started window on a still photo, settings not saved: the set view's tests open their
+    sets over it."""
+    from helpers import REPO
+
+    from camview.app.saved_settings import Options
+
+    coffee = REPO / "resources" / "demo" / "coffee.jpg"
+    win = started_window(qtbot, Options(source=str(coffee), model=lite0,
+                                        output_dir=str(tmp_path), save_settings=False),
+                         ready=lambda w: w.session.model is lite0)
+    yield win
+    win.close()

@@ -136,3 +136,19 @@ def write_repeating_video(path: str | Path, pictures: list[np.ndarray], hold: in
                     "-fps_mode", "vfr", "-c:v", "mjpeg", str(path)], check=True, timeout=60)
     held.unlink()
     return path
+
+
+def tiny_cam_model(keras_model):
+    """A small 3-class Keras graph as a CamModel fed 20x24 inputs (squashed, (bgr - 127) / 64):
+    the method tests' toy network, so each test says only how its layers differ."""
+    from camview.models import CamModel, ResizeMode
+
+    return CamModel("tiny", keras_model, labels=["a", "b", "c"], input_size=(20, 24),
+                    resize=ResizeMode.SQUASH,
+                    preprocess=lambda bgr: (bgr.astype(np.float32) - 127.0) / 64.0)
+
+
+def tiny_input(model) -> np.ndarray:
+    """The cat photo prepared for a tiny_cam_model."""
+    return model.prepare(cv2.resize(skimage_bgr("chelsea"), (24, 20)))
+

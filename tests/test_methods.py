@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import forward, skimage_bgr
+from helpers import forward, skimage_bgr, tiny_cam_model, tiny_input
 
 from camview.errors import ModelError
 from camview.maps import (
@@ -26,7 +26,7 @@ from camview.maps import (
     method_class,
 )
 from camview.maps.perturbation import patch_origins
-from camview.models import CamModel, ResizeMode
+from camview.models import CamModel
 
 TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
 
@@ -46,13 +46,7 @@ def _tiny(relu6: bool = False, seed: int = 0) -> CamModel:
     x = keras.layers.ReLU(max_value=6.0 if relu6 else None, name="act")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(3, name="fc")(x)
-    return CamModel("tiny", keras.Model(inputs, outputs), labels=["a", "b", "c"],
-                    input_size=(20, 24), resize=ResizeMode.SQUASH,
-                    preprocess=lambda bgr: (bgr.astype(np.float32) - 127.0) / 64.0)
-
-
-def _tiny_input(model: CamModel) -> np.ndarray:
-    return model.prepare(cv2.resize(skimage_bgr("chelsea"), (24, 20)))
+    return tiny_cam_model(keras.Model(inputs, outputs))
 
 
 def _eager_gradients(model: CamModel, batch: np.ndarray, target: int):
@@ -163,7 +157,7 @@ def _guided_relu(max_value=None):
 @pytest.mark.parametrize("relu6", [False, True])
 def test_guided_backprop_matches_a_textbook_guided_relu(relu6):
     model = _tiny(relu6)
-    batch = _tiny_input(model)
+    batch = tiny_input(model)
     net = model.keras_model
     c1, c2, fc = net.get_layer("c1"), net.get_layer("c2"), net.get_layer("fc")
     x = tf.constant(batch)
@@ -200,7 +194,7 @@ def test_guided_gradcam_works_on_relu6_lite0(lite0):
 
 def test_scorecam_against_masked_forward_passes():
     model = _tiny()
-    batch = _tiny_input(model)
+    batch = tiny_input(model)
     features, logits = (t.numpy()[0] for t in model.feature_model(batch))
     masks = tf.image.resize(features.transpose(2, 0, 1)[:, :, :, None], batch.shape[1:3],
                             "bilinear").numpy()
@@ -227,7 +221,7 @@ def test_scorecam_keeps_the_channels_of_highest_variance(lite0):
 
 def test_occlusion_against_a_patch_loop():
     model = _tiny(seed=3)
-    batch = _tiny_input(model)
+    batch = tiny_input(model)
     method = Occlusion(model, patch=8, stride=5)
     p0 = tf.nn.softmax(model.keras_model(batch))[0, 0].numpy()
     total, count = np.zeros(batch.shape[1:3]), np.zeros(batch.shape[1:3])

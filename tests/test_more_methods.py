@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import skimage_bgr
+from helpers import skimage_bgr, tiny_cam_model, tiny_input
 
 from camview.cli import main
 from camview.maps import (
@@ -24,7 +24,7 @@ from camview.maps import (
 )
 from camview.maps.integrated_gradients import completeness_gap
 from camview.maps.shared_pass import explain_shared
-from camview.models import CamModel, ResizeMode
+from camview.models import CamModel
 
 TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
 EARLY = "block10_project_conv"
@@ -39,13 +39,7 @@ def _tiny(seed: int = 0) -> CamModel:
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(5, activation="relu", name="hidden")(x)
     outputs = keras.layers.Dense(3, name="fc")(x)
-    return CamModel("tiny", keras.Model(inputs, outputs), labels=["a", "b", "c"],
-                    input_size=(20, 24), resize=ResizeMode.SQUASH,
-                    preprocess=lambda bgr: (bgr.astype(np.float32) - 127.0) / 64.0)
-
-
-def _tiny_input(model: CamModel) -> np.ndarray:
-    return model.prepare(cv2.resize(skimage_bgr("chelsea"), (24, 20)))
+    return tiny_cam_model(keras.Model(inputs, outputs))
 
 
 def _eager(model: CamModel, layer: str, batch: np.ndarray, target: int):
@@ -99,7 +93,7 @@ def test_new_gradient_methods_share_one_pass(lite0):
 
 def test_integrated_gradients_against_eager_gradients():
     model = _tiny()
-    batch = _tiny_input(model)
+    batch = tiny_input(model)
     method = IntegratedGradients(model, steps=12, baseline="blur")
     x0 = method.baseline_of(batch)
     got = method.explain(batch, 1)
@@ -150,7 +144,7 @@ def test_render_json_reports_completeness(tmp_path):
 
 def test_rise_against_masked_forward_passes():
     model = _tiny(seed=2)
-    batch = _tiny_input(model)
+    batch = tiny_input(model)
     method = RISE(model, masks=40)
     masks = method.mask_batch(batch.shape[1:3], 0, 40)
     probs = tf.nn.softmax(model.keras_model(batch * masks[:, :, :, None])).numpy()[:, 2]

@@ -8,24 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import REPO
 from PyQt6.QtCore import QPointF, Qt
-from window_host import started_window
 
 from camview.app.labelled_set.overview import DIMMED_ALPHA
-from camview.app.saved_settings import Options
 from camview.dataset import write_demo_set
-
-DEMO = REPO / "resources" / "demo"
 
 
 @pytest.fixture
-def window(qtbot, lite0, tmp_path):
-    win = started_window(qtbot, Options(source=str(DEMO / "coffee.jpg"), model=lite0,
-                                        output_dir=str(tmp_path), save_settings=False),
-                         ready=lambda w: w.session.model is lite0)
-    yield win
-    win.close()
+def window(still_window):
+    return still_window
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,10 @@ import pytest
 from helpers import REPO
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from window_host import started_window
 
 from camview.app.labelled_set.table import MISTAKE_COLOUR, VERSUS, percent
 from camview.app.labelled_set.worker import pair_titles
 from camview.app.main import options_from_args
-from camview.app.saved_settings import Options
 from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
@@ -46,12 +44,8 @@ def demo_set(tmp_path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, lite0, tmp_path):
-    win = started_window(qtbot, Options(source=str(DEMO / "coffee.jpg"), model=lite0,
-                                        output_dir=str(tmp_path), save_settings=False),
-                         ready=lambda w: w.session.model is lite0)
-    yield win
-    win.close()
+def window(still_window):
+    return still_window
 
 
 def open_and_finish(qtbot, win: MainWindow, path: Path) -> None:
@@ -310,10 +304,8 @@ def test_set_option(demo_set, tmp_path):
         options_from_args(args)
 
 
-def test_closing_the_window_stops_the_run(qtbot, lite0, demo_set, tmp_path):
-    win = started_window(qtbot, Options(source=str(DEMO / "coffee.jpg"), model=lite0,
-                                        output_dir=str(tmp_path), save_settings=False),
-                         ready=lambda w: w.session.model is lite0)
+def test_closing_the_window_stops_the_run(still_window, demo_set):
+    win = still_window
     win.sets.open(demo_set)
     run = win.sets.run
     win.close()  # at once, mid-run

@@ -162,9 +162,8 @@ class FrozenFrameMaps(QObject):
         depends on changed, else only redraw the map in the current style."""
         if self.method is None:
             return
-        if not self.s.frozen:
-            self.s.freeze_for(f"{METHODS[self.method].title} is computed once on the frozen "
-                              "frame (seconds, not live)")
+        self.s.freeze_for(f"{METHODS[self.method].title} is computed once on the frozen frame "
+                          "(seconds, not live)")
         self.base = result
         request = self.request_for(result)
         if self._shown is not None and self._shown[0].key == request.key:

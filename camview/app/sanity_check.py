@@ -40,8 +40,7 @@ class SanityCheck:
         if result is None:
             return
         model = s.model
-        if not s.frozen:
-            s.freeze_for("the sanity check of this frame")
+        s.freeze_for("the sanity check of this frame")
         names = methods_for(s.method_shown)
         frame, target = result.frame, result.map.target
         label = model.short_label(target)

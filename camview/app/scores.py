@@ -64,8 +64,7 @@ class Scores:
         if result.map.problem:
             s.show_status(f"this map cannot be scored: {result.map.problem}", error=True)
             return
-        if not s.frozen:
-            s.freeze_for("scoring the map of this frame")
+        s.freeze_for("scoring the map of this frame")
         maps = {result.method_name: result.map.cam}
         label = model.short_label(result.map.target)
         request = ScoreRequest(model, result.frame, maps, result.map.target)

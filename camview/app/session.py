@@ -289,8 +289,10 @@ class Session(QObject):
         self.frozenChanged.emit(frozen)
 
     def freeze_for(self, why: str) -> None:
-        """Freeze the frame for something computed on it once (a slow map, scores)."""
-        self.freeze(True, f"frozen: {why}")
+        """Freeze the frame for something computed on it once (a slow map, scores); a frame
+        frozen already stays so, with the status it has."""
+        if not self.frozen:
+            self.freeze(True, f"frozen: {why}")
 
     def step(self) -> None:
         self.set_checked("freeze", True)

@@ -14,9 +14,9 @@ import numpy as np
 from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
-from camview.maps import CAM, Method, make_method, method_class
+from camview.maps import Method, make_method, method_class
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
-from camview.models import CamModel, HeadKind, load_model
+from camview.models import CamModel, load_model
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class Loader:
         try:
             return make_method(wanted, model), None
         except ModelError as exc:
-            if method_class(wanted) is CAM and model.head is HeadKind.GRADIENT_ONLY:
+            if not method_class(wanted).serves(model.head):
                 return make_method("gradcam", model), f"{for_window(exc)}; using Grad-CAM"
             raise
 
@@ -264,7 +264,7 @@ class Loader:
             self.host.install_compare(spec, {}, {})
             return
         try:
-            methods = {name: make_method(name, model) for name in spec.method_names}
+            methods = compare_methods(spec, model)
         except CamviewError:
             self.host.install_compare(None, {}, {})
             raise
@@ -278,7 +278,7 @@ class Loader:
         if model is not self.host.current_model:
             return  # another model came meanwhile: its own load prepares it
         try:
-            methods = {name: make_method(name, model) for name in job.spec.method_names}
+            methods = compare_methods(job.spec, model)
             self._trace_panels(model, methods, job.spec, model.prepare(self._image()), None)
         except CamviewError as exc:  # e.g. CAM of a gradient-only net: said when asked for
             log.info("not preparing %s for %s: %s", job.name, model.name, exc)
@@ -322,3 +322,10 @@ class Loader:
     def _warm(self, model: CamModel, method: Method) -> None:
         """Trace the compiled functions now, so the first live frame does not stall."""
         method.explain(model.prepare(self._image()), None)
+
+
+def compare_methods(spec: CompareSpec, model: CamModel) -> dict[str, Method]:
+    """The methods a compare's panels name, built for `model` (CamviewError: one it cannot
+    serve)."""
+    return {name: make_method(name, model) for name in spec.method_names}
+

@@ -28,7 +28,8 @@ class GradientMethod(Method):
     shared_pass = True
 
     def _map(self, feature_model, x, target):
-        return weighted_map(feature_model, x, target, self.weights)
+        features, grads, logits, score, c = forward_backward(feature_model, x, target)
+        return self.from_tensors(features, grads, score, c), logits, c
 
     def from_tensors(self, features, grads, score, c):
         return weighted_sum(features, grads, score, self.weights)
@@ -149,10 +150,6 @@ class HiResCAM(GradientMethod):
     @staticmethod
     def weights(features, grads, score):
         return grads
-
-    def _map(self, feature_model, x, target):
-        features, grads, logits, score, c = forward_backward(feature_model, x, target)
-        return self.from_tensors(features, grads, score, c), logits, c
 
     def from_tensors(self, features, grads, score, c):
         import tensorflow as tf
