@@ -103,7 +103,7 @@ def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     model and kept with its other compiled functions), or one call of the model's faster
     runtime (OpenVINO), which takes any batch."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x: model.forward(x)[1]
+        return lambda x: model.forward(x, borrow=True)[1].copy()  # not the activations
 
     def build():
         import tensorflow as tf

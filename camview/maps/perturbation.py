@@ -43,7 +43,7 @@ class BatchedForward:
         if self.model.runtime.name == TENSORFLOW:
             probs = self._run(batch).numpy()
         else:
-            _, scores = self.model.forward(batch)
+            _, scores = self.model.forward(batch, borrow=True)  # new arrays below
             probs = np.stack([softmax(row) for row in scores]).astype(np.float32)
         return probs if target is None else probs[:, target]
 

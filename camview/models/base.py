@@ -212,10 +212,12 @@ class CamModel:
         """Whether use_runtime(requested) is instant: chosen before (or plain TensorFlow)."""
         return requested in self._runtimes or requested == TENSORFLOW
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, batch: np.ndarray, borrow: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
         """(read layer's activations (n, h, w, k), scores (n, classes)) of prepared inputs
-        (n, h, w, channels), any n, in one call of the model's runtime."""
-        return self.runtime(batch)
+        (n, h, w, channels), any n, in one call of the model's runtime (`borrow`: see
+        camview.models.runtimes.Forward)."""
+        return self.runtime(batch, borrow)
 
     def compiled_once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """The compiled function kept under `key`, built by `build()` the first time: tracing
