@@ -102,6 +102,10 @@ class Method(ABC):
     #: gradient to them when True: several such methods at one layer share one forward (and
     #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
     shared_pass: ClassVar[bool | None] = None
+    #: Under a direct head (each class its own channel: SqueezeNet) the map reads the class's
+    #: channel alone: CAM by definition, a gradient method because the gradient is zero on
+    #: every other channel and its rule weighs a zero gradient zero (tests check each).
+    reads_class_channel_only: ClassVar[bool] = False
 
     @classmethod
     def serves(cls, head: HeadKind) -> bool:

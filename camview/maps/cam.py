@@ -46,6 +46,7 @@ class CAM(Method):
                                          "Grad-CAM or another gradient method")
 
     shared_pass = False
+    reads_class_channel_only = True
 
     def _map(self, feature_model, x, target):
         features, logits = feature_model(x, training=False)

@@ -59,29 +59,37 @@ def explain_closed_form(model: CamModel, methods: Sequence[Any], batch: np.ndarr
                         ) -> tuple[list[np.ndarray], np.ndarray, int]:
     """(each method's raw map, scores, class) for one prepared input: one forward pass of the
     model's runtime (or `forward`: warming one up before it is used), then the methods' own
-    rules in one compiled call (cached on the model)."""
-    features, logits = (forward or model.runtime)(batch)
+    rules in one compiled call (cached on the model).
+
+    Under a direct head the rules get the class's channel alone when every method reads
+    only that (Method.reads_class_channel_only): SqueezeNet's 1000 channels would otherwise
+    cost more than the rest of the map (1.0-1.8 ms of a 4.4 ms forward pass, measured).
+    """
+    features, logits = (forward or model.runtime)(batch, borrow=True)  # read before returning
+    features, logits = features[0], logits[0].copy()
+    c = int(np.argmax(logits)) if target is None or target < 0 else int(target)
+    score, channel = logits[c], c
+    if model.head is HeadKind.DIRECT and all(m.reads_class_channel_only for m in methods):
+        features, channel = features[..., c:c + 1], 0
+    channels = features.shape[-1]
     run = model.compiled_once(
-        ("closed form", model.read_layer, tuple(type(m).__name__ for m in methods)),
-        lambda: _compile(model, methods, features.shape[-1], logits.shape[-1]))
-    cams, c = run(features[0], logits[0], np.int32(-1 if target is None else target))
-    return [cam.numpy() for cam in cams], logits[0], int(c)
+        ("closed form", model.read_layer, tuple(type(m).__name__ for m in methods), channels),
+        lambda: _compile(model, methods, channels))
+    cams = run(features, np.float32(score), np.int32(channel))
+    return [cam.numpy() for cam in cams], logits, c
 
 
-def _compile(model: CamModel, methods: Sequence[Any], channels: int, classes: int):
+def _compile(model: CamModel, methods: Sequence[Any], channels: int):
     import tensorflow as tf
 
     gradient = any(m.shared_pass for m in methods)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, channels], tf.float32),
-                                  tf.TensorSpec([classes], tf.float32),
+                                  tf.TensorSpec([], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
-    def run(features, logits, target):
-        c = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
-        score = tf.gather(logits, c)
+    def run(features, score, c):
         grads = closed_form_gradient(model, features, c) if gradient else None
-        cams = tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
+        return tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
                      for m in methods)
-        return cams, c
 
-    return run
+    return run.get_concrete_function()

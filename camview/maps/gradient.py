@@ -26,6 +26,7 @@ class GradientMethod(Method):
         """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
 
     shared_pass = True
+    reads_class_channel_only = True
 
     def _map(self, feature_model, x, target):
         features, grads, logits, score, c = forward_backward(feature_model, x, target)
