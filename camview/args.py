@@ -33,6 +33,17 @@ def model_kwargs(args: argparse.Namespace) -> dict:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+#: Options that name a file a command reads (beside its source or set): no output may be
+#: written over one of them.
+READ_FILE_OPTIONS = ("model", "weights", "labels", "versus", "versus_labels", "source")
+
+
+def read_files(args: argparse.Namespace) -> tuple[str, ...]:
+    """The files and folders named by the options a command reads from."""
+    return tuple(str(value) for key in READ_FILE_OPTIONS
+                 if isinstance(value := getattr(args, key, None), str))
+
+
 def method_list(text: str | None) -> list[str] | None:
     """--compare a,b,c as names (None when not given)."""
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]

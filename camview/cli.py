@@ -352,6 +352,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     frame = parse_frame(args.frame)
     if args.json and not args.layers:
         raise CamviewError("--json goes with --layers (the summary it writes)")
+    if args.json:
+        from camview.args import read_files
+        from camview.output_files import check_writable
+
+        check_writable(args.json, inputs=read_files(args))
     spec = spec_for(args.model)
     weights = args.weights or ("none" if spec else None)
     # Random weights convert anew each time: the runtime is checked when it is asked for.

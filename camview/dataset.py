@@ -136,6 +136,21 @@ def looks_like_labelled_set(spec: str | Path, labels: Sequence[str]) -> bool:
     return matched > 0 and 2 * matched >= len(folders)
 
 
+def listed_files(spec: str | Path) -> list[Path]:
+    """The files a .csv set names (first column, header and all, unchecked): cheap, for
+    refusing an output that would overwrite one before the set is read. A folder: none (its
+    images are under it)."""
+    path = Path(spec)
+    if not (path.is_file() and path.suffix.lower() == ".csv"):
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return [path.parent / row[0].strip() for row in csv.reader(f)
+                    if row and row[0].strip()]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []  # the set's reader says what is wrong with it
+
+
 def _images_under(folder: Path) -> list[Path]:
     """Image files anywhere under `folder`, in natural order of their relative paths."""
     try:

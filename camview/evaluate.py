@@ -13,16 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.dataset import LabelledSet, name_classes_from_folders, open_labelled_set
+from camview.args import read_files
+from camview.dataset import (
+    LabelledSet,
+    listed_files,
+    name_classes_from_folders,
+    open_labelled_set,
+)
 from camview.errors import CamviewError, OutputError, SourceError
 from camview.evaluation import Tally, evaluate_set, explain_mistake
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.output_files import atomic_file, check_writable
 from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.results import ResultCache, result_json
 from camview.versus import Versus, versus_method_for
-from camview.writers import atomic_file, check_writable, finish_each
+from camview.writers import finish_each
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +61,9 @@ def check_request(args: argparse.Namespace) -> None:
     given = [(flag, p) for flag, p in (("--json", args.json), ("--report", args.report)) if p]
     if len(given) == 2 and Path(given[0][1]).resolve() == Path(given[1][1]).resolve():
         raise OutputError(f"--json and --report are both {args.json}: give two names")
+    inputs = (args.dataset, *listed_files(args.dataset), *read_files(args))
     for _, out in given:
-        check_writable(out, inputs=(args.dataset,), folder=False)
+        check_writable(out, inputs=inputs, folder=False)
 
 
 _NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9.e+-]+|null)(?:,\s*(?:-?[0-9.e+-]+|null))*)\s*\]")

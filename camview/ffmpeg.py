@@ -7,10 +7,15 @@ H.264 mp4s that slides and browsers play, and decodes the frames OpenCV would lo
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import queue
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,6 +40,65 @@ def detached() -> dict:
     return {"start_new_session": True}
 
 
+def _kill_me_with_my_parent() -> Callable[[], None] | None:
+    """A preexec_fn that asks Linux to kill the child when the thread that started it ends
+    (prctl PR_SET_PDEATHSIG), resolved here so that the forked child only makes one C call;
+    None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+
+
+class _Spawner(threading.Thread):
+    """Starts the children that must die with camview.
+
+    Linux sends the parent-death signal when the *thread* that forked the child ends, not the
+    process; render's and the recorder's writer threads end before their videos are closed,
+    so children are started from this one thread, which lives as long as the process.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="camview-spawner", daemon=True)
+        self.requests: queue.Queue = queue.Queue()
+        self.preexec = _kill_me_with_my_parent()
+
+    def run(self) -> None:
+        while True:
+            args, kwargs, reply = self.requests.get()
+            try:
+                reply.put(subprocess.Popen(args, preexec_fn=self.preexec, **kwargs))
+            except BaseException as exc:  # handed to the caller, raised there
+                reply.put(exc)
+
+
+_spawner: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def popen_tied(args: list[str], **kwargs) -> subprocess.Popen:
+    """subprocess.Popen whose child the kernel kills when camview dies, however it dies
+    (Linux); elsewhere a plain Popen. An ffmpeg left running would otherwise finish writing
+    after a kill -9, to no one."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = _Spawner()
+            _spawner.start()
+    if _spawner.preexec is None:
+        return subprocess.Popen(args, **kwargs)
+    reply: queue.Queue = queue.Queue(maxsize=1)
+    _spawner.requests.put((args, kwargs, reply))
+    result = reply.get()
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 class FFmpegPipe:
     """libx264 fed raw BGR frames through a pipe; its log goes to a temporary file."""
 
@@ -46,8 +110,8 @@ class FFmpegPipe:
                "-movflags", "+faststart", str(path)]
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         stderr=self.log, **detached())
+            self.proc = popen_tied(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=self.log, **detached())
         except OSError:
             self.log.close()
             raise

@@ -83,9 +83,9 @@ def _check_render(args: argparse.Namespace) -> None:
 
 
 def _check_window(args: argparse.Namespace) -> None:
-    from camview.args import style_from_args
+    from camview.args import read_files, style_from_args
+    from camview.output_files import check_writable
     from camview.sources import open_source
-    from camview.writers import check_writable
 
     style_from_args(args)
     if args.source is not None:  # a camera is the window's to retry, not refused here
@@ -93,7 +93,7 @@ def _check_window(args: argparse.Namespace) -> None:
     if args.set is not None and not Path(args.set).expanduser().exists():
         raise SourceError(f"labelled set {args.set}: no such folder or file")
     if args.record:
-        check_writable(args.record)
+        check_writable(args.record, inputs=read_files(args))
 
 
 def _check_target(args: argparse.Namespace, target: str, labels: list[str] | None) -> None:

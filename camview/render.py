@@ -29,18 +29,12 @@ from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
 from camview.maps.shared_pass import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.output_files import atomic_file, check_writable, sweep_partials
 from camview.overlay import OverlayStyle
 from camview.progress import Progress
 from camview.scale import MapScale
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
-from camview.writers import (
-    VIDEO_SUFFIXES,
-    VideoWriter,
-    atomic_file,
-    check_writable,
-    finish_each,
-    write_image,
-)
+from camview.writers import VIDEO_SUFFIXES, VideoWriter, finish_each, write_image
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +179,9 @@ class FrameSink:
                                   "than one frame: give a folder or a .mp4")
             write_image(self.path, view)
         elif self.kind == "folder":
-            write_image(self.path / self.file_name(frame), view)
+            if not self.count:  # a dead run's partial frames, once, not a listing per frame
+                sweep_partials(self.path)
+            write_image(self.path / self.file_name(frame), view, sweep=False)
         self.count += 1
 
     def file_name(self, frame: Frame) -> str:
@@ -250,8 +246,14 @@ def close_outputs(request: RenderRequest, model: CamModel, methods: list[Method]
     return finish_each(steps)
 
 
+def request_inputs(request: RenderRequest) -> tuple[str, ...]:
+    """Every file and folder the render reads: no output may be written over one."""
+    return tuple(str(p) for p in (request.source, request.model, request.weights,
+                                  request.labels) if p is not None)
+
+
 def check_outputs(request: RenderRequest) -> None:
-    """--json and --map: files that can be written, none of them the input or each other."""
+    """--json and --map: files that can be written, none of them an input or each other."""
     given = [(flag, path) for flag, path in (("-o", request.output), ("--json", request.json),
                                               ("--map", request.map)) if path]
     for i, (flag, path) in enumerate(given):
@@ -260,7 +262,7 @@ def check_outputs(request: RenderRequest) -> None:
                 raise OutputError(f"{flag} and {other_flag} are both {path}: give two names")
     for out in (request.json, request.map):
         if out:
-            check_writable(out, inputs=(str(request.source),), folder=False)
+            check_writable(out, inputs=request_inputs(request), folder=False)
 
 
 def check_request(request: RenderRequest) -> None:
@@ -496,7 +498,7 @@ def render(request: RenderRequest) -> int:
     source = open_source(request.source)
     with source:
         check_outputs(request)
-        sink = FrameSink(request.output, source, (str(request.source),))
+        sink = FrameSink(request.output, source, request_inputs(request))
         if request.sanity and source.frame_count != 1:
             raise CamviewError(f"--sanity takes one image, not {source.name} (it maps the "
                                "image again after each randomisation step)")

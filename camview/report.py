@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.output_files import atomic_file
 from camview.report_views import CSS as VIEWS_CSS
-from camview.writers import atomic_file
 
 JPEG_QUALITY = 85
 CONFUSIONS_SHOWN = 20

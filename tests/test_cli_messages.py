@@ -12,10 +12,10 @@ import pytest
 from helpers import REPO
 
 import camview.render
-from camview import writers
+from camview import output_files
 from camview.cli import build_parser, main
 from camview.errors import OutputError
-from camview.writers import check_writable, filesystem_type
+from camview.output_files import check_writable, filesystem_type
 
 # -- camview --help ----------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ def test_ordinary_folder_is_on_a_disk(tmp_path):
     fs = filesystem_type(tmp_path)
     if fs is None:
         pytest.skip("no /proc/self/mounts here")
-    assert fs not in writers.VIRTUAL_FILESYSTEMS
+    assert fs not in output_files.VIRTUAL_FILESYSTEMS
 
 
 @pytest.mark.parametrize(("code", "words"), [
@@ -114,7 +114,7 @@ def test_ordinary_folder_is_on_a_disk(tmp_path):
     (errno.EACCES, "no permission to write in folder"),
 ])
 def test_causes_in_words(tmp_path, code, words):
-    assert words in writers._cause(tmp_path, OSError(code, os.strerror(code)))
+    assert words in output_files._cause(tmp_path, OSError(code, os.strerror(code)))
 
 
 def _without_root_override(code: str) -> subprocess.CompletedProcess:
@@ -140,7 +140,7 @@ def test_read_only_folder_says_permission(tmp_path):
     folder.chmod(0o555)
     try:
         done = _without_root_override(
-            "from camview.writers import check_writable\n"
+            "from camview.output_files import check_writable\n"
             f"check_writable({str(folder / 'out.png')!r})")
     finally:
         folder.chmod(0o755)

@@ -188,7 +188,7 @@ def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
 
 
 def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
-    from camview.writers import atomic_file
+    from camview.output_files import atomic_file
 
     path = tmp_path / "run.json"
     path.write_text('{"good": true}')

@@ -61,9 +61,10 @@ def run_window(args: argparse.Namespace) -> int:
 
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
+    from camview.args import read_files
     from camview.maps import method_class
     from camview.models import model_names
-    from camview.writers import check_writable
+    from camview.output_files import check_writable
 
     options = options_from_args(args)
     method_class(options.method)  # an unknown method: one line, exit 2, before any window
@@ -76,7 +77,7 @@ def run_window(args: argparse.Namespace) -> int:
         raise CamviewError(f"--compare-model {options.compare_model}: not a built-in model "
                            f"(choose one of {', '.join(model_names())})")
     if options.record:
-        check_writable(options.record)
+        check_writable(options.record, inputs=read_files(args))
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("camview")
     app.setApplicationName("camview")

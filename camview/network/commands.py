@@ -10,9 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camview.args import read_files
 from camview.errors import CamviewError, OutputError
 from camview.models.base import CamModel
-from camview.writers import check_writable, write_image
+from camview.output_files import atomic_file, check_writable
+from camview.writers import write_image
 
 EXIT_OK = 0
 
@@ -30,18 +32,17 @@ def parse_frame(text: str) -> tuple[int, int]:
 
 def write_json(path: str | Path, doc: dict) -> None:
     try:
-        Path(path).write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n",
-                              encoding="utf-8")
+        with atomic_file(path) as f:
+            f.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def print_layers(model: CamModel, frame: tuple[int, int], json_path: str | None) -> None:
-    """`camview inspect --layers`: the whole summary, and its JSON when asked."""
+    """`camview inspect --layers`: the whole summary, and its JSON when asked (its path
+    checked by the caller before the model loaded)."""
     from camview.network.summary import summarise, summary_lines
 
-    if json_path:
-        check_writable(json_path)
     summary = summarise(model, frame)
     print("\n".join(summary_lines(summary)))
     if json_path:
@@ -64,15 +65,16 @@ def run_filters(args: argparse.Namespace) -> int:
 
     if int(args.max) != args.max or args.max < 1:
         raise CamviewError(f"--max must be a whole number >= 1, not {args.max}")
-    check_writable(args.output)
+    check_writable(args.output, inputs=read_files(args))
     if args.npy:
-        check_writable(args.npy)
+        check_writable(args.npy, inputs=read_files(args))
     model = _load(args)
     k = kernels(model, args.layer)
     write_image(args.output, filter_grid(k, args.max))
     if args.npy:
         try:
-            np.save(args.npy, k.kernel)
+            with atomic_file(args.npy, "wb") as f:  # a file, not a name: np.save adds ".npy"
+                np.save(f, k.kernel)
         except OSError as exc:
             raise OutputError(f"cannot write {args.npy}: {exc.strerror or exc}") from None
     shown = min(args.max, k.tiles.shape[0])
@@ -102,9 +104,9 @@ def run_dream(args: argparse.Namespace) -> int:
     if not args.output.lower().endswith(".png"):
         raise CamviewError(f"{args.output}: dream writes a .png (8-bit, lossless), so the "
                            "probability read back is the picture's own")
-    check_writable(args.output)
+    check_writable(args.output, inputs=read_files(args))
     if args.json:
-        check_writable(args.json)
+        check_writable(args.json, inputs=read_files(args))
     model = _load(args)
     if args.target is not None:
         objective = class_objective(model, args.target)
