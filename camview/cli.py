@@ -101,8 +101,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_style_options(p: argparse.ArgumentParser) -> None:
-    from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
-    from camview.scale import SCALE_HELP, SCALES
+    from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+    from camview.drawing.scale import SCALE_HELP, SCALES
 
     default = OverlayStyle()
     # Defaults are None so the window can tell a given option from a saved setting; the
@@ -176,7 +176,7 @@ USAGE = """camview [window] [options]
 
 
 def _add_evaluate_parser(sub) -> None:
-    from camview.evaluation import DEFAULT_BATCH, DEFAULT_MAX_MISTAKES
+    from camview.sets.evaluation import DEFAULT_BATCH, DEFAULT_MAX_MISTAKES
 
     p = sub.add_parser("evaluate", help="classify a labelled set; rank and explain its mistakes")
     p.add_argument("dataset", help="a folder with one subfolder per class, or a CSV of "
@@ -343,18 +343,18 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     """What camview understood of a model; a built-in is built without weights (no download)."""
+    from camview.commands.inside import parse_frame, print_layers
     from camview.models import load_model, spec_for
     from camview.models.graph import spatial_layers
     from camview.models.preprocess import CHANNELS
-    from camview.network.commands import parse_frame, print_layers
     from camview.network.summary import head_line, shape_text, summarise
 
     frame = parse_frame(args.frame)
     if args.json and not args.layers:
         raise CamviewError("--json goes with --layers (the summary it writes)")
     if args.json:
-        from camview.args import read_files
-        from camview.output_files import check_writable
+        from camview.commands.args import read_files
+        from camview.drawing.output_files import check_writable
 
         check_writable(args.json, inputs=read_files(args))
     spec = spec_for(args.model)
@@ -397,8 +397,8 @@ def _load_window_model(args: argparse.Namespace) -> None:
     """`camview --model FILE`: load the file before the window opens, so an unusable one is
     refused exactly as render refuses it (one line, exit 2) instead of the window falling
     back to another model; the window is handed the loaded model. Built-in names are
-    checked already (camview.precheck) and load in the window's background."""
-    from camview.args import model_kwargs
+    checked already (camview.commands.precheck) and load in the window's background."""
+    from camview.commands.args import model_kwargs
     from camview.models import load_model, spec_for
 
     if args.model is not None and spec_for(args.model) is None:
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             from camview.app.display_check import require_display
 
             require_display()  # before TensorFlow's import: a missing display is told at once
-        from camview.precheck import check_arguments
+        from camview.commands.precheck import check_arguments
 
         check_arguments(args)  # bad values and paths: one line in a second, not after TF
         _quiet_tensorflow()
@@ -438,19 +438,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "inspect":
             return _cmd_inspect(args)
         if args.command in ("filters", "dream"):
-            from camview.network.commands import run_dream, run_filters
+            from camview.commands.inside import run_dream, run_filters
 
             return (run_filters if args.command == "filters" else run_dream)(args)
         if args.command == "render":
-            from camview.args import render_request
-            from camview.render import render
-            from camview.stopping import stop_on_signals
+            from camview.commands.args import render_request
+            from camview.commands.render import render
+            from camview.commands.stopping import stop_on_signals
 
             with stop_on_signals():  # SIGTERM, SIGHUP: outputs finished, as for Ctrl+C
                 return render(render_request(args))
         if args.command == "evaluate":
-            from camview.evaluate import run_evaluate
-            from camview.stopping import stop_on_signals
+            from camview.commands.evaluate import run_evaluate
+            from camview.commands.stopping import stop_on_signals
 
             with stop_on_signals():
                 return run_evaluate(args)

@@ -128,9 +128,9 @@ QUICK_OPTIONS = {"rise": {"masks": 32}, "integrated-gradients": {"steps": 4},
 
 def bench_on_demand(model, batch: np.ndarray, repeats: int, quick: bool = False) -> dict:
     """The slow methods at their defaults (--quick: QUICK_OPTIONS), and deletion + insertion
-    for one Grad-CAM map (camview.faithfulness.score_map): medians of a few calls after one
+    for one Grad-CAM map (camview.checks.faithfulness.score_map): medians of a few calls after one
     warm-up."""
-    from camview.faithfulness import score_map
+    from camview.checks.faithfulness import score_map
     from camview.maps import METHODS, make_method
 
     warmup = min(1, repeats - 1)  # a one-call smoke run (--quick) has no time to warm up
@@ -216,11 +216,11 @@ def bench_issue18_methods(name: str, repeats: int, slow_repeats: int) -> dict:
 
 
 def bench_sanity(name: str, repeats: int) -> dict:
-    """`--only sanity`: camview.sanity's cascading randomisation, 5 steps x 3 methods (Grad-CAM,
-    Layer-CAM, saliency) on the benchmark frame, the copy and its tracing included (each run
-    makes a new copy: that is what a user waits for); the median of `repeats` runs."""
+    """`--only sanity`: camview.checks.sanity's cascading randomisation, 5 steps x 3 methods
+    (Grad-CAM, Layer-CAM, saliency) on the benchmark frame, the copy and its tracing included
+    (each run makes a new copy: that is what a user waits for); the median of `repeats` runs."""
+    from camview.checks.sanity import sanity_check
     from camview.models import load_model
-    from camview.sanity import sanity_check
     from camview.sources import DemoSource
 
     model = load_model(name)
@@ -237,10 +237,10 @@ def bench_set_metrics(name: str, images: int = 100) -> dict:
     included; the issue's budget is 180 s for 100 images and 3 live methods."""
     import cv2
 
-    from camview.dataset import LabelledImage
-    from camview.evaluation import score_set
     from camview.maps import make_method
     from camview.models import load_model
+    from camview.sets.dataset import LabelledImage
+    from camview.sets.evaluation import score_set
     from camview.sources.demo import demo_photos
 
     photos = [cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -268,7 +268,7 @@ def bench_postprocess(repeats: int) -> dict:
     """Per-frame drawing: map resize, colour, blend and labels of the overlay panel the live
     window composes (it shows the raw frame as is), per style; plus the side-by-side image
     that render and recordings write, which adds one copy of both halves."""
-    from camview.overlay import LAYOUTS, STYLES, OverlayStyle, render_view
+    from camview.drawing.overlay import LAYOUTS, STYLES, OverlayStyle, render_view
 
     cam = np.random.default_rng(1).random((7, 10)).astype(np.float32)
     top = [("Egyptian cat", 0.51), ("tiger cat", 0.28), ("tabby", 0.19)]
@@ -399,7 +399,7 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
     import contextlib
     import io
 
-    from camview.dataset import write_demo_set
+    from camview.sets.dataset import write_demo_set
 
     small = max(2, images // 8)
     times: dict[tuple[str, int], list[float]] = {}
@@ -438,9 +438,9 @@ def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
     same generated set in one process: the model is loaded and both calls traced and warmed
     on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
     The embedding (t-SNE, once per set) is timed on its own."""
-    from camview.dataset import open_labelled_set, write_demo_set
-    from camview.evaluation import Tally, classify_set
     from camview.models import load_model
+    from camview.sets.dataset import open_labelled_set, write_demo_set
+    from camview.sets.evaluation import Tally, classify_set
 
     model = load_model(model_name)
     with tempfile.TemporaryDirectory() as tmp:
@@ -464,7 +464,7 @@ def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
         tally.finish_views()
         embedding_s = time.perf_counter() - start
     # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
-    from camview.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+    from camview.sets.evaluation import DEFAULT_BATCH, batch_logits, batch_views
 
     x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
         (480, 640)), 3)).astype(np.float32)
@@ -558,7 +558,7 @@ def bench_runtimes(name: str, weights: str | None, repeats: int, slow_repeats: i
     GFLOP/s beside the numpy peak."""
     import tensorflow as tf
 
-    from camview.faithfulness import score_map
+    from camview.checks.faithfulness import score_map
     from camview.maps import make_method
     from camview.models import load_model
     from camview.models.runtimes import TENSORFLOW
@@ -648,7 +648,7 @@ def bench_evaluate_runtimes(model: str, images: int, repeats: int = 2) -> dict:
     import contextlib
     import io
 
-    from camview.dataset import write_demo_set
+    from camview.sets.dataset import write_demo_set
 
     small = max(2, images // 8)
     times: dict[tuple[str, int], list[float]] = {}

@@ -1,7 +1,7 @@
-"""Regenerate the bundled demo photos in resources/demo/ from scikit-image's sample data.
+"""Regenerate the bundled demo photos in camview/resources/demo/ from scikit-image's sample data.
 
 Only photos whose scikit-image docstring states a public-domain or CC0 licence are used; see
-resources/demo/SOURCES.md for the provenance of each file. Run from the repository root:
+camview/resources/demo/SOURCES.md for the provenance of each file. Run from the repository root:
 
     python scripts/make_demo_assets.py
 
@@ -33,7 +33,7 @@ def main(out_dir: Path | None = None) -> int:
     import skimage
     import skimage.data
 
-    out_dir = out_dir or Path(__file__).resolve().parent.parent / "resources" / "demo"
+    out_dir = out_dir or Path(__file__).resolve().parent.parent / "camview" / "resources" / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
     total = 0
     for filename, function in PHOTOS:

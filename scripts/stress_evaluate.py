@@ -40,10 +40,10 @@ MAX_HELD_BYTES_PER_IMAGE = 6144
 def stress(folder: Path, model, *, batch: int = 16, max_mistakes: int = 100,
            outputs: Path | None = None) -> dict:
     """Evaluate the set at `folder`, sampling RSS after the first tenth and at the end."""
-    from camview.dataset import open_labelled_set
-    from camview.evaluate import write_json, write_report_for
-    from camview.evaluation import Tally, classify_set
+    from camview.commands.evaluate import write_json, write_report_for
     from camview.maps import make_method
+    from camview.sets.dataset import open_labelled_set
+    from camview.sets.evaluation import Tally, classify_set
 
     dataset = open_labelled_set(folder, model.labels)
     checkpoint, half = max(100, len(dataset) // 10), len(dataset) // 2
@@ -97,9 +97,9 @@ def embedding_stress(folder: Path, model, points: int) -> dict:
     resident memory it adds; classifying 10 000 images first is the full run's job."""
     import numpy as np
 
-    from camview.dataset import open_labelled_set
-    from camview.embedding import embed
-    from camview.evaluation import Tally, classify_set
+    from camview.sets.dataset import open_labelled_set
+    from camview.sets.embedding import embed
+    from camview.sets.evaluation import Tally, classify_set
 
     tally = Tally(0)
     for result in classify_set(model, open_labelled_set(folder, model.labels).images,
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                              "embedding_stress) and pass when it takes at most 60 s")
     args = parser.parse_args(argv)
 
-    from camview.dataset import write_demo_set
     from camview.models import load_model
+    from camview.sets.dataset import write_demo_set
 
     model = load_model(args.model)
     if args.embedding_only:

@@ -71,7 +71,7 @@ def still_window(qtbot, lite0, tmp_path):
 
     from camview.app.saved_settings import Options
 
-    coffee = REPO / "resources" / "demo" / "coffee.jpg"
+    coffee = REPO / "camview" / "resources" / "demo" / "coffee.jpg"
     win = started_window(qtbot, Options(source=str(coffee), model=lite0,
                                         output_dir=str(tmp_path), save_settings=False),
                          ready=lambda w: w.session.model is lite0)

@@ -127,7 +127,7 @@ def write_repeating_video(path: str | Path, pictures: list[np.ndarray], hold: in
     file has (len(pictures) - 1) * hold + 1 slots."""
     import subprocess
 
-    from camview.ffmpeg import ffmpeg_exe
+    from camview.sources.ffmpeg import ffmpeg_exe
 
     path = Path(path)
     held = write_video(path.with_name(path.stem + "_held.avi"),

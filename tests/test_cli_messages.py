@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-import camview.render
-from camview import output_files
+import camview.commands.render
 from camview.cli import build_parser, main
+from camview.drawing import output_files
+from camview.drawing.output_files import check_writable, filesystem_type
 from camview.errors import OutputError
-from camview.output_files import check_writable, filesystem_type
 
 # -- camview --help ----------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ def test_render_with_no_output_is_refused_before_the_model_loads(tmp_path, capsy
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded for a render that writes nothing")
 
-    monkeypatch.setattr(camview.render, "load_model", no_model)
+    monkeypatch.setattr(camview.commands.render, "load_model", no_model)
     monkeypatch.chdir(tmp_path)
     assert main(["render", "demo"]) == 2
     err = capsys.readouterr().err
@@ -82,7 +82,7 @@ def test_proc_is_named_as_a_virtual_file_system(path, folder):
 def test_render_to_proc_gives_the_real_cause(tmp_path, capsys):
     if filesystem_type(Path("/proc")) != "proc":
         pytest.skip("needs Linux's /proc")
-    image = REPO / "resources" / "demo"
+    image = REPO / "camview" / "resources" / "demo"
     source = sorted(p for p in image.iterdir() if p.suffix == ".jpg")[0]
     assert main(["render", str(source), "-o", "/proc/out.png"]) == 2
     err = capsys.readouterr().err.strip()
@@ -140,7 +140,7 @@ def test_read_only_folder_says_permission(tmp_path):
     folder.chmod(0o555)
     try:
         done = _without_root_override(
-            "from camview.output_files import check_writable\n"
+            "from camview.drawing.output_files import check_writable\n"
             f"check_writable({str(folder / 'out.png')!r})")
     finally:
         folder.chmod(0o755)

@@ -15,22 +15,22 @@ import pytest
 from helpers import REPO, forward
 
 from camview.cli import main
-from camview.dataset import open_labelled_set, write_demo_set
+from camview.commands.evaluate import write_json
 from camview.errors import SourceError
-from camview.evaluate import write_json
-from camview.evaluation import (
+from camview.labels import ClassNames, imagenet_labels
+from camview.models import ResizeMode
+from camview.sets.dataset import open_labelled_set, write_demo_set
+from camview.sets.evaluation import (
     Tally,
     classify_set,
     evaluate_set,
     network_input,
     padded_size,
 )
-from camview.images import load_image
-from camview.labels import ClassNames, imagenet_labels
-from camview.models import ResizeMode
-from camview.results import ImageResult, ResultCache
+from camview.sets.results import ImageResult, ResultCache
+from camview.sources.images import load_image
 
-DEMO = REPO / "resources" / "demo"
+DEMO = REPO / "camview" / "resources" / "demo"
 LABELS = imagenet_labels()
 
 
@@ -200,7 +200,7 @@ def test_json_matches_per_image_classification_and_report(lite0, labelled_folder
 
 
 def test_report_escapes_user_strings(tmp_path):
-    from camview.report import MistakeCard, write_report
+    from camview.sets.report import MistakeCard, write_report
 
     evil = "<script>alert(1)</script>"
     summary = {"model": evil, "dataset": evil, "count": 1, "accuracy": {"top1": 0, "top5": 0},
@@ -232,7 +232,7 @@ def test_cache_serves_unchanged_files_and_misses_changed_ones(lite0, labelled_fo
     assert all(r.problem is None for r in first)
 
     # Trap the decoder: a result that does not come from the cache now has a problem.
-    import camview.evaluation as evaluation
+    import camview.sets.evaluation as evaluation
 
     def no_decoding(path):
         raise SourceError(f"image {path}: decoded although cached")

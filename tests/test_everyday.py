@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import REPO, chelsea_pan, class_folders, skimage_bgr, small_classifier, write_video
 
-import camview.render
+import camview.commands.render
 from camview.cli import main
 from camview.models import load_model
 
@@ -20,14 +20,14 @@ from camview.models import load_model
 def shared_lite0(lite0, monkeypatch):
     """render() given the session's EfficientNet-Lite0 instead of building it again (seconds
     a test); any other model is loaded as usual."""
-    real = camview.render.load_model
+    real = camview.commands.render.load_model
 
     def load(name, **kwargs):
         if name == "efficientnet_lite0" and not any(kwargs.values()):
             return lite0
         return real(name, **kwargs)
 
-    monkeypatch.setattr(camview.render, "load_model", load)
+    monkeypatch.setattr(camview.commands.render, "load_model", load)
     return lite0
 
 
@@ -149,7 +149,7 @@ def test_sighup_ends_a_job_as_ctrl_c_does():
     import os
     import signal
 
-    from camview.stopping import Stopped, stop_on_signals
+    from camview.commands.stopping import Stopped, stop_on_signals
 
     before = signal.getsignal(signal.SIGHUP)
     with pytest.raises(KeyboardInterrupt) as stop, stop_on_signals():
@@ -188,7 +188,7 @@ def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
 
 
 def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
-    from camview.output_files import atomic_file
+    from camview.drawing.output_files import atomic_file
 
     path = tmp_path / "run.json"
     path.write_text('{"good": true}')
@@ -343,7 +343,7 @@ def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
 # -- 11. the report: top-5, skipped folders, colour legend, links, sorting and filtering --
 
 def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
-    from camview.report import MistakeCard, write_report
+    from camview.sets.report import MistakeCard, write_report
 
     photo = cv2.resize(skimage_bgr("chelsea"), (60, 40))
     original = tmp_path / "set" / "tabby" / "cat 1.jpg"

@@ -9,10 +9,10 @@ import numpy as np
 from helpers import skimage_bgr
 
 from camview.cli import main
-from camview.explain import describe, draw
+from camview.drawing.explain import describe, draw
+from camview.drawing.overlay import OverlayStyle
 from camview.live import Pipeline
 from camview.maps import make_method
-from camview.overlay import OverlayStyle
 
 MOUNTAIN_BIKE = 671
 

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from helpers import skimage_bgr
 
-from camview.faithfulness import RANDOM, removal_masks, score_map, score_maps
+from camview.checks.faithfulness import RANDOM, removal_masks, score_map, score_maps
 from camview.maps import make_method
 from camview.models import CamModel, ResizeMode
 
@@ -66,7 +66,7 @@ def test_class_maps_beat_a_random_map(lite0):
 def test_maps_equal_up_to_scale_share_their_curves_and_the_ends_are_shared(lite0):
     """Through EfficientNet's pooling + dense head HiResCAM is Grad-CAM up to a positive
     scale: score_maps scores it once, and what it gives equals scoring each map alone."""
-    from camview.faithfulness import same_ranking
+    from camview.checks.faithfulness import same_ranking
 
     batch = lite0.prepare(skimage_bgr("coffee"))
     grad = make_method("gradcam", lite0).explain(batch)

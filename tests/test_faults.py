@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camview.cli import main
+from camview.drawing.writers import VideoWriter
 from camview.errors import SourceError
 from camview.sources import DemoSource, VideoSource
-from camview.writers import VideoWriter
 
 SIZE = (160, 120)
 FRAMES = 30
@@ -444,7 +444,7 @@ def test_output_equal_to_the_input_is_refused_and_the_input_kept(tmp_path, capsy
 
 def test_a_video_write_failing_midway_leaves_a_closed_playable_file(tmp_path, capsys,
                                                                      monkeypatch):
-    from camview import writers
+    from camview.drawing import writers
 
     real = writers.FFmpegPipe.write
     calls = []
@@ -464,7 +464,7 @@ def test_a_video_write_failing_midway_leaves_a_closed_playable_file(tmp_path, ca
 
 
 def test_encoder_failing_when_it_finishes_is_reported(tmp_path, capsys, monkeypatch):
-    from camview import writers
+    from camview.drawing import writers
 
     monkeypatch.setattr(writers.FFmpegPipe, "close", lambda self: "No space left on device")
     assert main(["render", str(_avi(tmp_path)), "-o", str(tmp_path / "out.mp4")]) == 2
@@ -475,12 +475,12 @@ def test_encoder_failing_when_it_finishes_is_reported(tmp_path, capsys, monkeypa
 
 def test_a_bug_is_one_line_and_exit_1_and_debug_shows_the_traceback(tmp_path, caplog,
                                                                    monkeypatch):
-    import camview.render
+    import camview.commands.render
 
     def boom(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(camview.render, "record_of", boom)
+    monkeypatch.setattr(camview.commands.render, "record_of", boom)
     out = tmp_path / "out.mp4"
     args = ["render", str(_avi(tmp_path)), "-o", str(out)]
     assert main(args) == 1
@@ -493,7 +493,7 @@ def test_a_bug_is_one_line_and_exit_1_and_debug_shows_the_traceback(tmp_path, ca
 
 def test_a_bug_in_a_fresh_process_prints_no_traceback(tmp_path):
     video = _avi(tmp_path)
-    code = ("import sys, camview.render as r\n"
+    code = ("import sys, camview.commands.render as r\n"
             "def boom(*a): raise RuntimeError('boom')\n"
             "r.record_of = boom\n"
             "from camview.cli import main\n"

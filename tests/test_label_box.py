@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from camview.overlay import LABEL_BOX_MAX_FRACTION, OverlayStyle, draw_labels, render_view
+from camview.drawing.overlay import LABEL_BOX_MAX_FRACTION, OverlayStyle, draw_labels, render_view
 
 GREY = 200
 

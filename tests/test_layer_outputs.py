@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 from helpers import forward, skimage_bgr
 
-from camview.layer_outputs import grid_size, layer_activations, normalise_channels, tile_channels
 from camview.live import Pipeline
 from camview.live.layer_outputs_worker import LayerOutputs
 from camview.models.graph import spatial_layers
+from camview.network.layer_outputs import (
+    grid_size,
+    layer_activations,
+    normalise_channels,
+    tile_channels,
+)
 from camview.sources import Frame
 
 WAIT_S = 60

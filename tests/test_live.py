@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from helpers import chelsea_pan, skimage_bgr, write_video
 
+from camview.drawing.overlay import OverlayStyle, render_view
 from camview.errors import ModelError, SourceError
 from camview.live import HOLD_RATE, Delivery, ErrorKind, Mailbox, Pipeline, Result, Smoother
-from camview.overlay import OverlayStyle, render_view
 from camview.sources import Frame, Pacing, Source
 
 TABBY = 281

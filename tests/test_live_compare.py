@@ -11,6 +11,7 @@ import pytest
 from helpers import chelsea_pan, skimage_bgr, write_video
 from live_hosts import LoaderOnly, run_inference, wait_for
 
+from camview.drawing.overlay import SEPARATOR_COLOUR, OverlayStyle, compose_grid, grid_shape
 from camview.errors import CamviewError
 from camview.live import (
     FOLLOW,
@@ -27,7 +28,6 @@ from camview.live import (
 from camview.live.compare import Versus, explain_panels, preset_title, rival
 from camview.maps import METHODS, make_method
 from camview.maps.shared_pass import explain_shared
-from camview.overlay import SEPARATOR_COLOUR, OverlayStyle, compose_grid, grid_shape
 from camview.sources import Frame
 
 TABBY = 281

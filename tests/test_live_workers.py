@@ -15,6 +15,7 @@ import numpy as np
 from helpers import skimage_bgr
 from live_hosts import CaptureOnly, InferenceOnly, LoaderOnly, run_inference, wait_for
 
+from camview.drawing.overlay import OverlayStyle
 from camview.live import (
     FOLDER_SECONDS,
     Capture,
@@ -29,7 +30,6 @@ from camview.live import (
 )
 from camview.live.capture import MediaClock
 from camview.maps import make_method
-from camview.overlay import OverlayStyle
 from camview.sources import (
     CameraSource,
     DemoSource,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import skimage_bgr
 
-from camview.faithfulness import RANDOM, STEPS
+from camview.checks.faithfulness import RANDOM, STEPS
+from camview.live.ondemand import JobRunner, MapRequest, ScoreRequest
 from camview.maps import make_method
-from camview.ondemand import JobRunner, MapRequest, ScoreRequest
 from camview.sources import Frame
 
 WAIT_S = 60

@@ -1,4 +1,4 @@
-"""Outputs never cost the user a file (camview.output_files): no output over an input, and
+"""Outputs never cost the user a file (camview.drawing.output_files): no output over an input, and
 every output written whole or not at all, also when the process is killed or a second camview
 writes the same name."""
 
@@ -17,9 +17,9 @@ import pytest
 from helpers import class_folders, count_frames, skimage_bgr, small_classifier
 
 from camview.cli import main
+from camview.drawing.output_files import PartialFile, check_writable, sweep_partials
+from camview.drawing.writers import VideoWriter
 from camview.errors import OutputError
-from camview.output_files import PartialFile, check_writable, sweep_partials
-from camview.writers import VideoWriter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def test_a_live_writer_of_the_same_output_is_refused_and_a_dead_ones_leftover_sw
         check_writable(out)
     live.discard()
     # A writer killed midway: its lock went with its process, its partial file stayed.
-    code = ("import sys, os; from camview.output_files import PartialFile; "
+    code = ("import sys, os; from camview.drawing.output_files import PartialFile; "
             f"p = PartialFile({str(out)!r}); os._exit(9)")
     subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path,
                    env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -115,7 +115,7 @@ def test_a_live_writer_of_the_same_output_is_refused_and_a_dead_ones_leftover_sw
 
 
 def test_a_failed_video_replaces_nothing(tmp_path, monkeypatch):
-    from camview import writers
+    from camview.drawing import writers
 
     out = tmp_path / "out.mp4"
     out.write_bytes(b"the good video of an earlier run")

@@ -9,11 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camview import overlay
-from camview.errors import SourceError
-from camview.images import to_bgr8
-from camview.maps.validity import map_problem, normalise
-from camview.overlay import (
+from camview.drawing import overlay
+from camview.drawing.overlay import (
     COLORMAPS,
     OverlayStyle,
     compose_blend,
@@ -25,6 +22,9 @@ from camview.overlay import (
     render_view,
     separator_width,
 )
+from camview.errors import SourceError
+from camview.maps.validity import map_problem, normalise
+from camview.sources.images import to_bgr8
 
 
 def reference_matlab(frame_bgr: np.ndarray, cam: np.ndarray, threshold: float = 0.2,

@@ -238,7 +238,7 @@ def test_grayscale_model_renders_on_the_colour_frame(mnist, tmp_path):
 def test_grayscale_model_takes_perturbation_maps_and_scores(mnist):
     """Occlusion and the deletion/insertion scores grey out pixels in the model's own
     channels."""
-    from camview.faithfulness import score_map
+    from camview.checks.faithfulness import score_map
     from camview.maps import make_method
 
     model = load_model(mnist)

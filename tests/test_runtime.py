@@ -17,16 +17,16 @@ import pytest
 import tensorflow as tf
 from helpers import skimage_bgr
 
+from camview.checks.faithfulness import score_map
 from camview.cli import main
 from camview.errors import ModelError
-from camview.evaluation import batch_logits
-from camview.faithfulness import score_map
 from camview.maps import METHODS, make_method
 from camview.maps.closed_form import closed_form_gradient, uses_closed_form
 from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel, HeadKind, ResizeMode, load_model
 from camview.models.graph import spatial_layers
 from camview.models.runtimes import OPENVINO, OPTIMISING, TENSORFLOW
+from camview.sets.evaluation import batch_logits
 
 SIZE = 32
 FRAME = cv2.resize(skimage_bgr("chelsea"), (320, 240), interpolation=cv2.INTER_AREA)

@@ -9,8 +9,7 @@ from helpers import chelsea_pan, skimage_bgr, write_video
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from camview.cli import main
-from camview.sanity import (
+from camview.checks.sanity import (
     _head_names,
     cascade,
     copy_model,
@@ -19,6 +18,7 @@ from camview.sanity import (
     ssim,
     weighted_layers,
 )
+from camview.cli import main
 
 TABBY = 281
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import skimage_bgr
 
+from camview.drawing.overlay import OverlayStyle, render_view
+from camview.drawing.scale import SCALES, MapScale
 from camview.maps import make_method
-from camview.overlay import OverlayStyle, render_view
-from camview.scale import SCALES, MapScale
 
 ESPRESSO = 967
 
@@ -72,7 +72,7 @@ def test_frame_scale_passes_the_raw_map_and_bad_modes_are_refused():
 def test_smoothing_averages_scaled_maps_so_the_fixed_scale_still_dims(lite0):
     """With temporal smoothing on, a weak map after a strong one is drawn dim under `fixed`:
     the scale sees each raw map once, before the moving average."""
-    from camview.explain import describe
+    from camview.drawing.explain import describe
     from camview.live import Config, Mailbox
     from camview.live.inference import Inference
     from camview.maps import MapResult

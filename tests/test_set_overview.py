@@ -11,7 +11,7 @@ import pytest
 from PyQt6.QtCore import QPointF, Qt
 
 from camview.app.labelled_set.overview import DIMMED_ALPHA
-from camview.dataset import write_demo_set
+from camview.sets.dataset import write_demo_set
 
 
 @pytest.fixture
@@ -88,8 +88,8 @@ def test_scatter_confusion_and_where_in_the_set_view(qtbot, window, crops):
 
 
 def test_second_model_picker_runs_it_over_the_set(qtbot, window, crops, lite0, squeezenet):
-    from camview.dataset import open_labelled_set
-    from camview.versus import Versus
+    from camview.sets.dataset import open_labelled_set
+    from camview.sets.versus import Versus
 
     sets, view = window.sets, window.sets.view
     sets.open(crops)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import t
 
+from camview.checks.faithfulness import RANDOM, confidence_changes, random_map, score_maps
 from camview.cli import main
-from camview.evaluation import mean_interval
-from camview.faithfulness import RANDOM, confidence_changes, random_map, score_maps
+from camview.drawing.overlay import upsample_map
 from camview.maps import make_method
-from camview.overlay import upsample_map
+from camview.sets.evaluation import mean_interval
 
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+DEMO = Path(__file__).resolve().parents[1] / "camview" / "resources" / "demo"
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from camview.app.labelled_set.worker import pair_titles
 from camview.app.main import options_from_args
 from camview.app.window import MainWindow
 from camview.cli import build_parser
-from camview.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
 from camview.errors import SourceError
-from camview.evaluation import Tally, classify_set
 from camview.labels import imagenet_labels
-from camview.versus import Versus
+from camview.sets.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
+from camview.sets.evaluation import Tally, classify_set
+from camview.sets.versus import Versus
 
-DEMO = REPO / "resources" / "demo"
+DEMO = REPO / "camview" / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
 #: taken for an Egyptian cat, the rocket for a drilling platform, the astronaut for a bobsled.
 SET = {folder: photo for photo, folder in DEMO_CLASSES.items()}

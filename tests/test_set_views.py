@@ -13,14 +13,14 @@ import pytest
 from helpers import REPO, forward
 
 from camview.cli import main
-from camview.dataset import open_labelled_set, write_demo_set
-from camview.evaluate import write_json
-from camview.evaluation import Tally, classify_set, network_input
-from camview.images import load_image
-from camview.results import ResultCache, model_fingerprint
-from camview.where import GRID, border_weights, peak_of, where_grid
+from camview.commands.evaluate import write_json
+from camview.sets.dataset import open_labelled_set, write_demo_set
+from camview.sets.evaluation import Tally, classify_set, network_input
+from camview.sets.results import ResultCache, model_fingerprint
+from camview.sets.where import GRID, border_weights, peak_of, where_grid
+from camview.sources.images import load_image
 
-DEMO = REPO / "resources" / "demo"
+DEMO = REPO / "camview" / "resources" / "demo"
 
 
 def _evaluate(args: list[str], capsys) -> dict:
@@ -158,7 +158,7 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     assert page.count("mean map of ") == len(labels)
 
     # Cached (the command's cache): the same views again without decoding an image.
-    import camview.evaluation as evaluation
+    import camview.sets.evaluation as evaluation
 
     def no_decoding(path):
         raise AssertionError(f"{path} decoded although cached")
@@ -323,7 +323,7 @@ def test_versus_model_that_cannot_load_is_one_line_and_writes_nothing(demo_set, 
 
 
 def test_tally_keeps_features_compactly():
-    from camview.results import ImageResult, SetViews
+    from camview.sets.results import ImageResult, SetViews
 
     tally = Tally(0)
     for n in range(3000):
@@ -335,7 +335,7 @@ def test_tally_keeps_features_compactly():
 
 
 def test_scatter_palette_greys_the_classes_beyond_it_and_confusion_shows_the_30_worst():
-    from camview.report_views import (
+    from camview.sets.report_views import (
         OTHER_COLOUR,
         PALETTE,
         Point,
@@ -392,7 +392,7 @@ def test_gradient_only_model_gets_one_gradcam_per_image(shortcut, tmp_path):
 
 def test_views_of_another_runtime_are_the_compiled_views(lite0, squeezenet):
     """The numpy sums used on OpenVINO's outputs equal the compiled TensorFlow call's."""
-    from camview.evaluation import batch_views, views_of
+    from camview.sets.evaluation import batch_views, views_of
 
     rng = np.random.default_rng(0)
     for model in (lite0, squeezenet):  # an fc head and a direct one

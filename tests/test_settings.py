@@ -14,7 +14,7 @@ from camview.app.saved_settings import (
     saved_changes,
     setting_values,
 )
-from camview.overlay import OverlayStyle
+from camview.drawing.overlay import OverlayStyle
 
 
 def values(model="efficientnet_lite0", method="cam", style=None, smoothing=0.0, readout=True,

@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 from helpers import write_video
 
-from camview import images
 from camview.errors import SourceError
-from camview.images import to_bgr8
 from camview.sources import (
     CameraSource,
     DemoSource,
@@ -23,9 +21,11 @@ from camview.sources import (
     Frame,
     ImageSource,
     VideoSource,
+    images,
     is_demo,
     open_source,
 )
+from camview.sources.images import to_bgr8
 
 N_FRAMES, FPS, W, H = 40, 25.0, 160, 120
 

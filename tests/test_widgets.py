@@ -22,10 +22,10 @@ from camview.app.widgets import (
     patterns,
 )
 from camview.app.window import MainWindow
+from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, separator_width
 from camview.errors import CamviewError
 from camview.maps import METHODS
 from camview.models import model_names
-from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, separator_width
 
 
 def entries(combo: QComboBox) -> list[tuple[str, object]]:

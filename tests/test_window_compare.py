@@ -16,11 +16,11 @@ from camview.app.main import options_from_args
 from camview.app.saved_settings import Options, open_settings, options_with_settings
 from camview.app.window import MainWindow
 from camview.cli import build_parser
-from camview.images import letterbox
+from camview.drawing.scale import SCALES
 from camview.live import PRESETS
 from camview.maps import METHODS, make_method
 from camview.models import model_names
-from camview.scale import SCALES
+from camview.sources.images import letterbox
 
 
 def wait_panels(qtbot, win, count: int, classes: list[int] | None = None,

@@ -56,9 +56,9 @@ def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path
     from helpers import skimage_bgr
 
     from camview.app.labelled_set.worker import explain_pair
+    from camview.drawing.overlay import OverlayStyle
     from camview.maps import make_method
-    from camview.overlay import OverlayStyle
-    from camview.results import ImageResult
+    from camview.sets.results import ImageResult
 
     photo = cv2.resize(skimage_bgr("chelsea"), (300, 200))
     path = tmp_path / "chelsea.png"
@@ -127,7 +127,8 @@ def test_an_own_model_in_the_set_view_is_labelled_by_the_sorted_folders(qtbot, t
     model = load_model(str(path))
     four = class_folders(tmp_path / "four", ["a", "b", "c", "d"])
     train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
-    win = started_window(qtbot, Options(source=str(REPO / "resources" / "demo" / "coffee.jpg"),
+    coffee = REPO / "camview" / "resources" / "demo" / "coffee.jpg"
+    win = started_window(qtbot, Options(source=str(coffee),
                                         model=model, output_dir=str(tmp_path),
                                         save_settings=False, labelled_set=four),
                          ready=lambda w: "no labelled images found" in w.status_text(),

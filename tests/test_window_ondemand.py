@@ -19,7 +19,7 @@ from window_host import started_window
 from camview.app.saved_settings import PREPROCESS_KEY, Options, open_settings, remembered_preprocess
 from camview.app.scores import BASELINE, HEADERS, verdict
 from camview.app.window import MainWindow
-from camview.faithfulness import RANDOM, score_maps
+from camview.checks.faithfulness import RANDOM, score_maps
 from camview.maps import make_method
 from camview.models.graph import spatial_layers
 

@@ -1,12 +1,12 @@
 """Slow methods on the frozen frame: which one is shown, its map job and its options.
 
 Score-CAM, occlusion and SmoothGrad take seconds a frame on a CPU, so the live loop never runs
-them: choosing one freezes the frame and computes its map ONCE on camview.ondemand's worker
+them: choosing one freezes the frame and computes its map ONCE on camview.live.ondemand's worker
 thread (the session's jobs: a progress bar and a Cancel button in the status bar). The live
 loop keeps its fast method meanwhile; its results on the frozen frame (after a class, layer,
 model or step change) only say WHAT to map, and the slow map is computed again when that
 changed; a style change only redraws it. Cancel leaves the map shown before. The finished map
-is drawn through camview.explain like any other and replaces the session's result, so
+is drawn through camview.drawing.explain like any other and replaces the session's result, so
 snapshots and recordings take it too. Unfreezing goes back to the live method.
 """
 
@@ -26,12 +26,12 @@ from PyQt6.QtWidgets import (
 )
 
 from camview.app.session import Session, is_on_demand
-from camview.explain import describe, draw
+from camview.drawing.explain import describe, draw
+from camview.drawing.scale import MapScale
 from camview.live import Result
+from camview.live.ondemand import Job, MapRequest
 from camview.maps import METHODS, MapResult, method_class
 from camview.maps.integrated_gradients import BASELINES
-from camview.ondemand import Job, MapRequest
-from camview.scale import MapScale
 
 #: What each option of an on-demand method means, and its range (the default is the
 #: method's own class constant of the same name in capitals, e.g. ScoreCAM.MAX_CHANNELS).

@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (
 
 from camview.app.session import Session, keys_text
 from camview.app.widgets import ImageView, signals_blocked
+from camview.drawing.writers import write_image
 from camview.errors import CamviewError, for_window
 from camview.models import CamModel
 from camview.network.dream import (
@@ -39,7 +40,6 @@ from camview.network.dream import (
 )
 from camview.network.filters import DEFAULT_MAX, convolutions, filter_grid, kernels
 from camview.network.summary import summarise, summary_lines
-from camview.writers import write_image
 
 TABS = ("Model summary", "Filters", "What excites a class")
 

@@ -1,7 +1,7 @@
 """The window's one on-demand job at a time (a slow map, scores, a sanity check, …) and the bar
 in the status line that shows it.
 
-camview.ondemand's JobRunner calls back on its worker thread; Jobs turns those calls into
+camview.live.ondemand's JobRunner calls back on its worker thread; Jobs turns those calls into
 signals, so each outcome reaches its caller on the GUI thread. Every part submits through the
 session's one Jobs, so a new job cancels the one running, whoever asked for it, and one bar
 with one Cancel button serves them all.
@@ -15,7 +15,7 @@ from typing import Any
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from camview.ondemand import Job, JobRunner, Work
+from camview.live.ondemand import Job, JobRunner, Work
 
 
 def _ignore(*_args) -> None:

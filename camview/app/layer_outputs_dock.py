@@ -13,9 +13,9 @@ from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLa
 from camview.app.network_controls import fill_layers, layer_combo
 from camview.app.session import Session, keys_text
 from camview.app.widgets import ImageView
-from camview.layer_outputs import CHANNEL_COUNTS
 from camview.live.layer_outputs_worker import LayerOutputs, LayerView
 from camview.models import CamModel
+from camview.network.layer_outputs import CHANNEL_COUNTS
 
 
 class _Signals(QObject):

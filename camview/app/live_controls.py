@@ -15,10 +15,10 @@ from PyQt6.QtWidgets import QComboBox, QFileDialog
 
 from camview.app.session import Session
 from camview.app.widgets import OPEN_MODEL_FILE, ControlPanel, patterns, signals_blocked
+from camview.drawing.scale import SCALE_HELP
 from camview.live import Result
 from camview.maps import METHODS
 from camview.models import USER_MODEL_SUFFIXES, CamModel, list_models
-from camview.scale import SCALE_HELP
 
 PINNABLE_ROWS = 3  # Alt+1..3 pin the top-k classes
 

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from camview.args import STYLE_OPTIONS, method_list, model_kwargs, style_from_args
+from camview.commands.args import STYLE_OPTIONS, method_list, model_kwargs, style_from_args
 from camview.errors import CamviewError, SourceError
 from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
@@ -61,10 +61,10 @@ def run_window(args: argparse.Namespace) -> int:
 
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
-    from camview.args import read_files
+    from camview.commands.args import read_files
+    from camview.drawing.output_files import check_writable
     from camview.maps import method_class
     from camview.models import model_names
-    from camview.output_files import check_writable
 
     options = options_from_args(args)
     method_class(options.method)  # an unknown method: one line, exit 2, before any window

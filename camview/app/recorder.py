@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from camview.drawing.output_files import check_writable
+from camview.drawing.overlay import compose_layout
+from camview.drawing.writers import VideoWriter
 from camview.errors import CamviewError, for_window
-from camview.output_files import check_writable
-from camview.overlay import compose_layout
 from camview.sources import DEFAULT_FPS
-from camview.writers import VideoWriter
 
 log = logging.getLogger(__name__)
 

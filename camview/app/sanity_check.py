@@ -1,4 +1,4 @@
-"""The sanity check on demand (camview.sanity): on the frozen frame, a copy of the network is
+"""The sanity check on demand (camview.checks.sanity): on the frozen frame, a copy of the network is
 randomised top-down in five steps and the maps are drawn again after each; the result is the
 paper's figure in a dialog, with one verdict line per method."""
 
@@ -8,8 +8,8 @@ from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWid
 
 from camview.app.session import Session
 from camview.app.widgets import ImageView
+from camview.checks.sanity import SanityResult, figure, sanity_check
 from camview.maps import METHODS
-from camview.sanity import SanityResult, figure, sanity_check
 
 #: Compared with the method shown, as in the paper: a class map and a pixel-gradient map.
 ALSO = ("gradcam", "saliency")

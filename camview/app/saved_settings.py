@@ -20,13 +20,13 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings
 
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError
 from camview.maps import DEFAULT_METHOD, method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.models.preprocess import AUTO, MODES
 from camview.models.registry import spec_for
 from camview.models.runtimes import check_runtime
-from camview.overlay import OverlayStyle
 from camview.sources import Source
 
 COMMAND_LINE, SAVED, DEFAULT = "command line", "saved", "default"

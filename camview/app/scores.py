@@ -1,5 +1,5 @@
 """Faithfulness on demand: "Score maps" measures whether the network's own output supports the
-map shown on the frozen frame (deletion and insertion, camview.faithfulness), in the
+map shown on the frozen frame (deletion and insertion, camview.checks.faithfulness), in the
 background, and shows the numbers beside a random map's in a small table."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from PyQt6.QtWidgets import QDialog, QWidget
 
 from camview.app.dialogs import table_dialog
 from camview.app.session import Session
-from camview.faithfulness import RANDOM, STEPS, Faithfulness
-from camview.ondemand import ScoreRequest
+from camview.checks.faithfulness import RANDOM, STEPS, Faithfulness
+from camview.live.ondemand import ScoreRequest
 
 HEADERS = ["map", "deletion AUC (lower is better)", "insertion AUC (higher is better)"]
 BASELINE = "random map (baseline)"

@@ -45,12 +45,12 @@ from camview.app.saved_settings import (
 )
 from camview.app.view_output import ViewOutput
 from camview.app.widgets import ERROR_HOLD_S, signals_blocked
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, for_window
 from camview.live import PRESETS, CompareSpec, ErrorKind, Pipeline, Result
 from camview.maps import method_class
 from camview.models import DEFAULT_MODEL, CamModel
 from camview.models.preprocess import AUTO
-from camview.overlay import OverlayStyle
 from camview.sources import Frame, Source
 
 PRESENTATION_LABEL_SCALE = 1.8

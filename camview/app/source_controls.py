@@ -10,8 +10,8 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from camview.app.session import Session
 from camview.app.widgets import patterns
-from camview.images import IMAGE_SUFFIXES
 from camview.sources import DEMO_SPEC, VIDEO_EXTENSIONS
+from camview.sources.images import IMAGE_SUFFIXES
 
 
 class SourceControls:

@@ -17,9 +17,9 @@ import numpy as np
 from PyQt6.QtCore import QStandardPaths
 
 from camview.app.recorder import Recorder
+from camview.drawing.overlay import compose_layout
+from camview.drawing.writers import write_image
 from camview.errors import OutputError
-from camview.overlay import compose_layout
-from camview.writers import write_image
 
 FOLDERS = {"recording": QStandardPaths.StandardLocation.MoviesLocation,
            "snapshot": QStandardPaths.StandardLocation.PicturesLocation}

@@ -33,11 +33,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
+from camview.drawing.scale import SCALE_HELP, SCALES
 from camview.errors import CamviewError, for_window
 from camview.maps import METHODS, Method
 from camview.models import model_names as known_models
-from camview.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
-from camview.scale import SCALE_HELP, SCALES
 
 OPEN_MODEL_FILE = "Open model file…"
 ERROR_HOLD_S = 10.0  # a plain status does not hide an error younger than this

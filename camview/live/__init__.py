@@ -21,6 +21,9 @@ by side, a second class or a second model), kinds (ErrorKind) and pipeline (the
 controller). Each worker sees the Pipeline only through a small Protocol of what it calls
 (CaptureHost, InferenceHost, LoaderHost), so a worker can be run, and tested, without the
 rest.
+
+May import: everything below it but the commands (errors, labels, sources, models,
+maps, drawing, network, checks, sets). No Qt.
 """
 
 from camview.live.capture import FOLDER_SECONDS, HOLD_RATE, Capture, CaptureHost

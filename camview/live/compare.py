@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from camview.drawing.explain import Explanation, describe
 from camview.errors import CamviewError
-from camview.explain import Explanation, describe
 from camview.maps import METHODS, MapResult, Method, method_class
 from camview.models import CamModel
 

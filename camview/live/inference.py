@@ -12,15 +12,15 @@ from typing import Protocol
 
 import numpy as np
 
+from camview.drawing.explain import Explanation, describe, draw, draw_compare, scaled_map
+from camview.drawing.overlay import OverlayStyle
+from camview.drawing.scale import MapScale
 from camview.errors import CamviewError, for_window
-from camview.explain import Explanation, describe, draw, draw_compare, scaled_map
 from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
 from camview.live.mailbox import Delivery, Mailbox
 from camview.maps import MapResult, Method, normalise
 from camview.models import CamModel
-from camview.overlay import OverlayStyle
-from camview.scale import MapScale
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class InferenceHost(Protocol):
 
 class Smoother:
     """Exponential moving average of the small map, normalised unless it already is on an
-    absolute scale (camview.scale); restarts on any switch.
+    absolute scale (camview.drawing.scale); restarts on any switch.
 
     `settled`: the last update moved the map by less than SETTLED_CHANGE (of its 0..1 range),
     so explaining an unchanged frame again would show nothing new."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from camview.errors import CamviewError, for_window
-from camview.layer_outputs import CHANNEL_COUNTS, layer_activations, tile_channels
 from camview.models import CamModel
+from camview.network.layer_outputs import CHANNEL_COUNTS, layer_activations, tile_channels
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)

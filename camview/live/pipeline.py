@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from camview.callbacks import call_safely
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import ModelError
+from camview.live.callbacks import call_safely
 from camview.live.capture import Capture
 from camview.live.compare import CompareSpec, check_live
 from camview.live.error_kind import ErrorKind
@@ -19,7 +20,6 @@ from camview.live.metrics import Percentiles, RateMeter, Stats
 from camview.maps import DEFAULT_METHOD, Method, method_class
 from camview.models import CamModel
 from camview.models.runtimes import check_runtime
-from camview.overlay import OverlayStyle
 from camview.sources import Frame, Source
 
 log = logging.getLogger(__name__)

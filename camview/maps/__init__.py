@@ -10,6 +10,8 @@ RISE) batch many forward (or backward) passes and take progress and cancel.
 
 Maps are returned raw (each method's docstring says what that means for it: the --map .npy
 contract). Resizing and normalising belong to the overlay.
+
+May import: camview.errors, camview.labels, camview.sources, camview.models.
 """
 
 from __future__ import annotations

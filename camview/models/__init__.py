@@ -1,4 +1,7 @@
-"""The models camview knows by name, and loading any of them behind one interface."""
+"""The models camview knows by name, and loading any of them behind one interface.
+
+May import: camview.errors, camview.labels, camview.sources.
+"""
 
 from __future__ import annotations
 

@@ -253,7 +253,7 @@ class CamModel:
     def resized(self, frame_bgr: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """A frame resized to `size` (h, w; default network_size) in the model's channels, still
         uint8: what preprocess takes. Batched callers (camview evaluate) pick their own size."""
-        from camview.images import to_bgr8
+        from camview.sources.images import to_bgr8
 
         frame_bgr = to_bgr8(frame_bgr)
         h, w = size or self.network_size(frame_bgr.shape[:2])

@@ -32,8 +32,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from camview.cache_folder import cache_dir
 from camview.errors import ModelError
+from camview.models.cache_folder import cache_dir
 
 
 class CamModel(Protocol):

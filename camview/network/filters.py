@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from camview.errors import ModelError
-from camview.layer_outputs import grid_size
 from camview.models.base import CamModel
 from camview.models.graph import children
+from camview.network.layer_outputs import grid_size
 from camview.network.pixels import frame_channel_of_input
 
 DEFAULT_MAX = 64

@@ -12,6 +12,8 @@ Faults the user can fix (a missing file, a camera that does not exist, a file th
 video) raise :class:`camview.errors.SourceError` with a one-line message that names the
 file or device. Problems a source can live with, such as a truncated video or an unreadable
 image in a folder, are added to ``source.warnings`` and logged once.
+
+May import: camview.errors only (and the packages of its own files: images, ffmpeg).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from camview.errors import SourceError
-from camview.images import IMAGE_SUFFIXES
 from camview.sources.base import (
     CAMERA_FIRST_FRAME_TIMEOUT_S,
     DEFAULT_FPS,
@@ -35,6 +36,7 @@ from camview.sources.base import (
 )
 from camview.sources.camera import CameraSource
 from camview.sources.demo import DEMO_ORDER, DemoSource, demo_photos, write_demo_video
+from camview.sources.images import IMAGE_SUFFIXES
 from camview.sources.stills import FolderSource, ImageSource, natural_key
 from camview.sources.video import VideoSource
 

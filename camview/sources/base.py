@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.images import to_bgr8
+from camview.sources.images import to_bgr8
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.images import decode_image
 from camview.sources.base import DEFAULT_FPS, DEMO_SPEC, Pacing, Source
+from camview.sources.images import decode_image
 from camview.sources.stills import natural_key
 
 log = logging.getLogger(__name__)
@@ -23,23 +23,14 @@ DEMO_ORDER = ("chelsea", "coffee", "rocket", "astronaut", "camera")
 def demo_photos() -> list[tuple[str, bytes]]:
     """The bundled demo photos as (name, JPEG bytes), in the order the demo shows them.
 
-    Read through importlib.resources from the package ``camview.resources`` (the repository's
-    top-level resources/ folder, installed under that name), so they load from a wheel or a
-    zip. A source checkout that is not installed falls back to resources/ beside camview/.
+    Read through importlib.resources from the package ``camview.resources``, so they load
+    from a wheel or a zip as well as from a checkout.
     """
-    folder = None
-    try:
-        from importlib.resources import files
+    from importlib.resources import files
 
-        candidate = files("camview.resources") / "demo"
-        if candidate.is_dir():
-            folder = candidate
-    except (ImportError, OSError, TypeError):
-        pass
-    if folder is None:
-        folder = Path(__file__).resolve().parent.parent / "resources" / "demo"
-        if not folder.is_dir():
-            return []
+    folder = files("camview.resources") / "demo"
+    if not folder.is_dir():
+        return []
 
     def key(name: str) -> tuple:
         stem = name.rsplit(".", 1)[0]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from camview.errors import SourceError
-from camview.images import IMAGE_SUFFIXES, load_image
 from camview.sources.base import Pacing, Source
+from camview.sources.images import IMAGE_SUFFIXES, load_image
 
 log = logging.getLogger(__name__)
 

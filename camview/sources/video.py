@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.ffmpeg import decode_frames
-from camview.images import check_file
 from camview.sources.base import DEFAULT_FPS, Pacing, Source, header_fps
+from camview.sources.ffmpeg import decode_frames
+from camview.sources.images import check_file
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class VideoSource(Source):
     A file holding fewer frames than its header claims (a truncated download, a recording
     cut off) plays to its last readable frame and ends with one warning, not an error.
     OpenCV reads it; where OpenCV gives up before the header's count, ffmpeg decodes the
-    rest that can be decoded (see :func:`camview.ffmpeg.decode_frames`). Slots missing at
+    rest that can be decoded (see :func:`camview.sources.ffmpeg.decode_frames`). Slots missing at
     the end of a file that has repeated slots before are taken as repeats too, not as cut.
     """
 

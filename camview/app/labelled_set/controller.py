@@ -20,17 +20,17 @@ from PyQt6.QtWidgets import QFileDialog
 from camview.app.labelled_set.view import BACK_TO_LIVE, SetView
 from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pair
 from camview.app.session import Session
-from camview.dataset import (
+from camview.labels import imagenet_labels
+from camview.maps import Cancelled
+from camview.sets.dataset import (
     LabelledSet,
     keras_class_names,
     looks_like_labelled_set,
     name_classes_from_folders,
 )
-from camview.evaluation import DEFAULT_BATCH, Tally
-from camview.labels import imagenet_labels
-from camview.maps import Cancelled
-from camview.results import ImageResult, ResultCache
-from camview.versus import Versus
+from camview.sets.evaluation import DEFAULT_BATCH, Tally
+from camview.sets.results import ImageResult, ResultCache
+from camview.sets.versus import Versus
 
 #: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
 TITLE_SCALE = 1.6

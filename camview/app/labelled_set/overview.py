@@ -19,8 +19,8 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
-from camview.report_views import class_colours
-from camview.results import ImageResult
+from camview.sets.report_views import class_colours
+from camview.sets.results import ImageResult
 
 DIMMED_ALPHA = 30
 OTHER = "other"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PyQt6.QtGui import QColor
 
-from camview.results import ImageResult
-from camview.versus import Versus
+from camview.sets.results import ImageResult
+from camview.sets.versus import Versus
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2

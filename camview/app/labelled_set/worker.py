@@ -20,16 +20,16 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camview.dataset import LabelledImage, open_labelled_set
-from camview.embedding import FeatureStore, embed
+from camview.drawing.explain import Explanation, describe, draw
+from camview.drawing.overlay import OverlayStyle, compose_grid, separator_width, title_bar
 from camview.errors import CamviewError, for_window
-from camview.evaluation import DEFAULT_BATCH, classify_set, network_input
-from camview.explain import Explanation, describe, draw
-from camview.images import load_image, shrink
 from camview.maps import Cancelled, Method
 from camview.models import CamModel
-from camview.overlay import OverlayStyle, compose_grid, separator_width, title_bar
-from camview.results import ImageResult, ResultCache, result_of
+from camview.sets.dataset import LabelledImage, open_labelled_set
+from camview.sets.embedding import FeatureStore, embed
+from camview.sets.evaluation import DEFAULT_BATCH, classify_set, network_input
+from camview.sets.results import ImageResult, ResultCache, result_of
+from camview.sources.images import load_image, shrink
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""The core's imports run one way and never need Qt; the window's parts never reach the
-window; module names say their job once."""
+"""camview's import rules: packages import only the packages below them (no circles, no
+upward imports), the core never needs Qt, the window's parts never reach the window, and
+module names say their job once."""
 
 from __future__ import annotations
 
@@ -93,6 +94,49 @@ def test_no_import_cycle_in_camview():
 
     cycles = [c for name in graph if (c := cycle_from(name))]
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles[:5])
+
+
+#: camview's rooms from the bottom up: a package may import only packages of a lower rank
+#: (its own modules aside); two of one rank do not know each other. camview/__init__ says why.
+RANKS = {
+    "errors": 0, "labels": 1, "sources": 2, "models": 3, "maps": 4, "drawing": 5,
+    "network": 6, "checks": 7, "sets": 8, "commands": 9, "live": 9, "app": 10, "cli": 11,
+    "__main__": 12, "resources": 0,
+}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_room_has_a_rank_and_a_docstring_naming_what_it_may_import():
+    rooms = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    rooms |= {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert rooms <= set(RANKS), f"rooms without a rank: {sorted(rooms - set(RANKS))}"
+    for name in rooms:
+        init = PACKAGE / name / "__init__.py"
+        if name != "resources" and init.exists():
+            doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+            assert "may import" in doc.lower(), f"camview/{name}/__init__.py: no import rule"
+
+
+def test_imports_run_one_way():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        module = ".".join(parts)
+        here = _room(module)
+        if here == "__init__":
+            continue
+        for target in _imports(path, module):
+            there = _room(target)
+            if there in ("__init__", here):
+                continue
+            if RANKS[there] >= RANKS[here]:
+                upward.append(f"{module} imports {target}")
+    assert not upward, "imports against the rooms' order: " + "; ".join(sorted(upward))
 
 
 def test_only_the_entry_point_knows_the_main_window():

@@ -9,12 +9,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from camview.dataset import LabelledImage
 from camview.errors import ModelError
-from camview.evaluation import DEFAULT_BATCH, classify_set
 from camview.maps import Method, make_method
 from camview.models import CamModel
-from camview.results import ImageResult, ResultCache
+from camview.sets.dataset import LabelledImage
+from camview.sets.evaluation import DEFAULT_BATCH, classify_set
+from camview.sets.results import ImageResult, ResultCache
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from camview.errors import OutputError
-from camview.images import IMAGE_SUFFIXES
+from camview.sources.images import IMAGE_SUFFIXES
 
 try:
     import fcntl

@@ -1,7 +1,7 @@
 """One image's classification in a labelled set, and the on-disk cache of such results.
 
-Apart from camview.evaluation so the cache's keying (what a result depends on) reads on its own;
-the window's set view reopens a set instantly through it.
+Apart from camview.sets.evaluation so the cache's keying (what a result depends on) reads on
+its own; the window's set view reopens a set instantly through it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.cache_folder import cache_dir
-from camview.dataset import LabelledImage
 from camview.maps import MapResult
 from camview.models import CamModel
-from camview.where import GRID, THUMB
+from camview.models.cache_folder import cache_dir
+from camview.sets.dataset import LabelledImage
+from camview.sets.where import GRID, THUMB
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from camview.errors import SourceError
-from camview.images import IMAGE_SUFFIXES, shrink
 from camview.labels import ClassNames, class_names_for
 from camview.sources import natural_key
+from camview.sources.images import IMAGE_SUFFIXES, shrink
 
 if TYPE_CHECKING:
     from camview.models import CamModel
@@ -215,7 +215,7 @@ def _read_csv(path: Path, names: ClassNames, name: str) -> LabelledSet:
     return found
 
 
-#: The class of each bundled demo photo (resources/demo/SOURCES.md), as a folder name.
+#: The class of each bundled demo photo (camview/resources/demo/SOURCES.md), as a folder name.
 DEMO_CLASSES = {"chelsea": "tabby", "coffee": "espresso", "rocket": "missile",
                 "astronaut": "space_shuttle", "camera": "tripod"}
 
@@ -237,8 +237,8 @@ def write_demo_set(folder: str | Path, count: int, *, long_side: int | None = No
     import cv2
     import numpy as np
 
-    from camview.images import decode_image
     from camview.sources import demo_photos
+    from camview.sources.images import decode_image
 
     rng = np.random.default_rng(seed)
     photos = [(DEMO_CLASSES[name], decode_image(data)[0]) for name, data in demo_photos()

@@ -3,7 +3,7 @@ coordinates, and a flag when those maps sit consistently near an edge or a corne
 
 A class whose maps all peak in the same corner is the classic sign of a shortcut (a mark, a
 watermark, a background the images share) rather than the object. The maps are the ones the
-batched classification already computed (camview.evaluation), each min-max normalised and
+batched classification already computed (camview.sets.evaluation), each min-max normalised and
 resized to a GRID x GRID grid over the whole frame, so images of any shape average together.
 Memory per class is fixed (one grid, one small mean image, one peak per image).
 """

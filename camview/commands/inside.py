@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camview.args import read_files
+from camview.commands.args import read_files
+from camview.drawing.output_files import atomic_file, check_writable
+from camview.drawing.writers import write_image
 from camview.errors import CamviewError, OutputError
 from camview.models.base import CamModel
-from camview.output_files import atomic_file, check_writable
-from camview.writers import write_image
 
 EXIT_OK = 0
 
@@ -85,6 +85,7 @@ def run_filters(args: argparse.Namespace) -> int:
 
 def run_dream(args: argparse.Namespace) -> int:
     """Grow a picture for one class (or channel), write it, read it back and classify it."""
+    from camview.commands.progress import Progress
     from camview.network.dream import (
         channel_objective,
         check_settings,
@@ -92,7 +93,6 @@ def run_dream(args: argparse.Namespace) -> int:
         class_probabilities,
         dream,
     )
-    from camview.progress import Progress
 
     by_channel = args.layer is not None or args.channel is not None
     if args.target is not None and by_channel:

@@ -25,9 +25,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from camview.images import to_bgr8
+from camview.drawing.scale import SCALES
 from camview.maps.validity import map_problem, normalise
-from camview.scale import SCALES
+from camview.sources.images import to_bgr8
 
 COLORMAPS: dict[str, int] = {
     "jet": cv2.COLORMAP_JET,
@@ -457,7 +457,7 @@ class OverlayStyle:
     layout: str = "side-by-side"  # "side-by-side" | "overlay"
     topk: int = 3                # label lines drawn (0: none)
     label_scale: float = 1.0     # text size factor
-    scale: str = "frame"         # a key of camview.scale.SCALES: what 1.0 of the map means
+    scale: str = "frame"         # a key of camview.drawing.scale.SCALES: what 1.0 of the map means
 
     def validate(self) -> OverlayStyle:
         if self.scale not in SCALES:
@@ -490,7 +490,7 @@ def render_view(frame_bgr: np.ndarray, cam_small: np.ndarray | None,
     frame with a banner: ``message`` if given, else "map unavailable: <reason>" (nothing for a
     plain None). With a good map, ``message`` is still shown as a banner. ``highlight`` marks
     one label row. ``absolute``: ``cam_small`` is already scaled to [0, 1] by a MapScale
-    (camview.scale) and is drawn without min-max normalisation. The frame may be any image
+    (camview.drawing.scale) and is drawn without min-max normalisation. The frame may be any image
     to_bgr8 accepts. Raises SourceError only for frames that cannot be an image, and
     ValueError for an invalid style.
     """

@@ -7,7 +7,7 @@ browsers. Without that ffmpeg, OpenCV's mp4v (or MJPG for .avi) is the fallback.
 Every fault is an :class:`OutputError` with one line naming the file: ffmpeg runs as our own
 subprocess with its messages kept in a temporary file, so its exit status and last error line
 are known and none of its output reaches the terminal. Every file is written under a partial
-name and renamed at the end (camview.output_files), so a good file of the same name survives
+name and renamed at the end (camview.drawing.output_files), so a good file of the same name survives
 a kill, a fault or a second writer.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camview.drawing.output_files import PartialFile, atomic_file
 from camview.errors import OutputError
-from camview.ffmpeg import FFmpegPipe, ffmpeg_exe
-from camview.images import letterbox
-from camview.output_files import PartialFile, atomic_file
 from camview.sources import DEFAULT_FPS
+from camview.sources.ffmpeg import FFmpegPipe, ffmpeg_exe
+from camview.sources.images import letterbox
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camview.drawing.output_files import atomic_file
 from camview.errors import OutputError
-from camview.output_files import atomic_file
-from camview.report_views import CSS as VIEWS_CSS
+from camview.sets.report_views import CSS as VIEWS_CSS
 
 JPEG_QUALITY = 85
 CONFUSIONS_SHOWN = 20
@@ -171,7 +171,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
             f'<td class="n">{percent(c["top1"])}</td></tr>'
             for c in sorted(summary["per_class"], key=lambda c: (c["top1"], -c["count"]))]
     out.append("</tbody></table>")
-    out += views  # the set as a whole (camview.report_views), before the mistakes
+    out += views  # the set as a whole (camview.sets.report_views), before the mistakes
 
     more = f" (the {shown} most confident of {mistakes})" if shown < mistakes else ""
     out.append(f"<h2>Mistakes, most confident first{e(more)}</h2>"
@@ -183,7 +183,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
 def legend_html(colormap: str, threshold: float) -> str:
     """What the map colours mean: the colormap's own table, weakest to strongest, as a CSS
     gradient (no picture: the page's pictures are the photos and maps)."""
-    from camview.overlay import resolve_colormap
+    from camview.drawing.overlay import resolve_colormap
 
     ramp = np.arange(256, dtype=np.uint8)[None]
     table = cv2.applyColorMap(ramp, resolve_colormap(colormap))[0]  # BGR per value
@@ -252,8 +252,8 @@ def problems_html(problems: list[tuple[str, str]]) -> str:
 
 def set_scores_html(section: dict, titles: dict[str, str]) -> str:
     """evaluate --metrics: the methods ranked by how well the network's output supports their
-    maps (camview.evaluation.set_scores_json), each score's mean and 95 % interval."""
-    from camview.evaluation import SET_METRICS
+    maps (camview.sets.evaluation.set_scores_json), each score's mean and 95 % interval."""
+    from camview.sets.evaluation import SET_METRICS
 
     summary, ranking = section["summary"], section["ranking"]
     if not ranking:
@@ -275,7 +275,7 @@ def set_scores_html(section: dict, titles: dict[str, str]) -> str:
            "insertion AUC minus deletion AUC; the random map is the baseline; brackets: 95 % "
            "intervals).</p><table><thead><tr><th>#</th><th>Method</th><th>Images</th>"
            + "".join(f"<th>{e(heads[m])}</th>" for m in SET_METRICS) + "</tr></thead><tbody>"]
-    from camview.faithfulness import RANDOM
+    from camview.checks.faithfulness import RANDOM
 
     for rank, name in enumerate([*ranking, RANDOM], 1):
         if name not in summary:

@@ -13,8 +13,8 @@ import math
 import cv2
 import numpy as np
 
+from camview.drawing.overlay import resolve_colormap
 from camview.models import CamModel
-from camview.overlay import resolve_colormap
 
 #: Channel counts the panel offers (the first N channels of the layer).
 CHANNEL_COUNTS = (16, 64)

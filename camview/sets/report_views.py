@@ -2,8 +2,8 @@
 inline SVG, the confusion matrix as a heat-coloured table, where each class looks (its mean
 map over its mean image, flagged classes first) and where two models differ.
 
-Pure functions of the JSON summary's parts and a few pictures; camview.report writes them
-into the page, camview.evaluate gathers what they need.
+Pure functions of the JSON summary's parts and a few pictures; camview.sets.report writes them
+into the page, camview.commands.evaluate gathers what they need.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camview.overlay import compose_blend
+from camview.drawing.overlay import compose_blend
 
 #: A palette readable on white (Tableau 10); classes beyond it are grey.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",

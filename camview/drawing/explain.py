@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from camview.drawing.overlay import OverlayStyle, compose_grid, render_view
+from camview.drawing.scale import MapScale
 from camview.maps import MapResult
 from camview.models import CamModel
-from camview.overlay import OverlayStyle, compose_grid, render_view
-from camview.scale import MapScale
 
 
 @dataclass(frozen=True)

@@ -28,24 +28,24 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.dataset import LabelledImage, LabelledSet
-from camview.embedding import Embedding, FeatureStore, embed
+from camview.drawing.explain import describe, draw
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, SourceError
-from camview.explain import describe, draw
-from camview.handoff import END, put_unless_stopped
-from camview.images import load_image, shrink
 from camview.maps import Method
 from camview.models import CamModel, HeadKind
 from camview.models.runtimes import TENSORFLOW
-from camview.overlay import OverlayStyle
-from camview.results import (
+from camview.sets.dataset import LabelledImage, LabelledSet
+from camview.sets.embedding import Embedding, FeatureStore, embed
+from camview.sets.results import (
     ImageResult,
     ResultCache,
     SetViews,
     model_fingerprint,
     result_of,
 )
-from camview.where import WhereTally, class_views, thumbnail, where_grid
+from camview.sets.where import WhereTally, class_views, thumbnail, where_grid
+from camview.sources.handoff import END, put_unless_stopped
+from camview.sources.images import load_image, shrink
 
 log = logging.getLogger(__name__)
 
@@ -551,7 +551,7 @@ def score_image(model: CamModel, methods: list[Method], image_bgr: np.ndarray
                 ) -> tuple[int, dict[str, dict[str, float]]]:
     """Each method's map of the image's top-1 class scored (deletion, insertion, Average
     Drop, Increase in Confidence), with the random map's the same way."""
-    from camview.faithfulness import RANDOM, confidence_changes, random_map, score_maps
+    from camview.checks.faithfulness import RANDOM, confidence_changes, random_map, score_maps
     from camview.maps.shared_pass import explain_shared
 
     batch = model.prepare(image_bgr)
@@ -611,7 +611,7 @@ def summarise_scores(scored: Sequence[ImageScores]) -> dict[str, dict[str, dict]
 def rank_methods(summary: dict[str, dict[str, dict]]) -> list[str]:
     """Methods (the random map left out) best first, by insertion AUC minus deletion AUC: how
     much faster the class comes back than it goes, the two curves' summary in one number."""
-    from camview.faithfulness import RANDOM
+    from camview.checks.faithfulness import RANDOM
 
     def margin(name: str) -> float:
         ins, dele = summary[name]["insertion_auc"]["mean"], summary[name]["deletion_auc"]["mean"]

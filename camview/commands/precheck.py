@@ -36,7 +36,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if command == "render":
         _check_render(args)
     elif command == "evaluate":
-        from camview.evaluate import check_request
+        from camview.commands.evaluate import check_request
 
         check_request(args)
     elif command == "window":
@@ -70,9 +70,9 @@ def _check_source(spec: str | int) -> None:
 
 
 def _check_render(args: argparse.Namespace) -> None:
-    from camview.args import render_request
+    from camview.commands.args import render_request
+    from camview.commands.render import check_outputs, check_request, method_names
     from camview.maps import method_class
-    from camview.render import check_outputs, check_request, method_names
 
     request = render_request(args)
     check_request(request)
@@ -83,8 +83,8 @@ def _check_render(args: argparse.Namespace) -> None:
 
 
 def _check_window(args: argparse.Namespace) -> None:
-    from camview.args import read_files, style_from_args
-    from camview.output_files import check_writable
+    from camview.commands.args import read_files, style_from_args
+    from camview.drawing.output_files import check_writable
     from camview.sources import open_source
 
     style_from_args(args)

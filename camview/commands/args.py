@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError
-from camview.overlay import OverlayStyle
 
 #: The command-line options that set an OverlayStyle field of the same name.
 STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk", "scale")
@@ -51,7 +51,7 @@ def method_list(text: str | None) -> list[str] | None:
 
 def render_request(args: argparse.Namespace):
     """`camview render`'s typed request: only the options given override its defaults."""
-    from camview.render import RenderRequest
+    from camview.commands.render import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "runtime", "method",

@@ -1,4 +1,4 @@
-"""`camview evaluate`: the command. It checks the arguments, runs camview.evaluation over the
+"""`camview evaluate`: the command. It checks the arguments, runs camview.sets.evaluation over the
 set with a progress bar, and writes the JSON and the HTML report; the work is the core's."""
 
 from __future__ import annotations
@@ -13,23 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.args import read_files
-from camview.dataset import (
+from camview.commands.args import read_files
+from camview.commands.progress import Progress
+from camview.drawing.output_files import atomic_file, check_writable
+from camview.drawing.overlay import OverlayStyle
+from camview.drawing.writers import finish_each
+from camview.errors import CamviewError, OutputError, SourceError
+from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
+from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.sets.dataset import (
     LabelledSet,
     listed_files,
     name_classes_from_folders,
     open_labelled_set,
 )
-from camview.errors import CamviewError, OutputError, SourceError
-from camview.evaluation import Tally, evaluate_set, explain_mistake
-from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
-from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
-from camview.output_files import atomic_file, check_writable
-from camview.overlay import OverlayStyle
-from camview.progress import Progress
-from camview.results import ResultCache, result_json
-from camview.versus import Versus, versus_method_for
-from camview.writers import finish_each
+from camview.sets.evaluation import Tally, evaluate_set, explain_mistake
+from camview.sets.results import ResultCache, result_json
+from camview.sets.versus import Versus, versus_method_for
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def check_request(args: argparse.Namespace) -> None:
         name = args.model or DEFAULT_MODEL
         CAM.check_head(name, known_head(name))
     if getattr(args, "metrics", None):
-        from camview.args import method_list
+        from camview.commands.args import method_list
 
         for name in method_list(args.metrics):
             method_class(name)  # an unknown method: one line now, not after the set
@@ -107,7 +107,7 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
                      tally: Tally, set_scores: dict | None = None,
                      titles: dict[str, str] | None = None, versus: Versus | None = None,
                      versus_method: Method | None = None) -> None:
-    from camview.report import MistakeCard, image_tag, set_scores_html, write_report
+    from camview.sets.report import MistakeCard, image_tag, set_scores_html, write_report
 
     ranked = tally.ranked_mistakes()
     tally.finish_views()
@@ -142,7 +142,13 @@ def set_view_sections(model: CamModel, tally: Tally, summary: dict, ranked, imag
                       ) -> Iterator[str]:
     """The report's sections on the set as a whole: the scatter, the confusion matrix and
     where each class looks (the last two need no views for the matrix)."""
-    from camview.report_views import Point, WhereCard, confusion_html, scatter_html, where_picture
+    from camview.sets.report_views import (
+        Point,
+        WhereCard,
+        confusion_html,
+        scatter_html,
+        where_picture,
+    )
 
     if tally.embedding is not None:
         cards = {r.index: rank for rank, r in enumerate(ranked, 1)}
@@ -155,7 +161,7 @@ def set_view_sections(model: CamModel, tally: Tally, summary: dict, ranked, imag
             summary["embedding"], {c: model.short_label(c) for c in tally.per_class})
     yield confusion_html(summary["confusion"])
     if "classes" in summary:
-        from camview.report_views import where_html
+        from camview.sets.report_views import where_html
 
         where = []
         for c in summary["classes"]:
@@ -171,7 +177,7 @@ def set_view_sections(model: CamModel, tally: Tally, summary: dict, ranked, imag
 
 def versus_section(model: CamModel, method: Method, versus: Versus, versus_method: Method,
                    tally: Tally, summary: dict, image_tag) -> str:
-    from camview.report_views import DifferenceCard, versus_html
+    from camview.sets.report_views import DifferenceCard, versus_html
 
     second = versus.second
 
@@ -204,7 +210,7 @@ def load_versus(args: argparse.Namespace) -> CamModel | None:
 
 def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
     """The --metrics methods, built (an unknown name or an unusable one: one line, exit 2)."""
-    from camview.args import method_list
+    from camview.commands.args import method_list
 
     names = method_list(args.metrics) or []
     if not names:
@@ -215,7 +221,7 @@ def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
 def run_set_scores(model: CamModel, dataset: LabelledSet, methods: list[Method],
                    show_progress: bool) -> tuple[dict, bool]:
     """The JSON section of --metrics and whether Ctrl+C stopped it (the images done count)."""
-    from camview.evaluation import score_set, set_scores_json
+    from camview.sets.evaluation import score_set, set_scores_json
 
     progress = Progress(len(dataset), enabled=show_progress and len(dataset) > 1,
                         unit="images scored")
@@ -233,7 +239,7 @@ def run_set_scores(model: CamModel, dataset: LabelledSet, methods: list[Method],
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from camview.args import model_kwargs
+    from camview.commands.args import model_kwargs
 
     check_request(args)
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from camview.callbacks import call_safely
+from camview.checks.faithfulness import Faithfulness, score_maps
 from camview.errors import CamviewError, for_window
-from camview.faithfulness import Faithfulness, score_maps
+from camview.live.callbacks import call_safely
 from camview.maps import Cancelled, MapResult, Progress, make_method
 from camview.models import CamModel
 from camview.sources import Frame
@@ -63,7 +63,7 @@ class MapRequest:
 @dataclass(frozen=True, eq=False)
 class ScoreRequest:
     """Deletion and insertion scores of named maps of one frame, plus the random baseline
-    (camview.faithfulness.score_maps)."""
+    (camview.checks.faithfulness.score_maps)."""
 
     model: CamModel
     frame: Frame

@@ -22,19 +22,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camview.commands.progress import Progress
+from camview.drawing.explain import describe, draw, draw_compare
+from camview.drawing.output_files import atomic_file, check_writable, sweep_partials
+from camview.drawing.overlay import OverlayStyle
+from camview.drawing.scale import MapScale
+from camview.drawing.writers import VIDEO_SUFFIXES, VideoWriter, finish_each, write_image
 from camview.errors import CamviewError, OutputError, SourceError
-from camview.explain import describe, draw, draw_compare
-from camview.handoff import END, put_unless_stopped
-from camview.images import IMAGE_SUFFIXES
 from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
 from camview.maps.shared_pass import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
-from camview.output_files import atomic_file, check_writable, sweep_partials
-from camview.overlay import OverlayStyle
-from camview.progress import Progress
-from camview.scale import MapScale
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
-from camview.writers import VIDEO_SUFFIXES, VideoWriter, finish_each, write_image
+from camview.sources.handoff import END, put_unless_stopped
+from camview.sources.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class RenderRequest:
     steps: int | None = None  # integrated-gradients
     baseline: str | None = None  # integrated-gradients: black or blur
     masks: int | None = None  # rise
-    metrics: bool = False  # deletion/insertion scores per frame (camview.faithfulness)
-    sanity: bool = False  # one image: cascading randomisation of the model (camview.sanity)
+    metrics: bool = False  # deletion/insertion scores per frame (camview.checks.faithfulness)
+    sanity: bool = False  # one image: cascading randomisation of the model (camview.checks.sanity)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
     frames: int | None = None  # stop after this many; None: the whole source
     style: OverlayStyle = field(default_factory=OverlayStyle)
@@ -387,7 +387,7 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
     """Every frame of `source` (up to `limit`) through the model into `sink` and `records`.
 
     Several methods make a grid of the same frame; `metrics` adds each method's deletion and
-    insertion scores (camview.faithfulness) to the frame's record.
+    insertion scores (camview.checks.faithfulness) to the frame's record.
 
     Decoding and preparing run one thread ahead of the model, drawing and encoding one thread
     behind it, so the model (this thread) rarely waits: frames stay in order and none is
@@ -426,7 +426,7 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
 def frame_metrics(model: CamModel, batch: np.ndarray, methods: list[Method],
                   results: list[MapResult]) -> dict:
     """{method: {"deletion_auc", "insertion_auc"}} for each method, plus "random"."""
-    from camview.faithfulness import score_maps
+    from camview.checks.faithfulness import score_maps
 
     maps = {m.name: r.cam for m, r in zip(methods, results, strict=True)}
     scores = score_maps(model, batch, maps, results[0].target)
@@ -453,7 +453,7 @@ def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method]
                   record: FrameRecord) -> None:
     """--sanity on the rendered image: the check's numbers into its JSON frame, the figure
     beside the output, and one verdict line per method on stdout."""
-    from camview.sanity import figure, sanity_check
+    from camview.checks.sanity import figure, sanity_check
 
     with open_source(request.source) as again:  # the one image, read as the render read it
         frame = again.read()

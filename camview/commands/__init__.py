@@ -1,0 +1,8 @@
+"""The headless commands: each module parses nothing itself (camview.cli does), checks a
+request, runs the core and writes files. `render`, `evaluate`, the network commands
+(`inspect`, `filters`, `dream`), the argument translation and the checks made before
+TensorFlow is imported.
+
+May import: everything below it (errors, labels, sources, models, maps, drawing, network,
+checks, sets). No Qt.
+"""
