@@ -140,6 +140,30 @@ class FFmpegPipe:
         return error
 
 
+def stream_end_s(path: Path) -> float | None:
+    """Where the first video stream of `path` really ends, in seconds: the end of its last
+    packet, read from the packets themselves (ffmpeg copies them to nowhere, decoding
+    nothing), so a header that lies about the frame count cannot move it. None without ffmpeg
+    or when ffmpeg cannot read the file."""
+    exe = ffmpeg_exe()
+    if exe is None:
+        return None
+    cmd = [exe, "-v", "quiet", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0", "-c", "copy",
+           "-f", "null", "-", "-progress", "pipe:1", "-nostats"]
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    ends = [line.partition("=")[2] for line in done.stdout.splitlines()
+            if line.startswith("out_time_us=")]
+    try:
+        end_us = int(ends[-1])
+    except (IndexError, ValueError):
+        return None
+    return end_us / 1e6 if end_us > 0 else None
+
+
 def decode_frames(path: Path, start: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
     """The frames of `path` from index `start` on (w, h = `size`), decoded by imageio-ffmpeg's
     ffmpeg; nothing without it.

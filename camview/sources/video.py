@@ -13,7 +13,7 @@ import numpy as np
 
 from camview.errors import SourceError
 from camview.sources.base import DEFAULT_FPS, Pacing, Source, header_fps
-from camview.sources.ffmpeg import decode_frames
+from camview.sources.ffmpeg import decode_frames, stream_end_s
 from camview.sources.images import check_file
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class VideoSource(Source):
         self._decoded = 0  # pictures decoded, as ffmpeg numbers them (no repeated slots)
         self._repeats = 0
         self._tail_repeats = False
+        self._tail_end: int | None = None  # the slot after the last one the file really holds
 
     def _open(self) -> None:
         check_file(self.path, "video")
@@ -200,7 +201,7 @@ class VideoSource(Source):
             image, ts = self._pending
             self._pending = None
             return self._shown(image, ts, index)
-        if self._tail_repeats and self.frame_count is not None and index < self.frame_count:
+        if self._tail_repeats and index < self._slots_held():
             return self._repeat(index)
         if self._rest is not None:
             image = next(self._rest, None)
@@ -219,7 +220,8 @@ class VideoSource(Source):
                     self._decoded += 1
                     self._last_image = image
                     return image, self._nominal_time(index)
-                if self._repeats and self._last_image is not None:
+                if self._repeats and self._last_image is not None and (
+                        index < self._slots_held()):
                     # Slots after the last picture of a file that repeats pictures: repeats.
                     self._tail_repeats = True
                     return self._repeat(index)
@@ -228,6 +230,21 @@ class VideoSource(Source):
                        f"only {index} could be read (a truncated or damaged file?)")
         self._close()
         return None
+
+    def _slots_held(self) -> int:
+        """How many slots the file really holds, for repeats after its last picture: the
+        end of its last packet at the header's rate, never the header's frame count alone (a
+        header that lies would otherwise repeat the last picture for as long as it claims).
+        Without ffmpeg, at most MAX_REPEAT_S of repeats after the last picture."""
+        if self._tail_end is None:
+            count = self.frame_count or 0
+            end = stream_end_s(self.path) if self.fps else None
+            if end is not None:
+                held = round((end - self._first_ts) * self.fps)
+            else:
+                held = self._next_index + round(MAX_REPEAT_S * (self.fps or DEFAULT_FPS))
+            self._tail_end = min(count, held)
+        return self._tail_end
 
     def _nominal_time(self, index: int) -> float:
         """A frame's time when only its index is known: after the last media time."""
