@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -99,4 +103,60 @@ def test_offline_is_one_line_saying_what_to_do(fresh_machine, monkeypatch):
     message = str(info.value)
     for fragment in (URL_ENV_VAR, str(fresh_machine), "--weights", "inference-engine-node"):
         assert fragment in message
+    assert "\n" not in message
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """A mirror gone wrong: answers every file with bytes that never end."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        block = bytes(65536)
+        deadline = time.monotonic() + 60  # bounded: the test's server stops by itself
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(block)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_mirror_sending_endless_bytes_is_stopped_at_the_files_size(fresh_machine,
+                                                                      monkeypatch, capsys):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(URL_ENV_VAR, f"http://127.0.0.1:{server.server_port}")
+    try:
+        with pytest.raises(ModelError) as info:
+            load_model("squeezenet")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(info.value)
+    assert "more than the" in message and "nothing was kept" in message and "\n" not in message
+    assert not fresh_machine.exists() or not any(fresh_machine.iterdir())
+    assert not any(p.name.startswith(".") for p in fresh_machine.parent.iterdir())
+    assert capsys.readouterr().out == ""  # nothing on stdout, which scripts read
+
+
+def test_a_mirror_that_never_answers_times_out_in_one_line(fresh_machine, monkeypatch):
+    from camview.models import download
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)  # accepts (the kernel does) and never replies
+    monkeypatch.setattr(download, "READ_TIMEOUT_S", 1.0)
+    monkeypatch.setenv(URL_ENV_VAR, f"http://127.0.0.1:{listener.getsockname()[1]}")
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModelError) as info:
+            load_model("squeezenet")
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 30
+    message = str(info.value)
+    assert "no answer in 1 s" in message and "nothing was kept" in message
     assert "\n" not in message
