@@ -17,6 +17,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SQUEEZENET_DIR = REPO.parent / "shared" / "models" / "squeezenet1.1"
+#: The bundled demo photos (camview/resources/demo/SOURCES.md says where each comes from).
+DEMO = REPO / "camview" / "resources" / "demo"
 SQUEEZENET_MISSING = ("SqueezeNet 1.1 weights are not on this machine: these tests read them from "
                       "$CAMVIEW_SQUEEZENET, which the test set-up points at "
                       f"{SQUEEZENET_DIR} when that folder exists (a checkout without the "

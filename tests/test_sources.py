@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import write_video
+from helpers import DEMO, write_video
 
 from camview.errors import SourceError
 from camview.sources import (
@@ -25,7 +25,7 @@ from camview.sources import (
     is_demo,
     open_source,
 )
-from camview.sources.images import to_bgr8
+from camview.sources.images import load_image, to_bgr8
 
 N_FRAMES, FPS, W, H = 40, 25.0, 160, 120
 
@@ -322,3 +322,56 @@ def test_open_source_dispatch(tmp_path, videos):
     src.close()
     with pytest.raises(SourceError):
         open_source("")
+
+
+# -- what an image file declares: size, pages, orientation (camview.sources.images) ----------
+
+def test_a_png_declaring_a_huge_picture_is_refused_before_decoding(tmp_path):
+    """A few bytes declaring 30000x30000 RGB (a decompression bomb decodes to 2.7 GB): the
+    header says so and nothing is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000,
+                                                                       8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(bytes(1_000_000))) + chunk(b"IEND", b""))
+    with pytest.raises(SourceError, match=r"bomb.png: declares 30000x30000 \(900 MP\)"):
+        load_image(bomb)
+
+
+def test_a_huge_jpeg_is_decoded_at_a_smaller_scale(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_DECODE_PIXELS", 20_000)  # chelsea is 451x300
+    image, warnings = load_image(DEMO / "chelsea.jpg")
+    assert image.shape[:2] == (75, 113)  # 1/4: the first scale under the limit
+    assert warnings == [f"image {DEMO / 'chelsea.jpg'}: 451x300 (0 MP) decoded at 1/4 scale"]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_a_png_is_applied_as_photo_viewers_do(tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    rgb = cv2.cvtColor(cv2.imread(str(DEMO / "chelsea.jpg")), cv2.COLOR_BGR2RGB)[:120, :200]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.png"
+    Image.fromarray(rgb).save(path, exif=exif)
+    image, warnings = load_image(path)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    np.testing.assert_array_equal(image, cv2.cvtColor(upright, cv2.COLOR_RGB2BGR))
+    assert warnings == []
+
+
+def test_a_multi_page_tiff_says_that_only_its_first_page_is_used(tmp_path):
+    from PIL import Image
+
+    pages = [Image.new("RGB", (32, 24), colour) for colour in ("red", "green", "blue")]
+    path = tmp_path / "scan.tif"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    image, warnings = load_image(path)
+    assert tuple(image[0, 0]) == (0, 0, 255)  # page 1, red, in BGR
+    assert warnings == [f"image {path}: has 3 pages; only the first is used"]

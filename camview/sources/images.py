@@ -6,7 +6,10 @@ frames with it, the overlay draws on what it returns. Faults are SourceError wit
 
 from __future__ import annotations
 
+import io
 import math
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,6 +21,13 @@ from camview.errors import SourceError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Larger still images are shrunk to this many pixels (with a warning) on loading.
 MAX_IMAGE_PIXELS = 50_000_000
+#: The most pixels a file may declare for a full decode (100 MP is 300 MB of BGR): a PNG of a
+#: few MB can declare 30000x30000 and take gigabytes. JPEGs beyond it decode at 1/2, 1/4 or
+#: 1/8 scale (the codec scales as it decodes); other formats beyond it are refused.
+MAX_DECODE_PIXELS = 2 * MAX_IMAGE_PIXELS
+#: OpenCV's scaled JPEG decodes, by their scale.
+_REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4),
+            (8, cv2.IMREAD_REDUCED_COLOR_8))
 #: The colour that transparent pixels are composited over (BGR). White: transparent PNGs of
 #: objects (product shots, clip art) are made to be seen on a light page, and ImageNet's
 #: product photos are mostly on white.
@@ -144,8 +154,11 @@ def load_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
     Uses cv2.imdecode on the file's bytes, so non-ASCII paths work on every platform. JPEGs
     are decoded with IMREAD_ANYCOLOR | IMREAD_ANYDEPTH, which applies their EXIF orientation
     as a photo viewer would (JPEG has no alpha, so nothing is lost). Every other format uses
-    IMREAD_UNCHANGED, which keeps 16-bit depth and alpha for :func:`to_bgr8`. Images over
-    :data:`MAX_IMAGE_PIXELS` are shrunk to fit, with a warning.
+    IMREAD_UNCHANGED, which keeps 16-bit depth and alpha for :func:`to_bgr8`, and their EXIF
+    orientation (PNG, TIFF, WebP) is applied here. The header is read first: a file declaring
+    more than :data:`MAX_DECODE_PIXELS` is decoded scaled down (JPEG) or refused, before any
+    pixel is decoded. Images over :data:`MAX_IMAGE_PIXELS` are shrunk to fit, with a warning;
+    a multi-page file shows its first page, with a warning.
     """
     path = Path(path)
     check_file(path, "image")
@@ -156,11 +169,105 @@ def load_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
     return decode_image(data, f"image {path}")
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file declares, read without decoding its pixels."""
+
+    width: int
+    height: int
+    pages: int = 1  # a multi-page TIFF's pages (an animated WebP's frames)
+    orientation: int = 1  # EXIF orientation, 1 (as stored) to 8
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+def read_header(data: np.ndarray) -> ImageHeader | None:
+    """The declared size, pages and EXIF orientation of encoded image bytes; None when they
+    are no image Pillow knows (OpenCV then has its say).
+
+    Pillow reads a file's header without decoding it: OpenCV has no such call, and decoding
+    first is what lets a small file declaring a huge picture take gigabytes. Pillow's own
+    bomb guard is lifted while it reads (camview decodes nothing with Pillow and applies its
+    own limit, MAX_DECODE_PIXELS).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    with _PILLOW_LIMIT:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                if image.format == "PNG":  # Pillow's PNG getexif() decodes the whole image
+                    exif = Image.Exif()
+                    exif.load(_png_exif(data))
+                else:
+                    exif = image.getexif()
+                orientation = exif.get(0x0112, 1)
+                return ImageHeader(image.width, image.height,
+                                   int(getattr(image, "n_frames", 1) or 1),
+                                   orientation if orientation in range(1, 9) else 1)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def _png_exif(data: np.ndarray) -> bytes:
+    """A PNG's eXIf chunk, found by walking the chunks' lengths (nothing is decompressed)."""
+    raw, at = data.tobytes(), 8
+    while at + 8 <= len(raw):
+        length = int.from_bytes(raw[at:at + 4], "big")
+        kind = raw[at + 4:at + 8]
+        if kind == b"eXIf":
+            return raw[at + 8:at + 8 + length]
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return b""
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """`image` turned upright as its EXIF orientation asks (1 to 8, as photo viewers do)."""
+    if orientation == 2:
+        image = image[:, ::-1]
+    elif orientation == 3:
+        image = image[::-1, ::-1]
+    elif orientation == 4:
+        image = image[::-1]
+    elif orientation == 5:
+        image = image.swapaxes(0, 1)
+    elif orientation == 6:
+        image = image.swapaxes(0, 1)[:, ::-1]
+    elif orientation == 7:
+        image = image.swapaxes(0, 1)[::-1, ::-1]
+    elif orientation == 8:
+        image = image.swapaxes(0, 1)[::-1]
+    return np.ascontiguousarray(image)
+
+
+def _decode_flags(data: np.ndarray, header: ImageHeader | None, what: str
+                  ) -> tuple[int, int]:
+    """OpenCV's flags for `data` and the scale they decode at (1, or 2/4/8 for a huge JPEG)."""
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if is_jpeg else cv2.IMREAD_UNCHANGED
+    pixels = header.width * header.height if header else 0
+    if pixels <= MAX_DECODE_PIXELS:
+        return flags, 1
+    if is_jpeg:
+        for scale, reduced in _REDUCED:
+            if pixels / scale**2 <= MAX_DECODE_PIXELS:
+                return reduced, scale
+    assert header is not None
+    raise SourceError(f"{what}: declares {header.width}x{header.height} ({pixels / 1e6:.0f} MP), "
+                      f"over the {MAX_DECODE_PIXELS / 1e6:.0f} MP camview decodes: shrink it "
+                      "first")
+
+
 def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndarray, list[str]]:
     """Decode encoded image bytes as in :func:`load_image`; ``what`` names it in messages."""
     data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
-    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if is_jpeg else cv2.IMREAD_UNCHANGED
+    header = read_header(data) if data.size else None
+    flags, scale = _decode_flags(data, header, what)
     try:
         image = cv2.imdecode(data, flags) if data.size else None
     except cv2.error as exc:
@@ -172,6 +279,15 @@ def decode_image(data: np.ndarray | bytes, what: str = "image") -> tuple[np.ndar
     except SourceError as exc:
         raise SourceError(f"{what}: {exc}") from None
     warnings = []
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"  # OpenCV turns JPEGs upright itself
+    if header is not None and header.orientation != 1 and not is_jpeg:
+        image = apply_orientation(image, header.orientation)
+    if header is not None and header.pages > 1:
+        warnings.append(f"{what}: has {header.pages} pages; only the first is used")
+    if scale > 1:
+        warnings.append(f"{what}: {header.width}x{header.height} "
+                        f"({header.width * header.height / 1e6:.0f} MP) decoded at 1/{scale} "
+                        "scale")
     h, w = image.shape[:2]
     if h * w > MAX_IMAGE_PIXELS:
         f = math.sqrt(MAX_IMAGE_PIXELS / (h * w))
