@@ -82,3 +82,26 @@ def test_the_runtime_chosen_is_remembered_and_the_command_line_wins(tmp_path):
     assert "model" not in given.given  # --runtime alone keeps the saved model
     settings.setValue("runtime", "cuda-please")  # a broken one: the default
     assert options_with_settings(Options(), settings).runtime == "auto"
+
+
+def test_saved_nan_and_infinity_fall_back_to_defaults_and_the_window_says_so(qtbot, video,
+                                                                          lite0, tmp_path):
+    """A hand-edited or damaged settings file killed the window at start ("cannot convert
+    float NaN to integer"): each bad number is its default, and one status line says which."""
+    from window_host import started_window
+
+    settings = open_settings()
+    for key, value in (("smoothing", "nan"), ("threshold", "inf"), ("alpha", "-inf"),
+                       ("colormap", "turbo")):
+        settings.setValue(key, value)
+    options = options_with_settings(Options(source=video, model=lite0,
+                                            output_dir=str(tmp_path)), settings)
+    assert options.smoothing == 0.0 and options.style.threshold == OverlayStyle().threshold
+    assert options.style.alpha == OverlayStyle().alpha
+    assert options.style.colormap == "turbo"  # the good one is kept
+    assert options.ignored == ["threshold=inf", "alpha=-inf", "smoothing=nan"]
+    win = started_window(qtbot, options)
+    try:
+        assert "smoothing=nan" in win.status_text() and "defaults used" in win.status_text()
+    finally:
+        win.close()

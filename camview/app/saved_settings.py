@@ -44,10 +44,22 @@ def _method(text: object) -> str:
     return method_class(str(text)).name
 
 
+def _between(low: float, high: float) -> Callable[[object], float]:
+    """A reader of a number saved as text that must lie in low..high: NaN, infinity or a
+    value out of range is refused (ValueError) rather than reaching a slider's int()."""
+    def read(text: object) -> float:
+        value = float(str(text))
+        if not low <= value <= high:  # False for NaN too
+            raise ValueError(f"{value} is not in {low}..{high}")
+        return value
+    return read
+
+
 #: The remembered settings and how to read each back (QSettings' ini files store text).
 REMEMBERED: dict[str, Callable[[object], object]] = {
     "model": str, "method": _method, "style": str, "colormap": str, "layout": str,
-    "scale": str, "threshold": float, "alpha": float, "smoothing": float, "readout": _flag,
+    "scale": str, "threshold": _between(0.0, 1.0), "alpha": _between(0.0, 1.0),
+    "smoothing": _between(0.0, 0.95), "readout": _flag,
     "output_dir": str, "runtime": check_runtime,
 }
 
@@ -81,6 +93,7 @@ class Options:
     given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
     origins: dict[str, str] = field(default_factory=dict)  # setting -> COMMAND_LINE/SAVED/DEFAULT
+    ignored: list[str] = field(default_factory=list)  # saved settings refused, as name=value
 
 
 def setting_values(*, model: str | CamModel, method: str, style: OverlayStyle, smoothing: float,
@@ -116,27 +129,36 @@ def _with_values(options: Options, values: dict[str, object]) -> Options:
     return out
 
 
+_UNREADABLE = object()
+
+
 def _saved(settings: QSettings, name: str) -> object | None:
-    """A saved setting read back, None when missing or unreadable."""
+    """A saved setting read back: None when missing, _UNREADABLE when not a valid value."""
     text = settings.value(name)
     if text is None or text == "":
         return None
     try:
         return REMEMBERED[name](text)
     except (TypeError, ValueError, CamviewError):
-        return None
+        return _UNREADABLE
 
 
 def options_with_settings(options: Options, settings: QSettings) -> Options:
     """Saved settings fill in every setting the command line did not give; `origins` says
-    where each value came from."""
-    saved = {name: value for name in REMEMBERED if name not in options.given
-             and (value := _saved(settings, name)) is not None}
+    where each value came from, `ignored` which saved values were not valid (each falls back
+    to its default)."""
+    read = {name: value for name in REMEMBERED if name not in options.given
+            and (value := _saved(settings, name)) is not None}
+    ignored = [f"{name}={settings.value(name)}" for name, value in read.items()
+               if value is _UNREADABLE]
+    saved = {name: value for name, value in read.items() if value is not _UNREADABLE}
     try:
         _with_values(options, saved).style.validate()
     except (ValueError, CamviewError):  # a bad saved style: the style defaults instead
+        ignored += [f"{k}={settings.value(k)}" for k in saved if k in STYLE_FIELDS]
         saved = {k: v for k, v in saved.items() if k not in STYLE_FIELDS}
     out = _with_values(options, saved)
+    out.ignored = ignored
     out.origins = {name: COMMAND_LINE if name in options.given else SAVED if name in saved
                    else DEFAULT for name in DEFAULTS}
     return out

@@ -203,6 +203,9 @@ class MainWindow(QMainWindow):
         self.compare.start(o.compare, o.compare_model)
         if o.labelled_set:
             self.sets.open(o.labelled_set)
+        if o.ignored:
+            s.show_status(f"saved settings not valid, defaults used instead: "
+                          f"{', '.join(o.ignored)}", error=True)
 
     def closeEvent(self, event) -> None:
         self.shutdown()
