@@ -83,10 +83,9 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     from camview.maps import METHODS
     from camview.models import DEFAULT_MODEL
+    from camview.models.formats import MODEL_HELP
 
-    p.add_argument("--model", default=None,
-                   help=f"model name (default {DEFAULT_MODEL}; see `camview models`) or a "
-                        ".keras/.h5 file")
+    p.add_argument("--model", default=None, help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
     _add_loading_options(p)
     p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
                    "spatial activation before global pooling; Grad-CAM and Grad-CAM++ take "
@@ -201,9 +200,11 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--no-views", action="store_true",
                    help="classification only: no embedding scatter and no per-class maps "
                         "(where each class looks)")
+    from camview.models.formats import FILE_PHRASE
+
     p.add_argument("--versus", default=None, metavar="MODEL",
-                   help="a second model (any --model takes) run on the same set: both "
-                        "accuracies, agreement, and where one is right and the other wrong")
+                   help=f"a second model run on the same set, a built-in name or {FILE_PHRASE}: "
+                        "both accuracies, agreement, and where one is right and the other wrong")
     p.add_argument("--versus-labels", default=None, metavar="FILE",
                    help="labels file for the --versus model (classes are matched by name)")
     from camview.models.preprocess import MODES
@@ -214,6 +215,8 @@ def _add_evaluate_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from camview.models.formats import MODEL_HELP
+
     parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Live class activation maps of ImageNet CNNs: a camera, video "
@@ -264,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="what camview understands of a model: input, "
                              "preprocessing, read layer, head, layers for --layer, classes")
-    inspect.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    inspect.add_argument("model", help=MODEL_HELP)
     _add_loading_options(inspect)
     inspect.add_argument("--layers", action="store_true",
                          help="every layer (also inside a nested base): type, output shape at "
@@ -280,13 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_network_parsers(sub) -> None:
     """`camview filters` and `camview dream`: inside the network (camview.network)."""
+    from camview.models.formats import MODEL_HELP
     from camview.network.dream import DEFAULT_SIZE, DEFAULT_STEPS
     from camview.network.filters import DEFAULT_MAX
 
     filters = sub.add_parser("filters", help="a convolution's kernels as a picture (the first "
                                              "one's in colour)")
-    filters.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 "
-                                       "file")
+    filters.add_argument("model", help=MODEL_HELP)
     filters.add_argument("--layer", default=None,
                          help="the convolution (default the first; base/layer inside a nested "
                               "base)")
@@ -300,7 +303,7 @@ def _add_network_parsers(sub) -> None:
 
     dream = sub.add_parser("dream", help="a picture grown to excite one class (activation "
                                          "maximisation)")
-    dream.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    dream.add_argument("model", help=MODEL_HELP)
     dream.add_argument("--target", default=None, help="the class (label, synonym or index)")
     dream.add_argument("--layer", default=None,
                        help="with --channel: excite one channel of this layer instead")
@@ -328,6 +331,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from camview.models import DEFAULT_MODEL, list_models
+    from camview.models.formats import SUFFIXES_TEXT
     from camview.models.runtimes import runtime_devices
 
     rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
@@ -335,9 +339,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
              i.status.summary, i.status.detail) for i in list_models()]
     _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
     print(f"\nruntimes (--runtime): {runtime_devices()}")
-    print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names, "
-          "--preprocess MODE for how it was fed; `camview inspect FILE` shows what camview "
-          "reads from it).")
+    print(f"\nAlso: a path to your own {SUFFIXES_TEXT} classifier (--labels FILE for its class "
+          "names, --preprocess MODE for how it was fed; `camview inspect FILE` shows what "
+          "camview reads from it).")
     return EXIT_OK
 
 
