@@ -9,48 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from camview.errors import CamviewError
 
 log = logging.getLogger("camview")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-def _quiet_tensorflow() -> None:
-    """Import TensorFlow without its C++ start-up chatter, which is noise for a user.
-
-    TF_CPP_MIN_LOG_LEVEL silences most of it, but TensorFlow 2.21 still prints the oneDNN
-    notice through absl before logging is set up, so stderr is closed for the import itself.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    tf.get_logger().setLevel(logging.ERROR)
-
-
-def _quiet_native_logs() -> None:
-    """Keep OpenCV's and FFmpeg's own messages off stderr unless --debug.
-
-    They print straight to the terminal ("moov atom not found", "overread 8", a WARN per
-    failed open), several lines for one cut video; camview reports each such fault itself, in
-    one line that names the file. The FFmpeg level is read when FFmpeg is first used.
-    """
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -321,82 +286,6 @@ def _add_network_parsers(sub) -> None:
     dream.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    """Columns padded to their widest cell; the last one is left as long as it is."""
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  "
-              + row[-1])
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    from camview.models import DEFAULT_MODEL, list_models
-    from camview.models.formats import SUFFIXES_TEXT
-    from camview.models.runtimes import runtime_devices
-
-    rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
-             f"{i.input_size}x{i.input_size}", i.resize.value, i.preprocessing,
-             i.status.summary, i.status.detail) for i in list_models()]
-    _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
-    print(f"\nruntimes (--runtime): {runtime_devices()}")
-    print(f"\nAlso: a path to your own {SUFFIXES_TEXT} classifier (--labels FILE for its class "
-          "names, --preprocess MODE for how it was fed; `camview inspect FILE` shows what "
-          "camview reads from it).")
-    return EXIT_OK
-
-
-def _cmd_inspect(args: argparse.Namespace) -> int:
-    """What camview understood of a model; a built-in is built without weights (no download)."""
-    from camview.commands.inside import parse_frame, print_layers
-    from camview.models import load_model, spec_for
-    from camview.models.graph import spatial_layers
-    from camview.models.preprocess import CHANNELS
-    from camview.network.summary import head_line, shape_text, summarise
-
-    frame = parse_frame(args.frame)
-    if args.json and not args.layers:
-        raise CamviewError("--json goes with --layers (the summary it writes)")
-    if args.json:
-        from camview.commands.args import read_files
-        from camview.drawing.output_files import check_writable
-
-        check_writable(args.json, inputs=read_files(args))
-    spec = spec_for(args.model)
-    weights = args.weights or ("none" if spec else None)
-    # Random weights convert anew each time: the runtime is checked when it is asked for.
-    model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
-    h, w = model.input_size
-    size = ("fixed size" if model.fixed_input
-            else f"any size (frames resized with {model.resize.value})")
-    guess = " (a guess: --preprocess MODE to change)" if model.preprocess_note else ""
-    binary = " (one binary output, shown as [negative, positive])" if model.binary else ""
-    rows = [("model", model.name + (f" (weights: {spec.weights_status().summary})"
-                                    if spec else "")),
-            ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
-                      f"{size}"),
-            ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
-            ("read layer", f"{model.read_layer} ({head_line(model)})"),
-            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
-            ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
-                                                    if model.runtime_note else "")
-             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
-                                        "whether OpenVINO converts it; the window, render "
-                                        "and evaluate use auto)"))]
-    _print_table([(k + ":", v) for k, v in rows])
-    if args.layers:
-        print()
-        print_layers(model, frame, args.json)
-        return EXIT_OK
-    layers = spatial_layers(model.keras_model)
-    shapes = {row.path: row.shape for row in summarise(model, frame).rows}
-    fed = "x".join(str(d) for d in model.network_size(frame))
-    print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "
-          f"x c) for a {frame[1]}x{frame[0]} frame fed at {fed}")
-    _print_table([("  " + info.path, shape_text(shapes.get(info.path))) for info in layers])
-    return EXIT_OK
-
-
 def _load_window_model(args: argparse.Namespace) -> None:
     """`camview --model FILE`: load the file before the window opens, so an unusable one is
     refused exactly as render refuses it (one line, exit 2) instead of the window falling
@@ -428,23 +317,25 @@ def main(argv: list[str] | None = None) -> int:
 
             require_display()  # before TensorFlow's import: a missing display is told at once
         from camview.commands.precheck import check_arguments
+        from camview.commands.quiet_libraries import quiet_native_logs, quiet_tensorflow
 
         check_arguments(args)  # bad values and paths: one line in a second, not after TF
-        _quiet_tensorflow()
+        quiet_tensorflow()
         if not debug:
-            _quiet_native_logs()
+            quiet_native_logs()
         if getattr(args, "imports", None):
             from camview.models.user import import_user_modules
 
             import_user_modules(args.imports)
         if args.command == "models":
-            return _cmd_models(args)
-        if args.command == "inspect":
-            return _cmd_inspect(args)
-        if args.command in ("filters", "dream"):
-            from camview.commands.inside import run_dream, run_filters
+            from camview.commands.listing import run_models
 
-            return (run_filters if args.command == "filters" else run_dream)(args)
+            return run_models(args)
+        if args.command in ("inspect", "filters", "dream"):
+            from camview.commands.inside import run_dream, run_filters, run_inspect
+
+            run = {"inspect": run_inspect, "filters": run_filters, "dream": run_dream}
+            return run[args.command](args)
         if args.command == "render":
             from camview.commands.args import render_request
             from camview.commands.render import render
