@@ -25,7 +25,7 @@ from camview.models.user import load_user_model
 #: and whether it takes only that size.
 Loaded = tuple[Any, tuple[int, int], Preprocessing, bool]
 #: A loader: the file and the --preprocess asked for (None: read it from the model).
-Loader = Callable[[Path, "str | None"], Loaded]
+Loader = Callable[[Path, str | None], Loaded]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -34,7 +34,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 class ModelFormat:
     """One model file format: read by `load`, or refused with `advice` when load is None."""
 
-    name: str  # what the format is, as a sentence says it
+    name: str  # what the format is, as a sentence names it ("an HDF5 Keras model")
     suffixes: tuple[str, ...]  # lower case, the first the usual one
     family: str = ""  # what a file dialog groups it under ("Keras": "Keras models (…)")
     check: Callable[[Path], None] | None = None  # the container, without TensorFlow
@@ -58,8 +58,8 @@ def _check_hdf5(path: Path) -> None:
             raise ModelError(f"model file {path} is not an HDF5 Keras model")
 
 
-#: The formats below are weight files camview reads for one built-in network only (as
-#: --weights), never as a model of their own; the advice says so.
+#: Keras' two containers, loaded; then weight files camview reads for one built-in network
+#: only (as --weights), never as a model of their own: refused, the advice says so.
 FORMATS: tuple[ModelFormat, ...] = (
     ModelFormat("a Keras model", (".keras",), "Keras", _check_zip, load_user_model),
     ModelFormat("an HDF5 Keras model", (".h5", ".hdf5"), "Keras", _check_hdf5, load_user_model),

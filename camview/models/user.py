@@ -1,4 +1,4 @@
-"""A user's own Keras classifier (.keras or .h5), e.g. a fine-tuned cats-vs-dogs net: the
+"""A user's own Keras classifier (.keras, .h5 or .hdf5), e.g. a fine-tuned cats-vs-dogs net: the
 loader of camview.models.formats' Keras entries.
 
 Every way a saved model can be unusable gets one line naming the file and what to do: not a
