@@ -9,48 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from camview.errors import CamviewError
 
 log = logging.getLogger("camview")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-def _quiet_tensorflow() -> None:
-    """Import TensorFlow without its C++ start-up chatter, which is noise for a user.
-
-    TF_CPP_MIN_LOG_LEVEL silences most of it, but TensorFlow 2.21 still prints the oneDNN
-    notice through absl before logging is set up, so stderr is closed for the import itself.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    tf.get_logger().setLevel(logging.ERROR)
-
-
-def _quiet_native_logs() -> None:
-    """Keep OpenCV's and FFmpeg's own messages off stderr unless --debug.
-
-    They print straight to the terminal ("moov atom not found", "overread 8", a WARN per
-    failed open), several lines for one cut video; camview reports each such fault itself, in
-    one line that names the file. The FFmpeg level is read when FFmpeg is first used.
-    """
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,10 +48,9 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     from camview.maps import METHODS
     from camview.models import DEFAULT_MODEL
+    from camview.models.formats import MODEL_HELP
 
-    p.add_argument("--model", default=None,
-                   help=f"model name (default {DEFAULT_MODEL}; see `camview models`) or a "
-                        ".keras/.h5 file")
+    p.add_argument("--model", default=None, help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
     _add_loading_options(p)
     p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
                    "spatial activation before global pooling; Grad-CAM and Grad-CAM++ take "
@@ -201,9 +165,11 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--no-views", action="store_true",
                    help="classification only: no embedding scatter and no per-class maps "
                         "(where each class looks)")
+    from camview.models.formats import FILE_PHRASE
+
     p.add_argument("--versus", default=None, metavar="MODEL",
-                   help="a second model (any --model takes) run on the same set: both "
-                        "accuracies, agreement, and where one is right and the other wrong")
+                   help=f"a second model run on the same set, a built-in name or {FILE_PHRASE}: "
+                        "both accuracies, agreement, and where one is right and the other wrong")
     p.add_argument("--versus-labels", default=None, metavar="FILE",
                    help="labels file for the --versus model (classes are matched by name)")
     from camview.models.preprocess import MODES
@@ -214,6 +180,8 @@ def _add_evaluate_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from camview.models.formats import MODEL_HELP
+
     parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Live class activation maps of ImageNet CNNs: a camera, video "
@@ -264,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="what camview understands of a model: input, "
                              "preprocessing, read layer, head, layers for --layer, classes")
-    inspect.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    inspect.add_argument("model", help=MODEL_HELP)
     _add_loading_options(inspect)
     inspect.add_argument("--layers", action="store_true",
                          help="every layer (also inside a nested base): type, output shape at "
@@ -280,13 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_network_parsers(sub) -> None:
     """`camview filters` and `camview dream`: inside the network (camview.network)."""
+    from camview.models.formats import MODEL_HELP
     from camview.network.dream import DEFAULT_SIZE, DEFAULT_STEPS
     from camview.network.filters import DEFAULT_MAX
 
     filters = sub.add_parser("filters", help="a convolution's kernels as a picture (the first "
                                              "one's in colour)")
-    filters.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 "
-                                       "file")
+    filters.add_argument("model", help=MODEL_HELP)
     filters.add_argument("--layer", default=None,
                          help="the convolution (default the first; base/layer inside a nested "
                               "base)")
@@ -300,7 +268,7 @@ def _add_network_parsers(sub) -> None:
 
     dream = sub.add_parser("dream", help="a picture grown to excite one class (activation "
                                          "maximisation)")
-    dream.add_argument("model", help="a model name (see `camview models`) or a .keras/.h5 file")
+    dream.add_argument("model", help=MODEL_HELP)
     dream.add_argument("--target", default=None, help="the class (label, synonym or index)")
     dream.add_argument("--layer", default=None,
                        help="with --channel: excite one channel of this layer instead")
@@ -316,81 +284,6 @@ def _add_network_parsers(sub) -> None:
     dream.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_loading_options(dream)
     dream.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-
-
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    """Columns padded to their widest cell; the last one is left as long as it is."""
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  "
-              + row[-1])
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    from camview.models import DEFAULT_MODEL, list_models
-    from camview.models.runtimes import runtime_devices
-
-    rows = [(i.name + (" (default)" if i.name == DEFAULT_MODEL else ""), i.head.value,
-             f"{i.input_size}x{i.input_size}", i.resize.value, i.preprocessing,
-             i.status.summary, i.status.detail) for i in list_models()]
-    _print_table([("model", "head", "input", "resize", "preprocess", "weights", ""), *rows])
-    print(f"\nruntimes (--runtime): {runtime_devices()}")
-    print("\nAlso: a path to your own .keras/.h5 classifier (--labels FILE for its class names, "
-          "--preprocess MODE for how it was fed; `camview inspect FILE` shows what camview "
-          "reads from it).")
-    return EXIT_OK
-
-
-def _cmd_inspect(args: argparse.Namespace) -> int:
-    """What camview understood of a model; a built-in is built without weights (no download)."""
-    from camview.commands.inside import parse_frame, print_layers
-    from camview.models import load_model, spec_for
-    from camview.models.graph import spatial_layers
-    from camview.models.preprocess import CHANNELS
-    from camview.network.summary import head_line, shape_text, summarise
-
-    frame = parse_frame(args.frame)
-    if args.json and not args.layers:
-        raise CamviewError("--json goes with --layers (the summary it writes)")
-    if args.json:
-        from camview.commands.args import read_files
-        from camview.drawing.output_files import check_writable
-
-        check_writable(args.json, inputs=read_files(args))
-    spec = spec_for(args.model)
-    weights = args.weights or ("none" if spec else None)
-    # Random weights convert anew each time: the runtime is checked when it is asked for.
-    model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
-    h, w = model.input_size
-    size = ("fixed size" if model.fixed_input
-            else f"any size (frames resized with {model.resize.value})")
-    guess = " (a guess: --preprocess MODE to change)" if model.preprocess_note else ""
-    binary = " (one binary output, shown as [negative, positive])" if model.binary else ""
-    rows = [("model", model.name + (f" (weights: {spec.weights_status().summary})"
-                                    if spec else "")),
-            ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
-                      f"{size}"),
-            ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
-            ("read layer", f"{model.read_layer} ({head_line(model)})"),
-            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
-            ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
-                                                    if model.runtime_note else "")
-             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
-                                        "whether OpenVINO converts it; the window, render "
-                                        "and evaluate use auto)"))]
-    _print_table([(k + ":", v) for k, v in rows])
-    if args.layers:
-        print()
-        print_layers(model, frame, args.json)
-        return EXIT_OK
-    layers = spatial_layers(model.keras_model)
-    shapes = {row.path: row.shape for row in summarise(model, frame).rows}
-    fed = "x".join(str(d) for d in model.network_size(frame))
-    print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "
-          f"x c) for a {frame[1]}x{frame[0]} frame fed at {fed}")
-    _print_table([("  " + info.path, shape_text(shapes.get(info.path))) for info in layers])
-    return EXIT_OK
 
 
 def _load_window_model(args: argparse.Namespace) -> None:
@@ -424,23 +317,25 @@ def main(argv: list[str] | None = None) -> int:
 
             require_display()  # before TensorFlow's import: a missing display is told at once
         from camview.commands.precheck import check_arguments
+        from camview.commands.quiet_libraries import quiet_native_logs, quiet_tensorflow
 
         check_arguments(args)  # bad values and paths: one line in a second, not after TF
-        _quiet_tensorflow()
+        quiet_tensorflow()
         if not debug:
-            _quiet_native_logs()
+            quiet_native_logs()
         if getattr(args, "imports", None):
             from camview.models.user import import_user_modules
 
             import_user_modules(args.imports)
         if args.command == "models":
-            return _cmd_models(args)
-        if args.command == "inspect":
-            return _cmd_inspect(args)
-        if args.command in ("filters", "dream"):
-            from camview.commands.inside import run_dream, run_filters
+            from camview.commands.listing import run_models
 
-            return (run_filters if args.command == "filters" else run_dream)(args)
+            return run_models(args)
+        if args.command in ("inspect", "filters", "dream"):
+            from camview.commands.inside import run_dream, run_filters, run_inspect
+
+            run = {"inspect": run_inspect, "filters": run_filters, "dream": run_dream}
+            return run[args.command](args)
         if args.command == "render":
             from camview.commands.args import render_request
             from camview.commands.render import render

@@ -14,11 +14,12 @@ from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QComboBox, QFileDialog
 
 from camview.app.session import Session
-from camview.app.widgets import OPEN_MODEL_FILE, ControlPanel, patterns, signals_blocked
+from camview.app.widgets import OPEN_MODEL_FILE, ControlPanel, signals_blocked
 from camview.drawing.scale import SCALE_HELP
 from camview.live import Result
 from camview.maps import METHODS
-from camview.models import USER_MODEL_SUFFIXES, CamModel, list_models
+from camview.models import CamModel, list_models
+from camview.models.formats import dialog_filter, dialog_title
 
 PINNABLE_ROWS = 3  # Alt+1..3 pin the top-k classes
 
@@ -133,8 +134,7 @@ class LiveControls:
             self.set_model(name)
 
     def open_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.panel, "Open a Keras classifier", "",
-                                              f"Keras models ({patterns(*USER_MODEL_SUFFIXES)})")
+        path, _ = QFileDialog.getOpenFileName(self.panel, dialog_title(), "", dialog_filter())
         if path:
             self.set_model(path)
         else:

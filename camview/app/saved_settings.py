@@ -219,7 +219,8 @@ PREPROCESS_KEY = "preprocess_by_file"  # QSettings: {absolute model path: mode},
 
 
 def is_model_file(name: str | CamModel) -> bool:
-    """A user's .keras/.h5 file rather than a built-in model name."""
+    """A user's model file (any format of camview.models.formats) rather than a built-in
+    model name."""
     name = name.name if isinstance(name, CamModel) else str(name)
     return spec_for(name) is None
 

@@ -1,5 +1,5 @@
-"""`camview filters` and `camview dream`, and `camview inspect --layers`: the command-line side
-of the inside-the-network tools (load, run, write, say what was done)."""
+"""`camview inspect`, `camview filters` and `camview dream`: the command-line side of the
+inside-the-network tools (load, run, write, say what was done)."""
 
 from __future__ import annotations
 
@@ -145,4 +145,54 @@ def run_dream(args: argparse.Namespace) -> int:
         write_json(args.json, doc)
     print(f"{said} (top-1 {model.short_label(top)} {probs[top]:.3f}); {result.steps} steps "
           f"in {result.seconds:.1f} s; written to {args.output}")
+    return EXIT_OK
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """`camview inspect`: what camview understood of a model; a built-in is built without
+    weights (no download)."""
+    from camview.commands.listing import print_table
+    from camview.models import load_model, spec_for
+    from camview.models.graph import spatial_layers
+    from camview.models.preprocess import CHANNELS
+    from camview.network.summary import head_line, shape_text, summarise
+
+    frame = parse_frame(args.frame)
+    if args.json and not args.layers:
+        raise CamviewError("--json goes with --layers (the summary it writes)")
+    if args.json:
+        check_writable(args.json, inputs=read_files(args))
+    spec = spec_for(args.model)
+    weights = args.weights or ("none" if spec else None)
+    # Random weights convert anew each time: the runtime is checked when it is asked for.
+    model = load_model(args.model, weights=weights, labels=args.labels,
+                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
+    h, w = model.input_size
+    size = ("fixed size" if model.fixed_input
+            else f"any size (frames resized with {model.resize.value})")
+    guess = " (a guess: --preprocess MODE to change)" if model.preprocess_note else ""
+    binary = " (one binary output, shown as [negative, positive])" if model.binary else ""
+    rows = [("model", model.name + (f" (weights: {spec.weights_status().summary})"
+                                    if spec else "")),
+            ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
+                      f"{size}"),
+            ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
+            ("read layer", f"{model.read_layer} ({head_line(model)})"),
+            ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
+            ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
+                                                    if model.runtime_note else "")
+             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
+                                        "whether OpenVINO converts it; the window, render "
+                                        "and evaluate use auto)"))]
+    print_table([(k + ":", v) for k, v in rows])
+    if args.layers:
+        print()
+        print_layers(model, frame, args.json)
+        return EXIT_OK
+    layers = spatial_layers(model.keras_model)
+    shapes = {row.path: row.shape for row in summarise(model, frame).rows}
+    fed = "x".join(str(d) for d in model.network_size(frame))
+    print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "
+          f"x c) for a {frame[1]}x{frame[0]} frame fed at {fed}")
+    print_table([("  " + info.path, shape_text(shapes.get(info.path))) for info in layers])
     return EXIT_OK

@@ -11,6 +11,7 @@ from pathlib import Path
 from camview.errors import ModelError
 from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
+from camview.models.formats import FILE_PHRASE, ModelFormat, check_model_file, format_of
 from camview.models.graph import HeadKind, class_count
 from camview.models.registry import (
     DEFAULT_MODEL,
@@ -21,7 +22,6 @@ from camview.models.registry import (
     WeightsStatus,
     spec_for,
 )
-from camview.models.user import USER_MODEL_SUFFIXES
 
 __all__ = ["DEFAULT_MODEL", "REGISTRY", "CamModel", "HeadKind", "ModelInfo",
            "ModelSpec", "ResizeMode", "WeightsState", "WeightsStatus", "check_model_name",
@@ -45,35 +45,23 @@ class ModelInfo:
         return f"{self.status.summary}: {self.status.detail}"
 
 
-# Weight files camview reads for one built-in network only, and what to do with them.
-_OTHER_FORMATS = {
-    ".pth": "a PyTorch checkpoint; camview reads only EfficientNet-Lite0's, as --model "
-            "efficientnet_lite0 --weights FILE (your own network: save it as .keras)",
-    ".pt": "a PyTorch file; camview reads only EfficientNet-Lite0's .pth, as --model "
-           "efficientnet_lite0 --weights FILE (your own network: save it as .keras)",
-    ".xml": "an OpenVINO IR; camview reads only SqueezeNet 1.1's, as --model squeezenet "
-            "--weights FILE",
-    ".bin": "OpenVINO IR weights; camview reads only SqueezeNet 1.1's, as --model squeezenet "
-            "--weights FILE",
-}
-
-
 def check_model_name(name: str) -> ModelSpec | None:
     """The built-in spec `name` names, or None for a model file that looks usable; a
     ModelError for anything else. Needs no TensorFlow, so a wrong --model fails at once."""
-    from camview.models.user import check_container
+    found = _spec_or_format(name)
+    return found if isinstance(found, ModelSpec) else None
 
+
+def _spec_or_format(name: str) -> ModelSpec | ModelFormat:
+    """The built-in spec `name` names, else the format of the model file it names with its
+    container checked (camview.models.formats); ModelError for anything else."""
     spec = spec_for(name)
     if spec is not None:
         return spec
-    suffix = Path(name).suffix.lower()
-    if suffix in _OTHER_FORMATS:
-        raise ModelError(f"{name}: {_OTHER_FORMATS[suffix]}")
-    if suffix in USER_MODEL_SUFFIXES or Path(name).exists():
-        check_container(Path(name))
-        return None
-    raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
-                     "or a path to a .keras/.h5 file")
+    if format_of(name) is None and not Path(name).exists():
+        raise ModelError(f"unknown model {name!r}: use one of {', '.join(model_names())} "
+                         f"or a path to {FILE_PHRASE}")
+    return check_model_file(name)
 
 
 def known_head(name: str) -> HeadKind | None:
@@ -120,7 +108,8 @@ def load_model(
     progress: Progress | None = None,
     runtime: str | None = None,
 ) -> CamModel:
-    """Build `name` (a known model or a path to a .keras/.h5 file) ready for maps.
+    """Build `name` (a known model or a path to a model file of camview.models.formats)
+    ready for maps.
 
     weights: None for the model's default, "none" for random weights (timing), or a path.
     preprocess: for your own model, a mode of camview.models.preprocess (None: auto).
@@ -132,7 +121,8 @@ def load_model(
 
     runtime = default_runtime() if runtime is None else check_runtime(runtime)
     random_weights = weights is not None and str(weights).lower() == "none"
-    spec = check_model_name(name)
+    found = _spec_or_format(name)
+    spec = found if isinstance(found, ModelSpec) else None
     if spec is not None:
         if preprocess not in (None, "auto"):
             raise ModelError(f"--preprocess is for your own models; {spec.name} is fed the way "
@@ -141,9 +131,7 @@ def load_model(
         keras_model, chosen, source = built.keras_model, built.preprocess, built.source
         size, fixed, title = (spec.input_size,) * 2, spec.fixed_input, spec.name
     else:
-        from camview.models.user import load_user_model
-
-        keras_model, size, chosen, fixed = load_user_model(name, preprocess)
+        keras_model, size, chosen, fixed = found.load(Path(name), preprocess)
         source = title = name
     names, names_from = _labels(spec, class_count(keras_model), labels)
     model = CamModel(title, keras_model, labels=names, input_size=size,

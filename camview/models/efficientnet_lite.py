@@ -29,7 +29,6 @@ from camview.errors import ModelError
 from camview.models.torch_pickle import load_state_dict
 
 BN_EPSILON = 1e-3
-NOMINAL_SIZE = 224  # the image size the original model's static padding was worked out for
 STEM_FILTERS = 32
 HEAD_FILTERS = 1280
 CLASSES = 1000

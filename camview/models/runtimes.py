@@ -36,8 +36,9 @@ from camview.errors import ModelError
 from camview.models.cache_folder import cache_dir
 
 
-class CamModel(Protocol):
-    """What a runtime reads of camview.models.base.CamModel (which imports this module)."""
+class RunnableModel(Protocol):
+    """What a runtime reads of camview.models.base.CamModel (which imports this module, so
+    the runtimes name only this part of it)."""
 
     name: str
     read_layer: str
@@ -112,7 +113,7 @@ class TensorFlowForward(Forward):
 
     name = TENSORFLOW
 
-    def __init__(self, model: CamModel) -> None:
+    def __init__(self, model: RunnableModel) -> None:
         import tensorflow as tf
 
         feature_model = model.feature_model
@@ -198,7 +199,7 @@ def _cuda_installed() -> bool:
                for d in metadata.distributions())
 
 
-def fingerprint(model: CamModel) -> str:
+def fingerprint(model: RunnableModel) -> str:
     """What the converted graph depends on: the model, its read layer, its input and its
     weights' bytes (hashed: a retrained file or random weights convert again), and the
     OpenVINO version."""
@@ -214,7 +215,7 @@ def fingerprint(model: CamModel) -> str:
     return digest.hexdigest()
 
 
-def _convert(model: CamModel, folder: Path) -> None:
+def _convert(model: RunnableModel, folder: Path) -> None:
     """Keras SavedModel export -> OpenVINO IR in `folder`, with TensorFlow's outputs on the
     probe input (PROBE file), written beside it and moved into place whole, so a cut
     conversion leaves nothing that could be read as done."""
@@ -243,7 +244,7 @@ def _convert(model: CamModel, folder: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward:
+def openvino_forward(model: RunnableModel, say: Say | None = None) -> OpenVinoForward:
     """The model's forward pass in OpenVINO, converted once per fingerprint and checked on
     the probe input at every load; ModelError with the reason when it cannot be converted or
     compiled, or when its outputs differ from TensorFlow's."""
@@ -272,7 +273,7 @@ def openvino_forward(model: CamModel, say: Say | None = None) -> OpenVinoForward
     return forward
 
 
-def probe_input(model: CamModel) -> np.ndarray:
+def probe_input(model: RunnableModel) -> np.ndarray:
     """A fixed, image-like input (smooth noise) at the size a 640x480 frame is fed."""
     import cv2
 
@@ -300,7 +301,7 @@ def probe_mismatch(forward: Forward, probe: Path) -> str | None:
     return None
 
 
-def race(model: CamModel, forward: Forward, repeats: int = RACE_REPEATS) -> dict[str, float]:
+def race(model: RunnableModel, forward: Forward, repeats: int = RACE_REPEATS) -> dict[str, float]:
     """Median ms of `forward` and of TensorFlow's compiled forward on the probe input, timed
     in turns (after one warm-up call each), so load on the machine weighs on both alike."""
     x = probe_input(model)
@@ -316,7 +317,7 @@ def race(model: CamModel, forward: Forward, repeats: int = RACE_REPEATS) -> dict
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def choose_forward(model: CamModel, requested: str, say: Say | None = None
+def choose_forward(model: RunnableModel, requested: str, say: Say | None = None
                    ) -> tuple[Forward, str | None]:
     """The forward runtime for `requested` and, when auto fell back to TensorFlow, why (one
     line, also logged). An explicit ``openvino`` that cannot be had raises ModelError.

@@ -25,7 +25,6 @@ from camview.models.openvino_ir import ConvParams, IRModel, read_ir
 from camview.models.squeezenet_weights import resolve_weights_path
 
 # -- the network ------------------------------------------------------------------------
-INPUT_SIZE = (227, 227)
 NUM_CLASSES = 1000
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 READ_LAYER = "relu_conv10"

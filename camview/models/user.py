@@ -1,4 +1,5 @@
-"""A user's own Keras classifier (.keras or .h5), e.g. a fine-tuned cats-vs-dogs net.
+"""A user's own Keras classifier (.keras, .h5 or .hdf5), e.g. a fine-tuned cats-vs-dogs net: the
+loader of camview.models.formats' Keras entries.
 
 Every way a saved model can be unusable gets one line naming the file and what to do: not a
 model at all, cut short, a custom layer Keras cannot rebuild (``--import FILE.py`` runs the
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import runpy
-import zipfile
 from pathlib import Path
 
 from camview.errors import ModelError
@@ -19,8 +19,6 @@ from camview.models.graph import traced_subclass
 from camview.models.preprocess import Preprocessing, choose
 
 log = logging.getLogger(__name__)
-
-USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 #: How Keras names a class it cannot find (Keras 3 .keras; legacy .h5).
 _UNKNOWN_CLASS = (re.compile(r"Could not locate (?:class|function) '([^']+)'"),
@@ -39,21 +37,6 @@ def import_user_modules(paths: list[str] | None) -> None:
         except Exception as exc:  # the user's code: report it, do not crash
             raise ModelError(f"--import {path} failed: {type(exc).__name__}: "
                              f"{(str(exc).strip().splitlines() or [''])[0][:160]}") from None
-
-
-def check_container(path: Path) -> None:
-    """Refuse a file that is not even the right container before Keras prints a traceback."""
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
-    if path.stat().st_size == 0:
-        raise ModelError(f"model file {path} is empty")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise ModelError(f"model file {path} is not a Keras model (.keras files are zip "
-                         "archives; this one is not, or is cut short)")
-    if path.suffix in (".h5", ".hdf5"):
-        with path.open("rb") as f:
-            if f.read(8) != b"\x89HDF\r\n\x1a\n":
-                raise ModelError(f"model file {path} is not an HDF5 Keras model")
 
 
 def _load_error(path: Path, exc: Exception) -> ModelError:
@@ -95,12 +78,11 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
 
     A saved model carries no record of its preprocessing: ``preprocess`` names it
     (camview.models.preprocess), or None/'auto' reads it from the model and says when that
-    is a guess.
+    is a guess. The file's container was checked already (camview.models.formats).
     """
     import keras
 
     path = Path(path)
-    check_container(path)
     try:
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)
