@@ -81,7 +81,7 @@ class MethodOption:
             number = None
         kind = "a whole number" if self.type is int else "a number"
         if number is None or number != value or not self.low <= number <= self.high:
-            raise ModelError(f"{self.flag} must be {kind} {self.bounds}, not {value}")
+            raise ModelError(f"{self.flag} must be {kind} {self.bounds}, not {value!r}")
         return number
 
 
