@@ -64,6 +64,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    """A flag per map method option (--patch, --samples...), made from the methods'
+    declarations (camview.maps.method_options); values are range-checked with the request."""
+    from camview.maps import method_options, option_takers
+
+    for option in method_options():
+        takers = ", ".join(m.name for m in option_takers(option.name))
+        limits = "" if option.choices else f", from {option.low:g} to {option.high:g}"
+        p.add_argument(option.flag, type=option.type, choices=option.choices, default=None,
+                       metavar=option.metavar,
+                       help=f"{takers}: {option.help} (default {option.default}{limits})"
+                       .replace("%", "%%"))
+
+
 def _add_style_options(p: argparse.ArgumentParser) -> None:
     from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
     from camview.drawing.scale import SCALE_HELP, SCALES
@@ -212,16 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--sanity", action="store_true",
                         help="one image: randomise the network top-down in 5 steps and say "
                              "whether each method's map changes (JSON, a figure beside -o)")
-    render.add_argument("--max-channels", type=int, default=None, metavar="N",
-                        help="scorecam: channels of highest variance kept (0: all, exact)")
-    render.add_argument("--patch", type=int, default=None, help="occlusion: square side (px)")
-    render.add_argument("--stride", type=int, default=None, help="occlusion: step (px)")
-    render.add_argument("--steps", type=int, default=None,
-                        help="integrated-gradients: path steps (default 32, batched)")
-    render.add_argument("--baseline", choices=["black", "blur"], default=None,
-                        help="integrated-gradients: the path's start (default black)")
-    render.add_argument("--masks", type=int, default=None,
-                        help="rise: random masks (default 1000)")
+    _add_method_options(render)
     _add_model_options(render)
     _add_style_options(render)
 

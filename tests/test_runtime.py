@@ -31,7 +31,7 @@ from camview.sets.evaluation import batch_logits
 SIZE = 32
 FRAME = cv2.resize(skimage_bgr("chelsea"), (320, 240), interpolation=cv2.INTER_AREA)
 #: Methods whose map is `from_tensors` of the read layer: all of them take the fast path.
-FAST = [name for name, cls in METHODS.items() if cls.shared_pass is not None]
+FAST = [name for name, cls in METHODS.items() if cls.shares_pass]
 
 
 def relative(a: np.ndarray, b: np.ndarray) -> float:

@@ -30,31 +30,37 @@ from camview.drawing.explain import describe, draw
 from camview.drawing.scale import MapScale
 from camview.live import Result
 from camview.live.ondemand import Job, MapRequest
-from camview.maps import METHODS, MapResult, method_class
-from camview.maps.integrated_gradients import BASELINES
+from camview.maps import (
+    METHODS,
+    MapResult,
+    MethodOption,
+    method_class,
+    method_options,
+    option_takers,
+)
 
-#: What each option of an on-demand method means, and its range (the default is the
-#: method's own class constant of the same name in capitals, e.g. ScoreCAM.MAX_CHANNELS).
-OPTION_WIDGETS: dict[str, tuple[str, float, float, str]] = {
-    "max_channels": ("Channels", 0, 4096, "Score-CAM: the N channels of highest activation "
-                     "variance mask the frame (0 = all channels: exact, much slower)"),
-    "patch": ("Patch", 4, 512, "Occlusion: side of the grey square, in network-input pixels"),
-    "stride": ("Stride", 1, 512, "Occlusion: step of the grey square, in network-input pixels"),
-    "samples": ("Samples", 1, 256, "SmoothGrad: noisy copies averaged (one batched call)"),
-    "sigma": ("Noise", 0.0, 1.0, "SmoothGrad: noise sigma, a fraction of the input's range"),
-    "steps": ("Steps", 1, 1024, "Integrated Gradients: gradient steps along the path from the "
-              "baseline (batched; more steps, closer to completeness)"),
-    "baseline": ("Baseline", 0, 0, "Integrated Gradients: the input the path starts from: black, "
-                 "or the frame blurred (attributions then sum to the score's rise over it)"),
-    "masks": ("Masks", 1, 20000, "RISE: random masks the frame is seen through (batched)"),
-}
-#: The options picked from a list rather than typed (their OPTION_WIDGETS range is unused).
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {"baseline": BASELINES}
+
+def option_widget(option: MethodOption) -> QSpinBox | QDoubleSpinBox | QComboBox:
+    """The widget for one declared method option at its default: a list for its choices, else
+    a spin box over its range; its tip says what it does for which methods."""
+    if option.choices is not None:
+        box = QComboBox()
+        for choice in option.choices:
+            box.addItem(choice, choice)
+        box.setCurrentIndex(box.findData(option.default))
+    else:
+        box = QDoubleSpinBox() if option.type is float else QSpinBox()
+        box.setRange(option.type(option.low), option.type(option.high))
+        box.setValue(option.default)
+    takers = ", ".join(m.title for m in option_takers(option.name))
+    box.setToolTip(f"{takers}: {option.help} (default {option.default})")
+    box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+    return box
 
 
 class MethodOptions(QWidget):
-    """Spin boxes for the options of the chosen on-demand method, in one row of the Network
-    group (hidden for the live methods)."""
+    """A widget per option of the on-demand methods (their declarations), in one row of the
+    Network group: the chosen method's are shown (none for the live methods)."""
 
     changed = pyqtSignal()
 
@@ -64,32 +70,22 @@ class MethodOptions(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox | QComboBox] = {}
         self.labels: dict[str, QLabel] = {}
-        for name in dict.fromkeys(o for m in METHODS.values() if not m.live for o in m.options
-                                  if o in OPTION_WIDGETS):
-            text, low, high, tip = OPTION_WIDGETS[name]
-            owner = next(m for m in METHODS.values() if name in m.options)
-            default = getattr(owner, name.upper())
-            if name in OPTION_CHOICES:
-                box = QComboBox()
-                for choice in OPTION_CHOICES[name]:
-                    box.addItem(choice, choice)
-                box.setCurrentIndex(box.findData(default))
+        for option in method_options(m for m in METHODS.values() if not m.live):
+            box = option_widget(option)
+            if isinstance(box, QComboBox):
                 box.activated.connect(self.changed)
             else:
-                box = QDoubleSpinBox() if isinstance(default, float) else QSpinBox()
-                box.setRange(low, high)
-                box.setValue(default)
                 box.editingFinished.connect(self.changed)
-            box.setToolTip(f"{tip} (default {default})")
-            box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            self.boxes[name], self.labels[name] = box, QLabel(text)
-            self.labels[name].setToolTip(box.toolTip())
-            row.addWidget(self.labels[name])
+            label = QLabel(option.title)
+            label.setToolTip(box.toolTip())
+            self.boxes[option.name], self.labels[option.name] = box, label
+            row.addWidget(label)
             row.addWidget(box, 1)
 
     def show_for(self, name: str | None) -> None:
         """Show the options of method `name` (None or a live method: none)."""
-        options = method_class(name).options if name and is_on_demand(name) else ()
+        options = ({o.name for o in method_class(name).options} if name and is_on_demand(name)
+                   else set())
         for option, box in self.boxes.items():
             box.setVisible(option in options)
             self.labels[option].setVisible(option in options)
@@ -98,7 +94,8 @@ class MethodOptions(QWidget):
             form.setRowVisible(self, bool(options))
 
     def values(self, name: str) -> tuple[tuple[str, object], ...]:
-        boxes = [(o, self.boxes[o]) for o in method_class(name).options if o in self.boxes]
+        boxes = [(o.name, self.boxes[o.name]) for o in method_class(name).options
+                 if o.name in self.boxes]
         return tuple((o, box.currentData() if isinstance(box, QComboBox) else box.value())
                      for o, box in boxes)
 

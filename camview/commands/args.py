@@ -49,17 +49,26 @@ def method_list(text: str | None) -> list[str] | None:
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
 
 
+def method_options_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The map methods' options given on the command line (their flags are made from
+    camview.maps.method_options), by name."""
+    from camview.maps import method_options
+
+    return {o.name: value for o in method_options()
+            if (value := getattr(args, o.name, None)) is not None}
+
+
 def render_request(args: argparse.Namespace):
     """`camview render`'s typed request: only the options given override its defaults."""
     from camview.commands.render import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "runtime", "method",
-                                           "target", "frames", "max_channels", "patch", "stride",
-                                           "steps", "baseline", "masks")
+                                           "target", "frames")
              if getattr(args, k, None) is not None}
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),
                          progress=not args.no_progress, compare=compare,
                          metrics=bool(getattr(args, "metrics", False)),
-                         sanity=bool(getattr(args, "sanity", False)), **given)
+                         sanity=bool(getattr(args, "sanity", False)),
+                         method_options=method_options_from_args(args), **given)

@@ -29,7 +29,15 @@ from camview.drawing.overlay import OverlayStyle
 from camview.drawing.scale import MapScale
 from camview.drawing.writers import VIDEO_SUFFIXES, VideoWriter, finish_each, write_image
 from camview.errors import CamviewError, OutputError, SourceError
-from camview.maps import CAM, DEFAULT_METHOD, METHODS, MapResult, Method, make_method, method_class
+from camview.maps import (
+    CAM,
+    DEFAULT_METHOD,
+    MapResult,
+    Method,
+    check_options,
+    make_method,
+    method_class,
+)
 from camview.maps.shared_pass import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
@@ -51,6 +59,12 @@ class RenderRequest:
 
     `source`: a camera index, a video, an image, a folder or "demo". At least one of
     `output` (an image, a folder or a video), `json` and `map` says what to write.
+
+    `method_options`: the methods' options by name, as each method declares them
+    (camview.maps.method_options; the command line's --patch, --samples...), e.g.
+    ``RenderRequest("demo", json="x.json", method="occlusion",
+    method_options={"patch": 32, "stride": 16})``. Each is checked against its declaration;
+    one none of the rendered methods takes is an error; None values are left out.
     """
 
     source: str | int
@@ -67,12 +81,7 @@ class RenderRequest:
     method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)
-    max_channels: int | None = None  # scorecam
-    patch: int | None = None  # occlusion
-    stride: int | None = None  # occlusion
-    steps: int | None = None  # integrated-gradients
-    baseline: str | None = None  # integrated-gradients: black or blur
-    masks: int | None = None  # rise
+    method_options: dict[str, object] = field(default_factory=dict)  # see above
     metrics: bool = False  # deletion/insertion scores per frame (camview.checks.faithfulness)
     sanity: bool = False  # one image: cascading randomisation of the model (camview.checks.sanity)
     target: str | int | None = None  # a label or a class index; None: each frame's top-1
@@ -273,9 +282,11 @@ def check_request(request: RenderRequest) -> None:
     if not (request.output or request.json or request.map):
         # All the work and nothing to show for it: say so before any source or model opens.
         raise OutputError("nothing to write: give -o, --json or --map")
-    for name in method_names(request):
+    names = method_names(request)
+    for name in names:
         if method_class(name) is CAM:
             CAM.check_head(request.model, known_head(request.model))
+    check_options(names, request.method_options)
 
 
 def method_names(request: RenderRequest) -> list[str]:
@@ -288,20 +299,11 @@ def method_names(request: RenderRequest) -> list[str]:
     return [request.method]
 
 
-#: RenderRequest fields that configure a method, as make_method takes them.
-METHOD_OPTIONS = ("max_channels", "patch", "stride", "steps", "baseline", "masks")
-
-
 def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
     """The methods to render with their options; an option none of them takes is an error,
-    not silently ignored."""
+    not silently ignored (camview.maps.check_options)."""
     names = method_names(request)
-    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
-    for key, value in options.items():
-        if value is not None and not any(key in method_class(n).options for n in names):
-            takers = [m.name for m in METHODS.values() if key in m.options]
-            raise CamviewError(f"--{key.replace('_', '-')} applies to {', '.join(takers)} "
-                               f"only, not to {', '.join(names)}")
+    options = check_options(names, request.method_options)
     # The model already reads --layer (load_model read_layer=): the methods read its layer.
     return [make_method(name, model, None, **options) for name in names]
 
@@ -457,7 +459,7 @@ def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method]
 
     with open_source(request.source) as again:  # the one image, read as the render read it
         frame = again.read()
-    options = {k: getattr(request, k) for k in METHOD_OPTIONS}
+    options = check_options([m.name for m in methods], request.method_options)
     names = [m.name for m in methods]
     progress = Progress(None, enabled=request.progress, unit="maps")
 

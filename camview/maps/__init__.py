@@ -11,14 +11,18 @@ RISE) batch many forward (or backward) passes and take progress and cancel.
 Maps are returned raw (each method's docstring says what that means for it: the --map .npy
 contract). Resizing and normalising belong to the overlay.
 
+Each method declares its options (camview.maps.options) beside itself; `method_options` lists
+them all, and the command line, render's request and the window are made from that list.
+
 May import: camview.errors, camview.labels, camview.sources, camview.models.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from camview.errors import ModelError
+from camview.errors import CamviewError, ModelError
 from camview.maps.base import Cancelled, MapResult, Method, Progress
 from camview.maps.cam import CAM
 from camview.maps.eigen import EigenCAM
@@ -31,6 +35,7 @@ from camview.maps.gradient import (
     XGradCAM,
 )
 from camview.maps.integrated_gradients import IntegratedGradients
+from camview.maps.options import MethodOption, merge_options
 from camview.maps.perturbation import RISE, BatchedForward, Occlusion, ScoreCAM
 from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
@@ -38,9 +43,10 @@ from camview.models.base import CamModel
 
 __all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "BatchedForward", "Cancelled", "EigenCAM",
            "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
-           "IntegratedGradients", "LayerCAM", "MapResult", "Method", "Occlusion", "Progress",
-           "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "make_method", "map_problem",
-           "method_class", "normalise"]
+           "IntegratedGradients", "LayerCAM", "MapResult", "Method", "MethodOption", "Occlusion",
+           "Progress", "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "check_options",
+           "make_method", "map_problem", "method_class", "method_options", "normalise",
+           "option_takers"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
 #: summary, paper, whether it is live or on demand and whether it is class-agnostic.
@@ -72,11 +78,43 @@ def method_class(name: str) -> type[Method]:
     return METHODS[key]
 
 
+def method_options(methods: Iterable[type[Method]] | None = None) -> tuple[MethodOption, ...]:
+    """Every option the methods take (default: all of METHODS), in METHODS' order, each name
+    once; two methods declaring one name differently is refused (ValueError)."""
+    return merge_options(m.options for m in (METHODS.values() if methods is None else methods))
+
+
+def option_takers(name: str) -> list[type[Method]]:
+    """The methods that take the option `name`, in METHODS' order."""
+    return [m for m in METHODS.values() if any(o.name == name for o in m.options)]
+
+
+def check_options(names: Iterable[str], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options given for methods `names` (None values left out), each checked against
+    its declaration: an unknown option, one none of the methods takes (not silently
+    ignored) or a value out of range is a CamviewError in one line."""
+    names = list(names)
+    declared = {o.name: o for o in method_options()}
+    given = {k: v for k, v in options.items() if v is not None}
+    for key, value in given.items():
+        option = declared.get(key)
+        if option is None:
+            raise CamviewError(f"unknown method option {key!r}: use one of "
+                               f"{', '.join(declared)}")
+        if not any(m in option_takers(key) for m in map(method_class, names)):
+            takers = ", ".join(m.name for m in option_takers(key))
+            raise CamviewError(f"{option.flag} applies to {takers} only, not to "
+                               f"{', '.join(names)}")
+        option.check(value)
+    return given
+
+
 def make_method(name: str, model: CamModel, layer: str | None = None,
                 **options: Any) -> Method:
     """The method `name` for `model` at `layer`. Options the method does not take (see its
     `options`) and options left None are ignored, so one set of command-line options can
     serve several methods (render --compare)."""
     cls = method_class(name)
-    given = {k: v for k, v in options.items() if k in cls.options and v is not None}
+    taken = {o.name for o in cls.options}
+    given = {k: v for k, v in options.items() if k in taken and v is not None}
     return cls(model, layer, **given)

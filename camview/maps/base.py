@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from camview.errors import ModelError
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
+from camview.maps.options import MethodOption
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
 from camview.models.graph import HeadKind
@@ -94,14 +94,19 @@ class Method(ABC):
     live: ClassVar[bool] = True
     #: True when the map does not depend on the target class (it only reports it).
     class_agnostic: ClassVar[bool] = False
-    #: Keyword options the constructor takes beyond (model, layer), e.g. ("patch", "stride").
-    options: ClassVar[tuple[str, ...]] = ()
+    #: Keyword options the constructor takes beyond (model, layer), each setting the attribute
+    #: of its name: declared once here, read by the CLI, render's request and the window.
+    options: ClassVar[tuple[MethodOption, ...]] = ()
     #: See MapResult.clip_percentile (the pixel-level gradient maps set 99).
     clip_percentile: ClassVar[float | None] = None
-    #: The map is `from_tensors` of the read layer's activations, and of the class score's
-    #: gradient to them when True: several such methods at one layer share one forward (and
-    #: one backward) pass in a live compare (camview.maps.shared_pass). None: its own call only.
-    shared_pass: ClassVar[bool | None] = None
+    #: The map is `from_tensors` of the read layer's activations: several such methods at one
+    #: layer share one forward pass in a live compare (camview.maps.shared_pass), and a
+    #: runtime without a backward pass can compute it (camview.maps.closed_form). False: the
+    #: method's own call only.
+    shares_pass: ClassVar[bool] = False
+    #: `from_tensors` also reads the class score's gradient to those activations (the shared
+    #: pass then runs one backward pass too). Only meaningful with shares_pass.
+    needs_activation_gradient: ClassVar[bool] = False
     #: Under a direct head (each class its own channel: SqueezeNet) the map reads the class's
     #: channel alone: CAM by definition, a gradient method because the gradient is zero on
     #: every other channel and its rule weighs a zero gradient zero (tests check each).
@@ -113,7 +118,14 @@ class Method(ABC):
         one dense layer); `camview inspect` names the methods from this."""
         return True
 
-    def __init__(self, model: CamModel, layer: str | None = None) -> None:
+    def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
+        """`options`: values of the method's declared `options` by name, each checked and set
+        as the attribute of its name (left out or None: its default) before the call is
+        compiled, as the compiled call may depend on them."""
+        for option in self.options:
+            setattr(self, option.name, option.check(options.pop(option.name, None)))
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no option {', '.join(options)}")
         self.model = model
         self.layer = layer or model.read_layer
         self._run = model.compiled_once(self._cache_key(), self._compile)
@@ -129,7 +141,7 @@ class Method(ABC):
 
     def from_tensors(self, features, grads, score, c):
         """TF ops: the map (h, w) from one input's activations (h, w, k), their gradient
-        (None unless shared_pass is True), the class score and class (see shared_pass)."""
+        (None unless needs_activation_gradient), the class score and class (see shares_pass)."""
         raise NotImplementedError(f"{type(self).__name__} has no shared pass")
 
     def _compile(self):
@@ -166,11 +178,3 @@ def pick_class(logits, target):
 
     return tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
 
-
-def whole_option(name: str, value, default: int, minimum: int = 1) -> int:
-    """A method's whole-number option (None: its default), refused in one line when out of range."""
-    value = default if value is None else value
-    if int(value) != value or value < minimum:
-        raise ModelError(f"--{name.replace('_', '-')} must be a whole number >= {minimum}, "
-                         f"not {value}")
-    return int(value)

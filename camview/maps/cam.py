@@ -45,7 +45,7 @@ class CAM(Method):
                                          "not global pooling then one dense layer): choose "
                                          "Grad-CAM or another gradient method")
 
-    shared_pass = False
+    shares_pass = True  # from the activations alone: no gradient
     reads_class_channel_only = True
 
     def _map(self, feature_model, x, target):

@@ -34,11 +34,11 @@ def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
     whose gradient is known."""
     model = method.model
     forward = forward or model.runtime
-    if forward.name == TENSORFLOW or method.shared_pass is None:
+    if forward.name == TENSORFLOW or not method.shares_pass:
         return False
     if method.layer != model.read_layer:
         return False
-    return not method.shared_pass or model.head in CLOSED_FORM_HEADS
+    return not method.needs_activation_gradient or model.head in CLOSED_FORM_HEADS
 
 
 def closed_form_gradient(model: CamModel, features, c):
@@ -82,15 +82,15 @@ def explain_closed_form(model: CamModel, methods: Sequence[Any], batch: np.ndarr
 def _compile(model: CamModel, methods: Sequence[Any], channels: int):
     import tensorflow as tf
 
-    gradient = any(m.shared_pass for m in methods)
+    gradient = any(m.needs_activation_gradient for m in methods)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, channels], tf.float32),
                                   tf.TensorSpec([], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
     def run(features, score, c):  # c: the class's channel in `features` (0 when sliced)
         grads = closed_form_gradient(model, features, c) if gradient else None
-        return tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
-                     for m in methods)
+        return tuple(m.from_tensors(features, grads if m.needs_activation_gradient else None,
+                                    score, c) for m in methods)
 
     # Called as its one concrete function, which skips tf.function's argument handling: a
     # call of SqueezeNet's sliced rules took 0.35 ms through the tf.function, 0.22 ms so.

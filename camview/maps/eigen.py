@@ -20,7 +20,7 @@ class EigenCAM(Method):
     paper = "Muhammad & Yeasin 2020"
     class_agnostic = True
 
-    shared_pass = False
+    shares_pass = True  # from the activations alone: no gradient
 
     def _map(self, feature_model, x, target):
         features, logits = feature_model(x, training=False)

@@ -25,7 +25,8 @@ class GradientMethod(Method):
     def weights(features, grads, score):
         """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
 
-    shared_pass = True
+    shares_pass = True
+    needs_activation_gradient = True
     reads_class_channel_only = True
 
     def _map(self, feature_model, x, target):

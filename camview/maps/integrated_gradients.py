@@ -16,10 +16,9 @@ import threading
 import cv2
 import numpy as np
 
-from camview.errors import ModelError
-from camview.maps.base import Cancelled, MapResult, Method, Progress, whole_option
+from camview.maps.base import Cancelled, MapResult, Method, Progress
+from camview.maps.options import MethodOption
 from camview.maps.perturbation import CHUNK, flat_colour
-from camview.models.base import CamModel
 
 BASELINES = ("black", "blur")
 #: The blur baseline's Gaussian sigma, in network-input pixels: wide enough that no object
@@ -46,18 +45,15 @@ class IntegratedGradients(Method):
     paper = "Sundararajan et al. 2017"
     live = False
     clip_percentile = 99.0
-    options = ("steps", "baseline")
-    STEPS = 32
-    BASELINE = "black"
-
-    def __init__(self, model: CamModel, layer: str | None = None, *, steps: int | None = None,
-                 baseline: str | None = None) -> None:
-        self.steps = whole_option("steps", steps, self.STEPS)
-        self.baseline = self.BASELINE if baseline is None else str(baseline)
-        if self.baseline not in BASELINES:
-            raise ModelError(f"--baseline must be one of {', '.join(BASELINES)}, "
-                             f"not {self.baseline!r}")
-        super().__init__(model, layer)
+    options = (
+        MethodOption("steps", int, 32, low=1, high=4096,
+                     help="gradient steps along the path from the baseline (batched; more "
+                          "steps, closer to completeness)"),
+        MethodOption("baseline", str, "black", choices=BASELINES,
+                     help="the input the path starts from: black, or the frame blurred "
+                          "(attributions then sum to the score's rise over it)"))
+    steps: int
+    baseline: str
 
     def _map(self, feature_model, x, target):  # pragma: no cover - _compile builds its own
         raise NotImplementedError

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class, whole_option
+from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class
+from camview.maps.options import MethodOption
 from camview.models.base import CamModel, softmax
 from camview.models.runtimes import TENSORFLOW
 
@@ -94,8 +95,8 @@ class PerturbationMethod(Method):
 
     live = False
 
-    def __init__(self, model: CamModel, layer: str | None = None) -> None:
-        super().__init__(model, layer)
+    def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
+        super().__init__(model, layer, **options)
         self.forward = BatchedForward(model)
 
     def _map(self, feature_model, x, target):
@@ -142,8 +143,8 @@ class ScoreCAM(PerturbationMethod):
     Each kept channel is upsampled (bilinear) to the input size, min-max normalised to
     [0, 1] and multiplied into the prepared input (so masked-out pixels become the
     preprocessing's zero, the mean colour). ``max_channels`` keeps the N channels with the
-    highest spatial variance of their activations ("Faster Score-CAM"); 0 or None keeps all
-    (exact, 1280 forward passes for EfficientNet-Lite0). Raw map: ReLU(sum_k p_c(x * M_k) *
+    highest spatial variance of their activations ("Faster Score-CAM"); 0 keeps all (exact,
+    1280 forward passes for EfficientNet-Lite0). Raw map: ReLU(sum_k p_c(x * M_k) *
     A_k) over the kept channels, at the read layer's resolution.
     """
 
@@ -151,14 +152,13 @@ class ScoreCAM(PerturbationMethod):
     title = "Score-CAM"
     summary = "each channel masks the frame; weighted by the class's score: no gradients, slow"
     paper = "Wang et al. 2020"
-    options = ("max_channels",)
-    #: 1.3 s for a 640x480 frame with EfficientNet-Lite0 on 2 loaded cores (96: 1.8-2.8 s).
-    MAX_CHANNELS = 64
-
-    def __init__(self, model: CamModel, layer: str | None = None, *,
-                 max_channels: int | None = MAX_CHANNELS) -> None:
-        self.max_channels = whole_option("max_channels", max_channels, 0, minimum=0)
-        super().__init__(model, layer)
+    # The default, 64: 1.3 s for a 640x480 frame with EfficientNet-Lite0 on 2 loaded cores
+    # (96: 1.8-2.8 s).
+    options = (MethodOption(
+        "max_channels", int, 64, low=0, high=8192, label="Channels",
+        help="the N channels of highest activation variance mask the frame (0: all "
+             "channels, exact and much slower)"),)
+    max_channels: int
 
     def channels(self, features: np.ndarray) -> np.ndarray:
         """Indices of the channels used: the max_channels of highest variance, or all."""
@@ -210,15 +210,16 @@ class Occlusion(PerturbationMethod):
     title = "Occlusion"
     summary = "drop in the class's probability as a grey square hides each region; slow"
     paper = "Zeiler & Fergus 2014"
-    options = ("patch", "stride")
-    PATCH = 48
-    STRIDE = 24
+    options = (
+        MethodOption("patch", int, 48, low=1, high=1024,
+                     help="side of the grey square, in network-input pixels"),
+        MethodOption("stride", int, 24, low=1, high=1024,
+                     help="step of the grey square, in network-input pixels"))
+    patch: int
+    stride: int
 
-    def __init__(self, model: CamModel, layer: str | None = None, *,
-                 patch: int | None = None, stride: int | None = None) -> None:
-        self.patch = whole_option("patch", patch, self.PATCH)
-        self.stride = whole_option("stride", stride, self.STRIDE)
-        super().__init__(model, layer)
+    def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
+        super().__init__(model, layer, **options)
         self.grey = mid_grey(model)
 
     def boxes(self, hw: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -264,17 +265,16 @@ class RISE(PerturbationMethod):
     title = "RISE"
     summary = "the class's probability through random smooth masks; no gradients, slow"
     paper = "Petsiuk et al. 2018"
-    options = ("masks",)
-    MASKS = 1000
+    options = (MethodOption("masks", int, 1000, low=1, high=100000,
+                            help="random masks the frame is seen through (batched)"),)
+    masks: int
     GRID = 7
     KEEP = 0.5
     SEED = 18
 
-    def __init__(self, model: CamModel, layer: str | None = None, *,
-                 masks: int | None = None) -> None:
-        self.masks = whole_option("masks", masks, self.MASKS)
+    def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
         self._last: tuple[bytes, np.ndarray] | None = None  # (input's digest, probabilities)
-        super().__init__(model, layer)
+        super().__init__(model, layer, **options)
 
     def mask_batch(self, hw: tuple[int, int], start: int, stop: int) -> np.ndarray:
         """Masks start..stop-1 (float32, (stop - start, h, w), values in [0, 1])."""

@@ -2,7 +2,7 @@
 
 CAM, Grad-CAM, Grad-CAM++, Layer-CAM and Eigen-CAM are each mostly the forward pass (and
 the gradient methods one backward pass through the head). Mapped one by one, a 3-panel
-compare pays for it three times; methods at the same layer that declare `shared_pass` are
+compare pays for it three times; methods at the same layer that declare `shares_pass` are
 computed here from one forward pass and at most one gradient, each by its own
 `from_tensors` rule, so the maps are the same as their own calls give (tests check).
 Measured with EfficientNet-Lite0 on 2 cores: CAM + Grad-CAM + Layer-CAM took 44-63 ms as
@@ -27,7 +27,7 @@ def explain_shared(model: CamModel, methods: list[Method], batch: np.ndarray,
     layer with fewer than two such methods is left out (its own call is as fast)."""
     by_layer: dict[str, list[Method]] = {}
     for method in methods:
-        if method.shared_pass is not None and method.model is model:
+        if method.shares_pass and method.model is model:
             by_layer.setdefault(method.layer, []).append(method)
     out: dict[Method, MapResult] = {}
     for layer, group in by_layer.items():
@@ -55,13 +55,13 @@ def _compile(model: CamModel, layer: str, group: list[Method]):
     import tensorflow as tf
 
     feature_model = model.features_at(layer)
-    gradient = any(m.shared_pass for m in group)
+    gradient = any(m.needs_activation_gradient for m in group)
 
     @tf.function(input_signature=[model.input_spec, tf.TensorSpec([], tf.int32)])
     def run(x, target):
         features, grads, logits, score, c = forward_backward(feature_model, x, target, gradient)
-        cams = tuple(m.from_tensors(features, grads if m.shared_pass else None, score, c)
-                     for m in group)
+        cams = tuple(m.from_tensors(features, grads if m.needs_activation_gradient else None,
+                                    score, c) for m in group)
         return cams, logits, c
 
     return run
