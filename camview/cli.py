@@ -19,6 +19,13 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors, and no prefix abbreviations: `inspect M --layer X` was taken as
+    `--layers`, so an option is only ever its whole name."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit 2, as for every other bad input
         self.exit(EXIT_USAGE, f"camview: {message} (see camview --help)\n")
 
@@ -148,9 +155,9 @@ USAGE = """camview [window] [options]
        camview render SOURCE [-o OUTPUT] [--json PATH] [--map PATH.npy] [options]
        camview evaluate DATASET [--json PATH] [--report PATH.html] [options]
        camview models
-       camview inspect MODEL [--labels FILE] [--layers [--json PATH]]
-       camview filters MODEL [--layer L] -o filters.png [--npy kernels.npy] [--max N]
-       camview dream MODEL --target CLASS -o out.png [--json PATH] [--steps N] [--size PX]"""
+       camview inspect [MODEL] [--labels FILE] [--layers [--json PATH]]
+       camview filters [MODEL] [--layer L] -o filters.png [--npy kernels.npy] [--max N]
+       camview dream [MODEL] --target CLASS -o out.png [--json PATH] [--steps N] [--size PX]"""
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -194,6 +201,7 @@ def _add_evaluate_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from camview.models import DEFAULT_MODEL
     from camview.models.formats import MODEL_HELP
 
     parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
@@ -237,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="what camview understands of a model: input, "
                              "preprocessing, read layer, head, layers for --layer, classes")
-    inspect.add_argument("model", help=MODEL_HELP)
+    inspect.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                         help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
     _add_loading_options(inspect)
     inspect.add_argument("--layers", action="store_true",
                          help="every layer (also inside a nested base): type, output shape at "
@@ -253,13 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_network_parsers(sub) -> None:
     """`camview filters` and `camview dream`: inside the network (camview.network)."""
+    from camview.models import DEFAULT_MODEL
     from camview.models.formats import MODEL_HELP
     from camview.network.dream import DEFAULT_SIZE, DEFAULT_STEPS
     from camview.network.filters import DEFAULT_MAX
 
     filters = sub.add_parser("filters", help="a convolution's kernels as a picture (the first "
                                              "one's in colour)")
-    filters.add_argument("model", help=MODEL_HELP)
+    filters.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                         help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
     filters.add_argument("--layer", default=None,
                          help="the convolution (default the first; base/layer inside a nested "
                               "base)")
@@ -273,7 +284,8 @@ def _add_network_parsers(sub) -> None:
 
     dream = sub.add_parser("dream", help="a picture grown to excite one class (activation "
                                          "maximisation)")
-    dream.add_argument("model", help=MODEL_HELP)
+    dream.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                       help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
     dream.add_argument("--target", default=None, help="the class (label, synonym or index)")
     dream.add_argument("--layer", default=None,
                        help="with --channel: excite one channel of this layer instead")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 from helpers import REPO
 
@@ -145,3 +146,21 @@ def test_read_only_folder_says_permission(tmp_path):
     finally:
         folder.chmod(0o755)
     assert f"no permission to write in folder {folder}" in done.stderr, done.stderr
+
+
+def test_an_option_is_only_ever_its_whole_name(capsys):
+    """argparse's prefix matching took `inspect M --layer X` as `--layers`."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["render", "demo", "--fram", "1", "--json", "x.json"])
+    assert exit_status.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unrecognized arguments: --fram 1" in err
+
+
+def test_the_network_commands_default_to_the_built_in_model(tmp_path):
+    from camview.models import DEFAULT_MODEL
+
+    assert main(["filters", "-o", str(tmp_path / "f.png")]) == 0
+    assert cv2.imread(str(tmp_path / "f.png")) is not None
+    args = build_parser().parse_args(["dream", "--target", "tabby", "-o", "d.png"])
+    assert args.model == DEFAULT_MODEL
