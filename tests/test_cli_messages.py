@@ -97,10 +97,15 @@ def test_path_under_a_file(tmp_path):
     assert "notes.txt is a file, not a folder" in message
 
 
-def test_missing_parent_folder_is_made(tmp_path):
+def test_a_missing_folder_is_refused_not_made(tmp_path):
+    """A typo in a path must not make folders anywhere (-o /nonexist/x.png made /nonexist):
+    as ffmpeg does, the folder of an output must exist; an output folder itself is made."""
     out = tmp_path / "new" / "deeper" / "out.png"
-    assert check_writable(out) == out
-    assert out.parent.is_dir() and not out.exists()
+    with pytest.raises(OutputError, match=r"folder .*new/deeper does not exist"):
+        check_writable(out)
+    assert not (tmp_path / "new").exists()
+    frames = tmp_path / "frames"
+    assert check_writable(frames, folder=True) == frames and frames.is_dir()
 
 
 def test_ordinary_folder_is_on_a_disk(tmp_path):

@@ -299,7 +299,8 @@ def check_writable(path: str | Path, *, inputs: Iterable[str | Path] = (),
 
     `inputs`: every file and folder the command reads (see :func:`input_overwritten`).
     `folder`: True for a folder output, False for a file, None to go by the name (no suffix
-    and not an existing file: a folder).
+    and not an existing file: a folder). The folder an output is written in must exist; an
+    output folder itself is made.
     """
     path = Path(path)
     overwritten = input_overwritten(path, inputs)
@@ -310,6 +311,12 @@ def check_writable(path: str | Path, *, inputs: Iterable[str | Path] = (),
     blocker = _blocking_file(path)
     if blocker is not None:
         raise OutputError(f"cannot write {path}: {blocker} is a file, not a folder")
+    where = path.parent if str(path.parent) else Path(".")
+    if not where.is_dir():
+        # As ffmpeg does: a typo in a path must not make folders anywhere (/nonexist/x.png
+        # made /nonexist). An output folder itself is made, in a folder that exists.
+        raise OutputError(f"cannot write {path}: folder {where} does not exist (create it "
+                          "first)")
     if folder:
         if path.exists() and not path.is_dir():
             raise OutputError(f"output folder {path} is a file: give a folder, or a file name "
@@ -318,8 +325,7 @@ def check_writable(path: str | Path, *, inputs: Iterable[str | Path] = (),
         return path
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    _probe_folder(parent, f"cannot write {path}")
+    _probe_folder(where, f"cannot write {path}")
     _probe_file(path)
     if not path.exists() or path.is_file():  # a device or a pipe is written directly
         refuse_busy(path)
