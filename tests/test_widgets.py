@@ -22,7 +22,8 @@ from camview.app.widgets import (
     patterns,
 )
 from camview.app.window import MainWindow
-from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, separator_width
+from camview.drawing.layout import separator_width
+from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
 from camview.errors import CamviewError
 from camview.maps import METHODS
 from camview.models import model_names
