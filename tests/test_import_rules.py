@@ -158,3 +158,38 @@ def test_no_two_modules_share_a_file_name():
             seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE)))
     shared = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not shared, f"module names used twice: {shared}"
+
+
+def _imports_qt_widgets(path: Path) -> bool:
+    """Whether `path` imports PyQt6.QtWidgets: what makes a module a view, not a model."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            if any(a.name.startswith("PyQt6.QtWidgets") for a in node.names):
+                return True
+        elif isinstance(node, ast.ImportFrom):
+            if (node.module or "").startswith("PyQt6.QtWidgets"):
+                return True
+            if node.module == "PyQt6" and any(a.name == "QtWidgets" for a in node.names):
+                return True
+    return False
+
+
+def test_the_session_imports_no_widget_module():
+    """camview/app/session.py is the window's model: neither it nor any camview module it
+    imports, however indirectly, may import a widget (PyQt6.QtWidgets), so the session can be
+    read, and tested, without the views."""
+    start = "camview.app.session"
+    seen, todo, widgets = {start}, [start], []
+    while todo:
+        module = todo.pop()
+        path = PACKAGE.parent / Path(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        if not path.exists():
+            continue
+        if _imports_qt_widgets(path):
+            widgets.append(module)
+        for target in _imports(path, module):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    assert not widgets, f"the session reaches these widget modules: {sorted(widgets)}"

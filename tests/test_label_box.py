@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from camview.drawing.overlay import LABEL_BOX_MAX_FRACTION, OverlayStyle, draw_labels, render_view
+from camview.drawing.overlay import OverlayStyle, render_view
+from camview.drawing.text import LABEL_BOX_MAX_FRACTION, draw_labels
 
 GREY = 200
 

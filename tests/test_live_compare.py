@@ -11,7 +11,8 @@ import pytest
 from helpers import chelsea_pan, skimage_bgr, write_video
 from live_hosts import LoaderOnly, run_inference, wait_for
 
-from camview.drawing.overlay import SEPARATOR_COLOUR, OverlayStyle, compose_grid, grid_shape
+from camview.drawing.layout import SEPARATOR_COLOUR, compose_grid, grid_shape
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError
 from camview.live import (
     FOLLOW,

@@ -9,19 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camview.drawing import overlay
-from camview.drawing.overlay import (
-    COLORMAPS,
-    OverlayStyle,
-    compose_blend,
-    compose_layout,
-    compose_matlab,
-    draw_banner,
-    draw_labels,
-    ramped_table,
-    render_view,
-    separator_width,
-)
+from camview.drawing import colour as colouring
+from camview.drawing.colour import COLORMAPS, compose_blend, compose_matlab, ramped_table
+from camview.drawing.layout import compose_layout, separator_width
+from camview.drawing.overlay import OverlayStyle, render_view
+from camview.drawing.text import draw_banner, draw_labels
+from camview.drawing.upsample import upsample_map
 from camview.errors import SourceError
 from camview.maps.validity import map_problem, normalise
 from camview.sources.images import to_bgr8
@@ -85,7 +78,7 @@ def test_matlab_style_equals_the_float_recipe(photo, size, threshold):
     out = compose_matlab(frame, cam, threshold)
     assert out.shape == frame.shape and out.dtype == np.uint8
     # The colour index agrees except at float rounding ties (float32 here, float64 there).
-    index, _ = overlay._index_map(normalise(cam), size, threshold, exact=True)
+    index, _ = colouring._index_map(normalise(cam), size, threshold, exact=True)
     differ = index != ref_index
     assert differ.mean() < 1e-4
     # Where the index agrees, every output value is within one grey level.
@@ -128,8 +121,8 @@ def test_matlab_fallback_path_matches_the_recipe(monkeypatch):
     # the black pixels' gray/2 = 0, its range (128) is under the colour's 130: the scaled
     # colour table would pass 255, so the float fallback runs.
     calls = []
-    fallback = overlay._matlab_float
-    monkeypatch.setattr(overlay, "_matlab_float", lambda *a: calls.append(1) or fallback(*a))
+    fallback = colouring._matlab_float
+    monkeypatch.setattr(colouring, "_matlab_float", lambda *a: calls.append(1) or fallback(*a))
     cam = np.array([[0.0, 0.51, 0.51, 1.0]]).repeat(2, axis=0)
     frame = np.zeros((2, 4, 3), np.uint8)
     frame[:, 0] = 255
@@ -144,7 +137,7 @@ def test_blend_style():
     frame = np.full((40, 60, 3), (10, 100, 200), np.uint8)
     cam = gaussian(5, 5, 2, 2, 1.0)
     out = compose_blend(frame, cam, alpha=0.5, threshold=0.3)
-    n = overlay.upsample_map(normalise(cam), (60, 40))
+    n = upsample_map(normalise(cam), (60, 40))
     np.testing.assert_array_equal(out[n < 0.3], frame[n < 0.3])  # untouched
     index = np.rint(n * 255).astype(np.uint8)
     jet = cv2.applyColorMap(index, cv2.COLORMAP_JET)
@@ -339,7 +332,7 @@ def test_upsampling_is_bicubic_and_smooth():
         small = rng.random((7, 9)).astype(np.float32)
         cubic = np.clip(cv2.resize(small, size, interpolation=cv2.INTER_CUBIC), small.min(),
                         small.max())
-        ours = overlay.upsample_map(small, size)
+        ours = upsample_map(small, size)
         # Within 1.5 % of the range of a full bicubic resize, never outside the map's range.
         assert np.abs(ours - cubic).max() < 0.015 * np.ptp(small)
         assert ours.min() >= small.min() and ours.max() <= small.max()
@@ -353,7 +346,7 @@ def test_upsampling_is_bicubic_and_smooth():
     # The same in the map itself: the slope jumps at the cell edges only when bilinear.
     small = rng.random((7, 9)).astype(np.float32)
     for up, limit in ((cv2.resize(small, size, interpolation=cv2.INTER_LINEAR), None),
-                      (overlay.upsample_map(small, size), 0.25)):
+                      (upsample_map(small, size), 0.25)):
         jumps = np.abs(np.diff(up, n=2, axis=1)).max() / (np.abs(np.diff(up, axis=1)).max())
         if limit is None:
             linear_jump = jumps
@@ -363,5 +356,5 @@ def test_upsampling_is_bicubic_and_smooth():
 
 def test_a_saliency_sized_map_is_resized_directly():
     big = np.random.default_rng(0).random((224, 299)).astype(np.float32)
-    out = overlay.upsample_map(big, (640, 480))
+    out = upsample_map(big, (640, 480))
     np.testing.assert_allclose(out, cv2.resize(big, (640, 480)), atol=1e-6)

@@ -11,7 +11,7 @@ from scipy.stats import t
 
 from camview.checks.faithfulness import RANDOM, confidence_changes, random_map, score_maps
 from camview.cli import main
-from camview.drawing.overlay import upsample_map
+from camview.drawing.upsample import upsample_map
 from camview.maps import make_method
 from camview.sets.evaluation import mean_interval
 

@@ -9,20 +9,18 @@ from PyQt6.QtCore import QObject, QPoint, Qt, QUrl, pyqtSlot
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import QComboBox, QToolTip, QVBoxLayout, QWidget
 
+from camview.app.class_pickers import TargetPicker
+from camview.app.control_panel import ControlPanel
+from camview.app.file_patterns import patterns
 from camview.app.saved_settings import (
     Options,
 )
+from camview.app.status_line import COPIED, StatusMessage
+from camview.app.view_area import ViewArea
 from camview.app.view_output import ViewOutput
-from camview.app.widgets import (
-    COPIED,
-    ControlPanel,
-    StatusMessage,
-    TargetPicker,
-    ViewArea,
-    patterns,
-)
 from camview.app.window import MainWindow
-from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle, separator_width
+from camview.drawing.layout import separator_width
+from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
 from camview.errors import CamviewError
 from camview.maps import METHODS
 from camview.models import model_names

@@ -1,6 +1,6 @@
 """The window's Network dock, headless, on the real video and model: the summary of the model
 shown, the filters of a chosen convolution, and a picture grown on demand with progress,
-Cancel and Save (camview.app.inside_dock)."""
+Cancel and Save (camview.app.network_dock)."""
 
 from __future__ import annotations
 

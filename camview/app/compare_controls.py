@@ -25,8 +25,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camview.app.class_pickers import TargetPicker
+from camview.app.image_view import ImageView
 from camview.app.session import Session
-from camview.app.widgets import ImageView, TargetPicker, signals_blocked
+from camview.app.signal_blocking import signals_blocked
 from camview.errors import CamviewError, for_window
 from camview.live import FOLLOW, PRESETS, RIVAL, CompareSpec, Result
 from camview.live.compare import live_methods, preset_title

@@ -1,5 +1,5 @@
-"""The window's one on-demand job at a time (a slow map, scores, a sanity check, …) and the bar
-in the status line that shows it.
+"""The window's one on-demand job at a time (a slow map, scores, a sanity check, …); the bar
+in the status line that shows it is camview.app.job_bar.
 
 camview.live.ondemand's JobRunner calls back on its worker thread; Jobs turns those calls into
 signals, so each outcome reaches its caller on the GUI thread. Every part submits through the
@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, Qt, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PyQt6.QtCore import QObject, pyqtSignal
 
 from camview.live.ondemand import Job, JobRunner, Work
 
@@ -87,35 +86,3 @@ class Jobs(QObject):
             self.failed.emit(value)
         else:
             on_cancelled(newest)
-
-
-class JobBar(QWidget):
-    """What runs on demand, how far it is, and a Cancel button (in the status bar)."""
-
-    def __init__(self, jobs: Jobs, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setFixedWidth(160)
-        self.bar.setTextVisible(True)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.label)
-        row.addWidget(self.bar)
-        row.addWidget(self.cancel)
-        self.hide()
-        jobs.started.connect(self.start)
-        jobs.progressed.connect(self.progress)
-        jobs.ended.connect(self.hide)
-
-    def start(self, what: str) -> None:
-        self.label.setText(what)
-        self.bar.setRange(0, 0)  # busy until the first progress report
-        self.show()
-
-    def progress(self, done: int, total: int) -> None:
-        self.bar.setRange(0, max(1, total))
-        self.bar.setValue(done)
-        self.bar.setFormat(f"{done}/{total}")

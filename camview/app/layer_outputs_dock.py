@@ -10,9 +10,9 @@ from __future__ import annotations
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from camview.app.network_controls import fill_layers, layer_combo
+from camview.app.image_view import ImageView
+from camview.app.layer_picker import fill_layers, layer_combo
 from camview.app.session import Session, keys_text
-from camview.app.widgets import ImageView
 from camview.live.layer_outputs_worker import LayerOutputs, LayerView
 from camview.models import CamModel
 from camview.network.layer_outputs import CHANNEL_COUNTS

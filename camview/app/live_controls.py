@@ -13,8 +13,9 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QComboBox, QFileDialog
 
+from camview.app.control_panel import OPEN_MODEL_FILE, ControlPanel
 from camview.app.session import Session
-from camview.app.widgets import OPEN_MODEL_FILE, ControlPanel, signals_blocked
+from camview.app.signal_blocking import signals_blocked
 from camview.drawing.scale import SCALE_HELP
 from camview.live import Result
 from camview.maps import METHODS

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from camview.drawing.layout import compose_layout
 from camview.drawing.output_files import check_writable
-from camview.drawing.overlay import compose_layout
 from camview.drawing.writers import VideoWriter
 from camview.errors import CamviewError, for_window
 from camview.sources import DEFAULT_FPS

@@ -13,7 +13,7 @@ from PyQt6.QtWidgets import QComboBox, QFormLayout
 
 from camview.app.saved_settings import COMMAND_LINE, SAVED
 from camview.app.session import Session
-from camview.app.widgets import signals_blocked
+from camview.app.signal_blocking import signals_blocked
 from camview.models.runtimes import OPENVINO, RUNTIMES, default_runtime
 
 

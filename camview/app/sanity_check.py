@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
+from camview.app.image_view import ImageView
 from camview.app.session import Session
-from camview.app.widgets import ImageView
 from camview.checks.sanity import SanityResult, figure, sanity_check
 from camview.maps import METHODS
 

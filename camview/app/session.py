@@ -43,8 +43,9 @@ from camview.app.saved_settings import (
     open_settings,
     remembered_preprocess,
 )
+from camview.app.signal_blocking import signals_blocked
+from camview.app.status_hold import ERROR_HOLD_S, NOTICE_HOLD_S
 from camview.app.view_output import ViewOutput
-from camview.app.widgets import ERROR_HOLD_S, signals_blocked
 from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, for_window
 from camview.live import PRESETS, CompareSpec, ErrorKind, Pipeline, Result
@@ -54,7 +55,6 @@ from camview.models.preprocess import AUTO
 from camview.sources import Frame, Source
 
 PRESENTATION_LABEL_SCALE = 1.8
-NOTICE_HOLD_S = 12.0
 
 
 def keys_text(keys: list[QKeySequence]) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
+from camview.app.file_patterns import patterns
 from camview.app.session import Session
-from camview.app.widgets import patterns
 from camview.sources import DEMO_SPEC, VIDEO_EXTENSIONS
 from camview.sources.images import IMAGE_SUFFIXES
 

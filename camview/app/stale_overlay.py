@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from camview.app.session import Session
-from camview.app.widgets import ViewArea
+from camview.app.view_area import ViewArea
 from camview.sources import Frame, Pacing, Source
 
 #: How bright the waiting photo is shown (of full brightness).

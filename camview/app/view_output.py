@@ -17,7 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QStandardPaths
 
 from camview.app.recorder import Recorder
-from camview.drawing.overlay import compose_layout
+from camview.drawing.layout import compose_layout
 from camview.drawing.writers import write_image
 from camview.errors import OutputError
 

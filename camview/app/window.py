@@ -3,9 +3,10 @@
 It builds the session (camview.app.session: what the parts share, a signal per fact) and
 hands each part the session and the widgets that part owns: the live controls
 (live_controls), compare (compare_controls), slow maps on the frozen frame (frozen_frame),
-scores, the sanity check (sanity_check), the network controls (network_controls), the
-runtime (runtime_controls), layer outputs (layer_outputs_dock), the Network dock
-(inside_dock: summary, filters, what excites a class), recording and snapshots
+scores, the sanity check (sanity_check), the layer and preprocessing pickers
+(layer_preprocess_controls), the runtime (runtime_controls), layer outputs
+(layer_outputs_dock), the Network dock (network_dock: summary, filters, what excites a
+class), recording and snapshots
 (recording_controls), sources (source_controls), settings (settings_menu), the dimmed
 waiting still (stale_overlay) and the labelled set (labelled_set). Here are only the views,
 the panel, the menus from the parts' actions, presentation mode, the readout and the
@@ -29,23 +30,26 @@ from PyQt6.QtWidgets import (
 
 from camview.app.actions import add_menus, shortcut_rows, show_shortcuts
 from camview.app.compare_controls import CompareControls
+from camview.app.control_panel import ControlPanel
 from camview.app.frozen_frame import FrozenFrameMaps
-from camview.app.inside_dock import InsideNetworkDock
-from camview.app.jobs import JobBar
+from camview.app.job_bar import JobBar
 from camview.app.labelled_set.controller import SetMode
 from camview.app.layer_outputs_dock import LayerOutputsDock
+from camview.app.layer_preprocess_controls import LayerPreprocessControls
 from camview.app.live_controls import LiveControls
-from camview.app.network_controls import NetworkControls
+from camview.app.network_dock import NetworkDock
 from camview.app.recording_controls import RecordingControls
 from camview.app.runtime_controls import RuntimeControls
 from camview.app.sanity_check import SanityCheck
 from camview.app.saved_settings import Options, saved_changes, saved_geometry
 from camview.app.scores import Scores
-from camview.app.session import NOTICE_HOLD_S, Session, is_on_demand
+from camview.app.session import Session, is_on_demand
 from camview.app.settings_menu import RESET_MENU, SettingsMenu
 from camview.app.source_controls import SourceControls
 from camview.app.stale_overlay import StaleOverlay
-from camview.app.widgets import ControlPanel, StatusMessage, ViewArea
+from camview.app.status_hold import NOTICE_HOLD_S
+from camview.app.status_line import StatusMessage
+from camview.app.view_area import ViewArea
 from camview.models import CamModel
 from camview.sources import DEMO_SPEC, Frame, Source
 
@@ -81,12 +85,12 @@ class MainWindow(QMainWindow):
         self.sets = SetMode(s)  # a labelled set's view, stacked over the live views
         self.compare = CompareControls(s, self.views.overlay)
         self.frozen = FrozenFrameMaps(s)
-        self.network = NetworkControls(s, self.panel.network_form)
+        self.network = LayerPreprocessControls(s, self.panel.network_form)
         self.runtime = RuntimeControls(s, self.panel.network_form)
         self.scores = Scores(s, self)
         self.sanity = SanityCheck(s, self)
         self.layers_dock = LayerOutputsDock(s, self)
-        self.inside = InsideNetworkDock(s, self)
+        self.inside = NetworkDock(s, self)
         self.message = StatusMessage()
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet("color: #d00; font-weight: bold;")

@@ -2,7 +2,7 @@
 2018, "RISE").
 
 Pixels of the network input are ranked by the map (resized to the input as the overlay
-draws it, camview.drawing.overlay.upsample_map), most salient first. Then, in STEPS equal steps:
+draws it, camview.drawing.upsample.upsample_map), most salient first. Then, in STEPS equal steps:
 
 - **deletion**: the top-ranked fraction of pixels is *removed*, i.e. replaced by mid-grey
   (the preprocessed colour of (128, 128, 128), as occlusion uses), from 0 % to 100 %;
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camview.drawing.overlay import upsample_map
+from camview.drawing.upsample import upsample_map
 from camview.maps import BatchedForward, Progress
 from camview.maps.perturbation import mid_grey
 from camview.models.base import CamModel

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camview.drawing.overlay import compose_blend, compose_grid, draw_banner
+from camview.drawing.colour import compose_blend
+from camview.drawing.layout import compose_grid
+from camview.drawing.text import draw_banner
 from camview.maps import Cancelled, make_method, method_class
 from camview.models.base import CamModel
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from camview.drawing.overlay import OverlayStyle, compose_grid, render_view
+from camview.drawing.layout import compose_grid
+from camview.drawing.overlay import OverlayStyle, render_view
 from camview.drawing.scale import MapScale
 from camview.maps import MapResult
 from camview.models import CamModel

@@ -14,13 +14,16 @@ window turns them into signals (camview.app.bridge), a benchmark can use them di
     ...
     pipe.stop()
 
-The rooms: mailbox (Delivery, Mailbox), metrics (RateMeter, Percentiles, Stats), capture (the
-capture thread and its pacing), inference (the inference thread, Smoother, Config, Result),
-loader (the loader thread and its jobs), compare (several panels of one frame: methods side
-by side, a second class or a second model), kinds (ErrorKind) and pipeline (the
-controller). Each worker sees the Pipeline only through a small Protocol of what it calls
-(CaptureHost, InferenceHost, LoaderHost), so a worker can be run, and tested, without the
-rest.
+The modules: mailbox (Delivery, Mailbox), metrics (RateMeter, Percentiles, Stats), capture
+(the capture thread and its pacing), inference (the inference thread, Smoother, Config,
+Result), loader (the loader thread and its jobs), compare (several panels of one frame:
+methods side by side, a second class or a second model), error_kind (ErrorKind: which kind
+of fault an on_error message reports, so a caller can react), callbacks (a worker's
+callback that fails is logged, not the end of its thread), ondemand (slow work beside the
+live loop, one job at a time), layer_outputs_worker (a layer's channels, live) and pipeline
+(the controller). Each worker sees the Pipeline only through a small Protocol of what it
+calls (CaptureHost, InferenceHost, LoaderHost), so a worker can be run, and tested, without
+the rest.
 
 May import: everything below it but the commands (errors, labels, sources, models,
 maps, drawing, network, checks, sets). No Qt.

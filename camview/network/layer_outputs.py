@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from camview.drawing.overlay import resolve_colormap
+from camview.drawing.colour import resolve_colormap
 from camview.models import CamModel
 
 #: Channel counts the panel offers (the first N channels of the layer).

@@ -183,7 +183,7 @@ def summary_html(summary: dict, method_title: str, mistakes: int, shown: int,
 def legend_html(colormap: str, threshold: float) -> str:
     """What the map colours mean: the colormap's own table, weakest to strongest, as a CSS
     gradient (no picture: the page's pictures are the photos and maps)."""
-    from camview.drawing.overlay import resolve_colormap
+    from camview.drawing.colour import resolve_colormap
 
     ramp = np.arange(256, dtype=np.uint8)[None]
     table = cv2.applyColorMap(ramp, resolve_colormap(colormap))[0]  # BGR per value

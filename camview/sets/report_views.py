@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camview.drawing.overlay import compose_blend
+from camview.drawing.colour import compose_blend
 
 #: A palette readable on white (Tableau 10); classes beyond it are grey.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",

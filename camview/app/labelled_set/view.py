@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camview.app.image_view import ImageView
 from camview.app.labelled_set.overview import SetOverview
 from camview.app.labelled_set.table import (
     CONFIDENCE,
@@ -41,7 +42,7 @@ from camview.app.labelled_set.table import (
     percent,
 )
 from camview.app.labelled_set.worker import Pair
-from camview.app.widgets import ImageView, signals_blocked
+from camview.app.signal_blocking import signals_blocked
 from camview.models import REGISTRY
 from camview.sets.dataset import LabelledSet
 from camview.sets.evaluation import Tally

@@ -21,7 +21,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camview.drawing.explain import Explanation, describe, draw
-from camview.drawing.overlay import OverlayStyle, compose_grid, separator_width, title_bar
+from camview.drawing.layout import compose_grid, separator_width, title_bar
+from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, for_window
 from camview.maps import Cancelled, Method
 from camview.models import CamModel

@@ -26,8 +26,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camview.app.image_view import ImageView
 from camview.app.session import Session, keys_text
-from camview.app.widgets import ImageView, signals_blocked
+from camview.app.signal_blocking import signals_blocked
 from camview.drawing.writers import write_image
 from camview.errors import CamviewError, for_window
 from camview.models import CamModel
@@ -51,7 +52,7 @@ def _row(*widgets: QWidget) -> QHBoxLayout:
     return row
 
 
-class InsideNetworkDock(QDockWidget):
+class NetworkDock(QDockWidget):
     """Tabs: summary (text), filters (layer, count, grid), dream (class, steps, go, save)."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
