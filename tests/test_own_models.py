@@ -420,3 +420,44 @@ def test_readme_fine_tuning_example_runs(tmp_path, monkeypatch, capsys):
     assert doc["preprocess"] == "raw"
     assert doc["frames"][0]["top"][0]["label"] in ("cat", "dog")
     assert (tmp_path / "photo_cam.png").is_file() and (tmp_path / "photo_inner.png").is_file()
+
+
+# -- heads after a global pooling that keeps its dims (MobileNetV3's) --------------------------
+
+def test_a_head_of_1x1_convolutions_after_pooling_reads_the_map_before_the_pooling(tmp_path):
+    """keras.applications.MobileNetV3Small: GAP(keepdims) -> 1x1 convs -> flatten. camview
+    read the 1x1 logits as its map, so every map was flat; the read layer is the last one
+    with a spatial extent, and Grad-CAM there is the textbook one."""
+    keras_model = keras.applications.MobileNetV3Small(input_shape=(64, 64, 3), weights=None,
+                                                      classes=5, include_preprocessing=False)
+    model = load_model(_save(keras_model, tmp_path / "v3.keras"))
+    read = keras_model.get_layer(model.read_layer.split("/")[-1])
+    assert tuple(read.output.shape[1:3]) == (2, 2)
+    assert model.head is HeadKind.GRADIENT_ONLY  # hard-swish between the two 1x1 convs
+    batch = model.prepare(FRAME)
+    result = make_method("gradcam", model).explain(batch, 2)
+    split = keras.Model(keras_model.inputs, [read.output, keras_model.get_layer("logits").output])
+    x = tf.constant(batch)
+    with tf.GradientTape() as tape:
+        a, logits = split(x, training=False)
+        score = logits[0, 0, 0, 2]
+    g = tape.gradient(score, a)[0].numpy()
+    expected = np.maximum((a[0].numpy() * g.mean(axis=(0, 1))).sum(-1), 0)
+    np.testing.assert_allclose(result.cam, expected, rtol=1e-3, atol=1e-5)
+
+
+def test_pooling_that_keeps_its_dims_then_a_linear_1x1_convolution_is_a_dense_head(tmp_path):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="features")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = keras.layers.Conv2D(4, 1, name="classes")(x)
+    outputs = keras.layers.Softmax()(keras.layers.Flatten()(x))
+    keras_model = keras.Model(inputs, outputs)
+    model = load_model(_save(keras_model, tmp_path / "conv_head.keras"))
+    assert model.read_layer == "features" and model.head is HeadKind.FC
+    kernel = keras_model.get_layer("classes").kernel.numpy()[0, 0]
+    np.testing.assert_array_equal(model.fc_weights, kernel)
+    batch = model.prepare(FRAME)
+    a = forward(model, batch).features
+    cam = make_method("cam", model).explain(batch, 1).cam
+    np.testing.assert_allclose(cam, a @ kernel[:, 1], rtol=1e-4, atol=1e-5)

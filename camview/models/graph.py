@@ -320,10 +320,12 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
         last.activation = keras.activations.linear
     binary = int(scores.shape[-1]) == 1
 
-    # Walk back to the first spatial tensor, remembering the head layers on the way.
+    # Walk back to the first tensor with a spatial extent, remembering the head layers on the
+    # way: past a global pooling that keeps its dims and the 1x1 convolutions after it
+    # (MobileNetV3's head), whose 1x1 outputs have no map to show.
     head_layers = []
     tensor = scores
-    while len(tensor.shape) != 4:
+    while len(tensor.shape) != 4 or _after_kept_pooling(tensor):
         op, inputs = _producer(tensor)
         if len(inputs) != 1:
             break
@@ -362,17 +364,50 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
     return Head("/".join(path), kind, fc, feature_model, auto_name)
 
 
-def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:
+def _after_kept_pooling(tensor) -> bool:
+    """A 1x1 map that a global pooling keeping its dims made, directly or through 1x1
+    layers after it: a pooled vector shaped as a map, part of the head. (A feature map that
+    is 1x1 because the input is small is not: it is still the map, however coarse.)"""
     import keras
 
-    core = [layer for layer in head_layers if not isinstance(layer, _pass_through())]
+    global_pooling = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+    while len(tensor.shape) == 4 and tuple(tensor.shape[1:3]) == (1, 1):
+        op, inputs = _producer(tensor)
+        if isinstance(op, global_pooling):
+            return True
+        if len(inputs) != 1:
+            return False
+        tensor = inputs[0]
+    return False
+
+
+def _dense_kernel(layer) -> np.ndarray | None:
+    """The (inputs, classes) kernel of a linear dense layer, or of a 1x1 convolution applied
+    to a pooled 1x1 map (the same product); None for anything else."""
+    import keras
+
+    if getattr(getattr(layer, "activation", None), "__name__", "linear") != "linear":
+        return None
+    if isinstance(layer, keras.layers.Dense):
+        return np.asarray(layer.kernel.numpy(), dtype=np.float32)
+    if isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (1, 1) and (
+            layer.groups == 1):
+        kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)
+        return kernel.reshape(kernel.shape[-2], kernel.shape[-1])
+    return None
+
+
+def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:
+    """DIRECT: global average pooling alone; FC: pooling then one linear dense layer (or a
+    1x1 convolution on the pooled map, then a flatten); else GRADIENT_ONLY."""
+    import keras
+
+    shaping = (keras.layers.Flatten, keras.layers.Reshape)
+    core = [layer for layer in head_layers if not isinstance(layer, _pass_through() + shaping)]
     if not core or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
-        return HeadKind.GRADIENT_ONLY, None
-    if getattr(core[0], "keepdims", False):
         return HeadKind.GRADIENT_ONLY, None
     if len(core) == 1 and features.shape[-1] == scores.shape[-1]:
         return HeadKind.DIRECT, None
-    if (len(core) == 2 and isinstance(core[1], keras.layers.Dense)
-            and getattr(core[1].activation, "__name__", "") == "linear"):
-        return HeadKind.FC, np.asarray(core[1].kernel.numpy(), dtype=np.float32)
+    if len(core) == 2 and (kernel := _dense_kernel(core[1])) is not None:
+        return HeadKind.FC, kernel
     return HeadKind.GRADIENT_ONLY, None
