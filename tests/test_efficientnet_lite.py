@@ -108,7 +108,7 @@ def test_camview_reads_head_activation_with_fc_weights(model, state_dict):
     head = analyse_head(model)
     assert head.read_layer == "head_activation"
     assert head.kind is HeadKind.FC
-    np.testing.assert_array_equal(head.fc_weights, state_dict["_fc.weight"].T)
+    np.testing.assert_array_equal(head.dense.numpy(), state_dict["_fc.weight"].T)
 
 
 def test_random_weights_build_runs_any_size():

@@ -13,6 +13,7 @@ from camview.checks.sanity import (
     _head_names,
     cascade,
     copy_model,
+    randomise,
     sanity_check,
     spearman,
     ssim,
@@ -118,3 +119,33 @@ def test_window_sanity_check_shows_the_figure(qtbot, window):
     # The figure: 3 methods x (original + 5 steps) panels of the frame shown.
     picture = dialog.view.image
     assert picture is not None and picture.shape[1] > 2 * picture.shape[0]
+
+
+def test_every_method_reads_the_weights_the_model_has_now():
+    """Each layer of a small fc-head network randomised in turn: every method's map changes
+    with every layer it depends on (all of them, but the head for Eigen-CAM, which reads the
+    activations alone). CAM read its dense weights once at load and RISE reused the masked
+    passes of the same input, so their sanity rows after a step were the trained model's."""
+    import keras
+    from helpers import tiny_cam_model, tiny_input
+
+    from camview.maps import METHODS, make_method
+
+    inputs = keras.Input((20, 24, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="stem")(inputs)
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="features")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = tiny_cam_model(keras.Model(inputs, outputs))
+    batch = tiny_input(model)
+    rng = np.random.default_rng(0)
+    unchanged = []
+    for layer_name in ("head", "features", "stem"):
+        copy = copy_model(model)
+        methods = {name: make_method(name, copy) for name in METHODS}
+        before = {name: m.explain(batch, 1).cam for name, m in methods.items()}
+        randomise(copy.keras_model.get_layer(layer_name), rng)
+        for name, method in methods.items():
+            if np.allclose(method.explain(batch, 1).cam, before[name], rtol=1e-5, atol=1e-7):
+                unchanged.append(f"{name} after {layer_name}")
+    assert unchanged == ["eigencam after head"], "maps that ignored a randomised layer"

@@ -58,5 +58,5 @@ class CAM(Method):
 
         if self.model.head is HeadKind.DIRECT:
             return tf.gather(features, c, axis=2)  # the class's own channel
-        row = tf.gather(tf.constant(self.model.fc_weights), c, axis=1)
+        row = tf.gather(self.model.dense.tensor(), c, axis=1)
         return tf.tensordot(features, row, axes=[[2], [0]])

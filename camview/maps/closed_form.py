@@ -50,7 +50,7 @@ def closed_form_gradient(model: CamModel, features, c):
     if model.head is HeadKind.DIRECT:
         row = tf.one_hot(c, shape[2], dtype=features.dtype)
     else:
-        row = tf.gather(tf.constant(model.fc_weights), c, axis=1)
+        row = tf.gather(model.dense.tensor(), c, axis=1)
     return tf.broadcast_to(row / positions, shape)
 
 

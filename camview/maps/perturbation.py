@@ -298,9 +298,11 @@ class RISE(PerturbationMethod):
 
         # The masked inputs' probabilities of every class, kept for the last input: another
         # class of the same frame (a pinned class, the second map, the pointing game's
-        # second object) needs no forward pass.
-        key = self.model.runtime.name.encode() + hashlib.blake2b(
-            np.ascontiguousarray(batch).tobytes(), digest_size=16).digest()
+        # second object) needs no forward pass. The input's own scores are in the key, so a
+        # model whose weights changed since (a sanity check's randomisation) is asked again.
+        digest = hashlib.blake2b(np.ascontiguousarray(batch).tobytes(), digest_size=16)
+        digest.update(np.ascontiguousarray(logits, dtype=np.float32).tobytes())
+        key = self.model.runtime.name.encode() + digest.digest()
         if self._last is None or self._last[0] != key:
             self._last = None
             self._last = (key, self.forward.probabilities(masked, self.masks, None, progress,

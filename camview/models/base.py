@@ -163,7 +163,7 @@ class CamModel:
         self.default_layer = head.default_layer  # found from the graph; CAM reads only it
         self.head = head.kind
         self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
-        self.fc_weights = head.fc_weights  # (k, classes) for an fc head, else None
+        self.dense = head.dense  # an fc head's weights, read live (DenseWeights), else None
         self.feature_model = head.feature_model  # input -> [read activations, scores]
         n_out = int(self.feature_model.outputs[1].shape[-1])
         if len(self.labels) != n_out:
@@ -179,6 +179,11 @@ class CamModel:
         self.runtime_requested = TENSORFLOW
         self.runtime_note: str | None = None  # why auto fell back to TensorFlow
         self.runtime_race_ms: dict[str, float] | None = None  # auto's timing, when it timed
+
+    @property
+    def fc_weights(self) -> np.ndarray | None:
+        """An fc head's weights now, (k, classes); None for other heads."""
+        return None if self.dense is None else self.dense.numpy()
 
     # -- forward runtime ---------------------------------------------------------------
     @cached_property

@@ -60,11 +60,40 @@ def _pooling() -> tuple[type, ...]:
     return (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 
+@dataclass(frozen=True)
+class DenseWeights:
+    """An fc head's weights as (k, classes), read from its layer whenever asked, never kept:
+    a sanity check randomises the layer after the model is loaded, and every map (CAM, the
+    closed forms) must see the weights the model has now.
+
+    `layer`: the Dense layer, or a 1x1 convolution on the pooled map; None for a binary
+    model whose one-channel map is pooled straight into its logit (weight 1). `binary`: the
+    one logit z shown as two classes [-z/2, +z/2] (module docstring).
+    """
+
+    layer: object | None
+    binary: bool = False
+
+    def tensor(self):
+        """TF ops; inside a compiled call a read of the layer's variable, not a copy."""
+        import tensorflow as tf
+
+        if self.layer is None:
+            w = tf.ones((1, 1), tf.float32)
+        else:
+            w = tf.cast(tf.convert_to_tensor(self.layer.kernel), tf.float32)
+            w = tf.reshape(w, (w.shape[-2], w.shape[-1]))  # a 1x1 kernel (1, 1, k, classes)
+        return tf.concat([-0.5 * w, 0.5 * w], axis=1) if self.binary else w
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self.tensor(), dtype=np.float32)
+
+
 @dataclass
 class Head:
     read_layer: str
     kind: HeadKind
-    fc_weights: np.ndarray | None
+    dense: DenseWeights | None
     feature_model: keras.Model
     default_layer: str | None = None  # the one found from the graph (CAM reads only it)
 
@@ -111,13 +140,14 @@ def _binary_scores_layer() -> type:
     return BinaryScores
 
 
-def _two_class(fc: np.ndarray | None, kind: HeadKind) -> tuple[HeadKind, np.ndarray | None]:
+def _two_class(dense: DenseWeights | None, kind: HeadKind
+               ) -> tuple[HeadKind, DenseWeights | None]:
     """The head of a binary model as two classes (module docstring)."""
     if kind is HeadKind.DIRECT:  # GAP of a one-channel map: the map is z's own
-        fc, kind = np.ones((1, 1), np.float32), HeadKind.FC
-    if fc is not None:
-        fc = np.concatenate([-0.5 * fc, 0.5 * fc], axis=1).astype(np.float32)
-    return kind, fc
+        return HeadKind.FC, DenseWeights(None, binary=True)
+    if dense is not None:
+        return kind, DenseWeights(dense.layer, binary=True)
+    return kind, None
 
 
 @dataclass(frozen=True)
@@ -349,19 +379,19 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
 
     path = resolve_layer(model, read_layer, title) if read_layer is not None else [auto_name]
     if path == [auto_name]:
-        kind, fc = _classify_head(head_layers, tensor, scores)
+        kind, dense = _classify_head(head_layers, tensor, scores)
         # A single input passed as itself, not a list: Keras warns when the structure differs.
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     else:
-        kind, fc = HeadKind.GRADIENT_ONLY, None
+        kind, dense = HeadKind.GRADIENT_ONLY, None
         inputs = keras.Input(batch_shape=tuple(model.inputs[0].shape),
                              dtype=model.inputs[0].dtype)
         scores, tensor = _run_split(model, inputs, path, final)
     if binary:
-        kind, fc = _two_class(fc, kind)
+        kind, dense = _two_class(dense, kind)
         scores = _binary_scores_layer()(name="binary_scores")(scores)
     feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
-    return Head("/".join(path), kind, fc, feature_model, auto_name)
+    return Head("/".join(path), kind, dense, feature_model, auto_name)
 
 
 def _after_kept_pooling(tensor) -> bool:
@@ -381,23 +411,20 @@ def _after_kept_pooling(tensor) -> bool:
     return False
 
 
-def _dense_kernel(layer) -> np.ndarray | None:
-    """The (inputs, classes) kernel of a linear dense layer, or of a 1x1 convolution applied
-    to a pooled 1x1 map (the same product); None for anything else."""
+def _is_dense(layer) -> bool:
+    """A linear dense layer, or a 1x1 convolution applied to a pooled 1x1 map (the same
+    product)."""
     import keras
 
     if getattr(getattr(layer, "activation", None), "__name__", "linear") != "linear":
-        return None
+        return False
     if isinstance(layer, keras.layers.Dense):
-        return np.asarray(layer.kernel.numpy(), dtype=np.float32)
-    if isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (1, 1) and (
-            layer.groups == 1):
-        kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)
-        return kernel.reshape(kernel.shape[-2], kernel.shape[-1])
-    return None
+        return True
+    return (isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (1, 1)
+            and layer.groups == 1)
 
 
-def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray | None]:
+def _classify_head(head_layers, features, scores) -> tuple[HeadKind, DenseWeights | None]:
     """DIRECT: global average pooling alone; FC: pooling then one linear dense layer (or a
     1x1 convolution on the pooled map, then a flatten); else GRADIENT_ONLY."""
     import keras
@@ -408,6 +435,6 @@ def _classify_head(head_layers, features, scores) -> tuple[HeadKind, np.ndarray 
         return HeadKind.GRADIENT_ONLY, None
     if len(core) == 1 and features.shape[-1] == scores.shape[-1]:
         return HeadKind.DIRECT, None
-    if len(core) == 2 and (kernel := _dense_kernel(core[1])) is not None:
-        return HeadKind.FC, kernel
+    if len(core) == 2 and _is_dense(core[1]):
+        return HeadKind.FC, DenseWeights(core[1])
     return HeadKind.GRADIENT_ONLY, None
