@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import skimage_bgr, tiny_cam_model, tiny_input
+from helpers import DEMO, skimage_bgr, tiny_cam_model, tiny_input
 
 from camview.cli import main
 from camview.maps import (
@@ -25,6 +25,7 @@ from camview.maps import (
 from camview.maps.integrated_gradients import completeness_gap
 from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel
+from camview.sources.images import load_image
 
 TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
 EARLY = "block10_project_conv"
@@ -97,11 +98,14 @@ def test_integrated_gradients_against_eager_gradients():
     method = IntegratedGradients(model, steps=12, baseline="blur")
     x0 = method.baseline_of(batch)
     got = method.explain(batch, 1)
+    steps = got.details["completeness"]["steps"]  # 12, or more where 12 missed by > 5 %
+    assert steps in (12, 24, 48, 96)
     # The same partition from the class score along the path, computed eagerly here.
     along = np.linspace(0, 1, 2 * 12 + 1)
     path = np.stack([x0[0] + a * (batch[0] - x0[0]) for a in along]).astype(np.float32)
-    alphas, widths = method.partition(model.keras_model(path).numpy()[:, 1].astype(np.float64))
-    assert alphas.shape == (12,) and abs(widths.sum() - 1) < 1e-6
+    alphas, widths = method.partition(model.keras_model(path).numpy()[:, 1].astype(np.float64),
+                                      steps)
+    assert alphas.shape == (steps,) and abs(widths.sum() - 1) < 1e-6
     total = np.zeros(batch.shape[1:])
     for a, w in zip(alphas, widths, strict=True):
         x = tf.constant(x0 + a * (batch - x0))
@@ -131,6 +135,17 @@ def test_integrated_gradients_completeness_at_default_steps(lite0, baseline):
     assert completeness_gap(result.details) <= 0.05, done
 
 
+@pytest.mark.parametrize("photo", ["astronaut", "camera", "coffee", "rocket"])
+def test_integrated_gradients_keeps_its_promise_on_every_demo_photo(lite0, photo):
+    """Completeness within 5 % on photos the default steps were not tuned on (a held-out
+    squirrel missed by 6.5 %): the steps are doubled where the first run misses."""
+    image, _ = load_image(DEMO / f"{photo}.jpg")
+    result = IntegratedGradients(lite0).explain(lite0.prepare(image))
+    done = result.details["completeness"]
+    assert completeness_gap(result.details) <= 0.05, done
+    assert done["steps"] in (32, 64, 128, 256)
+
+
 def test_render_json_reports_completeness(tmp_path):
     photo = tmp_path / "chelsea.png"
     cv2.imwrite(str(photo), cv2.resize(skimage_bgr("chelsea"), (150, 100)))
@@ -138,7 +153,7 @@ def test_render_json_reports_completeness(tmp_path):
     assert main(["render", str(photo), "--json", str(out), "--method", "integrated-gradients",
                  "--steps", "4", "--baseline", "blur", "--no-progress"]) == 0
     done = json.loads(out.read_text())["frames"][0]["completeness"]
-    assert set(done) == {"attribution_sum", "score_difference"}
+    assert set(done) == {"attribution_sum", "score_difference", "steps"}
     assert all(np.isfinite(v) for v in done.values())
 
 
