@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         from camview.commands.quiet_libraries import quiet_native_logs, quiet_tensorflow
 
         check_arguments(args)  # bad values and paths: one line in a second, not after TF
+        if args.command == "models" and not getattr(args, "imports", None):
+            from camview.commands.listing import run_models
+
+            return run_models(args)  # built-ins are listed from their specs: no TensorFlow
         quiet_tensorflow()
         if not debug:
             quiet_native_logs()

@@ -169,3 +169,13 @@ def test_the_network_commands_default_to_the_built_in_model(tmp_path):
     assert cv2.imread(str(tmp_path / "f.png")) is not None
     args = build_parser().parse_args(["dream", "--target", "tabby", "-o", "d.png"])
     assert args.model == DEFAULT_MODEL
+
+
+def test_models_lists_the_built_ins_without_tensorflow():
+    """`camview models` took 15-17 s: it imported TensorFlow for a table of names."""
+    code = ("import sys\nfrom camview.cli import main\nassert main(['models']) == 0\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "efficientnet_lite0 (default)" in done.stdout and done.stderr == ""

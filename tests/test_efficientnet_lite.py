@@ -23,11 +23,11 @@ from torch_checkpoints import View, write_zip_checkpoint
 from camview.errors import ModelError
 from camview.models.efficientnet_lite import (
     build_efficientnet_lite0,
-    default_weights_path,
     expected_shapes,
     load_efficientnet_lite0,
     preprocess,
 )
+from camview.models.lite0_weights import default_weights_path
 from camview.models.torch_pickle import load_state_dict
 
 # PyTorch's softmax of the original network on skimage images resized with INTER_AREA.

