@@ -320,14 +320,29 @@ def _one_line(exc: BaseException) -> str:
     return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
+class _Labels(logging.Formatter):
+    """'camview: note: ...' for what camview tells (INFO: a guess it made, a one-time wait),
+    'camview: WARNING: ...' for what went wrong but not fatally; errors are printed by main."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        label = "note" if record.levelno == logging.INFO else record.levelname
+        return f"camview: {label}: {record.getMessage()}"
+
+
+def _set_up_logging(debug: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Labels())
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
+    logging.getLogger("camview").setLevel(logging.DEBUG if debug else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv.insert(0, "window")
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="camview: %(levelname)s: %(message)s")
+    _set_up_logging(debug)
     try:
         if args.command == "window":
             from camview.app.display_check import require_display

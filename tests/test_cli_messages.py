@@ -179,3 +179,24 @@ def test_models_lists_the_built_ins_without_tensorflow():
                           timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "efficientnet_lite0 (default)" in done.stdout and done.stderr == ""
+
+
+def test_notes_are_labelled_notes_and_warnings_warnings(capsys):
+    import logging
+
+    from camview.cli import _set_up_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        root.handlers.clear()
+        _set_up_logging(debug=False)
+        logging.getLogger("camview.models").info("optimising the model for this CPU (once)")
+        logging.getLogger("camview.sources").warning("video x.avi: cut short")
+        logging.getLogger("some.library").info("library chatter")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert capsys.readouterr().err.splitlines() == [
+        "camview: note: optimising the model for this CPU (once)",
+        "camview: WARNING: video x.avi: cut short"]

@@ -303,6 +303,6 @@ def choose(mode: str | None, model, channels: int, title: str) -> Preprocessing:
     if mode is None or mode.lower() == AUTO:
         chosen = decide(model, channels, title)
         if chosen.note:
-            log.warning("%s", chosen.note)
+            log.info("%s", chosen.note)
         return chosen
     return named(mode, channels)

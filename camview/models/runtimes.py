@@ -255,7 +255,7 @@ def openvino_forward(model: RunnableModel, say: Say | None = None) -> OpenVinoFo
     try:
         folder = cache_dir() / "openvino" / fingerprint(model)
         if not (folder / "model.xml").is_file() or not (folder / PROBE).is_file():
-            (say or log.warning)(f"{model.name}: {OPTIMISING}, tens of seconds")
+            (say or log.info)(f"{model.name}: {OPTIMISING}, tens of seconds")
             _convert(model, folder)
         core = openvino.Core()
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
@@ -348,6 +348,6 @@ def choose_forward(model: RunnableModel, requested: str, say: Say | None = None
         note = str(exc) if "OpenVINO is not used" in str(exc) else (
             f"OpenVINO is not used: {exc}")
         note += "; running on TensorFlow"
-        log.warning("%s", note)
+        log.info("%s", note)
         return tensorflow, note
     return forward, None

@@ -91,7 +91,7 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
     traced = traced_subclass(model, f"model file {path}")
     if traced is not model:
         model = traced
-        log.warning("model file %s is a subclassed model: traced through its call() at the "
+        log.info("model file %s is a subclassed model: traced through its call() at the "
                     "input shape it was built with, %s (frames are resized to it)", path.name,
                     "x".join(str(d) for d in tuple(model.inputs[0].shape)[1:]))
     h, w, channels = check_image_input(model, f"model file {path}")
