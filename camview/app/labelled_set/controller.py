@@ -22,15 +22,16 @@ from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pai
 from camview.app.session import Session
 from camview.labels import imagenet_labels
 from camview.maps import Cancelled
+from camview.sets.classify import DEFAULT_BATCH
 from camview.sets.dataset import (
     LabelledSet,
     keras_class_names,
     looks_like_labelled_set,
     name_classes_from_folders,
 )
-from camview.sets.evaluation import DEFAULT_BATCH, Tally
 from camview.sets.results import ImageResult, ResultCache
-from camview.sets.versus import Versus
+from camview.sets.tally import Tally
+from camview.sets.views.versus import Versus
 
 #: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
 TITLE_SCALE = 1.6

@@ -19,8 +19,9 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
-from camview.sets.report_views import class_colours
 from camview.sets.results import ImageResult
+from camview.sets.view_registry import view_tabs
+from camview.sets.views.embedding import class_colours
 
 DIMMED_ALPHA = 30
 OTHER = "other"
@@ -54,8 +55,13 @@ class SetOverview(QTabWidget):
         box.addWidget(self.note)
         self.confusion = QTableWidget()
         self.confusion.cellClicked.connect(self._on_cell)
-        self.addTab(scatter, "Scatter")
-        self.addTab(self.confusion, "Confusion")
+        # Each registered view with a tab (camview.sets.view_registry) gets its widget here,
+        # titled as the view says; the order is the window's (the set at a glance first).
+        built = {"embedding": scatter, "confusion": self.confusion}
+        titles = view_tabs()
+        for name, widget in built.items():
+            if name in titles:
+                self.addTab(widget, titles[name])
         self.results: list[ImageResult] = []
         self.xy = np.zeros((0, 2), np.float32)
         self._colours: dict[int, str] = {}

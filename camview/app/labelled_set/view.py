@@ -44,10 +44,10 @@ from camview.app.labelled_set.worker import Pair
 from camview.app.widgets import ImageView, signals_blocked
 from camview.models import REGISTRY
 from camview.sets.dataset import LabelledSet
-from camview.sets.evaluation import Tally
 from camview.sets.results import ImageResult
-from camview.sets.versus import Versus
-from camview.sets.where import region_name
+from camview.sets.tally import Tally
+from camview.sets.views.versus import Versus
+from camview.sets.views.where import region_name
 
 ANY_CLASS = "Any class"
 NO_VERSUS = "No second model"
@@ -124,7 +124,7 @@ class SetView(QWidget):
                                "they agree, where one is right and the other wrong")
         self.versus_note = QLabel("")
         self.versus_note.setWordWrap(True)
-        self.where = QLabel("")  # where the chosen class looks (camview.sets.where)
+        self.where = QLabel("")  # where the chosen class looks (camview.sets.views.where)
         self.where.setWordWrap(True)
         self.where_of: dict[int, tuple[dict | None, str | None]] = {}
         self.overview = SetOverview()
@@ -352,8 +352,8 @@ class SetView(QWidget):
 
     # -- where each class looks
     def set_where(self, where_of: dict[int, tuple[dict | None, str | None]]) -> None:
-        """Each class's "where" and flag (camview.sets.where); flagged classes marked in red in
-        the class filter, their flag as its tooltip."""
+        """Each class's "where" and flag (camview.sets.views.where); flagged classes marked in
+        red in the class filter, their flag as its tooltip."""
         self.where_of = where_of
         for row in range(1, self.cls.count()):
             _, flag = where_of.get(self.cls.itemData(row), (None, None))
