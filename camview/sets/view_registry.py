@@ -1,23 +1,33 @@
 """The set-level views, in one list: `camview evaluate` runs them, the JSON and the report
-write their parts, the window's set view reads their tabs. The list's order is the JSON
-document's order of their keys (the report places each part by its own `Place`).
+write their parts, the window's set view reads their tabs.
 
-Adding a view: its module under camview/sets/views/ (its lifecycle, JSON and HTML), a line
-here, its window tab if it has one, a test, its doc.
+Every module under camview/sets/views/ that defines a SetView is registered: adding a view is
+its module (its lifecycle, JSON and HTML), its window tab if it has one, a test, its doc. The
+list is in the views' `order`, which is also the JSON document's order of their keys (the
+report places each part by its own `Place`).
 """
 
 from __future__ import annotations
 
-from camview.sets.views.base import SetOptions, SetView
-from camview.sets.views.confusion import ConfusionView
-from camview.sets.views.embedding import EmbeddingView
-from camview.sets.views.mistakes import MistakesView
-from camview.sets.views.set_scores import SetScoresView
-from camview.sets.views.versus import VersusView
-from camview.sets.views.where import WhereView
+import importlib
+import pkgutil
 
-SET_VIEWS: tuple[type[SetView], ...] = (
-    MistakesView, ConfusionView, WhereView, EmbeddingView, SetScoresView, VersusView)
+import camview.sets.views as views_package
+from camview.sets.views.base import SetOptions, SetView
+
+
+def _registered() -> tuple[type[SetView], ...]:
+    """Every SetView of the views package, in order (each module imported once)."""
+    for module in pkgutil.iter_modules(views_package.__path__):
+        importlib.import_module(f"{views_package.__name__}.{module.name}")
+    found = SetView.__subclasses__()
+    names = [view.name for view in found]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"two set views share a name: {sorted(names)}")
+    return tuple(sorted(found, key=lambda view: view.order))
+
+
+SET_VIEWS: tuple[type[SetView], ...] = _registered()
 
 
 def make_views(options: SetOptions) -> list[SetView]:

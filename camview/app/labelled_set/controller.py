@@ -196,13 +196,10 @@ class SetMode(QObject):
         self.view.overview.highlight(self.view.current())
 
     def _show_set_views(self) -> None:
-        """The confusion matrix and where each class looks, once the set is classified."""
-        model = self._model
-        if model is None or not self.tally.per_class:
-            return
-        self.view.overview.set_confusion(self.tally.confusion(model))
-        self.view.set_where({c: self.tally.where.summary(c, model.short_label(c))
-                             for c in self.tally.per_class})
+        """The set-level views the window shows (confusion, where each class looks), once the
+        set is classified."""
+        if self._model is not None and self.tally.per_class:
+            self.view.show_set_views(self.tally, self._model)
 
     # -- a second model over the same set
     def run_versus(self) -> None:

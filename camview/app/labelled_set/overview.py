@@ -19,7 +19,9 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
+from camview.models import CamModel
 from camview.sets.results import ImageResult
+from camview.sets.tally import Tally
 from camview.sets.view_registry import view_tabs
 from camview.sets.views.embedding import class_colours
 
@@ -144,6 +146,11 @@ class SetOverview(QTabWidget):
     def _on_clicked(self, _item, points, _event) -> None:
         if len(points):
             self.imageClicked.emit(self.results[points[0].data()])
+
+    def shows(self) -> dict[str, Callable[[Tally, CamModel], None]]:
+        """{view name: what shows it here from a classified set's tally}: the tabs filled at
+        the end of a run (the scatter comes with its points, computed off the GUI thread)."""
+        return {"confusion": lambda tally, model: self.set_confusion(tally.confusion(model))}
 
     # -- the confusion matrix
     def set_confusion(self, confusion: dict) -> None:

@@ -42,7 +42,7 @@ from camview.app.labelled_set.table import (
 )
 from camview.app.labelled_set.worker import Pair
 from camview.app.widgets import ImageView, signals_blocked
-from camview.models import REGISTRY
+from camview.models import REGISTRY, CamModel
 from camview.sets.dataset import LabelledSet
 from camview.sets.results import ImageResult
 from camview.sets.tally import Tally
@@ -350,7 +350,19 @@ class SetView(QWidget):
         self._show_where()
         self._keep_current_visible()
 
-    # -- where each class looks
+    # -- the set-level views
+    def show_set_views(self, tally: Tally, model: CamModel) -> None:
+        """Each registered view this view shows (the overview's tabs, where each class looks
+        under the filters), from the run's tally once the set is classified."""
+        shows = {**self.overview.shows(), "where": self._show_where_of}
+        for view in tally.views:
+            if view.name in shows:
+                shows[view.name](tally, model)
+
+    def _show_where_of(self, tally: Tally, model: CamModel) -> None:
+        self.set_where({c: tally.where.summary(c, model.short_label(c))
+                        for c in tally.per_class})
+
     def set_where(self, where_of: dict[int, tuple[dict | None, str | None]]) -> None:
         """Each class's "where" and flag (camview.sets.views.where); flagged classes marked in
         red in the class filter, their flag as its tooltip."""

@@ -11,7 +11,8 @@ per sample -> fold -> results):
    (its sections of the report, each at its :class:`Place`) and :meth:`SetView.said` (its
    line under the command's summary).
 
-The window reads `tab` (the set view's tab that shows a view).
+The window reads `tab` (the set view's tab that shows a view). A module under
+camview/sets/views/ defining a SetView is a registered view (camview.sets.view_registry).
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ class Page:
 class SetView:
     """A set-level view: one module, one lifecycle (see the module's docstring)."""
 
-    #: Its name: what tests, the window and `Counts.view` call it.
+    #: Its name: what tests, the window and `Tally.view` call it.
     name: ClassVar[str]
+    #: Its rank among the views: the order they run in and their keys' order in the JSON.
+    order: ClassVar[int]
     #: The window's set-view tab that shows it (None: shown elsewhere or not in the window).
     tab: ClassVar[str | None] = None
     #: Rules it adds to the report's stylesheet (camview.sets.markup.CSS).

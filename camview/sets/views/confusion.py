@@ -19,6 +19,7 @@ class ConfusionView(SetView):
     """JSON "confusion"; the report's matrix; the window's "Confusion" tab."""
 
     name = "confusion"
+    order = 20
     tab = "Confusion"
 
     def json_part(self, counts: Counts, model: CamModel) -> dict:

@@ -44,6 +44,7 @@ class EmbeddingView(SetView):
     for the points, not in the pass."""
 
     name = "embedding"
+    order = 40
     tab = "Scatter"
 
     def __init__(self, options) -> None:

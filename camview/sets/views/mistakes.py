@@ -37,6 +37,7 @@ class MistakesView(SetView):
     """The confused pairs (JSON "confusions") and the most confident mistakes' cards."""
 
     name = "mistakes"
+    order = 10
 
     def __init__(self, options) -> None:
         super().__init__(options)

@@ -31,6 +31,7 @@ class SetScoresView(SetView):
     """JSON "metrics"; the report's ranked table; a line naming the best method."""
 
     name = "set_scores"
+    order = 50
 
     def __init__(self, options) -> None:
         super().__init__(options)

@@ -32,6 +32,7 @@ class VersusView(SetView):
     differ; the window's versus list (its column, the "Models differ" filter)."""
 
     name = "versus"
+    order = 60
 
     def __init__(self, options) -> None:
         super().__init__(options)

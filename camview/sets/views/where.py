@@ -45,6 +45,7 @@ class WhereView(SetView):
     note under the class filter (its flagged classes in red)."""
 
     name = "where"
+    order = 30
 
     def __init__(self, options) -> None:
         super().__init__(options)
