@@ -60,9 +60,12 @@ class VersusView(SetView):
     def html_parts(self, page: Page) -> list[Part]:
         if self.versus is None:
             return []
-        second_method = self.options.versus_method or page.method
-        return [Part(Place.COMPARISONS, _lazily(lambda: versus_section(
-            page, self.versus, second_method, self.options.max_mistakes)))]
+        versus, second_method = self.versus, self.options.versus_method or page.method
+
+        def section() -> Iterator[str]:  # its maps drawn when the page reaches it
+            yield versus_section(page, versus, second_method, self.options.max_mistakes)
+
+        return [Part(Place.COMPARISONS, section())]
 
     def said(self, counts: Counts, model: CamModel, dataset: str) -> str | None:
         if self.versus is None:
@@ -71,10 +74,6 @@ class VersusView(SetView):
         return (f"{second.name} on {dataset}: top-1 {100 * v['accuracy']['top1']:.1f} %, "
                 f"agree {100 * v['agree']:.1f} %, only {model.name} right "
                 f"{v['only_first_right']}, only {second.name} right {v['only_second_right']}")
-
-
-def _lazily(make) -> Iterator[str]:
-    yield make()
 
 
 def match_class(first: CamModel, second: CamModel, index: int) -> int | None:
