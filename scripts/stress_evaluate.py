@@ -98,8 +98,8 @@ def embedding_stress(folder: Path, model, points: int) -> dict:
     import numpy as np
 
     from camview.sets.dataset import open_labelled_set
-    from camview.sets.embedding import embed
     from camview.sets.evaluation import Tally, classify_set
+    from camview.sets.views.embedding import embed
 
     tally = Tally(0)
     for result in classify_set(model, open_labelled_set(folder, model.labels).images,

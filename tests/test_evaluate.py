@@ -232,12 +232,12 @@ def test_cache_serves_unchanged_files_and_misses_changed_ones(lite0, labelled_fo
     assert all(r.problem is None for r in first)
 
     # Trap the decoder: a result that does not come from the cache now has a problem.
-    import camview.sets.evaluation as evaluation
+    import camview.sets.classify as classify
 
     def no_decoding(path):
         raise SourceError(f"image {path}: decoded although cached")
 
-    monkeypatch.setattr(evaluation, "load_image", no_decoding)
+    monkeypatch.setattr(classify, "load_image", no_decoding)
     again = list(classify_set(lite0, images, batch_size=2, cache=cache))
     assert [(r.top, r.true_prob) for r in again] == [
         (tuple((i, round(p, 6)) for i, p in r.top), r.true_prob) for r in first]

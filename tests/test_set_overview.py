@@ -89,7 +89,7 @@ def test_scatter_confusion_and_where_in_the_set_view(qtbot, window, crops):
 
 def test_second_model_picker_runs_it_over_the_set(qtbot, window, crops, lite0, squeezenet):
     from camview.sets.dataset import open_labelled_set
-    from camview.sets.versus import Versus
+    from camview.sets.views.versus import Versus
 
     sets, view = window.sets, window.sets.view
     sets.open(crops)

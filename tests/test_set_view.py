@@ -23,7 +23,7 @@ from camview.errors import SourceError
 from camview.labels import imagenet_labels
 from camview.sets.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
 from camview.sets.evaluation import Tally, classify_set
-from camview.sets.versus import Versus
+from camview.sets.views.versus import Versus
 
 DEMO = REPO / "camview" / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is

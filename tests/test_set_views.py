@@ -16,8 +16,9 @@ from camview.cli import main
 from camview.commands.evaluate import write_json
 from camview.sets.dataset import open_labelled_set, write_demo_set
 from camview.sets.evaluation import Tally, classify_set, network_input
+from camview.sets.per_image import GRID, where_grid
 from camview.sets.results import ResultCache, model_fingerprint
-from camview.sets.where import GRID, border_weights, peak_of, where_grid
+from camview.sets.views.where import border_weights, peak_of
 from camview.sources.images import load_image
 
 DEMO = REPO / "camview" / "resources" / "demo"
@@ -158,12 +159,12 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     assert page.count("mean map of ") == len(labels)
 
     # Cached (the command's cache): the same views again without decoding an image.
-    import camview.sets.evaluation as evaluation
+    import camview.sets.classify as classify
 
     def no_decoding(path):
         raise AssertionError(f"{path} decoded although cached")
 
-    monkeypatch.setattr(evaluation, "load_image", no_decoding)
+    monkeypatch.setattr(classify, "load_image", no_decoding)
     cache = ResultCache.default()
     again = Tally(0)
     for r in classify_set(lite0, open_labelled_set(demo_set, lite0.labels).images,
@@ -335,12 +336,12 @@ def test_tally_keeps_features_compactly():
 
 
 def test_scatter_palette_greys_the_classes_beyond_it_and_confusion_shows_the_30_worst():
-    from camview.sets.report_views import (
+    from camview.sets.views.confusion import confusion_html
+    from camview.sets.views.embedding import (
         OTHER_COLOUR,
         PALETTE,
         Point,
         class_colours,
-        confusion_html,
         scatter_html,
     )
 

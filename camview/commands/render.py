@@ -16,6 +16,7 @@ import queue
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from camview.maps import (
 from camview.maps.shared_pass import explain_shared
 from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
 from camview.sources import DEFAULT_FPS, Frame, Source, is_demo, open_source
-from camview.sources.handoff import END, put_unless_stopped
+from camview.sources.handoff import END, ReadAhead, put_unless_stopped
 from camview.sources.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -308,34 +309,17 @@ def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
     return [make_method(name, model, None, **options) for name in names]
 
 
-class _Reader(threading.Thread):
-    """Decodes and prepares frames ahead of the model, in order, into a small queue."""
-
-    def __init__(self, source: Source, model: CamModel, limit: int | None) -> None:
-        super().__init__(name="camview-render-read", daemon=True)
-        self.source, self.model, self.limit = source, model, limit
-        self.box: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            count = 0
-            while self.limit is None or count < self.limit:
-                frame = self.source.read()
-                if frame is None:
-                    break
-                # A repeated slot shows the picture before it: its map is that one's.
-                item = (frame, None if frame.repeat else self.model.prepare(frame.image))
-                if not put_unless_stopped(self.box, item, self.stop):
-                    return
-                count += 1
-            put_unless_stopped(self.box, END, self.stop)
-        except BaseException as exc:  # handed to the main thread, which raises it
-            put_unless_stopped(self.box, exc, self.stop)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.join()
+def _prepared_frames(source: Source, model: CamModel, limit: int | None) -> Iterator[tuple]:
+    """The frames of `source` (up to `limit`), each with its prepared input, for a reader
+    thread ahead of the model."""
+    count = 0
+    while limit is None or count < limit:
+        frame = source.read()
+        if frame is None:
+            return
+        # A repeated slot shows the picture before it: its map is that one's.
+        yield frame, None if frame.repeat else model.prepare(frame.image)
+        count += 1
 
 
 class _Writer(threading.Thread):
@@ -396,7 +380,8 @@ def render_frames(model: CamModel, methods: list[Method], source: Source, sink: 
     dropped. However this ends (the source's end, a fault, Ctrl+C), every frame the model
     explained is written before it returns or raises.
     """
-    reader = _Reader(source, model, limit)
+    reader = ReadAhead(_prepared_frames(source, model, limit), QUEUE_FRAMES,
+                       "camview-render-read")
     writer = _Writer(model, sink, style, progress, records, pinned=target is not None,
                      titles=[m.title for m in methods])
     reader.start()

@@ -1,7 +1,7 @@
 """One image's classification in a labelled set, and the on-disk cache of such results.
 
-Apart from camview.sets.evaluation so the cache's keying (what a result depends on) reads on
-its own; the window's set view reopens a set instantly through it.
+Apart from the classifying (camview.sets.classify) so the cache's keying (what a result
+depends on) reads on its own; the window's set view reopens a set instantly through it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from camview.maps import MapResult
 from camview.models import CamModel
 from camview.models.cache_folder import cache_dir
 from camview.sets.dataset import LabelledImage
-from camview.sets.where import GRID, THUMB
+from camview.sets.per_image import GRID, THUMB, SetViews
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,6 @@ TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
 #: Bump when what is cached, or how inputs are prepared, changes. 2: every image is fed at
 #: exactly render's size (no 32-px rounding), and features, map and thumbnail are kept.
 _CACHE_VERSION = 2
-
-
-@dataclass(frozen=True, slots=True)
-class SetViews:
-    """What one image adds to the set-level views (embedding, where each class looks), from
-    the same forward pass as its scores; carried to the Tally, which keeps it compactly."""
-
-    features: np.ndarray  # (k,) float16: the read layer, globally pooled
-    where: np.ndarray | None  # (GRID, GRID) float16: the true class's map, 0..1; None if flat
-    thumb: np.ndarray  # (THUMB, THUMB, 3) uint8 BGR: the network input, shrunk
-
 
 
 @dataclass(frozen=True, slots=True)

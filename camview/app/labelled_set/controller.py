@@ -22,15 +22,16 @@ from camview.app.labelled_set.worker import LatestJob, Pair, SetRun, explain_pai
 from camview.app.session import Session
 from camview.labels import imagenet_labels
 from camview.maps import Cancelled
+from camview.sets.classify import DEFAULT_BATCH
 from camview.sets.dataset import (
     LabelledSet,
     keras_class_names,
     looks_like_labelled_set,
     name_classes_from_folders,
 )
-from camview.sets.evaluation import DEFAULT_BATCH, Tally
 from camview.sets.results import ImageResult, ResultCache
-from camview.sets.versus import Versus
+from camview.sets.tally import Tally
+from camview.sets.views.versus import Versus
 
 #: Titles over the two maps: the picture is scaled down to fit beside the list, so larger.
 TITLE_SCALE = 1.6
@@ -195,13 +196,10 @@ class SetMode(QObject):
         self.view.overview.highlight(self.view.current())
 
     def _show_set_views(self) -> None:
-        """The confusion matrix and where each class looks, once the set is classified."""
-        model = self._model
-        if model is None or not self.tally.per_class:
-            return
-        self.view.overview.set_confusion(self.tally.confusion(model))
-        self.view.set_where({c: self.tally.where.summary(c, model.short_label(c))
-                             for c in self.tally.per_class})
+        """The set-level views the window shows (confusion, where each class looks), once the
+        set is classified."""
+        if self._model is not None and self.tally.per_class:
+            self.view.show_set_views(self.tally, self._model)
 
     # -- a second model over the same set
     def run_versus(self) -> None:

@@ -19,8 +19,11 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
-from camview.sets.report_views import class_colours
+from camview.models import CamModel
 from camview.sets.results import ImageResult
+from camview.sets.tally import Tally
+from camview.sets.view_registry import view_tabs
+from camview.sets.views.embedding import class_colours
 
 DIMMED_ALPHA = 30
 OTHER = "other"
@@ -54,8 +57,13 @@ class SetOverview(QTabWidget):
         box.addWidget(self.note)
         self.confusion = QTableWidget()
         self.confusion.cellClicked.connect(self._on_cell)
-        self.addTab(scatter, "Scatter")
-        self.addTab(self.confusion, "Confusion")
+        # Each registered view with a tab (camview.sets.view_registry) gets its widget here,
+        # titled as the view says; the order is the window's (the set at a glance first).
+        built = {"embedding": scatter, "confusion": self.confusion}
+        titles = view_tabs()
+        for name, widget in built.items():
+            if name in titles:
+                self.addTab(widget, titles[name])
         self.results: list[ImageResult] = []
         self.xy = np.zeros((0, 2), np.float32)
         self._colours: dict[int, str] = {}
@@ -138,6 +146,11 @@ class SetOverview(QTabWidget):
     def _on_clicked(self, _item, points, _event) -> None:
         if len(points):
             self.imageClicked.emit(self.results[points[0].data()])
+
+    def shows(self) -> dict[str, Callable[[Tally, CamModel], None]]:
+        """{view name: what shows it here from a classified set's tally}: the tabs filled at
+        the end of a run (the scatter comes with its points, computed off the GUI thread)."""
+        return {"confusion": lambda tally, model: self.set_confusion(tally.confusion(model))}
 
     # -- the confusion matrix
     def set_confusion(self, confusion: dict) -> None:

@@ -16,7 +16,7 @@ from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel
 from PyQt6.QtGui import QColor
 
 from camview.sets.results import ImageResult
-from camview.sets.versus import Versus
+from camview.sets.views.versus import Versus
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2

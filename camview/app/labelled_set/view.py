@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
-from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,14 +40,14 @@ from camview.app.labelled_set.table import (
     SetTable,
     percent,
 )
+from camview.app.labelled_set.where_note import WhereNote
 from camview.app.labelled_set.worker import Pair
 from camview.app.signal_blocking import signals_blocked
-from camview.models import REGISTRY
+from camview.models import REGISTRY, CamModel
 from camview.sets.dataset import LabelledSet
-from camview.sets.evaluation import Tally
 from camview.sets.results import ImageResult
-from camview.sets.versus import Versus
-from camview.sets.where import region_name
+from camview.sets.tally import Tally
+from camview.sets.views.versus import Versus
 
 ANY_CLASS = "Any class"
 NO_VERSUS = "No second model"
@@ -125,9 +124,8 @@ class SetView(QWidget):
                                "they agree, where one is right and the other wrong")
         self.versus_note = QLabel("")
         self.versus_note.setWordWrap(True)
-        self.where = QLabel("")  # where the chosen class looks (camview.sets.where)
-        self.where.setWordWrap(True)
-        self.where_of: dict[int, tuple[dict | None, str | None]] = {}
+        # Where the chosen class looks; the table names the classes of the run shown.
+        self.where = WhereNote(self.cls, lambda c: self.table.label(c))
         self.overview = SetOverview()
         self.picture = ImageView("select an image")
         self.caption = QLabel("")
@@ -348,42 +346,23 @@ class SetView(QWidget):
     def _apply_filter(self, *_args) -> None:
         self.rows.set_filter(self.row_filter())
         self.overview.dim_others(self.cls.currentData())
-        self._show_where()
+        self.where.refresh()
         self._keep_current_visible()
 
-    # -- where each class looks
+    # -- the set-level views
+    def show_set_views(self, tally: Tally, model: CamModel) -> None:
+        """Each registered view this view shows (the overview's tabs, where each class looks
+        under the filters), from the run's tally once the set is classified."""
+        shows = {**self.overview.shows(), "where": self.where.show_tally}
+        for view in tally.views:
+            if view.name in shows:
+                shows[view.name](tally, model)
+
     def set_where(self, where_of: dict[int, tuple[dict | None, str | None]]) -> None:
-        """Each class's "where" and flag (camview.sets.where); flagged classes marked in red in
-        the class filter, their flag as its tooltip."""
-        self.where_of = where_of
-        for row in range(1, self.cls.count()):
-            _, flag = where_of.get(self.cls.itemData(row), (None, None))
-            self.cls.setItemData(row, QColor("#b42318") if flag else None,
-                                 Qt.ItemDataRole.ForegroundRole)
-            self.cls.setItemData(row, flag, Qt.ItemDataRole.ToolTipRole)
-        self._show_where()
+        self.where.set_where(where_of)
 
     def flagged(self) -> list[int]:
-        return [c for c, (_, flag) in self.where_of.items() if flag]
-
-    def _show_where(self) -> None:
-        cls = self.cls.currentData()
-        if cls is None:
-            names = [self.table.label(c) for c in self.flagged()]
-            self.where.setText(f"flagged (maps in one place near an edge): {', '.join(names)}"
-                               if names else "")
-            self.where.setStyleSheet("color: #b42318;" if names else "")
-            return
-        where, flag = self.where_of.get(cls, (None, None))
-        if where is None:
-            self.where.setText("")
-            return
-        y, x = where["peak"]
-        text = (f"where {self.table.label(cls)} looks: mean map peaks at the "
-                f"{region_name(y, x)} (y {y:.2f}, x {x:.2f}); "
-                f"{100 * where['consistency']:.0f} % of its {where['images']} maps peak near it")
-        self.where.setText(text + (f"\n{flag}" if flag else ""))
-        self.where.setStyleSheet("color: #b42318;" if flag else "")
+        return self.where.flagged()
 
     def select_result(self, result: ImageResult) -> None:
         """Select `result` in the list (a click in the scatter), widening the filters when

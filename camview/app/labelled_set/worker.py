@@ -26,10 +26,11 @@ from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, for_window
 from camview.maps import Cancelled, Method
 from camview.models import CamModel
+from camview.sets.batches import network_input
+from camview.sets.classify import DEFAULT_BATCH, classify_set
 from camview.sets.dataset import LabelledImage, open_labelled_set
-from camview.sets.embedding import FeatureStore, embed
-from camview.sets.evaluation import DEFAULT_BATCH, classify_set, network_input
 from camview.sets.results import ImageResult, ResultCache, result_of
+from camview.sets.views.embedding import FeatureStore, embed
 from camview.sources.images import load_image, shrink
 
 log = logging.getLogger(__name__)

@@ -3,23 +3,30 @@ coordinates, and a flag when those maps sit consistently near an edge or a corne
 
 A class whose maps all peak in the same corner is the classic sign of a shortcut (a mark, a
 watermark, a background the images share) rather than the object. The maps are the ones the
-batched classification already computed (camview.sets.evaluation), each min-max normalised and
-resized to a GRID x GRID grid over the whole frame, so images of any shape average together.
-Memory per class is fixed (one grid, one small mean image, one peak per image).
+batched classification already computed (camview.sets.per_image: each min-max normalised on a
+GRID x GRID grid over the whole frame, so images of any shape average together). Memory per
+class is fixed (one grid, one small mean image, one peak per image). In the report a figure per
+class, its mean map over its mean image; in the window the class filter's note and colours.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
 import cv2
 import numpy as np
 
-GRID = 16  # the grid a map is averaged on, in frame coordinates
-THUMB = 32  # side of the thumbnail each image adds to its class's mean image
+from camview.drawing.colour import compose_blend
+from camview.models import CamModel
+from camview.sets.counts import Counts
+from camview.sets.markup import e, image_tag, percent
+from camview.sets.per_image import GRID, THUMB
+from camview.sets.results import ImageResult
+from camview.sets.views.base import Page, Part, Place, SetView
+
 BORDER = 0.15  # the outer part of the frame whose share of the map "border" reports
 #: Peaks within this distance (frame widths) of the class's mean peak count as "consistent".
 NEAR = 0.2
@@ -30,30 +37,48 @@ NEAR = 0.2
 FLAG_MIN_IMAGES = 5
 FLAG_CONSISTENCY = 0.8
 FLAG_EDGE = 0.25
+WHERE_SIDE = 160  # the mean image and its mean map, drawn at this size in the report
 
 
-def where_grid(cam: np.ndarray) -> np.ndarray | None:
-    """A raw map over the whole network input -> (GRID, GRID) float32 in 0..1 (min-max, as the
-    overlay draws it); None when the map is flat or not finite (it says nothing of where)."""
-    cam = np.asarray(cam, np.float32)
-    if cam.ndim != 2 or not np.isfinite(cam).all():
-        return None
-    lo, hi = float(cam.min()), float(cam.max())
-    if not hi - lo > 1e-6 * max(abs(hi), abs(lo), 1e-30):
-        return None
-    norm = (cam - lo) / (hi - lo)
-    shrinking = cam.shape[0] > GRID or cam.shape[1] > GRID
-    grid = cv2.resize(norm, (GRID, GRID),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return np.clip(grid, 0.0, 1.0)
+class WhereView(SetView):
+    """JSON "classes" (each class's "where" and "flag"); the report's figures; the window's
+    note under the class filter (its flagged classes in red)."""
 
+    name = "where"
+    order = 30
 
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """An image (BGR or grey uint8) -> (THUMB, THUMB, 3) BGR uint8, squashed like the grid."""
-    small = cv2.resize(image, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-    if small.ndim == 2 or small.shape[2] == 1:
-        small = cv2.cvtColor(small.reshape(THUMB, THUMB), cv2.COLOR_GRAY2BGR)
-    return small
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.where = WhereTally()
+        self.seen = False  # any image with the pass's record
+
+    @classmethod
+    def wanted(cls, options) -> bool:
+        return options.views
+
+    def add(self, result: ImageResult, position: int) -> None:
+        if result.views is not None:
+            self.seen = True
+            self.where.add(result.true, result.views.where, result.views.thumb)
+
+    def json_part(self, counts: Counts, model: CamModel) -> dict:
+        if not self.seen:
+            return {}
+        return {"classes": class_views(self.where, sorted(counts.per_class), model.short_label)}
+
+    def html_parts(self, page: Page) -> list[Part]:
+        if "classes" not in page.summary:
+            return []
+        cards = []
+        for c in page.summary["classes"]:
+            if c["where"] is None:
+                continue
+            mean = self.where.mean_image(c["index"])
+            grid = np.asarray(c["where"]["grid"], np.float32)
+            picture = None if mean is None else where_picture(mean, grid)
+            cards.append(WhereCard(c["label"], c["where"]["images"], c["where"], c["flag"],
+                                   picture))
+        return [Part(Place.OVERVIEW, [where_html(cards)])]
 
 
 @cache
@@ -154,3 +179,46 @@ def class_views(tally: WhereTally, classes: list[int],
         where, flag = tally.summary(c, label_of(c))
         out.append({"index": c, "label": label_of(c), "where": where, "flag": flag})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Its HTML
+
+
+def where_picture(mean_image: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A class's mean map blended over its mean image, WHERE_SIDE square, BGR uint8."""
+    big = cv2.resize(mean_image, (WHERE_SIDE, WHERE_SIDE), interpolation=cv2.INTER_LINEAR)
+    return compose_blend(big, grid, alpha=0.5)
+
+
+@dataclass(frozen=True)
+class WhereCard:
+    label: str
+    images: int
+    where: dict
+    flag: str | None
+    picture: np.ndarray | None
+
+
+def where_html(cards: Iterable[WhereCard]) -> str:
+    """A figure per class, flagged classes first."""
+    cards = sorted(cards, key=lambda c: (c.flag is None, c.label.lower()))
+    flagged = sum(c.flag is not None for c in cards)
+    out = ["<h2>Where each class looks</h2>",
+           '<p class="muted intro">Per class, the mean of its images\' maps of their true class '
+           "(each normalised to its maximum, in frame coordinates), over the mean of its "
+           "images. A class whose maps peak in the same place near an edge is flagged: the "
+           "network may have learnt something the images share instead of the object. "
+           f"{flagged} flagged.</p>", '<div class="where">']
+    for c in cards:
+        w = c.where
+        facts = (f"peak at y {w['peak'][0]:.2f}, x {w['peak'][1]:.2f}; "
+                 f"{percent(w['consistency'], ' ')} of peaks near it; "
+                 f"{percent(w['border'], ' ')} of the map in the outer 15 %")
+        alt = f"mean map of {c.label!r} over its {c.images} images"
+        flag = f'<p class="flag">{e(c.flag)}</p>' if c.flag else ""
+        out.append(f'<figure class="{"flagged" if c.flag else ""}">'
+                   f"{image_tag(c.picture, alt)}<figcaption><b>{e(c.label)}</b> "
+                   f"({c.images} images)<br>{e(facts)}{flag}</figcaption></figure>")
+    out.append("</div>")
+    return "".join(out)

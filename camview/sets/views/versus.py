@@ -1,22 +1,79 @@
 """Two models on one labelled set: the second model's results beside the first's, with the
 classes matched by name when its labels differ, and the images where one is right and the
-other wrong (`camview evaluate SET --model A --versus B`)."""
+other wrong (`camview evaluate SET --model A --versus B`). In the report a section after the
+mistakes, with both models' maps of the images where they differ; in the window the versus
+list, its column and its filter."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from camview.errors import ModelError
 from camview.maps import Method, make_method
 from camview.models import CamModel
+from camview.sets.classify import DEFAULT_BATCH, classify_set
+from camview.sets.counts import Counts
 from camview.sets.dataset import LabelledImage
-from camview.sets.evaluation import DEFAULT_BATCH, classify_set
+from camview.sets.markup import e, image_tag, percent
 from camview.sets.results import ImageResult, ResultCache
+from camview.sets.views.base import Page, Part, Place, SetPass, SetView
+from camview.sets.views.mistakes import explain_mistake
 
 log = logging.getLogger(__name__)
+
+
+class VersusView(SetView):
+    """JSON "versus" and each image's "versus_top"; the report's section where the two models
+    differ; the window's versus list (its column, the "Models differ" filter)."""
+
+    name = "versus"
+    order = 60
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.versus: Versus | None = None
+
+    @classmethod
+    def wanted(cls, options) -> bool:
+        return options.versus is not None
+
+    def fold(self, counts: Counts, run: SetPass) -> bool:
+        self.versus = Versus(run.model, self.options.versus, run.dataset.images)
+        return self.versus.run(batch_size=run.batch_size, cache=run.cache,
+                               progress=run.progress("images") if run.progress else None)
+
+    def cut_short(self) -> None:
+        self.versus = None  # a half-run second model would compare nothing honestly
+        log.warning("the --versus model's comparison was cut short and is left out")
+
+    def json_part(self, counts: Counts, model: CamModel) -> dict:
+        return {} if self.versus is None else {"versus": self.versus.summary(counts.results)}
+
+    def image_json(self, position: int) -> dict:
+        return {} if self.versus is None else {"versus_top": self.versus.top_json(position)}
+
+    def html_parts(self, page: Page) -> list[Part]:
+        if self.versus is None:
+            return []
+        versus, second_method = self.versus, self.options.versus_method or page.method
+
+        def section() -> Iterator[str]:  # its maps drawn when the page reaches it
+            yield versus_section(page, versus, second_method, self.options.max_mistakes)
+
+        return [Part(Place.COMPARISONS, section())]
+
+    def said(self, counts: Counts, model: CamModel, dataset: str) -> str | None:
+        if self.versus is None:
+            return None
+        v, second = self.versus.summary(counts.results), self.versus.second
+        return (f"{second.name} on {dataset}: top-1 {100 * v['accuracy']['top1']:.1f} %, "
+                f"agree {100 * v['agree']:.1f} %, only {model.name} right "
+                f"{v['only_first_right']}, only {second.name} right {v['only_second_right']}")
 
 
 def match_class(first: CamModel, second: CamModel, index: int) -> int | None:
@@ -149,3 +206,74 @@ class Versus:
 
         found.sort(key=lambda d: (-wrong_confidence(d), d.position))
         return found[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# Its HTML
+
+
+@dataclass(frozen=True)
+class DifferenceCard:
+    name: str
+    path: str
+    true: str
+    first: tuple[str, float, bool]  # predicted label, probability, right
+    second: tuple[str, float, bool]
+    photo: np.ndarray | None
+    first_map: np.ndarray | None
+    second_map: np.ndarray | None
+
+
+def versus_section(page: Page, versus: Versus, second_method: Method, limit: int) -> str:
+    """The section, each difference's maps drawn by its own model."""
+    model, second = page.model, versus.second
+
+    def cards() -> Iterator[DifferenceCard]:
+        for d in versus.differences(page.counts.results, limit):
+            a = explain_mistake(model, page.method, d.first)
+            b = explain_mistake(second, second_method, d.second)
+            yield DifferenceCard(
+                d.first.path.name, str(d.first.path), model.short_label(d.first.true),
+                (model.short_label(d.first.predicted), d.first.confidence, d.first.correct),
+                (second.short_label(d.second.predicted), d.second.confidence,
+                 d.second.correct), a.photo, a.predicted, b.predicted)
+
+    return versus_html(model.name, page.summary["accuracy"], page.summary["versus"], cards())
+
+
+def versus_html(first_name: str, first_accuracy: dict, versus: dict,
+                cards: Iterable[DifferenceCard]) -> str:
+    """Section "Where the two models differ": both accuracies, agreement, and the images one
+    model gets right and the other wrong, with each model's map of the class it chose."""
+    def pct(p: float) -> str:
+        return percent(p, " ")
+
+    second = versus["model"]
+    rows = [("Model", first_name, second),
+            ("Top-1", pct(first_accuracy["top1"]), pct(versus["accuracy"]["top1"])),
+            ("Top-5", pct(first_accuracy["top5"]), pct(versus["accuracy"]["top5"])),
+            ("Right where the other is wrong", versus["only_first_right"],
+             versus["only_second_right"])]
+    out = ["<h2>Where the two models differ</h2>",
+           f"<p>They agree on the top-1 class of {pct(versus['agree'])} of the "
+           f"{versus['count']} images both classified.</p>",
+           "<table><tbody>" + "".join(f"<tr><th>{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td></tr>"
+                                      for a, b, c in rows) + "</tbody></table>"]
+    if versus["unmatched"]:
+        out.append(f'<p class="muted">Classes of the set {e(second)} has no label for (their '
+                   f'images are left out of its counts): {e(", ".join(versus["unmatched"]))}.'
+                   "</p>")
+    for n, c in enumerate(cards, 1):
+        figures = [f"<figure>{image_tag(c.photo, f'Photo {c.name}, true class {c.true!r}')}"
+                   "<figcaption>Photo</figcaption></figure>"]
+        for model, (label, prob, right), picture in ((first_name, c.first, c.first_map),
+                                                     (second, c.second, c.second_map)):
+            mark = "true" if right else "pred"
+            figures.append(f"<figure>{image_tag(picture, f'{model} map of {label!r} on {c.name}')}"
+                           f'<figcaption class="{mark}">{e(model)}: <b>{e(label)}</b> '
+                           f"{pct(prob)} ({'right' if right else 'wrong'})</figcaption>"
+                           "</figure>")
+        out.append(f'<article class="card" id="differ-{n}"><h3>{e(c.name)} — true: '
+                   f'{e(c.true)}</h3><div class="views">{"".join(figures)}</div>'
+                   f'<div class="path">{e(c.path)}</div></article>')
+    return "\n".join(out)

@@ -1,0 +1,190 @@
+"""Classifying a labelled set in batches, Qt-free: the pass that `camview evaluate` and the
+window's labelled-set view share.
+
+:func:`classify_set` yields one :class:`ImageResult` per image, in set order, as batches
+finish; it stops when its `cancel` event is set or the generator is closed. Decoding runs on
+a reader thread ahead of the model (camview.sources.handoff.ReadAhead), which sees several
+images per compiled call; a result cache (camview.sets.results) serves the images seen before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from camview.errors import CamviewError, SourceError
+from camview.models import CamModel
+from camview.sets.batches import (
+    batch_capacity,
+    batch_logits,
+    batch_views,
+    padded_size,
+    resized_for_network,
+    true_class_maps,
+)
+from camview.sets.dataset import LabelledImage
+from camview.sets.per_image import SetViews, thumbnail, where_grid
+from camview.sets.results import ImageResult, ResultCache, model_fingerprint, result_of
+from camview.sources.handoff import END, ReadAhead
+from camview.sources.images import load_image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 16
+#: Inputs waiting for their batch, in batches: more fill more batches when shapes are mixed.
+WAITING_BATCHES = 4
+
+
+@dataclass
+class _Prepared:
+    index: int
+    item: LabelledImage
+    x: np.ndarray
+    stamp: tuple | None
+
+
+def _read(model: CamModel, images: Sequence[LabelledImage], cache: ResultCache | None,
+          model_key: str, views: bool) -> Iterator[object]:
+    """Each image looked up in the cache, else decoded and prepared: what the reader thread
+    hands the model thread, in set order (a cached or unreadable image as its result)."""
+    for index, item in enumerate(images):
+        if cache is not None:
+            cached = cache.get(model_key, item, index, views=views)
+            if cached is not None:
+                yield cached
+                continue
+        try:
+            image, warnings = load_image(item.path)
+        except SourceError as exc:  # the entry names the file; the reason is enough
+            reason = str(exc).removeprefix(f"image {item.path}: ")
+            yield ImageResult(index, item.path, item.label, (), math.nan, reason)
+            continue
+        for message in warnings:
+            log.warning("%s", message)
+        stamp = cache.stamp(item.path) if cache is not None else None
+        # Kept uint8 (a quarter of the float input) while it waits for its batch.
+        yield _Prepared(index, item, resized_for_network(model, image), stamp)
+
+
+class _Buckets:
+    """Prepared inputs waiting for a batch, grouped by shape.
+
+    A bucket runs when it holds `size` inputs; when more than `WAITING_BATCHES * size` wait in
+    all, the bucket holding the oldest runs even if partial, so a rare shape never holds
+    results (or memory) back for long, while a set of mixed shapes still fills most batches.
+    """
+
+    def __init__(self, size: int, capacity) -> None:
+        self.size = size
+        self.capacity = capacity  # shape -> the inputs of that shape that make a batch
+        self.waiting: dict[tuple, list[_Prepared]] = {}
+
+    def add(self, p: _Prepared) -> list[list[_Prepared]]:
+        bucket = self.waiting.setdefault(p.x.shape, [])
+        bucket.append(p)
+        ready = []
+        if len(bucket) >= self.capacity(p.x.shape):
+            ready.append(self.waiting.pop(p.x.shape))
+        while sum(map(len, self.waiting.values())) > WAITING_BATCHES * self.size:
+            ready.append(self.pop_oldest())
+        return ready
+
+    def pop_oldest(self) -> list[_Prepared]:
+        return self.waiting.pop(min(self.waiting, key=lambda s: self.waiting[s][0].index))
+
+    def flush(self) -> list[list[_Prepared]]:
+        ready = sorted(self.waiting.values(), key=lambda b: b[0].index)
+        self.waiting = {}
+        return ready
+
+
+def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
+                 batch_size: int = DEFAULT_BATCH, cache: ResultCache | None = None,
+                 cancel: threading.Event | None = None,
+                 views: bool = False) -> Iterator[ImageResult]:
+    """Classify every image, yielding its result in set order as soon as it is known.
+
+    Unreadable images give a result with `problem` set and do not stop the run. Setting
+    `cancel` (or closing the generator, or Ctrl+C) stops the reader thread and ends after
+    the batch being computed; nothing is left running. With `views`, each result also
+    carries its SetViews (pooled features, the true class's map, a thumbnail), from the
+    same forward pass.
+    """
+    if batch_size < 1:
+        raise CamviewError(f"--batch must be at least 1, not {batch_size}")
+    run = batch_views(model) if views else batch_logits(model)
+    key = model_fingerprint(model)
+    reader = ReadAhead(_read(model, images, cache, key, views), depth=batch_size,
+                       name="camview-evaluate-read")
+    buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
+    done: dict[int, ImageResult] = {}
+    next_index = 0
+
+    sizes_run: dict[tuple, set[int]] = {}  # shape -> batch sizes already run at it
+
+    def classify(batch: list[_Prepared]) -> None:
+        inputs = [model.preprocess(p.x) for p in batch]
+        shape, n = batch[0].x.shape, len(batch)
+        # A size already run at this shape costs no new buffers (the set's last, partial
+        # batches then reuse the full size); otherwise the next power of two.
+        run_before = sizes_run.setdefault(shape, set())
+        size = min((s for s in run_before if s >= n),
+                   default=padded_size(n, batch_capacity(model, shape, batch_size)))
+        run_before.add(size)
+        inputs += inputs[-1:] * (size - n)
+        x = np.stack(inputs).astype(np.float32, copy=False)
+        if views:
+            targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
+                               np.int32)
+            logits, pooled, maps = (a[:n] for a in run(x, targets))
+            extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
+                               thumbnail(p.x))
+                      for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
+                          model, x[:n], targets[:n], maps)), strict=True)]
+        else:
+            logits, extras = run(x)[:n], [None] * n
+        results = [(result_of(p.item, p.index, row, v), p.stamp)
+                   for p, row, v in zip(batch, logits, extras, strict=True)]
+        if cache is not None:
+            cache.put(key, [(r, s) for r, s in results if s is not None])
+        done.update((r.index, r) for r, _ in results)
+
+    reader.start()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                return
+            try:
+                item = reader.box.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, ImageResult):
+                done[item.index] = item
+                # Cached results queue up behind an image waiting for its batch: run it.
+                if len(done) > WAITING_BATCHES * batch_size and buckets.waiting:
+                    classify(buckets.pop_oldest())
+            else:
+                for batch in buckets.add(item):
+                    classify(batch)
+            while next_index in done:
+                yield done.pop(next_index)
+                next_index += 1
+        for batch in buckets.flush():
+            if cancel is not None and cancel.is_set():
+                return
+            classify(batch)
+            while next_index in done:
+                yield done.pop(next_index)
+                next_index += 1
+    finally:
+        reader.close()
