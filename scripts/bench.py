@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """camview's benchmark: what maps cost over plain classification, on this machine, in one run.
 
-Prints a table; --json PATH writes the same figures (keys documented in README.md).
+Prints a table; --json PATH writes the same figures (keys documented in docs/benchmark.md);
+--markdown PATH writes them as a page (docs/benchmark-results.md), with the machine and versions.
 Every figure is a median over repeated batch-1 calls after warm-up, so ratios taken from one
 run compare like with like even on a noisy shared machine. The parts live in
 scripts/benchmarks/, a module each; this script is their command line.
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="images in the folder evaluate and render are timed on")
     parser.add_argument("--quick", action="store_true", help="a second-long smoke run")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--markdown", default=None, metavar="PATH",
+                        help="also write the figures as a Markdown page (machine, date, "
+                             "versions, a table per part), e.g. docs/benchmark-results.md")
     parser.add_argument("--only", choices=sorted(ONLY), action="append", default=None,
                         help="measure only this part, in one run (may be repeated): "
                              + "; ".join(f"{k}: {v[0]}" for k, v in ONLY.items()))
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
+        if args.markdown:
+            write_markdown(args.markdown, report, argv)
         return 0
 
     models = args.model or ready_models()
@@ -95,7 +101,102 @@ def main(argv: list[str] | None = None) -> int:
     print_set_views(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.markdown:
+        write_markdown(args.markdown, report, argv)
     return 0
+
+
+# -- --markdown: the figures of one run as a page ---------------------------------------------
+
+def machine() -> dict[str, str]:
+    """The CPU's model name, its cores and the memory, as Linux reports them (else '?')."""
+    found = {"cpu": "?", "cores": str(os.cpu_count() or "?"), "memory": "?"}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                found["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                found["memory"] = f"{int(line.split()[1]) / 1024 ** 2:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return found
+
+
+def versions() -> dict[str, str]:
+    """The versions of what the figures depend on, as installed ('-' when absent)."""
+    from importlib import metadata
+    found = {"python": sys.version.split()[0]}
+    for name, dists in (("tensorflow", ("tensorflow", "tensorflow-cpu")),
+                        ("openvino", ("openvino",)), ("numpy", ("numpy",)),
+                        ("camview", ("camview",))):
+        found[name] = "-"
+        for dist in dists:
+            try:
+                found[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    if found["camview"] == "-":  # run from a checkout that is not installed
+        import camview
+        found["camview"] = camview.__version__
+    return found
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return "-" if value is None else str(value).replace("|", "\\|")
+
+
+def _tables(title: str, figures: dict, level: int = 2) -> list[str]:
+    """A `key | value` table of `figures`' plain values under `title`, then a section for
+    each nested dict (and each model of a list of models), one level down."""
+    plain = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))
+             or (isinstance(v, list) and not any(isinstance(x, dict) for x in v))}
+    lines = [f"{'#' * level} {title}", ""]
+    if plain:
+        lines += ["| key | value |", "|---|---|"]
+        lines += [f"| `{k}` | {_cell(v)} |" for k, v in plain.items()]
+        lines.append("")
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            lines += _tables(f"`{key}`", value, min(level + 1, 6))
+        elif isinstance(value, list) and any(isinstance(x, dict) for x in value):
+            for i, row in enumerate(value):
+                name = row.get("model", i) if isinstance(row, dict) else i
+                if isinstance(row, dict):
+                    lines += _tables(f"`{key}`: {name}", row, min(level + 1, 6))
+    return lines
+
+
+def markdown_page(report: dict, argv: list[str] | None = None,
+                  when: str | None = None) -> str:
+    """The page --markdown writes: where and when the figures were measured, then the
+    figures under their JSON keys (docs/benchmark.md says what each key means)."""
+    import datetime
+    when = when or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["scripts/bench.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = ["# Benchmark results", "",
+             "Generated by `scripts/bench.py --markdown`; do not edit by hand. What each key means",
+             "and how it is measured: [How to measure](benchmark.md).", "",
+             f"- command: `{command}`", f"- date: {when}"]
+    lines += [f"- {k}: {v}" for k, v in machine().items()]
+    lines += ["- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), ""]
+    lines += _tables("Figures", report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_markdown(path: str, report: dict, argv: list[str] | None = None) -> None:
+    """The page, written under a partial name and renamed (never half a page)."""
+    from camview.drawing.output_files import atomic_file
+    text = markdown_page(report, argv)
+    with atomic_file(path) as f:
+        f.write(text)
 
 
 def runtime_part(args: argparse.Namespace, report: dict) -> dict:
