@@ -110,3 +110,25 @@ def test_readme_links_every_docs_page():
               for target in _links(README) if _relative(target)}
     unlinked = [p.name for p in DOCS.glob("*.md") if p.resolve() not in linked]
     assert not unlinked, f"docs pages README does not link: {unlinked}"
+
+
+def test_bench_markdown_page_has_machine_versions_and_every_key(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_for_docs", REPO / "scripts" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = {"peak_gflops": 12.5, "cpu_count": 2,
+              "models": [{"model": "squeezenet", "classify_ms": 6.6,
+                          "pipeline": {"display_fps": 30.0, "latency_ms_p95": 27.0}}],
+              "dream_classes": {"tabby": {"s": 1.5, "prob": 0.98}}}
+    out = tmp_path / "results.md"
+    bench.write_markdown(str(out), report, ["--quick"])
+    page = out.read_text(encoding="utf-8")
+    for needed in ("# Benchmark results", "- cpu: ", "- cores: ", "- memory: ", "- date: ",
+                   "python ", "tensorflow ", "openvino ", "numpy ", "camview ",
+                   "`scripts/bench.py --quick`", "(benchmark.md)"):
+        assert needed in page, needed
+    for key in ("peak_gflops", "classify_ms", "display_fps", "latency_ms_p95", "prob"):
+        assert f"| `{key}` |" in page, key
+    assert "### `models`: squeezenet" in page
+    assert not list(tmp_path.glob(".*")), "a partial file was left beside the page"
