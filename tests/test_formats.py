@@ -84,8 +84,8 @@ def test_the_window_opens_model_files_through_the_registry(still_window, monkeyp
     assert asked == [("Open a Keras classifier", dialog_filter())]
 
 
-def test_readme_names_exactly_the_registered_suffixes():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_docs_name_exactly_the_registered_suffixes():
+    readme = (REPO / "docs" / "own-model.md").read_text(encoding="utf-8")
     bullet = re.search(r"- \*\*Model files\*\* camview reads: (.*?)\n\n", readme, re.S)
     assert bullet, "README: the 'Model files' bullet of 'Your own model' is missing"
     read, refused = bullet.group(1).split("Refused as `--model`", 1)
@@ -93,7 +93,7 @@ def test_readme_names_exactly_the_registered_suffixes():
     assert _suffixes(refused.split("Each format")[0]) == list(REFUSED_SUFFIXES)
     row = next(line for line in readme.splitlines() if line.startswith("| `path/to/model"))
     assert _suffixes(row.split("|")[1]) == list(MODEL_SUFFIXES)
-    own = readme.split("### Your own model", 1)[1].split(" explains ", 1)[0]
+    own = readme.split("## Your own model", 1)[1].split(" explains ", 1)[0]
     assert _suffixes(own) == list(MODEL_SUFFIXES)
 
 

@@ -385,10 +385,11 @@ def test_truncated_model_file_is_one_line(tutorial, tmp_path, capsys):
     assert "cut.keras" in err and "\n" not in err
 
 
-# -- the README's worked example runs as written ---------------------------------------------
+# -- the docs' worked example runs as written -----------------------------------------------
 
 def _readme_block(marker: str) -> str:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "own-model.md").read_text(
+        encoding="utf-8")
     after = text.split(f"<!-- example: {marker} -->", 1)[1]
     return after.split("```", 2)[1].split("\n", 1)[1]
 
