@@ -10,7 +10,7 @@ from PyQt6.QtWidgets import QComboBox, QLabel
 
 from camview.cli import build_parser, main
 from camview.commands.args import render_request
-from camview.commands.render import RenderRequest, make_methods
+from camview.commands.render_request import RenderRequest, make_methods
 from camview.errors import CamviewError, ModelError
 from camview.maps import (
     METHODS,

@@ -60,7 +60,7 @@ def method_options_from_args(args: argparse.Namespace) -> dict[str, object]:
 
 def render_request(args: argparse.Namespace):
     """`camview render`'s typed request: only the options given override its defaults."""
-    from camview.commands.render import RenderRequest
+    from camview.commands.render_request import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
                                            "layer", "resize", "preprocess", "runtime", "method",

@@ -71,7 +71,7 @@ def _check_source(spec: str | int) -> None:
 
 def _check_render(args: argparse.Namespace) -> None:
     from camview.commands.args import render_request
-    from camview.commands.render import check_outputs, check_request, method_names
+    from camview.commands.render_request import check_outputs, check_request, method_names
     from camview.maps import method_class
 
     request = render_request(args)

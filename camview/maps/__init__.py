@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from camview.errors import CamviewError, ModelError
-from camview.maps.base import Cancelled, MapResult, Method, Progress
+from camview.maps.base import TOP_N, Cancelled, MapResult, Method, Progress
 from camview.maps.cam import CAM
 from camview.maps.eigen import EigenCAM
 from camview.maps.gradient import (
@@ -41,8 +41,8 @@ from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
-__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "BatchedForward", "Cancelled", "EigenCAM",
-           "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
+__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "TOP_N", "BatchedForward", "Cancelled",
+           "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
            "IntegratedGradients", "LayerCAM", "MapResult", "Method", "MethodOption", "Occlusion",
            "Progress", "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "check_options",
            "make_method", "map_problem", "method_class", "method_options", "normalise",

@@ -30,6 +30,11 @@ class Cancelled(Exception):
     """An on-demand map was cancelled through its `cancel` event before it was done."""
 
 
+#: How many classes a result reports (render's JSON per frame, evaluate's per image), whatever
+#: the picture draws.
+TOP_N = 5
+
+
 @dataclass(frozen=True)
 class MapResult:
     cam: np.ndarray  # (h, w) float32, raw; its resolution is the method's (see its docstring)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camview.maps import MapResult
+from camview.maps import TOP_N, MapResult
 from camview.models import CamModel
 from camview.models.cache_folder import cache_dir
 from camview.sets.dataset import LabelledImage
@@ -27,7 +27,6 @@ from camview.sets.per_image import GRID, THUMB, SetViews
 
 log = logging.getLogger(__name__)
 
-TOP_N = 5  # the JSON lists five classes per image, as `camview render` does
 #: Bump when what is cached, or how inputs are prepared, changes. 2: every image is fed at
 #: exactly render's size (no 32-px rounding), and features, map and thumbnail are kept.
 _CACHE_VERSION = 2
