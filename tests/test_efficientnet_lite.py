@@ -103,7 +103,7 @@ def test_head_is_activation_pool_dense(model):
 
 
 def test_camview_reads_head_activation_with_fc_weights(model, state_dict):
-    from camview.models.graph import HeadKind, analyse_head
+    from camview.models.head import HeadKind, analyse_head
 
     head = analyse_head(model)
     assert head.read_layer == "head_activation"

@@ -115,7 +115,7 @@ def test_spatial_size_any_input(hw):
 def test_layer_names_and_direct_head(loaded):
     from camview.labels import imagenet_labels
     from camview.models.base import CamModel, ResizeMode
-    from camview.models.graph import HeadKind
+    from camview.models.head import HeadKind
 
     model = loaded.model
     for name in ("conv1", "fire2_squeeze1x1", "fire9_expand3x3", "conv10", "relu_conv10"):

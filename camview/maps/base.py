@@ -20,7 +20,7 @@ from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.options import MethodOption
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
-from camview.models.graph import HeadKind
+from camview.models.head import HeadKind
 
 #: progress(done, total): called by the on-demand methods after each batched call.
 Progress = Callable[[int, int], None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from camview.errors import ModelError
 from camview.maps.base import Method, pick_class
 from camview.models.base import CamModel
-from camview.models.graph import HeadKind
+from camview.models.head import HeadKind
 
 
 class CAM(Method):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from camview.models.base import CamModel
-from camview.models.graph import HeadKind
+from camview.models.head import HeadKind
 from camview.models.runtimes import TENSORFLOW, Forward
 
 #: Heads whose gradient to the read layer is known in closed form.

@@ -12,7 +12,7 @@ from camview.errors import ModelError
 from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
 from camview.models.formats import FILE_PHRASE, ModelFormat, check_model_file, format_of
-from camview.models.graph import HeadKind, class_count
+from camview.models.head import HeadKind, class_count
 from camview.models.registry import (
     DEFAULT_MODEL,
     IMAGENET_LABELS,

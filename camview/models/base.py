@@ -30,7 +30,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.labels import ClassNames, class_names_for, find_class
-from camview.models.graph import analyse_head
+from camview.models.head import analyse_head
 from camview.models.preprocess import CHANNELS
 from camview.models.runtimes import (
     TENSORFLOW,
@@ -115,7 +115,7 @@ class CamModel:
     Args:
         name: what the user typed to get this model (shown in the window and the JSON).
         keras_model: input (1, h, w, 1 or 3) preprocessed float32 -> scores (1, classes), or
-            one binary score (1, 1) shown as two classes (camview.models.graph).
+            one binary score (1, 1) shown as two classes (camview.models.head).
         labels: one name per class, in output order.
         input_size: (h, w) of the network input (the shorter side, in ``shorter`` mode).
         resize: default way frames are resized to the input.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from camview.errors import ModelError
 from camview.models.base import ResizeMode, default_resize
 from camview.models.download import Progress
-from camview.models.graph import HeadKind
+from camview.models.head import HeadKind
 from camview.models.keras_apps import KerasApp, cached_weights, keras_cache_dir
 from camview.models.preprocess import Preprocessing, named
 

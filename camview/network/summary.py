@@ -16,7 +16,8 @@ import numpy as np
 
 from camview.maps import METHODS
 from camview.models.base import CamModel
-from camview.models.graph import HeadKind, children, spatial_layers
+from camview.models.graph import children, spatial_layers
+from camview.models.head import HeadKind
 
 #: The frame size the shapes are worked out for unless told otherwise: a VGA camera's.
 DEFAULT_FRAME = (480, 640)

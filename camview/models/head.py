@@ -1,0 +1,271 @@
+"""The head after the read layer: where maps come from, the class scores, and what the head
+between them is (CAM reads it; the closed forms use it).
+
+Walks back from the scores through single-input layers to the first spatial (rank-4) tensor,
+then past pooling and dropout to the activation that produced it. That is "the last spatial
+activation before global pooling" for any network built the usual way, whatever its layer
+names, and also works when the convolutional base is a nested model (the usual way to build
+a fine-tuned classifier).
+
+Scores are read before a final softmax or sigmoid (Grad-CAM wants the class score, not its
+probability). A binary classifier's single output z (a logit, or a sigmoid's input) becomes
+two class scores [-z/2, +z/2]: their softmax is exactly [1 - sigmoid(z), sigmoid(z)], the
+positive class's map follows the logit and the negative class's its negation (scaled by 1/2,
+which a drawn map never shows). A GAP + Dense(1) head with kernel w is then an fc head with
+weights [-w/2, +w/2].
+
+A layer named with ``--layer`` may sit inside a nested base (``base/layer``, or its plain
+name when unique): the graph is run again with that base split so its inner activation comes
+out beside the scores.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from camview.errors import ModelError
+
+if TYPE_CHECKING:
+    import keras
+
+from camview.models.graph import _run_split, resolve_layer
+
+
+class HeadKind(str, enum.Enum):
+    """What follows the read layer, which decides whether CAM can read it (module docstring
+    of camview.models.base)."""
+
+    DIRECT = "direct"
+    FC = "fc"
+    GRADIENT_ONLY = "gradient-only"
+
+
+# Keras is imported when a graph is read, not when the kinds are: `camview --help` and
+# `camview models` need HeadKind but not the seconds TensorFlow takes to import.
+@cache
+def _pass_through() -> tuple[type, ...]:
+    import keras
+
+    return (keras.layers.Dropout, keras.layers.SpatialDropout2D,
+            keras.layers.GaussianDropout, keras.layers.GaussianNoise)
+
+
+@cache
+def _pooling() -> tuple[type, ...]:
+    import keras
+
+    return (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+
+
+@dataclass(frozen=True)
+class DenseWeights:
+    """An fc head's weights as (k, classes), read from its layer whenever asked, never kept:
+    a sanity check randomises the layer after the model is loaded, and every map (CAM, the
+    closed forms) must see the weights the model has now.
+
+    `layer`: the Dense layer, or a 1x1 convolution on the pooled map; None for a binary
+    model whose one-channel map is pooled straight into its logit (weight 1). `binary`: the
+    one logit z shown as two classes [-z/2, +z/2] (module docstring).
+    """
+
+    layer: object | None
+    binary: bool = False
+
+    def tensor(self):
+        """TF ops; inside a compiled call a read of the layer's variable, not a copy."""
+        import tensorflow as tf
+
+        if self.layer is None:
+            w = tf.ones((1, 1), tf.float32)
+        else:
+            w = tf.cast(tf.convert_to_tensor(self.layer.kernel), tf.float32)
+            w = tf.reshape(w, (w.shape[-2], w.shape[-1]))  # a 1x1 kernel (1, 1, k, classes)
+        return tf.concat([-0.5 * w, 0.5 * w], axis=1) if self.binary else w
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self.tensor(), dtype=np.float32)
+
+
+@dataclass
+class Head:
+    read_layer: str
+    kind: HeadKind
+    dense: DenseWeights | None
+    feature_model: keras.Model
+    default_layer: str | None = None  # the one found from the graph (CAM reads only it)
+
+
+def _producer(tensor):
+    """The layer that made `tensor` and the tensors it was called on."""
+    op, node_index, _ = tensor._keras_history
+    node = op._inbound_nodes[node_index]
+    return op, list(node.input_tensors)
+
+
+_SQUASHING = ("softmax", "sigmoid")  # turn scores into probabilities; maps read before them
+
+
+def _activation_name(layer) -> str:
+    return getattr(getattr(layer, "activation", None), "__name__", "")
+
+
+def _is_squashing_layer(layer) -> bool:
+    """A layer that only turns scores into probabilities: Softmax, Activation(softmax/sigmoid)."""
+    import keras
+
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return isinstance(layer, keras.layers.Activation) and _activation_name(layer) in _SQUASHING
+
+
+def class_count(model: keras.Model) -> int:
+    """Classes shown for `model`: its outputs, or two for a binary classifier's one output."""
+    n = int(model.outputs[0].shape[-1])
+    return 2 if n == 1 else n
+
+
+@cache
+def _binary_scores_layer() -> type:
+    import keras
+
+    class BinaryScores(keras.layers.Layer):
+        """z (batch, 1) -> [-z/2, +z/2]: softmax of it is [1 - sigmoid(z), sigmoid(z)]."""
+
+        def call(self, z):
+            return keras.ops.concatenate([-0.5 * z, 0.5 * z], axis=-1)
+
+    return BinaryScores
+
+
+def _two_class(dense: DenseWeights | None, kind: HeadKind
+               ) -> tuple[HeadKind, DenseWeights | None]:
+    """The head of a binary model as two classes (module docstring)."""
+    if kind is HeadKind.DIRECT:  # GAP of a one-channel map: the map is z's own
+        return HeadKind.FC, DenseWeights(None, binary=True)
+    if dense is not None:
+        return kind, DenseWeights(dense.layer, binary=True)
+    return kind, None
+
+
+def analyse_head(model: keras.Model, read_layer: str | None = None,
+                 title: str | None = None) -> Head:
+    """Find the read layer, the pre-softmax scores and the head kind of `model`.
+
+    `title` names the model in messages (its file, say: a saved model's own name is often
+    just "functional"); default the Keras model's name.
+    """
+    import keras
+
+    title = title or model.name
+    if len(model.outputs) != 1:
+        raise ModelError(f"{title} has {len(model.outputs)} outputs; camview needs one output "
+                         "of class scores")
+    scores = model.outputs[0]
+    if len(scores.shape) != 2:
+        raise ModelError(f"{title}'s output has shape {tuple(scores.shape)}; camview "
+                         "expects class scores of shape (batch, classes)")
+
+    # The scores before softmax/sigmoid: Grad-CAM wants the class score, not its probability.
+    last, inputs = _producer(scores)
+    final = None
+    if _is_squashing_layer(last):
+        scores, final = inputs[0], last
+    elif _activation_name(last) in _SQUASHING:
+        # A Dense(activation="softmax"): read the same layer without its softmax. Setting the
+        # activation is how Keras itself swaps it; the model is ours, loaded for this use.
+        last.activation = keras.activations.linear
+    binary = int(scores.shape[-1]) == 1
+
+    # Walk back to the first tensor with a spatial extent, remembering the head layers on the
+    # way: past a global pooling that keeps its dims and the 1x1 convolutions after it
+    # (MobileNetV3's head), whose 1x1 outputs have no map to show.
+    head_layers = []
+    tensor = scores
+    while len(tensor.shape) != 4 or _after_kept_pooling(tensor):
+        op, inputs = _producer(tensor)
+        if len(inputs) != 1:
+            break
+        head_layers.append(op)
+        tensor = inputs[0]
+    if len(tensor.shape) != 4 or isinstance(_producer(tensor)[0], keras.layers.InputLayer):
+        if read_layer is None:
+            raise ModelError(f"{title} has no convolutional feature map before its head "
+                             "(no spatial layer found): class activation maps need a CNN, "
+                             "convolutions then pooling then the classifier")
+        tensor = None
+    else:
+        # Past max-pooling/dropout to the activation itself (VGG16: block5_pool -> block5_conv3).
+        while True:
+            op, inputs = _producer(tensor)
+            if not isinstance(op, _pooling() + _pass_through()) or len(inputs) != 1:
+                break
+            tensor = inputs[0]
+    head_layers.reverse()
+    auto_name = _producer(tensor)[0].name if tensor is not None else None
+
+    path = resolve_layer(model, read_layer, title) if read_layer is not None else [auto_name]
+    if path == [auto_name]:
+        kind, dense = _classify_head(head_layers, tensor, scores)
+        # A single input passed as itself, not a list: Keras warns when the structure differs.
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    else:
+        kind, dense = HeadKind.GRADIENT_ONLY, None
+        inputs = keras.Input(batch_shape=tuple(model.inputs[0].shape),
+                             dtype=model.inputs[0].dtype)
+        scores, tensor = _run_split(model, inputs, path, final)
+    if binary:
+        kind, dense = _two_class(dense, kind)
+        scores = _binary_scores_layer()(name="binary_scores")(scores)
+    feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
+    return Head("/".join(path), kind, dense, feature_model, auto_name)
+
+
+def _after_kept_pooling(tensor) -> bool:
+    """A 1x1 map that a global pooling keeping its dims made, directly or through 1x1
+    layers after it: a pooled vector shaped as a map, part of the head. (A feature map that
+    is 1x1 because the input is small is not: it is still the map, however coarse.)"""
+    import keras
+
+    global_pooling = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+    while len(tensor.shape) == 4 and tuple(tensor.shape[1:3]) == (1, 1):
+        op, inputs = _producer(tensor)
+        if isinstance(op, global_pooling):
+            return True
+        if len(inputs) != 1:
+            return False
+        tensor = inputs[0]
+    return False
+
+
+def _is_dense(layer) -> bool:
+    """A linear dense layer, or a 1x1 convolution applied to a pooled 1x1 map (the same
+    product)."""
+    import keras
+
+    if getattr(getattr(layer, "activation", None), "__name__", "linear") != "linear":
+        return False
+    if isinstance(layer, keras.layers.Dense):
+        return True
+    return (isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (1, 1)
+            and layer.groups == 1)
+
+
+def _classify_head(head_layers, features, scores) -> tuple[HeadKind, DenseWeights | None]:
+    """DIRECT: global average pooling alone; FC: pooling then one linear dense layer (or a
+    1x1 convolution on the pooled map, then a flatten); else GRADIENT_ONLY."""
+    import keras
+
+    shaping = (keras.layers.Flatten, keras.layers.Reshape)
+    core = [layer for layer in head_layers if not isinstance(layer, _pass_through() + shaping)]
+    if not core or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
+        return HeadKind.GRADIENT_ONLY, None
+    if len(core) == 1 and features.shape[-1] == scores.shape[-1]:
+        return HeadKind.DIRECT, None
+    if len(core) == 2 and _is_dense(core[1]):
+        return HeadKind.FC, DenseWeights(core[1])
+    return HeadKind.GRADIENT_ONLY, None
