@@ -17,4 +17,9 @@ The package is cut by capability into rooms whose imports run one way, from the 
     cli                the entry point: parses arguments and hands over to a command or the app
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("camview")  # one source: pyproject.toml, through the package metadata
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from camview.errors import CamviewError
 
 log = logging.getLogger("camview")
 
-EXIT_ERROR, EXIT_USAGE = 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Live class activation maps of ImageNet CNNs: a camera, video "
                                  "or image\nbeside where the network looks.")
+    from camview import __version__
+
+    parser.add_argument("--version", action="version", version=f"camview {__version__}")
     # prog: the subcommands' own usage starts "camview render", not with USAGE's three lines.
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, title="commands",
                                 prog="camview")
@@ -338,7 +342,7 @@ def _set_up_logging(debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "window")
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -396,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `camview models | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_OK
     except Exception as exc:  # a bug: say so in one line, with the traceback under --debug
         if debug:
             raise

@@ -185,3 +185,11 @@ def test_two_renders_to_one_video_at_once_leave_one_whole_video(tmp_path):
     assert any(status == 0 for status, _ in results)
     assert count_frames(tmp_path / "out.mp4") == 20
     assert partials(tmp_path) == []
+
+
+def test_one_frame_of_a_source_that_runs_on_is_one_image(tmp_path):
+    """`render demo --frames 1 -o demo.png`: one frame asked for, one picture written (it was
+    refused: "demo runs until stopped")."""
+    out = tmp_path / "demo.png"
+    assert main(["render", "demo", "--frames", "1", "-o", str(out), "--no-progress"]) == 0
+    assert cv2.imread(str(out)) is not None

@@ -225,7 +225,7 @@ def render(request: RenderRequest) -> int:
     source = open_source(request.source)
     with source:
         check_outputs(request)
-        sink = FrameSink(request.output, source, request_inputs(request))
+        sink = FrameSink(request.output, source, request_inputs(request), request.frames)
         if request.sanity and source.frame_count != 1:
             raise CamviewError(f"--sanity takes one image, not {source.name} (it maps the "
                                "image again after each randomisation step)")

@@ -84,7 +84,9 @@ class FrameSink:
     numbered (``frame_000000.png``).
     """
 
-    def __init__(self, output: str | None, source: Source, inputs: tuple[str, ...]) -> None:
+    def __init__(self, output: str | None, source: Source, inputs: tuple[str, ...],
+                 frames: int | None = None) -> None:
+        """`frames`: the most frames the render will write (--frames), None: the source's."""
         self.path = Path(output) if output else None
         self.kind = None
         self.video: VideoWriter | None = None
@@ -98,7 +100,7 @@ class FrameSink:
             self.kind = "video"
         elif suffix in IMAGE_SUFFIXES:
             # A file whose header gives no count is found out at its second frame (write).
-            if source.is_live or (source.frame_count or 1) != 1:
+            if frames != 1 and (source.is_live or (source.frame_count or 1) != 1):
                 many = ("runs until stopped" if source.is_live
                         else f"has {source.frame_count} frames")
                 raise OutputError(f"output {self.path} is one image but {source.name} {many}: "
