@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
+import urllib.parse
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from camview.errors import OutputError
+from camview.sources.file_names import shown
 
 JPEG_QUALITY = 85
 
@@ -72,8 +75,9 @@ table.confusion thead th:first-child { writing-mode: horizontal-tb; transform: n
 
 
 def e(text: object) -> str:
-    """`text` escaped for HTML, quotes included (it may sit in an attribute)."""
-    return html.escape(str(text), quote=True)
+    """`text` escaped for HTML, quotes included (it may sit in an attribute); a file name's
+    undecodable bytes shown as \\xNN (camview.sources.file_names)."""
+    return html.escape(shown(str(text)), quote=True)
 
 
 def percent(p: float | None, space: str = "\u00a0") -> str:
@@ -100,7 +104,7 @@ def image_tag(image: np.ndarray | None, alt: str) -> str:
 
 def file_link(path: str) -> str:
     """A link to the original image that opens from the report wherever it is kept."""
-    try:
-        return Path(path).resolve().as_uri()
+    try:  # percent-encodes the name's bytes, whatever they are: the link opens the real file
+        return "file://" + urllib.parse.quote(os.fsencode(Path(path).resolve()))
     except ValueError:  # not a path a URI can name
         return path

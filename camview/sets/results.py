@@ -24,6 +24,7 @@ from camview.models import CamModel
 from camview.models.cache_folder import cache_dir
 from camview.sets.dataset import LabelledImage
 from camview.sets.per_image import GRID, THUMB, SetViews
+from camview.sources.file_names import storage_key
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class ResultCache:
             st = os.stat(path)
         except OSError:
             return None
-        return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+        return storage_key(Path(path).resolve()), st.st_mtime_ns, st.st_size
 
     def get(self, model_key: str, item: LabelledImage, index: int, *,
             views: bool = False) -> ImageResult | None:
