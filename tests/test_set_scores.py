@@ -86,10 +86,40 @@ def test_evaluate_metrics_json_and_report(lite0, small_set, tmp_path, capsys):
         assert got["average_drop"] == pytest.approx(change[name].drop, abs=1e-3)
     html = report.read_text()
     assert "Which map to believe" in html and "random map (baseline)" in html
-    best = {"gradcam": "Grad-CAM", "layercam": "Layer-CAM"}[section["ranking"][0]]
-    assert f"<b>{best}</b>&#x27;s maps are the ones its output supports best" in html or \
-        f"<b>{best}</b>'s maps are the ones its output supports best" in html
-    assert f"{best}'s maps are the ones its output supports best" in capsys.readouterr().out
+    assert section["leaders"][0] == section["ranking"][0]
+    said = capsys.readouterr().out
+    if len(section["leaders"]) == 1:
+        best = {"gradcam": "Grad-CAM", "layercam": "Layer-CAM"}[section["leaders"][0]]
+        assert f"{best}&#x27;s maps are the ones its output supports best" in html
+        assert f"{best}'s maps are the ones its output supports best" in said
+    else:
+        assert "are tied for the maps its output supports best" in html
+        assert "are tied for the maps its output supports best" in said
+
+
+def test_a_method_is_named_best_only_when_it_clears_the_others():
+    """evaluate --metrics named Grad-CAM best when HiResCAM's insertion was identical and
+    Layer-CAM's interval overlapped: the first place is shared unless the first method's
+    margin beats each other's on these images (a paired 95 % interval above 0)."""
+    from camview.sets.views.set_scores import ImageScores, leaders, verdict
+
+    rng = np.random.default_rng(0)
+
+    def scores(margin: float) -> dict:
+        return {"insertion_auc": margin, "deletion_auc": 0.0}
+
+    scored = [ImageScores(Path(f"{i}.jpg"), 0, {
+        "gradcam": scores(0.30 + d), "hirescam": scores(0.30 + d),
+        "layercam": scores(0.30 + d - 0.01 + 0.05 * rng.standard_normal()),
+        "saliency": scores(0.10 + d)}) for i, d in enumerate(rng.normal(0, 0.05, 12))]
+    ranking = ["gradcam", "hirescam", "layercam", "saliency"]
+    tied = leaders(scored, ranking)
+    assert tied == ["gradcam", "hirescam", "layercam"]  # saliency is clearly behind
+    titles = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "layercam": "Layer-CAM"}
+    assert verdict({"leaders": tied}, titles).startswith(
+        "For this model, on this set, Grad-CAM, HiResCAM and Layer-CAM are tied")
+    assert leaders(scored, ["gradcam", "saliency"]) == ["gradcam"]
+    assert "Grad-CAM's maps are the ones" in verdict({"leaders": ["gradcam"]}, titles)
 
 
 def test_evaluate_metrics_unknown_method_is_one_line(small_set, capsys):

@@ -72,10 +72,7 @@ class SetScoresView(SetView):
     def said(self, counts: Counts, model: CamModel, dataset: str) -> str | None:
         if self.section is None or not self.section["ranking"]:
             return None
-        ranking = self.section["ranking"]
-        best = self.titles().get(ranking[0], ranking[0])
-        return (f"for this model, on this set, {best}'s maps are the ones its output supports "
-                f"best (of {', '.join(ranking)})")
+        return verdict(self.section, self.titles()) + f" (of {', '.join(self.section['ranking'])})"
 
 
 #: The per-image scores of each map, and whether higher is better (for the ranking).
@@ -161,15 +158,51 @@ def rank_methods(summary: dict[str, dict[str, dict]]) -> list[str]:
     return sorted((n for n in summary if n != RANDOM), key=margin, reverse=True)
 
 
+def leaders(scored: Sequence[ImageScores], ranking: list[str]) -> list[str]:
+    """The methods that share the first place: the first of the ranking and every other whose
+    margin (insertion minus deletion AUC) it does not clear on these images, i.e. the 95 %
+    interval of the per-image difference of the two margins (the same images: a paired
+    comparison) reaches 0. One name only when the first is better than each of the others."""
+    if not ranking:
+        return []
+
+    def margins(name: str) -> dict[int, float]:
+        return {i: s.scores[name]["insertion_auc"] - s.scores[name]["deletion_auc"]
+                for i, s in enumerate(scored) if name in s.scores}
+
+    first = margins(ranking[0])
+    tied = [ranking[0]]
+    for name in ranking[1:]:
+        other = margins(name)
+        differences = [first[i] - other[i] for i in first if i in other]
+        interval = mean_interval(differences)
+        if interval["low"] is None or interval["low"] <= 0:
+            tied.append(name)
+    return tied
+
+
 def set_scores_json(model: CamModel, scored: Sequence[ImageScores]) -> dict:
     """The JSON section: per image its scores, per method the means and intervals, the
-    ranking."""
+    ranking and the leaders (one unless the first place is shared)."""
     summary = summarise_scores(scored)
-    return {"metrics": list(SET_METRICS), "ranking": rank_methods(summary), "summary": summary,
+    ranking = rank_methods(summary)
+    return {"metrics": list(SET_METRICS), "ranking": ranking,
+            "leaders": leaders(scored, ranking), "summary": summary,
             "images": [{"path": str(s.path), **({"problem": s.problem} if s.problem else {
                 "target": {"index": s.target, "label": model.short_label(s.target)},
                 "scores": {n: {k: round(v, 6) for k, v in m.items()}
                            for n, m in s.scores.items()}})} for s in scored]}
+
+
+def verdict(section: dict, titles: dict[str, str]) -> str:
+    """The sentence that names the best method, or the ones tied for first place."""
+    names = [titles.get(n, n) for n in section["leaders"]]
+    if len(names) == 1:
+        return (f"For this model, on this set, {names[0]}'s maps are the ones its output "
+                "supports best")
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return (f"For this model, on this set, {listed} are tied for the maps its output supports "
+            "best: the 95 % interval of their difference from the first reaches 0")
 
 
 def set_scores_html(section: dict, titles: dict[str, str]) -> str:
@@ -178,7 +211,6 @@ def set_scores_html(section: dict, titles: dict[str, str]) -> str:
     summary, ranking = section["summary"], section["ranking"]
     if not ranking:
         return ""
-    best = titles.get(ranking[0], ranking[0])
     heads = {"deletion_auc": "Deletion AUC (lower is better)",
              "insertion_auc": "Insertion AUC (higher is better)",
              "average_drop": "Average Drop % (lower is better)",
@@ -190,10 +222,10 @@ def set_scores_html(section: dict, titles: dict[str, str]) -> str:
         interval = "" if s["low"] is None else f" [{s['low']:.3g}, {s['high']:.3g}]"
         return f'<td class="n">{s["mean"]:.3g}{e(interval)}</td>'
 
-    out = [f"<h2>Which map to believe: scores over the set</h2><p>For this model, on this set, "
-           f"<b>{e(best)}</b>'s maps are the ones its output supports best (ranked by "
-           "insertion AUC minus deletion AUC; the random map is the baseline; brackets: 95 % "
-           "intervals).</p><table><thead><tr><th>#</th><th>Method</th><th>Images</th>"
+    out = [f"<h2>Which map to believe: scores over the set</h2><p>{e(verdict(section, titles))}"
+           " (ranked by insertion AUC minus deletion AUC; the random map is the baseline; "
+           "brackets: 95 % intervals).</p><table><thead><tr><th>#</th><th>Method</th>"
+           "<th>Images</th>"
            + "".join(f"<th>{e(heads[m])}</th>" for m in SET_METRICS) + "</tr></thead><tbody>"]
     for rank, name in enumerate([*ranking, RANDOM], 1):
         if name not in summary:
