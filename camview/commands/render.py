@@ -38,6 +38,7 @@ from camview.errors import CamviewError, OutputError, SourceError
 from camview.maps import MapResult, Method, check_options
 from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel, load_model
+from camview.models.runtimes import AUTO, TENSORFLOW, check_runtime, default_runtime
 from camview.sources import Frame, Source, is_demo, open_source
 from camview.sources.handoff import END, ReadAhead, put_unless_stopped
 
@@ -232,10 +233,20 @@ def render(request: RenderRequest) -> int:
         limit = request.frames
         if limit is None and is_demo(request.source):
             limit = DEMO_FRAMES
+        asked = check_runtime(request.runtime or default_runtime())
+        # auto converts to OpenVINO (tens of seconds, once) only for work that will run on
+        # it: the model loads on TensorFlow and switches once the methods are known.
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
-                           preprocess=request.preprocess, runtime=request.runtime)
+                           preprocess=request.preprocess,
+                           runtime=TENSORFLOW if asked == AUTO else asked)
         methods = make_methods(request, model)
+        if asked == AUTO:
+            if request.metrics or any(m.runs_on_forward_runtime() for m in methods):
+                model.use_runtime(AUTO)
+            else:
+                log.info("OpenVINO is not used: every map asked for needs TensorFlow's "
+                         "backward pass")
         target = None if request.target is None else model.find_class(request.target)
         total = min(x for x in (limit, source.frame_count) if x) if (
             limit or source.frame_count) else None

@@ -161,6 +161,16 @@ class Method(ABC):
 
         return run
 
+    def runs_on_forward_runtime(self) -> bool:
+        """Whether a forward-only runtime (OpenVINO) would compute this method's work: a map
+        of the read layer's activations, whose class gradient, if it needs one, is known in
+        closed form from the head (camview.maps.closed_form). Perturbation methods override
+        it: their many forward passes all run there."""
+        from camview.maps.closed_form import CLOSED_FORM_HEADS
+
+        return (self.shares_pass and self.layer == self.model.read_layer
+                and (not self.needs_activation_gradient or self.model.head in CLOSED_FORM_HEADS))
+
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> MapResult:

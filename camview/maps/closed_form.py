@@ -32,13 +32,8 @@ def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
     pass here (or `forward`'s, one about to be used): a runtime other than TensorFlow, a
     method whose map is `from_tensors` of the read layer, and for a gradient method a head
     whose gradient is known."""
-    model = method.model
-    forward = forward or model.runtime
-    if forward.name == TENSORFLOW or not method.shares_pass:
-        return False
-    if method.layer != model.read_layer:
-        return False
-    return not method.needs_activation_gradient or model.head in CLOSED_FORM_HEADS
+    forward = forward or method.model.runtime
+    return forward.name != TENSORFLOW and method.runs_on_forward_runtime()
 
 
 def closed_form_gradient(model: CamModel, features, c):

@@ -103,6 +103,9 @@ class PerturbationMethod(Method):
         features, logits = feature_model(x, training=False)
         return features[0], logits[0], pick_class(logits[0], target)
 
+    def runs_on_forward_runtime(self) -> bool:
+        return True  # the perturbed copies go through the model's runtime (BatchedForward)
+
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> MapResult:

@@ -200,14 +200,15 @@ def _cuda_installed() -> bool:
 
 
 def fingerprint(model: RunnableModel) -> str:
-    """What the converted graph depends on: the model, its read layer, its input and its
+    """What the converted graph depends on, by content, not by the file's path (the same file
+    at two paths converts once): the feature model's architecture, its input and outputs, its
     weights' bytes (hashed: a retrained file or random weights convert again), and the
     OpenVINO version."""
     import openvino
 
     digest = hashlib.blake2b(digest_size=16)
     fm = model.feature_model
-    for part in (model.name, model.read_layer, str(fm.inputs[0].shape),
+    for part in (fm.to_json(), model.read_layer, str(fm.inputs[0].shape),
                  [str(o.shape) for o in fm.outputs], openvino.__version__):
         digest.update(str(part).encode())
     for weight in fm.weights:
