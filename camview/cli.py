@@ -194,6 +194,8 @@ def _add_evaluate_parser(sub) -> None:
                         "both accuracies, agreement, and where one is right and the other wrong")
     p.add_argument("--versus-labels", default=None, metavar="FILE",
                    help="labels file for the --versus model (classes are matched by name)")
+    p.add_argument("--versus-weights", default=None, metavar="PATH",
+                   help="weights for the --versus model (as --weights)")
     from camview.models.preprocess import MODES
 
     p.add_argument("--versus-preprocess", choices=MODES, default=None, metavar="MODE",

@@ -15,9 +15,9 @@ from camview.commands.args import read_files
 from camview.commands.progress import Progress
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import finish_each
-from camview.errors import CamviewError, OutputError, SourceError
+from camview.errors import CamviewError, ModelError, OutputError, SourceError
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
-from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.models import DEFAULT_MODEL, CamModel, check_model_name, known_head, load_model
 from camview.sets.dataset import (
     LabelledSet,
     listed_files,
@@ -43,9 +43,15 @@ def check_request(args: argparse.Namespace) -> None:
     if args.max_mistakes < 0:
         raise CamviewError(f"--max-mistakes must be 0 or more, not {args.max_mistakes}")
     for flag, value in (("--versus-labels", args.versus_labels),
+                        ("--versus-weights", args.versus_weights),
                         ("--versus-preprocess", args.versus_preprocess)):
         if value is not None and not args.versus:
             raise CamviewError(f"{flag} is for the --versus model: give --versus MODEL too")
+    if args.versus:  # the second model's name, file and weights too, before any work
+        check_model_name(args.versus)
+        weights = args.versus_weights
+        if weights and weights.lower() not in ("imagenet", "none") and not Path(weights).exists():
+            raise ModelError(f"--versus-weights {weights}: no such file or folder")
     if not Path(args.dataset).exists():
         raise SourceError(f"dataset {args.dataset}: no such folder or file")
     if args.report and method_class(args.method or "cam") is CAM:
@@ -107,8 +113,15 @@ def load_versus(args: argparse.Namespace) -> CamModel | None:
     if not args.versus:
         return None
     kwargs = {k: v for k, v in (("labels", args.versus_labels),
+                                ("weights", args.versus_weights),
                                 ("preprocess", args.versus_preprocess)) if v is not None}
-    return load_model(args.versus, **kwargs)
+    try:
+        return load_model(args.versus, **kwargs)
+    except ModelError as exc:
+        # The loaders' advice names the first model's flags; this is the second model.
+        message = str(exc).replace("--weights", "--versus-weights").replace(
+            "--labels", "--versus-labels").replace("--preprocess", "--versus-preprocess")
+        raise ModelError(f"--versus {args.versus}: {message}") from None
 
 
 def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
@@ -127,8 +140,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from camview.commands.args import model_kwargs
 
     check_request(args)
+    second = load_versus(args)  # first: an unusable second model fails before any wait
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
-    second = load_versus(args)
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
     named = None if args.labels else name_classes_from_folders(model, args.dataset)
