@@ -61,8 +61,12 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
     pipe = Pipeline(on_result=on_result, on_error=on_error, method=method, loop_video=True,
                     panel_only=True)
     pipe.set_model(model)
+    loading = time.monotonic()
     pipe.start()
     pipe.wait_idle(300)
+    # What a model's load and first trace take on this machine now: the bound for stopping
+    # (a switch's trace in progress cannot be interrupted, and a loaded machine is slower).
+    load_s = time.monotonic() - loading
     pipe.set_source(video)
     start = time.monotonic()
     samples = []
@@ -89,7 +93,8 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
             baseline = now_rss
         samples.append({"t": round(elapsed, 1), "results": count, "rss_mb": round(now_rss, 1),
                         "threads": threading.active_count()})
-    stopped = pipe.stop(timeout=2.0)
+    stop_timeout = max(2.0, load_s)
+    stopped = pipe.stop(timeout=stop_timeout)
     time.sleep(0.2)
     leaked = [t.name for t in threading.enumerate()
               if t.ident not in threads_before and t.name.startswith("camview")]
@@ -101,7 +106,8 @@ def soak(video: str, *, model: str, method: str, seconds: float, warmup: float,
             "stalled_windows": stalls, "rss_after_warmup_mb": None if baseline is None else
             round(baseline, 1), "rss_final_mb": final,
             "rss_growth_mb": None if baseline is None else round(final - baseline, 1),
-            "stopped_cleanly": stopped, "leaked_threads": leaked, "errors": errors[-5:],
+            "stopped_cleanly": stopped, "stop_timeout_s": round(stop_timeout, 1),
+            "leaked_threads": leaked, "errors": errors[-5:],
             "runtime_switches": runtime_switches, "runtimes_used": runtimes_used,
             "samples": samples}
 
