@@ -45,3 +45,4 @@ def test_evaluate_carries_a_name_that_is_not_utf8(tmp_path, capsys, cache):
     page = report.read_text(encoding="utf-8")
     assert "caf\\xe9.jpg" in page and "caf%E9.jpg" in page  # shown, and linked to the file
     assert "Traceback" not in capsys.readouterr().err
+

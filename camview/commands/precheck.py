@@ -49,10 +49,13 @@ def check_arguments(args: argparse.Namespace) -> None:
 def _check_model_options(args: argparse.Namespace) -> list[str] | None:
     """--model, --weights and --labels: the names known, the files there; the labels read."""
     from camview.labels import read_labels_file
-    from camview.models import DEFAULT_MODEL, check_model_name
+    from camview.models import DEFAULT_MODEL, check_model_name, spec_for
 
-    check_model_name(getattr(args, "model", None) or DEFAULT_MODEL)
+    name = getattr(args, "model", None) or DEFAULT_MODEL
+    check_model_name(name)
     weights = getattr(args, "weights", None)
+    if weights and spec_for(name) is None:  # it was silently ignored
+        raise ModelError(f"--weights is for the built-in models; {name} holds its own weights")
     if weights and weights.lower() not in _WEIGHT_WORDS and not Path(weights).exists():
         raise ModelError(f"--weights {weights}: no such file or folder (or 'imagenet', "
                          "'none')")
@@ -62,11 +65,14 @@ def _check_model_options(args: argparse.Namespace) -> list[str] | None:
 
 def _check_source(spec: str | int) -> None:
     """A missing file or folder, or a camera index with no device: named, at once."""
-    from camview.sources import CameraSource, open_source
+    from camview.sources import CameraSource, ImageSource, VideoSource, open_source
+    from camview.sources.images import check_file
 
     source = open_source(spec, opened=False)
     if isinstance(source, CameraSource):
         source.check_present()
+    elif isinstance(source, ImageSource | VideoSource):  # an empty file: now, not after TF
+        check_file(source.path, "image" if isinstance(source, ImageSource) else "video")
 
 
 def _check_render(args: argparse.Namespace) -> None:

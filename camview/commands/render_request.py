@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camview.drawing.output_files import check_writable
+from camview.drawing.output_files import check_writable, input_overwritten
 from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, OutputError
 from camview.maps import CAM, DEFAULT_METHOD, Method, check_options, make_method, method_class
@@ -57,13 +57,18 @@ def request_inputs(request: RenderRequest) -> tuple[str, ...]:
 
 
 def check_outputs(request: RenderRequest) -> None:
-    """--json and --map: files that can be written, none of them an input or each other."""
+    """-o, --json and --map: none of them an input or each other, --json and --map files that
+    can be written (-o's kind, image, folder or video, is the sink's to check)."""
     given = [(flag, path) for flag, path in (("-o", request.output), ("--json", request.json),
                                               ("--map", request.map)) if path]
     for i, (flag, path) in enumerate(given):
         for other_flag, other in given[:i]:
             if Path(path).resolve() == Path(other).resolve():
                 raise OutputError(f"{flag} and {other_flag} are both {path}: give two names")
+    if request.output:
+        overwritten = input_overwritten(Path(request.output), request_inputs(request))
+        if overwritten:
+            raise OutputError(overwritten)
     for out in (request.json, request.map):
         if out:
             check_writable(out, inputs=request_inputs(request), folder=False)

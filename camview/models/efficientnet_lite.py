@@ -191,6 +191,9 @@ def preprocess(bgr: np.ndarray) -> np.ndarray:
 def load_efficientnet_lite0(path: Path | None = None) -> keras.Model:
     """EfficientNet-Lite0 with the weights of the .pth at `path` (default: the installed one)."""
     path = Path(path) if path is not None else default_weights_path()
+    if path.is_dir():
+        raise ModelError(f"weights {path} for efficientnet_lite0 is a folder: give the .pth "
+                         "file (or leave out --weights for the installed weights)")
     if not path.is_file():
         raise ModelError(f"weights file {path} for efficientnet_lite0 does not exist (leave out "
                          "--weights for the installed weights)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import runpy
+import sys
 from pathlib import Path
 
 from camview.errors import ModelError
@@ -34,15 +35,34 @@ def import_user_modules(paths: list[str] | None) -> None:
             raise ModelError(f"--import {path}: no such file")
         try:
             runpy.run_path(str(file), run_name=f"camview_user_{file.stem}")
+        except SystemExit as exc:  # the file ended the program while camview imported it
+            raise ModelError(f"--import {path} called sys.exit({exc.code!r}) while it was "
+                             "imported: a file for --import only defines and registers "
+                             "classes") from None
         except Exception as exc:  # the user's code: report it, do not crash
             raise ModelError(f"--import {path} failed: {type(exc).__name__}: "
                              f"{(str(exc).strip().splitlines() or [''])[0][:160]}") from None
+
+
+def _python_function(text: str, name: str) -> str | None:
+    """'os.system' when the config Keras could not rebuild names `name` from a module of
+    Python itself (os, subprocess, builtins...), not a class of the user's."""
+    found = re.search(r"'module': '([\w.]+)', 'class_name': '" + re.escape(name) + "'", text)
+    if found is None:
+        return None
+    module = found.group(1)
+    return f"{module}.{name}" if module.split(".")[0] in sys.stdlib_module_names else None
 
 
 def _load_error(path: Path, exc: Exception) -> ModelError:
     text = str(exc).strip()
     for pattern in _UNKNOWN_CLASS:
         found = pattern.search(text)
+        if found and (function := _python_function(text, found.group(1))):
+            return ModelError(
+                f"model file {path} names the Python function {function} as a layer: Keras "
+                "refuses to call it from a file (it could run anything), so nothing ran; "
+                "this is not a model file to trust")
         if found:
             return ModelError(
                 f"model file {path} uses the custom class {found.group(1)!r}, which Keras "

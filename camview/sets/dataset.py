@@ -178,6 +178,9 @@ def _read_folders(root: Path, names: ClassNames, name: str) -> LabelledSet:
         if index is None:
             found.warnings.append(names.no_match("folder", folder.name, len(files)))
             continue
+        if not files:  # a class the set means to have, with nothing in it: said, not silent
+            found.warnings.append(f"{name}: class folder {folder.name} holds no images "
+                                  f"({', '.join(e[1:] for e in IMAGE_SUFFIXES)})")
         found.images.extend(LabelledImage(p, index) for p in files)
     return found
 
