@@ -149,7 +149,7 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     svg = page[page.index("<svg"):page.index("</svg>")]
     assert svg.count("<title>") == 40
     mistakes = [i for i in doc["images"] if not i["correct"]]
-    assert svg.count("<path ") == len(mistakes) and "<script" not in svg
+    assert svg.count('stroke="#111"') == len(mistakes) and "<script" not in svg
     for anchor in re.findall(r'<a href="#(mistake-\d+)">', svg):
         assert f'id="{anchor}"' in page
     assert len(re.findall(r'<a href="#mistake-\d+">', svg)) == min(len(mistakes), 100)
@@ -335,26 +335,31 @@ def test_tally_keeps_features_compactly():
     assert features.shape == (3000, 64) and (features[:, 0] == np.arange(3000) % 7).all()
 
 
-def test_scatter_palette_greys_the_classes_beyond_it_and_confusion_shows_the_30_worst():
+def test_scatter_markers_tell_40_classes_apart_and_confusion_shows_the_30_worst():
     from camview.sets.views.confusion import confusion_html
     from camview.sets.views.embedding import (
         OTHER_COLOUR,
         PALETTE,
+        SHAPES,
         Point,
-        class_colours,
+        class_markers,
         scatter_html,
     )
 
-    counts = {c: 20 - c for c in range(12)}  # class 0 the largest
-    colours = class_colours(counts)
-    assert [colours[c] for c in range(10)] == list(PALETTE)
-    assert colours[10] == colours[11] == OTHER_COLOUR
-    points = [Point(c / 12, 0.5, f"{c}.jpg", c, f"c{c}", "c0", 0.5, c != 0, 1 if c == 1 else None)
-              for c in range(12)]
+    counts = {c: 50 - c for c in range(42)}  # class 0 the largest
+    markers = class_markers(counts)
+    assert [markers[c].colour for c in range(10)] == list(PALETTE)
+    assert [markers[c].shape for c in (0, 10, 20, 30)] == list(SHAPES)
+    assert len({markers[c] for c in range(40)}) == 40  # each its own colour and shape
+    assert markers[40].colour == markers[41].colour == OTHER_COLOUR
+    points = [Point(c / 42, 0.5, f"{c}.jpg", c, f"c{c}", "c0", 0.5, c != 0,
+                    1 if c == 1 else None) for c in range(42)]
     svg = scatter_html(points, {"method": "tsne", "layer": "top", "dims": 8},
-                       {c: f"c{c}" for c in range(12)})
-    assert svg.count(f'fill="{OTHER_COLOUR}"') == 2 and "2 other classes" in svg
-    assert svg.count('<a href="#mistake-1">') == 1 and svg.count("<path ") == 11
+                       {c: f"c{c}" for c in range(42)})
+    scatter = svg.split("</svg>", 1)[0]
+    assert scatter.count(f'fill="{OTHER_COLOUR}"') == 2 and "2 other classes" in svg
+    assert svg.count('<a href="#mistake-1">') == 1
+    assert scatter.count('stroke="#111"') == 41  # every mistake edged dark, whatever its shape
 
     n = 40
     matrix = np.eye(n, n + 1, dtype=int) * 5

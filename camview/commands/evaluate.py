@@ -24,6 +24,7 @@ from camview.sets.dataset import (
     name_classes_from_folders,
     open_labelled_set,
 )
+from camview.sets.markup import count_of
 from camview.sets.results import ResultCache, result_json
 from camview.sets.tally import Tally, evaluate_set
 from camview.sets.views.base import Page, SetOptions, SetPass
@@ -183,7 +184,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     errors = finish_each(steps)
     acc = tally.accuracy()
     print(f"{model.name} on {args.dataset}: top-1 {100 * acc['top1']:.1f} %, top-5 "
-          f"{100 * acc['top5']:.1f} % of {tally.count} images, {tally.mistakes} mistakes"
+          f"{100 * acc['top5']:.1f} % of {count_of(tally.count, 'image')}, "
+          f"{count_of(tally.mistakes, 'mistake')}"
           + (f", {len(problems)} unreadable" if problems else ""))
     for line in tally.said(model, args.dataset):
         print(line)

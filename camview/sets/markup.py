@@ -40,7 +40,8 @@ figure { margin: 0; } figure img { width: 100%; height: auto; display: block;
   border-radius: 4px; background: #eee; }
 figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true { color: #1a7f37; }
 .path { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; margin-top: 6px; }
-.top5 { margin: 6px 0 0; padding-left: 22px; font-size: 13px; columns: 2; }
+.top5 { margin: 6px 0 0; padding: 0; font-size: 13px; list-style-position: inside;
+  display: flex; flex-wrap: wrap; gap: 2px 20px; }
 .top5 .is-true { color: #1a7f37; font-weight: 600; }
 .controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
 .controls input { font: inherit; padding: 3px 6px; min-width: 260px; }
@@ -58,10 +59,7 @@ figcaption { font-size: 14px; margin-top: 4px; } .pred { color: #b42318; } .true
 .scatter svg { border: 1px solid var(--line); border-radius: 6px; background: #fff;
   max-width: 100%; height: auto; }
 .legend { list-style: none; padding: 0; margin: 0; font-size: 14px; }
-.legend li { margin: 2px 0; } .swatch { display: inline-block; width: 11px; height: 11px;
-  border-radius: 50%; margin-right: 6px; vertical-align: -1px; }
-.swatch.miss { border-radius: 0; background: none; border: 2px solid #111; width: 8px;
-  height: 8px; transform: rotate(45deg); }
+.legend li { margin: 2px 0; } .swatch { margin-right: 6px; vertical-align: -2px; }
 table.confusion td, table.confusion th { padding: 2px 6px; font-size: 13px; text-align: right;
   font-variant-numeric: tabular-nums; border: 1px solid #fff; }
 table.confusion th { text-align: left; } table.confusion thead th { writing-mode: vertical-rl;
@@ -78,6 +76,11 @@ def e(text: object) -> str:
     """`text` escaped for HTML, quotes included (it may sit in an attribute); a file name's
     undecodable bytes shown as \\xNN (camview.sources.file_names)."""
     return html.escape(shown(str(text)), quote=True)
+
+
+def count_of(n: int, noun: str) -> str:
+    """'1 image', '3 images': a count with its noun in the number it needs."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def percent(p: float | None, space: str = "\u00a0") -> str:

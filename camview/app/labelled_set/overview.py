@@ -23,11 +23,14 @@ from camview.models import CamModel
 from camview.sets.results import ImageResult
 from camview.sets.tally import Tally
 from camview.sets.view_registry import view_tabs
-from camview.sets.views.embedding import class_colours
+from camview.sets.views.embedding import class_markers
 
 DIMMED_ALPHA = 30
 OTHER = "other"
 
+
+#: pyqtgraph's symbols for the report's marker shapes.
+SYMBOLS = {"circle": "o", "square": "s", "triangle": "t1", "diamond": "d"}
 
 class SetOverview(QTabWidget):
     """Tabs "Scatter" and "Confusion" of one set run."""
@@ -91,19 +94,19 @@ class SetOverview(QTabWidget):
         counts: dict[int, int] = {}
         for r in self.results:
             counts[r.true] = counts.get(r.true, 0) + 1
-        self._colours = class_colours(counts)
+        self._markers = class_markers(counts)
         self.note.setText(note)
         self._draw()
 
-    def _brush(self, r: ImageResult) -> QBrush:
-        colour = QColor(self._colours.get(r.true, "#999"))
+    def _brush(self, r: ImageResult) -> QBrush:  # the report's markers (class_markers)
+        colour = QColor(self._markers[r.true].colour)
         if self._dim is not None and r.true != self._dim and r.predicted != self._dim:
             colour.setAlpha(DIMMED_ALPHA)
         return QBrush(colour)
 
     def _draw(self) -> None:
         spots = [{"pos": (float(x), float(y)), "data": n, "brush": self._brush(r),
-                  "symbol": "d" if not r.correct else "o",
+                  "symbol": SYMBOLS[self._markers[r.true].shape],
                   "pen": pg.mkPen("#111", width=1.2) if not r.correct else pg.mkPen(None),
                   "size": 10 if not r.correct else 7}
                  for n, (r, (x, y)) in enumerate(zip(self.results, self.xy, strict=True))]

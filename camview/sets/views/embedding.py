@@ -9,6 +9,7 @@ chunks, not Python lists), so memory grows by a few kB per image and never re-co
 
 from __future__ import annotations
 
+import warnings
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ TSNE_ITERATIONS = 500
 SEED = 0
 THREADED_FROM = 2000  # images from which t-SNE runs on every core
 CHUNK = 1024  # rows per chunk of the store
-#: A palette readable on white (Tableau 10); classes beyond it are grey.
+#: A palette made for telling categories apart on white (Tableau 10), then the same colours
+#: as other shapes: 40 classes each with its own marker; classes beyond them are grey dots.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#17becf")
+SHAPES = ("circle", "square", "triangle", "diamond")
 OTHER_COLOUR = "#9aa0a6"
 SCATTER_SIDE = 640
 
@@ -143,13 +146,22 @@ class Embedding:
 def embed(features: np.ndarray) -> Embedding:
     """(n, dims) features -> 2-D points in 0..1: t-SNE after PCA, or PCA alone for a small
     set. Deterministic (fixed seeds)."""
-    from sklearn.decomposition import PCA
-
     n, dims = features.shape
     if n < 3:  # nothing to reduce: one or two points, placed apart
         return Embedding(np.linspace(0.25, 0.75, n, dtype=np.float32)[:, None].repeat(2, 1)
                          if n > 1 else np.full((n, 2), 0.5, np.float32), "pca", dims)
     x = features.astype(np.float64)
+    # scikit-learn's numerical RuntimeWarnings (a set of near-identical images: a zero
+    # variance divided) reached the terminal mid-run; the points they concern are still
+    # placed, so they are not the user's to read.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _reduce(x, n, dims)
+
+
+def _reduce(x: np.ndarray, n: int, dims: int) -> Embedding:
+    from sklearn.decomposition import PCA
+
     reduced = PCA(n_components=min(PCA_DIMS, n, dims), random_state=SEED).fit_transform(x)
     if n < TSNE_MIN_IMAGES or reduced.shape[1] < 2:
         points, method = reduced[:, :2], "pca"
@@ -196,53 +208,86 @@ class Point:
     card: int | None  # the rank of its card in the report, when it has one
 
 
-def class_colours(counts: dict[int, int]) -> dict[int, str]:
-    """A colour for each of the most frequent classes (ties: the lower index); grey after."""
+@dataclass(frozen=True)
+class Marker:
+    """How one class is drawn: a colour and a shape."""
+
+    colour: str
+    shape: str
+
+    def svg(self, cx: float, cy: float, r: float, rest: str = "") -> str:
+        """The marker as an SVG element centred on (cx, cy), of radius about `r`; `rest`:
+        more attributes (an edge, a title opened inside)."""
+        fill = f'fill="{self.colour}" {rest}'.strip()
+        if self.shape == "circle":
+            return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" {fill}>', "</circle>"
+        if self.shape == "square":
+            a = 0.9 * r
+            return (f'<rect x="{cx - a:.1f}" y="{cy - a:.1f}" width="{2 * a:.1f}" '
+                    f'height="{2 * a:.1f}" {fill}>', "</rect>")
+        if self.shape == "triangle":
+            d = (f"M{cx:.1f} {cy - 1.2 * r:.1f}L{cx + 1.1 * r:.1f} {cy + 0.8 * r:.1f}"
+                 f"L{cx - 1.1 * r:.1f} {cy + 0.8 * r:.1f}Z")
+        else:  # diamond
+            d = (f"M{cx:.1f} {cy - 1.3 * r:.1f}L{cx + 1.3 * r:.1f} {cy:.1f}L{cx:.1f} "
+                 f"{cy + 1.3 * r:.1f}L{cx - 1.3 * r:.1f} {cy:.1f}Z")
+        return f'<path d="{d}" {fill}>', "</path>"
+
+
+def class_markers(counts: dict[int, int]) -> dict[int, Marker]:
+    """A marker for each of the most frequent classes (ties: the lower index): the palette's
+    colours as circles, then as squares, triangles and diamonds; grey dots after."""
     ranked = sorted(counts, key=lambda c: (-counts[c], c))
-    return {c: PALETTE[n] if n < len(PALETTE) else OTHER_COLOUR for n, c in enumerate(ranked)}
+    return {c: Marker(PALETTE[n % len(PALETTE)], SHAPES[n // len(PALETTE)])
+            if n < len(PALETTE) * len(SHAPES) else Marker(OTHER_COLOUR, "circle")
+            for n, c in enumerate(ranked)}
+
+
+def _legend_marker(marker: Marker, rest: str = "") -> str:
+    start, end = marker.svg(7, 7, 4.5, rest)
+    return f'<svg class="swatch" width="14" height="14" aria-hidden="true">{start}{end}</svg>'
 
 
 def scatter_html(points: Sequence[Point], embedding: dict,
                  labels: dict[int, str]) -> str:
-    """The embedding as an inline SVG scatter, coloured by true class, mistakes as dark-edged
-    diamonds linking to their cards, a <title> (tooltip) on every point."""
+    """The embedding as an inline SVG scatter, each true class its own colour and shape,
+    mistakes larger and edged dark, linking to their cards, a <title> (tooltip) on every
+    point."""
     counts: dict[int, int] = {}
     for p in points:
         counts[p.true] = counts.get(p.true, 0) + 1
-    colours = class_colours(counts)
+    markers = class_markers(counts)
     side, pad = SCATTER_SIDE, 12
     span = side - 2 * pad
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}" '
            f'viewBox="0 0 {side} {side}" role="img" aria-label="embedding of {len(points)} '
-           f'images, coloured by true class">']
-    # Correct images first, mistakes on top of them.
+           f'images, coloured and shaped by true class">']
+    # Correct images first, mistakes on top of them: the class's marker, larger, edged dark.
     for p in sorted(points, key=lambda p: p.mistake):
         cx, cy = pad + p.x * span, pad + p.y * span
         tip = (f"{p.name}: {p.true_label} \u2192 {p.predicted_label}, "
                f"{percent(p.confidence, ' ')}")
-        colour = colours[p.true]
         if p.mistake:
-            r = 5.5
-            shape = (f'<path d="M{cx:.1f} {cy - r:.1f}L{cx + r:.1f} {cy:.1f}L{cx:.1f} '
-                     f'{cy + r:.1f}L{cx - r:.1f} {cy:.1f}Z" fill="{colour}" stroke="#111" '
-                     f'stroke-width="1.6"><title>{e(tip)}</title></path>')
-            if p.card is not None:
-                shape = f'<a href="#mistake-{p.card}">{shape}</a>'
+            start, end = markers[p.true].svg(cx, cy, 5.5, 'stroke="#111" stroke-width="1.6"')
         else:
-            shape = (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{colour}" '
-                     f'fill-opacity="0.8"><title>{e(tip)}</title></circle>')
+            start, end = markers[p.true].svg(cx, cy, 3.5, 'fill-opacity="0.85"')
+        shape = f"{start}<title>{e(tip)}</title>{end}"
+        if p.mistake and p.card is not None:
+            shape = f'<a href="#mistake-{p.card}">{shape}</a>'
         out.append(shape)
     out.append("</svg>")
     legend = ['<ul class="legend">']
-    shown = [c for c in sorted(colours, key=lambda c: (-counts[c], c))
-             if colours[c] != OTHER_COLOUR]
-    legend += [f'<li><span class="swatch" style="background:{colours[c]}"></span>'
-               f"{e(labels.get(c, c))} ({counts[c]})</li>" for c in shown]
-    rest = len(colours) - len(shown)
+    shown = [c for c in sorted(markers, key=lambda c: (-counts[c], c))
+             if markers[c].colour != OTHER_COLOUR]
+    legend += [f"<li>{_legend_marker(markers[c])}{e(labels.get(c, c))} ({counts[c]})</li>"
+               for c in shown]
+    rest = len(markers) - len(shown)
     if rest:
-        legend.append(f'<li><span class="swatch" style="background:{OTHER_COLOUR}"></span>'
+        legend.append(f"<li>{_legend_marker(Marker(OTHER_COLOUR, 'circle'))}"
                       f"{rest} other classes</li>")
-    legend.append('<li><span class="swatch miss"></span>a mistake (click: its card)</li></ul>')
+    edged = _legend_marker(Marker("#ffffff", "circle"), 'stroke="#111" stroke-width="1.6"')
+    legend.append(f"<li>{edged}a mistake: its class's marker, edged dark (click: its "
+                  "card)</li></ul>")
     how = ("t-SNE" if embedding["method"] == "tsne" else "PCA (too few images for t-SNE)")
     return ("<h2>The set as the network sees it</h2>"
             f'<p class="muted intro">Each image is a point: the {embedding["dims"]} channels of '

@@ -19,7 +19,7 @@ from camview.models import CamModel
 from camview.sets.classify import DEFAULT_BATCH, classify_set
 from camview.sets.counts import Counts
 from camview.sets.dataset import LabelledImage
-from camview.sets.markup import e, image_tag, percent
+from camview.sets.markup import count_of, e, image_tag, percent
 from camview.sets.results import ImageResult, ResultCache
 from camview.sets.views.base import Page, Part, Place, SetPass, SetView
 from camview.sets.views.mistakes import explain_mistake
@@ -65,7 +65,11 @@ class VersusView(SetView):
         def section() -> Iterator[str]:  # its maps drawn when the page reaches it
             yield versus_section(page, versus, second_method, self.options.max_mistakes)
 
-        return [Part(Place.COMPARISONS, section())]
+        # Named in the page's header, and set beside the set-level views: it is one of them,
+        # not an appendix after every mistake card.
+        named = (f'<dl class="summary"><dt>Compared with</dt><dd>{e(versus.second.name)} '
+                 f"(maps: {e(second_method.title)})</dd></dl>")
+        return [Part(Place.SUMMARY, [named]), Part(Place.OVERVIEW, section())]
 
     def said(self, counts: Counts, model: CamModel, dataset: str) -> str | None:
         if self.versus is None:
@@ -256,7 +260,7 @@ def versus_html(first_name: str, first_accuracy: dict, versus: dict,
              versus["only_second_right"])]
     out = ["<h2>Where the two models differ</h2>",
            f"<p>They agree on the top-1 class of {pct(versus['agree'])} of the "
-           f"{versus['count']} images both classified.</p>",
+           f"{count_of(versus['count'], 'image')} both classified.</p>",
            "<table><tbody>" + "".join(f"<tr><th>{e(a)}</th><td>{e(b)}</td><td>{e(c)}</td></tr>"
                                       for a, b, c in rows) + "</tbody></table>"]
     if versus["unmatched"]:

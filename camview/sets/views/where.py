@@ -22,7 +22,7 @@ import numpy as np
 from camview.drawing.colour import compose_blend
 from camview.models import CamModel
 from camview.sets.counts import Counts
-from camview.sets.markup import e, image_tag, percent
+from camview.sets.markup import count_of, e, image_tag, percent
 from camview.sets.per_image import GRID, THUMB
 from camview.sets.results import ImageResult
 from camview.sets.views.base import Page, Part, Place, SetView
@@ -215,10 +215,11 @@ def where_html(cards: Iterable[WhereCard]) -> str:
         facts = (f"peak at y {w['peak'][0]:.2f}, x {w['peak'][1]:.2f}; "
                  f"{percent(w['consistency'], ' ')} of peaks near it; "
                  f"{percent(w['border'], ' ')} of the map in the outer 15 %")
-        alt = f"mean map of {c.label!r} over its {c.images} images"
+        alt = f"mean map of {c.label!r} over its {count_of(c.images, 'image')}"
         flag = f'<p class="flag">{e(c.flag)}</p>' if c.flag else ""
         out.append(f'<figure class="{"flagged" if c.flag else ""}">'
                    f"{image_tag(c.picture, alt)}<figcaption><b>{e(c.label)}</b> "
-                   f"({c.images} images)<br>{e(facts)}{flag}</figcaption></figure>")
+                   f"({count_of(c.images, 'image')})<br>{e(facts)}{flag}</figcaption>"
+                   "</figure>")
     out.append("</div>")
     return "".join(out)
