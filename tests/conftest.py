@@ -67,11 +67,11 @@ def window(qtbot, video, lite0, tmp_path):
 def still_window(qtbot, lite0, tmp_path):
     """A started window on a still photo, settings not saved: the set view's tests open their
     sets over it."""
-    from helpers import REPO
+    from helpers import DEMO
 
     from camview.app.saved_settings import Options
 
-    coffee = REPO / "camview" / "resources" / "demo" / "coffee.jpg"
+    coffee = DEMO / "coffee.jpg"
     win = started_window(qtbot, Options(source=str(coffee), model=lite0,
                                         output_dir=str(tmp_path), save_settings=False),
                          ready=lambda w: w.session.model is lite0)

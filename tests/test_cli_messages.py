@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from helpers import REPO
+from helpers import DEMO, REPO
 
 import camview.commands.render
 from camview.cli import build_parser, main
@@ -83,7 +83,7 @@ def test_proc_is_named_as_a_virtual_file_system(path, folder):
 def test_render_to_proc_gives_the_real_cause(tmp_path, capsys):
     if filesystem_type(Path("/proc")) != "proc":
         pytest.skip("needs Linux's /proc")
-    image = REPO / "camview" / "resources" / "demo"
+    image = DEMO
     source = sorted(p for p in image.iterdir() if p.suffix == ".jpg")[0]
     assert main(["render", str(source), "-o", "/proc/out.png"]) == 2
     err = capsys.readouterr().err.strip()

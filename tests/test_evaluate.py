@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO, forward
+from helpers import DEMO, REPO, forward
 
 from camview.cli import main
 from camview.commands.evaluate import write_json
@@ -30,7 +30,6 @@ from camview.sets.evaluation import (
 from camview.sets.results import ImageResult, ResultCache
 from camview.sources.images import load_image
 
-DEMO = REPO / "camview" / "resources" / "demo"
 LABELS = imagenet_labels()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import DEMO
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
@@ -25,7 +25,6 @@ from camview.sets.dataset import DEMO_CLASSES, looks_like_labelled_set, open_lab
 from camview.sets.evaluation import Tally, classify_set
 from camview.sets.views.versus import Versus
 
-DEMO = REPO / "camview" / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
 #: taken for an Egyptian cat, the rocket for a drilling platform, the astronaut for a bobsled.
 SET = {folder: photo for photo, folder in DEMO_CLASSES.items()}

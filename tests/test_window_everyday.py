@@ -116,7 +116,7 @@ def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
 
 
 def test_an_own_model_in_the_set_view_is_labelled_by_the_sorted_folders(qtbot, tmp_path):
-    from helpers import REPO, class_folders, small_classifier
+    from helpers import DEMO, class_folders, small_classifier
     from window_host import started_window
 
     from camview.app.saved_settings import Options
@@ -127,7 +127,7 @@ def test_an_own_model_in_the_set_view_is_labelled_by_the_sorted_folders(qtbot, t
     model = load_model(str(path))
     four = class_folders(tmp_path / "four", ["a", "b", "c", "d"])
     train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
-    coffee = REPO / "camview" / "resources" / "demo" / "coffee.jpg"
+    coffee = DEMO / "coffee.jpg"
     win = started_window(qtbot, Options(source=str(coffee),
                                         model=model, output_dir=str(tmp_path),
                                         save_settings=False, labelled_set=four),
