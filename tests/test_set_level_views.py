@@ -1,4 +1,4 @@
-"""`camview evaluate` on the set as a whole (issue 17): evaluate feeds each image exactly as
+"""`camview evaluate` on the set as a whole: evaluate feeds each image exactly as
 render does; the embedding scatter, the confusion matrix and where each class looks come from
 the classification's own forward pass; a planted shortcut is found; two models compare."""
 

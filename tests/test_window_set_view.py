@@ -1,7 +1,7 @@
 """The window's set view, headless, on class folders of the shipped demo photos and the real
 EfficientNet-Lite0: the list fills from a worker thread, mistakes ranked, the two titled maps
 of the selected image, J/K, the filters, the cache, a model switch, drops and --set; a second
-model's column, filter and maps (issue 17)."""
+model's column, filter and maps."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_list_fills_with_mistakes_ranked(qtbot, window, demo_set, lite0):
     assert len(view.table.results) == len(dataset) == 5
     shown = view.visible()
     assert [r.path.name for r in shown] == [r.path.name for r in expected.ranked_mistakes()]
-    # Fed as render feeds them (issue 17), the astronaut's bobsled (21.0 %) edges out the
+    # Fed as render feeds them, the astronaut's bobsled (21.0 %) edges out the
     # rocket's drilling platform (19.5 %).
     assert [r.path.name for r in shown] == ["chelsea.jpg", "astronaut.jpg", "rocket.jpg"]
     confidences = [r.confidence for r in shown]
