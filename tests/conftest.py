@@ -47,6 +47,23 @@ def squeezenet():
     return load_model("squeezenet")
 
 
+@pytest.fixture
+def shared_lite0(lite0, monkeypatch):
+    """render() given the session's EfficientNet-Lite0 instead of building it again (seconds
+    a test); any other model is loaded as usual."""
+    import camview.commands.render
+
+    real = camview.commands.render.load_model
+
+    def load(name, **kwargs):
+        if name == "efficientnet_lite0" and not any(kwargs.values()):
+            return lite0
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(camview.commands.render, "load_model", load)
+    return lite0
+
+
 # The window tests' real video and started window, shared by every window test file.
 @pytest.fixture(scope="session")
 def video(tmp_path_factory):

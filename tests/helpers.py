@@ -77,6 +77,12 @@ def count_frames(path: str | Path) -> int:
     return n
 
 
+def saved(model, path) -> str:
+    """The Keras model saved at `path` as a user saves one; the path as a string."""
+    model.save(path)
+    return str(path)
+
+
 def small_classifier(classes: int):
     """A tiny untrained Keras classifier of 0..255 photos (it scales them itself), as a user
     saves one: no label names, `classes` outputs."""
