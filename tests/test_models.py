@@ -1,6 +1,5 @@
 """The model interface: read layer, head kind, labels and errors, on real Keras graphs."""
 
-
 import keras
 import numpy as np
 import pytest
