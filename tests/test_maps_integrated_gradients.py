@@ -16,7 +16,7 @@ from camview.maps.integrated_gradients import completeness_gap
 from camview.sources.images import load_image
 
 
-def test_integrated_gradients_againsteager_gradients():
+def test_integrated_gradients_against_eager_gradients():
     model = tiny_hidden_dense_cnn()
     batch = tiny_input(model)
     method = IntegratedGradients(model, steps=12, baseline="blur")
