@@ -47,6 +47,23 @@ def squeezenet():
     return load_model("squeezenet")
 
 
+@pytest.fixture
+def shared_lite0(lite0, monkeypatch):
+    """render() given the session's EfficientNet-Lite0 instead of building it again (seconds
+    a test); any other model is loaded as usual."""
+    import camview.commands.render
+
+    real = camview.commands.render.load_model
+
+    def load(name, **kwargs):
+        if name == "efficientnet_lite0" and not any(kwargs.values()):
+            return lite0
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(camview.commands.render, "load_model", load)
+    return lite0
+
+
 # The window tests' real video and started window, shared by every window test file.
 @pytest.fixture(scope="session")
 def video(tmp_path_factory):
@@ -67,11 +84,11 @@ def window(qtbot, video, lite0, tmp_path):
 def still_window(qtbot, lite0, tmp_path):
     """A started window on a still photo, settings not saved: the set view's tests open their
     sets over it."""
-    from helpers import REPO
+    from helpers import DEMO
 
     from camview.app.saved_settings import Options
 
-    coffee = REPO / "camview" / "resources" / "demo" / "coffee.jpg"
+    coffee = DEMO / "coffee.jpg"
     win = started_window(qtbot, Options(source=str(coffee), model=lite0,
                                         output_dir=str(tmp_path), save_settings=False),
                          ready=lambda w: w.session.model is lite0)

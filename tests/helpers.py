@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 SQUEEZENET_DIR = REPO.parent / "shared" / "models" / "squeezenet1.1"
 #: The bundled demo photos (camview/resources/demo/SOURCES.md says where each comes from).
 DEMO = REPO / "camview" / "resources" / "demo"
+#: ImageNet classes the tests find in the demo photos (0-based, the order of camview.labels).
+TABBY, EGYPTIAN_CAT, MOUNTAIN_BIKE, ESPRESSO = 281, 285, 671, 967
 SQUEEZENET_MISSING = ("SqueezeNet 1.1 weights are not on this machine: these tests read them from "
                       "$CAMVIEW_SQUEEZENET, which the test set-up points at "
                       f"{SQUEEZENET_DIR} when that folder exists (a checkout without the "
@@ -30,6 +32,14 @@ def skimage_bgr(name: str) -> np.ndarray:
     from skimage import data
 
     return cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2BGR)
+
+
+def cat_and_coffee() -> np.ndarray:
+    """A real two-object frame: the cat photo left (x < 300), the espresso photo right (both
+    CC0), 600x300."""
+    cat = cv2.resize(skimage_bgr("chelsea"), (300, 300), interpolation=cv2.INTER_AREA)
+    coffee = cv2.resize(skimage_bgr("coffee"), (300, 300), interpolation=cv2.INTER_AREA)
+    return np.hstack([cat, coffee])
 
 
 def chelsea_pan(frames: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
@@ -65,6 +75,12 @@ def count_frames(path: str | Path) -> int:
         n += 1
     cap.release()
     return n
+
+
+def saved(model, path) -> str:
+    """The Keras model saved at `path` as a user saves one; the path as a string."""
+    model.save(path)
+    return str(path)
 
 
 def small_classifier(classes: int):
@@ -154,3 +170,60 @@ def tiny_input(model) -> np.ndarray:
     """The cat photo prepared for a tiny_cam_model."""
     return model.prepare(cv2.resize(skimage_bgr("chelsea"), (24, 20)))
 
+
+
+def tiny_relu_cnn(relu6: bool = False, seed: int = 0):
+    """A tiny_cam_model with ReLUs both as layers and inside a convolution, read at "act"."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="c2")(x)
+    x = keras.layers.ReLU(max_value=6.0 if relu6 else None, name="act")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="fc")(x)
+    return tiny_cam_model(keras.Model(inputs, outputs))
+
+
+def tiny_hidden_dense_cnn(seed: int = 0):
+    """A tiny_cam_model with a non-linear head (a dense layer with ReLU after pooling)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(5, activation="relu", name="hidden")(x)
+    outputs = keras.layers.Dense(3, name="fc")(x)
+    return tiny_cam_model(keras.Model(inputs, outputs))
+
+
+def eager_gradients(model, batch: np.ndarray, target: int, layer: str | None = None):
+    """Activations at the read layer (or `layer`) and the class score's gradient to them,
+    eagerly (float64): the maps' gradient computed another way than the compiled methods."""
+    import tensorflow as tf
+
+    read = model.feature_model if layer is None else model.features_at(layer)
+    with tf.GradientTape() as tape:
+        features, logits = read(tf.constant(batch), training=False)
+        score = logits[0, target]
+    grads = tape.gradient(score, features)[0].numpy().astype(np.float64)
+    return features[0].numpy().astype(np.float64), grads
+
+
+def peak_xy(cam: np.ndarray, frame_hw) -> tuple[int, int]:
+    """Where a map peaks once stretched (bilinear) over a frame of height, width `frame_hw`."""
+    big = cv2.resize(cam, (frame_hw[1], frame_hw[0]), interpolation=cv2.INTER_LINEAR)
+    y, x = np.unravel_index(np.argmax(big), big.shape)
+    return int(x), int(y)
+
+
+def assert_positive_multiple(a: np.ndarray, b: np.ndarray) -> None:
+    """b == s * a for one s > 0 (both maps flattened)."""
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    assert np.ptp(a) > 0
+    scale = float(a @ b / (a @ a))
+    assert scale > 0
+    np.testing.assert_allclose(b, scale * a, atol=1e-4 * np.abs(b).max())

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import cv2
+import keras
 import pytest
-from helpers import REPO
+from helpers import DEMO, REPO, saved
 
 import camview.commands.render
 from camview.cli import build_parser, main
@@ -83,7 +84,7 @@ def test_proc_is_named_as_a_virtual_file_system(path, folder):
 def test_render_to_proc_gives_the_real_cause(tmp_path, capsys):
     if filesystem_type(Path("/proc")) != "proc":
         pytest.skip("needs Linux's /proc")
-    image = REPO / "camview" / "resources" / "demo"
+    image = DEMO
     source = sorted(p for p in image.iterdir() if p.suffix == ".jpg")[0]
     assert main(["render", str(source), "-o", "/proc/out.png"]) == 2
     err = capsys.readouterr().err.strip()
@@ -200,3 +201,45 @@ def test_notes_are_labelled_notes_and_warnings_warnings(capsys):
     assert capsys.readouterr().err.splitlines() == [
         "camview: note: optimising the model for this CPU (once)",
         "camview: WARNING: video x.avi: cut short"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["render", "demo", "-o", "x.png", "--method", "gradcamm"], "unknown method 'gradcamm'"),
+    (["render", "missing.jpg", "-o", "x.png"], "missing.jpg: no such file"),
+    (["render", "97", "-o", "x.mp4"], "camera 97 not found"),
+    (["render", "demo", "-o", "x.mp4", "--threshold", "1.5"], "threshold"),
+    (["render", "demo", "-o", "x.mp4", "--target", "tabbyy"], "did you mean: tabby"),
+    (["render", "demo", "-o", "x.mp4", "--model", "missing.keras"], "missing.keras"),
+    (["render", "demo", "-o", "x.mp4", "--labels", "missing.txt"], "missing.txt"),
+    (["evaluate", "missing_set"], "missing_set"),
+    (["inspect", "alexnet"], "unknown model 'alexnet'"),
+])
+def test_refused_before_tensorflow_is_imported(tmp_path, argv, fragment):
+    code = ("import sys\nfrom camview.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)\nsys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.strip() == "False False"
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("camview: error: ") and fragment in line
+
+
+def test_the_window_refuses_an_unusable_model_before_it_opens(tmp_path, capsys, monkeypatch):
+    import camview.app.main
+
+    def no_window(args):
+        raise AssertionError("the window opened for an unusable model")
+
+    monkeypatch.setattr(camview.app.main, "run_window", no_window)
+    inputs = keras.Input((32, 32, 4))  # four channels: no frame gives them
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = saved(keras.Model(inputs, keras.layers.Dense(2)(x)), tmp_path / "pets.keras")
+    assert main(["--model", path]) == 2
+    (window_line,) = capsys.readouterr().err.splitlines()
+    assert main(["render", "demo", "--frames", "1", "--json", str(tmp_path / "x.json"),
+                 "--model", path]) == 2
+    (render_line,) = capsys.readouterr().err.splitlines()
+    assert window_line == render_line and "4 channels" in window_line

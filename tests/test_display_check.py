@@ -11,7 +11,7 @@ from helpers import REPO
 from camview.app import display_check as dc
 
 # Lines of `ldd libqxcb.so` (PyQt6 6.11) on this machine, with the two libraries a stock Debian
-# lacks (issue 13) shown as ldd shows a missing one: the case Qt misreports as libxcb-cursor0.
+# lacks shown as ldd shows a missing one: the case Qt misreports as libxcb-cursor0.
 LDD_SAMPLE = """\
 \tlinux-vdso.so.1 (0x00007ffd5b9e2000)
 \tlibQt6XcbQpa.so.6 => /venv/PyQt6/Qt6/plugins/platforms/../../lib/libQt6XcbQpa.so.6 (0x7f1)

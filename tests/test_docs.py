@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from camview.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 DOCS = REPO / "docs"
 PAGES = [README, *sorted(DOCS.glob("*.md"))]

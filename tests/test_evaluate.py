@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO, forward
+from helpers import DEMO, REPO, class_folders, forward, saved, skimage_bgr, small_classifier
 
 from camview.cli import main
 from camview.commands.evaluate import write_json
@@ -30,7 +30,6 @@ from camview.sets.evaluation import (
 from camview.sets.results import ImageResult, ResultCache
 from camview.sources.images import load_image
 
-DEMO = REPO / "camview" / "resources" / "demo"
 LABELS = imagenet_labels()
 
 
@@ -327,3 +326,51 @@ def test_stress_run_memory_stays_flat(lite0, tmp_path):
     if second["rss_growth_mb"] >= 25:
         third = stress.stress(folder, lite0, batch=16, max_mistakes=20)
         assert third["rss_growth_mb"] < 25, (first, second, third)
+
+
+def test_own_model_on_its_keras_set_is_labelled_by_the_sorted_folders(tmp_path, capsys):
+    path = saved(small_classifier(3), tmp_path / "own.keras")
+    train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
+    doc = tmp_path / "run.json"
+    assert main(["evaluate", train, "--model", path, "--json", str(doc), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "named after the set's folders in sorted order" in err
+    assert "apple, mango, zebra" in err
+    result = json.loads(doc.read_text())
+    assert result["count"] == 3
+    assert sorted((i["true"]["index"], i["true"]["label"]) for i in result["images"]) == [
+        (0, "apple"), (1, "mango"), (2, "zebra")]
+
+
+def test_a_set_that_does_not_fit_the_model_names_labels(tmp_path, capsys):
+    path = saved(small_classifier(3), tmp_path / "own.keras")
+    train = class_folders(tmp_path / "train", ["a", "b", "c", "d"])
+    assert main(["evaluate", train, "--model", path, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--labels FILE" in err.splitlines()[-1] and "WordNet" not in err
+
+
+def test_report_has_top5_skipped_legend_links_and_a_filter(tmp_path):
+    from camview.sets.report import MistakeCard, write_report
+
+    photo = cv2.resize(skimage_bgr("chelsea"), (60, 40))
+    original = tmp_path / "set" / "tabby" / "cat 1.jpg"
+    original.parent.mkdir(parents=True)
+    cv2.imwrite(str(original), photo)
+    cards = [MistakeCard(rank, str(original), f"cat {rank}.jpg", pred, conf, "tabby", 0.1,
+                         photo, photo, photo, top=[(pred, conf), ("tabby", 0.1)])
+             for rank, pred, conf in ((1, "tiger cat", 0.8), (2, "lynx", 0.6))]
+    summary = {"model": "m", "dataset": "set", "count": 3, "accuracy": {"top1": 1 / 3,
+               "top5": 1.0}, "per_class": [], "confusions": []}
+    skipped = ["folder 'kittens' matches no class of the model (closest labels: 'kit fox'); "
+               "skipping its 4 images"]
+    path = tmp_path / "report.html"
+    write_report(path, summary, method_title="CAM", cards=cards, shown=2, mistakes=2,
+                 problems=[], skipped=skipped)
+    page = path.read_text()
+    assert '<ol class="top5"' in page and '<li class="is-true">tabby 10.0' in page
+    assert "Skipped from the set" in page and "kittens" in page
+    assert 'class="legend"' in page and "linear-gradient" in page and "strongest" in page
+    assert f'href="{original.resolve().as_uri()}"' in page  # the space is %20
+    assert 'id="filter"' in page and 'id="sort"' in page and "<script>" in page
+    assert page.count('data-rank="') == 2 and 'data-pred="lynx"' in page

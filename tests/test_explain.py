@@ -6,15 +6,13 @@ import threading
 
 import cv2
 import numpy as np
-from helpers import skimage_bgr
+from helpers import MOUNTAIN_BIKE, skimage_bgr
 
 from camview.cli import main
 from camview.drawing.explain import describe, draw
 from camview.drawing.overlay import OverlayStyle
 from camview.live import Pipeline
 from camview.maps import make_method
-
-MOUNTAIN_BIKE = 671
 
 
 def test_live_and_render_draw_a_pinned_target_identically(tmp_path, lite0):

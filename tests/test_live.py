@@ -8,16 +8,12 @@ import time
 import cv2
 import numpy as np
 import pytest
-from helpers import chelsea_pan, skimage_bgr, write_video
+from helpers import TABBY, chelsea_pan, skimage_bgr, write_video
 
 from camview.drawing.overlay import OverlayStyle, render_view
 from camview.errors import ModelError, SourceError
 from camview.live import HOLD_RATE, Delivery, ErrorKind, Mailbox, Pipeline, Result, Smoother
 from camview.sources import Frame, Pacing, Source
-
-TABBY = 281
-
-
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import chelsea_pan, skimage_bgr, write_video
+from helpers import TABBY, chelsea_pan, skimage_bgr, write_video
 from live_hosts import LoaderOnly, run_inference, wait_for
 
 from camview.drawing.layout import SEPARATOR_COLOUR, compose_grid, grid_shape
@@ -30,8 +30,6 @@ from camview.live.compare import Versus, explain_panels, preset_title, rival
 from camview.maps import METHODS, make_method
 from camview.maps.shared_pass import explain_shared
 from camview.sources import Frame
-
-TABBY = 281
 
 
 def test_specs_name_their_panels_and_refuse_slow_methods():

@@ -4,8 +4,10 @@ flag with its range enforced, reaches the method, and is a widget in the window.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from helpers import skimage_bgr
 from PyQt6.QtWidgets import QComboBox, QLabel
 
 from camview.cli import build_parser, main
@@ -125,6 +127,20 @@ def test_every_option_reaches_the_method_it_is_given_to(lite0):
             (plain,) = make_methods(RenderRequest("demo", json="x.json", method=taker.name),
                                     lite0)
             assert getattr(plain, option.name) == option.default
+
+
+def test_an_option_for_another_method_or_out_of_range_is_refused(tmp_path, capsys):
+    photo = tmp_path / "chelsea.png"
+    cv2.imwrite(str(photo), skimage_bgr("chelsea"))
+    out = str(tmp_path / "x.json")
+    assert main(["render", str(photo), "--json", out, "--method", "gradcam",
+                 "--masks", "10"]) == 2
+    assert "--masks applies to rise only" in capsys.readouterr().err
+    assert main(["render", str(photo), "--json", out, "--method", "rise", "--masks", "0"]) == 2
+    assert "--masks must be a whole number >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["render", str(photo), "--json", out, "--method", "ig", "--baseline", "white"])
+    assert stop.value.code == 2
 
 
 def test_render_smoothgrad_takes_samples_and_sigma(tmp_path, lite0):

@@ -1,11 +1,9 @@
 """The model interface: read layer, head kind, labels and errors, on real Keras graphs."""
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
-from helpers import forward
+from helpers import REPO, forward
 
 from camview.errors import ModelError
 from camview.models import HeadKind, ResizeMode, list_models, load_model
@@ -154,7 +152,6 @@ def test_find_class(mobilenet):
 
 
 def test_no_weights_are_in_the_repo():
-    repo = Path(__file__).resolve().parents[1]
-    tracked = [p for p in repo.rglob("*") if ".venv" not in p.parts and p.suffix in
+    tracked = [p for p in REPO.rglob("*") if ".venv" not in p.parts and p.suffix in
                (".bin", ".pth", ".h5", ".keras", ".tflite", ".npz")]
     assert tracked == []

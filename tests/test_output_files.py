@@ -4,6 +4,7 @@ writes the same name."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,14 +15,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import class_folders, count_frames, skimage_bgr, small_classifier
+from helpers import (
+    REPO,
+    chelsea_pan,
+    class_folders,
+    count_frames,
+    skimage_bgr,
+    small_classifier,
+    write_video,
+)
 
 from camview.cli import main
 from camview.drawing.output_files import PartialFile, check_writable, sweep_partials
 from camview.drawing.writers import VideoWriter
 from camview.errors import OutputError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def one_line(err: str, *fragments: str) -> None:
@@ -193,3 +200,57 @@ def test_one_frame_of_a_source_that_runs_on_is_one_image(tmp_path):
     out = tmp_path / "demo.png"
     assert main(["render", "demo", "--frames", "1", "-o", str(out), "--no-progress"]) == 0
     assert cv2.imread(str(out)) is not None
+
+
+def test_sighup_ends_a_job_as_ctrl_c_does():
+    import os
+    import signal
+
+    from camview.commands.stopping import Stopped, stop_on_signals
+
+    before = signal.getsignal(signal.SIGHUP)
+    with pytest.raises(KeyboardInterrupt) as stop, stop_on_signals():
+        os.kill(os.getpid(), signal.SIGHUP)  # a real signal, as a closed terminal sends
+    assert isinstance(stop.value, Stopped) and stop.value.signum == signal.SIGHUP
+    assert signal.getsignal(signal.SIGHUP) == before
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM"])  # SIGHUP: the same handler, tested above
+def test_a_signal_during_render_keeps_json_and_maps(tmp_path, signame):
+    import os
+    import signal
+    import time
+
+    video = write_video(tmp_path / "clip.avi", chelsea_pan(150), fps=30)
+    out, doc, maps = tmp_path / "frames", tmp_path / "run.json", tmp_path / "run.npy"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "camview.cli", "render", str(video), "-o", str(out), "--json",
+         str(doc), "--map", str(maps), "--no-progress"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.is_dir() and len(list(out.glob("*.png"))) >= 3:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the render ended before it could be stopped"
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    written = len(list(out.glob("*.png")))
+    frames = json.loads(doc.read_text())["frames"]
+    assert 3 <= len(frames) == written < 150
+    assert np.load(maps).shape[0] == written
+    assert f"stopped after {written} frames" in err
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
+    from camview.drawing.output_files import atomic_file
+
+    path = tmp_path / "run.json"
+    path.write_text('{"good": true}')
+    with pytest.raises(RuntimeError), atomic_file(path) as f:
+        f.write('{"half": ')
+        raise RuntimeError("killed midway")
+    assert path.read_text() == '{"good": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]

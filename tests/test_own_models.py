@@ -11,14 +11,13 @@ import json
 import logging
 import shlex
 import subprocess
-from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import forward
+from helpers import REPO, forward, saved, skimage_bgr
 
 from camview.cli import main
 from camview.errors import ModelError
@@ -388,7 +387,7 @@ def test_truncated_model_file_is_one_line(tutorial, tmp_path, capsys):
 # -- the docs' worked example runs as written -----------------------------------------------
 
 def _readme_block(marker: str) -> str:
-    text = (Path(__file__).resolve().parents[1] / "docs" / "own-model.md").read_text(
+    text = (REPO / "docs" / "own-model.md").read_text(
         encoding="utf-8")
     after = text.split(f"<!-- example: {marker} -->", 1)[1]
     return after.split("```", 2)[1].split("\n", 1)[1]
@@ -464,3 +463,144 @@ def test_pooling_that_keeps_its_dims_then_a_linear_1x1_convolution_is_a_dense_he
     a = forward(model, batch).features
     cam = make_method("cam", model).explain(batch, 1).cam
     np.testing.assert_allclose(cam, a @ kernel[:, 1], rtol=1e-4, atol=1e-5)
+
+
+def _scaling_model(first: keras.layers.Layer) -> keras.Model:
+    inputs = keras.Input((None, None, 3))
+    x = first(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+def test_normalization_adapted_on_unit_data_is_fed_0_1(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(rng.random((16, 8, 8, 3), dtype=np.float32))  # the 0..1 photos it was fit on
+    path = saved(_scaling_model(norm), tmp_path / "unit.keras")
+    model = load_model(path)
+    assert model.preprocess_name == "unit"
+    assert "adapted on 0..1 data" in model.preprocess_why
+    photo = skimage_bgr("chelsea")
+    x = model.preprocess(photo)
+    np.testing.assert_allclose(x, photo[..., ::-1].astype(np.float32) / 255.0, rtol=1e-6)
+    assert main(["inspect", path]) == 0
+    out = capsys.readouterr().out
+    assert "preprocess:" in out and "unit" in out and "mean 0.5" in out
+
+
+def test_normalization_adapted_on_0_255_data_is_fed_raw(tmp_path):
+    norm = keras.layers.Normalization(mean=[120.0, 110.0, 100.0], variance=[3000.0] * 3)
+    model = load_model(saved(_scaling_model(norm), tmp_path / "raw.keras"))
+    assert model.preprocess_name == "raw" and "0..255" in model.preprocess_why
+
+
+@pytest.mark.parametrize("scale, offset, mode", [
+    (2.0, -1.0, "unit"),  # 0..1 -> -1..1
+    (1 / 255.0, 0.0, "raw"),  # 0..255 -> 0..1
+    (1 / 127.5, -1.0, "raw"),  # 0..255 -> -1..1
+])
+def test_rescaling_scale_says_the_range_it_takes(tmp_path, scale, offset, mode):
+    layer = keras.layers.Rescaling(scale, offset)
+    model = load_model(saved(_scaling_model(layer), tmp_path / f"{mode}.keras"))
+    assert model.preprocess_name == mode, model.preprocess_why
+
+
+def test_preprocessing_layers_are_no_layer_candidates_and_dense_is_named(tmp_path, capsys):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.RandomFlip(name="random_flip")(inputs)
+    x = keras.layers.Rescaling(1 / 255.0, name="rescaling")(x)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="dense")(x)
+    path = saved(keras.Model(inputs, outputs), tmp_path / "aug.keras")
+    assert main(["inspect", path]) == 0
+    listed = capsys.readouterr().out.split("layers for --layer", 1)[1]
+    assert "conv" in listed and "random_flip" not in listed and "rescaling" not in listed
+    for layer, fragment in (("dense", "exists but cannot be read for maps: its output is 3 "
+                                      "(Dense)"),
+                            ("random_flip", "RandomFlip layer, which outputs the input")):
+        assert main(["render", "demo", "--frames", "1", "--json", str(tmp_path / "x.json"),
+                     "--model", path, "--method", "gradcam", "--layer", layer]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert fragment in line, line
+
+
+def test_a_lambda_layer_is_named_with_the_way_to_trust_it(tmp_path, capsys):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Lambda(lambda t: t / 255.0, name="scale")(inputs)
+    x = keras.layers.Conv2D(4, 3)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = saved(keras.Model(inputs, keras.layers.Dense(3)(x)), tmp_path / "lambda.keras")
+    assert main(["inspect", path]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "holds a Lambda layer" in line and "damaged" not in line
+    assert "--import" in line and "enable_unsafe_deserialization" in line
+    trust = tmp_path / "trust.py"
+    trust.write_text("import keras\nkeras.config.enable_unsafe_deserialization()\n")
+    from keras.src.backend.common import global_state  # Keras has no public "disable"
+
+    before = global_state.get_global_attribute("safe_mode_saving")
+    try:
+        assert main(["inspect", path, "--import", str(trust)]) == 0
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", before)
+
+
+SUBCLASSED = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="camview_test_own_models")
+class PetNet(keras.Model):
+    def __init__(self, classes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+        self.conv = keras.layers.Conv2D(6, 3, activation="relu", name="features")
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.head = keras.layers.Dense(classes)
+
+    def call(self, x):
+        return self.head(self.pool(self.conv(x / 255.0)))
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}
+'''
+
+
+def test_a_subclassed_model_is_traced_at_its_built_shape(tmp_path, capsys, caplog):
+    import runpy
+
+    from helpers import forward
+
+    from camview.maps import make_method
+
+    module = tmp_path / "petnet.py"
+    module.write_text(SUBCLASSED)
+    net = runpy.run_path(str(module))["PetNet"](3)
+    photo = cv2.resize(skimage_bgr("chelsea"), (40, 32))
+    net(np.zeros((1, 32, 40, 3), np.float32))  # built by being called: no Input anywhere
+    path = saved(net, tmp_path / "petnet.keras")
+    assert main(["inspect", path, "--import", str(module)]) == 0
+    captured = capsys.readouterr()
+    assert "40x32, 3 channel(s)" in captured.out and "features" in captured.out
+    assert "subclassed model: traced through its call()" in caplog.text
+    model = load_model(path)
+    batch = model.prepare(photo)
+    np.testing.assert_allclose(model.keras_model(batch), net(batch), rtol=1e-5, atol=1e-6)
+    got = make_method("cam", model).explain(batch, 1).cam
+    ref = forward(model, batch).features @ np.asarray(net.head.kernel)[:, 1]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
+def test_a_subclassed_model_never_built_is_told_in_words(tmp_path, capsys):
+    import runpy
+
+    module = tmp_path / "petnet.py"
+    module.write_text(SUBCLASSED)
+    net = runpy.run_path(str(module))["PetNet"](3)
+    path = saved(net, tmp_path / "unbuilt.keras")
+    assert main(["inspect", path, "--import", str(module)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "subclassed model (PetNet)" in line and "call it once" in line

@@ -122,3 +122,62 @@ def test_new_methods_render_and_write_raw_maps(tmp_path, method):
     maps = np.load(cams)
     # Saliency-type maps are at the network input's resolution, CAM-type ones at 7 rows.
     assert maps.shape[1] == (224 if method in ("saliency", "guided-gradcam") else 7)
+
+
+def test_folder_render_keeps_each_stem_and_path(tmp_path, shared_lite0):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("cat.png", "rocket.jpg", "cat.jpg"):
+        cv2.imwrite(str(photos / name), skimage_bgr("chelsea" if "cat" in name else "rocket"))
+    out, doc = tmp_path / "out", tmp_path / "out.json"
+    assert main(["render", str(photos), "-o", str(out), "--json", str(doc),
+                 "--no-progress"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["cat_cam.png", "cat_png_cam.png",
+                                                      "rocket_cam.png"]
+    frames = json.loads(doc.read_text())["frames"]
+    assert [f["path"] for f in frames] == [str(photos / n) for n in
+                                           ("cat.jpg", "cat.png", "rocket.jpg")]
+
+
+def test_repeated_slots_are_frames_and_a_render_keeps_the_duration(tmp_path, shared_lite0,
+                                                                  caplog):
+    from helpers import write_repeating_video
+
+    from camview.sources import open_source
+
+    video = write_repeating_video(tmp_path / "still.avi", chelsea_pan(5), hold=8, fps=24)
+    slots = 4 * 8 + 1
+    cap = cv2.VideoCapture(str(video))
+    assert sum(1 for _ in iter(lambda: cap.read()[0], False)) == 5  # what OpenCV alone reads
+    with open_source(str(video)) as source:
+        frames = list(source)
+    assert (source.frame_count, len(frames), source.warnings) == (slots, slots, [])
+    assert [f.repeat for f in frames[:9]] == [False] + [True] * 7 + [False]
+    assert frames[7].image is frames[0].image
+    np.testing.assert_allclose([f.timestamp for f in frames], np.arange(slots) / 24, atol=1e-3)
+
+    out, doc, maps = tmp_path / "out.mp4", tmp_path / "out.json", tmp_path / "out.npy"
+    assert main(["render", str(video), "-o", str(out), "--json", str(doc), "--map", str(maps),
+                 "--no-progress"]) == 0
+    assert "truncated" not in caplog.text
+    written = cv2.VideoCapture(str(out))
+    duration = written.get(cv2.CAP_PROP_FRAME_COUNT) / written.get(cv2.CAP_PROP_FPS)
+    assert abs(duration - slots / 24) <= 0.02 * slots / 24
+    entries = json.loads(doc.read_text())["frames"]
+    assert [e["frame"] for e in entries] == list(range(slots))
+    np.testing.assert_allclose([e["time"] for e in entries], np.arange(slots) / 24, atol=1e-3)
+    cams = np.load(maps)
+    assert cams.shape[0] == slots
+    np.testing.assert_array_equal(cams[7], cams[0])
+    assert not np.array_equal(cams[8], cams[0])
+
+
+def test_one_image_output_names_the_frame_count(tmp_path, capsys, shared_lite0):
+    three = write_video(tmp_path / "three.avi", chelsea_pan(3))
+    assert main(["render", str(three), "-o", str(tmp_path / "x.png")]) == 2
+    assert "three.avi has 3 frames" in capsys.readouterr().err
+    one = write_video(tmp_path / "one.avi", chelsea_pan(1))
+    assert main(["render", str(one), "-o", str(tmp_path / "one.png")]) == 0
+    assert cv2.imread(str(tmp_path / "one.png")) is not None
+    assert main(["render", "demo", "-o", str(tmp_path / "demo.png")]) == 2
+    assert "demo runs until stopped" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import skimage_bgr
+from helpers import REPO, skimage_bgr
 
 from camview.checks.faithfulness import score_map
 from camview.cli import main
@@ -281,13 +281,12 @@ def test_the_live_pipeline_switches_runtime_without_stopping(lite0, shared_cache
     """scripts/soak.py with runtime switches: maps keep coming on either runtime, the
     pipeline's threads end."""
     import importlib.util
-    from pathlib import Path
 
     from camview.sources import write_demo_video
 
     on_openvino_once(lite0, shared_cache)
     spec = importlib.util.spec_from_file_location(
-        "soak", Path(__file__).resolve().parents[1] / "scripts" / "soak.py")
+        "soak", REPO / "scripts" / "soak.py")
     soak = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(soak)
     video = write_demo_video(shared_cache.parent / "loop.avi", seconds=2.0)

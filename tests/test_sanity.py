@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from helpers import chelsea_pan, skimage_bgr, write_video
+from helpers import TABBY, chelsea_pan, skimage_bgr, write_video
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
@@ -20,8 +20,6 @@ from camview.checks.sanity import (
     weighted_layers,
 )
 from camview.cli import main
-
-TABBY = 281
 
 
 def test_ssim_is_scikit_images_gaussian_ssim():

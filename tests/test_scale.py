@@ -3,13 +3,11 @@
 
 import numpy as np
 import pytest
-from helpers import skimage_bgr
+from helpers import ESPRESSO, skimage_bgr
 
 from camview.drawing.overlay import OverlayStyle, render_view
 from camview.drawing.scale import SCALES, MapScale
 from camview.maps import make_method
-
-ESPRESSO = 967
 
 
 def _coloured_fraction(view: np.ndarray) -> float:

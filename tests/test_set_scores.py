@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import DEMO
 from scipy.stats import t
 
 from camview.checks.faithfulness import RANDOM, confidence_changes, random_map, score_maps
@@ -14,8 +15,6 @@ from camview.cli import main
 from camview.drawing.upsample import upsample_map
 from camview.maps import make_method
 from camview.sets.evaluation import mean_interval
-
-DEMO = Path(__file__).resolve().parents[1] / "camview" / "resources" / "demo"
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """A short run of scripts/soak.py: results keep coming, memory stays flat, threads end."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from camview.sources import write_demo_video
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = REPO / "scripts"
 
 
 def _load(name: str):

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import DEMO, write_video
+from helpers import DEMO, chelsea_pan, write_video
 
 from camview.errors import SourceError
 from camview.sources import (
@@ -375,3 +375,26 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_used(tmp_path):
     image, warnings = load_image(path)
     assert tuple(image[0, 0]) == (0, 0, 255)  # page 1, red, in BGR
     assert warnings == [f"image {path}: has 3 pages; only the first is used"]
+
+
+def test_a_header_that_lies_about_the_frame_count_does_not_repeat_past_the_file(tmp_path):
+    """The same file with its AVI headers' frame counts raised to 100 000 (a fault probe's
+    copy of tree.avi rendered forever): repeats end where the file's packets end."""
+    import struct
+
+    from helpers import write_repeating_video
+
+    from camview.sources import open_source
+
+    video = write_repeating_video(tmp_path / "still.avi", chelsea_pan(5), hold=8, fps=24)
+    data = bytearray(video.read_bytes())
+    avih, strh = data.find(b"avih"), data.find(b"strh")
+    struct.pack_into("<I", data, avih + 8 + 16, 100_000)  # dwTotalFrames
+    struct.pack_into("<I", data, strh + 8 + 32, 100_000)  # dwLength
+    liar = tmp_path / "liar.avi"
+    liar.write_bytes(bytes(data))
+    with open_source(str(liar)) as source:
+        frames = list(source)
+    assert source.frame_count == 100_000
+    assert len(frames) == 4 * 8 + 1
+    assert len(source.warnings) == 1 and "claims 100000 frames" in source.warnings[0]

@@ -10,6 +10,7 @@ import threading
 import time
 
 import cv2
+import keras
 import pytest
 from helpers import count_frames
 from PyQt6.QtCore import Qt
@@ -30,6 +31,8 @@ from camview.app.saved_settings import (
 )
 from camview.cli import build_parser
 from camview.errors import OutputError
+
+LONG = 60000  # ms: a model switch or a first map on a busy machine
 
 
 def test_frames_results_and_switches(qtbot, window):
@@ -280,3 +283,60 @@ def test_frozen_readout_is_honest_and_dialogs_show_every_row(qtbot, window):
     shown = {table.item(r, c).text() for r in range(table.rowCount())
              for c in range(table.columnCount()) if table.item(r, c)}
     assert "Freeze" not in shown  # the last table was About's
+
+
+def test_a_bad_model_chosen_in_the_window_keeps_the_one_serving(window, qtbot, tmp_path):
+    inputs = keras.Input((32, 32, 4))  # four channels: no frame gives them
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / "pets.keras"
+    keras.Model(inputs, keras.layers.Dense(2)(x)).save(path)
+    window.session.set_model(str(path))
+    qtbot.waitUntil(lambda: "kept efficientnet_lite0" in window.status_text(), timeout=LONG)
+    assert "4 channels" in window.status_text()
+    assert window.session.model.name == "efficientnet_lite0"
+    before = window.session.result
+    qtbot.waitUntil(lambda: window.session.result is not before, timeout=LONG)  # maps go on
+    assert window.session.result.model_name == "efficientnet_lite0"
+
+
+def test_a_new_photo_never_sits_beside_the_previous_photos_map(qtbot, lite0, tmp_path):
+    import cv2
+    from helpers import skimage_bgr
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a_wide.png"), cv2.resize(skimage_bgr("chelsea"), (320, 180)))
+    cv2.imwrite(str(photos / "b_tall.png"), cv2.resize(skimage_bgr("rocket"), (180, 320)))
+    win = started_window(qtbot, Options(source=str(photos), model=lite0,
+                                        output_dir=str(tmp_path)), timeout=LONG)
+    seen = []  # at each new photo: its index, its shape, what the overlay view holds
+
+    def on_frame(frame):
+        result = win.session.result
+        seen.append((frame.index, frame.image.shape, win.overlay_view.image.shape,
+                     None if result is None else result.frame.index))
+
+    win.session.frameShown.connect(on_frame)
+    qtbot.waitUntil(lambda: any(index == 1 for index, *_ in seen), timeout=LONG)
+    qtbot.waitUntil(lambda: win.session.result.frame.index == 1, timeout=LONG)
+    win.close()
+    for index, shape, overlay_shape, mapped in seen:
+        if mapped != index:  # its map not come yet: the overlay view shows this photo
+            assert overlay_shape[:2] == shape[:2], (index, shape, overlay_shape)
+
+
+def test_the_side_panel_fits_without_scrolling_at_1600x1000(window, qtbot):
+    from PyQt6.QtWidgets import QApplication
+
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: window.height() == 1000)
+    window.compare.box.methods.show()  # the tallest panel: Compare's custom list open
+    window.frozen.options.show_for("integrated-gradients")  # and a slow method's options row
+    QApplication.processEvents()
+    bar = window.panel_scroll.verticalScrollBar()
+    assert bar.maximum() == 0, (window.panel.sizeHint().height(),
+                                window.panel_scroll.viewport().height())

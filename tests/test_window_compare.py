@@ -22,6 +22,8 @@ from camview.maps import METHODS, make_method
 from camview.models import model_names
 from camview.sources.images import letterbox
 
+LONG = 60000  # ms
+
 
 def wait_panels(qtbot, win, count: int, classes: list[int] | None = None,
                 titles: list[str] | None = None, timeout: int = 15000):
@@ -222,3 +224,11 @@ def test_letterbox_keeps_the_picture_shape():
     assert boxed.shape == (200, 200, 3)
     rows = np.where(boxed[:, 100, 0] > 100)[0]
     assert rows.min() > 50 and rows.max() < 150  # 300x100 fitted as 200x67, centred
+
+
+def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
+    window.session.actions["compare"].trigger()  # G
+    assert window.status_text().startswith("preparing compare: CAM | Grad-CAM | Layer-CAM")
+    qtbot.waitUntil(lambda: bool(window.session.result.panels), timeout=LONG)
+    qtbot.waitUntil(lambda: window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM",
+                    timeout=LONG)

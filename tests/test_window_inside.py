@@ -63,3 +63,24 @@ def test_grow_a_class_cancel_and_save(qtbot, window, lite0, tmp_path):
     assert np.array_equal(back, dock.image)
     prob = class_probabilities(lite0, back)[lite0.find_class("espresso")]
     assert f"probability {prob:.3f}" in dock.dream_caption.text()
+
+
+def test_the_layer_combo_shows_its_name_whole_and_the_list_shows_the_shapes(window):
+    from PyQt6.QtCore import Qt
+
+    combo = window.network.layer
+    window.resize(1600, 1000)
+    assert combo.currentText() == "head_activation (read)"
+    # What the closed combo shows fits it (no "head_activation 1280 ch (re…").
+    assert combo.fontMetrics().horizontalAdvance(combo.currentText()) < combo.width() - 24
+    rows = combo.model()
+    assert rows.columnCount() == 2  # name | shape, in the list that opens
+    shapes = [rows.index(i, 1).data() for i in range(rows.rowCount())]
+    assert all(s.endswith(" ch") or s.count("x") == 2 for s in shapes)
+    view = combo.view()
+    assert view.minimumWidth() >= view.columnWidth(0) + view.columnWidth(1)  # cuts nothing
+    tips = [combo.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(combo.count())]
+    assert all(tip.startswith(combo.itemData(i)) for i, tip in enumerate(tips))
+    assert combo.toolTip().startswith(tips[combo.currentIndex()] + "\n")
+    window.panel.pick(combo, 3)  # another layer: its name and shape in the tooltip now
+    assert combo.toolTip().startswith(tips[3] + "\n")

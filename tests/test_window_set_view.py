@@ -1,7 +1,7 @@
 """The window's set view, headless, on class folders of the shipped demo photos and the real
 EfficientNet-Lite0: the list fills from a worker thread, mistakes ranked, the two titled maps
 of the selected image, J/K, the filters, the cache, a model switch, drops and --set; a second
-model's column, filter and maps (issue 17)."""
+model's column, filter and maps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import DEMO
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
@@ -25,9 +25,9 @@ from camview.sets.dataset import DEMO_CLASSES, looks_like_labelled_set, open_lab
 from camview.sets.evaluation import Tally, classify_set
 from camview.sets.views.versus import Versus
 
-DEMO = REPO / "camview" / "resources" / "demo"
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is
 #: taken for an Egyptian cat, the rocket for a drilling platform, the astronaut for a bobsled.
+LONG = 60000  # ms
 SET = {folder: photo for photo, folder in DEMO_CLASSES.items()}
 
 
@@ -74,7 +74,7 @@ def test_list_fills_with_mistakes_ranked(qtbot, window, demo_set, lite0):
     assert len(view.table.results) == len(dataset) == 5
     shown = view.visible()
     assert [r.path.name for r in shown] == [r.path.name for r in expected.ranked_mistakes()]
-    # Fed as render feeds them (issue 17), the astronaut's bobsled (21.0 %) edges out the
+    # Fed as render feeds them, the astronaut's bobsled (21.0 %) edges out the
     # rocket's drilling platform (19.5 %).
     assert [r.path.name for r in shown] == ["chelsea.jpg", "astronaut.jpg", "rocket.jpg"]
     confidences = [r.confidence for r in shown]
@@ -319,3 +319,60 @@ def test_two_models_maps_take_rows_in_a_wide_view_and_columns_in_a_tall_one():
     photo = (400, 600)  # a 3:2 photo
     assert larger_in_rows(photo, 1.6, (1200, 500))
     assert not larger_in_rows(photo, 1.6, (400, 450))
+
+
+def test_the_set_view_shows_the_colour_photo_beside_the_two_maps(lite0, tmp_path):
+    import cv2
+    import numpy as np
+    from helpers import skimage_bgr
+
+    from camview.app.labelled_set.worker import explain_pair
+    from camview.drawing.overlay import OverlayStyle
+    from camview.maps import make_method
+    from camview.sets.results import ImageResult
+
+    photo = cv2.resize(skimage_bgr("chelsea"), (300, 200))
+    path = tmp_path / "chelsea.png"
+    cv2.imwrite(str(path), photo)
+    result = ImageResult(0, path, 281, ((285, 0.5), (281, 0.2)), 0.2)
+    pair = explain_pair(lite0, make_method("cam", lite0), result, OverlayStyle())
+    h, w = pair.picture.shape[:2]
+    assert w > 3 * 300 * (h - 40) / 200 * 0.9  # three 3:2 panels under their titles
+    third = w // 3
+    first = cv2.resize(pair.picture[h - 200:, :300], (300, 200))
+    assert np.abs(first.astype(int) - photo.astype(int)).mean() < 12  # the photo itself
+    assert pair.picture[:, third:].std() > 10
+
+
+def test_an_own_model_in_the_set_view_is_labelled_by_the_sorted_folders(qtbot, tmp_path):
+    from helpers import DEMO, class_folders, small_classifier
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+    from camview.models import load_model
+
+    path = tmp_path / "own.keras"
+    small_classifier(3).save(path)
+    model = load_model(str(path))
+    four = class_folders(tmp_path / "four", ["a", "b", "c", "d"])
+    train = class_folders(tmp_path / "train", ["zebra", "apple", "mango"])
+    coffee = DEMO / "coffee.jpg"
+    win = started_window(qtbot, Options(source=str(coffee),
+                                        model=model, output_dir=str(tmp_path),
+                                        save_settings=False, labelled_set=four),
+                         ready=lambda w: "no labelled images found" in w.status_text(),
+                         timeout=LONG)
+    assert not model.labels_named  # four folders, three classes: nothing is guessed
+
+    # Dropped on the window: its folders are no class names yet, but one per class is a set
+    # (then opened as File > Open labelled set opens it).
+    assert win.sets.open_if_set(train)
+    text = win.status_text()
+    assert "named after the set's folders in sorted order" in text and "\n" not in text
+    assert "apple, mango, zebra" in text and "--labels FILE" in text
+    qtbot.waitUntil(lambda: win.sets.run is None and win.sets.cache_hits is not None,
+                    timeout=LONG)
+    table = win.sets.view.table
+    assert sorted((r.true, table.label(r.true), r.path.name) for r in table.results) == [
+        (0, "apple", "apple.jpg"), (1, "mango", "mango.jpg"), (2, "zebra", "zebra.jpg")]
+    win.close()

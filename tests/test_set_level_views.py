@@ -1,4 +1,4 @@
-"""`camview evaluate` on the set as a whole (issue 17): evaluate feeds each image exactly as
+"""`camview evaluate` on the set as a whole: evaluate feeds each image exactly as
 render does; the embedding scatter, the confusion matrix and where each class looks come from
 the classification's own forward pass; a planted shortcut is found; two models compare."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO, forward
+from helpers import DEMO, forward
 
 from camview.cli import main
 from camview.commands.evaluate import write_json
@@ -20,8 +20,6 @@ from camview.sets.per_image import GRID, where_grid
 from camview.sets.results import ResultCache, model_fingerprint
 from camview.sets.views.where import border_weights, peak_of
 from camview.sources.images import load_image
-
-DEMO = REPO / "camview" / "resources" / "demo"
 
 
 def _evaluate(args: list[str], capsys) -> dict:

@@ -1,4 +1,4 @@
-"""The set view's overview of the whole set (issue 17), in the real window, headless: the
+"""The set view's overview of the whole set, in the real window, headless: the
 embedding scatter (hover names the image, a click selects it, the selection is ringed, the
 class filter dims the others), the confusion tab (a click filters the list to its pair) and
 where each class looks beside the class filter."""
