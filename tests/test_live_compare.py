@@ -122,9 +122,13 @@ def test_the_grid_is_shaped_for_the_view_it_is_shown_in():
     assert tall.shape[1] == 160 and tall.shape[0] > 3 * 120  # 3x1
     assert compose_grid(panels).shape == wide.shape  # the default is one row
     assert compose_grid(panels, columns=3, aspect=0.5).shape == wide.shape  # columns win
-    square = compose_grid(panels, aspect=1.4)  # 2x2: the empty cell is background, black
-    assert square.shape[1] == 2 * 160 + 2 and not square[square.shape[0] // 2 + 10:, 160:].any()
-    assert (square[60, 160] == SEPARATOR_COLOUR).all()  # the panels are still set apart
+    square = compose_grid(panels, aspect=1.4)  # 2x2: the third panel centred below, on black
+    assert square.shape[1] == 2 * 160 + 2
+    below = square[square.shape[0] - 60]  # a row through the third panel's picture
+    margin = (square.shape[1] - 160) // 2
+    assert not below[:margin].any() and not below[margin + 160:].any()
+    assert (below[margin:margin + 160] == 90).all()
+    assert (square[60, 160] == SEPARATOR_COLOUR).all()  # the first row's panels set apart
 
 
 def test_a_second_model_adds_a_row_of_its_own_maps_of_the_same_frame(lite0, squeezenet):

@@ -232,3 +232,15 @@ def test_compare_says_it_is_preparing_until_its_first_grid(window, qtbot):
     qtbot.waitUntil(lambda: bool(window.session.result.panels), timeout=LONG)
     qtbot.waitUntil(lambda: window.status_text() == "compare: CAM | Grad-CAM | Layer-CAM",
                     timeout=LONG)
+
+
+def test_a_custom_compare_keeps_the_order_typed(qtbot):
+    """`--compare gradcam,cam` showed CAM first: the custom list kept the menu's order."""
+    from camview.app.compare_controls import CompareBox
+
+    box = CompareBox()
+    qtbot.addWidget(box)
+    box.tick(("gradcam", "cam"))
+    assert box.checked() == ("gradcam", "cam")
+    box.tick(("layercam", "gradcam++", "cam"))
+    assert box.checked() == ("layercam", "gradcam++", "cam")

@@ -94,6 +94,13 @@ class CompareBox(QGroupBox):
                      if item.checkState() == Qt.CheckState.Checked)
 
     def tick(self, names: tuple[str, ...]) -> None:
+        """Tick `names` and move them to the top of the list in the order given: the grid
+        follows the list's order, so `--compare gradcam,cam` keeps the order typed."""
+        for position, name in enumerate(names):
+            for row in range(position, self.methods.count()):
+                if self.methods.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                    self.methods.insertItem(position, self.methods.takeItem(row))
+                    break
         for row in range(self.methods.count()):
             item = self.methods.item(row)
             on = item.data(Qt.ItemDataRole.UserRole) in names

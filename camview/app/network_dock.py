@@ -8,6 +8,7 @@ filters are a few numpy operations, drawn at once.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from PyQt6.QtGui import QFont
@@ -178,10 +179,22 @@ class NetworkDock(QDockWidget):
             return summary_lines(summarise(model, frame))
 
         self.summary.setPlainText(f"working out {model.name}'s layers…")
-        self.s.jobs.submit(f"summarising {model.name}:", work,
-                           lambda lines: self.summary.setPlainText("\n".join(lines)),
+        self.s.jobs.submit(f"summarising {model.name}:", work, self._show_summary,
                            on_failed=self.summary.setPlainText,
                            on_cancelled=lambda _: self._forget_summary())
+
+    def _show_summary(self, lines: list[str]) -> None:
+        """The table as wide as its widest row, so the dock shows it whole (it was cut off,
+        to be scrolled sideways); the totals line, longer, wrapped to the table's width."""
+        table, totals = lines[:-1], lines[-1]
+        width = max(len(line) for line in table)
+        self.summary.setPlainText("\n".join([*table, "", *textwrap.wrap(totals, width)]))
+        metrics = self.summary.fontMetrics()
+        margins = self.summary.contentsMargins()
+        self.summary.setMinimumWidth(
+            metrics.horizontalAdvance("0" * width) + 2 * self.summary.document().documentMargin()
+            + margins.left() + margins.right()
+            + self.summary.verticalScrollBar().sizeHint().width() + 4)
 
     def _forget_summary(self) -> None:
         self._summary_for = None

@@ -100,8 +100,9 @@ def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1
     for up to 3).
 
     Every panel is resized to the first one's size (they are normally views of the same
-    frame) under a title bar of its own; empty cells of the last row are black, with no
-    separator beside them, so they read as the background and not as a missing panel.
+    frame) under a title bar of its own; a last row with fewer panels is centred on black
+    (three panels in a 2x2: the third in the middle of the second row), so no cell reads as
+    a missing panel.
     """
     if not panels:
         raise ValueError("compose_grid needs at least one panel")
@@ -121,11 +122,11 @@ def compose_grid(panels: list[tuple[str, np.ndarray]], *, label_scale: float = 1
     sep = separator_width(h)
     out = np.full((rows * ch + (rows - 1) * sep, cols * w + (cols - 1) * sep, 3),
                   SEPARATOR_COLOUR, np.uint8)
+    last = len(cells) - (rows - 1) * cols  # panels in the last row
+    if last < cols:  # a short last row is centred on black, not followed by an empty cell
+        out[max(0, (rows - 1) * (ch + sep) - sep):] = 0
     for i, cell in enumerate(cells):
         r, c = divmod(i, cols)
-        out[r * (ch + sep):r * (ch + sep) + ch, c * (w + sep):c * (w + sep) + w] = cell
-    for i in range(len(cells), rows * cols):  # each empty cell and the strips that lead to it
-        r, c = divmod(i, cols)
-        out[max(0, r * (ch + sep) - sep):r * (ch + sep) + ch,
-            max(0, c * (w + sep) - sep):c * (w + sep) + w] = 0
+        x = c * (w + sep) + ((cols - last) * (w + sep) // 2 if r == rows - 1 else 0)
+        out[r * (ch + sep):r * (ch + sep) + ch, x:x + w] = cell
     return out
