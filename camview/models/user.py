@@ -8,6 +8,7 @@ module that registers it), several inputs, an input that is not an image.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import runpy
@@ -51,7 +52,13 @@ def _python_function(text: str, name: str) -> str | None:
     if found is None:
         return None
     module = found.group(1)
-    return f"{module}.{name}" if module.split(".")[0] in sys.stdlib_module_names else None
+    if module.split(".")[0] not in sys.stdlib_module_names:
+        return None
+    try:  # only looked up, never called: is it something Python itself defines there?
+        defined = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return f"{module}.{name}" if callable(defined) else None
 
 
 def _load_error(path: Path, exc: Exception) -> ModelError:
