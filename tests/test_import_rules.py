@@ -17,7 +17,7 @@ def core_modules() -> list[str]:
     names = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE.parent).with_suffix("")
-        if "app" in rel.parts:
+        if "app" in rel.parts or rel.name == "__main__":  # __main__ runs the program
             continue
         parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
         names.append(".".join(parts))

@@ -191,10 +191,10 @@ class NetworkDock(QDockWidget):
         self.summary.setPlainText("\n".join([*table, "", *textwrap.wrap(totals, width)]))
         metrics = self.summary.fontMetrics()
         margins = self.summary.contentsMargins()
-        self.summary.setMinimumWidth(
+        self.summary.setMinimumWidth(round(
             metrics.horizontalAdvance("0" * width) + 2 * self.summary.document().documentMargin()
             + margins.left() + margins.right()
-            + self.summary.verticalScrollBar().sizeHint().width() + 4)
+            + self.summary.verticalScrollBar().sizeHint().width() + 4))
 
     def _forget_summary(self) -> None:
         self._summary_for = None
