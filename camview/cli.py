@@ -162,7 +162,8 @@ USAGE = """camview [window] [options]
 
 
 def _add_evaluate_parser(sub) -> None:
-    from camview.sets.evaluation import DEFAULT_BATCH, DEFAULT_MAX_MISTAKES
+    from camview.sets.classify import DEFAULT_BATCH
+    from camview.sets.counts import DEFAULT_MAX_MISTAKES
 
     p = sub.add_parser("evaluate", help="classify a labelled set; rank and explain its mistakes")
     p.add_argument("dataset", help="a folder with one subfolder per class, or a CSV of "

@@ -42,8 +42,9 @@ def stress(folder: Path, model, *, batch: int = 16, max_mistakes: int = 100,
     """Evaluate the set at `folder`, sampling RSS after the first tenth and at the end."""
     from camview.commands.evaluate import write_json, write_report_for
     from camview.maps import make_method
+    from camview.sets.classify import classify_set
     from camview.sets.dataset import open_labelled_set
-    from camview.sets.evaluation import Tally, classify_set
+    from camview.sets.tally import Tally
 
     dataset = open_labelled_set(folder, model.labels)
     checkpoint, half = max(100, len(dataset) // 10), len(dataset) // 2
@@ -97,8 +98,9 @@ def embedding_stress(folder: Path, model, points: int) -> dict:
     resident memory it adds; classifying 10 000 images first is the full run's job."""
     import numpy as np
 
+    from camview.sets.classify import classify_set
     from camview.sets.dataset import open_labelled_set
-    from camview.sets.evaluation import Tally, classify_set
+    from camview.sets.tally import Tally
     from camview.sets.views.embedding import embed
 
     tally = Tally(0)

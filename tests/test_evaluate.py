@@ -19,15 +19,11 @@ from camview.commands.evaluate import write_json
 from camview.errors import SourceError
 from camview.labels import ClassNames, imagenet_labels
 from camview.models import ResizeMode
+from camview.sets.batches import network_input, padded_size
+from camview.sets.classify import classify_set
 from camview.sets.dataset import open_labelled_set, write_demo_set
-from camview.sets.evaluation import (
-    Tally,
-    classify_set,
-    evaluate_set,
-    network_input,
-    padded_size,
-)
 from camview.sets.results import ImageResult, ResultCache
+from camview.sets.tally import Tally, evaluate_set
 from camview.sources.images import load_image
 
 LABELS = imagenet_labels()

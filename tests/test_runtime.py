@@ -26,7 +26,7 @@ from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel, HeadKind, ResizeMode, load_model
 from camview.models.graph import spatial_layers
 from camview.models.runtimes import OPENVINO, OPTIMISING, TENSORFLOW
-from camview.sets.evaluation import batch_logits
+from camview.sets.batches import batch_logits
 
 SIZE = 32
 FRAME = cv2.resize(skimage_bgr("chelsea"), (320, 240), interpolation=cv2.INTER_AREA)

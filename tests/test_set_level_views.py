@@ -14,10 +14,12 @@ from helpers import DEMO, forward
 
 from camview.cli import main
 from camview.commands.evaluate import write_json
+from camview.sets.batches import network_input
+from camview.sets.classify import classify_set
 from camview.sets.dataset import open_labelled_set, write_demo_set
-from camview.sets.evaluation import Tally, classify_set, network_input
 from camview.sets.per_image import GRID, where_grid
 from camview.sets.results import ResultCache, model_fingerprint
+from camview.sets.tally import Tally
 from camview.sets.views.where import border_weights, peak_of
 from camview.sources.images import load_image
 
@@ -396,7 +398,7 @@ def test_gradient_only_model_gets_one_gradcam_per_image(shortcut, tmp_path):
 
 def test_views_of_another_runtime_are_the_compiled_views(lite0, squeezenet):
     """The numpy sums used on OpenVINO's outputs equal the compiled TensorFlow call's."""
-    from camview.sets.evaluation import batch_views, views_of
+    from camview.sets.batches import batch_views, views_of
 
     rng = np.random.default_rng(0)
     for model in (lite0, squeezenet):  # an fc head and a direct one

@@ -14,7 +14,7 @@ from camview.checks.faithfulness import RANDOM, confidence_changes, random_map, 
 from camview.cli import main
 from camview.drawing.upsample import upsample_map
 from camview.maps import make_method
-from camview.sets.evaluation import mean_interval
+from camview.sets.views.set_scores import mean_interval
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ from camview.app.window import MainWindow
 from camview.cli import build_parser
 from camview.errors import SourceError
 from camview.labels import imagenet_labels
+from camview.sets.classify import classify_set
 from camview.sets.dataset import DEMO_CLASSES, looks_like_labelled_set, open_labelled_set
-from camview.sets.evaluation import Tally, classify_set
+from camview.sets.tally import Tally
 from camview.sets.views.versus import Versus
 
 #: Folder (true class) -> demo photo. With EfficientNet-Lite0 three are mistakes: the cat is

@@ -37,7 +37,7 @@ def bench_set_metrics(name: str, images: int = 100) -> dict:
     from camview.maps import make_method
     from camview.models import load_model
     from camview.sets.dataset import LabelledImage
-    from camview.sets.evaluation import score_set
+    from camview.sets.views.set_scores import score_set
     from camview.sources.demo import demo_photos
 
     photos = [cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

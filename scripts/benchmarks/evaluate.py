@@ -60,8 +60,9 @@ def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
     on the set's shapes first, then the two take turns and the fastest of `repeats` counts.
     The embedding (t-SNE, once per set) is timed on its own."""
     from camview.models import load_model
+    from camview.sets.classify import classify_set
     from camview.sets.dataset import open_labelled_set, write_demo_set
-    from camview.sets.evaluation import Tally, classify_set
+    from camview.sets.tally import Tally
 
     model = load_model(model_name)
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +86,8 @@ def bench_set_views(model_name: str, images: int, repeats: int = 3) -> dict:
         tally.finish_views()
         embedding_s = time.perf_counter() - start
     # The two compiled calls alone, on one full batch of 4:3 inputs, interleaved.
-    from camview.sets.evaluation import DEFAULT_BATCH, batch_logits, batch_views
+    from camview.sets.batches import batch_logits, batch_views
+    from camview.sets.classify import DEFAULT_BATCH
 
     x = np.random.default_rng(0).uniform(-1, 1, (DEFAULT_BATCH, *model.network_size(
         (480, 640)), 3)).astype(np.float32)
