@@ -181,3 +181,15 @@ def test_one_image_output_names_the_frame_count(tmp_path, capsys, shared_lite0):
     assert cv2.imread(str(tmp_path / "one.png")) is not None
     assert main(["render", "demo", "-o", str(tmp_path / "demo.png")]) == 2
     assert "demo runs until stopped" in capsys.readouterr().err
+
+
+def test_a_frame_squashed_out_of_shape_is_said(tmp_path, caplog):
+    """An input wider than 4:1 was squashed into the model's square with no word."""
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), cv2.resize(skimage_bgr("rocket"), (1500, 200)))
+    assert main(["render", str(wide), "--json", str(tmp_path / "x.json"), "--resize", "squash",
+                 "--no-progress"]) == 0
+    assert "wide.png: a 1500x200 frame is squashed" in caplog.text
+    caplog.clear()
+    assert main(["render", str(wide), "--json", str(tmp_path / "y.json"), "--no-progress"]) == 0
+    assert "squashed" not in caplog.text  # shorter side resized: the shape is kept

@@ -58,6 +58,8 @@ def _prepared_frames(source: Source, model: CamModel, limit: int | None) -> Iter
         frame = source.read()
         if frame is None:
             return
+        if count == 0 and (distorted := model.distortion(frame.image.shape[:2])):
+            log.warning("%s: %s", frame.path or source.name, distorted)
         # A repeated slot shows the picture before it: its map is that one's.
         yield frame, None if frame.repeat else model.prepare(frame.image)
         count += 1

@@ -57,6 +57,10 @@ def keras_warnings_summarised(what: str) -> Iterator[None]:
         log.warning("%s: %s%s", what, first, more)
 
 
+#: A frame squashed by more than this factor in its aspect ratio is said to be (render).
+SQUASH_WARN_ASPECT = 4.0
+
+
 class ResizeMode(str, enum.Enum):
     """How a frame becomes the network input.
 
@@ -242,6 +246,19 @@ class CamModel:
     # -- input -------------------------------------------------------------------------
     def network_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         return resized_input_size(frame_hw, self.input_size, self.resize)
+
+    def distortion(self, frame_hw: tuple[int, int]) -> str | None:
+        """Why a frame of this size makes a distorted input, or None: squashed to the input
+        size, a frame more than SQUASH_WARN_ASPECT times wider than tall (or taller than
+        wide) than the input is maps a picture the network never saw."""
+        h, w = frame_hw
+        nh, nw = self.network_size(frame_hw)
+        stretch = (w / h) / (nw / nh)
+        if max(stretch, 1 / stretch) <= SQUASH_WARN_ASPECT:
+            return None
+        return (f"a {w}x{h} frame is squashed to the model's {nw}x{nh} input ({stretch:.1f}x "
+                "its shape): the map is of a distorted picture (--resize shorter keeps the "
+                "shape where the model takes any size)")
 
     def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
         """A BGR uint8 frame of any size -> the (1, h, w, channels) float32 network input: the
