@@ -160,7 +160,7 @@ class Capture:
             except SourceError as exc2:
                 self.host.error(str(exc2), ErrorKind.OPEN)
                 return
-            log.info("%s", exc)
+            log.debug("%s", exc)
             camera = isinstance(spec, int) or str(spec).strip().isdigit()
             self.host.notice(f"no camera found — showing the {new.name}" if camera
                              else f"{exc} — showing {new.name} instead")
@@ -208,7 +208,7 @@ class Capture:
                 src.close()
                 src.open()
             except SourceError as exc:
-                log.info("reconnect %s: %s", src.name, exc)
+                log.debug("reconnect %s: %s", src.name, exc)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             self.host.status(f"{src.name} is back")

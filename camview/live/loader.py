@@ -188,7 +188,7 @@ class Loader:
             # A download of the weights (SqueezeNet's first use) and the first conversion to
             # OpenVINO report through the status.
             model = load_model(job.name, progress=self.host.status, **kwargs)
-            log.info("loaded %s in %.1f s", model.name, time.monotonic() - t0)
+            log.debug("loaded %s in %.1f s", model.name, time.monotonic() - t0)
         wanted = self.host.method_name
         method, note = self._method_for(model, wanted)
         self.host.status(f"warming up {model.name}…")
@@ -281,7 +281,7 @@ class Loader:
             methods = compare_methods(job.spec, model)
             self._trace_panels(model, methods, job.spec, model.prepare(self._image()), None)
         except CamviewError as exc:  # e.g. CAM of a gradient-only net: said when asked for
-            log.info("not preparing %s for %s: %s", job.name, model.name, exc)
+            log.debug("not preparing %s for %s: %s", job.name, model.name, exc)
 
     def _trace_panels(self, model: CamModel, methods: dict[str, Method], spec: CompareSpec,
                       batch: np.ndarray, versus: Versus | None) -> None:

@@ -345,8 +345,9 @@ class Pipeline:
         call_safely(self.on_source, source)
 
     def status(self, message: str, error: bool = False) -> None:
-        """Progress; with error=True a source fault in progress ("lost — retrying")."""
-        log.info("%s", message)
+        """Progress; with error=True a source fault in progress ("lost — retrying"). The
+        window's status line shows it; the terminal only under --debug."""
+        log.debug("%s", message)
         if error:
             call_safely(self.on_error, message, ErrorKind.SOURCE)
         else:
@@ -354,7 +355,7 @@ class Pipeline:
 
     def notice(self, message: str) -> None:
         """Something the user must see that is not a fault (no camera: showing the demo)."""
-        log.info("%s", message)
+        log.debug("%s", message)
         call_safely(self.on_error, message, ErrorKind.NOTICE)
 
     def error(self, message: str, kind: ErrorKind) -> None:
