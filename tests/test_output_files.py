@@ -119,6 +119,11 @@ def test_a_live_writer_of_the_same_output_is_refused_and_a_dead_ones_leftover_sw
     assert len(partials(tmp_path)) == 1
     check_writable(out)  # not refused: a dead run is no writer
     assert partials(tmp_path) == []
+    # A folder of frames is swept of its dead partial frames only, never of the user's files.
+    for name in (".cat_cam.png.ab12cd_9.part.png", ".partners.txt", ".notes.part.png"):
+        (tmp_path / name).write_text("x")
+    assert sweep_partials(tmp_path, suffix=".png") == []
+    assert partials(tmp_path) == [".notes.part.png", ".partners.txt"]
 
 
 def test_a_failed_video_replaces_nothing(tmp_path, monkeypatch):
@@ -181,7 +186,9 @@ def test_kill_9_midway_leaves_the_earlier_outputs_whole_and_no_ffmpeg_running(tm
     assert (tmp_path / "out.mp4").read_bytes() == video
     assert (tmp_path / "out.json").read_bytes() == doc
     assert partials(tmp_path)  # the dead run's leftovers, until the next writer of the name
-    assert sweep_partials(tmp_path) == [] and partials(tmp_path) == []
+    for name in ("out.mp4", "out.json"):  # the next writer of each name sweeps its leftover
+        check_writable(tmp_path / name)
+    assert partials(tmp_path) == []
 
 
 def test_two_renders_to_one_video_at_once_leave_one_whole_video(tmp_path):

@@ -125,7 +125,7 @@ class FrameSink:
             write_image(self.path, view)
         elif self.kind == "folder":
             if not self.count:  # a dead run's partial frames, once, not a listing per frame
-                sweep_partials(self.path)
+                sweep_partials(self.path, suffix=".png")
             write_image(self.path / self.file_name(frame), view, sweep=False)
         self.count += 1
 

@@ -43,8 +43,16 @@ def _reason(exc: OSError) -> str:
 # Partial files: written under a locked hidden name, renamed over the target at the end
 
 
-def _partial_pattern(target: Path) -> re.Pattern:
-    return re.compile(re.escape(f".{target.name}.") + r"[A-Za-z0-9_]+"
+#: What tempfile.mkstemp puts between a PartialFile's prefix and suffix.
+_RANDOM = r"[a-z0-9_]{8}"
+
+
+def _partial_pattern(target: Path | None, suffix: str = "") -> re.Pattern:
+    """The names PartialFile gives `target`'s partial files; with no target, any target's
+    whose suffix is `suffix` (a folder of frames)."""
+    if target is None:
+        return re.compile(r"^\..+\." + _RANDOM + re.escape(f".part{suffix}") + "$")
+    return re.compile("^" + re.escape(f".{target.name}.") + _RANDOM
                       + re.escape(f".part{target.suffix}") + "$")
 
 
@@ -59,16 +67,17 @@ def _lock(fd: int) -> bool:
     return True
 
 
-def sweep_partials(folder: Path, target: Path | None = None) -> list[Path]:
-    """Remove the partial files dead runs left in `folder` (of `target` alone, if given);
-    the partial files of `target` that live writers hold, which are left alone."""
+def sweep_partials(folder: Path, target: Path | None = None, suffix: str = "") -> list[Path]:
+    """Remove the partial files dead runs left in `folder`: of `target`, or with no target
+    of any file ending in `suffix` (only names PartialFile makes: a user's own hidden file
+    is never touched); the partial files live writers hold, which are left alone."""
     if fcntl is None:
         return []
     try:
         names = [p for p in folder.iterdir() if p.name.startswith(".") and ".part" in p.name]
     except OSError:
         return []
-    pattern = _partial_pattern(target) if target is not None else re.compile(r"\.part")
+    pattern = _partial_pattern(target, suffix)
     busy = []
     for path in names:
         if not pattern.search(path.name):
