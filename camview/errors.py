@@ -5,6 +5,11 @@ Anything else that escapes is a bug and is logged with its traceback.
 """
 
 
+#: camview's exit statuses: done; a bug (one line, --debug for the traceback); bad input, an
+#: unusable model or an output that cannot be written (one line naming it).
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
 class CamviewError(Exception):
     """An expected fault with a one-line message for the user.
 

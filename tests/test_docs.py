@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-from camview.cli import build_parser
+from camview.commands.parser import build_parser
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"

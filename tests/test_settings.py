@@ -69,7 +69,7 @@ def test_a_broken_saved_setting_falls_back_to_its_default():
 
 def test_the_runtime_chosen_is_remembered_and_the_command_line_wins(tmp_path):
     from camview.app.main import options_from_args
-    from camview.cli import build_parser
+    from camview.commands.parser import build_parser
 
     settings = open_settings()
     save_settings(settings, values(runtime="openvino"), Options(), geometry=None)

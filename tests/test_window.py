@@ -29,7 +29,7 @@ from camview.app.saved_settings import (
     open_settings,
     options_with_settings,
 )
-from camview.cli import build_parser
+from camview.commands.parser import build_parser
 from camview.errors import OutputError
 
 LONG = 60000  # ms: a model switch or a first map on a busy machine

@@ -15,7 +15,7 @@ from camview.app.compare_controls import PREPARING
 from camview.app.main import options_from_args
 from camview.app.saved_settings import Options, open_settings, options_with_settings
 from camview.app.window import MainWindow
-from camview.cli import build_parser
+from camview.commands.parser import build_parser
 from camview.drawing.scale import SCALES
 from camview.live import PRESETS
 from camview.maps import METHODS, make_method

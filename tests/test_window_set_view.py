@@ -18,7 +18,7 @@ from camview.app.labelled_set.table import MISTAKE_COLOUR, VERSUS, percent
 from camview.app.labelled_set.worker import pair_titles
 from camview.app.main import options_from_args
 from camview.app.window import MainWindow
-from camview.cli import build_parser
+from camview.commands.parser import build_parser
 from camview.errors import SourceError
 from camview.labels import imagenet_labels
 from camview.sets.classify import classify_set

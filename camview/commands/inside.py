@@ -13,10 +13,8 @@ import numpy as np
 from camview.commands.args import read_files
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import write_image
-from camview.errors import CamviewError, OutputError
+from camview.errors import EXIT_OK, CamviewError, OutputError
 from camview.models.base import CamModel
-
-EXIT_OK = 0
 
 
 def parse_frame(text: str) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-EXIT_OK = 0
+from camview.errors import EXIT_OK
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
