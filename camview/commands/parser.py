@@ -66,6 +66,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def _add_model_argument(p: argparse.ArgumentParser) -> None:
+    """The model a network command looks at: optional, the built-in one by default."""
+    from camview.models import DEFAULT_MODEL
+    from camview.models.formats import MODEL_HELP
+
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                   help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
+
+
 def _add_method_options(p: argparse.ArgumentParser) -> None:
     """A flag per map method option (--patch, --samples...), made from the methods'
     declarations (camview.maps.method_options); values are range-checked with the request."""
@@ -199,8 +208,6 @@ def _add_evaluate_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from camview.models import DEFAULT_MODEL
-    from camview.models.formats import MODEL_HELP
 
     parser = _Parser(prog="camview", usage=USAGE, epilog=_window_options_help(),
                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -246,8 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="what camview understands of a model: input, "
                              "preprocessing, read layer, head, layers for --layer, classes")
-    inspect.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                         help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
+    _add_model_argument(inspect)
     _add_loading_options(inspect)
     inspect.add_argument("--layers", action="store_true",
                          help="every layer (also inside a nested base): type, output shape at "
@@ -263,15 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_network_parsers(sub) -> None:
     """`camview filters` and `camview dream`: inside the network (camview.network)."""
-    from camview.models import DEFAULT_MODEL
-    from camview.models.formats import MODEL_HELP
     from camview.network.dream import DEFAULT_SIZE, DEFAULT_STEPS
     from camview.network.filters import DEFAULT_MAX
 
     filters = sub.add_parser("filters", help="a convolution's kernels as a picture (the first "
                                              "one's in colour)")
-    filters.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                         help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
+    _add_model_argument(filters)
     filters.add_argument("--layer", default=None,
                          help="the convolution (default the first; base/layer inside a nested "
                               "base)")
@@ -285,8 +288,7 @@ def _add_network_parsers(sub) -> None:
 
     dream = sub.add_parser("dream", help="a picture grown to excite one class (activation "
                                          "maximisation)")
-    dream.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                       help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
+    _add_model_argument(dream)
     dream.add_argument("--target", default=None, help="the class (label, synonym or index)")
     dream.add_argument("--layer", default=None,
                        help="with --channel: excite one channel of this layer instead")

@@ -215,9 +215,9 @@ class Marker:
     colour: str
     shape: str
 
-    def svg(self, cx: float, cy: float, r: float, rest: str = "") -> str:
-        """The marker as an SVG element centred on (cx, cy), of radius about `r`; `rest`:
-        more attributes (an edge, a title opened inside)."""
+    def svg(self, cx: float, cy: float, r: float, rest: str = "") -> tuple[str, str]:
+        """The marker as an SVG element centred on (cx, cy), of radius about `r`, as its
+        opening and closing tags (a <title> goes between); `rest`: more attributes."""
         fill = f'fill="{self.colour}" {rest}'.strip()
         if self.shape == "circle":
             return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" {fill}>', "</circle>"
