@@ -14,11 +14,18 @@ import numpy as np
 
 from camview.commands.render_request import RenderRequest
 from camview.drawing.output_files import atomic_file, check_writable, sweep_partials
-from camview.drawing.writers import VIDEO_SUFFIXES, VideoWriter, finish_each, write_image
+from camview.drawing.writers import (
+    VIDEO_SUFFIXES,
+    TimedVideo,
+    VideoWriter,
+    finish_each,
+    video_rate,
+    write_image,
+)
 from camview.errors import OutputError
 from camview.maps import TOP_N, MapResult, Method
 from camview.models import CamModel
-from camview.sources import DEFAULT_FPS, Frame, Source
+from camview.sources import Frame, Pacing, Source
 from camview.sources.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -82,6 +89,10 @@ class FrameSink:
     In a folder, a frame read from a file keeps that file's stem (``cat.jpg`` ->
     ``cat_cam.png``), so a folder render's outputs can be told apart; video frames are
     numbered (``frame_000000.png``).
+
+    A video of a timed source (a video file, the demo) shows each frame at its media time
+    (:class:`TimedVideo`, at :func:`video_rate`) and, when the source was read to its end,
+    lasts as long as the source; other sources give one output frame each.
     """
 
     def __init__(self, output: str | None, source: Source, inputs: tuple[str, ...],
@@ -90,8 +101,10 @@ class FrameSink:
         self.path = Path(output) if output else None
         self.kind = None
         self.video: VideoWriter | None = None
+        self.timed: TimedVideo | None = None
         self.count = 0
-        self.fps = source.fps or DEFAULT_FPS
+        self.source = source
+        self.fps = source.fps
         self._names: set[str] = set()
         if self.path is None:
             return
@@ -112,12 +125,19 @@ class FrameSink:
             raise OutputError(f"output {self.path}: unknown kind {suffix!r} (use .png/.jpg, a "
                               f"folder or {', '.join(VIDEO_SUFFIXES)})")
         check_writable(self.path, inputs=inputs, folder=self.kind == "folder")
+        if self.kind == "video":
+            self.fps = video_rate(source.fps, source.timing())
 
     def write(self, view: np.ndarray, frame: Frame) -> None:
         if self.kind == "video":
             if self.video is None:
                 self.video = VideoWriter(self.path, self.fps, (view.shape[1], view.shape[0]))
-            self.video.write(view)
+                if self.source.pacing is Pacing.TIMED:
+                    self.timed = TimedVideo(self.video, frame.timestamp)
+            if self.timed is not None:
+                self.timed.write(view, frame.timestamp)
+            else:
+                self.video.write(view)
         elif self.kind == "image":
             if self.count:
                 raise OutputError(f"output {self.path} is one image but the source has more "
@@ -145,7 +165,12 @@ class FrameSink:
 
     def close(self) -> None:
         """Finish the video; OutputError if the encoder failed (the file is closed anyway)."""
-        if self.video is not None:
+        if self.video is None:
+            return
+        try:
+            if self.timed is not None:
+                self.timed.finish(self.source.timing() if self.source.ended else None)
+        finally:
             self.video.finish()
 
 

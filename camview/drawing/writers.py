@@ -9,12 +9,20 @@ subprocess with its messages kept in a temporary file, so its exit status and la
 are known and none of its output reaches the terminal. Every file is written under a partial
 name and renamed at the end (camview.drawing.output_files), so a good file of the same name survives
 a kill, a fault or a second writer.
+
+A raw pipe carries no timestamps, so every video is written at one constant rate. A render of
+a video places each frame at its own time on that rate (:class:`TimedVideo`), so a
+variable-frame-rate source keeps its timing too (:func:`video_rate` says how fine the rate
+is). Writing true variable-rate files would need a second encoder library (PyAV) beside
+ffmpeg for what one output frame of difference gains.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -22,17 +30,38 @@ import numpy as np
 
 from camview.drawing.output_files import PartialFile, atomic_file
 from camview.errors import OutputError
-from camview.sources import DEFAULT_FPS
+from camview.sources import DEFAULT_FPS, Timing
 from camview.sources.ffmpeg import FFmpegPipe, ffmpeg_exe
 from camview.sources.images import letterbox
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+#: The finest rate a variable-frame-rate source is written at (unless its header's is finer):
+#: a burst faster than this loses pictures from the video (never from the JSON), as in
+#: ffmpeg's own conversion to a constant rate; finer would encode mostly copies.
+MAX_VARIABLE_RATE = 60
 
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def video_rate(fps: float | None, timing: Timing | None) -> float:
+    """The constant rate a video of a source's frames is written at.
+
+    The header's rate, when every picture has a slot of its own at it (a constant-rate
+    stream, also one that stores repeated slots). A variable-rate stream, whose pictures come
+    closer than that (the header of a VFR file gives an average, or a guess), gets the rate of
+    its shortest interval, so each picture has a slot of its own and starts within half an
+    output frame of its time; at most MAX_VARIABLE_RATE.
+    """
+    base = float(fps) if fps and fps > 0 else DEFAULT_FPS
+    shortest = timing.shortest if timing is not None else None
+    if shortest is None or timing.steady(base):
+        return base
+    finest = math.ceil(1.0 / shortest - 1e-6)  # ceil: no two pictures share a slot
+    return float(max(base, min(finest, MAX_VARIABLE_RATE)))
 
 
 class VideoWriter:
@@ -47,7 +76,9 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        self.fps = float(fps) if fps and fps > 0 else DEFAULT_FPS
+        # The rate the file really has (ffmpeg takes a fraction), so that slot n is n/fps.
+        self.fps = float(Fraction(float(fps) if fps and fps > 0 else DEFAULT_FPS)
+                         .limit_denominator(1001))
         self.size = size  # (w, h) of the frames given to write()
         self.frames = 0
         self.error: str | None = None
@@ -142,6 +173,52 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class TimedVideo:
+    """Frames with media times onto a VideoWriter's constant rate, each at its own time.
+
+    A frame of time t goes into output slot (t - start) * fps rounded, so it is shown within
+    half an output frame of its source time: a gap before it holds the picture before (written
+    again), and a frame whose slot an earlier one already took is left out of the video only.
+    ``finish`` holds the last picture until the source's end, so the video lasts as long.
+    """
+
+    def __init__(self, video: VideoWriter, start: float) -> None:
+        self.video, self.start = video, start
+        self.slots = 0  # slots written
+        self.left_out = 0  # frames whose slot was taken
+        self._held: np.ndarray | None = None
+        self._last: float | None = None  # the time of the last frame given
+
+    def _slot(self, time: float) -> int:
+        # Half up, not Python's round to even: pictures one slot apart never share a slot.
+        return math.floor((time - self.start) * self.video.fps + 0.5)
+
+    def _hold(self, slot: int) -> None:
+        while self._held is not None and self.slots < slot:
+            self.video.write(self._held)
+            self.slots += 1
+
+    def write(self, view: np.ndarray, time: float) -> None:
+        self._last = time
+        slot = self._slot(time)
+        if slot < self.slots:
+            self.left_out += 1
+            return
+        self._hold(slot)
+        self.video.write(view)
+        self.slots += 1
+        self._held = view
+
+    def finish(self, timing: Timing | None) -> None:
+        """Hold the last picture until the end of a stream read to its end, so the video
+        lasts as long as the source; not when the source's last picture was never read (a
+        file cut short ends with its last readable picture, as it plays)."""
+        if timing is None or self._last is None:
+            return
+        if self._last >= self.start + timing.times[-1] - 0.5 / self.video.fps:
+            self._hold(self._slot(self.start + timing.end))
 
 
 def write_image(path: str | Path, image: np.ndarray, *, sweep: bool = True) -> None:

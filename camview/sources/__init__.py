@@ -32,6 +32,7 @@ from camview.sources.base import (
     Frame,
     Pacing,
     Source,
+    Timing,
     is_demo,
 )
 from camview.sources.camera import CameraSource
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CAMERA_FIRST_FRAME_TIMEOUT_S", "DEFAULT_FPS", "DEMO_ORDER", "DEMO_SPEC",
            "VIDEO_EXTENSIONS", "CameraSource", "DemoSource", "FolderSource", "Frame",
-           "ImageSource", "Pacing", "Source", "VideoSource", "demo_photos", "is_demo",
+           "ImageSource", "Pacing", "Source", "Timing", "VideoSource", "demo_photos", "is_demo",
            "natural_key", "open_source", "write_demo_video"]
 
 

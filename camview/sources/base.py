@@ -61,6 +61,32 @@ class Frame:
     repeat: bool = False
 
 
+@dataclass(frozen=True)
+class Timing:
+    """When a video's pictures really start, read from its packets rather than taken from its
+    header's rate: ``times`` in seconds after the first picture (sorted), and ``end``, where
+    the last picture ends (the stream's length from its first picture on)."""
+
+    times: np.ndarray
+    end: float
+
+    @property
+    def shortest(self) -> float | None:
+        """The shortest interval between two pictures (s), None for one picture."""
+        gaps = np.diff(self.times)
+        gaps = gaps[gaps > 0]
+        return float(gaps.min()) if gaps.size else None
+
+    def steady(self, fps: float) -> bool:
+        """Whether every picture starts on a slot of 1/`fps`, one picture at most in each: a
+        constant-rate stream, perhaps with slots it stores as "repeat the previous frame"
+        (tree.avi). Otherwise the stream's rate varies (a VFR recording): its pictures come
+        when they come, a burst faster than `fps`, then a hold of any length."""
+        slots = self.times * fps
+        on_slot = np.abs(slots - np.round(slots)) < 0.25  # timestamps rounded to ms: ~0.03
+        return bool(on_slot.all()) and np.unique(np.round(slots)).size == slots.size
+
+
 class Source(abc.ABC):
     """A stream of frames. ``read()`` returns the next Frame, or None at the end.
 
@@ -68,6 +94,8 @@ class Source(abc.ABC):
     and folders), ``frame_count`` (None when unknown or live), ``is_live`` (camera and demo),
     ``pacing`` (how a caller paces it, a :class:`Pacing`), ``seekable`` (``seek(index)``
     works), ``warnings`` (problems the source lived with).
+
+    ``ended``: the last read found the end of the stream (a reader that stopped early did not).
 
     ``open()`` is idempotent and returns the source. ``read()`` and iteration open it when
     needed, and ``close()`` may be called more than once. A Source is a context manager.
@@ -84,11 +112,13 @@ class Source(abc.ABC):
         self.warnings: list[str] = []
         self._opened = False
         self._next_index = 0
+        self.ended = False
 
     # -- lifecycle
     def open(self) -> Source:
         if not self._opened:
             self._next_index = 0
+            self.ended = False
             self._open()
             self._opened = True
         return self
@@ -121,6 +151,7 @@ class Source(abc.ABC):
         self.open()
         got = self._read()
         if got is None:
+            self.ended = True
             return None
         image, timestamp, *repeat = got
         index = self._next_index
@@ -131,6 +162,11 @@ class Source(abc.ABC):
     def seek(self, index: int) -> None:
         """Make ``index`` the next frame to read (only when ``seekable``)."""
         raise SourceError(f"{self.name} cannot seek")
+
+    def timing(self) -> Timing | None:
+        """When the pictures of a video file really start, from its packets; None for other
+        sources, or when the file cannot tell (the frames' own timestamps still hold)."""
+        return None
 
     # -- for subclasses
     @abc.abstractmethod

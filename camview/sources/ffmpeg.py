@@ -140,28 +140,44 @@ class FFmpegPipe:
         return error
 
 
-def stream_end_s(path: Path) -> float | None:
-    """Where the first video stream of `path` really ends, in seconds: the end of its last
-    packet, read from the packets themselves (ffmpeg copies them to nowhere, decoding
-    nothing), so a header that lies about the frame count cannot move it. None without ffmpeg
-    or when ffmpeg cannot read the file."""
+def frame_times(path: Path) -> tuple[np.ndarray, float] | None:
+    """When each picture of the first video stream of `path` starts, in seconds after the
+    first one (sorted), and where the last one ends; None without ffmpeg or when ffmpeg cannot
+    read the file.
+
+    Read from the packets themselves, not from the header's rate: ffmpeg copies them into its
+    framecrc listing (one line per packet: stream, dts, pts, duration, size, checksum in the
+    "#tb" time base), decoding nothing. Zero-length packets ("repeat the previous frame") are
+    no pictures.
+    """
     exe = ffmpeg_exe()
     if exe is None:
         return None
     cmd = [exe, "-v", "quiet", "-nostdin", "-i", f"file:{path}", "-map", "0:v:0", "-c", "copy",
-           "-f", "null", "-", "-progress", "pipe:1", "-nostats"]
+           "-f", "framecrc", "-"]
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    ends = [line.partition("=")[2] for line in done.stdout.splitlines()
-            if line.startswith("out_time_us=")]
-    try:
-        end_us = int(ends[-1])
-    except (IndexError, ValueError):
+    base: Fraction | None = None
+    starts, ends = [], []
+    for line in done.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            base = Fraction(line.partition(":")[2].strip())
+        elif line and not line.startswith("#"):
+            try:
+                _, _, pts, duration, size = (int(x) for x in line.split(",")[:5])
+            except ValueError:
+                continue
+            if size > 0 and pts != -(2 ** 63):  # a picture with a time (not AV_NOPTS_VALUE)
+                starts.append(pts)
+                ends.append(pts + max(duration, 0))
+    if base is None or not starts:
         return None
-    return end_us / 1e6 if end_us > 0 else None
+    first = min(starts)
+    times = np.sort(np.array(starts, np.float64) - first) * float(base)
+    return times, float((max(ends) - first) * base)
 
 
 def decode_frames(path: Path, start: int, size: tuple[int, int]) -> Iterator[np.ndarray]:

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from camview.errors import SourceError
-from camview.sources.base import DEFAULT_FPS, Pacing, Source, header_fps
-from camview.sources.ffmpeg import decode_frames, stream_end_s
+from camview.sources.base import DEFAULT_FPS, Pacing, Source, Timing, header_fps
+from camview.sources.ffmpeg import decode_frames, frame_times
 from camview.sources.images import check_file
 
 log = logging.getLogger(__name__)
@@ -75,12 +75,14 @@ MAX_REPEAT_S = 10.0
 class VideoSource(Source):
     """Every readable frame of a video file, in order, none dropped, with its timing.
 
-    ``fps`` and ``frame_count`` are what the container's header claims. A frame slot the
-    file stores as "repeat the previous frame" (a zero-length packet, as in OpenCV's own
-    sample tree.avi, or a variable-frame-rate stream) is read by OpenCV as nothing at all:
-    the next frame simply arrives with a later media time. Each such slot is given as the
-    previous picture again (``Frame.repeat``), so a frame is one slot of 1/fps and whatever
-    is made of the frames (a render's video, its JSON times) keeps the source's duration.
+    ``fps`` and ``frame_count`` are what the container's header claims; each frame's
+    timestamp is its media time. A frame slot the file stores as "repeat the previous frame"
+    (a zero-length packet, as in OpenCV's own sample tree.avi) is read by OpenCV as nothing
+    at all: the next frame simply arrives with a later media time. Each such slot is given as
+    the previous picture again (``Frame.repeat``), so a frame is one slot of 1/fps and
+    whatever is made of the frames (a render's video, its JSON times) keeps the source's
+    duration. A variable-frame-rate stream (pictures not on one rate's slots, see
+    :meth:`Timing.steady`) has no slots: its frames are its pictures, at their own times.
 
     A file holding fewer frames than its header claims (a truncated download, a recording
     cut off) plays to its last readable frame and ends with one warning, not an error.
@@ -100,7 +102,16 @@ class VideoSource(Source):
         self._rest: Iterator[np.ndarray] | None = None
         self._size = (0, 0)
         self._last_ts = -1.0
+        self._timing: Timing | None = None
+        self._timed = False  # _timing was looked up (it is None when the file cannot tell)
         self._reset_slots()
+
+    def timing(self) -> Timing | None:
+        """When the pictures really start (one ffmpeg pass over the packets, done once)."""
+        if not self._timed:
+            found = frame_times(self.path)
+            self._timing, self._timed = (None if found is None else Timing(*found)), True
+        return self._timing
 
     def _reset_slots(self) -> None:
         self._first_ts = 0.0
@@ -170,6 +181,9 @@ class VideoSource(Source):
         slot = round((ts - self._first_ts) * self.fps)
         if slot <= index:
             return index
+        timing = self.timing()
+        if timing is not None and not timing.steady(self.fps):
+            return index  # a variable rate: a late picture is a hold, not repeated slots
         if self.frame_count is not None:
             return slot if slot < self.frame_count else index
         return slot if slot - index <= MAX_REPEAT_S * self.fps else index
@@ -238,9 +252,9 @@ class VideoSource(Source):
         Without ffmpeg, at most MAX_REPEAT_S of repeats after the last picture."""
         if self._tail_end is None:
             count = self.frame_count or 0
-            end = stream_end_s(self.path) if self.fps else None
-            if end is not None:
-                held = round((end - self._first_ts) * self.fps)
+            timing = self.timing() if self.fps else None
+            if timing is not None:
+                held = round(timing.end * self.fps)
             else:
                 held = self._next_index + round(MAX_REPEAT_S * (self.fps or DEFAULT_FPS))
             self._tail_end = min(count, held)
