@@ -17,9 +17,9 @@ from camview.cli import main
 from camview.sources import open_source
 from camview.sources.ffmpeg import ffmpeg_exe
 
-#: When each source frame starts (s): bursts at 50 fps, holds up to 3.4 s; the last is shown
-#: for 1 s, so the source lasts 10.9 s.
-TIMES = [0.0, 0.02, 0.04, 0.06, 1.0, 1.02, 1.04, 1.06, 2.5, 2.6, 4.0, 4.1, 4.2, 6.0, 6.5, 9.9]
+#: When each source frame starts (s): holds up to 3.4 s, bursts at 50 fps; the last is shown
+#: for 1 s, so the source lasts 10.9 s (the header's rate, the average, is 1.47 fps).
+TIMES = [0.0, 2.5, 2.6, 4.0, 4.02, 4.04, 4.06, 5.0, 5.02, 5.04, 5.06, 6.0, 6.1, 6.2, 6.5, 9.9]
 END = 10.9
 W, H = 128, 96
 BITS = 4  # stripes: frame k's stripe i is white when bit i of k is set
@@ -82,7 +82,8 @@ def vfr_video(tmp_path_factory):
 
 
 def test_a_variable_frame_rate_video_is_read_at_its_own_times(vfr_video):
-    """No slot is invented for a VFR file: its frames are its frames, at their times."""
+    """No slot is invented for a VFR file: its frames are its frames, at their times (three
+    "repeated slots" were invented for the hold after the first, at the average rate)."""
     with open_source(str(vfr_video)) as source:
         frames = list(source)
     assert [f.repeat for f in frames] == [False] * len(TIMES)
@@ -92,8 +93,9 @@ def test_a_variable_frame_rate_video_is_read_at_its_own_times(vfr_video):
 
 def test_a_render_shows_each_frame_of_a_variable_frame_rate_video_at_its_time(
         vfr_video, tmp_path, shared_lite0):
-    """The frame from 9.9 s appears at 9.9 s (it appeared at 10.2 s, and the one from 1 s at
-    2.7 s, when the video was written at the header's average rate, 1.47 fps)."""
+    """The frame from 9.9 s appears at 9.9 s. Written one frame a slot at the header's rate
+    (the average, 1.47 fps), with three slots invented for the first hold, it appeared at
+    12.3 s, the one from 5 s at 6.8 s, and the video lasted 12.9 s."""
     out, doc = tmp_path / "out.mp4", tmp_path / "out.json"
     assert main(["render", str(vfr_video), "-o", str(out), "--json", str(doc),
                  "--no-progress"]) == 0

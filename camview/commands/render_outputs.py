@@ -104,7 +104,7 @@ class FrameSink:
         self.timed: TimedVideo | None = None
         self.count = 0
         self.source = source
-        self.fps = source.fps
+        self.fps: float | None = None  # a video's rate (video_rate)
         self._names: set[str] = set()
         if self.path is None:
             return

@@ -13,8 +13,9 @@ a kill, a fault or a second writer.
 A raw pipe carries no timestamps, so every video is written at one constant rate. A render of
 a video places each frame at its own time on that rate (:class:`TimedVideo`), so a
 variable-frame-rate source keeps its timing too (:func:`video_rate` says how fine the rate
-is). Writing true variable-rate files would need a second encoder library (PyAV) beside
-ffmpeg for what one output frame of difference gains.
+is). Not true variable-rate files: the pipe cannot carry timestamps, and the library that can
+(PyAV 18, its own ffmpeg with libx264: a 36 MB wheel, 102 MB installed) would be a second
+encoder beside this one for what half an output frame of difference gains.
 """
 
 from __future__ import annotations

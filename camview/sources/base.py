@@ -83,7 +83,8 @@ class Timing:
         (tree.avi). Otherwise the stream's rate varies (a VFR recording): its pictures come
         when they come, a burst faster than `fps`, then a hold of any length."""
         slots = self.times * fps
-        on_slot = np.abs(slots - np.round(slots)) < 0.25  # timestamps rounded to ms: ~0.03
+        # A timestamp rounded to the ms is off by up to 0.03 of a slot at 60 fps.
+        on_slot = np.abs(slots - np.round(slots)) < 0.25
         return bool(on_slot.all()) and np.unique(np.round(slots)).size == slots.size
 
 

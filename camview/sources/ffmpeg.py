@@ -147,8 +147,8 @@ def frame_times(path: Path) -> tuple[np.ndarray, float] | None:
 
     Read from the packets themselves, not from the header's rate: ffmpeg copies them into its
     framecrc listing (one line per packet: stream, dts, pts, duration, size, checksum in the
-    "#tb" time base), decoding nothing. Zero-length packets ("repeat the previous frame") are
-    no pictures.
+    "#tb" time base), decoding nothing, so a header that lies about the frame count or the
+    rate cannot move them. Zero-length packets ("repeat the previous frame") are no pictures.
     """
     exe = ffmpeg_exe()
     if exe is None:
