@@ -5,8 +5,9 @@ input". The live ones take one compiled TensorFlow call per frame, built once pe
 layer: CAM reads the activations the forward pass already returned; the gradient methods run
 forward and backward in one call and only say how they weigh the activations (per channel or
 per position); Eigen-CAM decomposes the activations; the saliency family differentiates back
-to the pixels. The on-demand ones (SmoothGrad, Integrated Gradients, Score-CAM, occlusion,
-RISE) batch many forward (or backward) passes and take progress and cancel.
+to the pixels; Recipro-CAM runs the head alone on masked copies of the activations. The
+on-demand ones (SmoothGrad, Integrated Gradients, Score-CAM, occlusion, RISE) batch many
+forward (or backward) passes and take progress and cancel.
 
 Maps are returned raw (each method's docstring says what that means for it: the --map .npy
 contract). Resizing and normalising belong to the overlay.
@@ -37,6 +38,7 @@ from camview.maps.gradient import (
 from camview.maps.integrated_gradients import IntegratedGradients
 from camview.maps.options import MethodOption, merge_options
 from camview.maps.perturbation import RISE, BatchedForward, Occlusion, ScoreCAM
+from camview.maps.reciprocam import ReciproCAM
 from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
@@ -44,9 +46,9 @@ from camview.models.base import CamModel
 __all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "TOP_N", "BatchedForward", "Cancelled",
            "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
            "IntegratedGradients", "LayerCAM", "MapResult", "Method", "MethodOption", "Occlusion",
-           "Progress", "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "check_options",
-           "make_method", "map_problem", "method_class", "method_options", "normalise",
-           "option_takers"]
+           "Progress", "ReciproCAM", "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM",
+           "check_options", "make_method", "map_problem", "method_class", "method_options",
+           "normalise", "option_takers"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
 #: summary, paper, whether it is live or on demand and whether it is class-agnostic.
@@ -55,7 +57,7 @@ DEFAULT_METHOD = CAM.name
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     CAM, GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM, XGradCAM, EigenCAM, Saliency,
-    GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE)}
+    GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE, ReciproCAM)}
 
 
 def _key(name: str) -> str:

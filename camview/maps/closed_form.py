@@ -28,12 +28,15 @@ CLOSED_FORM_HEADS = (HeadKind.FC, HeadKind.DIRECT)
 
 
 def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
-    """Whether `method` (a camview.maps Method) is computed from the model's runtime forward
-    pass here (or `forward`'s, one about to be used): a runtime other than TensorFlow, a
-    method whose map is `from_tensors` of the read layer, and for a gradient method a head
-    whose gradient is known."""
+    """Whether `method` (a camview.maps Method) is computed by explain_closed_form from the
+    model's runtime forward pass here (or `forward`'s, one about to be used): a runtime
+    other than TensorFlow, a method whose map is `from_tensors` of the read layer, and for a
+    gradient method a head whose gradient is known."""
     forward = forward or method.model.runtime
-    return forward.name != TENSORFLOW and method.runs_on_forward_runtime()
+    # shares_pass: a method that runs on the forward runtime its own way (the perturbation
+    # methods, Recipro-CAM) has no `from_tensors` rule for explain_closed_form to call.
+    return (forward.name != TENSORFLOW and method.shares_pass
+            and method.runs_on_forward_runtime())
 
 
 def closed_form_gradient(model: CamModel, features, c):

@@ -228,6 +228,25 @@ class CamModel:
         camview.models.runtimes.Forward)."""
         return self.runtime(batch, borrow)
 
+    def head_scores(self, features: np.ndarray) -> np.ndarray:
+        """Pre-softmax class scores (n, classes) of read-layer activations (n, h, w, k), the
+        network before the read layer skipped: what Recipro-CAM asks about its masked copies.
+
+        A `direct` or `fc` head is computed in numpy from the weights as they are now and
+        takes maps of any size (a 1x1 map is an already pooled copy: camview.maps.reciprocam
+        passes such copies); any other head runs the Keras layers after the read layer, cut
+        out once as one compiled call (camview.models.head_run). Another kind of model (an
+        ONNX graph) gives the same contract: the scores its `forward` would give for these
+        activations, in the same class order."""
+        from camview.models.head_run import POOLED_HEADS, compile_head, pooled_head_scores
+
+        if self.head in POOLED_HEADS:
+            return pooled_head_scores(self.head, self.dense, features)
+        run = self.compiled_once(("head", self.read_layer),
+                                 lambda: compile_head(self.feature_model, self.name,
+                                                      self.read_layer))
+        return run(np.ascontiguousarray(features, dtype=np.float32)).numpy()
+
     def compiled_once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """The compiled function kept under `key`, built by `build()` the first time: tracing
         takes a second or more, so every method, layer and batched call is traced once per

@@ -90,6 +90,19 @@ class DenseWeights:
     def numpy(self) -> np.ndarray:
         return np.asarray(self.tensor(), dtype=np.float32)
 
+    def bias(self) -> np.ndarray:
+        """The layer's bias now, (classes,) as `numpy`'s columns (zeros where it has none):
+        the head's scores, not only its gradient, need it (camview.models.head_run)."""
+        import keras
+
+        b = None if self.layer is None else getattr(self.layer, "bias", None)
+        if b is None:
+            out = np.zeros(1 if self.layer is None else int(self.layer.kernel.shape[-1]),
+                           np.float32)
+        else:
+            out = np.asarray(keras.ops.convert_to_numpy(b), np.float32).reshape(-1)
+        return np.concatenate([-0.5 * out, 0.5 * out]) if self.binary else out
+
 
 @dataclass
 class Head:
