@@ -229,8 +229,8 @@ def _first_model(args: argparse.Namespace) -> str:
 #: --only PART: (what it measures, how), each runnable alone; the methods' parts take the first
 #: model only.
 ONLY = {
-    "methods": ("HiResCAM, XGrad-CAM, Integrated Gradients, RISE and SmoothGrad against "
-                "classification", lambda args, _: {"methods": bench_method_costs(
+    "methods": ("HiResCAM, XGrad-CAM, Recipro-CAM, Integrated Gradients, RISE and SmoothGrad "
+                "against classification", lambda args, _: {"methods": bench_method_costs(
         _first_model(args), args.repeats, 1 if args.quick else 3)}),
     "sanity": ("the sanity check", lambda args, _: {"sanity": bench_sanity(
         _first_model(args), 1 if args.quick else 3)}),
@@ -267,7 +267,8 @@ def print_table(report: dict) -> None:
     for r in report["models"]:
         print(f"{r['model']}: " + ", ".join(
             f"{key} {_fmt(r.get(key + '_ms'))} ms ({_fmt(r.get(key + '_ratio'), 2)}x)" for key in
-            ("layercam", "eigencam", "saliency", "guided_gradcam", "smoothgrad")) +
+            ("layercam", "eigencam", "reciprocam", "saliency", "guided_gradcam",
+             "smoothgrad")) +
             f"; scorecam {r['scorecam_ms']:.0f} ms, occlusion {r['occlusion_ms']:.0f} ms, "
             f"deletion+insertion {r['metrics_ms']:.0f} ms")
     for r in report["models"]:

@@ -39,6 +39,7 @@ def test_specs_name_their_panels_and_refuse_slow_methods():
     assert spec.names_methods and not spec.names_classes and spec.columns is None
     assert preset_title(PRESETS[0]) == "CAM | Grad-CAM | Layer-CAM"
     assert preset_title(PRESETS[1]) == "Grad-CAM | Grad-CAM++ | Eigen-CAM"
+    assert preset_title(PRESETS[2]) == "CAM | Grad-CAM | Recipro-CAM"
     assert all(METHODS[n].live for preset in PRESETS for n in preset)
 
     second = CompareSpec.of((), RIVAL)  # the second map: the pipeline's method, two classes

@@ -92,6 +92,7 @@ POINTING = [
     ("layercam", {}, False), ("hirescam", {}, False), ("xgradcam", {}, False),
     ("scorecam", {"max_channels": 32}, False), ("occlusion", {"patch": 64, "stride": 48}, False),
     ("rise", {"masks": 400}, False), ("integrated-gradients", {"steps": 16}, False),
+    ("reciprocam", {}, False),
     ("saliency", {}, True), ("smoothgrad", {}, True), ("guided-gradcam", {}, True)]
 
 

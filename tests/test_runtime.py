@@ -109,6 +109,22 @@ def both(model: CamModel, compute):
         model.use_runtime(TENSORFLOW)
 
 
+def test_reciprocam_runs_its_forward_pass_there_with_the_same_map(model):
+    """Recipro-CAM's forward pass on OpenVINO (and for these heads, all of it: the head alone
+    in numpy), never explain_closed_form (it has no from_tensors rule)."""
+    x = model.prepare(FRAME)
+    method = make_method("reciprocam", model)
+    reference, fast = both(model, lambda: method.explain(x, 1))
+    model.use_runtime(OPENVINO)
+    assert method.runs_on_forward_runtime() and not uses_closed_form(method)
+    model.use_runtime(TENSORFLOW)
+    assert fast.target == reference.target == 1
+    assert relative(fast.logits, reference.logits) <= 1e-4
+    assert relative(fast.cam, reference.cam) <= 1e-4
+    spread = np.ptp(reference.cam)  # and as drawn: the probabilities differ little
+    assert np.max(np.abs(fast.cam - reference.cam)) <= 1e-3 * spread
+
+
 def test_closed_form_gradient_is_the_tapes(lite0, squeezenet):
     for m in (lite0, squeezenet):
         x = m.prepare(FRAME)

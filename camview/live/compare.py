@@ -28,9 +28,11 @@ from camview.models import CamModel
 FOLLOW = "follow"  # the pipeline's target: the pinned class, else each frame's top-1
 RIVAL = "rival"  # the most probable class other than the first panel's (the runner-up)
 
-#: The compare presets the window offers, each a row of live methods.
+#: The compare presets the window offers, each a row of live methods. The third is the head's
+#: weights, its gradient and its answers to masked activations side by side.
 PRESETS: tuple[tuple[str, ...], ...] = (("cam", "gradcam", "layercam"),
-                                        ("gradcam", "gradcam++", "eigencam"))
+                                        ("gradcam", "gradcam++", "eigencam"),
+                                        ("cam", "gradcam", "reciprocam"))
 
 
 def preset_title(names: tuple[str, ...]) -> str:

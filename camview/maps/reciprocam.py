@@ -11,9 +11,10 @@ from camview.maps.base import MapResult, Method, Progress, pick_class
 from camview.maps.closed_form import CLOSED_FORM_HEADS
 from camview.models.base import CamModel
 
-#: The paper's 3x3 Gaussian, [1 2 1; 2 4 2; 1 2 1] / 16: the weight each mask gives a cell
-#: and its eight neighbours.
-KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 16.0
+#: The paper's 3x3 Gaussian, [1 2 1; 2 4 2; 1 2 1] / 16, the weight each mask gives a cell
+#: and its eight neighbours: [1 2 1] / 4 down the rows times the same along them.
+ROW = np.array([1, 2, 1], np.float32) / 4.0
+KERNEL = np.outer(ROW, ROW)
 #: Masked copies per call of the head, in bytes: SqueezeNet's 169 full-size copies of its
 #: 13x13x1000 activations would be 114 MB at once (a 'shorter' 16:9 input more).
 CHUNK_BYTES = 16 * 2**20
@@ -93,17 +94,16 @@ class ReciproCAM(Method):
 
 
 def blurred(features: np.ndarray) -> np.ndarray:
-    """The activations (h, w, k) correlated with KERNEL, zero outside the map.
-
-    KERNEL is [1 2 1] / 4 down the rows times the same along them, so two passes of three
-    shifted sums (cv2.filter2D would take at most 512 channels; SqueezeNet has 1000)."""
+    """The activations (h, w, k) correlated with KERNEL, zero outside the map: ROW down the
+    rows, then along them, each three shifted sums (cv2.filter2D would take at most 512
+    channels; SqueezeNet has 1000)."""
     a = np.asarray(features, np.float32)
-    rows = 0.5 * a
-    rows[1:] += 0.25 * a[:-1]
-    rows[:-1] += 0.25 * a[1:]
-    out = 0.5 * rows
-    out[:, 1:] += 0.25 * rows[:, :-1]
-    out[:, :-1] += 0.25 * rows[:, 1:]
+    rows = ROW[1] * a
+    rows[1:] += ROW[0] * a[:-1]
+    rows[:-1] += ROW[2] * a[1:]
+    out = ROW[1] * rows
+    out[:, 1:] += ROW[0] * rows[:, :-1]
+    out[:, :-1] += ROW[2] * rows[:, 1:]
     return out
 
 

@@ -104,9 +104,9 @@ def bench_model(name: str, weights: str | None, repeats: int, recipe_repeats: in
 
 
 def bench_method_costs(name: str, repeats: int, slow_repeats: int) -> dict:
-    """`--only methods`: HiResCAM and XGrad-CAM interleaved with plain classification and
-    Grad-CAM on the benchmark frame (ratios from one run), then Integrated Gradients and RISE
-    at their defaults with SmoothGrad beside them (its cost target)."""
+    """`--only methods`: HiResCAM, XGrad-CAM and Recipro-CAM interleaved with plain
+    classification and Grad-CAM on the benchmark frame (ratios from one run), then Integrated
+    Gradients and RISE at their defaults with SmoothGrad beside them (its cost target)."""
     import tensorflow as tf
 
     from camview.maps import make_method
@@ -119,7 +119,7 @@ def bench_method_costs(name: str, repeats: int, slow_repeats: int) -> dict:
     logits_only = tf.function(lambda x: model.keras_model(x, training=False),
                               input_signature=[model.input_spec])
     calls = {"classify_ms": lambda: logits_only(batch).numpy()}
-    for method in ("hirescam", "xgradcam", "gradcam"):
+    for method in ("hirescam", "xgradcam", "reciprocam", "gradcam"):
         explainer = make_method(method, model)
         calls[f"{method_key(method)}_ms"] = lambda e=explainer: e.explain(batch)
     row = {"model": model.name, **interleaved_median_ms(calls, repeats)}
