@@ -36,8 +36,9 @@ def _tiny(kind: str):
     keras.utils.set_random_seed(3)
     inputs = keras.Input((20, 24, 3))
     x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
-    if kind == "direct":  # the read layer's channels are the classes
-        read = keras.layers.Conv2D(3, 1, activation="relu", name="classes")(x)
+    if kind in ("direct", "binary-direct"):  # the read layer's channels are the classes
+        channels = 1 if kind == "binary-direct" else 3
+        read = keras.layers.Conv2D(channels, 1, activation="relu", name="classes")(x)
         head = [keras.layers.GlobalAveragePooling2D()]
     else:
         read = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
@@ -50,7 +51,7 @@ def _tiny(kind: str):
     out = read
     for layer in head:
         out = layer(out)
-    if kind == "binary":
+    if kind.startswith("binary"):
         model = CamModel("tiny", keras.Model(inputs, out), labels=["no", "yes"],
                          input_size=(20, 24), resize=ResizeMode.SQUASH,
                          preprocess=lambda bgr: (bgr.astype(np.float32) - 127.0) / 64.0)
@@ -69,7 +70,7 @@ def _head_by_hand(kind: str, head: list, masked: np.ndarray) -> np.ndarray:
         else:
             x = layer(x)
     scores = np.asarray(x, np.float64)[0]
-    return np.concatenate([-scores / 2, scores / 2]) if kind == "binary" else scores
+    return np.concatenate([-scores / 2, scores / 2]) if kind.startswith("binary") else scores
 
 
 def _reciprocam_by_hand(kind: str, model: CamModel, head: list, batch: np.ndarray,
@@ -93,8 +94,11 @@ def _reciprocam_by_hand(kind: str, model: CamModel, head: list, batch: np.ndarra
     return out, c
 
 
+#: The heads tried: a binary model's one logit is shown as two classes, its direct head
+#: (a one-channel map pooled) as an fc head of weight 1 (camview.models.head).
 KINDS = {"direct": HeadKind.DIRECT, "fc": HeadKind.FC, "binary": HeadKind.FC,
-         "hidden": HeadKind.GRADIENT_ONLY, "flatten": HeadKind.GRADIENT_ONLY}
+         "binary-direct": HeadKind.FC, "hidden": HeadKind.GRADIENT_ONLY,
+         "flatten": HeadKind.GRADIENT_ONLY}
 
 
 @pytest.fixture(scope="module")
