@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from camview.errors import ModelError
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.options import MethodOption
 from camview.maps.validity import map_problem
@@ -123,6 +124,23 @@ class Method(ABC):
         one dense layer); `camview inspect` names the methods from this."""
         return True
 
+    @classmethod
+    def forward_only(cls, head: HeadKind) -> bool:
+        """Whether the method maps the read layer of a model with this head from forward
+        passes alone (runs_on_forward_runtime for the read layer): all a model without a
+        backward pass (an ONNX file on OpenVINO) can serve."""
+        from camview.maps.closed_form import CLOSED_FORM_HEADS
+
+        return cls.shares_pass and (not cls.needs_activation_gradient
+                                    or head in CLOSED_FORM_HEADS)
+
+    @classmethod
+    def serves_model(cls, model: CamModel) -> bool:
+        """Whether the method can map `model` at its read layer: its head, and for a model
+        without a backward pass, forward passes alone. The window's method list, `camview
+        inspect` and the refusal below read this."""
+        return cls.serves(model.head) and (model.can_backward or cls.forward_only(model.head))
+
     def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
         """`options`: values of the method's declared `options` by name, each checked and set
         as the attribute of its name (left out or None: its default) before the call is
@@ -133,6 +151,10 @@ class Method(ABC):
             raise TypeError(f"{type(self).__name__} takes no option {', '.join(options)}")
         self.model = model
         self.layer = layer or model.read_layer
+        if not model.can_backward:
+            if not self.runs_on_forward_runtime():
+                raise ModelError(forward_only_refusal(model, self))
+            return  # nothing of TensorFlow's to compile: explain runs the model's runtime
         self._run = model.compiled_once(self._cache_key(), self._compile)
 
     def _cache_key(self) -> tuple:
@@ -185,6 +207,18 @@ class Method(ABC):
             return MapResult(cam, logits, c, self.clip_percentile)
         cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
         return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
+
+
+def forward_only_refusal(model: CamModel, method: Method) -> str:
+    """One line: `method` needs a backward pass `model` does not have, and what it serves."""
+    from camview.maps import METHODS
+
+    served = [m.name for m in METHODS.values() if m.serves_model(model)]
+    where = ("" if method.layer == model.read_layer
+             else f" at layer {method.layer!r} (load the model with --layer for that)")
+    why = ("a backward pass" if method.layer == model.read_layer else "another read layer")
+    return (f"{method.title}{where} needs {why}, and {model.name} runs only forward "
+            f"(an ONNX model on OpenVINO): use {', '.join(served)}")
 
 
 def pick_class(logits, target):

@@ -32,16 +32,16 @@ class CAM(Method):
 
     @classmethod
     def serves(cls, head: HeadKind) -> bool:
-        return head is not HeadKind.GRADIENT_ONLY
+        return head in (HeadKind.FC, HeadKind.DIRECT)
 
     @classmethod
     def check_head(cls, name: str, head: HeadKind | None) -> None:
         """Refuse a model whose head CAM cannot read (None: not known yet, allowed)."""
         if head is not None and not cls.serves(head):
             raise ModelError(f"CAM needs global average pooling then one dense layer after the "
-                             f"map layer; {name} has another head (gradient-only): use "
+                             f"map layer; {name} has another head ({head.value}): use "
                              "--method gradcam or gradcam++",
-                             window_hint=f"CAM cannot read {name}'s head (gradient-only: "
+                             window_hint=f"CAM cannot read {name}'s head ({head.value}: "
                                          "not global pooling then one dense layer): choose "
                                          "Grad-CAM or another gradient method")
 

@@ -1,5 +1,5 @@
 """Maps from one forward pass of a runtime that has no backward (OpenVINO): the gradient of a
-pooling + dense head in closed form.
+pooling + dense head in closed form (and of pooling + layer norm + dense: layer_norm_gradient).
 
 For global average pooling then one dense layer, score_c = sum_k W[k, c] mean_ij A_ijk + b_c,
 so d score_c / d A_ijk = W[k, c] / (H * W) at every position; for a direct head (the class's
@@ -24,7 +24,7 @@ from camview.models.head import HeadKind
 from camview.models.runtimes import TENSORFLOW, Forward
 
 #: Heads whose gradient to the read layer is known in closed form.
-CLOSED_FORM_HEADS = (HeadKind.FC, HeadKind.DIRECT)
+CLOSED_FORM_HEADS = (HeadKind.FC, HeadKind.DIRECT, HeadKind.NORM_FC)
 
 
 def uses_closed_form(method: Any, forward: Forward | None = None) -> bool:
@@ -47,9 +47,30 @@ def closed_form_gradient(model: CamModel, features, c):
     positions = tf.cast(shape[0] * shape[1], features.dtype)
     if model.head is HeadKind.DIRECT:
         row = tf.one_hot(c, shape[2], dtype=features.dtype)
+    elif model.head is HeadKind.NORM_FC:
+        row = layer_norm_gradient(model.norm_head, tf.reduce_mean(features, axis=(0, 1)), c)
     else:
         row = tf.gather(model.dense.tensor(), c, axis=1)
     return tf.broadcast_to(row / positions, shape)
+
+
+def layer_norm_gradient(head, pooled, c):
+    """TF ops: d score_c / d p for a ``norm-fc`` head (camview.models.head.NormHead) at the
+    pooled activations p (k,).
+
+    score_c = w_c . (gamma * n + beta) + b_c with n = (p - mu) / sigma, mu the mean of p and
+    sigma = sqrt(var(p) + eps). With g = gamma * w_c, the layer norm's Jacobian gives
+    d score_c / d p = (g - mean(g) - n * mean(n * g)) / sigma; each position's share is
+    that over H * W (closed_form_gradient divides).
+    """
+    import tensorflow as tf
+
+    mu = tf.reduce_mean(pooled)
+    sigma = tf.sqrt(tf.reduce_mean(tf.square(pooled - mu)) + head.epsilon)
+    n = (pooled - mu) / sigma
+    g = tf.constant(head.gamma, tf.float32) * tf.gather(tf.constant(head.weights, tf.float32),
+                                                        c, axis=1)
+    return (g - tf.reduce_mean(g) - n * tf.reduce_mean(n * g)) / sigma
 
 
 def explain_closed_form(model: CamModel, methods: Sequence[Any], batch: np.ndarray,

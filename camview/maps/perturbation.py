@@ -36,7 +36,8 @@ class BatchedForward:
 
     def __init__(self, model: CamModel) -> None:
         self.model = model
-        self._run = model.compiled_once(("batched forward",), lambda: self._compile(model))
+        self._run = (model.compiled_once(("batched forward",), lambda: self._compile(model))
+                     if model.can_backward else None)
 
     def _probabilities(self, batch: np.ndarray, target: int | None) -> np.ndarray:
         """Class `target`'s probability for each input (None: every class's, one row per
@@ -104,7 +105,13 @@ class PerturbationMethod(Method):
         return features[0], logits[0], pick_class(logits[0], target)
 
     def runs_on_forward_runtime(self) -> bool:
-        return True  # the perturbed copies go through the model's runtime (BatchedForward)
+        # The perturbed copies go through the model's runtime (BatchedForward); a model
+        # without TensorFlow's graph reads its activations at its own read layer only.
+        return self.model.can_backward or self.layer == self.model.read_layer
+
+    @classmethod
+    def forward_only(cls, head) -> bool:
+        return True
 
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,

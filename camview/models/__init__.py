@@ -12,7 +12,7 @@ from camview.errors import ModelError
 from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
 from camview.models.formats import FILE_PHRASE, ModelFormat, check_model_file, format_of
-from camview.models.head import HeadKind, class_count
+from camview.models.head import HeadKind
 from camview.models.registry import (
     DEFAULT_MODEL,
     IMAGENET_LABELS,
@@ -90,6 +90,8 @@ def _labels(spec: ModelSpec | None, n_classes: int, labels: str | Path | None
         return read_labels_file(labels, expected=n_classes), str(labels)
     if spec is not None or n_classes == 1000:
         return list(imagenet_labels()), IMAGENET_LABELS
+    if n_classes == 1001:  # TF-slim and some exports: a background class first
+        return ["background", *imagenet_labels()], f"{IMAGENET_LABELS}, background first"
     if n_classes == 2:
         return ["negative", "positive"], (f"{DEFAULT_NAMES} (--labels FILE: one name a line; "
                                           "for one binary output, the first is output < 0.5)")
@@ -130,11 +132,13 @@ def load_model(
         built = spec.load(None if random_weights else weights, random_weights, progress)
         keras_model, chosen, source = built.keras_model, built.preprocess, built.source
         size, fixed, title = (spec.input_size,) * 2, spec.fixed_input, spec.name
+        model_class: type[CamModel] = CamModel
     else:
         keras_model, size, chosen, fixed = found.load(Path(name), preprocess)
         source = title = name
-    names, names_from = _labels(spec, class_count(keras_model), labels)
-    model = CamModel(title, keras_model, labels=names, input_size=size,
+        model_class = found.model_class() if found.model_class else CamModel
+    names, names_from = _labels(spec, model_class.classes_of(keras_model), labels)
+    model = model_class(title, keras_model, labels=names, input_size=size,
                      resize=ResizeMode(resize) if resize else default_resize(fixed),
                      preprocess=chosen, read_layer=read_layer, fixed_input=fixed,
                      source=source, labels_source=names_from)

@@ -30,7 +30,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.labels import ClassNames, class_names_for, find_class
-from camview.models.head import analyse_head
+from camview.models.head import analyse_head, class_count
 from camview.models.preprocess import CHANNELS
 from camview.models.runtimes import (
     TENSORFLOW,
@@ -130,6 +130,11 @@ class CamModel:
             a dense head sized for it), so ``shorter`` is refused.
     """
 
+    #: Whether TensorFlow can differentiate this model (a Keras graph). A model run only by
+    #: OpenVINO (an ONNX file, camview.models.onnx_model) cannot: it serves the methods that
+    #: need forward passes alone (Method.forward_only).
+    can_backward = True
+
     def __init__(
         self,
         name: str,
@@ -146,22 +151,10 @@ class CamModel:
     ) -> None:
         import tensorflow as tf
 
-        self.name = name
+        self._init_common(name, labels, input_size, resize, preprocess, fixed_input, source,
+                          labels_source)
         self.keras_model = keras_model
-        self.labels = list(labels)
-        self.input_size = tuple(input_size)
-        self.fixed_input = fixed_input
-        self.resize = ResizeMode(resize)
-        if fixed_input and self.resize is ResizeMode.SHORTER:
-            raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input; "
-                             "use --resize squash")
         self.channels = input_channels(keras_model, name)
-        self.preprocess = preprocess
-        self.preprocess_name = getattr(preprocess, "name", "custom")
-        self.preprocess_why = getattr(preprocess, "why", "given by the caller")
-        self.preprocess_note: str | None = getattr(preprocess, "note", None)  # a guess, said
-        self.source = source
-        self.labels_source = labels_source
         head = analyse_head(keras_model, read_layer, title=name)
         self.read_layer = head.read_layer
         self.default_layer = head.default_layer  # found from the graph; CAM reads only it
@@ -169,20 +162,45 @@ class CamModel:
         self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
         self.dense = head.dense  # an fc head's weights, read live (DenseWeights), else None
         self.feature_model = head.feature_model  # input -> [read activations, scores]
-        n_out = int(self.feature_model.outputs[1].shape[-1])
-        if len(self.labels) != n_out:
-            raise ModelError(f"{name}: the model has {n_out} outputs but {len(self.labels)} "
-                             "labels were given")
+        self._check_outputs(int(self.feature_model.outputs[1].shape[-1]))
         h, w = (None, None) if not fixed_input else self.input_size
         self.input_spec = tf.TensorSpec([1, h, w, self.channels], tf.float32)
-
-        self.compiled: dict = {}  # compiled map functions, built once per method and layer
         self._feature_models = {self.read_layer: self.feature_model}
+
+    @staticmethod
+    def classes_of(network) -> int:
+        """How many classes a loaded network shows (its format's loader returned it)."""
+        return class_count(network)
+
+    def _init_common(self, name: str, labels: Sequence[str], input_size: tuple[int, int],
+                     resize: ResizeMode, preprocess: Preprocess, fixed_input: bool,
+                     source: str, labels_source: str) -> None:
+        """What every CamModel has, whatever runs its network."""
+        self.name = name
+        self.labels = list(labels)
+        self.input_size = tuple(input_size)
+        self.fixed_input = fixed_input
+        self.resize = ResizeMode(resize)
+        if fixed_input and self.resize is ResizeMode.SHORTER:
+            raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input; "
+                             "use --resize squash")
+        self.preprocess = preprocess
+        self.preprocess_name = getattr(preprocess, "name", "custom")
+        self.preprocess_why = getattr(preprocess, "why", "given by the caller")
+        self.preprocess_note: str | None = getattr(preprocess, "note", None)  # a guess, said
+        self.source = source
+        self.labels_source = labels_source
+        self.compiled: dict = {}  # compiled map functions, built once per method and layer
         self._forward: Forward | None = None  # TensorFlow until use_runtime says otherwise
         self._runtimes: dict[str, tuple[Forward, str | None]] = {}
         self.runtime_requested = TENSORFLOW
         self.runtime_note: str | None = None  # why auto fell back to TensorFlow
         self.runtime_race_ms: dict[str, float] | None = None  # auto's timing, when it timed
+
+    def _check_outputs(self, n_out: int) -> None:
+        if len(self.labels) != n_out:
+            raise ModelError(f"{self.name}: the model has {n_out} outputs but "
+                             f"{len(self.labels)} labels were given")
 
     @property
     def fc_weights(self) -> np.ndarray | None:

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from camview.errors import ModelError
+from camview.models.onnx_graph import check_onnx
+from camview.models.onnx_load import load_onnx
 from camview.models.preprocess import Preprocessing
 from camview.models.user import load_user_model
 
-#: What a loader returns: the Keras model, its input size (h, w), how frames are fed to it,
-#: and whether it takes only that size.
+#: What a loader returns: the network (a Keras model, or what the format's model_class
+#: takes), its input size (h, w), how frames are fed to it, and whether it takes only that
+#: size.
 Loaded = tuple[Any, tuple[int, int], Preprocessing, bool]
 #: A loader: the file and the --preprocess asked for (None: read it from the model).
 Loader = Callable[[Path, str | None], Loaded]
@@ -40,6 +43,9 @@ class ModelFormat:
     check: Callable[[Path], None] | None = None  # the container, without TensorFlow
     load: Loader | None = None
     advice: str = ""  # a refused format: what it is and what to do instead
+    #: The CamModel class over what `load` returns (None: camview.models.base.CamModel,
+    #: a Keras model); imported when a file of the format is loaded.
+    model_class: Callable[[], type] | None = None
 
     @property
     def refused(self) -> bool:
@@ -58,17 +64,27 @@ def _check_hdf5(path: Path) -> None:
             raise ModelError(f"model file {path} is not an HDF5 Keras model")
 
 
-#: Keras' two containers, loaded; then weight files camview reads for one built-in network
+def _onnx_model_class() -> type:
+    from camview.models.onnx_model import OnnxCamModel
+
+    return OnnxCamModel
+
+
+#: Keras' two containers and ONNX, loaded; then weight files camview reads for one built-in network
 #: only (as --weights), never as a model of their own: refused, the advice says so.
 FORMATS: tuple[ModelFormat, ...] = (
     ModelFormat("a Keras model", (".keras",), "Keras", _check_zip, load_user_model),
     ModelFormat("an HDF5 Keras model", (".h5", ".hdf5"), "Keras", _check_hdf5, load_user_model),
+    ModelFormat("an ONNX model", (".onnx",), "ONNX", check_onnx, load_onnx,
+                model_class=_onnx_model_class),
     ModelFormat("a PyTorch checkpoint", (".pth",), advice=(
         "a PyTorch checkpoint; camview reads only EfficientNet-Lite0's, as --model "
-        "efficientnet_lite0 --weights FILE (your own network: save it as .keras)")),
+        "efficientnet_lite0 --weights FILE (your own network: export it as .onnx with "
+        "torch.onnx.export, see docs/own-model.md)")),
     ModelFormat("a PyTorch file", (".pt",), advice=(
         "a PyTorch file; camview reads only EfficientNet-Lite0's .pth, as --model "
-        "efficientnet_lite0 --weights FILE (your own network: save it as .keras)")),
+        "efficientnet_lite0 --weights FILE (your own network: export it as .onnx with "
+        "torch.onnx.export, see docs/own-model.md)")),
     ModelFormat("an OpenVINO IR", (".xml",), advice=(
         "an OpenVINO IR; camview reads only SqueezeNet 1.1's, as --model squeezenet "
         "--weights FILE")),

@@ -42,6 +42,9 @@ class HeadKind(str, enum.Enum):
 
     DIRECT = "direct"
     FC = "fc"
+    #: pooling, a layer normalisation, then one dense layer (ConvNeXt): not linear, so no
+    #: CAM, but its gradient is known in closed form (camview.maps.closed_form)
+    NORM_FC = "norm-fc"
     GRADIENT_ONLY = "gradient-only"
 
 
@@ -102,6 +105,34 @@ class DenseWeights:
         else:
             out = np.asarray(keras.ops.convert_to_numpy(b), np.float32).reshape(-1)
         return np.concatenate([-0.5 * out, 0.5 * out]) if self.binary else out
+
+
+@dataclass(frozen=True)
+class ConstantWeights:
+    """A linear head's weights (k, classes) read once from a graph that has no variables (an
+    ONNX file's initializers): the DenseWeights of a model run only by OpenVINO. A copy
+    with other weights (the sanity check's) is another model with its own."""
+
+    weights: np.ndarray
+
+    def tensor(self):
+        import tensorflow as tf
+
+        return tf.constant(self.weights, tf.float32)
+
+    def numpy(self) -> np.ndarray:
+        return self.weights
+
+
+@dataclass(frozen=True)
+class NormHead:
+    """A ``norm-fc`` head: pooled p (k,) -> LayerNorm(p) * gamma + beta -> weights (k,
+    classes) + bias. Its gradient to p is in closed form (camview.maps.closed_form)."""
+
+    weights: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+    epsilon: float
 
 
 @dataclass

@@ -156,6 +156,46 @@ def named(mode: str, channels: int = 3, why: str = "--preprocess") -> Preprocess
     return Preprocessing(mode, why, transform)
 
 
+#: torchvision's and timm's ImageNet numbers on the 0..1 RGB scale (the `torch` mode's).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def parse_triple(text: str | None, flag: str) -> tuple[float, ...] | None:
+    """'0.5,0.5,0.5' (or one number, or '[0.5, 0.5, 0.5]') -> numbers; None for None."""
+    if text is None:
+        return None
+    parts = [t for t in str(text).strip().strip("[]()").replace(" ", ",").split(",") if t]
+    try:
+        values = tuple(float(t) for t in parts)
+    except ValueError:
+        raise ModelError(f"{flag} {text!r}: give R,G,B numbers on the 0..1 scale, e.g. "
+                         "0.485,0.456,0.406") from None
+    if len(values) not in (1, 3):
+        raise ModelError(f"{flag} {text!r}: give one number or three (R,G,B)")
+    return values
+
+
+def mean_std(mean: tuple[float, ...], std: tuple[float, ...], channels: int = 3,
+             why: str = "--mean/--std", note: str | None = None) -> Preprocessing:
+    """(RGB / 255 - mean) / std, the numbers on the 0..1 scale as torchvision writes them
+    (one number serves every channel; a grayscale model takes one)."""
+    m = np.asarray(mean, np.float32)
+    s = np.asarray(std, np.float32)
+    if channels == 1 and (m.size > 1 or s.size > 1):
+        m, s = m[:1], s[:1]
+    if np.any(s == 0):
+        raise ModelError("--std: a standard deviation of 0 divides by zero")
+
+    def transform(image: np.ndarray) -> np.ndarray:
+        return (_rgb(image) / np.float32(255.0) - m) / s
+
+    shown = "mean " + ",".join(f"{v:g}" for v in m) + " std " + ",".join(f"{v:g}" for v in s)
+    name = "torch" if (m.size, s.size) == (3, 3) and np.allclose(m, IMAGENET_MEAN) and \
+        np.allclose(s, IMAGENET_STD) else f"RGB 0..1, {shown}"
+    return Preprocessing(name, why, transform, note)
+
+
 # -- auto: what the model says about its own input -------------------------------------------
 
 def _is_model(op) -> bool:

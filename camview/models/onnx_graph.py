@@ -1,0 +1,463 @@
+"""Reading an ONNX classifier's graph with the `onnx` package: the container check, its one
+image input, its class scores, the read tensor and the head after it.
+
+Nothing here runs the network (OpenVINO does, camview.models.onnx_model); this only reads
+what the file says, so a corrupt file, a missing external-data file, a detector or a
+segmenter fails in one line before anything is compiled.
+
+The read tensor is found as for a Keras model (camview.models.head): walking back from the
+scores through the head's single-input nodes to the global average pooling
+(GlobalAveragePool, a ReduceMean over the two spatial axes, an AveragePool as large as its
+input), whose input is the last spatial activation. The head from there on is read from
+the initializers (numpy):
+
+- pooling then [Flatten/Reshape/Squeeze/Transpose] then Gemm or MatMul(+Add), or a 1x1 Conv
+  on the pooled map: ``fc``, its weights (k, classes);
+- pooling alone with as many channels as classes (SqueezeNet): ``direct``;
+- pooling, LayerNormalization, then the linear layer (ConvNeXt): ``norm-fc``, whose
+  gradient is known in closed form too (camview.maps.closed_form);
+- anything else: ``gradient-only``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camview.errors import ModelError
+from camview.models.head import HeadKind
+
+#: Ops that end a classifier by turning scores into probabilities; maps read before them.
+SQUASHING_OPS = ("Softmax", "LogSoftmax", "Sigmoid")
+#: Ops on a pooled vector that only change its shape (a Transpose of a (n, k, 1, 1) map too).
+SHAPING_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+               "Transpose")
+#: Ops the read tensor is followed back through to the activation that made it (VGG's last
+#: max pooling, as for Keras).
+PASS_BACK_OPS = ("MaxPool", "AveragePool", "Dropout", "Identity")
+#: Ops whose tensors are laid out NCHW in ONNX whatever the framework was.
+CHANNELS_FIRST_OPS = ("Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
+                      "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                      "InstanceNormalization", "LRN")
+
+_FLOAT = 1  # onnx.TensorProto.FLOAT
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _external_files(model, folder: Path) -> list[tuple[str, Path, int]]:
+    """(tensor, file, bytes needed) of every initializer kept in an external-data file."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    out = []
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            info = ExternalDataInfo(tensor)
+            end = (info.offset or 0) + (info.length or 0)
+            out.append((tensor.name, folder / info.location, end))
+    return out
+
+
+def check_onnx(path: Path) -> None:
+    """The container: an ONNX protobuf the checker accepts, whose external-data files (a
+    large model's weights beside it) are all there and long enough; ModelError otherwise.
+    Reads the graph only (not the external weights): a second for a large model."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends: the file is not whole
+        raise ModelError(f"model file {path} is not an ONNX model (damaged or cut short: "
+                         f"{_first_line(exc)})") from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise ModelError(f"model file {path} is not an ONNX model (no graph in it: damaged "
+                         "or cut short)")
+    for name, file, end in _external_files(model, path.parent):
+        if not file.is_file():
+            raise ModelError(f"model file {path} keeps its weights ({name!r} and others) in "
+                             f"the external-data file {file.name}, which is not beside it: "
+                             "copy it next to the .onnx")
+        if end and file.stat().st_size < end:
+            raise ModelError(f"model file {path}: its external-data file {file.name} is cut "
+                             f"short ({file.stat().st_size} bytes, {name!r} ends at {end})")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx.checker.ValidationError, or a protobuf fault
+        raise ModelError(f"model file {path} is not a valid ONNX model: "
+                         f"{_first_line(exc)}") from None
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the graph says after its read tensor (module docstring)."""
+
+    read_tensor: str
+    channel_axis: int  # 1 (NCHW) or 3 (NHWC) in the read tensor
+    kind: HeadKind
+    weights: np.ndarray | None = None  # (k, classes) of a linear head
+    norm: tuple[np.ndarray, np.ndarray, float] | None = None  # LayerNorm's (gamma, beta, eps)
+    default_tensor: str | None = None  # the one found from the graph
+
+
+@dataclass
+class OnnxGraph:
+    """An ONNX classifier's graph with its weights (external data loaded), read once."""
+
+    path: Path
+    model: Any  # onnx.ModelProto
+    _shapes: dict[str, tuple] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def read(cls, path: Path) -> OnnxGraph:
+        import onnx
+
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:
+            raise ModelError(f"model file {path} cannot be read as ONNX: "
+                             f"{_first_line(exc)}") from None
+        graph = cls(Path(path), model)
+        graph._infer_shapes()
+        return graph
+
+    def _infer_shapes(self) -> None:
+        """Every tensor's shape the file states or ONNX's shape inference finds (None for an
+        unknown dimension)."""
+        import onnx
+
+        try:
+            inferred = onnx.shape_inference.infer_shapes(self.model).graph
+        except Exception:  # an op inference does not know: the stated shapes still serve
+            inferred = self.model.graph
+        for info in [*inferred.input, *inferred.value_info, *inferred.output]:
+            if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
+                self._shapes[info.name] = tuple(
+                    d.dim_value if d.HasField("dim_value") else None
+                    for d in info.type.tensor_type.shape.dim)
+
+    # -- the graph ---------------------------------------------------------------------
+    @cached_property
+    def initializers(self) -> dict[str, Any]:
+        found = {t.name: t for t in self.model.graph.initializer}
+        for node in self.model.graph.node:  # Constant nodes are weights too
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].t.dims:
+                found[node.output[0]] = node.attribute[0].t
+        return found
+
+    @cached_property
+    def producers(self) -> dict[str, Any]:
+        return {out: node for node in self.model.graph.node for out in node.output}
+
+    @cached_property
+    def consumers(self) -> dict[str, list]:
+        found: dict[str, list] = {}
+        for node in self.model.graph.node:
+            for name in node.input:
+                found.setdefault(name, []).append(node)
+        return found
+
+    def constant(self, name: str) -> np.ndarray | None:
+        """An initializer's (or Constant's) value, None for a computed tensor."""
+        from onnx import numpy_helper
+
+        tensor = self.initializers.get(name)
+        return None if tensor is None else numpy_helper.to_array(tensor)
+
+    def shape(self, name: str) -> tuple | None:
+        return self._shapes.get(name)
+
+    def rank(self, name: str) -> int | None:
+        shape = self.shape(name)
+        return None if shape is None else len(shape)
+
+    def data_inputs(self, node) -> list[str]:
+        """A node's inputs that are computed (not weights, not left out)."""
+        return [n for n in node.input if n and n not in self.initializers]
+
+    @staticmethod
+    def attribute(node, name: str, default: Any = None) -> Any:
+        import onnx
+
+        for attr in node.attribute:
+            if attr.name == name:
+                return onnx.helper.get_attribute_value(attr)
+        return default
+
+    # -- input and output --------------------------------------------------------------
+    @cached_property
+    def image_input(self):
+        """The one graph input that is not a weight (old exporters list weights as inputs)."""
+        inputs = [i for i in self.model.graph.input if i.name not in self.initializers]
+        if len(inputs) != 1:
+            names = ", ".join(repr(i.name) for i in inputs)
+            raise ModelError(f"model file {self.path} has {len(inputs)} inputs ({names}); "
+                             "camview needs one image input")
+        return inputs[0]
+
+    def input_layout(self) -> tuple[str, int, tuple]:
+        """("NCHW" or "NHWC", channels, (batch, h, w) with None for a dynamic one)."""
+        tensor = self.image_input
+        shape = self.shape(tensor.name) or ()
+        elem = tensor.type.tensor_type.elem_type
+        if elem != _FLOAT:
+            import onnx
+
+            kind = onnx.TensorProto.DataType.Name(elem).lower()
+            raise ModelError(f"model file {self.path}: its input {tensor.name!r} is {kind}, "
+                             "not a float32 image (export the network with a float input)")
+        if len(shape) != 4:
+            raise ModelError(f"model file {self.path}: its input has shape {_text(shape)}, "
+                             "not an image batch; camview needs one image input (batch, "
+                             "channels, height, width)")
+        batch = shape[0]
+        if shape[1] in (1, 3):
+            layout, channels, h, w = "NCHW", shape[1], shape[2], shape[3]
+        elif shape[3] in (1, 3):
+            layout, channels, h, w = "NHWC", shape[3], shape[1], shape[2]
+        else:
+            raise ModelError(f"model file {self.path}: its input has shape {_text(shape)}, "
+                             "with neither 1 nor 3 channels first or last; a frame gives 1 "
+                             "(grayscale) or 3 (RGB)")
+        if batch is not None and batch != 1:
+            raise ModelError(f"model file {self.path}: its batch size is fixed to {batch}; "
+                             "export it with a dynamic batch: torch.onnx.export(..., "
+                             "dynamic_axes={'input': {0: 'batch'}})")
+        return layout, int(channels), (batch, h, w)
+
+    @cached_property
+    def output(self):
+        outputs = list(self.model.graph.output)
+        if len(outputs) != 1:
+            shapes = ", ".join(f"{o.name} {_text(self.shape(o.name))}" for o in outputs[:4])
+            raise ModelError(f"model file {self.path} has {len(outputs)} outputs ({shapes}): "
+                             "a detector's boxes and scores, or several heads; camview needs "
+                             "one output of class scores")
+        out = outputs[0]
+        shape = self.shape(out.name)
+        if shape is not None and len(shape) != 2:
+            raise ModelError(f"model file {self.path}: its output has shape {_text(shape)}, "
+                             f"{_looks_like(shape)}; camview needs class scores of shape "
+                             "(batch, classes)")
+        return out
+
+    def class_count(self) -> int:
+        shape = self.shape(self.output.name)
+        if shape is None or shape[-1] is None:
+            raise ModelError(f"model file {self.path}: its output's class count is not "
+                             "stated in the graph")
+        if shape[-1] == 1:
+            raise ModelError(f"model file {self.path}: it has one output, a binary logit; "
+                             "camview reads ONNX classifiers with one score per class")
+        return int(shape[-1])
+
+    @cached_property
+    def scores_tensor(self) -> str:
+        """The class scores before a final softmax or sigmoid (Grad-CAM wants the score)."""
+        name = self.output.name
+        node = self.producers.get(name)
+        if node is not None and node.op_type in SQUASHING_OPS:
+            return node.input[0]
+        return name
+
+    # -- layers ------------------------------------------------------------------------
+    def spatial_tensors(self) -> list[str]:
+        """Every rank-4 tensor a node makes that is not the 1x1 pooled vector of the head,
+        in graph order: what --layer may name."""
+        out = []
+        for node in self.model.graph.node:
+            for name in node.output:
+                shape = self.shape(name)
+                if (shape is not None and len(shape) == 4 and not _pooled(shape)
+                        and node.op_type not in ("Constant", "Shape")):
+                    out.append(name)
+        return out
+
+    def channel_axis(self, name: str) -> int:
+        """Where a rank-4 tensor keeps its channels: 1 for the NCHW ops ONNX convolutions
+        use, 3 after a Transpose to NHWC or at an NHWC input, else as its producer's input."""
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            if name == self.image_input.name:
+                return 1 if self.input_layout()[0] == "NCHW" else 3
+            node = self.producers.get(name)
+            if node is None:
+                return 1
+            if node.op_type in CHANNELS_FIRST_OPS:
+                return 1
+            if node.op_type == "Transpose":
+                perm = tuple(self.attribute(node, "perm", ()))
+                if perm == (0, 2, 3, 1):
+                    return 3
+                if perm == (0, 3, 1, 2):
+                    return 1
+            inputs = self.data_inputs(node)
+            if not inputs:
+                return 1
+            name = inputs[0]
+        return 1
+
+    def _global_pool_axis(self, node) -> int | None:
+        """The channel axis of the map a global average pooling node pools, or None when the
+        node is no global average pooling."""
+        op = node.op_type
+        source = node.input[0] if node.input else ""
+        if op == "GlobalAveragePool":
+            return 1
+        if op == "AveragePool":
+            shape = self.shape(source)
+            kernel = tuple(self.attribute(node, "kernel_shape", ()))
+            if shape and len(shape) == 4 and None not in shape[2:] and kernel == shape[2:]:
+                return 1
+            return None
+        if op == "ReduceMean" and self.rank(source) == 4:
+            axes = self.attribute(node, "axes")
+            if axes is None and len(node.input) > 1:
+                value = self.constant(node.input[1])
+                axes = None if value is None else value.tolist()
+            axes = sorted(a % 4 for a in (axes or []))
+            if axes == [2, 3]:
+                return 1
+            if axes == [1, 2]:
+                return 3
+        return None
+
+    def head(self, read_tensor: str | None = None) -> Head:
+        """The read tensor (the one found, or `read_tensor` when one is named) and the head
+        after it; ModelError when the graph has no spatial map before its head."""
+        chain, tensor, axis = [], self.scores_tensor, None
+        found = None
+        while True:
+            node = self.producers.get(tensor)
+            if node is None:
+                break
+            axis = self._global_pool_axis(node)
+            if axis is not None:
+                chain.append(node)
+                found = node.input[0]
+                break
+            shape = self.shape(tensor)
+            if shape is not None and len(shape) == 4 and not _pooled(shape):
+                found, axis = tensor, self.channel_axis(tensor)  # no global pooling
+                break
+            inputs = self.data_inputs(node)
+            if len(inputs) != 1:
+                break
+            chain.append(node)
+            tensor = inputs[0]
+        if found is not None:
+            kind, weights, norm = self._classify(chain[::-1], found, axis)
+            if kind is HeadKind.GRADIENT_ONLY:
+                found = self._past_pooling(found)
+        if found is None and read_tensor is None:
+            raise ModelError(f"model file {self.path} has no convolutional feature map before "
+                             "its head (no spatial tensor found): class activation maps need "
+                             "a CNN, convolutions then pooling then the classifier")
+        if read_tensor is None or read_tensor == found:
+            return Head(found, axis, kind, weights, norm, found)
+        if read_tensor not in self.spatial_tensors():
+            shown = ", ".join(self.spatial_tensors()[-5:])
+            raise ModelError(f"model file {self.path} has no spatial tensor {read_tensor!r} "
+                             f"(the last ones: {shown}; `camview inspect --layers` lists all)")
+        return Head(read_tensor, self.channel_axis(read_tensor), HeadKind.GRADIENT_ONLY,
+                    default_tensor=found)
+
+    def _past_pooling(self, tensor: str) -> str:
+        while True:
+            node = self.producers.get(tensor)
+            if node is None or node.op_type not in PASS_BACK_OPS:
+                return tensor
+            if node.op_type == "AveragePool" and self._global_pool_axis(node) is not None:
+                return tensor
+            tensor = node.input[0]
+
+    def _classify(self, chain: list, features: str, axis: int
+                  ) -> tuple[HeadKind, np.ndarray | None, tuple | None]:
+        """The head kind from the pooling node on (module docstring)."""
+        if not chain or self._global_pool_axis(chain[0]) is None:
+            return HeadKind.GRADIENT_ONLY, None, None
+        core = [n for n in chain[1:] if n.op_type not in SHAPING_OPS]
+        channels = (self.shape(features) or (None,) * 4)[axis]
+        classes = self.class_count()
+        if not core:
+            ok = channels == classes
+            return (HeadKind.DIRECT, None, None) if ok else (HeadKind.GRADIENT_ONLY, None, None)
+        norm = None
+        if core[0].op_type == "LayerNormalization":
+            norm = self._layer_norm(core[0])
+            if norm is None:
+                return HeadKind.GRADIENT_ONLY, None, None
+            core = core[1:]
+        weights = self._linear(core)
+        if weights is None or weights.shape[1] != classes:
+            return HeadKind.GRADIENT_ONLY, None, None
+        return (HeadKind.NORM_FC if norm else HeadKind.FC), weights, norm
+
+    def _layer_norm(self, node) -> tuple[np.ndarray, np.ndarray, float] | None:
+        gamma = self.constant(node.input[1]) if len(node.input) > 1 else None
+        beta = self.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        if gamma is None or gamma.ndim != 1 or self.attribute(node, "axis", -1) not in (-1, 1, 3):
+            return None
+        beta = np.zeros_like(gamma) if beta is None else beta
+        return (gamma.astype(np.float32), beta.astype(np.float32),
+                float(self.attribute(node, "epsilon", 1e-5)))
+
+    def _linear(self, core: list) -> np.ndarray | None:
+        """(k, classes) of one linear layer: Gemm, MatMul then an Add of a constant, or a
+        1x1 Conv on the pooled map; None for anything else."""
+        if not core:
+            return None
+        node, rest = core[0], core[1:]
+        if node.op_type == "Gemm" and not rest and not self.attribute(node, "transA", 0):
+            b = self.constant(node.input[1])
+            if b is None or b.ndim != 2:
+                return None
+            b = b.T if self.attribute(node, "transB", 0) else b
+            return (float(self.attribute(node, "alpha", 1.0)) * b).astype(np.float32)
+        if node.op_type == "MatMul":
+            b = self.constant(node.input[1])
+            if b is None or b.ndim != 2 or self.constant(node.input[0]) is not None:
+                return None
+            if rest and not (len(rest) == 1 and rest[0].op_type == "Add"
+                             and any(self.constant(n) is not None for n in rest[0].input)):
+                return None
+            return b.astype(np.float32)
+        if node.op_type == "Conv" and not rest:
+            w = self.constant(node.input[1])
+            if w is None or w.ndim != 4 or w.shape[2:] != (1, 1):
+                return None
+            if self.attribute(node, "group", 1) != 1:
+                return None
+            return w[:, :, 0, 0].T.astype(np.float32)
+        return None
+
+    # -- metadata ----------------------------------------------------------------------
+    @cached_property
+    def metadata(self) -> dict[str, str]:
+        return {p.key: p.value for p in self.model.metadata_props}
+
+
+def _pooled(shape: tuple) -> bool:
+    """A (n, k, 1, 1) or (n, 1, 1, k) tensor: a pooled vector kept as a map."""
+    return tuple(shape[2:]) == (1, 1) or tuple(shape[1:3]) == (1, 1)
+
+
+def _text(shape: tuple | None) -> str:
+    if shape is None:
+        return "(unknown)"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _looks_like(shape: tuple) -> str:
+    """What a model whose output has `shape` probably is (for the refusal)."""
+    if len(shape) == 4:
+        return "a map per pixel: a segmenter's, not a classifier's"
+    if len(shape) == 3:
+        return "a list of boxes or tokens: a detector's or a sequence model's"
+    return "not one score per class"

@@ -1,0 +1,201 @@
+"""A CamModel over an ONNX file, run by OpenVINO, which reads ONNX directly.
+
+OpenVINO runs the file's graph with the read tensor added as an output beside the class
+scores (before a final softmax), the input taken NHWC and the read tensor given NHWC
+whatever the file's layout, so everything downstream sees what a Keras model gives:
+(n, h, w, channels) in, ((n, h', w', k), (n, classes)) out. The batch is made dynamic when
+the file fixes it to 1 (the perturbation methods, evaluate and the set views batch).
+
+There is no backward pass: a model of this class serves the methods that need forward
+passes only (Method.forward_only): CAM and the gradient family through the head's closed
+form (camview.maps.closed_form), Eigen-CAM and the perturbation methods. The ONNX graph
+itself is read by camview.models.onnx_graph; why not convert it to TensorFlow: the one
+maintained converter (onnx2tf) takes minutes, exposes no inner layer and fails on common
+networks (issue #29), and a converter of our own is not a road to take.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from camview.errors import ModelError
+from camview.models.base import CamModel, Preprocess, ResizeMode
+from camview.models.head import ConstantWeights, HeadKind, NormHead
+from camview.models.onnx_graph import Head, OnnxGraph
+from camview.models.runtimes import (
+    COMPILE_CONFIG,
+    OPENVINO,
+    TENSORFLOW,
+    Forward,
+    OpenVinoForward,
+    Say,
+    check_runtime,
+    openvino_device,
+)
+
+log = logging.getLogger(__name__)
+
+#: How to export a dynamic batch, said when a file's fixed batch cannot be made dynamic.
+DYNAMIC_BATCH = ("export it with a dynamic batch: torch.onnx.export(model, x, 'model.onnx', "
+                 "dynamic_axes={'input': {0: 'batch'}})")
+
+
+class FixedBatchForward(Forward):
+    """OpenVINO's forward of a graph whose batch stays 1: batches of one only."""
+
+    name = OPENVINO
+
+    def __init__(self, inner: OpenVinoForward, title: str) -> None:
+        self._inner, self._title, self.device = inner, title, inner.device
+
+    def __call__(self, x: np.ndarray, borrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if len(x) != 1:
+            raise ModelError(f"{self._title} takes one image at a time (its batch is fixed "
+                             f"to 1 and OpenVINO cannot change it); {DYNAMIC_BATCH}")
+        return self._inner(x, borrow)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
+    """The file compiled by OpenVINO for this CPU: NHWC in, [read tensor NHWC, scores] out,
+    float32 throughout (runtimes.COMPILE_CONFIG); ModelError when OpenVINO cannot read or
+    compile it (an op it does not know)."""
+    import openvino
+    from openvino.preprocess import PrePostProcessor
+
+    layout = graph.input_layout()[0]
+    try:
+        core = openvino.Core()
+        model = core.read_model(str(graph.path))
+    except Exception as exc:
+        raise ModelError(f"model file {graph.path}: OpenVINO cannot run it: "
+                         f"{_first_line(exc)}") from None
+    try:
+        outputs = [_output(model, head.read_tensor), _output(model, graph.scores_tensor)]
+        model = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
+        dynamic = _dynamic_batch(model)
+        ppp = PrePostProcessor(model)
+        if layout == "NCHW":
+            ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
+            ppp.input().model().set_layout(openvino.Layout("NCHW"))
+        if head.channel_axis == 1:
+            ppp.output(0).tensor().set_layout(openvino.Layout("NHWC"))
+            ppp.output(0).model().set_layout(openvino.Layout("NCHW"))
+        model = ppp.build()
+        compiled = core.compile_model(model, "CPU", COMPILE_CONFIG)
+        forward = OpenVinoForward(compiled, openvino_device())
+    except ModelError:
+        raise
+    except Exception as exc:  # OpenVINO's errors are many and long: one line of it
+        raise ModelError(f"model file {graph.path}: OpenVINO cannot compile it: "
+                         f"{_first_line(exc)}") from None
+    return forward if dynamic else FixedBatchForward(forward, f"model file {graph.path}")
+
+
+def _output(model, tensor: str):
+    """The output port of `model` that makes the ONNX tensor named `tensor`."""
+    for op in model.get_ordered_ops():
+        for port in op.outputs():
+            if tensor in port.get_names():
+                return port
+    raise ModelError(f"OpenVINO's reading of the file has no tensor {tensor!r}")
+
+
+def _dynamic_batch(model) -> bool:
+    """Make the input's batch dynamic when the file fixes it (to 1); whether it is now."""
+    import openvino
+
+    param = model.get_parameters()[0]
+    shape = param.get_partial_shape()
+    if shape[0].is_dynamic:
+        return True
+    try:
+        model.reshape({param: openvino.PartialShape([-1, *shape[1:]])})
+    except Exception:  # a graph that bakes its batch into a Reshape: stays 1
+        return False
+    return True
+
+
+class OnnxCamModel(CamModel):
+    """A CamModel over an OnnxGraph (camview.models.onnx_load), forward passes on OpenVINO,
+    no backward (module docstring)."""
+
+    can_backward = False
+    keras_model = None
+
+    def __init__(
+        self,
+        name: str,
+        graph: OnnxGraph,
+        *,
+        labels: Sequence[str],
+        input_size: tuple[int, int],
+        resize: ResizeMode,
+        preprocess: Preprocess,
+        read_layer: str | None = None,
+        fixed_input: bool = False,
+        source: str = "",
+        labels_source: str = "",
+    ) -> None:
+        self._init_common(name, labels, input_size, resize, preprocess, fixed_input, source,
+                          labels_source)
+        self.graph = graph
+        self.layout, self.channels, _ = graph.input_layout()
+        head = graph.head(read_layer)
+        self.read_layer = head.read_tensor
+        self.default_layer = head.default_tensor
+        self.head = head.kind
+        self.binary = False
+        self.dense = ConstantWeights(head.weights) if head.kind is HeadKind.FC else None
+        self.norm_head = (NormHead(head.weights, *head.norm)
+                          if head.kind is HeadKind.NORM_FC else None)
+        self._check_outputs(graph.class_count())
+        self.onnx_forward = openvino_forward(graph, head, name)
+        self._forward = self.onnx_forward
+        self.runtime_requested = OPENVINO
+        size = ("any size" if not fixed_input
+                else f"{input_size[1]}x{input_size[0]} only")
+        log.info("%s: ONNX %s input, %d channel%s, %s; maps from %r, head %s; preprocess %s",
+                 name, self.layout, self.channels, "s" if self.channels > 1 else "", size,
+                 self.read_layer, self.head.value, self.preprocess_name)
+
+    @staticmethod
+    def classes_of(network: OnnxGraph) -> int:
+        return network.class_count()
+
+    # -- what only a Keras graph has: refused in one line --------------------------------
+    def _no_backward(self, what: str) -> ModelError:
+        return ModelError(f"{self.name} is an ONNX model run by OpenVINO, which has no "
+                          f"backward pass: {what} needs TensorFlow's")
+
+    @property
+    def feature_model(self):
+        raise self._no_backward("this")
+
+    @property
+    def tensorflow_forward(self):
+        raise self._no_backward("TensorFlow's forward pass")
+
+    def features_at(self, layer: str):
+        raise self._no_backward(f"reading layer {layer!r} after loading (load it with "
+                                f"--layer {layer})")
+
+    # -- runtime: always OpenVINO --------------------------------------------------------
+    def runtime_for(self, requested: str, say: Say | None = None) -> Forward:
+        check_runtime(requested)
+        return self.onnx_forward
+
+    def use_runtime(self, requested: str, say: Say | None = None) -> Forward:
+        if check_runtime(requested) == TENSORFLOW and self.runtime_note is None:
+            self.runtime_note = f"{self.name}: ONNX models run on OpenVINO, not TensorFlow"
+            log.info("%s", self.runtime_note)
+        return self.onnx_forward
+
+    def runtime_ready(self, requested: str) -> bool:
+        return True
