@@ -114,8 +114,7 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
             if pooling == "gap":
                 y = node("Flatten", [node("GlobalAveragePool", [x], f"{out}_gap")], out)
             else:
-                y = node("ReduceMean", [x, const(f"{out}.axes", np.array([2, 3], np.int64))],
-                         out, keepdims=0)
+                y = node("ReduceMean", [x], out, axes=[2, 3], keepdims=0)  # opset < 18
         elif isinstance(layer, keras.layers.Dropout):
             y = node("Identity", [x], out)
         elif isinstance(layer, keras.layers.LayerNormalization):

@@ -65,8 +65,10 @@ def test_the_help_of_every_model_argument_names_exactly_the_model_suffixes():
 
 
 def test_the_file_dialog_names_exactly_the_model_suffixes():
-    assert dialog_filter() == "Keras models (*.keras *.h5 *.hdf5)"
-    patterns = re.findall(r"\*(\.\w+)", dialog_filter())
+    assert dialog_filter() == ("All models (*.keras *.h5 *.hdf5 *.onnx);;"
+                               "Keras models (*.keras *.h5 *.hdf5);;ONNX models (*.onnx)")
+    every = dialog_filter().split(";;")[0]
+    patterns = re.findall(r"\*(\.\w+)", every)
     assert patterns == list(MODEL_SUFFIXES)
 
 
@@ -81,7 +83,7 @@ def test_the_window_opens_model_files_through_the_registry(still_window, monkeyp
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", cancelled)
     still_window.controls.open_model_file()
-    assert asked == [("Open a Keras classifier", dialog_filter())]
+    assert asked == [("Open a Keras or ONNX classifier", dialog_filter())]
 
 
 def test_the_docs_name_exactly_the_registered_suffixes():

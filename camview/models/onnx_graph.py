@@ -86,8 +86,8 @@ def check_onnx(path: Path) -> None:
         if end and file.stat().st_size < end:
             raise ModelError(f"model file {path}: its external-data file {file.name} is cut "
                              f"short ({file.stat().st_size} bytes, {name!r} ends at {end})")
-    try:
-        onnx.checker.check_model(model)
+    try:  # given the path, the checker finds external data beside the file, not in cwd
+        onnx.checker.check_model(str(path))
     except Exception as exc:  # onnx.checker.ValidationError, or a protobuf fault
         raise ModelError(f"model file {path} is not a valid ONNX model: "
                          f"{_first_line(exc)}") from None

@@ -116,7 +116,7 @@ def _dynamic_batch(model) -> bool:
     if shape[0].is_dynamic:
         return True
     try:
-        model.reshape({param: openvino.PartialShape([-1, *shape[1:]])})
+        model.reshape({0: openvino.PartialShape([openvino.Dimension(), *list(shape)[1:]])})
     except Exception:  # a graph that bakes its batch into a Reshape: stays 1
         return False
     return True

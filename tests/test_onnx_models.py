@@ -1,0 +1,382 @@
+"""ONNX models (#29): the tests' own Keras networks written as ONNX with the same weights, in
+both layouts (tests/onnx_writer.py), loaded by camview and run by OpenVINO; their scores,
+activations and every forward-only method's map checked against the Keras model's, the
+methods that need a backward pass refused, and every kind of bad file refused in one line."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from helpers import cat_and_coffee, skimage_bgr, tiny_hidden_dense_cnn, tiny_relu_cnn
+from onnx import TensorProto, helper
+from onnx_writer import keras_to_onnx
+
+from camview.cli import main
+from camview.errors import ModelError
+from camview.maps import METHODS, make_method
+from camview.models import CamModel, ResizeMode, load_model
+from camview.models.head import HeadKind
+from camview.models.preprocess import named
+
+LAYOUTS = ("NCHW", "NHWC")
+#: What a model without a backward pass serves, and what it refuses, under a linear head.
+SERVED = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam",
+          "scorecam", "occlusion", "rise")
+REFUSED = tuple(name for name in METHODS if name not in SERVED)
+#: Options that keep the slow methods quick on the tiny network.
+QUICK = {"scorecam": {"max_channels": 0}, "occlusion": {"patch": 6, "stride": 3},
+         "rise": {"masks": 64}}
+TABBY, EGYPTIAN_CAT, ESPRESSO = 281, 285, 967
+
+
+def keras_twin(keras_model, labels=("a", "b", "c")) -> CamModel:
+    """The Keras network as a CamModel fed as the ONNX files are (--preprocess tf)."""
+    return CamModel("keras", keras_model, labels=list(labels), input_size=(20, 24),
+                    resize=ResizeMode.SQUASH, preprocess=named("tf"))
+
+
+def load_onnx_file(path, **kwargs) -> CamModel:
+    kwargs.setdefault("preprocess", "tf")
+    return load_model(str(path), labels=kwargs.pop("labels", None), **kwargs)
+
+
+def frame() -> np.ndarray:
+    return cv2.resize(skimage_bgr("chelsea"), (24, 20), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def linear(folder):
+    """The tiny ReLU CNN (pooling + dense) in Keras and as ONNX in both layouts."""
+    keras_model = tiny_relu_cnn().keras_model
+    files = {layout: keras_to_onnx(keras_model, folder / f"tiny_{layout}.onnx", layout=layout)
+             for layout in LAYOUTS}
+    return keras_twin(keras_model), {k: load_onnx_file(p) for k, p in files.items()}, files
+
+
+def test_scores_and_activations_match_the_keras_model(linear):
+    keras, models, _ = linear
+    x = keras.prepare(frame())
+    batch = np.concatenate([x, x[:, ::-1], x * 0.5])
+    want_features, want_scores = keras.forward(batch)
+    for layout, model in models.items():
+        assert model.layout == layout and model.channels == 3
+        assert model.read_layer == "act" and model.head is HeadKind.FC
+        assert model.runtime.name == "openvino"
+        features, scores = model.forward(batch)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-4)
+        np.testing.assert_allclose(features, want_features, atol=1e-4)
+        np.testing.assert_allclose(model.fc_weights, keras.fc_weights, atol=1e-7)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("method", SERVED)
+def test_every_forward_only_map_equals_the_keras_models(linear, method, layout):
+    keras, models, _ = linear
+    model = models[layout]
+    x = keras.prepare(frame())
+    for target in (None, 2):
+        want = make_method(method, keras, **QUICK.get(method, {})).explain(x, target)
+        got = make_method(method, model, **QUICK.get(method, {})).explain(x, target)
+        assert got.target == want.target
+        np.testing.assert_allclose(got.logits, want.logits, atol=1e-4)
+        scale = float(np.abs(want.cam).max()) or 1.0
+        np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("method", REFUSED)
+def test_methods_that_need_a_backward_pass_are_refused_in_one_line(linear, method):
+    model = linear[1]["NCHW"]
+    with pytest.raises(ModelError) as info:
+        make_method(method, model)
+    text = str(info.value)
+    assert "\n" not in text and "backward pass" in text
+    assert text.endswith("use " + ", ".join(SERVED))
+    assert not METHODS[method].serves_model(model)
+
+
+def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
+    keras_model = tiny_hidden_dense_cnn().keras_model
+    model = load_onnx_file(keras_to_onnx(keras_model, folder / "hidden.onnx"))
+    keras = keras_twin(keras_model)
+    assert model.head is HeadKind.GRADIENT_ONLY and model.read_layer == keras.read_layer
+    served = [n for n, m in METHODS.items() if m.serves_model(model)]
+    assert served == ["eigencam", "scorecam", "occlusion", "rise"]
+    with pytest.raises(ModelError, match="Grad-CAM needs a backward pass.*use eigencam"):
+        make_method("gradcam", model)
+    x = keras.prepare(frame())
+    want = make_method("scorecam", keras, max_channels=0).explain(x)
+    got = make_method("scorecam", model, max_channels=0).explain(x)
+    np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * np.abs(want.cam).max())
+
+
+def _convnext_style(seed: int = 3):
+    """Pooling, then LayerNormalization, then the dense layer: ConvNeXt's head."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="c2")(x)
+    x = keras.layers.ReLU(name="act")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
+    outputs = keras.layers.Dense(3, name="fc")(x)
+    model = keras.Model(inputs, outputs)
+    norm = model.get_layer("norm")  # not the identity it starts as
+    rng = np.random.default_rng(seed)
+    norm.set_weights([1 + 0.5 * rng.standard_normal(8), 0.3 * rng.standard_normal(8)])
+    return model
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "hirescam",
+                                    "xgradcam"])
+def test_a_layer_norm_head_has_its_gradient_in_closed_form(folder, method):
+    """ConvNeXt's pool -> LayerNorm -> Linear: the closed-form gradient's maps equal the
+    maps from TensorFlow's own gradient of the same network."""
+    keras_model = _convnext_style()
+    keras = keras_twin(keras_model)
+    model = load_onnx_file(keras_to_onnx(keras_model, folder / "convnext.onnx"))
+    assert model.head is HeadKind.NORM_FC and model.read_layer == "act"
+    assert not METHODS["cam"].serves_model(model)
+    x = keras.prepare(frame())
+    for target in range(3):
+        want = make_method(method, keras).explain(x, target)
+        got = make_method(method, model).explain(x, target)
+        scale = float(np.abs(want.cam).max()) or 1.0
+        np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * scale, rtol=0)
+
+
+def test_reduce_mean_pooling_is_read_as_global_pooling(folder, linear):
+    keras = linear[0]
+    path = keras_to_onnx(keras.keras_model, folder / "reducemean.onnx", pooling="reducemean")
+    model = load_onnx_file(path)
+    assert model.head is HeadKind.FC and model.read_layer == "act"
+    x = keras.prepare(frame())
+    np.testing.assert_allclose(make_method("cam", model).explain(x).cam,
+                               make_method("cam", keras).explain(x).cam, atol=1e-4)
+
+
+def test_a_dynamic_size_keeps_the_aspect_and_a_fixed_one_squashes(linear, folder):
+    dynamic = linear[1]["NCHW"]
+    assert not dynamic.fixed_input and dynamic.resize is ResizeMode.SHORTER
+    assert dynamic.prepare(np.zeros((300, 600, 3), np.uint8)).shape == (1, 224, 448, 3)
+    path = keras_to_onnx(linear[0].keras_model, folder / "fixed.onnx", dynamic=False)
+    fixed = load_onnx_file(path)
+    assert fixed.fixed_input and fixed.input_size == (20, 24)
+    assert fixed.resize is ResizeMode.SQUASH
+    assert fixed.prepare(np.zeros((300, 600, 3), np.uint8)).shape == (1, 20, 24, 3)
+    with pytest.raises(ModelError, match="takes only 24x20 input; use --resize squash"):
+        load_onnx_file(path, resize="shorter")
+
+
+def test_a_batch_fixed_to_one_is_made_dynamic(linear, folder):
+    keras = linear[0]
+    path = keras_to_onnx(keras.keras_model, folder / "batch1.onnx", batch=1)
+    model = load_onnx_file(path)
+    x = keras.prepare(frame())
+    batch = np.concatenate([x, x * 0.5])
+    np.testing.assert_allclose(model.forward(batch)[1], keras.forward(batch)[1], atol=1e-4)
+
+
+def test_preprocessing_is_read_from_the_metadata(linear, folder, caplog):
+    keras = linear[0]
+    path = keras_to_onnx(keras.keras_model, folder / "meta.onnx",
+                         metadata={"mean": "0.5,0.4,0.3", "std": "[0.2, 0.25, 0.3]"})
+    model = load_model(str(path))
+    assert model.preprocess_why == "the file's metadata 'mean'/'std'"
+    assert model.preprocess_note is None
+    pixel = np.array([[[255, 0, 51]]], np.uint8)  # BGR: R = 51, G = 0, B = 255
+    np.testing.assert_allclose(model.preprocess(pixel)[0, 0],
+                               [(0.2 - 0.5) / 0.2, -0.4 / 0.25, (1 - 0.3) / 0.3], atol=1e-6)
+    caplog.set_level("INFO")
+    plain = load_model(str(linear[2]["NCHW"]))
+    assert plain.preprocess_name == "torch"
+    assert "torchvision's and timm's convention" in plain.preprocess_note
+    assert "torchvision's and timm's convention" in caplog.text
+
+
+def test_the_read_layer_can_be_named(linear):
+    path = linear[2]["NCHW"]
+    model = load_onnx_file(path, read_layer="c1")
+    assert model.read_layer == "c1" and model.head is HeadKind.GRADIENT_ONLY
+    x = linear[0].prepare(frame())
+    features, _ = model.forward(x)
+    assert features.shape == (1, 9, 11, 6)
+    with pytest.raises(ModelError, match="CAM reads only the layer before global pooling"):
+        make_method("cam", model)
+    with pytest.raises(ModelError, match="no spatial tensor 'nowhere'"):
+        load_onnx_file(path, read_layer="nowhere")
+
+
+def test_runtime_tensorflow_is_said_not_obeyed(linear):
+    model = load_onnx_file(linear[2]["NCHW"], runtime="tensorflow")
+    assert model.runtime.name == "openvino"
+    assert model.runtime_note.endswith("ONNX models run on OpenVINO, not TensorFlow")
+
+
+def test_imagenet_names_for_1000_and_1001_outputs(folder):
+    import keras
+
+    for classes in (1000, 1001):
+        inputs = keras.Input((None, None, 3))
+        x = keras.layers.Conv2D(4, 3, name="c")(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        net = keras.Model(inputs, keras.layers.Dense(classes)(x))
+        model = load_onnx_file(keras_to_onnx(net, folder / f"in{classes}.onnx"))
+        assert model.labels[-1].startswith("toilet tissue")
+        assert model.labels[0] == ("background" if classes == 1001 else "tench, Tinca tinca")
+
+
+def test_efficientnet_lite0_as_onnx_finds_the_cat(lite0, folder):
+    """The real pretrained network written as ONNX: the same scores, and the cat's map on
+    the cat, the coffee's on the coffee (the pointing game)."""
+    path = keras_to_onnx(lite0.keras_model, folder / "lite0.onnx",
+                         metadata={"mean": "127,127,127", "std": "128,128,128"})
+    model = load_model(str(path))
+    assert model.head is HeadKind.FC and model.read_layer == "head_activation"
+    assert len(model.labels) == 1000
+    picture = cat_and_coffee()
+    x = model.prepare(picture)
+    np.testing.assert_allclose(x, lite0.prepare(picture), atol=1e-5)
+    np.testing.assert_allclose(model.forward(x)[1], lite0.forward(x)[1], atol=1e-3)
+    for method in ("cam", "gradcam"):
+        explainer = make_method(method, model)
+        for target, (x0, x1) in ((TABBY, (0, 300)), (EGYPTIAN_CAT, (0, 300)),
+                                 (ESPRESSO, (300, 600))):
+            big = cv2.resize(explainer.explain(x, target).cam, picture.shape[1::-1])
+            peak = int(np.unravel_index(np.argmax(big), big.shape)[1])
+            assert x0 <= peak < x1, (method, target, peak)
+
+
+def test_render_and_a_refused_method_on_the_command_line(linear, tmp_path, capsys):
+    path = str(linear[2]["NHWC"])
+    photo = tmp_path / "cat.png"
+    cv2.imwrite(str(photo), skimage_bgr("chelsea"))
+    out = tmp_path / "map.png"
+    assert main(["render", str(photo), "--model", path, "--preprocess", "tf", "--method",
+                 "gradcam++", "-o", str(out)]) == 0
+    assert out.is_file()
+    capsys.readouterr()
+    assert main(["render", str(photo), "--model", path, "--method", "saliency",
+                 "-o", str(tmp_path / "no.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("camview: error: Saliency needs a backward pass")
+    assert err.count("\n") == 1
+
+
+# -- bad files: one line each, exit 2 ----------------------------------------------------
+
+def _graph(nodes, inputs, outputs, inits=(), opset=17, **model):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **model)
+    proto.ir_version = 8
+    return proto
+
+
+def _image(name="input", shape=("n", 3, "h", "w"), kind=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, kind, list(shape))
+
+
+def _conv_net(**changes) -> onnx.ModelProto:
+    """A valid one-conv classifier: input -> Conv -> GlobalAveragePool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(0)
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+                                          "w"),
+             onnx.numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "fc")]
+    nodes = [helper.make_node("Conv", ["input", "w"], ["conv"], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["conv"], ["act"]),
+             helper.make_node("GlobalAveragePool", ["act"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "fc"], ["scores"])]
+    args = {"nodes": nodes, "inputs": [_image()],
+            "outputs": [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 5])],
+            "inits": inits}
+    args.update(changes)
+    return _graph(**args)
+
+
+def _refused(path, capsys) -> str:
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("camview: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_valid_small_graph_loads(tmp_path):
+    onnx.save(_conv_net(), str(tmp_path / "ok.onnx"))
+    model = load_model(str(tmp_path / "ok.onnx"))
+    assert model.head is HeadKind.FC and model.read_layer == "act" and len(model.labels) == 5
+
+
+def test_a_corrupt_or_truncated_file_is_refused(tmp_path, capsys):
+    good = _conv_net().SerializeToString()
+    (tmp_path / "cut.onnx").write_bytes(good[: len(good) // 2])
+    assert "is not an ONNX model" in _refused(tmp_path / "cut.onnx", capsys)
+    (tmp_path / "text.onnx").write_text("not a model at all\n" * 10)
+    assert "is not an ONNX model" in _refused(tmp_path / "text.onnx", capsys)
+
+
+def test_weights_in_a_missing_external_file_are_refused_and_a_present_one_works(tmp_path,
+                                                                                  capsys):
+    proto = _conv_net()
+    onnx.save(proto, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="ext.weights", size_threshold=0)
+    assert len(load_model(str(tmp_path / "ext.onnx")).labels) == 5
+    (tmp_path / "ext.weights").unlink()
+    err = _refused(tmp_path / "ext.onnx", capsys)
+    assert "external-data file ext.weights, which is not beside it" in err
+
+
+def test_several_inputs_are_refused(tmp_path, capsys):
+    proto = _conv_net(inputs=[_image(), _image("extra")])
+    onnx.save(proto, str(tmp_path / "two.onnx"))
+    assert "has 2 inputs ('input', 'extra'); camview needs one image input" in _refused(
+        tmp_path / "two.onnx", capsys)
+
+
+def test_an_input_that_is_not_an_image_is_refused(tmp_path, capsys):
+    tokens = _graph([helper.make_node("Gemm", ["input", "fc"], ["scores"])],
+                    [_image(shape=("n", 4))],
+                    [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 5])],
+                    [onnx.numpy_helper.from_array(np.ones((4, 5), np.float32), "fc")])
+    onnx.save(tokens, str(tmp_path / "vector.onnx"))
+    assert "not an image batch" in _refused(tmp_path / "vector.onnx", capsys)
+    onnx.save(_conv_net(inputs=[_image(kind=TensorProto.INT64)]), str(tmp_path / "int.onnx"))
+    assert "is int64, not a float32 image" in _refused(tmp_path / "int.onnx", capsys)
+
+
+def test_a_segmenter_and_a_detector_are_refused_saying_what_they_look_like(tmp_path, capsys):
+    seg = _conv_net(nodes=[helper.make_node("Conv", ["input", "w"], ["scores"],
+                                            kernel_shape=[3, 3])],
+                    outputs=[helper.make_tensor_value_info("scores", TensorProto.FLOAT,
+                                                           ["n", 4, "h", "w"])])
+    onnx.save(seg, str(tmp_path / "seg.onnx"))
+    assert "a map per pixel: a segmenter's" in _refused(tmp_path / "seg.onnx", capsys)
+    det = _conv_net(outputs=[helper.make_tensor_value_info("scores", TensorProto.FLOAT,
+                                                           ["n", 5]),
+                             helper.make_tensor_value_info("act", TensorProto.FLOAT,
+                                                           ["n", 4, "h", "w"])])
+    onnx.save(det, str(tmp_path / "det.onnx"))
+    assert "has 2 outputs" in _refused(tmp_path / "det.onnx", capsys)
+
+
+def test_an_op_openvino_cannot_run_is_refused(tmp_path, capsys):
+    proto = _conv_net()
+    relu = proto.graph.node[1]
+    relu.op_type, relu.domain = "Sparkle", "com.example"
+    proto.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(proto, str(tmp_path / "custom.onnx"))
+    assert "OpenVINO cannot run it" in _refused(tmp_path / "custom.onnx", capsys)
+
+
+def test_a_batch_fixed_above_one_is_refused_saying_how_to_export(tmp_path, capsys):
+    onnx.save(_conv_net(inputs=[_image(shape=(8, 3, 32, 32))]), str(tmp_path / "b8.onnx"))
+    err = _refused(tmp_path / "b8.onnx", capsys)
+    assert "batch size is fixed to 8" in err and "dynamic_axes" in err
