@@ -108,7 +108,7 @@ def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
     assert model.head is HeadKind.GRADIENT_ONLY and model.read_layer == keras.read_layer
     served = [n for n, m in METHODS.items() if m.serves_model(model)]
     assert served == ["eigencam", "scorecam", "occlusion", "rise"]
-    with pytest.raises(ModelError, match="Grad-CAM needs a backward pass.*use eigencam"):
+    with pytest.raises(ModelError, match=r"Grad-CAM needs a backward pass.*use eigencam"):
         make_method("gradcam", model)
     x = keras.prepare(frame())
     want = make_method("scorecam", keras, max_channels=0).explain(x)
