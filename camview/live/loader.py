@@ -14,7 +14,7 @@ import numpy as np
 from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
-from camview.maps import Method, make_method, method_class
+from camview.maps import METHODS, Method, make_method, method_class
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.models import CamModel, load_model
 from camview.sources import Frame
@@ -227,8 +227,13 @@ class Loader:
         try:
             return make_method(wanted, model), None
         except ModelError as exc:
-            if not method_class(wanted).serves(model.head):
-                return make_method("gradcam", model), f"{for_window(exc)}; using Grad-CAM"
+            if not method_class(wanted).serves_model(model):
+                # Grad-CAM, or for a model without a backward pass under a non-linear head
+                # the first method it serves (Eigen-CAM)
+                fallback = next(m for m in ("gradcam", *METHODS)
+                                if METHODS[m].live and METHODS[m].serves_model(model))
+                return (make_method(fallback, model),
+                        f"{for_window(exc)}; using {METHODS[fallback].title}")
             raise
 
     def _load_method(self, job: LoadMethod) -> None:

@@ -73,10 +73,14 @@ def methods_serving(head: HeadKind) -> list[str]:
 
 def head_line(model: CamModel) -> str:
     """What follows the read layer and every method that serves it."""
-    line = f"head {model.head.value}: {', '.join(methods_serving(model.head))}"
+    served = [m.title for m in METHODS.values() if m.serves_model(model)]
+    line = f"head {model.head.value}: {', '.join(served)}"
     refused = [m.title for m in METHODS.values() if not m.serves(model.head)]
     if refused:
         line += f" (not {', '.join(refused)}: the head is not pooling then one dense layer)"
+    if not model.can_backward:
+        line += ("; an ONNX model runs forward only (OpenVINO): no method that needs a "
+                 "backward pass")
     return line
 
 
