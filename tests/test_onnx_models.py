@@ -380,3 +380,39 @@ def test_a_batch_fixed_above_one_is_refused_saying_how_to_export(tmp_path, capsy
     onnx.save(_conv_net(inputs=[_image(shape=(8, 3, 32, 32))]), str(tmp_path / "b8.onnx"))
     err = _refused(tmp_path / "b8.onnx", capsys)
     assert "batch size is fixed to 8" in err and "dynamic_axes" in err
+
+
+# -- the set, --versus and the sanity check ------------------------------------------------
+
+def test_evaluate_an_onnx_model_versus_its_keras_twin(linear, tmp_path, capsys):
+    """The same network in both frameworks on one set: they agree on every image."""
+    from helpers import class_folders
+
+    twin = tmp_path / "tiny.keras"
+    linear[0].keras_model.save(twin)
+    folder = class_folders(tmp_path / "set", ["a", "b", "c"])
+    names = tmp_path / "labels.txt"
+    names.write_text("a\nb\nc\n")
+    assert main(["evaluate", folder, "--model", str(linear[2]["NHWC"]), "--preprocess", "tf",
+                 "--labels", str(names), "--versus", str(twin), "--versus-preprocess", "tf",
+                 "--versus-labels", str(names), "--no-progress",
+                 "--report", str(tmp_path / "report.html")]) == 0
+    out = capsys.readouterr().out
+    assert "agree 100.0 %" in out, out
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_the_sanity_check_randomises_a_copy_of_the_graph(linear):
+    from camview.checks.sanity import sanity_check
+
+    model = linear[1]["NCHW"]
+    x = linear[0].prepare(frame())
+    before = model.forward(x)[1].copy()
+    result = sanity_check(model, x, ["cam", "gradcam", "scorecam"], target=1,
+                          options={"max_channels": 0})
+    assert result.step_names[0] == "head" and result.steps[0] == ["fc"]
+    assert result.steps[-1] == ["fc", "c2", "c1_conv"]  # the nodes' names
+    np.testing.assert_array_equal(model.forward(x)[1], before)  # the user's model untouched
+    for name, maps in result.maps.items():
+        assert len(maps) == len(result.steps) + 1
+        assert not np.allclose(maps[-1], maps[0]), name

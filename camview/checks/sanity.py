@@ -91,9 +91,11 @@ def cascade(layers: list, head: set[str], steps: int = STEPS) -> list[list]:
 
 def copy_model(model: CamModel) -> CamModel:
     """A CamModel over a clone of model's network with the same weights (new variables: the
-    original's stay as they are)."""
+    original's stay as they are; an ONNX model's graph copied)."""
     import keras
 
+    if model.keras_model is None:  # an ONNX graph (camview.models.onnx_model)
+        return model.copy()
     clone = keras.models.clone_model(model.keras_model)
     clone.set_weights(model.keras_model.get_weights())
     return CamModel(f"{model.name} (copy)", clone, labels=model.labels,
@@ -177,8 +179,11 @@ def sanity_check(model: CamModel, batch: np.ndarray, methods: list[str],
         result = explainer.explain(batch, target)
         target = result.target if target is None else target
         originals[names[name]] = result.cam
-    layers = weighted_layers(copy.keras_model)
-    head = _head_names(copy)
+    graph = getattr(copy, "graph", None) if copy.keras_model is None else None
+    if graph is not None:  # an ONNX graph: its weighted nodes, randomised in the copy
+        layers, head = graph.weighted_layers(), graph.head_layers(copy.read_layer)
+    else:
+        layers, head = weighted_layers(copy.keras_model), _head_names(copy)
     groups = cascade(layers, head, steps)
     rng = np.random.default_rng(seed)
     maps = {names[n]: [originals[names[n]]] for n in methods}
@@ -187,9 +192,15 @@ def sanity_check(model: CamModel, batch: np.ndarray, methods: list[str],
     total, done = len(groups) * len(methods), 0
     for group in groups:
         for layer in group:
-            randomise(layer, rng)
+            if graph is not None:
+                graph.randomise(layer, rng)
+            else:
+                randomise(layer, rng)
             done_layers.append(layer.name)
         history.append(list(done_layers))
+        if graph is not None:  # OpenVINO compiled the weights in: compile the copy anew
+            copy = copy.copy(graph)
+            explainers = {name: make_method(name, copy, None, **options) for name in methods}
         for name, explainer in explainers.items():
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"stopped after {done} of {total} maps")

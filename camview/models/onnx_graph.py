@@ -112,6 +112,9 @@ class OnnxGraph:
     path: Path
     model: Any  # onnx.ModelProto
     _shapes: dict[str, tuple] = field(default_factory=dict, repr=False)
+    #: True for a copy whose weights changed (the sanity check's): OpenVINO then reads
+    #: `model`, not the file at `path`
+    modified: bool = False
 
     @classmethod
     def read(cls, path: Path) -> OnnxGraph:
@@ -437,10 +440,63 @@ class OnnxGraph:
             return w[:, :, 0, 0].T.astype(np.float32)
         return None
 
+    # -- weights, for the sanity check ---------------------------------------------------
+    def copy(self) -> OnnxGraph:
+        """An independent copy (the sanity check randomises its weights, never the file's)."""
+        import onnx
+
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self.model)
+        return OnnxGraph(self.path, proto, dict(self._shapes), modified=True)
+
+    def weighted_layers(self) -> list[GraphLayer]:
+        """The nodes holding a learnt array of two or more dimensions (convolutions, linear
+        layers), in graph order: what the sanity check randomises, as for Keras layers."""
+        out = []
+        for i, node in enumerate(self.model.graph.node):
+            weights = [n for n in node.input[1:] if n in self.initializers]
+            if any(len(self.initializers[n].dims) >= 2 for n in weights):
+                out.append(GraphLayer(node.name or node.output[0] or f"node {i}", i,
+                                      tuple(weights)))
+        return out
+
+    def head_layers(self, read_tensor: str) -> set[str]:
+        """The names of the weighted layers after the read tensor (not feeding it)."""
+        upstream, todo = set(), [read_tensor]
+        while todo:
+            node = self.producers.get(todo.pop())
+            if node is not None and id(node) not in upstream:
+                upstream.add(id(node))
+                todo.extend(self.data_inputs(node))
+        nodes = self.model.graph.node
+        return {layer.name for layer in self.weighted_layers()
+                if id(nodes[layer.index]) not in upstream}
+
+    def randomise(self, layer: GraphLayer, rng: np.random.Generator) -> None:
+        """New values for a layer's arrays, as camview.checks.sanity.randomise gives a Keras
+        layer: a fixed-seed normal of each array's own mean and spread."""
+        from onnx import numpy_helper
+
+        for name in layer.weights:
+            tensor = self.initializers[name]
+            w = numpy_helper.to_array(tensor)
+            if w.size > 1:
+                new = (w.mean() + w.std() * rng.standard_normal(w.shape)).astype(w.dtype)
+                tensor.CopyFrom(numpy_helper.from_array(new, name))
+
     # -- metadata ----------------------------------------------------------------------
     @cached_property
     def metadata(self) -> dict[str, str]:
         return {p.key: p.value for p in self.model.metadata_props}
+
+
+@dataclass(frozen=True)
+class GraphLayer:
+    """A weighted node of the graph, named as a Keras layer is for the sanity check."""
+
+    name: str
+    index: int  # in graph.node
+    weights: tuple[str, ...]  # its initializers
 
 
 def _pooled(shape: tuple) -> bool:

@@ -72,7 +72,7 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
     layout = graph.input_layout()[0]
     try:
         core = openvino.Core()
-        model = core.read_model(str(graph.path))
+        model = _read(core, graph)
     except Exception as exc:
         raise ModelError(f"model file {graph.path}: OpenVINO cannot run it: "
                          f"{_first_line(exc)}") from None
@@ -96,6 +96,23 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
         raise ModelError(f"model file {graph.path}: OpenVINO cannot compile it: "
                          f"{_first_line(exc)}") from None
     return forward if dynamic else FixedBatchForward(forward, f"model file {graph.path}")
+
+
+def _read(core, graph: OnnxGraph):
+    """OpenVINO's reading of the file, or of a changed copy's graph (written to a temporary
+    file: OpenVINO's ONNX reader takes a path)."""
+    if not graph.modified:
+        return core.read_model(str(graph.path))
+    import tempfile
+
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="camview-onnx-") as folder:
+        path = f"{folder}/model.onnx"
+        onnx.save(graph.model, path)
+        model = core.read_model(path)
+        model.get_ordered_ops()  # read whole before the file goes
+        return model
 
 
 def _output(model, tensor: str):
@@ -142,7 +159,9 @@ class OnnxCamModel(CamModel):
         fixed_input: bool = False,
         source: str = "",
         labels_source: str = "",
+        quiet: bool = False,
     ) -> None:
+        """As CamModel, over an OnnxGraph; `quiet`: no line saying what was read (a copy)."""
         self._init_common(name, labels, input_size, resize, preprocess, fixed_input, source,
                           labels_source)
         self.graph = graph
@@ -161,9 +180,20 @@ class OnnxCamModel(CamModel):
         self.runtime_requested = OPENVINO
         size = ("any size" if not fixed_input
                 else f"{input_size[1]}x{input_size[0]} only")
-        log.info("%s: ONNX %s input, %d channel%s, %s; maps from %r, head %s; preprocess %s",
-                 name, self.layout, self.channels, "s" if self.channels > 1 else "", size,
-                 self.read_layer, self.head.value, self.preprocess_name)
+        say = log.debug if quiet else log.info
+        say("%s: ONNX %s input, %d channel%s, %s; maps from %r, head %s; preprocess %s",
+            name, self.layout, self.channels, "s" if self.channels > 1 else "", size,
+            self.read_layer, self.head.value, self.preprocess_name)
+
+    def copy(self, graph: OnnxGraph | None = None) -> OnnxCamModel:
+        """This model over `graph` (default: a copy of its own), compiled anew: the sanity
+        check changes a copy's weights, which OpenVINO bakes into what it compiles."""
+        return OnnxCamModel(f"{self.name} (copy)" if graph is None else self.name,
+                            graph or self.graph.copy(), labels=self.labels,
+                            input_size=self.input_size, resize=self.resize,
+                            preprocess=self.preprocess, read_layer=self.read_layer,
+                            fixed_input=self.fixed_input, source=self.source,
+                            labels_source=self.labels_source, quiet=True)
 
     @staticmethod
     def classes_of(network: OnnxGraph) -> int:

@@ -128,9 +128,12 @@ def true_class_maps(model: CamModel, inputs: np.ndarray, targets: Sequence[int],
                     cam_maps: np.ndarray) -> list[np.ndarray]:
     """Each image's map of its true class: the batch's CAM for a CAM head, else one Grad-CAM
     (one forward and one backward) per image."""
-    if model.head is not HeadKind.GRADIENT_ONLY:
+    from camview.maps import GradCAM, make_method
+
+    if model.head in (HeadKind.DIRECT, HeadKind.FC) or not GradCAM.serves_model(model):
+        # CAM's; a model without a backward pass under a non-linear head has no class map
+        # to give here (flat maps), only its scores
         return list(cam_maps)
-    from camview.maps import make_method
 
     method = model.compiled_once(("evaluate", "where-gradcam"),
                                  lambda: make_method("gradcam", model))
