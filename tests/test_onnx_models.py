@@ -12,6 +12,7 @@ import pytest
 from helpers import cat_and_coffee, skimage_bgr, tiny_hidden_dense_cnn, tiny_relu_cnn
 from onnx import TensorProto, helper
 from onnx_writer import keras_to_onnx
+from PyQt6.QtCore import Qt
 
 from camview.cli import main
 from camview.errors import ModelError
@@ -416,3 +417,33 @@ def test_the_sanity_check_randomises_a_copy_of_the_graph(linear):
     for name, maps in result.maps.items():
         assert len(maps) == len(result.steps) + 1
         assert not np.allclose(maps[-1], maps[0]), name
+
+
+# -- the window ------------------------------------------------------------------------------
+
+def test_the_window_opens_an_onnx_file_and_lists_only_what_it_serves(qtbot, lite0, linear,
+                                                                     tmp_path):
+    from helpers import DEMO
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+
+    win = started_window(qtbot, Options(source=str(DEMO / "chelsea.jpg"), model=lite0,
+                                        output_dir=str(tmp_path), save_settings=False),
+                         ready=lambda w: w.session.model is lite0, timeout=60000)
+    try:
+        path = str(linear[2]["NCHW"])
+        win.session.set_model(path)  # as the file dialog does
+        qtbot.waitUntil(lambda: win.session.result is not None
+                        and win.session.result.model_name == path, timeout=60000)
+        combo = win.panel.method
+        enabled = {combo.itemData(r): combo.model().item(r).isEnabled()
+                   for r in range(combo.count())}
+        assert [m for m, on in enabled.items() if on] == list(SERVED)
+        row = combo.findData("saliency")
+        assert "needs a backward pass" in combo.itemData(row, Qt.ItemDataRole.ToolTipRole)
+        assert win.panel.model.currentData() == path  # among the models, as a recent one
+        win.panel.choose(combo, "gradcam++")
+        qtbot.waitUntil(lambda: win.session.result.method_name == "Grad-CAM++", timeout=30000)
+    finally:
+        win.close()

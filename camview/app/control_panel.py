@@ -26,6 +26,7 @@ from camview.app.class_pickers import TargetPicker, TopClasses
 from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
 from camview.drawing.scale import SCALE_HELP, SCALES
 from camview.maps import METHODS, Method
+from camview.models import CamModel
 from camview.models import model_names as known_models
 
 OPEN_MODEL_FILE = "Open model file…"
@@ -132,6 +133,21 @@ class ControlPanel(QWidget):
         self.alpha.setValue(round(style.alpha * 100))
         self.smoothing.setValue(round(smoothing * 100))
         self.show_values()
+
+    def serve_methods(self, model: CamModel) -> None:
+        """Grey out the methods a model without a backward pass (an ONNX model on OpenVINO)
+        cannot serve (Method.serves_model), each saying why. A Keras model keeps every entry:
+        one its head refuses (CAM of VGG16) falls back to Grad-CAM with a line saying so."""
+        items = self.method.model()
+        for row in range(self.method.count()):
+            method = METHODS[self.method.itemData(row)]
+            served = model.can_backward or method.serves_model(model)
+            item = items.item(row) if hasattr(items, "item") else None
+            if item is not None:
+                item.setEnabled(served)
+            why = None if served else (f"{model.name} runs forward only (an ONNX model on "
+                                       f"OpenVINO): {method.title} needs a backward pass")
+            self.method.setItemData(row, why, Qt.ItemDataRole.ToolTipRole)
 
     def show_values(self) -> None:
         for name in SLIDERS:

@@ -13,7 +13,6 @@ from PyQt6.QtWidgets import QComboBox, QTreeView
 
 from camview.app.signal_blocking import signals_blocked
 from camview.models import CamModel
-from camview.models.graph import spatial_layers
 
 
 def fill_layers(combo: QComboBox, model: CamModel) -> None:
@@ -24,7 +23,7 @@ def fill_layers(combo: QComboBox, model: CamModel) -> None:
     opens is a two-column table, name and output shape, as wide as its widest row, and each
     entry's whole description is its tooltip."""
     rows = QStandardItemModel(combo)
-    for info in spatial_layers(model.keras_model):
+    for info in model.spatial_layers():
         h, w, c = info.shape
         shape = f"{c} ch" if h is None or w is None else f"{h}x{w}x{c}"
         read = info.path == model.read_layer

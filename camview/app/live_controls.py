@@ -147,6 +147,7 @@ class LiveControls:
 
     def _on_model(self, model: CamModel) -> None:
         self.panel.target.set_labels(model.labels, model.find_class)
+        self.panel.serve_methods(model)
         self.mark_models()  # a first-use download has just made one ready
 
     # -- target

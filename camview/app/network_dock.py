@@ -40,7 +40,7 @@ from camview.network.dream import (
     class_probabilities,
     dream,
 )
-from camview.network.filters import DEFAULT_MAX, convolutions, filter_grid, kernels
+from camview.network.filters import DEFAULT_MAX, convolution_names, filter_grid, kernels
 from camview.network.summary import summarise, summary_lines
 
 TABS = ("Model summary", "Filters", "What excites a class")
@@ -148,7 +148,7 @@ class NetworkDock(QDockWidget):
     def _on_model(self, model: CamModel) -> None:
         with signals_blocked(self.conv):
             self.conv.clear()
-            for path, _ in convolutions(model.keras_model):
+            for path in convolution_names(model):
                 self.conv.addItem(path, path)
         self._summary_for = None
         self.summary.clear()

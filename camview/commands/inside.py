@@ -13,7 +13,7 @@ import numpy as np
 from camview.commands.args import read_files
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import write_image
-from camview.errors import EXIT_OK, CamviewError, OutputError
+from camview.errors import EXIT_OK, CamviewError, ModelError, OutputError
 from camview.models.base import CamModel
 
 
@@ -106,6 +106,9 @@ def run_dream(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, inputs=read_files(args))
     model = _load(args)
+    if not model.can_backward:
+        raise ModelError(f"dream climbs a gradient to the input; {model.name} is an ONNX "
+                         "model run by OpenVINO, which has no backward pass")
     if args.target is not None:
         objective = class_objective(model, args.target)
     else:
@@ -151,7 +154,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     weights (no download)."""
     from camview.commands.listing import print_table
     from camview.models import load_model, spec_for
-    from camview.models.graph import spatial_layers
+    from camview.models.formats import format_of
     from camview.models.preprocess import CHANNELS
     from camview.network.summary import head_line, shape_text, summarise
 
@@ -163,8 +166,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     spec = spec_for(args.model)
     weights = args.weights or ("none" if spec else None)
     # Random weights convert anew each time: the runtime is checked when it is asked for.
+    found = format_of(args.model)
+    onnx = found is not None and found.model_class is not None  # runs on OpenVINO only
     model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess, runtime=args.runtime or "tensorflow")
+                       preprocess=args.preprocess,
+                       runtime=args.runtime or ("auto" if onnx else "tensorflow"))
     h, w = model.input_size
     size = ("fixed size" if model.fixed_input
             else f"any size (frames resized with {model.resize.value})")
@@ -179,7 +185,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
             ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
                                                     if model.runtime_note else "")
-             + ("" if args.runtime else " (not checked: --runtime auto or openvino checks "
+             + ("" if args.runtime or onnx else " (not checked: --runtime auto or openvino checks "
                                         "whether OpenVINO converts it; the window, render "
                                         "and evaluate use auto)"))]
     print_table([(k + ":", v) for k, v in rows])
@@ -187,7 +193,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print()
         print_layers(model, frame, args.json)
         return EXIT_OK
-    layers = spatial_layers(model.keras_model)
+    layers = model.spatial_layers()
     shapes = {row.path: row.shape for row in summarise(model, frame).rows}
     fed = "x".join(str(d) for d in model.network_size(frame))
     print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "

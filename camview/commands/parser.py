@@ -36,6 +36,12 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
                                                   "(a binary model: two, first = output < 0.5)")
     p.add_argument("--preprocess", choices=MODES, default=None, metavar="MODE",
                    help=help_text())
+    p.add_argument("--mean", default=None, metavar="R,G,B",
+                   help="your own model's input mean on the 0..1 RGB scale, as torchvision "
+                        "writes it (frames are fed (RGB/255 - mean) / std; default ImageNet's)")
+    p.add_argument("--std", default=None, metavar="R,G,B",
+                   help="your own model's input standard deviation on the 0..1 RGB scale "
+                        "(with --mean; default ImageNet's)")
     p.add_argument("--import", dest="imports", action="append", default=None,
                    metavar="FILE.py", help="run this Python file first (it registers the "
                    "custom layers your model uses); may be repeated")

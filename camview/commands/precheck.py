@@ -26,6 +26,11 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ModelError(f"--import {path}: no such file")
     if command == "models":
         return
+    if getattr(args, "mean", None) is not None or getattr(args, "std", None) is not None:
+        from camview.models.preprocess import mean_std_mode
+
+        # One mode string from here on: every place that passes --preprocess passes it.
+        args.preprocess = mean_std_mode(args.mean, args.std, args.preprocess)
     labels = _check_model_options(args)
     if command == "inspect":
         return

@@ -280,6 +280,13 @@ class CamModel:
             self._feature_models[layer] = head.feature_model
         return self._feature_models[layer]
 
+    def spatial_layers(self) -> list:
+        """Every layer with a spatial output, in order: what --layer takes
+        (camview.models.graph.LayerInfo: path, (h, w, c) with None for any size)."""
+        from camview.models.graph import spatial_layers
+
+        return spatial_layers(self.keras_model)
+
     # -- input -------------------------------------------------------------------------
     def network_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         return resized_input_size(frame_hw, self.input_size, self.resize)

@@ -23,6 +23,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.models.base import CamModel, Preprocess, ResizeMode
+from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
 from camview.models.onnx_graph import Head, OnnxGraph
 from camview.models.runtimes import (
@@ -215,6 +216,39 @@ class OnnxCamModel(CamModel):
     def features_at(self, layer: str):
         raise self._no_backward(f"reading layer {layer!r} after loading (load it with "
                                 f"--layer {layer})")
+
+    def spatial_layers(self) -> list[LayerInfo]:
+        """The graph's rank-4 tensors (what --layer takes), (h, w, c) as inferred from the
+        file (None for a dynamic size)."""
+        out = []
+        for name in self.graph.spatial_tensors():
+            shape = self.graph.shape(name)
+            axis = self.graph.channel_axis(name)
+            h, w = [d for i, d in enumerate(shape[1:], 1) if i != axis]
+            out.append(LayerInfo(name, (h, w, shape[axis])))
+        return out
+
+    def tensor_shapes(self, hw: tuple[int, int]) -> dict[str, tuple]:
+        """Every tensor's shape without the batch for an input of size hw, as OpenVINO works
+        it out (rank-4 tensors as (h, w, c)): `camview inspect --layers`."""
+        import openvino
+
+        model = _read(openvino.Core(), self.graph)
+        h, w = hw
+        dims = [1, self.channels, h, w] if self.layout == "NCHW" else [1, h, w, self.channels]
+        model.reshape({0: openvino.PartialShape(dims)})
+        found: dict[str, tuple] = {}
+        for op in model.get_ordered_ops():
+            for port in op.outputs():
+                shape = port.get_partial_shape()
+                if shape.rank.is_dynamic or shape.is_dynamic:
+                    continue
+                raw = tuple(int(d.get_length()) for d in shape)
+                for name in port.get_names():
+                    axis = self.graph.channel_axis(name) if len(raw) == 4 else 0
+                    found[name] = ((*[d for i, d in enumerate(raw[1:], 1) if i != axis],
+                                    raw[axis]) if len(raw) == 4 else raw[1:])
+        return found
 
     # -- runtime: always OpenVINO --------------------------------------------------------
     def runtime_for(self, requested: str, say: Say | None = None) -> Forward:

@@ -134,8 +134,29 @@ def _family(name: str) -> Transform:
     return transform
 
 
+#: How --mean/--std travel as a preprocessing mode (one string, like every other mode, from
+#: the command line to each model loaded): "mean R,G,B std R,G,B".
+MEAN_STD = "mean {} std {}"
+
+
+def mean_std_mode(mean: str | None, std: str | None, base: str | None = None) -> str:
+    """--mean/--std (and the --preprocess they go with) as one mode string; a missing one is
+    ImageNet's. Only with --preprocess torch or auto, whose numbers they replace."""
+    if base not in (None, AUTO, "torch"):
+        raise ModelError(f"--mean/--std replace the torch mode's numbers; --preprocess {base} "
+                         "has its own")
+    m = parse_triple(mean, "--mean") or IMAGENET_MEAN
+    s = parse_triple(std, "--std") or IMAGENET_STD
+    return MEAN_STD.format(",".join(f"{v:g}" for v in m), ",".join(f"{v:g}" for v in s))
+
+
 def named(mode: str, channels: int = 3, why: str = "--preprocess") -> Preprocessing:
-    """The preprocessing called `mode` (not auto) for a model taking `channels` channels."""
+    """The preprocessing called `mode` (not auto) for a model taking `channels` channels, or
+    the numbers of a mean_std_mode string."""
+    if mode.startswith("mean "):
+        _, mean, _, std = mode.split()
+        return mean_std(parse_triple(mean, "--mean"), parse_triple(std, "--std"), channels,
+                        why="--mean/--std")
     mode = mode.lower().replace("-", "_")
     grey_ok = ("raw", "unit", "tf")
     if mode not in MODES or mode == AUTO:

@@ -115,17 +115,67 @@ def find_convolution(model: CamModel, layer: str | None) -> tuple[str, object]:
     return path, op
 
 
+def graph_convolutions(model: CamModel) -> list[tuple[str, str, np.ndarray]]:
+    """(name, kind, kernel in Keras' layout) of every 2-D convolution of an ONNX model's
+    graph with constant weights, in order: a Conv whose groups are its input channels is
+    depthwise ((kh, kw, in, mult)), else (kh, kw, in, out) from ONNX's (out, in, kh, kw)."""
+    graph, found = model.graph, []
+    for node in graph.model.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2:
+            continue
+        w = graph.constant(node.input[1])
+        if w is None or w.ndim != 4:
+            continue
+        out, per_group, kh, kw = w.shape
+        group = int(graph.attribute(node, "group", 1))
+        name = node.output[0]
+        if group > 1 and per_group == 1:
+            found.append((name, "DepthwiseConv2D",
+                          w.reshape(group, out // group, kh, kw).transpose(2, 3, 0, 1)))
+        elif group == 1:
+            found.append((name, "Conv2D", w.transpose(2, 3, 1, 0)))
+    return [(n, k, np.ascontiguousarray(w, np.float32)) for n, k, w in found]
+
+
+def _graph_convolution(model: CamModel, layer: str | None) -> tuple[str, str, np.ndarray]:
+    convs = graph_convolutions(model)
+    if not convs:
+        raise ModelError(f"{model.name} has no 2-D convolution, so it has no filters to show")
+    if layer is None:
+        return convs[0]
+    match = [c for c in convs if c[0] == layer]
+    if not match:
+        names = [c[0] for c in convs]
+        near = difflib.get_close_matches(layer, names, n=3, cutoff=0.5)
+        hint = f"nearest: {', '.join(near)}; " if near else ""
+        raise ModelError(f"{model.name} has no convolution making {layer!r} ({hint}its "
+                         f"convolutions: {_named(names)})")
+    return match[0]
+
+
+def convolution_names(model: CamModel) -> list[str]:
+    """What `kernels` takes as a layer, in order (the window's list)."""
+    if model.keras_model is None:
+        return [name for name, _, _ in graph_convolutions(model)]
+    return [path for path, _ in convolutions(model.keras_model)]
+
+
 def kernels(model: CamModel, layer: str | None = None) -> Kernels:
     """The kernels of `layer` (default the first convolution) and their tiles."""
     import keras
 
-    path, op = find_convolution(model, layer)
-    kind = next(t.__name__ for t in (keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
-                                     keras.layers.Conv2D) if isinstance(op, t))
-    weights = op.depthwise_kernel if kind == "SeparableConv2D" else op.kernel
-    kernel = np.asarray(weights.numpy(), np.float32)
+    if model.keras_model is None:  # an ONNX graph: read from its initializers
+        path, kind, kernel = _graph_convolution(model, layer)
+        first = graph_convolutions(model)[0][0] == path
+    else:
+        path, op = find_convolution(model, layer)
+        kind = next(t.__name__ for t in (keras.layers.SeparableConv2D,
+                                         keras.layers.DepthwiseConv2D, keras.layers.Conv2D)
+                    if isinstance(op, t))
+        weights = op.depthwise_kernel if kind == "SeparableConv2D" else op.kernel
+        kernel = np.asarray(weights.numpy(), np.float32)
+        first = convolutions(model.keras_model)[0][0] == path
     kh, kw, cin, cout = kernel.shape
-    first = convolutions(model.keras_model)[0][0] == path
     if kind == "Conv2D" and first and cin == 3 == model.channels:
         order = frame_channel_of_input(model)  # input channel j is frame channel order[j]
         bgr = np.zeros((cout, kh, kw, 3), np.float32)

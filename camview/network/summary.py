@@ -138,10 +138,35 @@ def _own_params(op, seen: set[int]) -> tuple[int, int]:
     return total, trainable
 
 
+def graph_summary(model: CamModel, frame: tuple[int, int] = DEFAULT_FRAME) -> Summary:
+    """An ONNX model's summary: one row per node (named by the tensor it makes, which
+    --layer takes), its output shape at the size `frame` is fed at (OpenVINO works them
+    out), its weights (the initializers it reads, each counted once)."""
+    h, w = model.network_size(frame)
+    graph = model.graph
+    shapes = model.tensor_shapes((h, w))
+    selectable = set(graph.spatial_tensors())
+    rows, seen = [], set()
+    for node in graph.model.graph.node:
+        if node.op_type == "Constant":
+            continue
+        params = 0
+        for name in node.input:
+            if name in graph.initializers and name not in seen:
+                seen.add(name)
+                params += int(np.prod(graph.initializers[name].dims))
+        out = node.output[0]
+        rows.append(LayerRow(out, node.op_type, shapes.get(out), params, params, 0, False,
+                             out == model.read_layer, out in selectable))
+    return Summary(model.name, (h, w, model.channels), tuple(frame), rows)
+
+
 def summarise(model: CamModel, frame: tuple[int, int] = DEFAULT_FRAME) -> Summary:
     """Every layer of `model` in order, at the input size a `frame` (h, w) is fed at."""
     import keras
 
+    if model.keras_model is None:  # an ONNX graph
+        return graph_summary(model, frame)
     h, w = model.network_size(frame)
     input_shape = (h, w, model.channels)
     shapes = output_shapes(model.keras_model, input_shape)
