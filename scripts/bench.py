@@ -26,6 +26,7 @@ from benchmarks.dream import bench_dream, print_dream
 from benchmarks.evaluate import bench_evaluate, bench_set_views, print_set_views
 from benchmarks.maps import bench_method_costs, bench_model
 from benchmarks.measure import peak_gflops, ready_models
+from benchmarks.onnx_lite0 import bench_onnx_lite0, print_onnx_lite0
 from benchmarks.pipeline import COMPARE3, bench_compare3, bench_pipeline
 from benchmarks.runtimes import (
     bench_evaluate_runtimes,
@@ -210,7 +211,10 @@ def runtime_part(args: argparse.Namespace, report: dict) -> dict:
         part["models"].append({"model": name, "runtimes": runtimes})
     part.update(bench_evaluate_runtimes(models[0], args.evaluate_images,
                                         repeats=1 if args.quick else 2))
+    if "efficientnet_lite0" in models:  # the same network as an ONNX file, beside it
+        part["onnx_lite0"] = bench_onnx_lite0(args.repeats)
     print_runtimes({**report, **part})
+    print_onnx_lite0(part.get("onnx_lite0"))
     return part
 
 
