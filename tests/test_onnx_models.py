@@ -154,6 +154,25 @@ def test_a_layer_norm_head_has_its_gradient_in_closed_form(folder, method):
         np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * scale, rtol=0)
 
 
+def test_a_keras_layer_norm_head_gets_the_same_closed_form():
+    """keras.applications ConvNeXt's head (pooling, LayerNormalization, Dense) is norm-fc
+    in Keras too: its closed-form gradient, read from the live layers, gives the maps
+    TensorFlow's own gradient gives (what OpenVINO's runtime computes for it)."""
+    from camview.maps.closed_form import explain_closed_form
+
+    keras = keras_twin(_convnext_style(seed=5))
+    assert keras.head is HeadKind.NORM_FC and keras.read_layer == "act"
+    x = keras.prepare(frame())
+    for method in ("gradcam", "gradcam++", "hirescam"):
+        for target in range(3):
+            want = make_method(method, keras).explain(x, target)
+            (got,), logits, c = explain_closed_form(keras, [make_method(method, keras)], x,
+                                                    target, forward=keras.tensorflow_forward)
+            assert c == target
+            scale = float(np.abs(want.cam).max()) or 1.0
+            np.testing.assert_allclose(got, want.cam, atol=1e-4 * scale, rtol=0)
+
+
 def test_reduce_mean_pooling_is_read_as_global_pooling(folder, linear):
     keras = linear[0]
     path = keras_to_onnx(keras.keras_model, folder / "reducemean.onnx", pooling="reducemean")

@@ -65,11 +65,11 @@ def layer_norm_gradient(head, pooled, c):
     """
     import tensorflow as tf
 
+    weights, gamma = head.tensors()
     mu = tf.reduce_mean(pooled)
     sigma = tf.sqrt(tf.reduce_mean(tf.square(pooled - mu)) + head.epsilon)
     n = (pooled - mu) / sigma
-    g = tf.constant(head.gamma, tf.float32) * tf.gather(tf.constant(head.weights, tf.float32),
-                                                        c, axis=1)
+    g = gamma * tf.gather(weights, c, axis=1)
     return (g - tf.reduce_mean(g) - n * tf.reduce_mean(n * g)) / sigma
 
 

@@ -161,6 +161,7 @@ class CamModel:
         self.head = head.kind
         self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
         self.dense = head.dense  # an fc head's weights, read live (DenseWeights), else None
+        self.norm_head = head.norm_head  # a norm-fc head's layers (KerasNormHead), else None
         self.feature_model = head.feature_model  # input -> [read activations, scores]
         self._check_outputs(int(self.feature_model.outputs[1].shape[-1]))
         h, w = (None, None) if not fixed_input else self.input_size

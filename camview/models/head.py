@@ -127,12 +127,41 @@ class ConstantWeights:
 @dataclass(frozen=True)
 class NormHead:
     """A ``norm-fc`` head: pooled p (k,) -> LayerNorm(p) * gamma + beta -> weights (k,
-    classes) + bias. Its gradient to p is in closed form (camview.maps.closed_form)."""
+    classes) + bias. Its gradient to p is in closed form (camview.maps.closed_form). Read
+    once from an ONNX file's initializers (KerasNormHead reads a Keras model's live)."""
 
     weights: np.ndarray
     gamma: np.ndarray
     beta: np.ndarray
     epsilon: float
+
+    def tensors(self):
+        """TF ops: (weights (k, classes), gamma (k,))."""
+        import tensorflow as tf
+
+        return tf.constant(self.weights, tf.float32), tf.constant(self.gamma, tf.float32)
+
+
+@dataclass(frozen=True)
+class KerasNormHead:
+    """A Keras ``norm-fc`` head (keras.applications ConvNeXt: GlobalAveragePooling2D,
+    LayerNormalization, Dense), its weights read from the layers whenever asked, as
+    DenseWeights reads a dense layer's (a sanity check randomises them after loading)."""
+
+    norm: object
+    dense: object
+
+    @property
+    def epsilon(self) -> float:
+        return float(self.norm.epsilon)
+
+    def tensors(self):
+        import tensorflow as tf
+
+        k = int(self.dense.kernel.shape[0])
+        gamma = (tf.cast(tf.convert_to_tensor(self.norm.gamma), tf.float32)
+                 if self.norm.scale else tf.ones((k,), tf.float32))
+        return tf.cast(tf.convert_to_tensor(self.dense.kernel), tf.float32), gamma
 
 
 @dataclass
@@ -142,6 +171,7 @@ class Head:
     dense: DenseWeights | None
     feature_model: keras.Model
     default_layer: str | None = None  # the one found from the graph (CAM reads only it)
+    norm_head: KerasNormHead | None = None  # a norm-fc head's layers
 
 
 def _producer(tensor):
@@ -266,7 +296,15 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
         kind, dense = _two_class(dense, kind)
         scores = _binary_scores_layer()(name="binary_scores")(scores)
     feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
-    return Head("/".join(path), kind, dense, feature_model, auto_name)
+    norm_head = None
+    if kind is HeadKind.NORM_FC:
+        if binary:  # one logit: the closed form is for class scores; TensorFlow's gradient
+            kind = HeadKind.GRADIENT_ONLY
+        else:
+            core = [layer for layer in head_layers if _is_layer_norm(layer)
+                    or isinstance(layer, keras.layers.Dense)]
+            norm_head = KerasNormHead(core[0], core[1])
+    return Head("/".join(path), kind, dense, feature_model, auto_name, norm_head)
 
 
 def _after_kept_pooling(tensor) -> bool:
@@ -312,4 +350,18 @@ def _classify_head(head_layers, features, scores) -> tuple[HeadKind, DenseWeight
         return HeadKind.DIRECT, None
     if len(core) == 2 and _is_dense(core[1]):
         return HeadKind.FC, DenseWeights(core[1])
+    if (len(core) == 3 and _is_layer_norm(core[1]) and isinstance(core[2], keras.layers.Dense)
+            and _is_dense(core[2])):
+        return HeadKind.NORM_FC, None
     return HeadKind.GRADIENT_ONLY, None
+
+
+def _is_layer_norm(layer) -> bool:
+    """A LayerNormalization over the pooled vector's one axis, the standard one (no RMS
+    scaling): what the norm-fc closed form differentiates."""
+    import keras
+
+    if not isinstance(layer, keras.layers.LayerNormalization):
+        return False
+    axis = layer.axis if isinstance(layer.axis, list | tuple) else [layer.axis]
+    return list(axis) in ([-1], [1]) and not getattr(layer, "rms_scaling", False)
