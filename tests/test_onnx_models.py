@@ -466,3 +466,24 @@ def test_the_window_opens_an_onnx_file_and_lists_only_what_it_serves(qtbot, lite
         qtbot.waitUntil(lambda: win.session.result.method_name == "Grad-CAM++", timeout=30000)
     finally:
         win.close()
+
+
+def test_inspect_layers_filters_and_layer_outputs(linear, tmp_path, capsys):
+    from camview.network.filters import kernels
+    from camview.network.layer_outputs import layer_activations
+
+    keras, models, files = linear
+    model = models["NHWC"]
+    assert main(["inspect", str(files["NHWC"]), "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert "R  act" in out and "Relu" in out and "total params: 635" in out
+    assert [info.path for info in model.spatial_layers()][-3:] == ["c1", "c2", "act"]
+    got, want = kernels(model), kernels(keras)
+    assert got.kind == want.kind == "Conv2D" and got.colour and want.colour
+    np.testing.assert_allclose(got.kernel, want.kernel, atol=1e-7)
+    x = keras.prepare(frame())
+    np.testing.assert_allclose(layer_activations(model, "c1", x),
+                               layer_activations(keras, "c1", x), atol=1e-4)
+    assert main(["dream", str(files["NHWC"]), "--target", "1", "-o",
+                 str(tmp_path / "d.png")]) == 2
+    assert "dream climbs a gradient" in capsys.readouterr().err

@@ -217,6 +217,11 @@ class OnnxCamModel(CamModel):
         raise self._no_backward(f"reading layer {layer!r} after loading (load it with "
                                 f"--layer {layer})")
 
+    def forward_at(self, layer: str) -> Forward:
+        """OpenVINO's forward pass with `layer`'s tensor as the activations (NHWC): the
+        window's layer outputs, without reloading the model."""
+        return openvino_forward(self.graph, self.graph.head(layer), self.name)
+
     def spatial_layers(self) -> list[LayerInfo]:
         """The graph's rank-4 tensors (what --layer takes), (h, w, c) as inferred from the
         file (None for a dynamic size)."""

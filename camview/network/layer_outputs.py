@@ -25,7 +25,12 @@ BACKGROUND = 24  # the grey of the gaps and of unused cells
 
 def layer_activations(model: CamModel, layer: str, batch: np.ndarray) -> np.ndarray:
     """The (h, w, channels) float32 output of `layer` (a path `camview inspect` lists) for
-    one prepared input. The compiled call is built once per model and layer."""
+    one prepared input. The compiled call is built once per model and layer (an ONNX
+    model's: OpenVINO's, with that tensor as its output)."""
+    if model.keras_model is None:
+        forward = model.compiled_once(("layer outputs", layer), lambda: model.forward_at(layer))
+        return np.array(forward(batch)[0][0], np.float32)
+
     def build():
         import tensorflow as tf
 
