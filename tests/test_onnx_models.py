@@ -166,7 +166,7 @@ def test_a_keras_layer_norm_head_gets_the_same_closed_form():
     for method in ("gradcam", "gradcam++", "hirescam"):
         for target in range(3):
             want = make_method(method, keras).explain(x, target)
-            (got,), logits, c = explain_closed_form(keras, [make_method(method, keras)], x,
+            (got,), _logits, c = explain_closed_form(keras, [make_method(method, keras)], x,
                                                     target, forward=keras.tensorflow_forward)
             assert c == target
             scale = float(np.abs(want.cam).max()) or 1.0
