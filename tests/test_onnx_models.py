@@ -487,3 +487,21 @@ def test_inspect_layers_filters_and_layer_outputs(linear, tmp_path, capsys):
     assert main(["dream", str(files["NHWC"]), "--target", "1", "-o",
                  str(tmp_path / "d.png")]) == 2
     assert "dream climbs a gradient" in capsys.readouterr().err
+
+
+def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):
+    """A Reshape to (1, -1) where a Flatten would be, batch fixed to 1: OpenVINO makes the
+    batch dynamic, and camview checks that a batch gives each image its own scores."""
+    proto = _conv_net(inputs=[_image(shape=(1, 3, "h", "w"))])
+    flatten = proto.graph.node[3]
+    flatten.op_type = "Reshape"
+    flatten.input.append("flat_shape")
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, -1], np.int64),
+                                                                "flat_shape"))
+    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(proto, str(tmp_path / "baked.onnx"))
+    model = load_model(str(tmp_path / "baked.onnx"))
+    x = np.random.default_rng(1).standard_normal((3, 12, 14, 3)).astype(np.float32)
+    together = model.forward(x)[1]
+    alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
+    np.testing.assert_allclose(together, alone, atol=1e-5)

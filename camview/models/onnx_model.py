@@ -68,7 +68,6 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
     float32 throughout (runtimes.COMPILE_CONFIG); ModelError when OpenVINO cannot read or
     compile it (an op it does not know)."""
     import openvino
-    from openvino.preprocess import PrePostProcessor
 
     layout = graph.input_layout()[0]
     try:
@@ -79,24 +78,62 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
                          f"{_first_line(exc)}") from None
     try:
         outputs = [_output(model, head.read_tensor), _output(model, graph.scores_tensor)]
-        model = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
-        dynamic = _dynamic_batch(model)
-        ppp = PrePostProcessor(model)
-        if layout == "NCHW":
-            ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
-            ppp.input().model().set_layout(openvino.Layout("NCHW"))
-        if head.channel_axis == 1:
-            ppp.output(0).tensor().set_layout(openvino.Layout("NHWC"))
-            ppp.output(0).model().set_layout(openvino.Layout("NCHW"))
-        model = ppp.build()
-        compiled = core.compile_model(model, "CPU", COMPILE_CONFIG)
-        forward = OpenVinoForward(compiled, openvino_device())
+        fixed = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
+        made_dynamic = not fixed.get_parameters()[0].get_partial_shape()[0].is_dynamic
+        if made_dynamic:  # a batch fixed to 1: made dynamic where the graph allows
+            dynamic = fixed.clone()
+            forward = _batches_right(core, dynamic, layout, head, graph) if _dynamic_batch(
+                dynamic) else None
+        else:
+            forward = _compile(core, fixed, layout, head)
+        if forward is None:  # the graph bakes its batch in (a Reshape to (1, -1)...)
+            forward = FixedBatchForward(_compile(core, fixed, layout, head),
+                                        f"model file {graph.path}")
     except ModelError:
         raise
     except Exception as exc:  # OpenVINO's errors are many and long: one line of it
         raise ModelError(f"model file {graph.path}: OpenVINO cannot compile it: "
                          f"{_first_line(exc)}") from None
-    return forward if dynamic else FixedBatchForward(forward, f"model file {graph.path}")
+    return forward
+
+
+def _compile(core, model, layout: str, head: Head) -> OpenVinoForward:
+    """NHWC in, the read tensor NHWC out, compiled in float32 for this CPU."""
+    import openvino
+    from openvino.preprocess import PrePostProcessor
+
+    ppp = PrePostProcessor(model)
+    if layout == "NCHW":
+        ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
+        ppp.input().model().set_layout(openvino.Layout("NCHW"))
+    if head.channel_axis == 1:
+        ppp.output(0).tensor().set_layout(openvino.Layout("NHWC"))
+        ppp.output(0).model().set_layout(openvino.Layout("NCHW"))
+    compiled = core.compile_model(ppp.build(), "CPU", COMPILE_CONFIG)
+    return OpenVinoForward(compiled, openvino_device())
+
+
+#: The side of the probe input a graph made batch-dynamic is checked on (when its size is).
+PROBE_SIDE = 64
+
+
+def _batches_right(core, model, layout: str, head: Head, graph: OnnxGraph
+                   ) -> OpenVinoForward | None:
+    """The graph made batch-dynamic, compiled, if two different inputs in one batch give
+    each its own scores, as one at a time does; None when they do not (or it fails)."""
+    forward = _compile(core, model, layout, head)
+    _layout, channels, (_, h, w) = graph.input_layout()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, h or PROBE_SIDE, w or PROBE_SIDE, channels)).astype(np.float32)
+    try:
+        together = forward(x)[1]
+        alone = np.concatenate([forward(x[:1])[1], forward(x[1:])[1]])
+    except Exception:
+        return None
+    if together.shape != alone.shape or not np.allclose(together, alone, rtol=1e-3,
+                                                        atol=1e-4):
+        return None
+    return forward
 
 
 def _read(core, graph: OnnxGraph):
@@ -126,13 +163,10 @@ def _output(model, tensor: str):
 
 
 def _dynamic_batch(model) -> bool:
-    """Make the input's batch dynamic when the file fixes it (to 1); whether it is now."""
+    """Make the input's batch dynamic (the file fixes it to 1); whether OpenVINO could."""
     import openvino
 
-    param = model.get_parameters()[0]
-    shape = param.get_partial_shape()
-    if shape[0].is_dynamic:
-        return True
+    shape = model.get_parameters()[0].get_partial_shape()
     try:
         model.reshape({0: openvino.PartialShape([openvino.Dimension(), *list(shape)[1:]])})
     except Exception:  # a graph that bakes its batch into a Reshape: stays 1
