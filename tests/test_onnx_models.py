@@ -505,3 +505,18 @@ def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):
     together = model.forward(x)[1]
     alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_the_head_runs_on_its_own_from_the_read_layer(linear, folder):
+    """head_scores (Recipro-CAM's need): the head alone on (n, h, w, k) activations gives
+    the scores the whole network gives."""
+    keras = linear[0]
+    x = keras.prepare(frame())
+    batch = np.concatenate([x, x * 0.5])
+    for model in (*linear[1].values(),
+                  load_onnx_file(keras_to_onnx(_convnext_style(), folder / "cnx_head.onnx"))):
+        features, scores = model.forward(batch)
+        np.testing.assert_allclose(model.head_scores(features), scores, atol=1e-4)
+        masked = features.copy()
+        masked[:, :2] = 0
+        assert not np.allclose(model.head_scores(masked), scores)

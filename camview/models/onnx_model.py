@@ -251,6 +251,64 @@ class OnnxCamModel(CamModel):
         raise self._no_backward(f"reading layer {layer!r} after loading (load it with "
                                 f"--layer {layer})")
 
+    def head_scores(self, features: np.ndarray) -> np.ndarray:
+        """The scores (n, classes) the head gives for read-layer activations (n, h, w, k):
+        the graph from the read tensor to the scores, cut out with onnx.utils.Extractor and
+        compiled by OpenVINO once (NHWC in, as forward gives them)."""
+        run = self.compiled.get(("head scores", self.read_layer))
+        if run is None:
+            run = self.compiled[("head scores", self.read_layer)] = self._head_model()
+        request = run.create_infer_request()
+        out = request.infer({0: np.ascontiguousarray(features, dtype=np.float32)})
+        return np.array(out[0])
+
+    def _head_model(self):
+        import tempfile
+
+        import onnx
+        import openvino
+        from onnx import TensorProto, helper
+        from openvino.preprocess import PrePostProcessor
+
+        graph, read = self.graph, self.read_layer
+        try:
+            source = onnx.ModelProto()
+            source.CopyFrom(graph.model)
+            try:  # the Extractor finds tensors by their value_info
+                source = onnx.shape_inference.infer_shapes(source)
+            except Exception:
+                pass
+            known = {v.name for v in [*source.graph.value_info, *source.graph.input,
+                                      *source.graph.output]}
+            for name in (read, graph.scores_tensor):
+                if name not in known:
+                    source.graph.value_info.append(helper.make_tensor_value_info(
+                        name, TensorProto.FLOAT, None))
+            head = onnx.utils.Extractor(source).extract_model([read], [graph.scores_tensor])
+        except Exception as exc:
+            raise ModelError(f"{self.name}: its head cannot be run on its own from "
+                             f"{read!r}: {_first_line(exc)}") from None
+        if any(i.name != read for i in head.graph.input
+               if i.name not in {t.name for t in head.graph.initializer}):
+            raise ModelError(f"{self.name}: its head reads more than {read!r}, so it cannot "
+                             "be run on that tensor alone")
+        axis = graph.channel_axis(read)
+        k = (graph.shape(read) or (None,) * 4)[axis]
+        dims = ["n", k, "h", "w"] if axis == 1 else ["n", "h", "w", k]
+        head.graph.input[0].CopyFrom(helper.make_tensor_value_info(read, TensorProto.FLOAT,
+                                                                   dims))
+        core = openvino.Core()
+        with tempfile.TemporaryDirectory(prefix="camview-onnx-head-") as folder:
+            onnx.save(head, f"{folder}/head.onnx")
+            model = core.read_model(f"{folder}/head.onnx")
+            model.get_ordered_ops()
+        if axis == 1:
+            ppp = PrePostProcessor(model)
+            ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
+            ppp.input().model().set_layout(openvino.Layout("NCHW"))
+            model = ppp.build()
+        return core.compile_model(model, "CPU", COMPILE_CONFIG)
+
     def forward_at(self, layer: str) -> Forward:
         """OpenVINO's forward pass with `layer`'s tensor as the activations (NHWC): the
         window's layer outputs, without reloading the model."""
