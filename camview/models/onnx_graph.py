@@ -1,22 +1,10 @@
 """Reading an ONNX classifier's graph with the `onnx` package: the container check, its one
-image input, its class scores, the read tensor and the head after it.
+image input, its class scores, its tensors' shapes and layouts, its weights (and a copy of
+them to randomise, for the sanity check). Its head: camview.models.onnx_head.
 
 Nothing here runs the network (OpenVINO does, camview.models.onnx_model); this only reads
 what the file says, so a corrupt file, a missing external-data file, a detector or a
 segmenter fails in one line before anything is compiled.
-
-The read tensor is found as for a Keras model (camview.models.head): walking back from the
-scores through the head's single-input nodes to the global average pooling
-(GlobalAveragePool, a ReduceMean over the two spatial axes, an AveragePool as large as its
-input), whose input is the last spatial activation. The head from there on is read from
-the initializers (numpy):
-
-- pooling then [Flatten/Reshape/Squeeze/Transpose] then Gemm or MatMul(+Add), or a 1x1 Conv
-  on the pooled map: ``fc``, its weights (k, classes);
-- pooling alone with as many channels as classes (SqueezeNet): ``direct``;
-- pooling, LayerNormalization, then the linear layer (ConvNeXt): ``norm-fc``, whose
-  gradient is known in closed form too (camview.maps.closed_form);
-- anything else: ``gradient-only``.
 """
 
 from __future__ import annotations
@@ -29,16 +17,9 @@ from typing import Any
 import numpy as np
 
 from camview.errors import ModelError
-from camview.models.head import HeadKind
 
 #: Ops that end a classifier by turning scores into probabilities; maps read before them.
 SQUASHING_OPS = ("Softmax", "LogSoftmax", "Sigmoid")
-#: Ops on a pooled vector that only change its shape (a Transpose of a (n, k, 1, 1) map too).
-SHAPING_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
-               "Transpose")
-#: Ops the read tensor is followed back through to the activation that made it (VGG's last
-#: max pooling, as for Keras).
-PASS_BACK_OPS = ("MaxPool", "AveragePool", "Dropout", "Identity")
 #: Ops whose tensors are laid out NCHW in ONNX whatever the framework was.
 CHANNELS_FIRST_OPS = ("Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
                       "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
@@ -91,18 +72,6 @@ def check_onnx(path: Path) -> None:
     except Exception as exc:  # onnx.checker.ValidationError, or a protobuf fault
         raise ModelError(f"model file {path} is not a valid ONNX model: "
                          f"{_first_line(exc)}") from None
-
-
-@dataclass(frozen=True)
-class Head:
-    """What the graph says after its read tensor (module docstring)."""
-
-    read_tensor: str
-    channel_axis: int  # 1 (NCHW) or 3 (NHWC) in the read tensor
-    kind: HeadKind
-    weights: np.ndarray | None = None  # (k, classes) of a linear head
-    norm: tuple[np.ndarray, np.ndarray, float] | None = None  # LayerNorm's (gamma, beta, eps)
-    default_tensor: str | None = None  # the one found from the graph
 
 
 @dataclass
@@ -276,7 +245,7 @@ class OnnxGraph:
         for node in self.model.graph.node:
             for name in node.output:
                 shape = self.shape(name)
-                if (shape is not None and len(shape) == 4 and not _pooled(shape)
+                if (shape is not None and len(shape) == 4 and not pooled(shape)
                         and node.op_type not in ("Constant", "Shape")):
                     out.append(name)
         return out
@@ -306,139 +275,6 @@ class OnnxGraph:
             name = inputs[0]
         return 1
 
-    def _global_pool_axis(self, node) -> int | None:
-        """The channel axis of the map a global average pooling node pools, or None when the
-        node is no global average pooling."""
-        op = node.op_type
-        source = node.input[0] if node.input else ""
-        if op == "GlobalAveragePool":
-            return 1
-        if op == "AveragePool":
-            shape = self.shape(source)
-            kernel = tuple(self.attribute(node, "kernel_shape", ()))
-            if shape and len(shape) == 4 and None not in shape[2:] and kernel == shape[2:]:
-                return 1
-            return None
-        if op == "ReduceMean" and self.rank(source) == 4:
-            axes = self.attribute(node, "axes")
-            if axes is None and len(node.input) > 1:
-                value = self.constant(node.input[1])
-                axes = None if value is None else value.tolist()
-            axes = sorted(a % 4 for a in (axes or []))
-            if axes == [2, 3]:
-                return 1
-            if axes == [1, 2]:
-                return 3
-        return None
-
-    def head(self, read_tensor: str | None = None) -> Head:
-        """The read tensor (the one found, or `read_tensor` when one is named) and the head
-        after it; ModelError when the graph has no spatial map before its head."""
-        chain, tensor, axis = [], self.scores_tensor, None
-        found = None
-        while True:
-            node = self.producers.get(tensor)
-            if node is None:
-                break
-            axis = self._global_pool_axis(node)
-            if axis is not None:
-                chain.append(node)
-                found = node.input[0]
-                break
-            shape = self.shape(tensor)
-            if shape is not None and len(shape) == 4 and not _pooled(shape):
-                found, axis = tensor, self.channel_axis(tensor)  # no global pooling
-                break
-            inputs = self.data_inputs(node)
-            if len(inputs) != 1:
-                break
-            chain.append(node)
-            tensor = inputs[0]
-        if found is not None:
-            kind, weights, norm = self._classify(chain[::-1], found, axis)
-            if kind is HeadKind.GRADIENT_ONLY:
-                found = self._past_pooling(found)
-        if found is None and read_tensor is None:
-            raise ModelError(f"model file {self.path} has no convolutional feature map before "
-                             "its head (no spatial tensor found): class activation maps need "
-                             "a CNN, convolutions then pooling then the classifier")
-        if read_tensor is None or read_tensor == found:
-            return Head(found, axis, kind, weights, norm, found)
-        if read_tensor not in self.spatial_tensors():
-            shown = ", ".join(self.spatial_tensors()[-5:])
-            raise ModelError(f"model file {self.path} has no spatial tensor {read_tensor!r} "
-                             f"(the last ones: {shown}; `camview inspect --layers` lists all)")
-        return Head(read_tensor, self.channel_axis(read_tensor), HeadKind.GRADIENT_ONLY,
-                    default_tensor=found)
-
-    def _past_pooling(self, tensor: str) -> str:
-        while True:
-            node = self.producers.get(tensor)
-            if node is None or node.op_type not in PASS_BACK_OPS:
-                return tensor
-            if node.op_type == "AveragePool" and self._global_pool_axis(node) is not None:
-                return tensor
-            tensor = node.input[0]
-
-    def _classify(self, chain: list, features: str, axis: int
-                  ) -> tuple[HeadKind, np.ndarray | None, tuple | None]:
-        """The head kind from the pooling node on (module docstring)."""
-        if not chain or self._global_pool_axis(chain[0]) is None:
-            return HeadKind.GRADIENT_ONLY, None, None
-        core = [n for n in chain[1:] if n.op_type not in SHAPING_OPS]
-        channels = (self.shape(features) or (None,) * 4)[axis]
-        classes = self.class_count()
-        if not core:
-            ok = channels == classes
-            return (HeadKind.DIRECT, None, None) if ok else (HeadKind.GRADIENT_ONLY, None, None)
-        norm = None
-        if core[0].op_type == "LayerNormalization":
-            norm = self._layer_norm(core[0])
-            if norm is None:
-                return HeadKind.GRADIENT_ONLY, None, None
-            core = core[1:]
-        weights = self._linear(core)
-        if weights is None or weights.shape[1] != classes:
-            return HeadKind.GRADIENT_ONLY, None, None
-        return (HeadKind.NORM_FC if norm else HeadKind.FC), weights, norm
-
-    def _layer_norm(self, node) -> tuple[np.ndarray, np.ndarray, float] | None:
-        gamma = self.constant(node.input[1]) if len(node.input) > 1 else None
-        beta = self.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        if gamma is None or gamma.ndim != 1 or self.attribute(node, "axis", -1) not in (-1, 1, 3):
-            return None
-        beta = np.zeros_like(gamma) if beta is None else beta
-        return (gamma.astype(np.float32), beta.astype(np.float32),
-                float(self.attribute(node, "epsilon", 1e-5)))
-
-    def _linear(self, core: list) -> np.ndarray | None:
-        """(k, classes) of one linear layer: Gemm, MatMul then an Add of a constant, or a
-        1x1 Conv on the pooled map; None for anything else."""
-        if not core:
-            return None
-        node, rest = core[0], core[1:]
-        if node.op_type == "Gemm" and not rest and not self.attribute(node, "transA", 0):
-            b = self.constant(node.input[1])
-            if b is None or b.ndim != 2:
-                return None
-            b = b.T if self.attribute(node, "transB", 0) else b
-            return (float(self.attribute(node, "alpha", 1.0)) * b).astype(np.float32)
-        if node.op_type == "MatMul":
-            b = self.constant(node.input[1])
-            if b is None or b.ndim != 2 or self.constant(node.input[0]) is not None:
-                return None
-            if rest and not (len(rest) == 1 and rest[0].op_type == "Add"
-                             and any(self.constant(n) is not None for n in rest[0].input)):
-                return None
-            return b.astype(np.float32)
-        if node.op_type == "Conv" and not rest:
-            w = self.constant(node.input[1])
-            if w is None or w.ndim != 4 or w.shape[2:] != (1, 1):
-                return None
-            if self.attribute(node, "group", 1) != 1:
-                return None
-            return w[:, :, 0, 0].T.astype(np.float32)
-        return None
 
     # -- weights, for the sanity check ---------------------------------------------------
     def copy(self) -> OnnxGraph:
@@ -499,7 +335,7 @@ class GraphLayer:
     weights: tuple[str, ...]  # its initializers
 
 
-def _pooled(shape: tuple) -> bool:
+def pooled(shape: tuple) -> bool:
     """A (n, k, 1, 1) or (n, 1, 1, k) tensor: a pooled vector kept as a map."""
     return tuple(shape[2:]) == (1, 1) or tuple(shape[1:3]) == (1, 1)
 

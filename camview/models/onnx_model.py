@@ -16,6 +16,7 @@ networks (issue #29), and a converter of our own is not a road to take.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -25,7 +26,8 @@ from camview.errors import ModelError
 from camview.models.base import CamModel, Preprocess, ResizeMode
 from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
-from camview.models.onnx_graph import Head, OnnxGraph
+from camview.models.onnx_graph import OnnxGraph
+from camview.models.onnx_head import Head, find_head
 from camview.models.runtimes import (
     COMPILE_CONFIG,
     OPENVINO,
@@ -201,7 +203,7 @@ class OnnxCamModel(CamModel):
                           labels_source)
         self.graph = graph
         self.layout, self.channels, _ = graph.input_layout()
-        head = graph.head(read_layer)
+        head = find_head(graph, read_layer)
         self.read_layer = head.read_tensor
         self.default_layer = head.default_tensor
         self.head = head.kind
@@ -274,10 +276,8 @@ class OnnxCamModel(CamModel):
         try:
             source = onnx.ModelProto()
             source.CopyFrom(graph.model)
-            try:  # the Extractor finds tensors by their value_info
+            with contextlib.suppress(Exception):  # the Extractor finds tensors by value_info
                 source = onnx.shape_inference.infer_shapes(source)
-            except Exception:
-                pass
             known = {v.name for v in [*source.graph.value_info, *source.graph.input,
                                       *source.graph.output]}
             for name in (read, graph.scores_tensor):
@@ -312,7 +312,7 @@ class OnnxCamModel(CamModel):
     def forward_at(self, layer: str) -> Forward:
         """OpenVINO's forward pass with `layer`'s tensor as the activations (NHWC): the
         window's layer outputs, without reloading the model."""
-        return openvino_forward(self.graph, self.graph.head(layer), self.name)
+        return openvino_forward(self.graph, find_head(self.graph, layer), self.name)
 
     def spatial_layers(self) -> list[LayerInfo]:
         """The graph's rank-4 tensors (what --layer takes), (h, w, c) as inferred from the
