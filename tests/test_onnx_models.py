@@ -464,6 +464,14 @@ def test_the_window_opens_an_onnx_file_and_lists_only_what_it_serves(qtbot, lite
         assert win.panel.model.currentData() == path  # among the models, as a recent one
         win.panel.choose(combo, "gradcam++")
         qtbot.waitUntil(lambda: win.session.result.method_name == "Grad-CAM++", timeout=30000)
+        versus = win.compare.box.versus
+        assert versus.findData(path) > 0  # the file opened can be a compare's second model
+        win.compare.set_second_model("efficientnet_lite0")  # the ONNX net beside the built-in
+        qtbot.keyClick(win, Qt.Key.Key_G)  # the CAM | Grad-CAM | Layer-CAM grid
+        qtbot.waitUntil(lambda: len(win.session.result.panels) == 6, timeout=60000)
+        titles = [t.split(":")[0] for t, _, _ in win.session.result.panels]
+        assert titles[3:] == ["efficientnet_lite0 CAM", "efficientnet_lite0 Grad-CAM",
+                              "efficientnet_lite0 Layer-CAM"]
     finally:
         win.close()
 

@@ -13,6 +13,8 @@ a spinner, so the old overlay is not taken for the answer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
@@ -293,8 +295,15 @@ class CompareControls:
         """Show `name` as the second model (None: none) without asking for it."""
         versus = self.box.versus
         with signals_blocked(versus):
+            if name and versus.findData(name) < 0:  # a model file
+                versus.addItem(Path(name).name, name)
             versus.setCurrentIndex(max(0, versus.findData(name)) if name else 0)
 
     def _on_model(self, model: CamModel) -> None:
         self.box.rival.set_labels(model.labels, model.find_class)
+        versus = self.box.versus
+        if model.name not in model_names() and Path(model.name).is_file() \
+                and versus.findData(model.name) < 0:  # a file opened: a second model later
+            with signals_blocked(versus):
+                versus.addItem(Path(model.name).name, model.name)
 

@@ -74,8 +74,9 @@ def run_window(args: argparse.Namespace) -> int:
         if CompareSpec.of(options.compare) is None:
             raise CamviewError("--compare needs method names separated by commas")
     if options.compare_model is not None and options.compare_model not in model_names():
-        raise CamviewError(f"--compare-model {options.compare_model}: not a built-in model "
-                           f"(choose one of {', '.join(model_names())})")
+        from camview.models import check_model_name
+
+        check_model_name(options.compare_model)  # a model file (.onnx, .keras): one line
     if options.record:
         check_writable(options.record, inputs=read_files(args))
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -147,7 +147,8 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                         "these live methods (e.g. cam,gradcam,layercam)")
     p.add_argument("--compare-model", default=None, metavar="NAME",
                    help="add a row to the compare grid: the same methods (or the method "
-                        "shown) for this built-in model on the same frame (e.g. squeezenet)")
+                        "shown) for this model on the same frame (a built-in, e.g. "
+                        "squeezenet, or a model file, e.g. your PyTorch net as .onnx)")
     _add_model_options(p)
     _add_style_options(p)
 
