@@ -111,6 +111,9 @@ def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
     assert served == ["eigencam", "scorecam", "occlusion", "rise"]
     with pytest.raises(ModelError, match=r"Grad-CAM needs a backward pass.*use eigencam"):
         make_method("gradcam", model)
+    with pytest.raises(ModelError, match=r"\(gradient-only\): use eigencam, scorecam, "
+                                         r"occlusion, rise$"):
+        make_method("cam", model)
     x = keras.prepare(frame())
     want = make_method("scorecam", keras, max_channels=0).explain(x)
     got = make_method("scorecam", model, max_channels=0).explain(x)

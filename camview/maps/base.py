@@ -209,11 +209,16 @@ class Method(ABC):
         return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
 
 
-def forward_only_refusal(model: CamModel, method: Method) -> str:
-    """One line: `method` needs a backward pass `model` does not have, and what it serves."""
+def served_methods(model: CamModel) -> list[str]:
+    """The names of the methods that can map `model` at its read layer, in METHODS' order."""
     from camview.maps import METHODS
 
-    served = [m.name for m in METHODS.values() if m.serves_model(model)]
+    return [m.name for m in METHODS.values() if m.serves_model(model)]
+
+
+def forward_only_refusal(model: CamModel, method: Method) -> str:
+    """One line: `method` needs a backward pass `model` does not have, and what it serves."""
+    served = served_methods(model)
     where = ("" if method.layer == model.read_layer
              else f" at layer {method.layer!r} (load the model with --layer for that)")
     why = ("a backward pass" if method.layer == model.read_layer else "another read layer")

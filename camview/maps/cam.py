@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camview.errors import ModelError
-from camview.maps.base import Method, pick_class
+from camview.maps.base import Method, pick_class, served_methods
 from camview.models.base import CamModel
 from camview.models.head import HeadKind
 
@@ -27,6 +27,10 @@ class CAM(Method):
             raise ModelError(f"CAM reads only the layer before global pooling ({default!r}), "
                              f"not the chosen layer {chosen!r}: use --method gradcam or "
                              "gradcam++ for that layer")
+        if not model.can_backward and not self.serves(model.head):
+            raise ModelError(f"CAM needs global average pooling then one dense layer after "
+                             f"the map layer; {model.name} has another head "
+                             f"({model.head.value}): use {', '.join(served_methods(model))}")
         self.check_head(model.name, model.head)
         super().__init__(model, layer)
 
