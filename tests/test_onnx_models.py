@@ -24,7 +24,7 @@ from camview.models.preprocess import named
 LAYOUTS = ("NCHW", "NHWC")
 #: What a model without a backward pass serves, and what it refuses, under a linear head.
 SERVED = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam",
-          "scorecam", "occlusion", "rise")
+          "scorecam", "occlusion", "rise", "reciprocam")
 REFUSED = tuple(name for name in METHODS if name not in SERVED)
 #: Options that keep the slow methods quick on the tiny network.
 QUICK = {"scorecam": {"max_channels": 0}, "occlusion": {"patch": 6, "stride": 3},
@@ -108,16 +108,17 @@ def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
     keras = keras_twin(keras_model)
     assert model.head is HeadKind.GRADIENT_ONLY and model.read_layer == keras.read_layer
     served = [n for n, m in METHODS.items() if m.serves_model(model)]
-    assert served == ["eigencam", "scorecam", "occlusion", "rise"]
+    assert served == ["eigencam", "scorecam", "occlusion", "rise", "reciprocam"]
     with pytest.raises(ModelError, match=r"Grad-CAM needs a backward pass.*use eigencam"):
         make_method("gradcam", model)
     with pytest.raises(ModelError, match=r"\(gradient-only\): use eigencam, scorecam, "
-                                         r"occlusion, rise$"):
+                                         r"occlusion, rise, reciprocam$"):
         make_method("cam", model)
     x = keras.prepare(frame())
-    want = make_method("scorecam", keras, max_channels=0).explain(x)
-    got = make_method("scorecam", model, max_channels=0).explain(x)
-    np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * np.abs(want.cam).max())
+    for method, options in (("scorecam", {"max_channels": 0}), ("reciprocam", {})):
+        want = make_method(method, keras, **options).explain(x)
+        got = make_method(method, model, **options).explain(x)  # the head on OpenVINO
+        np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * np.abs(want.cam).max())
 
 
 def _convnext_style(seed: int = 3):

@@ -65,8 +65,13 @@ class ReciproCAM(Method):
 
     def runs_on_forward_runtime(self) -> bool:
         """The forward pass runs on the model's runtime; so does all the work when the head
-        is computed in numpy (direct, fc), not TensorFlow."""
-        return self.model.head in CLOSED_FORM_HEADS
+        is computed in numpy (direct, fc), not TensorFlow, or by OpenVINO (an ONNX model's
+        head_scores, any head)."""
+        return self.model.head in CLOSED_FORM_HEADS or not self.model.can_backward
+
+    @classmethod
+    def forward_only(cls, head) -> bool:
+        return True  # the head alone, forward: any head of a model without a backward pass
 
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
