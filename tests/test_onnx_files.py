@@ -1,0 +1,141 @@
+"""Bad ONNX files, each refused in one line with exit status 2 (#29): cut short, weights in
+a missing external-data file, several inputs, an input or an output that is not what a
+classifier has, an op OpenVINO cannot run, a batch fixed above 1; and small hand-written
+graphs that load (a batch baked into a Reshape)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from camview.cli import main
+from camview.models import load_model
+from camview.models.head import HeadKind
+
+
+def _graph(nodes, inputs, outputs, inits=(), opset=17, **model):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **model)
+    proto.ir_version = 8
+    return proto
+
+
+def _image(name="input", shape=("n", 3, "h", "w"), kind=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, kind, list(shape))
+
+
+def _conv_net(**changes) -> onnx.ModelProto:
+    """A valid one-conv classifier: input -> Conv -> GlobalAveragePool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(0)
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+                                          "w"),
+             onnx.numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "fc")]
+    nodes = [helper.make_node("Conv", ["input", "w"], ["conv"], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["conv"], ["act"]),
+             helper.make_node("GlobalAveragePool", ["act"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "fc"], ["scores"])]
+    args = {"nodes": nodes, "inputs": [_image()],
+            "outputs": [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 5])],
+            "inits": inits}
+    args.update(changes)
+    return _graph(**args)
+
+
+def _refused(path, capsys) -> str:
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("camview: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_valid_small_graph_loads(tmp_path):
+    onnx.save(_conv_net(), str(tmp_path / "ok.onnx"))
+    model = load_model(str(tmp_path / "ok.onnx"))
+    assert model.head is HeadKind.FC and model.read_layer == "act" and len(model.labels) == 5
+
+
+def test_a_corrupt_or_truncated_file_is_refused(tmp_path, capsys):
+    good = _conv_net().SerializeToString()
+    (tmp_path / "cut.onnx").write_bytes(good[: len(good) // 2])
+    assert "is not an ONNX model" in _refused(tmp_path / "cut.onnx", capsys)
+    (tmp_path / "text.onnx").write_text("not a model at all\n" * 10)
+    assert "is not an ONNX model" in _refused(tmp_path / "text.onnx", capsys)
+
+
+def test_weights_in_a_missing_external_file_are_refused_and_a_present_one_works(tmp_path,
+                                                                                  capsys):
+    proto = _conv_net()
+    onnx.save(proto, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="ext.weights", size_threshold=0)
+    assert len(load_model(str(tmp_path / "ext.onnx")).labels) == 5
+    (tmp_path / "ext.weights").unlink()
+    err = _refused(tmp_path / "ext.onnx", capsys)
+    assert "external-data file ext.weights, which is not beside it" in err
+
+
+def test_several_inputs_are_refused(tmp_path, capsys):
+    proto = _conv_net(inputs=[_image(), _image("extra")])
+    onnx.save(proto, str(tmp_path / "two.onnx"))
+    assert "has 2 inputs ('input', 'extra'); camview needs one image input" in _refused(
+        tmp_path / "two.onnx", capsys)
+
+
+def test_an_input_that_is_not_an_image_is_refused(tmp_path, capsys):
+    tokens = _graph([helper.make_node("Gemm", ["input", "fc"], ["scores"])],
+                    [_image(shape=("n", 4))],
+                    [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 5])],
+                    [onnx.numpy_helper.from_array(np.ones((4, 5), np.float32), "fc")])
+    onnx.save(tokens, str(tmp_path / "vector.onnx"))
+    assert "not an image batch" in _refused(tmp_path / "vector.onnx", capsys)
+    onnx.save(_conv_net(inputs=[_image(kind=TensorProto.INT64)]), str(tmp_path / "int.onnx"))
+    assert "is int64, not a float32 image" in _refused(tmp_path / "int.onnx", capsys)
+
+
+def test_a_segmenter_and_a_detector_are_refused_saying_what_they_look_like(tmp_path, capsys):
+    seg = _conv_net(nodes=[helper.make_node("Conv", ["input", "w"], ["scores"],
+                                            kernel_shape=[3, 3])],
+                    outputs=[helper.make_tensor_value_info("scores", TensorProto.FLOAT,
+                                                           ["n", 4, "h", "w"])])
+    onnx.save(seg, str(tmp_path / "seg.onnx"))
+    assert "a map per pixel: a segmenter's" in _refused(tmp_path / "seg.onnx", capsys)
+    det = _conv_net(outputs=[helper.make_tensor_value_info("scores", TensorProto.FLOAT,
+                                                           ["n", 5]),
+                             helper.make_tensor_value_info("act", TensorProto.FLOAT,
+                                                           ["n", 4, "h", "w"])])
+    onnx.save(det, str(tmp_path / "det.onnx"))
+    assert "has 2 outputs" in _refused(tmp_path / "det.onnx", capsys)
+
+
+def test_an_op_openvino_cannot_run_is_refused(tmp_path, capsys):
+    proto = _conv_net()
+    relu = proto.graph.node[1]
+    relu.op_type, relu.domain = "Sparkle", "com.example"
+    proto.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(proto, str(tmp_path / "custom.onnx"))
+    assert "OpenVINO cannot run it" in _refused(tmp_path / "custom.onnx", capsys)
+
+
+def test_a_batch_fixed_above_one_is_refused_saying_how_to_export(tmp_path, capsys):
+    onnx.save(_conv_net(inputs=[_image(shape=(8, 3, 32, 32))]), str(tmp_path / "b8.onnx"))
+    err = _refused(tmp_path / "b8.onnx", capsys)
+    assert "batch size is fixed to 8" in err and "dynamic_axes" in err
+
+
+def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):
+    """A Reshape to (1, -1) where a Flatten would be, batch fixed to 1: OpenVINO makes the
+    batch dynamic, and camview checks that a batch gives each image its own scores."""
+    proto = _conv_net(inputs=[_image(shape=(1, 3, "h", "w"))])
+    flatten = proto.graph.node[3]
+    flatten.op_type = "Reshape"
+    flatten.input.append("flat_shape")
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, -1], np.int64),
+                                                                "flat_shape"))
+    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(proto, str(tmp_path / "baked.onnx"))
+    model = load_model(str(tmp_path / "baked.onnx"))
+    x = np.random.default_rng(1).standard_normal((3, 12, 14, 3)).astype(np.float32)
+    together = model.forward(x)[1]
+    alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
