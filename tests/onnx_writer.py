@@ -25,7 +25,8 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
 
     layout: "NCHW" or "NHWC" input. dynamic: height and width left open (else `size`).
     batch: the batch dimension's name (dynamic), or a fixed number. pooling: "gap"
-    (GlobalAveragePool + Flatten) or "reducemean" (ReduceMean over h, w).
+    (GlobalAveragePool + Flatten), "reducemean" (ReduceMean over h, w) or "nhwc" (a
+    Transpose to NHWC, then ReduceMean over axes 1, 2).
     """
     import keras
     import onnx
@@ -113,6 +114,9 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
         elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
             if pooling == "gap":
                 y = node("Flatten", [node("GlobalAveragePool", [x], f"{out}_gap")], out)
+            elif pooling == "nhwc":  # as tf2onnx leaves Keras' pooling: back to NHWC first
+                nhwc = node("Transpose", [x], f"{x}_nhwc", perm=[0, 2, 3, 1])
+                y = node("ReduceMean", [nhwc], out, axes=[1, 2], keepdims=0)
             else:
                 y = node("ReduceMean", [x], out, axes=[2, 3], keepdims=0)  # opset < 18
         elif isinstance(layer, keras.layers.Dropout):

@@ -176,14 +176,18 @@ def test_a_keras_layer_norm_head_gets_the_same_closed_form():
             np.testing.assert_allclose(got, want.cam, atol=1e-4 * scale, rtol=0)
 
 
-def test_reduce_mean_pooling_is_read_as_global_pooling(folder, linear):
+@pytest.mark.parametrize("pooling,read", [("reducemean", "act"), ("nhwc", "act_nhwc")])
+def test_reduce_mean_pooling_is_read_as_global_pooling(folder, linear, pooling, read):
+    """ReduceMean over h, w of NCHW, or of an NHWC tensor (as tf2onnx exports Keras'
+    pooling): the read tensor's channels are found on either axis."""
     keras = linear[0]
-    path = keras_to_onnx(keras.keras_model, folder / "reducemean.onnx", pooling="reducemean")
+    path = keras_to_onnx(keras.keras_model, folder / f"{pooling}.onnx", pooling=pooling)
     model = load_onnx_file(path)
-    assert model.head is HeadKind.FC and model.read_layer == "act"
+    assert model.head is HeadKind.FC and model.read_layer == read
     x = keras.prepare(frame())
-    np.testing.assert_allclose(make_method("cam", model).explain(x).cam,
-                               make_method("cam", keras).explain(x).cam, atol=1e-4)
+    for method in ("cam", "gradcam++"):
+        np.testing.assert_allclose(make_method(method, model).explain(x).cam,
+                                   make_method(method, keras).explain(x).cam, atol=1e-4)
 
 
 def test_a_dynamic_size_keeps_the_aspect_and_a_fixed_one_squashes(linear, folder):
