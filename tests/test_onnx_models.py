@@ -120,6 +120,27 @@ def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
         np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * np.abs(want.cam).max())
 
 
+def test_a_squeezenet_like_head_is_direct(folder):
+    """Channels that are the classes, then global pooling alone: a direct head, CAM the
+    class's channel, the gradient methods by the closed form, as in Keras."""
+    import keras as k
+
+    k.utils.set_random_seed(7)
+    inputs = k.Input((None, None, 3))
+    x = k.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
+    x = k.layers.Conv2D(3, 1, activation="relu", name="classes")(x)
+    net = k.Model(inputs, k.layers.GlobalAveragePooling2D(name="pool")(x))
+    keras = keras_twin(net)
+    model = load_onnx_file(keras_to_onnx(net, folder / "direct.onnx"))
+    assert model.head is keras.head is HeadKind.DIRECT and model.read_layer == "classes"
+    x = keras.prepare(frame())
+    for method in ("cam", "gradcam", "layercam", "reciprocam"):
+        for target in range(3):
+            want = make_method(method, keras).explain(x, target).cam
+            got = make_method(method, model).explain(x, target).cam
+            np.testing.assert_allclose(got, want, atol=1e-4 * (np.abs(want).max() or 1))
+
+
 def _convnext_style(seed: int = 3):
     """Pooling, then LayerNormalization, then the dense layer: ConvNeXt's head."""
     import keras
