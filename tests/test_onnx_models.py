@@ -263,10 +263,16 @@ def test_the_read_layer_can_be_named(linear):
         load_onnx_file(path, read_layer="nowhere")
 
 
-def test_runtime_tensorflow_is_said_not_obeyed(linear):
+def test_runtime_tensorflow_is_said_not_obeyed(linear, caplog):
     model = load_onnx_file(linear[2]["NCHW"], runtime="tensorflow")
     assert model.runtime.name == "openvino"
-    assert model.runtime_note.endswith("ONNX models run on OpenVINO, not TensorFlow")
+    assert "ONNX models run on OpenVINO, not TensorFlow" in model.runtime_note
+    caplog.set_level("INFO")
+    assert main(["inspect", str(linear[2]["NCHW"]), "--runtime", "tensorflow"]) == 0
+    assert caplog.text.count("ONNX models run on OpenVINO, not TensorFlow") == 1
+    caplog.clear()
+    assert main(["inspect", str(linear[2]["NCHW"])]) == 0  # $CAMVIEW_RUNTIME is not said
+    assert "run on OpenVINO" not in caplog.text
 
 
 def test_imagenet_names_for_1000_and_1001_outputs(folder):

@@ -32,6 +32,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         # One mode string from here on: every place that passes --preprocess passes it.
         args.preprocess = mean_std_mode(args.mean, args.std, args.preprocess)
     labels = _check_model_options(args)
+    _say_onnx_runtime(args)
     if command == "inspect":
         return
     if getattr(args, "method", None) is not None:
@@ -49,6 +50,22 @@ def check_arguments(args: argparse.Namespace) -> None:
     target = getattr(args, "target", None)
     if target is not None:
         _check_target(args, target, labels)
+
+
+def _say_onnx_runtime(args: argparse.Namespace) -> None:
+    """--runtime tensorflow with an ONNX model: one line saying it runs on OpenVINO anyway."""
+    if getattr(args, "runtime", None) != "tensorflow":
+        return
+    from camview.models.formats import format_of
+
+    for name in (getattr(args, k, None) for k in ("model", "versus", "compare_model")):
+        found = format_of(name) if isinstance(name, str) else None
+        if found is not None and found.model_class is not None:  # not a Keras graph
+            import logging
+
+            from camview.models.onnx_model import RUNS_ON_OPENVINO
+
+            logging.getLogger(__name__).info("%s: %s", name, RUNS_ON_OPENVINO)
 
 
 def _check_model_options(args: argparse.Namespace) -> list[str] | None:

@@ -41,6 +41,8 @@ from camview.models.runtimes import (
 
 log = logging.getLogger(__name__)
 
+#: What --runtime tensorflow gets for an ONNX model.
+RUNS_ON_OPENVINO = "ONNX models run on OpenVINO, not TensorFlow (--runtime tensorflow ignored)"
 #: How to export a dynamic batch, said when a file's fixed batch cannot be made dynamic.
 DYNAMIC_BATCH = ("export it with a dynamic batch: torch.onnx.export(model, x, 'model.onnx', "
                  "dynamic_axes={'input': {0: 'batch'}})")
@@ -353,9 +355,10 @@ class OnnxCamModel(CamModel):
         return self.onnx_forward
 
     def use_runtime(self, requested: str, say: Say | None = None) -> Forward:
+        """Always OpenVINO; asked for TensorFlow, the model says so in its runtime note (the
+        command line says it once for --runtime tensorflow: commands.precheck)."""
         if check_runtime(requested) == TENSORFLOW and self.runtime_note is None:
-            self.runtime_note = f"{self.name}: ONNX models run on OpenVINO, not TensorFlow"
-            log.info("%s", self.runtime_note)
+            self.runtime_note = f"{self.name}: {RUNS_ON_OPENVINO}"
         return self.onnx_forward
 
     def runtime_ready(self, requested: str) -> bool:
