@@ -433,3 +433,15 @@ def test_the_head_runs_on_its_own_from_the_read_layer(linear, folder):
         masked = features.copy()
         masked[:, :2] = 0
         assert not np.allclose(model.head_scores(masked), scores)
+
+
+def test_mean_and_std_flags(linear, tmp_path, caplog):
+    path = str(linear[2]["NCHW"])
+    caplog.set_level("INFO")
+    assert main(["inspect", path, "--mean", "0.5,0.4,0.3", "--std", "0.25"]) == 0
+    assert "preprocess RGB 0..1, mean 0.5,0.4,0.3 std 0.25\n" in caplog.text
+    model = load_model(path, preprocess="mean 0.5,0.4,0.3 std 0.25")
+    pixel = np.array([[[0, 0, 255]]], np.uint8)  # BGR: pure red
+    np.testing.assert_allclose(model.preprocess(pixel)[0, 0], [2.0, -1.6, -1.2], atol=1e-6)
+    assert main(["inspect", path, "--mean", "0.5", "--preprocess", "tf"]) == 2
+    assert main(["inspect", path, "--std", "0.2,x"]) == 2
