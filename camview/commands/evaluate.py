@@ -5,6 +5,7 @@ views' folds (camview.sets.tally) with progress bars, and writes the JSON and th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ from camview.drawing.writers import finish_each
 from camview.errors import CamviewError, ModelError, OutputError, SourceError
 from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, check_model_name, known_head, load_model
+from camview.sets.classify import classify_set
 from camview.sets.dataset import (
     LabelledSet,
     listed_files,
@@ -41,6 +43,22 @@ def check_request(args: argparse.Namespace) -> None:
     """Faults found from the arguments alone, before a model is loaded."""
     if args.batch < 1:
         raise CamviewError(f"--batch must be at least 1, not {args.batch}")
+    if args.resume and args.no_cache:
+        raise CamviewError("--resume reads the results kept in the cache: drop --no-cache")
+    if args.ray is None:
+        for flag, value in (("--ray-workers", args.ray_workers),
+                            ("--ray-cpus", args.ray_cpus != 1.0 or None),
+                            ("--ray-gpus", args.ray_gpus or None)):
+            if value is not None:
+                raise CamviewError(f"{flag} is for a run over Ray: give --ray too")
+    else:
+        if args.ray_workers is not None and args.ray_workers < 1:
+            raise CamviewError(f"--ray-workers must be at least 1, not {args.ray_workers}")
+        if args.ray_cpus < 0 or args.ray_gpus < 0 or not (args.ray_cpus or args.ray_gpus):
+            raise CamviewError("--ray-cpus and --ray-gpus are 0 or more, and not both 0")
+        from camview.sets.on_ray import import_ray
+
+        import_ray()  # not installed: one line saying how, before a model is loaded
     if args.max_mistakes < 0:
         raise CamviewError(f"--max-mistakes must be 0 or more, not {args.max_mistakes}")
     for flag, value in (("--versus-labels", args.versus_labels),
@@ -108,16 +126,20 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
     write_set_report(path, page, tally.views)
 
 
+def versus_kwargs(args: argparse.Namespace) -> dict:
+    """load_model's keyword arguments for the --versus model."""
+    return {k: v for k, v in (("labels", args.versus_labels),
+                              ("weights", args.versus_weights),
+                              ("preprocess", args.versus_preprocess)) if v is not None}
+
+
 def load_versus(args: argparse.Namespace) -> CamModel | None:
     """The --versus model, loaded before any work: a model that cannot be loaded is one line
     and exit 2 with nothing written."""
     if not args.versus:
         return None
-    kwargs = {k: v for k, v in (("labels", args.versus_labels),
-                                ("weights", args.versus_weights),
-                                ("preprocess", args.versus_preprocess)) if v is not None}
     try:
-        return load_model(args.versus, **kwargs)
+        return load_model(args.versus, **versus_kwargs(args))
     except ModelError as exc:
         # The loaders' advice names the first model's flags; this is the second model.
         message = str(exc).replace("--weights", "--versus-weights").replace(
@@ -137,10 +159,31 @@ def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:
     return [make_method(name, model) for name in names]
 
 
+def ray_run(args: argparse.Namespace, models: dict[str, CamModel | None]):
+    """The Ray connection for --ray (a context manager), or a no-op one for a local run.
+    `models`: {"model": the model, "versus": the second or None}, loaded from these args."""
+    if args.ray is None:
+        return contextlib.nullcontext(None)
+    from camview.commands.args import model_kwargs
+    from camview.sets.on_ray import RAY_LOCAL, ModelSpec, RayOptions, RayRun
+
+    specs = {id(models["model"]): ModelSpec(args.model or DEFAULT_MODEL, model_kwargs(args))}
+    if models.get("versus") is not None:
+        specs[id(models["versus"])] = ModelSpec(args.versus, versus_kwargs(args))
+    return RayRun(RayOptions(address=None if args.ray == RAY_LOCAL else args.ray,
+                             workers=args.ray_workers, cpus_per_worker=args.ray_cpus,
+                             gpus_per_worker=args.ray_gpus), specs)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    check_request(args)
+    with contextlib.ExitStack() as stack:
+        return _run_evaluate(args, stack)
+
+
+def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     from camview.commands.args import model_kwargs
 
-    check_request(args)
     second = load_versus(args)  # first: an unusable second model fails before any wait
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
@@ -160,14 +203,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return Progress(len(dataset), enabled=not args.no_progress and len(dataset) > 1,
                         unit=unit)
 
+    ray = stack.enter_context(ray_run(args, {"model": model, "versus": second}))
+    classify = classify_set if ray is None else ray.classify
+    tally.ran_on = "local" if ray is None else ray.where
+    if ray is not None:
+        log.info("evaluating on %s", ray.where)
     try:
         interrupted = evaluate_set(model, dataset, tally, batch_size=args.batch, cache=cache,
-                                   progress=progress_bar(), views=not args.no_views)
-        interrupted = tally.fold(SetPass(model, dataset, args.batch, cache, progress_bar),
-                                 interrupted)
+                                   progress=progress_bar(), views=not args.no_views,
+                                   classify=classify)
+        resumed = cache.hits if cache is not None else 0
+        interrupted = tally.fold(SetPass(model, dataset, args.batch, cache, progress_bar,
+                                         classify), interrupted)
     finally:
         if cache is not None:
             cache.close()
+    if args.resume:
+        log.info("resumed: %s of %d done before, not classified again",
+                 count_of(resumed, "image"), len(dataset))
     if len(tally.per_class) == 1:
         log.warning("the set has one class: no confusion between classes to show")
     for c in (c for c, (n, _) in tally.per_class.items() if n == 1):

@@ -174,6 +174,7 @@ USAGE = """camview [window] [options]
 def _add_evaluate_parser(sub) -> None:
     from camview.sets.classify import DEFAULT_BATCH
     from camview.sets.counts import DEFAULT_MAX_MISTAKES
+    from camview.sets.on_ray import RAY_LOCAL
 
     p = sub.add_parser("evaluate", help="classify a labelled set; rank and explain its mistakes")
     p.add_argument("dataset", help="a folder with one subfolder per class, or a CSV of "
@@ -190,7 +191,21 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--no-cache", action="store_true",
                    help="classify every image again (results are otherwise cached per model "
                         "and file, in $CAMVIEW_CACHE_DIR or ~/.cache/camview)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the images a stopped run already did (kept per image in the "
+                        "cache folder, by model, options and file) and say how many")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const=RAY_LOCAL, default=None, metavar="ADDRESS",
+                   help="spread the pass over a Ray cluster (HEAD:PORT of `ray start --head`; "
+                        "alone: a local Ray started for the run); needs camview[ray]")
+    p.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="Ray workers, each holding the model once (default: as many as the "
+                        "cluster's CPUs, or GPUs, allow)")
+    p.add_argument("--ray-cpus", type=float, default=1.0, metavar="C",
+                   help="CPUs each Ray worker reserves (default 1)")
+    p.add_argument("--ray-gpus", type=float, default=0.0, metavar="G",
+                   help="GPUs each Ray worker reserves (default 0; 1 puts a worker on each "
+                        "GPU, 0.5 two)")
     p.add_argument("--metrics", default=None, metavar="M1,M2",
                    help="score these methods' maps on every image (top-1 class): deletion and "
                         "insertion AUC, Average Drop, Increase in Confidence, against a random "

@@ -7,6 +7,13 @@ import sys
 import time
 
 
+def _clock(seconds: float) -> str:
+    """1:02:03 or 2:03: the time left as a person reads it."""
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class Progress:
     """A one-line progress bar of `total` units (None: a count with no bar)."""
 
@@ -25,7 +32,10 @@ class Progress:
         if self.total:
             frac = min(done / self.total, 1.0)
             bar = "#" * int(30 * frac)
-            text = f"\r[{bar:<30}] {done}/{self.total} {self.unit}  {rate:5.1f} {per_s}"
+            left = (self.total - done) / rate if rate > 0 and done else None
+            eta = f"  {_clock(left)} left" if left is not None and done < self.total else ""
+            text = (f"\r[{bar:<30}] {done}/{self.total} {self.unit}  {rate:5.1f} {per_s}"
+                    f"{eta}\033[K")
         else:
             text = f"\r{done} {self.unit}  {rate:5.1f} {per_s}"
         sys.stderr.write(text)

@@ -13,7 +13,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,8 @@ from camview.sources.images import load_image
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 16
+#: A pass over a set: classify_set's signature (camview.sets.on_ray.RayRun.classify has it too).
+Classify = Callable[..., Iterator[ImageResult]]
 #: Inputs waiting for their batch, in batches: more fill more batches when shapes are mixed.
 WAITING_BATCHES = 4
 

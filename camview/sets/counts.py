@@ -27,6 +27,7 @@ class Counts:
         self.count = self.top1 = self.top5 = 0
         self.per_class: dict[int, list[int]] = {}  # class -> [count, top-1 correct]
         self.confusions: Counter[tuple[int, int]] = Counter()
+        self.ran_on: str | None = None  # where the pass ran ("local", "Ray, 2 workers ...")
 
     def add(self, r: ImageResult) -> None:
         r = replace(r, views=None) if r.views is not None else r
@@ -61,7 +62,8 @@ class Counts:
                 "count": self.count, "accuracy": self.accuracy(),
                 "per_class": [{"index": i, "label": model.short_label(i), "count": n,
                                "top1": round(ok / n, 6)}
-                              for i, (n, ok) in sorted(self.per_class.items())]}
+                              for i, (n, ok) in sorted(self.per_class.items())],
+                **({"ran_on": self.ran_on} if self.ran_on else {})}
 
 
 def finite_or(value: float, default: float) -> float:

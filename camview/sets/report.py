@@ -75,6 +75,8 @@ def summary_html(summary: dict, method_title: str, mistakes: int,
     rows = [("Model", summary["model"])]
     if "preprocess" in summary:
         rows.append(("Preprocessing", summary["preprocess"]))
+    if "ran_on" in summary:
+        rows.append(("Ran on", summary["ran_on"]))
     rows += [("Dataset", summary["dataset"]), ("Images classified", summary["count"]),
              ("Top-1 accuracy", percent(acc["top1"])), ("Top-5 accuracy", percent(acc["top5"])),
              ("Mistakes", mistakes), ("Maps", method_title)]

@@ -160,8 +160,9 @@ class ResultCache:
         return storage_key(Path(path).resolve()), st.st_mtime_ns, st.st_size
 
     def get(self, model_key: str, item: LabelledImage, index: int, *,
-            views: bool = False) -> ImageResult | None:
-        """The cached result, or None; with `views`, only one kept with its SetViews."""
+            views: bool = False, counted: bool = True) -> ImageResult | None:
+        """The cached result, or None; with `views`, only one kept with its SetViews.
+        `counted=False`: a look ahead that `hits` and `misses` leave out."""
         stamp = self.stamp(item.path)
         if stamp is None:
             return None
@@ -172,7 +173,9 @@ class ResultCache:
                 (model_key, *stamp, item.label)).fetchone()
             if row is not None and views and row[2] is None:
                 row = None  # classified without the set views: classify it again
-            if row is None:
+            if not counted:
+                pass
+            elif row is None:
                 self.misses += 1
             else:
                 self.hits += 1

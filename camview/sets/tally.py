@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from camview.models import CamModel
-from camview.sets.classify import classify_set
+from camview.sets.classify import Classify, classify_set
 from camview.sets.counts import DEFAULT_MAX_MISTAKES, Counts
 from camview.sets.dataset import LabelledSet
 from camview.sets.results import ImageResult, ResultCache
@@ -123,12 +123,14 @@ class Tally(Counts):
 
 
 def evaluate_set(model: CamModel, dataset: LabelledSet, tally: Tally, *, batch_size: int,
-                 cache: ResultCache | None, progress=None, views: bool = False) -> bool:
+                 cache: ResultCache | None, progress=None, views: bool = False,
+                 classify: Classify = classify_set) -> bool:
     """Classify the whole set into `tally` (with `views`, the pass's per-image record too);
-    True when Ctrl+C cut it short."""
+    True when Ctrl+C cut it short. `classify` is the pass: the local one, or the same pass
+    spread over a Ray cluster (camview.sets.on_ray.RayRun.classify)."""
     try:
-        for result in classify_set(model, dataset.images, batch_size=batch_size, cache=cache,
-                                   views=views):
+        for result in classify(model, dataset.images, batch_size=batch_size, cache=cache,
+                               views=views):
             tally.add(result)
             if progress is not None:
                 progress.update(len(tally.results))

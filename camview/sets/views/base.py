@@ -25,6 +25,7 @@ from typing import ClassVar
 from camview.drawing.overlay import OverlayStyle
 from camview.maps import Method
 from camview.models import CamModel
+from camview.sets.classify import Classify, classify_set
 from camview.sets.counts import DEFAULT_MAX_MISTAKES, Counts
 from camview.sets.dataset import LabelledSet
 from camview.sets.results import ImageResult, ResultCache
@@ -78,6 +79,7 @@ class SetPass:
     batch_size: int
     cache: ResultCache | None = None
     progress: Callable[[str], object] | None = None
+    classify: Classify = classify_set  # the pass: local, or over a Ray cluster
 
 
 @dataclass

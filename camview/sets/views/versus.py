@@ -16,7 +16,7 @@ import numpy as np
 from camview.errors import ModelError
 from camview.maps import Method, make_method
 from camview.models import CamModel
-from camview.sets.classify import DEFAULT_BATCH, classify_set
+from camview.sets.classify import DEFAULT_BATCH, Classify, classify_set
 from camview.sets.counts import Counts
 from camview.sets.dataset import LabelledImage
 from camview.sets.markup import count_of, e, image_tag, percent
@@ -45,7 +45,8 @@ class VersusView(SetView):
     def fold(self, counts: Counts, run: SetPass) -> bool:
         self.versus = Versus(run.model, self.options.versus, run.dataset.images)
         return self.versus.run(batch_size=run.batch_size, cache=run.cache,
-                               progress=run.progress("images") if run.progress else None)
+                               progress=run.progress("images") if run.progress else None,
+                               classify=run.classify)
 
     def cut_short(self) -> None:
         self.versus = None  # a half-run second model would compare nothing honestly
@@ -148,7 +149,7 @@ class Versus:
         return [self.first.short_label(c) for c in classes if self.matched(c) is None]
 
     def run(self, *, batch_size: int = DEFAULT_BATCH, cache: ResultCache | None = None,
-            progress=None, cancel=None) -> bool:
+            progress=None, cancel=None, classify: Classify = classify_set) -> bool:
         """Classify the set with the second model; True when Ctrl+C cut it short. Images of
         an unmatched class are not classified (their result stays None)."""
         positions = [n for n, i in enumerate(self.images) if self.matched(i.label) is not None]
@@ -156,8 +157,8 @@ class Versus:
                   for n in positions]
         self.results = [None] * len(self.images)
         try:
-            for done, r in enumerate(classify_set(self.second, mapped, batch_size=batch_size,
-                                                  cache=cache, cancel=cancel), 1):
+            for done, r in enumerate(classify(self.second, mapped, batch_size=batch_size,
+                                              cache=cache, cancel=cancel), 1):
                 position = positions[r.index]
                 self.results[position] = replace(r, index=position)
                 if progress is not None:

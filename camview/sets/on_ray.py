@@ -1,0 +1,236 @@
+"""A labelled set classified over a Ray cluster (`camview evaluate SET --ray [ADDRESS]`), with
+Ray Data's documented batch inference: `map_batches` with a callable class, so each worker
+loads the model once and is streamed batches of (index, path, label) rows.
+
+The driver lists paths and labels only; each worker reads, decodes and resizes its own images
+and runs the very pass a local run runs (camview.sets.classify.classify_set) on its batch, so
+an unreadable image is its `problem` there as here. Only the small results come back (scores,
+pooled features, the map grid and thumbnail the views need), in set order, and are folded on
+the driver exactly as a local run folds them: the JSON and the report are the local run's.
+
+Ray schedules, retries a task whose worker died (Ray Data restarts its actors and retries
+their tasks) and moves the rows; camview writes no scheduler, queue or protocol of its own.
+Ray is imported only here, only when asked for: it is the optional `camview[ray]` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camview.errors import CamviewError
+from camview.models import CamModel
+from camview.sets.dataset import LabelledImage
+from camview.sets.results import ImageResult, ResultCache, model_fingerprint
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = 'pip install "camview[ray]"'
+#: --ray without an address: a local Ray started for the run.
+RAY_LOCAL = "local"
+#: Rows a worker is handed at once, in --batch units: enough for the pass's shape buckets to
+#: fill whole network batches when a set mixes image shapes, few enough to spread a small set.
+ROWS_PER_TASK = 4
+#: Environment the workers need to behave as this process does (runtime, cache, model paths).
+_PASSED_ENV = ("CAMVIEW_", "TF_CPP_MIN_LOG_LEVEL")
+
+
+def import_ray() -> Any:
+    """The `ray` module with Ray Data, or one line saying how to install it."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise CamviewError(f"--ray needs Ray, which is not installed here: {INSTALL_HINT}"
+                           ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide a run spreads (the command's --ray flags)."""
+
+    address: str | None = None  # an existing cluster ("HOST:PORT", "auto"); None: start one
+    workers: int | None = None  # None: as many as the cluster's CPUs (or GPUs) allow
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    #: Object store of a local Ray started for the run (None: Ray's default, 30 % of RAM).
+    object_store_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a worker loads a model the driver loaded: load_model(name, **kwargs)."""
+
+    name: str
+    kwargs: dict = field(default_factory=dict)
+
+
+class SetWorker:
+    """Ray Data's callable class: one per worker process, holding its model.
+
+    Each call is a batch of rows {"index", "path", "label"} of the set; the answer is each
+    row's ImageResult, pickled (a few kB with the views' record), under its set index.
+    """
+
+    def __init__(self, spec: ModelSpec, batch_size: int, views: bool) -> None:
+        from camview.models import load_model
+
+        # The worker's own output stays on its node (log_to_driver=False): nothing to quiet.
+        self.model = load_model(spec.name, **spec.kwargs)
+        self.batch_size, self.views = batch_size, views
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        results = run_rows(self.model, batch["path"], batch["label"],
+                           batch_size=self.batch_size, views=self.views)
+        out = np.empty(len(results), dtype=object)
+        out[:] = [pickle.dumps(replace(r, path=Path()), protocol=pickle.HIGHEST_PROTOCOL)
+                  for r in results]
+        return {"index": np.asarray(batch["index"], np.int64), "result": out}
+
+
+def run_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int], *,
+             batch_size: int, views: bool) -> list[ImageResult]:
+    """One worker's rows through the local pass: the same reading, resizing, batching and
+    forward pass as `camview evaluate` without --ray (results indexed by row)."""
+    from camview.sets.classify import classify_set
+
+    images = [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
+    return list(classify_set(model, images, batch_size=batch_size, views=views))
+
+
+class RayRun:
+    """One command's use of Ray: joined (or started) on entry, shut down on exit, and a
+    `classify` with the local pass's signature that spreads the pass over the workers."""
+
+    def __init__(self, options: RayOptions, specs: dict[int, ModelSpec]) -> None:
+        self.options, self.specs = options, specs  # specs: id(model) -> how workers load it
+        self.workers = 0
+        self._ray: Any = None
+
+    # -- the connection
+    def __enter__(self) -> RayRun:
+        ray = import_ray()
+        env = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_ENV)}
+        opts = self.options
+        kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False,
+                                  "runtime_env": {"env_vars": env}}
+        if opts.address is None:
+            kwargs["include_dashboard"] = False
+            if opts.object_store_bytes:
+                kwargs["object_store_memory"] = opts.object_store_bytes
+        else:
+            kwargs["address"] = opts.address
+        # Ray's own notes (its progress bars are off, its token set-up, a restart caveat of
+        # its actors) are not the user's business; a fault reaches camview as an exception.
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = opts.address or "a local Ray"
+            raise CamviewError(f"--ray {where}: cannot connect ({exc})".split("\n")[0]) from None
+        self._ray = ray
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        context.execution_options.preserve_order = True  # results in set order
+        self.workers = self._worker_count(ray.cluster_resources())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ray is not None:
+            self._ray.shutdown()
+            self._ray = None
+
+    def _worker_count(self, resources: dict) -> int:
+        opts = self.options
+        if opts.gpus_per_worker > 0:
+            fit = int(resources.get("GPU", 0) // opts.gpus_per_worker)
+            if fit < 1:
+                raise CamviewError(f"--ray-gpus {opts.gpus_per_worker:g}: the cluster has "
+                                   f"{resources.get('GPU', 0):g} GPU(s)")
+        else:
+            fit = int(resources.get("CPU", 0) // opts.cpus_per_worker) if opts.cpus_per_worker \
+                else 1
+        fit = max(fit, 1)
+        if opts.workers is None:
+            return fit
+        if opts.workers > fit:
+            log.warning("--ray-workers %d: the cluster has room for %d; %d start and the rest "
+                        "wait for room", opts.workers, fit, fit)
+        return opts.workers
+
+    @property
+    def where(self) -> str:
+        """Where the run ran, for the report and the JSON."""
+        at = self.options.address or "a local Ray started for the run"
+        return f"Ray, {self.workers} worker{'s' if self.workers != 1 else ''} ({at})"
+
+    # -- the pass
+    def classify(self, model: CamModel, images: Sequence[LabelledImage], *, batch_size: int,
+                 cache: ResultCache | None = None, cancel=None,
+                 views: bool = False) -> Iterator[ImageResult]:
+        """camview.sets.classify.classify_set over the cluster: each image's result in set
+        order as the workers finish them; images the cache holds are served here and never
+        sent; results are cached here as they come, so a stopped run resumes."""
+        if batch_size < 1:
+            raise CamviewError(f"--batch must be at least 1, not {batch_size}")
+        key = model_fingerprint(model)
+        held = [cache is not None
+                and cache.get(key, item, n, views=views, counted=False) is not None
+                for n, item in enumerate(images)]
+        todo = [n for n, h in enumerate(held) if not h]
+        stream = self._results(model, images, todo, batch_size, views) if todo else iter(())
+        try:
+            for n, item in enumerate(images):
+                if cancel is not None and cancel.is_set():
+                    return
+                r = cache.get(key, item, n, views=views) if held[n] and cache else None
+                if r is None:
+                    r = next(stream)
+                    if r.index != n:  # Ray keeps order (preserve_order): a bug if not
+                        raise RuntimeError(f"Ray returned image {r.index} for {n}")
+                    if cache is not None and r.problem is None:
+                        stamp = cache.stamp(item.path)
+                        if stamp is not None:
+                            cache.put(key, [(r, stamp)])
+                yield r
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    def _results(self, model: CamModel, images: Sequence[LabelledImage], todo: list[int],
+                 batch_size: int, views: bool) -> Iterator[ImageResult]:
+        ray, opts = self._ray, self.options
+        spec = self.specs.get(id(model))
+        if spec is None:
+            raise RuntimeError(f"{model.name}: no ModelSpec for the Ray workers")
+        rows = [{"index": n, "path": str(images[n].path), "label": images[n].label}
+                for n in todo]
+        # Enough blocks that every worker gets work from the start.
+        blocks = max(1, min(len(rows), self.workers * 4,
+                            math.ceil(len(rows) / batch_size)))
+        remote: dict[str, Any] = {"num_cpus": opts.cpus_per_worker}
+        if opts.gpus_per_worker:
+            remote["num_gpus"] = opts.gpus_per_worker
+        ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+            SetWorker, fn_constructor_kwargs={"spec": spec, "batch_size": batch_size,
+                                              "views": views},
+            batch_size=batch_size * ROWS_PER_TASK, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=self.workers), **remote)
+        del rows
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for n, blob in zip(batch["index"], batch["result"], strict=True):
+                r: ImageResult = pickle.loads(blob)
+                yield replace(r, index=int(n), path=images[int(n)].path)
