@@ -24,7 +24,7 @@ from camview.sets.batches import (
     batch_capacity,
     batch_logits,
     batch_views,
-    padded_size,
+    call_sizes,
     resized_for_network,
     true_class_maps,
 )
@@ -128,17 +128,16 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     done: dict[int, ImageResult] = {}
     next_index = 0
 
-    sizes_run: dict[tuple, set[int]] = {}  # shape -> batch sizes already run at it
-
     def classify(batch: list[_Prepared]) -> None:
+        start = 0
+        for n, size in call_sizes(len(batch), batch_capacity(model, batch[0].x.shape,
+                                                             batch_size)):
+            classify_call(batch[start:start + n], size)
+            start += n
+
+    def classify_call(batch: list[_Prepared], size: int) -> None:
         inputs = [model.preprocess(p.x) for p in batch]
-        shape, n = batch[0].x.shape, len(batch)
-        # A size already run at this shape costs no new buffers (the set's last, partial
-        # batches then reuse the full size); otherwise the next power of two.
-        run_before = sizes_run.setdefault(shape, set())
-        size = min((s for s in run_before if s >= n),
-                   default=padded_size(n, batch_capacity(model, shape, batch_size)))
-        run_before.add(size)
+        n = len(batch)
         inputs += inputs[-1:] * (size - n)
         x = np.stack(inputs).astype(np.float32, copy=False)
         if views:

@@ -19,6 +19,8 @@ import logging
 import math
 import os
 import pickle
+import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,7 +126,14 @@ class RayRun:
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False,
                                   "runtime_env": {"env_vars": env}}
         if opts.address is None:
+            kwargs["address"] = "local"  # a new Ray, never one found running on the machine
             kwargs["include_dashboard"] = False
+            if sys.platform.startswith("linux"):
+                # A Ray for one run serves no other machine: on loopback only. Ray swaps
+                # 127.0.0.1 for the machine's network address but keeps any other loopback
+                # address (Linux answers on all of 127.0.0.0/8; macOS and Windows Ray stay
+                # on localhost by themselves).
+                kwargs["_node_ip_address"] = "127.0.0.2"
             if opts.object_store_bytes:
                 kwargs["object_store_memory"] = opts.object_store_bytes
         else:
@@ -140,7 +149,9 @@ class RayRun:
             where = opts.address or "a local Ray"
             raise CamviewError(f"--ray {where}: cannot connect ({exc})".split("\n")[0]) from None
         self._ray = ray
-        context = ray.data.DataContext.get_current()
+        with warnings.catch_warnings():  # its own deprecated settings, copied: not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         context.execution_options.preserve_order = True  # results in set order

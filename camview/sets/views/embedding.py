@@ -30,7 +30,7 @@ PERPLEXITY = 30.0
 #: labelled set has settled by then, and 10 000 points take half as long.
 TSNE_ITERATIONS = 500
 SEED = 0
-THREADED_FROM = 2000  # images from which t-SNE runs on every core
+THREADED_FROM = 2000  # images from which the reduction runs on every core
 CHUNK = 1024  # rows per chunk of the store
 #: A palette made for telling categories apart on white (Tableau 10), then the same colours
 #: as other shapes: 40 classes each with its own marker; classes beyond them are grey dots.
@@ -154,7 +154,13 @@ def embed(features: np.ndarray) -> Embedding:
     # scikit-learn's numerical RuntimeWarnings (a set of near-identical images: a zero
     # variance divided) reached the terminal mid-run; the points they concern are still
     # placed, so they are not the user's to read.
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    # A small set's matrices (64 x 1280) are too small to share: OpenMP's and BLAS's
+    # threads only wait for each other. Measured on a loaded two-core machine: 64 points
+    # took 3.6-6 s with BLAS on both cores against 0.4-0.5 s on one (PCA's randomized SVD
+    # and t-SNE's PCA start are BLAS); OpenMP's t-SNE steps 40 s against 2 s.
+    with warnings.catch_warnings(), threadpool_limits(1 if n < THREADED_FROM else None):
         warnings.simplefilter("ignore", RuntimeWarning)
         return _reduce(x, n, dims)
 
@@ -169,14 +175,10 @@ def _reduce(x: np.ndarray, n: int, dims: int) -> Embedding:
             points = np.hstack([points, np.zeros((n, 1))])
     else:
         from sklearn.manifold import TSNE
-        from threadpoolctl import threadpool_limits
 
-        # A small set's gradient steps are microseconds: OpenMP threads only wait for each
-        # other (40 s instead of 2 s for 64 points on a loaded two-core machine).
-        with threadpool_limits(1 if n < THREADED_FROM else None, user_api="openmp"):
-            points = TSNE(n_components=2, perplexity=min(PERPLEXITY, (n - 1) / 3),
-                          init="pca", max_iter=TSNE_ITERATIONS,
-                          random_state=SEED).fit_transform(reduced)
+        points = TSNE(n_components=2, perplexity=min(PERPLEXITY, (n - 1) / 3),
+                      init="pca", max_iter=TSNE_ITERATIONS,
+                      random_state=SEED).fit_transform(reduced)
         method = "tsne"
     return Embedding(unit_square(points), method, dims)
 
