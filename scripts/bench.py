@@ -26,6 +26,7 @@ from benchmarks.dream import bench_dream, print_dream
 from benchmarks.evaluate import bench_evaluate, bench_set_views, print_set_views
 from benchmarks.maps import bench_method_costs, bench_model
 from benchmarks.measure import peak_gflops, ready_models
+from benchmarks.on_ray import bench_ray, print_ray
 from benchmarks.onnx_lite0 import bench_onnx_lite0, print_onnx_lite0
 from benchmarks.pipeline import COMPARE3, bench_compare3, bench_pipeline
 from benchmarks.runtimes import (
@@ -226,6 +227,13 @@ def set_views_part(args: argparse.Namespace) -> dict:
     return part
 
 
+def ray_part(args: argparse.Namespace) -> dict:
+    """--only ray: the pass on a local Ray with 1 and 2 workers against the local pass."""
+    part = bench_ray(_first_model(args), args.evaluate_images, repeats=1 if args.quick else 2)
+    print_ray(part)
+    return part
+
+
 def _first_model(args: argparse.Namespace) -> str:
     return (args.model or ["efficientnet_lite0"])[0]
 
@@ -245,6 +253,8 @@ ONLY = {
     "runtime": ("OpenVINO against TensorFlow", runtime_part),
     "set-views": ("evaluate with and without its set views, and against render",
                   lambda args, _: set_views_part(args)),
+    "ray": ("evaluate --ray: per-image cost on 1 and 2 Ray workers against local, start-up "
+            "(needs camview[ray])", lambda args, _: ray_part(args)),
 }
 
 

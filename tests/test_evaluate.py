@@ -19,7 +19,7 @@ from camview.commands.evaluate import write_json
 from camview.errors import SourceError
 from camview.labels import ClassNames, imagenet_labels
 from camview.models import ResizeMode
-from camview.sets.batches import network_input, padded_size
+from camview.sets.batches import call_size, network_input
 from camview.sets.classify import classify_set
 from camview.sets.dataset import open_labelled_set, write_demo_set
 from camview.sets.results import ImageResult, ResultCache
@@ -135,12 +135,34 @@ def test_bad_dataset_path_exits_2(capsys):
 # Batching
 
 
-def test_inputs_are_renders_and_partial_batches_pad_to_powers_of_two(lite0):
+def test_inputs_are_renders_and_every_call_is_a_full_batch(lite0):
     assert lite0.resize is ResizeMode.SHORTER
     image = np.zeros((300, 451, 3), np.uint8)
     assert network_input(lite0, image).shape == lite0.prepare(image).shape[1:] == (224, 337, 3)
-    assert [padded_size(n, 16) for n in (1, 2, 3, 5, 9, 16)] == [1, 2, 4, 8, 16, 16]
-    assert padded_size(11, 12) == 12
+    # A 224x337 input holds as many pixels per call as 10 square ones; a square one 16.
+    assert call_size(lite0, (224, 337, 3), 16) == 10
+    assert call_size(lite0, (224, 224, 3), 16) == 16 and call_size(lite0, (224, 224, 3), 1) == 1
+
+
+def test_an_images_result_does_not_depend_on_the_images_sharing_its_call(lite0, tmp_path):
+    """The same image among other neighbours, at other places in its call: bitwise the same
+    scores, features and map (so a resumed run, or one spread over Ray, folds the same
+    embedding)."""
+    folder = write_demo_set(tmp_path / "set", 12, long_side=96)
+    images = open_labelled_set(folder, LABELS).images
+    runs = [list(classify_set(lite0, subset, batch_size=4, views=True))
+            for subset in (images, images[3:], images[::-1], images[::3])]
+    by_path = [{r.path: r for r in run} for run in runs]
+    for r in runs[0]:
+        for other in by_path[1:]:
+            o = other.get(r.path)
+            if o is None:
+                continue
+            assert o.top == r.top, r.path
+            assert np.array_equal(o.views.features, r.views.features), r.path
+            assert (o.views.where is None) == (r.views.where is None)
+            if r.views.where is not None:
+                assert np.array_equal(o.views.where, r.views.where), r.path
 
 
 def test_json_matches_per_image_classification_and_report(lite0, labelled_folder, tmp_path,

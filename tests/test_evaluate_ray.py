@@ -125,7 +125,7 @@ LABELS = imagenet_labels()
 def _evaluate(small_set: Path, out: Path, *extra: str) -> dict:
     report = out.with_suffix(".html")
     status = main(["evaluate", str(small_set), "--json", str(out), "--report", str(report),
-                   "--batch", "4", "--no-progress", *extra])
+                   "--batch", "2", "--no-progress", *extra])
     assert status == 0
     return json.loads(out.read_text())
 
@@ -214,13 +214,13 @@ def _map_workers(root_pid: int) -> list[int]:
     return found
 
 
-def _run(model, address: str | None, small_set: Path, progress,
-         cache=None) -> tuple[Tally, bool]:
+def _run(model, address: str | None, small_set: Path, progress, cache=None,
+         batch: int = 2) -> tuple[Tally, bool]:
     dataset = open_labelled_set(small_set, LABELS)
     tally = Tally(10)
     with RayRun(RayOptions(address=address, workers=2),
                 {id(model): ModelSpec("efficientnet_lite0")}) as run:
-        stopped = evaluate_set(model, dataset, tally, batch_size=1, cache=cache,
+        stopped = evaluate_set(model, dataset, tally, batch_size=batch, cache=cache,
                                progress=progress, views=True, classify=run.classify)
     return tally, stopped
 
@@ -240,7 +240,8 @@ def test_a_worker_killed_mid_run_is_retried_and_each_image_comes_once(cluster, s
         def finish(self, done):
             pass
 
-    tally, stopped = _run(lite0, cluster.address, small_set, KillOne())
+    # Batches of one: the set's 18 images are 3 tasks, some still to do when one is done.
+    tally, stopped = _run(lite0, cluster.address, small_set, KillOne(), batch=1)
     assert killed and not stopped
     paths = [i.path for i in open_labelled_set(small_set, LABELS).images]
     assert [r.path for r in tally.results] == paths  # every image, once, in set order

@@ -41,35 +41,22 @@ def batch_capacity(model: CamModel, shape: tuple[int, ...], batch_size: int) -> 
     return max(1, batch_size * side * side // (shape[0] * shape[1]))
 
 
-def padded_size(n: int, batch_size: int) -> int:
-    """The batch a partial batch of n is padded to: the next power of two, at most
-    batch_size. The compiled call takes any size, but TensorFlow and oneDNN keep buffers
-    and kernels per input shape, so every distinct batch size of every bucket costs
-    resident memory; with powers of two a set of any size sees a handful of sizes, for at
-    most a doubling of a partial batch's work. OpenVINO's dynamic batch keeps them too
-    (measured: every size 1..16 at five shapes, +164 MB over the powers of two alone)."""
-    return min(batch_size, 1 << max(0, n - 1).bit_length())
+def call_size(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
+    """The size of every network call over inputs of `shape`: a full batch
+    (:func:`batch_capacity`), a partial one (a set's last images of a shape, a Ray worker's
+    share of one) padded to it.
 
-
-def call_sizes(n: int, capacity: int) -> list[tuple[int, int]]:
-    """The network calls a bucket of n same-shape inputs makes: (inputs, batch size) each.
-
-    A full bucket is one call. A partial one (a set's last images of a shape, a Ray worker's
-    share of one) is padded to the next power of two only when that wastes at most a fifth of
-    the call; otherwise it is split into power-of-two calls (11 = 8 + 2 + 1), so no compute
-    goes to padding: padding 9 images to 16 made a small set of mixed shapes pay for 40 %
-    more images than it had. Every size stays a power of two (or the capacity), so the
-    per-size buffers the runtimes keep stay few (see :func:`padded_size`)."""
-    calls = []
-    while n > 0:
-        padded = padded_size(n, capacity)
-        if padded >= n and 5 * (padded - n) <= padded:
-            calls.append((n, padded))
-            break
-        take = min(capacity, 1 << (n.bit_length() - 1))
-        calls.append((take, take))
-        n -= take
-    return calls
+    One size per shape makes an image's result independent of the images that shared its
+    call: measured for both runtimes, an image gives bitwise the same scores, features and
+    map at any position among any neighbours in calls of one size, but calls of another size
+    may take another kernel (TensorFlow's batch of one differs by ~2e-6, and other sizes by
+    ~1e-7 at some shapes). A 1-ulp change in a pooled feature moves the whole t-SNE layout,
+    so a resumed run, a run over Ray (each worker batching its own share) and a local run
+    give the same JSON only so. One size per shape is also the fewest buffers the runtimes
+    keep (they keep some per input shape and batch size). The cost: a partial batch computes
+    its padding, once per shape at a set's end, once per shape per Ray task.
+    """
+    return batch_capacity(model, shape, batch_size)
 
 
 def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:

@@ -24,13 +24,13 @@ from camview.sets.batches import (
     batch_capacity,
     batch_logits,
     batch_views,
-    call_sizes,
+    call_size,
     resized_for_network,
     true_class_maps,
 )
 from camview.sets.dataset import LabelledImage
 from camview.sets.per_image import SetViews, thumbnail, where_grid
-from camview.sets.results import ImageResult, ResultCache, model_fingerprint, result_of
+from camview.sets.results import ImageResult, ResultCache, result_key, result_of
 from camview.sources.handoff import END, ReadAhead
 from camview.sources.images import load_image
 
@@ -121,7 +121,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     if batch_size < 1:
         raise CamviewError(f"--batch must be at least 1, not {batch_size}")
     run = batch_views(model) if views else batch_logits(model)
-    key = model_fingerprint(model)
+    key = result_key(model, batch_size)
     reader = ReadAhead(_read(model, images, cache, key, views), depth=batch_size,
                        name="camview-evaluate-read")
     buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
@@ -129,15 +129,8 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     next_index = 0
 
     def classify(batch: list[_Prepared]) -> None:
-        start = 0
-        for n, size in call_sizes(len(batch), batch_capacity(model, batch[0].x.shape,
-                                                             batch_size)):
-            classify_call(batch[start:start + n], size)
-            start += n
-
-    def classify_call(batch: list[_Prepared], size: int) -> None:
         inputs = [model.preprocess(p.x) for p in batch]
-        n = len(batch)
+        n, size = len(batch), call_size(model, batch[0].x.shape, batch_size)
         inputs += inputs[-1:] * (size - n)
         x = np.stack(inputs).astype(np.float32, copy=False)
         if views:

@@ -31,7 +31,7 @@ import numpy as np
 from camview.errors import CamviewError
 from camview.models import CamModel
 from camview.sets.dataset import LabelledImage
-from camview.sets.results import ImageResult, ResultCache, model_fingerprint
+from camview.sets.results import ImageResult, ResultCache, result_key
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ INSTALL_HINT = 'pip install "camview[ray]"'
 #: --ray without an address: a local Ray started for the run.
 RAY_LOCAL = "local"
 #: Rows a worker is handed at once, in --batch units: enough for the pass's shape buckets to
-#: fill whole network batches when a set mixes image shapes, few enough to spread a small set.
-ROWS_PER_TASK = 4
+#: fill whole network batches when a set mixes image shapes (each shape's last call in a task
+#: is padded), few enough to spread a small set.
+ROWS_PER_TASK = 8
 #: Environment the workers need to behave as this process does (runtime, cache, model paths).
 _PASSED_ENV = ("CAMVIEW_", "TF_CPP_MIN_LOG_LEVEL")
 
@@ -176,9 +177,10 @@ class RayRun:
         fit = max(fit, 1)
         if opts.workers is None:
             return fit
-        if opts.workers > fit:
-            log.warning("--ray-workers %d: the cluster has room for %d; %d start and the rest "
-                        "wait for room", opts.workers, fit, fit)
+        if opts.workers > fit:  # a fixed pool waits for every worker to have room
+            log.warning("--ray-workers %d: the cluster has room for %d workers of this size; "
+                        "using %d", opts.workers, fit, fit)
+            return fit
         return opts.workers
 
     @property
@@ -196,7 +198,7 @@ class RayRun:
         sent; results are cached here as they come, so a stopped run resumes."""
         if batch_size < 1:
             raise CamviewError(f"--batch must be at least 1, not {batch_size}")
-        key = model_fingerprint(model)
+        key = result_key(model, batch_size)
         held = [cache is not None
                 and cache.get(key, item, n, views=views, counted=False) is not None
                 for n, item in enumerate(images)]

@@ -104,6 +104,13 @@ def model_fingerprint(model: CamModel) -> str:
             f"{model.resize.value}|{preprocess}|{model.read_layer}")
 
 
+def result_key(model: CamModel, batch_size: int) -> str:
+    """The cache key of a pass's results: the model's fingerprint and the batch size, which
+    sets the size of every network call (camview.sets.batches.call_size) and so the last
+    bits of each result (~1e-7): a resumed run then folds exactly what a whole run folds."""
+    return f"{model_fingerprint(model)}|batch {batch_size}"
+
+
 _TABLE = f"results_v{_CACHE_VERSION}"
 
 
