@@ -158,7 +158,8 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     assert "Confusion matrix" in page and "Where each class looks" in page
     assert page.count("mean map of ") == len(labels)
 
-    # Cached (the command's cache): the same views again without decoding an image.
+    # Cached (the command's cache): the same views again without decoding an image, for the
+    # same batch size (it sets every call's size, and so a result's last bits).
     import camview.sets.classify as classify
 
     def no_decoding(path):
@@ -168,7 +169,7 @@ def test_json_embedding_confusion_where_and_the_report(lite0, demo_set, tmp_path
     cache = ResultCache.default()
     again = Tally(0)
     for r in classify_set(lite0, open_labelled_set(demo_set, lite0.labels).images,
-                          cache=cache, views=True):
+                          batch_size=8, cache=cache, views=True):
         again.add(r)
     cache.close()
     assert again.summary(lite0, str(demo_set))["classes"] == doc["classes"]

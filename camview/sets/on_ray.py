@@ -231,16 +231,17 @@ class RayRun:
             raise RuntimeError(f"{model.name}: no ModelSpec for the Ray workers")
         rows = [{"index": n, "path": str(images[n].path), "label": images[n].label}
                 for n in todo]
-        # Enough blocks that every worker gets work from the start.
-        blocks = max(1, min(len(rows), self.workers * 4,
-                            math.ceil(len(rows) / batch_size)))
+        # A block a task: a worker's share is ROWS_PER_TASK batches at a time, so a worker
+        # that dies loses (and Ray repeats) that much, and results stream back in set order.
+        per_task = batch_size * ROWS_PER_TASK
+        blocks = max(1, math.ceil(len(rows) / per_task))
         remote: dict[str, Any] = {"num_cpus": opts.cpus_per_worker}
         if opts.gpus_per_worker:
             remote["num_gpus"] = opts.gpus_per_worker
         ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             SetWorker, fn_constructor_kwargs={"spec": spec, "batch_size": batch_size,
                                               "views": views},
-            batch_size=batch_size * ROWS_PER_TASK, batch_format="numpy",
+            batch_size=per_task, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.workers), **remote)
         del rows
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
