@@ -242,7 +242,8 @@ class RayRun:
             SetWorker, fn_constructor_kwargs={"spec": spec, "batch_size": batch_size,
                                               "views": views},
             batch_size=per_task, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.workers), **remote)
+            # No more workers than tasks: an idle one would only load the model.
+            compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)), **remote)
         del rows
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for n, blob in zip(batch["index"], batch["result"], strict=True):
