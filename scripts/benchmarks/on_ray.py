@@ -4,6 +4,7 @@ planning formula in docs/large-sets.md (start-up + per-image cost x images / wor
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ def bench_ray(model_name: str, images: int, repeats: int = 2) -> dict:
     between a pass over N images and one over the first n, the fastest of `repeats` each.
     What a pass over n images costs beyond n images' work is the workers' start-up; Ray's own
     (ray.init) is timed apart. The local pass runs with its model loaded and traced first.
+    The workers share the machine's cores out (one worker: all of them, as the local pass).
     """
     from camview.models import load_model
     from camview.sets.classify import DEFAULT_BATCH, classify_set
@@ -48,7 +50,10 @@ def bench_ray(model_name: str, images: int, repeats: int = 2) -> dict:
             key = f"{workers}_worker{'s' if workers > 1 else ''}"
             runs[key] = {images: [], small: []}
             start = time.perf_counter()
-            with RayRun(RayOptions(workers=workers), spec) as ray:
+            # The machine's cores shared out: Ray gives a worker as many threads as CPUs
+            # (OMP_NUM_THREADS), so one worker on one CPU would run on half a machine.
+            cpus = max(1, (os.cpu_count() or 1) // workers)
+            with RayRun(RayOptions(workers=workers, cpus_per_worker=cpus), spec) as ray:
                 init_s.append(time.perf_counter() - start)
                 for _ in range(repeats):
                     for n in (images, small):
