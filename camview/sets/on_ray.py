@@ -124,7 +124,7 @@ class RayRun:
         ray = import_ray()
         env = {k: v for k, v in os.environ.items() if k.startswith(_PASSED_ENV)}
         opts = self.options
-        kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False,
+        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
                                   "runtime_env": {"env_vars": env}}
         if opts.address is None:
             kwargs["address"] = "local"  # a new Ray, never one found running on the machine
