@@ -149,6 +149,20 @@ def run_dream(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _token_note(model, path: str, shape: tuple) -> str:
+    """For a vision transformer's token layer: the grid maps read it as, and which block's
+    normalised input it is."""
+    found = model.transformer
+    if found is None or path not in found.token_layers:
+        return ""
+    from camview.network.summary import shape_text
+
+    note = f" tokens, read as {shape_text(shape)}"
+    if path in found.blocks:
+        note += f" (block {found.blocks.index(path) + 1}'s input)"
+    return note
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     """`camview inspect`: what camview understood of a model; a built-in is built without
     weights (no download)."""
@@ -181,6 +195,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             ("input", f"{w}x{h}, {model.channels} channel(s), fed {CHANNELS[model.channels]}, "
                       f"{size}"),
             ("preprocess", f"{model.preprocess_name}: {model.preprocess_why}{guess}"),
+            *([("tokens", model.transformer.describe())] if model.transformer else []),
             ("read layer", f"{model.read_layer} ({head_line(model)})"),
             ("classes", f"{len(model.labels)}{binary}; names: {model.labels_source}"),
             ("runtime", model.runtime.describe() + (f" ({model.runtime_note})"
@@ -198,5 +213,6 @@ def run_inspect(args: argparse.Namespace) -> int:
     fed = "x".join(str(d) for d in model.network_size(frame))
     print(f"\nlayers for --layer (gradient methods), {len(layers)}: name, output shape (h x w "
           f"x c) for a {frame[1]}x{frame[0]} frame fed at {fed}")
-    print_table([("  " + info.path, shape_text(shapes.get(info.path))) for info in layers])
+    print_table([("  " + info.path, shape_text(shapes.get(info.path))
+                  + _token_note(model, info.path, info.shape)) for info in layers])
     return EXIT_OK

@@ -39,16 +39,17 @@ from camview.maps.integrated_gradients import IntegratedGradients
 from camview.maps.options import MethodOption, merge_options
 from camview.maps.perturbation import RISE, BatchedForward, Occlusion, ScoreCAM
 from camview.maps.reciprocam import ReciproCAM
+from camview.maps.rollout import GradientRollout, Rollout
 from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
 __all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "TOP_N", "BatchedForward", "Cancelled",
-           "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GuidedGradCAM", "HiResCAM",
-           "IntegratedGradients", "LayerCAM", "MapResult", "Method", "MethodOption", "Occlusion",
-           "Progress", "ReciproCAM", "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM",
-           "check_options", "make_method", "map_problem", "method_class", "method_options",
-           "normalise", "option_takers"]
+           "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GradientRollout",
+           "GuidedGradCAM", "HiResCAM", "IntegratedGradients", "LayerCAM", "MapResult",
+           "Method", "MethodOption", "Occlusion", "Progress", "ReciproCAM", "Rollout",
+           "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "check_options", "make_method",
+           "map_problem", "method_class", "method_options", "normalise", "option_takers"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
 #: summary, paper, whether it is live or on demand and whether it is class-agnostic.
@@ -57,7 +58,8 @@ DEFAULT_METHOD = CAM.name
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     CAM, GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM, XGradCAM, EigenCAM, Saliency,
-    GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE, ReciproCAM)}
+    GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE, ReciproCAM,
+    Rollout, GradientRollout)}
 
 
 def _key(name: str) -> str:
@@ -69,7 +71,8 @@ _LOOKUP = {_key(m.name): m.name for m in METHODS.values()}
 _LOOKUP.update({_key(m.title): m.name for m in METHODS.values()})
 _LOOKUP.update({"gradcampp": "gradcam++", "gradcamplusplus": "gradcam++",
                 "vanillagradient": "saliency", "fasterscorecam": "scorecam",
-                "occlusionsensitivity": "occlusion", "ig": "integrated-gradients"})
+                "occlusionsensitivity": "occlusion", "ig": "integrated-gradients",
+                "attentionrollout": "rollout", "gradrollout": "gradient-rollout"})
 
 
 def method_class(name: str) -> type[Method]:

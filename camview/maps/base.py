@@ -23,6 +23,9 @@ from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
 from camview.models.head import HeadKind
 
+#: Why a method cannot map a model without a backward pass (Method.applies_to).
+NO_BACKWARD = "it needs a backward pass, which an ONNX model on OpenVINO has not"
+
 #: progress(done, total): called by the on-demand methods after each batched call.
 Progress = Callable[[int, int], None]
 
@@ -135,11 +138,22 @@ class Method(ABC):
                                     or head in CLOSED_FORM_HEADS)
 
     @classmethod
+    def applies_to(cls, model: CamModel) -> str | None:
+        """Why the method cannot map `model` at its read layer, in a few words, or None when
+        it can: its head (serves), a model without a backward pass (forward passes alone), or
+        what the model is (rollout needs a vision transformer's attention; CAM is not defined
+        for one without an averaging dense head). `camview inspect`, the window's method list
+        and the refusals read this."""
+        if not cls.serves(model.head):
+            return "the head is not pooling then one dense layer"
+        if not model.can_backward and not cls.forward_only(model.head):
+            return NO_BACKWARD
+        return None
+
+    @classmethod
     def serves_model(cls, model: CamModel) -> bool:
-        """Whether the method can map `model` at its read layer: its head, and for a model
-        without a backward pass, forward passes alone. The window's method list, `camview
-        inspect` and the refusal below read this."""
-        return cls.serves(model.head) and (model.can_backward or cls.forward_only(model.head))
+        """Whether the method can map `model` at its read layer (applies_to says why not)."""
+        return cls.applies_to(model) is None
 
     def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
         """`options`: values of the method's declared `options` by name, each checked and set

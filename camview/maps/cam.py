@@ -21,6 +21,13 @@ class CAM(Method):
     paper = "Zhou et al. 2016"
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        found = getattr(model, "transformer", None)
+        if found is not None and found.cam_layer is None:
+            why = self.applies_to(model)
+            raise ModelError(f"CAM is not defined for {model.name}: {why}; use --method "
+                             "hirescam, gradcam or rollout",
+                             window_hint=f"CAM is not defined for {model.name} ({why}): "
+                                         "choose HiResCAM, Grad-CAM or rollout")
         chosen = layer or model.read_layer
         default = getattr(model, "default_layer", model.read_layer)
         if chosen != default:  # the chosen layer is the problem, not the model's head
@@ -33,6 +40,18 @@ class CAM(Method):
                              f"({model.head.value}): use {', '.join(served_methods(model))}")
         self.check_head(model.name, model.head)
         super().__init__(model, layer)
+
+    @classmethod
+    def applies_to(cls, model: CamModel) -> str | None:
+        found = getattr(model, "transformer", None)
+        if found is not None and found.cam_layer is None:
+            return ("a vision transformer has no convolution before pooling and its head "
+                    + ("reads the class token" if found.pooling == "class token"
+                       else "is not the patch tokens averaged into one dense layer"))
+        if found is not None and model.read_layer != found.cam_layer:
+            return (f"defined per token only at {found.cam_layer!r}, the tokens the head "
+                    f"averages (--layer {found.cam_layer})")
+        return super().applies_to(model)
 
     @classmethod
     def serves(cls, head: HeadKind) -> bool:

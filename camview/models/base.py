@@ -134,6 +134,10 @@ class CamModel:
     #: OpenVINO (an ONNX file, camview.models.onnx_model) cannot: it serves the methods that
     #: need forward passes alone (Method.forward_only).
     can_backward = True
+    #: What was read of a vision transformer (camview.models.transformer), None for a CNN or
+    #: a model that is not a Keras graph.
+    transformer = None
+    _final = None
 
     def __init__(
         self,
@@ -162,6 +166,8 @@ class CamModel:
         self.binary = int(keras_model.outputs[0].shape[-1]) == 1  # shown as two classes
         self.dense = head.dense  # an fc head's weights, read live (DenseWeights), else None
         self.norm_head = head.norm_head  # a norm-fc head's layers (KerasNormHead), else None
+        self.transformer = head.transformer  # a vision transformer's tokens and blocks, or None
+        self._final = head.final
         self.feature_model = head.feature_model  # input -> [read activations, scores]
         self._check_outputs(int(self.feature_model.outputs[1].shape[-1]))
         h, w = (None, None) if not fixed_input else self.input_size
@@ -288,6 +294,18 @@ class CamModel:
 
         return spatial_layers(self.keras_model)
 
+    @cached_property
+    def attention_pass(self):
+        """x -> [scores, each block's attention probabilities (n, heads, N, N)...] of a
+        vision transformer, TF ops (camview.models.transformer.attention_pass); ModelError
+        for a model without attention over its tokens."""
+        from camview.models.transformer import attention_pass
+
+        if self.transformer is None:
+            raise ModelError(f"{self.name} has no attention layers: rollout maps vision "
+                             "transformers")
+        return attention_pass(self.keras_model, self.transformer, self._final, self.binary)
+
     # -- input -------------------------------------------------------------------------
     def network_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         return resized_input_size(frame_hw, self.input_size, self.resize)
@@ -378,11 +396,26 @@ DEFAULT_NAMES = "default names"
 def input_channels(keras_model, title: str) -> int:
     """The channel count of the model's one image input: 1 (fed grayscale) or 3 (RGB)."""
     shape = tuple(keras_model.inputs[0].shape)
-    channels = shape[-1] if len(shape) == 4 else None
+    if len(shape) != 4:
+        raise ModelError(not_an_image(title, shape, keras_model.inputs[0].dtype))
+    channels = shape[-1]
     if channels not in CHANNELS:
         raise ModelError(f"{title}: its input has {channels} channels; a frame gives 1 "
                          "(grayscale) or 3 (RGB)")
     return int(channels)
+
+
+def not_an_image(title: str, shape: tuple, dtype: str = "float32") -> str:
+    """One line for a model whose input is not an image batch; a text or audio
+    transformer's input, (batch, tokens) of integer ids or (batch, time, features), is said
+    to be that."""
+    shown = tuple(shape)
+    if len(shown) == 3 or (len(shown) == 2 and "int" in str(dtype)):
+        kind = "token ids (text)" if len(shown) == 2 else "a sequence (text or audio frames)"
+        return (f"{title}: its input has shape {shown}, {kind}, not an image: camview "
+                "explains image classifiers, whose input is (batch, height, width, channels)")
+    return (f"{title}: its input has shape {shown}, not an image batch; camview needs one "
+            "image input (batch, height, width, channels)")
 
 
 def short_label(label: str) -> str:

@@ -30,6 +30,13 @@ def children(model) -> list:
     return list(ops if ops is not None else model.layers)
 
 
+def producer(tensor):
+    """The layer (or op) that made `tensor` and the tensors it was called on."""
+    op, node_index, _ = tensor._keras_history
+    node = op._inbound_nodes[node_index]
+    return op, list(node.input_tensors)
+
+
 def _output_shape(op) -> tuple | None:
     nodes = getattr(op, "_inbound_nodes", None) or []
     outputs = nodes[-1].output_tensors if nodes else []
@@ -78,10 +85,16 @@ def is_preprocessing(op) -> bool:
 def spatial_layers(model: keras.Model) -> list[LayerInfo]:
     """Every layer with a spatial (batch, h, w, c) output, through nested bases, in order:
     what ``--layer`` takes (``camview inspect`` lists them). Preprocessing and augmentation
-    layers are left out: what they output is still the picture, not features."""
+    layers are left out: what they output is still the picture, not features. A vision
+    transformer's layers that output its tokens are in too, shaped as their grid (gh, gw,
+    dim) (camview.models.transformer)."""
     import keras
 
+    from camview.models.transformer import find_transformer
+
     found: list[LayerInfo] = []
+    vit = find_transformer(model, model.name) if getattr(model, "outputs", None) else None
+    tokens = set(vit.token_layers) if vit is not None else set()
 
     def visit(m, prefix: str) -> None:
         for op in children(m):
@@ -91,6 +104,8 @@ def spatial_layers(model: keras.Model) -> list[LayerInfo]:
             shape = _output_shape(op)
             if shape is not None and len(shape) == 4:
                 found.append(LayerInfo(prefix + op.name, shape[1:]))
+            elif not prefix and op.name in tokens:  # a transformer's tokens, as their grid
+                found.append(LayerInfo(op.name, (*vit.grid.grid, shape[-1])))
             if isinstance(op, keras.Model):
                 visit(op, f"{prefix}{op.name}/")
 
@@ -152,10 +167,13 @@ def _find(model, path: list[str]):
     return None
 
 
-def _run_split(model, x, path: list[str], final=None):
+def _run_split(model, x, path: list[str], final=None, through=None):
     """Run `model`'s graph on `x` again, returning (its output, the output of the layer at
     `path`): a nested base on the path is itself run split. `final` (a softmax layer) is
-    skipped, so the output is the scores before it."""
+    skipped, so the output is the scores before it. `through(out)` -> (captured, passed on):
+    what is returned for the layer and what the graph continues from (a transformer's tokens
+    folded into their grid and unfolded again, so the grid is on the scores' path and has
+    their gradient)."""
     import keras
 
     captured = []
@@ -167,7 +185,8 @@ def _run_split(model, x, path: list[str], final=None):
             return op(*args, **kwargs)
         if len(path) == 1:
             out = op(*args, **kwargs)
-            captured.append(out)
+            kept, out = through(out) if through is not None else (out, out)
+            captured.append(kept)
             return out
         out, inner = _run_split(op, args[0], path[1:])
         captured.append(inner)

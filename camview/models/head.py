@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import keras
 
 from camview.models.graph import _run_split, resolve_layer
+from camview.models.graph import producer as _producer
+from camview.models.transformer import Transformer, find_transformer, fold
 
 
 class HeadKind(str, enum.Enum):
@@ -172,13 +174,8 @@ class Head:
     feature_model: keras.Model
     default_layer: str | None = None  # the one found from the graph (CAM reads only it)
     norm_head: KerasNormHead | None = None  # a norm-fc head's layers
-
-
-def _producer(tensor):
-    """The layer that made `tensor` and the tensors it was called on."""
-    op, node_index, _ = tensor._keras_history
-    node = op._inbound_nodes[node_index]
-    return op, list(node.input_tensors)
+    transformer: Transformer | None = None  # what was read of a vision transformer
+    final: object | None = None  # the softmax/sigmoid layer the scores are read before
 
 
 _SQUASHING = ("softmax", "sigmoid")  # turn scores into probabilities; maps read before them
@@ -255,6 +252,10 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
         last.activation = keras.activations.linear
     binary = int(scores.shape[-1]) == 1
 
+    found = find_transformer(model, title, scores)
+    if found is not None:
+        return _token_head(model, found, read_layer, final, binary, title)
+
     # Walk back to the first tensor with a spatial extent, remembering the head layers on the
     # way: past a global pooling that keeps its dims and the 1x1 convolutions after it
     # (MobileNetV3's head), whose 1x1 outputs have no map to show.
@@ -304,7 +305,32 @@ def analyse_head(model: keras.Model, read_layer: str | None = None,
             core = [layer for layer in head_layers if _is_layer_norm(layer)
                     or isinstance(layer, keras.layers.Dense)]
             norm_head = KerasNormHead(core[0], core[1])
-    return Head("/".join(path), kind, dense, feature_model, auto_name, norm_head)
+    return Head("/".join(path), kind, dense, feature_model, auto_name, norm_head, final=final)
+
+
+def _token_head(model: keras.Model, found: Transformer, read_layer: str | None, final,
+                binary: bool, title: str) -> Head:
+    """A vision transformer's head (camview.models.transformer): the read layer's tokens
+    folded into their grid inside the feature model, so every method sees an (h, w, k) map.
+    CAM (an fc head) only at the tokens one dense layer reads averaged, without front
+    tokens; gradient-only everywhere else."""
+    import keras
+
+    path = (resolve_layer(model, read_layer, title) if read_layer is not None
+            else [found.default_layer])
+    inputs = keras.Input(batch_shape=tuple(model.inputs[0].shape), dtype=model.inputs[0].dtype)
+    scores, tensor = _run_split(model, inputs, path, final, through=lambda out: (
+        fold(out, found) if len(out.shape) == 3 else (out, out)))
+    kind, dense = HeadKind.GRADIENT_ONLY, None
+    if found.cam_layer is not None and path == [found.cam_layer]:
+        head_dense = _producer(scores)[0]
+        kind, dense = HeadKind.FC, DenseWeights(head_dense)
+    if binary:
+        kind, dense = _two_class(dense, kind)
+        scores = _binary_scores_layer()(name="binary_scores")(scores)
+    feature_model = keras.Model(inputs, [tensor, scores], name=f"{model.name}_features")
+    return Head("/".join(path), kind, dense, feature_model,
+                found.cam_layer or found.default_layer, transformer=found, final=final)
 
 
 def _after_kept_pooling(tensor) -> bool:

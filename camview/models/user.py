@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from camview.errors import ModelError
-from camview.models.base import input_channels, keras_warnings_summarised
+from camview.models.base import input_channels, keras_warnings_summarised, not_an_image
 from camview.models.graph import traced_subclass
 from camview.models.preprocess import Preprocessing, choose
 
@@ -94,8 +94,7 @@ def check_image_input(model, title: str) -> tuple[int | None, int | None, int]:
         raise ModelError(f"{title}: it has {len(inputs)} inputs; camview needs one image input")
     shape = tuple(inputs[0].shape)
     if len(shape) != 4:
-        raise ModelError(f"{title}: its input has shape {shape}, not an image batch; camview "
-                         "needs one image input (batch, height, width, channels)")
+        raise ModelError(not_an_image(title, shape, inputs[0].dtype))
     return shape[1], shape[2], input_channels(model, title)
 
 

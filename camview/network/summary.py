@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camview.maps import METHODS
+from camview.maps.base import NO_BACKWARD
 from camview.models.base import CamModel
 from camview.models.graph import children, spatial_layers
 from camview.models.head import HeadKind
@@ -72,12 +73,19 @@ def methods_serving(head: HeadKind) -> list[str]:
 
 
 def head_line(model: CamModel) -> str:
-    """What follows the read layer and every method that serves it."""
-    served = [m.title for m in METHODS.values() if m.serves_model(model)]
-    line = f"head {model.head.value}: {', '.join(served)}"
-    refused = [m.title for m in METHODS.values() if not m.serves(model.head)]
+    """What follows the read layer and every method that serves it, and why the others
+    do not."""
+    serving = [m.title for m in METHODS.values() if m.applies_to(model) is None]
+    refused: dict[str, list[str]] = {}
+    for m in METHODS.values():
+        if (why := m.applies_to(model)) is not None:
+            refused.setdefault(why, []).append(m.title)
+    line = f"head {model.head.value}: {', '.join(serving)}"
+    if model.transformer is None:
+        refused.pop("not a vision transformer", None)  # rollout: not worth a line for a CNN
+    refused.pop(NO_BACKWARD, None)  # said once below, for the whole model
     if refused:
-        line += f" (not {', '.join(refused)}: the head is not pooling then one dense layer)"
+        line += "".join(f" (not {', '.join(titles)}: {why})" for why, titles in refused.items())
     if not model.can_backward:
         line += ("; an ONNX model runs forward only (OpenVINO): no method that needs a "
                  "backward pass")

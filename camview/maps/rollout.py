@@ -1,0 +1,139 @@
+"""Attention rollout and gradient-weighted rollout: maps of a vision transformer read from its
+attention, not from a layer's activations.
+
+Both multiply the blocks' attention through the network, so a patch token's share of what
+the output token sees is counted through every block. The output token's row is read over
+the patch tokens: the class token's row when the head reads the class token; the mean over
+all rows when the head averages the tokens (no class token: every token is the output's in
+equal part). The grid is the model's token grid (camview.models.tokens). `--layer` does not
+apply: every block is used.
+"""
+
+from __future__ import annotations
+
+from camview.errors import ModelError
+from camview.maps.base import Method, pick_class
+from camview.models.base import CamModel
+
+
+class _AttentionMethod(Method):
+    """A map made from every block's attention probabilities (model.attention_pass)."""
+
+    needs_attention = True
+
+    def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
+        found = model.transformer
+        if found is None:
+            raise ModelError(f"{self.title} maps vision transformers (attention over patch "
+                             f"tokens); {model.name} has no attention layers: use Grad-CAM or "
+                             "another map method",
+                             window_hint=f"{self.title} needs a vision transformer")
+        if not found.attention:
+            raise ModelError(f"{self.title} needs attention over all the tokens; "
+                             f"{model.name} attends in windows (Swin-style)")
+        super().__init__(model, layer, **options)
+
+    @classmethod
+    def applies_to(cls, model: CamModel) -> str | None:
+        if model.transformer is None:
+            return "not a vision transformer"
+        if not model.transformer.attention:
+            return "attention in windows"
+        return None
+
+    def _cache_key(self) -> tuple:
+        return (type(self).__name__,)  # every block, whatever the read layer
+
+    def _compile(self):
+        import tensorflow as tf
+
+        body = self._map
+
+        @tf.function(input_signature=[self.model.input_spec, tf.TensorSpec([], tf.int32)])
+        def run(x, target):
+            return body(None, x, target)
+
+        return run
+
+    def _output_row(self, relevance):
+        """TF ops: the output token's row of `relevance` (N, N) over the patch tokens, as
+        the (gh, gw) grid (module docstring)."""
+        import tensorflow as tf
+
+        grid = self.model.transformer.grid
+        if self.model.transformer.pooling == "class token":
+            row = relevance[0]
+        else:
+            row = tf.reduce_mean(relevance, axis=0)
+        return tf.reshape(row[grid.prefix:], grid.grid)
+
+
+class Rollout(_AttentionMethod):
+    """Attention rollout (Abnar & Zuidema 2020, "Quantifying Attention Flow in
+    Transformers").
+
+    Each block b's attention probabilities averaged over heads, with the residual
+    connection as the identity, rows renormalised: Â_b = norm_rows(mean_h A_b + I). They are
+    multiplied through the blocks, R = Â_L ... Â_2 Â_1, and the output token's row of R is
+    read over the patch tokens: row 0 (the class token) when the head reads the class token;
+    for a model without one, whose head averages the tokens, the mean of R's rows. No
+    gradient, so the map is the same for every class (the class is reported, not used).
+    Raw map: that row on the token grid (non-negative, rows of R sum to 1).
+    """
+
+    name = "rollout"
+    title = "Attention rollout"
+    summary = "attention multiplied through the blocks (vision transformers); no class"
+    paper = "Abnar & Zuidema 2020"
+    class_agnostic = True
+
+    def _map(self, feature_model, x, target):
+        import tensorflow as tf
+
+        scores, *attention = self.model.attention_pass(x)
+        logits = scores[0]
+        n = tf.shape(attention[0])[-1]
+        eye = tf.eye(n, dtype=tf.float32)
+        relevance = eye
+        for probabilities in attention:
+            a = tf.reduce_mean(tf.cast(probabilities[0], tf.float32), axis=0) + eye
+            a = a / tf.reduce_sum(a, axis=-1, keepdims=True)
+            relevance = tf.matmul(a, relevance)
+        return self._output_row(relevance), logits, pick_class(logits, target)
+
+
+class GradientRollout(_AttentionMethod):
+    """Gradient-weighted attention rollout (Chefer, Gur & Wolf 2021, "Generic
+    Attention-model Explainability for Interpreting Bi-Modal and Encoder-Decoder
+    Transformers").
+
+    Each block's attention probabilities A_b weighted by their gradient, the positive part
+    kept, averaged over the heads: Ā_b = mean_h ReLU(dS_c/dA_b ⊙ A_b). They are rolled out
+    with the residual as the identity, R_0 = I, R_b = R_{b-1} + Ā_b R_{b-1}, and the output
+    token's row of R_L is read over the patch tokens as in rollout (the class token's row,
+    or the mean of the rows for a head that averages the tokens). The gradient makes it the
+    map of class c. Raw map: that row on the token grid, non-negative (it includes the
+    identity's share, the same for every patch token, which the drawn map's scaling
+    removes).
+    """
+
+    name = "gradient-rollout"
+    title = "Gradient rollout"
+    summary = "attention weighted by its gradient, rolled out (vision transformers)"
+    paper = "Chefer et al. 2021"
+
+    def _map(self, feature_model, x, target):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            scores, *attention = self.model.attention_pass(x)
+            logits = scores[0]
+            c = pick_class(logits, target)
+            score = tf.gather(logits, c)
+        grads = tape.gradient(score, attention)
+        n = tf.shape(attention[0])[-1]
+        relevance = tf.eye(n, dtype=tf.float32)
+        for probabilities, grad in zip(attention, grads, strict=True):
+            weighted = tf.nn.relu(tf.cast(grad[0] * probabilities[0], tf.float32))
+            relevance = relevance + tf.matmul(tf.reduce_mean(weighted, axis=0), relevance)
+        return self._output_row(relevance), logits, c
