@@ -35,6 +35,7 @@ from benchmarks.runtimes import (
     bench_runtimes,
     print_runtimes,
 )
+from benchmarks.vit import bench_vit
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUEEZENET_DIR = ROOT.parent / "shared" / "models" / "squeezenet1.1"
@@ -255,6 +256,9 @@ ONLY = {
                   lambda args, _: set_views_part(args)),
     "ray": ("evaluate --ray: per-image cost on 1 and 2 Ray workers against local, start-up "
             "(needs camview[ray])", lambda args, _: ray_part(args)),
+    "vit": ("Grad-CAM, HiResCAM, rollout and gradient rollout on a ViT-Tiny-sized model "
+            "(random weights) against its own classification",
+            lambda args, _: {"vit": bench_vit(args.repeats, args.quick)}),
 }
 
 

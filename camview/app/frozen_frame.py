@@ -224,7 +224,8 @@ class FrozenFrameMaps(QObject):
             return
         style = dataclasses.replace(self.s.current_style(), layout="overlay")
         explained = describe(request.model, mapped, topk=style.topk,
-                             pinned=request.target is not None)
+                             pinned=request.target is not None,
+                             frame_hw=request.frame.image.shape[:2])
         overlay = draw(request.frame.image, explained, style, scale=MapScale(style.scale))
         self.s.show_result(dataclasses.replace(
             base, explained=explained, overlay=overlay,

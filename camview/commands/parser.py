@@ -63,9 +63,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
                    "spatial activation before global pooling; Grad-CAM and Grad-CAM++ take "
                    "any layer `camview inspect` lists, as base/layer inside a nested base)")
-    p.add_argument("--resize", choices=["squash", "shorter"], default=None,
-                   help="squash to the input size, or shorter side to it keeping the aspect "
-                        "ratio (default per model, see README)")
+    p.add_argument("--resize", choices=["squash", "shorter", "crop"], default=None,
+                   help="squash to the input size, shorter side to it keeping the aspect "
+                        "ratio, or crop the centre as timm evaluates (the map is drawn on "
+                        "that centre; default per model, see README)")
     p.add_argument("--method", default=None,
                    help=f"{', '.join(METHODS)} (default cam; gradient-only nets such as vgg16 "
                         "need another; see README, Methods)")

@@ -85,8 +85,8 @@ class _Writer(threading.Thread):
         try:
             while (item := self.box.get()) is not END:
                 frame, results, metrics = item
-                explained = [describe(self.model, r, topk=self.style.topk, pinned=self.pinned)
-                             for r in results]
+                explained = [describe(self.model, r, topk=self.style.topk, pinned=self.pinned,
+                                      frame_hw=frame.image.shape[:2]) for r in results]
                 if len(explained) == 1:
                     view = draw(frame.image, explained[0], self.style, scale=self.scales[0])
                 else:

@@ -61,13 +61,15 @@ class FrameRecord:
         return entry
 
 
-def peak_in_frame(cam: np.ndarray, frame_hw: tuple[int, int]) -> dict:
-    """Arg-max of the map resized to the source frame, in source-frame pixels."""
-    h, w = frame_hw
+def peak_in_frame(cam: np.ndarray, frame_hw: tuple[int, int],
+                  box: tuple[int, int, int, int] | None = None) -> dict:
+    """Arg-max of the map resized to the source frame (or to `box`, the region a centre
+    crop's map covers: CamModel.map_box), in source-frame pixels."""
+    top, left, bottom, right = box or (0, 0, *frame_hw)
     safe = np.nan_to_num(cam.astype(np.float32), nan=-np.inf, posinf=np.finfo(np.float32).max)
-    big = cv2.resize(safe, (w, h), interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(safe, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
     y, x = np.unravel_index(int(np.argmax(big)), big.shape)
-    return {"x": int(x), "y": int(y)}
+    return {"x": int(x) + left, "y": int(y) + top}
 
 
 def record_of(model: CamModel, frame: Frame, result: MapResult,
@@ -78,7 +80,8 @@ def record_of(model: CamModel, frame: Frame, result: MapResult,
     return FrameRecord(
         frame=frame.index, top=top,
         target={"index": result.target, "label": model.short_label(result.target)},
-        peak=peak_in_frame(result.cam, frame.image.shape[:2]), cam=result.cam,
+        peak=peak_in_frame(result.cam, frame.image.shape[:2],
+                           model.map_box(frame.image.shape[:2])), cam=result.cam,
         problem=result.problem, metrics=metrics, path=frame.path,
         time=None if frame.path is not None else frame.timestamp, details=result.details)
 

@@ -28,6 +28,9 @@ class Explanation:
     top: list[tuple[int, str, float]]  # (class index, short label, probability), best first
     label: str  # short label of the class the map shows
     pinned: bool  # the map is of a chosen class, not each frame's top-1
+    #: The frame region the map covers (top, left, bottom, right), for a model fed a centre
+    #: crop (CamModel.map_box); None: the whole frame.
+    box: tuple[int, int, int, int] | None = None
 
     @property
     def problem(self) -> str | None:
@@ -48,10 +51,14 @@ class Explanation:
         return rows.index(self.map.target) if self.map.target in rows else None
 
 
-def describe(model: CamModel, result: MapResult, *, topk: int, pinned: bool) -> Explanation:
-    """The words for a map the method already computed (cheap: no network call)."""
+def describe(model: CamModel, result: MapResult, *, topk: int, pinned: bool,
+             frame_hw: tuple[int, int] | None = None) -> Explanation:
+    """The words for a map the method already computed (cheap: no network call);
+    `frame_hw`, the size of the frame it will be drawn on, places the map of a centre crop
+    there (CamModel.map_box)."""
     top = [(i, model.short_label(i), p) for i, p in result.top(topk)]
-    return Explanation(result, top, model.short_label(result.target), pinned)
+    box = model.map_box(frame_hw) if frame_hw is not None else None
+    return Explanation(result, top, model.short_label(result.target), pinned, box)
 
 
 def scaled_map(explanation: Explanation, scale: MapScale | None) -> np.ndarray:
@@ -78,7 +85,8 @@ def draw(image: np.ndarray, explanation: Explanation, style: OverlayStyle,
     absolute = scale is not None and scale.absolute
     labels = [(label, p) for _, label, p in explanation.top]
     return render_view(image, shown, labels, style, message=explanation.banner,
-                       highlight=explanation.highlight, absolute=absolute)
+                       highlight=explanation.highlight, absolute=absolute,
+                       box=explanation.box)
 
 
 def draw_compare(image: np.ndarray, panels: list[tuple[str, Explanation]], style: OverlayStyle,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from camview.drawing.colour import COLORMAPS, compose_blend, compose_matlab, resolve_colormap
@@ -65,7 +66,8 @@ class OverlayStyle:
 
 def render_view(frame_bgr: np.ndarray, cam_small: np.ndarray | None,
                 top: list[tuple[str, float]], style: OverlayStyle, message: str | None = None,
-                *, highlight: int | None = None, absolute: bool = False) -> np.ndarray:
+                *, highlight: int | None = None, absolute: bool = False,
+                box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The final picture: the frame and its map overlay in ``style.layout``, with the top-k
     labels on the overlay.
 
@@ -74,7 +76,9 @@ def render_view(frame_bgr: np.ndarray, cam_small: np.ndarray | None,
     frame with a banner: ``message`` if given, else "map unavailable: <reason>" (nothing for a
     plain None). With a good map, ``message`` is still shown as a banner. ``highlight`` marks
     one label row. ``absolute``: ``cam_small`` is already scaled to [0, 1] by a MapScale
-    (camview.drawing.scale) and is drawn without min-max normalisation. The frame may be any image
+    (camview.drawing.scale) and is drawn without min-max normalisation. ``box`` (top, left,
+    bottom, right in frame pixels): the map covers only that region of the frame (a centre
+    crop fed the network) and is drawn there, nothing outside it. The frame may be any image
     to_bgr8 accepts. Raises SourceError only for frames that cannot be an image, and
     ValueError for an invalid style.
     """
@@ -87,15 +91,32 @@ def render_view(frame_bgr: np.ndarray, cam_small: np.ndarray | None,
         if problem is not None:
             reason = f"map unavailable: {problem}"
             banner = f"{message} ({reason})" if message else reason
-    elif style.style == "matlab":
-        overlay = compose_matlab(frame, cam_small, style.threshold, style.colormap,
-                                 absolute=absolute)
     else:
-        overlay = compose_blend(frame, cam_small, style.alpha, style.threshold, style.colormap,
-                                absolute=absolute)
+        if box is not None:
+            cam_small = on_frame(cam_small, box, frame.shape[:2], absolute)
+        if style.style == "matlab":
+            overlay = compose_matlab(frame, cam_small, style.threshold, style.colormap,
+                                     absolute=absolute)
+        else:
+            overlay = compose_blend(frame, cam_small, style.alpha, style.threshold,
+                                    style.colormap, absolute=absolute)
     if style.topk > 0 and top:
         overlay = draw_labels(overlay, list(top)[:style.topk], scale=style.label_scale,
                               highlight=highlight)
     if banner:
         overlay = draw_banner(overlay, banner, scale=style.label_scale)
     return compose_layout(frame, overlay, style.layout)
+
+
+def on_frame(cam: np.ndarray, box: tuple[int, int, int, int], frame_hw: tuple[int, int],
+             absolute: bool = False) -> np.ndarray:
+    """A map of the region `box` of a frame as a map of the whole frame, at its size: the
+    map stretched (bilinear) over the box, the rest at the map's lowest value (0 for an
+    `absolute` map), so normalising and colouring see the same range and leave it dark."""
+    top, left, bottom, right = box
+    fill = 0.0 if absolute else float(np.min(cam))
+    canvas = np.full(frame_hw, fill, np.float32)
+    canvas[top:bottom, left:right] = cv2.resize(cam.astype(np.float32), (right - left,
+                                                                         bottom - top),
+                                                interpolation=cv2.INTER_LINEAR)
+    return canvas

@@ -179,9 +179,11 @@ class Versus:
 
 def explain_panels(model: CamModel, main: Method, methods: Mapping[str, Method],
                    spec: CompareSpec, batch: np.ndarray, target: int | None,
-                   topk: int, versus: Versus | None = None) -> list[Panel]:
+                   topk: int, versus: Versus | None = None,
+                   frame_hw: tuple[int, int] | None = None) -> list[Panel]:
     """Every panel of `spec` for one prepared input (`batch`, prepared once for all; the
-    second model's panels from `versus`).
+    second model's panels from `versus`; `frame_hw`, the frame's size, places a centre
+    crop's map on it).
 
     Panels of one model and class whose methods can share a pass (see
     camview.maps.shared_pass) are mapped in one compiled call; the others one call each."""
@@ -222,7 +224,7 @@ def explain_panels(model: CamModel, main: Method, methods: Mapping[str, Method],
             cls = target if choice == FOLLOW else rival(first) if choice == RIVAL else choice
             result = method.explain(batch, None if cls is None else int(cls))
         first = first or result
-        explained = describe(method.model, result, topk=topk, pinned=pinned)
+        explained = describe(method.model, result, topk=topk, pinned=pinned, frame_hw=frame_hw)
         out.append(Panel(panel_title(spec, method, explained), method, explained))
     return out
 

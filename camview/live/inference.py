@@ -247,7 +247,8 @@ class Inference:
             overlay, explained, panels = self._compare(image, cfg, style)
         else:
             mapped = method.explain(model.prepare(image), cfg.target)
-            explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None)
+            explained = describe(model, mapped, topk=style.topk, pinned=cfg.target is not None,
+                                 frame_hw=image.shape[:2])
             scale = self._scales_for(style, [method])[0]
             overlay = draw(image, explained, style,
                            self._smoothed(self.smoother, explained, cfg, scale), scale)
@@ -268,7 +269,8 @@ class Inference:
             other = next(iter(cfg.versus_methods.values())).model
             versus = Versus(other, cfg.versus_methods, other.prepare(image))
         shown = explain_panels(model, cfg.method, cfg.compare_methods, spec,
-                               model.prepare(image), cfg.target, style.topk, versus)
+                               model.prepare(image), cfg.target, style.topk, versus,
+                               frame_hw=image.shape[:2])
         while len(self.panel_smoothers) < len(shown):
             self.panel_smoothers.append(Smoother())
         del self.panel_smoothers[len(shown):]

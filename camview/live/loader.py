@@ -14,7 +14,7 @@ import numpy as np
 from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
-from camview.maps import METHODS, Method, make_method, method_class
+from camview.maps import METHODS, Method, fallback_method, make_method, method_class
 from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.models import CamModel, load_model
 from camview.sources import Frame
@@ -223,14 +223,16 @@ class Loader:
         self.host.status(" — ".join([model.describe(), *notes]))
 
     def _method_for(self, model: CamModel, wanted: str) -> tuple[Method, str | None]:
-        """The wanted method, or Grad-CAM when the model cannot do it (a gradient-only head)."""
+        """The wanted method, or the fallback (Grad-CAM; HiResCAM for a vision transformer)
+        when the model cannot do it (a gradient-only head, CAM of a ViT)."""
         try:
             return make_method(wanted, model), None
         except ModelError as exc:
             if not method_class(wanted).serves_model(model):
-                # Grad-CAM, or for a model without a backward pass under a non-linear head
-                # the first method it serves (Eigen-CAM)
-                fallback = next(m for m in ("gradcam", *METHODS)
+                # HiResCAM for a vision transformer, Grad-CAM for a CNN, or for a model
+                # without a backward pass under a non-linear head the first method it serves
+                # (Eigen-CAM)
+                fallback = next(m for m in (fallback_method(model), *METHODS)
                                 if METHODS[m].live and METHODS[m].serves_model(model))
                 return (make_method(fallback, model),
                         f"{for_window(exc)}; using {METHODS[fallback].title}")
@@ -329,8 +331,21 @@ class Loader:
         method.explain(model.prepare(self._image()), None)
 
 
+#: What a vision transformer's compare panel shows instead of a method that cannot map it
+#: (CAM), in order of preference, each used once.
+_TRANSFORMER_STAND_INS = ("hirescam", "rollout", "gradient-rollout", "gradcam", "eigencam")
+
+
 def compare_methods(spec: CompareSpec, model: CamModel) -> dict[str, Method]:
     """The methods a compare's panels name, built for `model` (CamviewError: one it cannot
-    serve)."""
-    return {name: make_method(name, model) for name in spec.method_names}
+    serve). For a vision transformer a method that cannot map it (the presets' CAM) is
+    replaced by a token method not in the grid yet, titled as itself, so the window's
+    presets serve a ViT too."""
+    names = list(spec.method_names)
+    if model.transformer is not None:
+        free = [n for n in _TRANSFORMER_STAND_INS
+                if n not in names and method_class(n).applies_to(model) is None]
+        return {name: make_method(free.pop(0) if method_class(name).applies_to(model)
+                                  and free else name, model) for name in names}
+    return {name: make_method(name, model) for name in names}
 

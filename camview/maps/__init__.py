@@ -44,11 +44,12 @@ from camview.maps.saliency import GuidedGradCAM, Saliency, SmoothGrad
 from camview.maps.validity import map_problem, normalise
 from camview.models.base import CamModel
 
-__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "TOP_N", "BatchedForward", "Cancelled",
-           "EigenCAM", "GradCAM", "GradCAMPlusPlus", "GradientMethod", "GradientRollout",
-           "GuidedGradCAM", "HiResCAM", "IntegratedGradients", "LayerCAM", "MapResult",
-           "Method", "MethodOption", "Occlusion", "Progress", "ReciproCAM", "Rollout",
-           "Saliency", "ScoreCAM", "SmoothGrad", "XGradCAM", "check_options", "make_method",
+__all__ = ["CAM", "DEFAULT_METHOD", "METHODS", "RISE", "TOP_N", "TRANSFORMER_METHOD",
+           "BatchedForward", "Cancelled", "EigenCAM", "GradCAM", "GradCAMPlusPlus",
+           "GradientMethod", "GradientRollout", "GuidedGradCAM", "HiResCAM",
+           "IntegratedGradients", "LayerCAM", "MapResult", "Method", "MethodOption",
+           "Occlusion", "Progress", "ReciproCAM", "Rollout", "Saliency", "ScoreCAM",
+           "SmoothGrad", "XGradCAM", "check_options", "fallback_method", "make_method",
            "map_problem", "method_class", "method_options", "normalise", "option_takers"]
 
 #: Every method, in the order menus and the README list them. Each class says its title,
@@ -60,6 +61,19 @@ METHODS: dict[str, type[Method]] = {m.name: m for m in (
     CAM, GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM, XGradCAM, EigenCAM, Saliency,
     GuidedGradCAM, SmoothGrad, IntegratedGradients, ScoreCAM, Occlusion, RISE, ReciproCAM,
     Rollout, GradientRollout)}
+
+
+#: The method camview recommends for a vision transformer, at its default read layer (the
+#: last block's normalised input): found the mark on the trained test ViT as often as any
+#: (docs/vit-findings.md), class-specific and live. The window falls back to it when CAM is
+#: asked of a ViT.
+TRANSFORMER_METHOD = "hirescam"
+
+
+def fallback_method(model: CamModel) -> str:
+    """The method used when the one asked for cannot map `model`: HiResCAM for a vision
+    transformer (TRANSFORMER_METHOD), else Grad-CAM."""
+    return TRANSFORMER_METHOD if getattr(model, "transformer", None) is not None else "gradcam"
 
 
 def _key(name: str) -> str:

@@ -68,10 +68,30 @@ class ResizeMode(str, enum.Enum):
     ``shorter`` resizes the shorter side to the input size and keeps the aspect ratio, no
     crop, as the reference program does for fully convolutional nets: a 16:9 webcam frame
     keeps its whole width and the map covers all of it.
+    ``crop`` cuts the frame's centre at the input's shape, CROP_FRACTION of the most that
+    fits, and resizes it to the input size: how timm evaluates a ViT (resize the shorter
+    side to input / 0.875, then crop the input size from the centre). The map covers that
+    centre only and is drawn there on the frame (`map_box`).
     """
 
     SQUASH = "squash"
     SHORTER = "shorter"
+    CROP = "crop"
+
+
+#: The share of the frame a ``crop`` keeps: timm's default crop_pct (224 of 256).
+CROP_FRACTION = 0.875
+
+
+def crop_box(frame_hw: tuple[int, int], input_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) in frame pixels of the centre region ``crop`` feeds: the
+    input's shape, CROP_FRACTION of the largest such region in the frame."""
+    fh, fw = frame_hw
+    ih, iw = input_hw
+    scale = min(fh / ih, fw / iw) * CROP_FRACTION
+    bh, bw = max(1, round(ih * scale)), max(1, round(iw * scale))
+    top, left = (fh - bh) // 2, (fw - bw) // 2
+    return top, left, top + bh, left + bw
 
 
 Preprocess = Callable[[np.ndarray], np.ndarray]
@@ -103,7 +123,7 @@ MAX_ASPECT = 4.0
 def resized_input_size(frame_hw: tuple[int, int], input_hw: tuple[int, int],
                        mode: ResizeMode) -> tuple[int, int]:
     """The (h, w) a frame of size frame_hw is resized to before it enters the network."""
-    if mode is ResizeMode.SQUASH:
+    if mode in (ResizeMode.SQUASH, ResizeMode.CROP):
         return input_hw
     h, w = frame_hw
     side = min(input_hw)
@@ -189,8 +209,9 @@ class CamModel:
         self.fixed_input = fixed_input
         self.resize = ResizeMode(resize)
         if fixed_input and self.resize is ResizeMode.SHORTER:
-            raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input; "
-                             "use --resize squash")
+            raise ModelError(f"{name}: takes only {input_size[1]}x{input_size[0]} input "
+                             "(a dense head or a vision transformer's position embeddings "
+                             "sized for it); use --resize squash or crop")
         self.preprocess = preprocess
         self.preprocess_name = getattr(preprocess, "name", "custom")
         self.preprocess_why = getattr(preprocess, "why", "given by the caller")
@@ -310,10 +331,17 @@ class CamModel:
     def network_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         return resized_input_size(frame_hw, self.input_size, self.resize)
 
+    def map_box(self, frame_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The region of a frame of this size the map covers, (top, left, bottom, right) in
+        frame pixels, in ``crop`` mode; None when it covers the whole frame."""
+        return crop_box(frame_hw, self.input_size) if self.resize is ResizeMode.CROP else None
+
     def distortion(self, frame_hw: tuple[int, int]) -> str | None:
         """Why a frame of this size makes a distorted input, or None: squashed to the input
         size, a frame more than SQUASH_WARN_ASPECT times wider than tall (or taller than
         wide) than the input is maps a picture the network never saw."""
+        if self.resize is ResizeMode.CROP:
+            return None  # cut at the input's shape: nothing is squashed
         h, w = frame_hw
         nh, nw = self.network_size(frame_hw)
         stretch = (w / h) / (nw / nh)
@@ -341,6 +369,9 @@ class CamModel:
         from camview.sources.images import to_bgr8
 
         frame_bgr = to_bgr8(frame_bgr)
+        if self.resize is ResizeMode.CROP:
+            top, left, bottom, right = crop_box(frame_bgr.shape[:2], self.input_size)
+            frame_bgr = frame_bgr[top:bottom, left:right]
         h, w = size or self.network_size(frame_bgr.shape[:2])
         # INTER_AREA averages when shrinking (no aliasing), bilinear when enlarging.
         shrinking = h * w < frame_bgr.shape[0] * frame_bgr.shape[1]
@@ -381,8 +412,9 @@ class CamModel:
         h, w = self.input_size
         grey = ", grayscale" if self.channels == 1 else ""
         # "input 224x224 (shorter)" read as the size fed, which a 4:3 frame is not (224x299).
-        size = (f"shorter side {min(h, w)}, aspect kept" if self.resize is ResizeMode.SHORTER
-                else f"{w}x{h}, squashed")
+        size = {ResizeMode.SHORTER: f"shorter side {min(h, w)}, aspect kept",
+                ResizeMode.CROP: f"{w}x{h}, centre crop ({CROP_FRACTION:g} of the frame)"}.get(
+            self.resize, f"{w}x{h}, squashed")
         return (f"{self.name}: {len(self.labels)} classes, input {size}{grey}, "
                 f"preprocess {self.preprocess_name}, maps from "
                 f"{self.read_layer!r}, head {self.head.value}, runtime "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from camview.errors import ModelError
+from camview.models.layer_kinds import children
 
 if TYPE_CHECKING:
     import keras
@@ -21,20 +22,6 @@ class LayerInfo:
 
     path: str
     shape: tuple
-
-
-def children(model) -> list:
-    """A Functional model's operations (layers and ops such as TrueDivide), in order; a
-    Sequential's layers."""
-    ops = getattr(model, "operations", None)
-    return list(ops if ops is not None else model.layers)
-
-
-def producer(tensor):
-    """The layer (or op) that made `tensor` and the tensors it was called on."""
-    op, node_index, _ = tensor._keras_history
-    node = op._inbound_nodes[node_index]
-    return op, list(node.input_tensors)
 
 
 def _output_shape(op) -> tuple | None:

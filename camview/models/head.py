@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     import keras
 
 from camview.models.graph import _run_split, resolve_layer
-from camview.models.graph import producer as _producer
+from camview.models.layer_kinds import SQUASHING as _SQUASHING
+from camview.models.layer_kinds import activation_name as _activation_name
+from camview.models.layer_kinds import binary_scores_layer as _binary_scores_layer
+from camview.models.layer_kinds import is_squashing_layer as _is_squashing_layer
+from camview.models.layer_kinds import pass_through as _pass_through
+from camview.models.layer_kinds import producer as _producer
 from camview.models.transformer import Transformer, find_transformer, fold
 
 
@@ -48,16 +53,6 @@ class HeadKind(str, enum.Enum):
     #: CAM, but its gradient is known in closed form (camview.maps.closed_form)
     NORM_FC = "norm-fc"
     GRADIENT_ONLY = "gradient-only"
-
-
-# Keras is imported when a graph is read, not when the kinds are: `camview --help` and
-# `camview models` need HeadKind but not the seconds TensorFlow takes to import.
-@cache
-def _pass_through() -> tuple[type, ...]:
-    import keras
-
-    return (keras.layers.Dropout, keras.layers.SpatialDropout2D,
-            keras.layers.GaussianDropout, keras.layers.GaussianNoise)
 
 
 @cache
@@ -178,39 +173,10 @@ class Head:
     final: object | None = None  # the softmax/sigmoid layer the scores are read before
 
 
-_SQUASHING = ("softmax", "sigmoid")  # turn scores into probabilities; maps read before them
-
-
-def _activation_name(layer) -> str:
-    return getattr(getattr(layer, "activation", None), "__name__", "")
-
-
-def _is_squashing_layer(layer) -> bool:
-    """A layer that only turns scores into probabilities: Softmax, Activation(softmax/sigmoid)."""
-    import keras
-
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    return isinstance(layer, keras.layers.Activation) and _activation_name(layer) in _SQUASHING
-
-
 def class_count(model: keras.Model) -> int:
     """Classes shown for `model`: its outputs, or two for a binary classifier's one output."""
     n = int(model.outputs[0].shape[-1])
     return 2 if n == 1 else n
-
-
-@cache
-def _binary_scores_layer() -> type:
-    import keras
-
-    class BinaryScores(keras.layers.Layer):
-        """z (batch, 1) -> [-z/2, +z/2]: softmax of it is [1 - sigmoid(z), sigmoid(z)]."""
-
-        def call(self, z):
-            return keras.ops.concatenate([-0.5 * z, 0.5 * z], axis=-1)
-
-    return BinaryScores
 
 
 def _two_class(dense: DenseWeights | None, kind: HeadKind

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from functools import cache
 
 from camview.errors import ModelError
-from camview.models.graph import children, producer
+from camview.models.layer_kinds import (
+    activation_name,
+    binary_scores_layer,
+    children,
+    is_squashing_layer,
+    pass_through,
+    producer,
+)
 from camview.models.tokens import TokenGrid, token_grid
 
 
@@ -154,13 +161,11 @@ def _read(model, title: str, scores) -> Transformer | None:
     averaged = bool(head_ops) and isinstance(head_ops[-1], keras.layers.GlobalAveragePooling1D)
     cam_layer = None
     if averaged and grid.prefix == 0:
-        from camview.models.head import _activation_name, _is_squashing_layer, _pass_through
-
         rest = [op for op in head_ops[:-1]
-                if not isinstance(op, _pass_through()) and not _is_squashing_layer(op)]
+                if not isinstance(op, pass_through()) and not is_squashing_layer(op)]
         made_by = producer(tokens)[0]
         one_dense = (len(rest) == 1 and isinstance(rest[0], keras.layers.Dense)
-                     and _activation_name(rest[0]) in ("linear", "softmax", "sigmoid"))
+                     and activation_name(rest[0]) in ("linear", "softmax", "sigmoid"))
         if one_dense and _is_layer(made_by):
             cam_layer = made_by.name
     return Transformer(grid, int(dim), tuple(blocks), tuple(over_tokens), token_layers,
@@ -219,9 +224,7 @@ def attention_pass(model, found: Transformer, final=None, binary: bool = False):
     wanted = set(found.attention)
     scores_layer = None
     if binary:
-        from camview.models.head import _binary_scores_layer
-
-        scores_layer = _binary_scores_layer()(name="binary_scores")
+        scores_layer = binary_scores_layer()(name="binary_scores")
 
     def run(x):
         captured: dict[str, object] = {}

@@ -116,7 +116,8 @@ def explain_mistake(model: CamModel, method: Method, result: ImageResult, *,
     x = network_input(model, image)[None]
     photo = shrink(image, side)
     # Through the one drawing path: a map that cannot be drawn shows its fault, not colours.
-    views = [draw(photo, describe(model, method.explain(x, target), topk=0, pinned=False), style)
+    views = [draw(photo, describe(model, method.explain(x, target), topk=0, pinned=False,
+                                  frame_hw=photo.shape[:2]), style)
              for target in (result.predicted, result.true)]
     return MistakeViews(photo, *views)
 

@@ -1,0 +1,46 @@
+"""A vision transformer in the live window (pytest-qt, offscreen): its map shown on a centre
+crop, the methods it cannot use greyed, the compare grid and the frozen frame working."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import Qt
+from vit_models import MARK, SIZE, marked_images, tiny_vit, unit_rgb
+from window_host import started_window
+
+from camview.app.saved_settings import Options
+from camview.models import CamModel, ResizeMode
+
+
+def test_a_vit_runs_live_like_a_cnn(qtbot, tmp_path):
+    pictures, _, _ = marked_images(2, SIZE, MARK, seed=5)
+    photo = str(tmp_path / "marked.png")
+    cv2.imwrite(photo, cv2.resize(pictures[1], (160, 96)))
+    model = CamModel("vit", tiny_vit(class_token=True, softmax=False, seed=3),
+                     labels=["plain", "marked"], input_size=(SIZE, SIZE),
+                     resize=ResizeMode.CROP, preprocess=unit_rgb, fixed_input=True)
+    win = started_window(qtbot, Options(source=photo, model=model, output_dir=str(tmp_path)))
+    try:
+        result = win.session.result
+        assert result.method_name == "HiResCAM"  # CAM is not defined for it: the fallback
+        assert result.map.cam.shape == (6, 6)
+        combo = win.panel.method
+        enabled = {combo.itemData(r): combo.model().item(r).isEnabled()
+                   for r in range(combo.count())}
+        assert not enabled["cam"] and enabled["rollout"] and enabled["gradient-rollout"]
+        assert "no convolution before pooling" in combo.model().item(
+            combo.findData("cam")).toolTip()
+        assert "centre crop" in win.status_text() or "centre crop" in model.describe()
+
+        win.session.set_method("rollout")
+        qtbot.waitUntil(lambda: win.session.result.method_name == "Attention rollout",
+                        timeout=20000)
+        overlay = win.raw_view.image
+        assert overlay is not None
+
+        qtbot.keyClick(win, Qt.Key.Key_G)  # the compare grid
+        qtbot.waitUntil(lambda: win.session.result.compare is not None, timeout=30000)
+        assert np.isfinite(win.session.result.map.cam).all()
+    finally:
+        win.close()
