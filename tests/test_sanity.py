@@ -141,7 +141,8 @@ def test_every_method_reads_the_weights_the_model_has_now():
     unchanged = []
     for layer_name in ("head", "features", "stem"):
         copy = copy_model(model)
-        methods = {name: make_method(name, copy) for name in METHODS}
+        methods = {name: make_method(name, copy) for name, cls in METHODS.items()
+                   if cls.applies_to(copy) is None}  # rollout: vision transformers only
         before = {name: m.explain(batch, 1).cam for name, m in methods.items()}
         randomise(copy.keras_model.get_layer(layer_name), rng)
         for name, method in methods.items():

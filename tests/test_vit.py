@@ -208,3 +208,21 @@ def test_inspect_says_what_was_read(tmp_path, capsys):
                      "block1_norm1      36x32 tokens, read as 6x6x32 (block 1's input)",
                      "defined per token only at 'final_norm'"):
         assert fragment in out, fragment
+
+
+def test_a_swin_style_model_is_read_at_its_last_stage_tokens():
+    L = keras.layers
+    inputs = keras.Input((48, 48, 3))
+    x = L.Reshape((36, 16))(L.Conv2D(16, 8, strides=8, name="patch_embed")(inputs))
+    windows = keras.ops.reshape(x, (-1, 9, 16))  # attention inside windows of 9 tokens
+    windows = L.MultiHeadAttention(2, 8, name="window_attention")(windows, windows)
+    x = L.LayerNormalization(name="stage_norm")(keras.ops.reshape(windows, (-1, 36, 16)))
+    model = cam_model(keras.Model(inputs, L.Dense(2)(L.GlobalAveragePooling1D()(x))))
+    found = model.transformer
+    assert found.windows == 9 and found.grid.grid == (6, 6)
+    assert model.read_layer == "stage_norm"
+    assert "windows of 9 tokens (Swin-style)" in found.describe()
+    assert make_method("gradcam", model).explain(model.prepare(np.zeros((48, 48, 3), np.uint8))
+                                                 ).cam.shape == (6, 6)
+    with pytest.raises(ModelError, match="attends in windows"):
+        make_method("rollout", model)

@@ -120,6 +120,9 @@ class Method(ABC):
     #: channel alone: CAM by definition, a gradient method because the gradient is zero on
     #: every other channel and its rule weighs a zero gradient zero (tests check each).
     reads_class_channel_only: ClassVar[bool] = False
+    #: The map is read from a vision transformer's attention (rollout), not from a layer's
+    #: activations: only models with attention over their tokens can have it (applies_to).
+    needs_attention: ClassVar[bool] = False
 
     @classmethod
     def serves(cls, head: HeadKind) -> bool:

@@ -19,7 +19,7 @@ from camview.models.base import CamModel
 class _AttentionMethod(Method):
     """A map made from every block's attention probabilities (model.attention_pass)."""
 
-    needs_attention = True
+    needs_attention = True  # see Method.needs_attention
 
     def __init__(self, model: CamModel, layer: str | None = None, **options: object) -> None:
         found = model.transformer
