@@ -4,6 +4,7 @@ one-line refusals (camview.models.transformer, camview.maps.rollout)."""
 
 from __future__ import annotations
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -226,3 +227,29 @@ def test_a_swin_style_model_is_read_at_its_last_stage_tokens():
                                                  ).cam.shape == (6, 6)
     with pytest.raises(ModelError, match="attends in windows"):
         make_method("rollout", model)
+
+
+def test_crop_feeds_the_centre_and_the_map_is_drawn_there(class_token_vit):
+    from camview.commands.render_outputs import peak_in_frame
+    from camview.drawing.overlay import OverlayStyle, render_view
+    from camview.models.base import crop_box
+
+    model = CamModel("vit", class_token_vit.keras_model, labels=["a", "b"],
+                     input_size=(48, 48), resize=ResizeMode.CROP, preprocess=unit_rgb,
+                     fixed_input=True)
+    frame = np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8)
+    assert crop_box((96, 160), (48, 48)) == (6, 38, 90, 122)  # 0.875 of the 96x96 centre
+    assert model.map_box((96, 160)) == (6, 38, 90, 122) and "centre crop" in model.describe()
+    centre = cv2.resize(frame[6:90, 38:122], (48, 48), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(model.prepare(frame)[0], unit_rgb(centre))
+    cam = np.zeros((6, 6), np.float32)
+    cam[0, 5] = 1.0  # the crop's top-right patch
+    view = render_view(frame, cam, [], OverlayStyle(layout="overlay", topk=0),
+                       box=model.map_box((96, 160)))
+    coloured = view.max(-1).astype(int) - view.min(-1) > 8  # grey (B = G = R) is uncoloured
+    ys, xs = np.nonzero(coloured)
+    assert len(ys) and ys.min() >= 6 and ys.max() < 40 and xs.min() >= 80 and xs.max() < 122
+    assert peak_in_frame(cam, (96, 160), model.map_box((96, 160)))["x"] >= 108
+    with pytest.raises(ModelError, match="use --resize squash or crop"):
+        CamModel("vit", class_token_vit.keras_model, labels=["a", "b"], input_size=(48, 48),
+                 resize=ResizeMode.SHORTER, preprocess=unit_rgb, fixed_input=True)
