@@ -17,7 +17,7 @@ from camview.commands.progress import Progress
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import finish_each
 from camview.errors import CamviewError, ModelError, OutputError, SourceError
-from camview.maps import CAM, DEFAULT_METHOD, Method, make_method, method_class
+from camview.maps import CAM, DEFAULT_METHOD, Method, fallback_method, make_method, method_class
 from camview.models import DEFAULT_MODEL, CamModel, check_model_name, known_head, load_model
 from camview.sets.classify import classify_set
 from camview.sets.dataset import (
@@ -187,6 +187,8 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     second = load_versus(args)  # first: an unusable second model fails before any wait
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
+    if args.method is None and model.transformer is not None and CAM.applies_to(model):
+        args.method = fallback_method(model)  # CAM, the default, is not defined for this ViT
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
     named = None if args.labels else name_classes_from_folders(model, args.dataset)
     if named:

@@ -3,14 +3,25 @@ before any source or model opens (a bad output path fails in a second, not after
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from camview.drawing.output_files import check_writable, input_overwritten
 from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, OutputError
-from camview.maps import CAM, DEFAULT_METHOD, Method, check_options, make_method, method_class
+from camview.maps import (
+    CAM,
+    DEFAULT_METHOD,
+    Method,
+    check_options,
+    fallback_method,
+    make_method,
+    method_class,
+)
 from camview.models import DEFAULT_MODEL, CamModel, known_head
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -103,6 +114,13 @@ def make_methods(request: RenderRequest, model: CamModel) -> list[Method]:
     """The methods to render with their options; an option none of them takes is an error,
     not silently ignored (camview.maps.check_options)."""
     names = method_names(request)
+    if (request.compare is None and method_class(names[0]) is CAM
+            and model.transformer is not None and CAM.applies_to(model) is not None):
+        # CAM, the default, is not defined for this ViT: its recommended method, as the window
+        # does, said in a note (the JSON's "method" names the one used).
+        names = [fallback_method(model)]
+        log.info("CAM is not defined for %s (%s): using %s", model.name, CAM.applies_to(model),
+                 method_class(names[0]).title)
     options = check_options(names, request.method_options)
     # The model already reads --layer (load_model read_layer=): the methods read its layer.
     return [make_method(name, model, None, **options) for name in names]

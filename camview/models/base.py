@@ -10,6 +10,9 @@ the user names) and what the head after it is:
   CAM of class c is the read layer weighted by row c of that dense layer;
 - ``gradient-only``: anything else (VGG16's stack of dense layers); only gradient methods apply.
 
+A vision transformer's read layer is the normalised tokens entering its last block, folded
+into the patch grid (camview.models.transformer); its `transformer` says what was read.
+
 One compiled call returns both the read layer's activations and the scores, so CAM never
 needs a second pass. That call is the model's forward runtime (camview.models.runtimes):
 TensorFlow, or the same graph in OpenVINO (`use_runtime`).

@@ -14,6 +14,10 @@ positive class's map follows the logit and the negative class's its negation (sc
 which a drawn map never shows). A GAP + Dense(1) head with kernel w is then an fc head with
 weights [-w/2, +w/2].
 
+A vision transformer (scores made from a token sequence, attention layers in the graph) is
+read by camview.models.transformer: its read layer's tokens are folded into their grid inside
+the feature model, so every method sees the (h, w, k) map it sees for a CNN.
+
 A layer named with ``--layer`` may sit inside a nested base (``base/layer``, or its plain
 name when unique): the graph is run again with that base split so its inner activation comes
 out beside the scores.

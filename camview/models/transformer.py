@@ -20,8 +20,12 @@ layers. What is found:
 - attention in windows (Swin-style: queries of fewer tokens than N): the last stage's tokens
   are still read if they fold into a grid; rollout then does not apply.
 
-`attention_model` re-runs the graph with every block's attention probabilities as extra
+`attention_pass` re-runs the graph with every block's attention probabilities as extra
 outputs (Keras' own ``return_attention_scores=True``), which the rollout maps read.
+
+Only the model's own top-level graph is read (a ViT built with the functional API, or a
+subclassed one traced into it); a Keras Hub backbone, whose blocks are custom layers hiding
+their attention, is not read yet.
 """
 
 from __future__ import annotations
