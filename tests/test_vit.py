@@ -199,8 +199,14 @@ def test_bad_transformers_are_one_line(tmp_path, capsys):
     assert "token ids (text), not an image" in err and "\n" not in err
 
 
-def test_inspect_says_what_was_read(tmp_path, capsys):
+def test_inspect_says_what_was_read_and_render_needs_no_method(tmp_path, capsys):
     path = saved(tiny_vit(class_token=False, position=False), tmp_path / "vit.keras")
+    photo = tmp_path / "marked.png"
+    cv2.imwrite(str(photo), marked_images(2, SIZE, MARK, seed=5)[0][1])
+    assert main(["render", str(photo), "--model", path, "--resize", "crop", "--json",
+                 str(tmp_path / "out.json")]) == 0  # CAM, the default, is not defined for it
+    assert '"method": "hirescam"' in (tmp_path / "out.json").read_text()
+    capsys.readouterr()
     assert main(["inspect", path]) == 0
     out = capsys.readouterr().out
     for fragment in ("6x6 patch tokens of 8x8 px (the stride of patch_embed)",

@@ -31,13 +31,20 @@ def test_a_vit_runs_live_like_a_cnn(qtbot, tmp_path):
         assert not enabled["cam"] and enabled["rollout"] and enabled["gradient-rollout"]
         assert "no convolution before pooling" in combo.model().item(
             combo.findData("cam")).toolTip()
-        assert "centre crop" in win.status_text() or "centre crop" in model.describe()
+        qtbot.waitUntil(lambda: "centre crop" in win.readout.text(), timeout=5000)
 
         win.session.set_method("rollout")
         qtbot.waitUntil(lambda: win.session.result.method_name == "Attention rollout",
                         timeout=20000)
         overlay = win.raw_view.image
         assert overlay is not None
+
+        win.panel.choose(win.panel.method, "occlusion")  # on demand: on the frozen frame
+        qtbot.waitUntil(lambda: win.session.result.method_name == "Occlusion", timeout=30000)
+        assert win.session.pipeline.frozen
+        assert win.session.result.overlay.shape == win.session.result.frame.image.shape
+        qtbot.keyClick(win, Qt.Key.Key_Space)  # live again
+        qtbot.waitUntil(lambda: not win.session.pipeline.frozen, timeout=10000)
 
         qtbot.keyClick(win, Qt.Key.Key_G)  # the compare grid
         qtbot.waitUntil(lambda: win.session.result.compare is not None, timeout=30000)

@@ -324,6 +324,9 @@ class MainWindow(QMainWindow):
             return "–" if v is None else f"{v:.0f}"
 
         frozen = "  FROZEN" if self.session.frozen else ""
+        # A ViT fed its frame's centre (--resize crop): the map covers only that part.
+        model = self.session.model
+        crop = " · centre crop" if model is not None and model.resize.value == "crop" else ""
         # A held frame (frozen, a still image) is mapped again only when something changes:
         # its rate says nothing then, so the readout says why it is idle.
         inference = ("inference idle (map up to date; redone on a change)" if st.map_up_to_date
@@ -332,7 +335,7 @@ class MainWindow(QMainWindow):
             f"capture {st.capture_fps:4.1f} fps · {inference} · "
             f"capture-to-display {ms(st.display_latency_p50_ms)} ms "
             f"(p95 {ms(st.display_latency_p95_ms)}) · dropped {st.dropped}"
-            f"{' · ' + runtime if (runtime := self.runtime.readout()) else ''}{frozen}")
+            f"{' · ' + runtime if (runtime := self.runtime.readout()) else ''}{crop}{frozen}")
 
     # -- drops and help
     def dragEnterEvent(self, event) -> None:
