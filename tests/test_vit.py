@@ -55,6 +55,8 @@ def test_the_token_grid_blocks_and_read_layer_are_found(class_token_vit):
     assert layers["block1_norm1"] == (6, 6, 32) and layers["block1_mlp1"] == (6, 6, 64)
     with pytest.raises(ModelError, match="no convolution before pooling"):
         make_method("cam", class_token_vit)
+    with pytest.raises(ModelError, match="ViT-Recipro-CAM"):
+        make_method("reciprocam", class_token_vit)
 
 
 def test_the_grid_arithmetic_without_keras():
@@ -161,6 +163,7 @@ def test_rollout_of_an_averaging_vit_reads_the_mean_row():
     cam = make_method("cam", per_token).explain(batch, 1).cam
     hires = make_method("hirescam", per_token).explain(batch, 1).cam
     np.testing.assert_allclose(cam / 36, hires, rtol=1e-4, atol=1e-6)  # HiResCAM = CAM / n
+    assert make_method("reciprocam", per_token).explain(batch, 1).cam.shape == (6, 6)
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,9 @@ class ReciproCAM(Method):
     paper = "Byun & Lee 2022"
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
+        if getattr(model, "transformer", None) is not None and (why := self.applies_to(model)):
+            raise ModelError(f"Recipro-CAM cannot map {model.name}: {why}",
+                             window_hint=f"Recipro-CAM cannot map {model.name} ({why})")
         chosen = layer or model.read_layer
         # The layer found before the head; a model without one maps only the layer named.
         default = getattr(model, "default_layer", None) or model.read_layer
@@ -58,6 +61,17 @@ class ReciproCAM(Method):
                              "would run once per position; use --method gradcam or layercam "
                              "for that layer")
         super().__init__(model, layer)
+
+    @classmethod
+    def applies_to(cls, model: CamModel) -> str | None:
+        """A vision transformer's masked tokens need the blocks after the read layer run per
+        position (ViT-Recipro-CAM), not done here; at the tokens an averaging head pools
+        (an fc head, --layer that layer) it is the CNN method."""
+        if (getattr(model, "transformer", None) is not None
+                and model.head not in CLOSED_FORM_HEADS):
+            return ("over a vision transformer's tokens it is ViT-Recipro-CAM (the blocks run "
+                    "per masked position), not available yet")
+        return super().applies_to(model)
 
     def _map(self, feature_model, x, target):  # unused: explain reads model.forward
         features, logits = feature_model(x, training=False)
