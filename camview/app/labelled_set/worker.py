@@ -81,16 +81,19 @@ def pair_titles(result: ImageResult, label) -> tuple[str, str, int]:
 
 
 def model_maps(model: CamModel, method: Method, result: ImageResult, image: np.ndarray,
-               cancel: threading.Event | None = None
+               cancel: threading.Event | None = None,
+               drawn_hw: tuple[int, int] | None = None
                ) -> tuple[ImageResult, tuple[str, str], list[Explanation]]:
     """One model's side of an image: it classifies the image again (the input the set run
-    uses), then its maps of the predicted class and of the true class (or runner-up)."""
+    uses), then its maps of the predicted class and of the true class (or runner-up), to be
+    drawn on a picture of size `drawn_hw` (a centre crop's map is placed on it)."""
     x = network_input(model, image)[None]
     first = method.explain(x, None, cancel=cancel)  # the top-1 map; its scores classify
     fresh = result_of(LabelledImage(result.path, result.true), result.index, first.logits)
     titles = pair_titles(fresh, model.short_label)
     second = method.explain(x, titles[2], cancel=cancel)
-    return fresh, titles[:2], [describe(model, m, topk=0, pinned=False) for m in (first, second)]
+    return fresh, titles[:2], [describe(model, m, topk=0, pinned=False, frame_hw=drawn_hw)
+                               for m in (first, second)]
 
 
 def explain_pair(model: CamModel, method: Method, result: ImageResult, style: OverlayStyle,
@@ -104,7 +107,7 @@ def explain_pair(model: CamModel, method: Method, result: ImageResult, style: Ov
     image, _ = load_image(result.path)
     photo = shrink(image, PICTURE_SIDE)
     panel = replace(style, layout="overlay", topk=0)
-    fresh, titles, maps = model_maps(model, method, result, image, cancel)
+    fresh, titles, maps = model_maps(model, method, result, image, cancel, photo.shape[:2])
     if versus is None:
         cells = [("Frame", photo), *((t, draw(photo, m, panel))
                                      for t, m in zip(titles, maps, strict=True))]
@@ -112,7 +115,7 @@ def explain_pair(model: CamModel, method: Method, result: ImageResult, style: Ov
         return Pair(picture, fresh, titles, None, versus_note)
     second, second_method, second_result = versus
     second_fresh, second_titles, second_maps = model_maps(
-        second, second_method, second_result, image, cancel)
+        second, second_method, second_result, image, cancel, photo.shape[:2])
     rows = [[(model.name, photo)],  # each model's photo names it; its maps name the classes
             [(second.name, as_seen_by(second, photo))]]
     for row, row_titles, row_maps in zip(rows, (titles, second_titles), (maps, second_maps),
