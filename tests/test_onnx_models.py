@@ -24,7 +24,9 @@ LAYOUTS = ("NCHW", "NHWC")
 #: What a model without a backward pass serves, and what it refuses, under a linear head.
 SERVED = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam",
           "scorecam", "occlusion", "rise", "reciprocam")
-REFUSED = tuple(name for name in METHODS if name not in SERVED)
+#: The attention maps are refused too, as maps of vision transformers (tests/test_vit.py).
+REFUSED = tuple(name for name in METHODS if name not in SERVED
+                and not METHODS[name].needs_attention)
 #: Options that keep the slow methods quick on the tiny network.
 QUICK = {"scorecam": {"max_channels": 0}, "occlusion": {"patch": 6, "stride": 3},
          "rise": {"masks": 64}}
@@ -99,6 +101,7 @@ def test_methods_that_need_a_backward_pass_are_refused_in_one_line(linear, metho
     assert "\n" not in text and "backward pass" in text
     assert text.endswith("use " + ", ".join(SERVED))
     assert not METHODS[method].serves_model(model)
+    assert not any(METHODS[name].serves_model(model) for name in ("rollout", "gradient-rollout"))
 
 
 def test_a_non_linear_head_serves_the_methods_without_gradients(folder):
@@ -220,7 +223,7 @@ def test_a_dynamic_size_keeps_the_aspect_and_a_fixed_one_squashes(linear, folder
     assert fixed.fixed_input and fixed.input_size == (20, 24)
     assert fixed.resize is ResizeMode.SQUASH
     assert fixed.prepare(np.zeros((300, 600, 3), np.uint8)).shape == (1, 20, 24, 3)
-    with pytest.raises(ModelError, match="takes only 24x20 input; use --resize squash"):
+    with pytest.raises(ModelError, match=r"takes only 24x20 input .*; use --resize squash"):
         load_onnx_file(path, resize="shorter")
 
 

@@ -26,6 +26,7 @@ from camview.app.class_pickers import TargetPicker, TopClasses
 from camview.drawing.overlay import COLORMAPS, LAYOUTS, STYLES, OverlayStyle
 from camview.drawing.scale import SCALE_HELP, SCALES
 from camview.maps import METHODS, Method
+from camview.maps.base import NO_BACKWARD
 from camview.models import CamModel
 from camview.models import model_names as known_models
 
@@ -135,19 +136,25 @@ class ControlPanel(QWidget):
         self.show_values()
 
     def serve_methods(self, model: CamModel) -> None:
-        """Grey out the methods a model without a backward pass (an ONNX model on OpenVINO)
-        cannot serve (Method.serves_model), each saying why. A Keras model keeps every entry:
-        one its head refuses (CAM of VGG16) falls back to Grad-CAM with a line saying so."""
+        """Grey out the methods `model` cannot serve (Method.applies_to), each saying why: a
+        model without a backward pass (an ONNX model on OpenVINO) those that need one; a
+        vision transformer CAM (unless its head averages the tokens) and Recipro-CAM; a CNN
+        the attention maps. A Keras CNN keeps the others: one its head refuses (CAM of
+        VGG16) falls back to Grad-CAM with a line saying so."""
         items = self.method.model()
+        keeps_head_refusals = model.can_backward and model.transformer is None
         for row in range(self.method.count()):
             method = METHODS[self.method.itemData(row)]
-            served = model.can_backward or method.serves_model(model)
+            why = method.applies_to(model)
+            served = why is None or (keeps_head_refusals and not method.needs_attention)
             item = items.item(row) if hasattr(items, "item") else None
             if item is not None:
                 item.setEnabled(served)
-            why = None if served else (f"{model.name} runs forward only (an ONNX model on "
-                                       f"OpenVINO): {method.title} needs a backward pass")
-            self.method.setItemData(row, why, Qt.ItemDataRole.ToolTipRole)
+            tip = None if served else f"not for {model.name}: {why}"
+            if why == NO_BACKWARD:
+                tip = (f"{model.name} runs forward only (an ONNX model on OpenVINO): "
+                       f"{method.title} needs a backward pass")
+            self.method.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
 
     def show_values(self) -> None:
         for name in SLIDERS:

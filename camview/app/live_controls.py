@@ -149,19 +149,6 @@ class LiveControls:
         self.panel.target.set_labels(model.labels, model.find_class)
         self.panel.serve_methods(model)
         self.mark_models()  # a first-use download has just made one ready
-        self.mark_methods(model)
-
-    def mark_methods(self, model: CamModel) -> None:
-        """Only the methods that can map `model` can be picked (a ViT: no CAM, rollout;
-        a CNN: no rollout); each one that cannot says why in its tooltip."""
-        items = self.panel.method.model()
-        for row in range(self.panel.method.count()):
-            name = self.panel.method.itemData(row)
-            why = METHODS[name].applies_to(model) if name in METHODS else None
-            item = items.item(row) if hasattr(items, "item") else None
-            if item is not None:
-                item.setEnabled(why is None)
-                item.setToolTip(f"not for {model.name}: {why}" if why else "")
 
     # -- target
     def pin_row(self, row: int) -> None:
