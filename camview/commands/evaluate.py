@@ -193,6 +193,13 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     named = None if args.labels else name_classes_from_folders(model, args.dataset)
     if named:
         print(f"camview: {named}", file=sys.stderr)
+    # The second model by the same rule: left with "class 0.." beside a first model named by
+    # the folders, no class of it would match, and a model would agree 0 % with itself.
+    named = (None if args.versus_labels or second is None
+             else name_classes_from_folders(second, args.dataset))
+    if named:
+        named = named.replace("--labels", "--versus-labels")
+        print(f"camview: --versus {named}", file=sys.stderr)
     second_method = (versus_method_for(args.method or DEFAULT_METHOD, second)
                      if args.report and second is not None else None)
     dataset = open_labelled_set(args.dataset, model.labels)
