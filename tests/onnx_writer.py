@@ -61,6 +61,8 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
             return node("Relu", [x], name)
         if act == "softmax":
             return node("Softmax", [x], name, axis=-1)
+        if act == "sigmoid":
+            return node("Sigmoid", [x], name)
         raise NotImplementedError(act)
 
     for layer in model.layers:

@@ -200,6 +200,60 @@ def test_a_keras_layer_norm_head_gets_the_same_closed_form():
             np.testing.assert_allclose(got, want.cam, atol=1e-4 * scale, rtol=0)
 
 
+def _binary(head: str, seed: int = 11):
+    """A binary classifier with one output score: "fc" (pooling, Dense(1) with a sigmoid),
+    "direct" (a one-channel map pooled into the logit) or "norm-fc" (pooling, LayerNorm,
+    Dense(1))."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="c1")(inputs)
+    if head == "direct":
+        x = keras.layers.Conv2D(1, 1, name="logit_map")(x)
+        return keras.Model(inputs, keras.layers.GlobalAveragePooling2D(name="pool")(x))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="act")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if head == "norm-fc":
+        x = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
+        return keras.Model(inputs, keras.layers.Dense(1, name="fc")(x))
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="fc")(x))
+
+
+@pytest.mark.parametrize("head,kind,methods", [
+    ("fc", HeadKind.FC, SERVED),
+    ("direct", HeadKind.FC, SERVED),
+    ("norm-fc", HeadKind.NORM_FC, ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam",
+                                   "eigencam", "reciprocam"))])
+def test_one_binary_score_is_shown_as_two_classes_as_in_keras(folder, head, kind, methods):
+    """One logit z (a binary classifier's, before its sigmoid) is the two classes
+    [-z/2, +z/2], as camview shows a Keras model's: the scores, the head's weights and
+    every map equal the Keras twin's (whose norm-fc binary head uses TensorFlow's own
+    gradient, so the closed form is checked against it)."""
+    net = _binary(head)
+    keras = keras_twin(net, labels=("negative", "positive"))
+    model = load_onnx_file(keras_to_onnx(net, folder / f"binary_{head}.onnx"))
+    assert model.binary and keras.binary
+    assert model.labels == ["negative", "positive"] and model.head is kind
+    x = keras.prepare(frame())
+    batch = np.concatenate([x, x * 0.5])
+    _, scores = model.forward(batch)
+    assert scores.shape == (2, 2)
+    np.testing.assert_allclose(scores, keras.forward(batch)[1], atol=1e-4)
+    np.testing.assert_allclose(scores[:, 0], -scores[:, 1])
+    if kind is HeadKind.FC:
+        np.testing.assert_allclose(model.fc_weights, keras.fc_weights, atol=1e-7)
+    np.testing.assert_allclose(model.head_scores(model.forward(batch)[0]), scores, atol=1e-4)
+    for method in methods:
+        for target in (None, 0, 1):
+            want = make_method(method, keras, **QUICK.get(method, {})).explain(x, target)
+            got = make_method(method, model, **QUICK.get(method, {})).explain(x, target)
+            assert got.target == want.target
+            scale = float(np.abs(want.cam).max()) or 1.0
+            np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * scale, rtol=0,
+                                       err_msg=f"{method} {target}")
+
+
 @pytest.mark.parametrize("pooling,read", [("reducemean", "act"), ("nhwc", "act_nhwc")])
 def test_reduce_mean_pooling_is_read_as_global_pooling(folder, linear, pooling, read):
     """ReduceMean over h, w of NCHW, or of an NHWC tensor (as tf2onnx exports Keras'

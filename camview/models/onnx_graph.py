@@ -218,15 +218,23 @@ class OnnxGraph:
                              "(batch, classes)")
         return out
 
-    def class_count(self) -> int:
+    def output_count(self) -> int:
+        """The scores the graph gives per image: one per class, or one binary logit."""
         shape = self.shape(self.output.name)
         if shape is None or shape[-1] is None:
             raise ModelError(f"model file {self.path}: its output's class count is not "
                              "stated in the graph")
-        if shape[-1] == 1:
-            raise ModelError(f"model file {self.path}: it has one output, a binary logit; "
-                             "camview reads ONNX classifiers with one score per class")
         return int(shape[-1])
+
+    @property
+    def binary(self) -> bool:
+        """One output, a binary classifier's logit: shown as two classes [-z/2, +z/2], as a
+        Keras model's (camview.models.head)."""
+        return self.output_count() == 1
+
+    def class_count(self) -> int:
+        """Classes shown: the outputs, or two for one binary logit."""
+        return 2 if self.binary else self.output_count()
 
     @cached_property
     def scores_tensor(self) -> str:

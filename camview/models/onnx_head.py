@@ -10,11 +10,14 @@ read from the initializers (numpy):
 - pooling, LayerNormalization, then the linear layer (ConvNeXt): ``norm-fc``, whose
   gradient is known in closed form too (camview.maps.closed_form);
 - anything else: ``gradient-only``.
+
+A graph with one output score (a binary logit z) is shown as two classes [-z/2, +z/2], as a
+Keras model is (camview.models.head): its head's weights as such (two_class).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,13 +104,31 @@ def find_head(graph: OnnxGraph, read_tensor: str | None = None) -> Head:
                          "its head (no spatial tensor found): class activation maps need "
                          "a CNN, convolutions then pooling then the classifier")
     if read_tensor is None or read_tensor == found:
-        return Head(found, axis, kind, weights, norm, found)
+        head = Head(found, axis, kind, weights, norm, found)
+        return two_class(head) if graph.binary else head
     if read_tensor not in graph.spatial_tensors():
         shown = ", ".join(graph.spatial_tensors()[-5:])
         raise ModelError(f"model file {graph.path} has no spatial tensor {read_tensor!r} "
                          f"(the last ones: {shown}; `camview inspect --layers` lists all)")
     return Head(read_tensor, graph.channel_axis(read_tensor), HeadKind.GRADIENT_ONLY,
                 default_tensor=found)
+
+#: z (1,) -> [-z/2, +z/2]: a binary logit as two class scores (camview.models.head), whose
+#: softmax is [1 - sigmoid(z), sigmoid(z)]. OpenVINO's scores get it too (onnx_model).
+TWO_CLASS = np.array([[-0.5, 0.5]], np.float32)
+
+
+def two_class(head: Head) -> Head:
+    """The head of a one-logit graph as two classes, as camview.models.head._two_class makes
+    a Keras model's: a one-channel map pooled into z (direct) is an fc head of weight 1; a
+    linear head's weights w (k, 1) become [-w/2, +w/2] (k, 2), under a LayerNorm too (its
+    closed form is linear in the weight column)."""
+    if head.kind is HeadKind.DIRECT:
+        return replace(head, kind=HeadKind.FC, weights=TWO_CLASS.copy())
+    if head.weights is not None:
+        return replace(head, weights=head.weights @ TWO_CLASS)
+    return head
+
 
 def _past_pooling(graph: OnnxGraph, tensor: str) -> str:
     while True:
@@ -125,7 +146,7 @@ def _classify(graph: OnnxGraph, chain: list, features: str, axis: int
         return HeadKind.GRADIENT_ONLY, None, None
     core = [n for n in chain[1:] if n.op_type not in SHAPING_OPS]
     channels = (graph.shape(features) or (None,) * 4)[axis]
-    classes = graph.class_count()
+    classes = graph.output_count()  # a binary logit's one (the model shows it as two)
     if not core:
         ok = channels == classes
         return (HeadKind.DIRECT, None, None) if ok else (HeadKind.GRADIENT_ONLY, None, None)

@@ -27,7 +27,7 @@ from camview.models.base import CamModel, Preprocess, ResizeMode
 from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
 from camview.models.onnx_graph import OnnxGraph
-from camview.models.onnx_head import Head, find_head
+from camview.models.onnx_head import TWO_CLASS, Head, find_head
 from camview.models.runtimes import (
     COMPILE_CONFIG,
     OPENVINO,
@@ -81,7 +81,9 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
         raise ModelError(f"model file {graph.path}: OpenVINO cannot run it: "
                          f"{_first_line(exc)}") from None
     try:
-        outputs = [_output(model, head.read_tensor), _output(model, graph.scores_tensor)]
+        scores = _output(model, graph.scores_tensor)
+        outputs = [_output(model, head.read_tensor), two_class(scores) if graph.binary
+                   else scores]
         fixed = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
         made_dynamic = not fixed.get_parameters()[0].get_partial_shape()[0].is_dynamic
         if made_dynamic:  # a batch fixed to 1: made dynamic where the graph allows
@@ -157,6 +159,14 @@ def _read(core, graph: OnnxGraph):
         return model
 
 
+def two_class(scores):
+    """OpenVINO's one binary logit z (n, 1) as two class scores [-z/2, +z/2] (n, 2), as a
+    Keras model's (camview.models.head): one multiply, broadcast."""
+    import openvino.opset13 as ops
+
+    return ops.multiply(scores, ops.constant(TWO_CLASS)).output(0)
+
+
 def _output(model, tensor: str):
     """The output port of `model` that makes the ONNX tensor named `tensor`."""
     for op in model.get_ordered_ops():
@@ -209,7 +219,7 @@ class OnnxCamModel(CamModel):
         self.read_layer = head.read_tensor
         self.default_layer = head.default_tensor
         self.head = head.kind
-        self.binary = False
+        self.binary = graph.binary  # one logit, shown as two classes
         self.dense = ConstantWeights(head.weights) if head.kind is HeadKind.FC else None
         self.norm_head = (NormHead(head.weights, *head.norm)
                           if head.kind is HeadKind.NORM_FC else None)
@@ -271,7 +281,7 @@ class OnnxCamModel(CamModel):
 
         import onnx
         import openvino
-        from onnx import TensorProto, helper
+        from onnx import TensorProto, helper, numpy_helper
         from openvino.preprocess import PrePostProcessor
 
         graph, read = self.graph, self.read_layer
@@ -299,6 +309,12 @@ class OnnxCamModel(CamModel):
         dims = ["n", k, "h", "w"] if axis == 1 else ["n", "h", "w", k]
         head.graph.input[0].CopyFrom(helper.make_tensor_value_info(read, TensorProto.FLOAT,
                                                                    dims))
+        if graph.binary:  # the logit as two classes, as the whole graph's forward gives it
+            head.graph.initializer.append(numpy_helper.from_array(TWO_CLASS, "two_class"))
+            head.graph.node.append(helper.make_node(
+                "Mul", [graph.scores_tensor, "two_class"], ["two_class_scores"]))
+            head.graph.output[0].CopyFrom(helper.make_tensor_value_info(
+                "two_class_scores", TensorProto.FLOAT, ["n", 2]))
         core = openvino.Core()
         with tempfile.TemporaryDirectory(prefix="camview-onnx-head-") as folder:
             onnx.save(head, f"{folder}/head.onnx")
