@@ -139,3 +139,59 @@ def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):
     together = model.forward(x)[1]
     alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def _reshaped_input(shape) -> onnx.ModelProto:
+    """_conv_net whose input first goes through a Reshape to its own shape: the graph does
+    not show how its input is laid out."""
+    net = _conv_net(inputs=[_image(shape=shape)])
+    net.graph.initializer.append(onnx.numpy_helper.from_array(  # 0: each dim as it is
+        np.zeros(4, np.int64), "same_shape"))
+    net.graph.node.insert(0, helper.make_node("Reshape", ["input", "same_shape"], ["fed"]))
+    net.graph.node[1].input[0] = "fed"
+    return net
+
+
+def test_an_ambiguous_input_layout_is_read_from_the_graph_or_given(tmp_path, capsys):
+    """(n, 3, h, 3) could be NCHW or NHWC: a convolution reading the input says NCHW, a
+    Transpose to NCHW says NHWC; where the graph does not say, one line names --input-layout."""
+    onnx.save(_conv_net(inputs=[_image(shape=("n", 3, 8, 3))]), str(tmp_path / "c.onnx"))
+    model = load_model(str(tmp_path / "c.onnx"))
+    assert (model.layout, model.channels, model.input_size) == ("NCHW", 3, (8, 3))
+    nhwc = _conv_net(inputs=[_image(shape=("n", 3, 8, 3))])
+    nhwc.graph.node.insert(0, helper.make_node("Transpose", ["input"], ["nchw"],
+                                               perm=[0, 3, 1, 2]))
+    nhwc.graph.node[1].input[0] = "nchw"
+    onnx.save(nhwc, str(tmp_path / "t.onnx"))
+    model = load_model(str(tmp_path / "t.onnx"))
+    assert (model.layout, model.input_size) == ("NHWC", (3, 8))
+
+    path = tmp_path / "r.onnx"
+    onnx.save(_reshaped_input(("n", 3, 8, 3)), str(path))
+    err = _refused(path, capsys)
+    assert "could be NCHW or NHWC" in err and "--input-layout nchw or --input-layout nhwc" in err
+    assert main(["inspect", str(path), "--input-layout", "nchw"]) == 0
+    model = load_model(str(path), input_layout="nchw")
+    assert (model.layout, model.input_size) == ("NCHW", (8, 3))
+    x = np.random.default_rng(1).standard_normal((1, 8, 3, 3)).astype(np.float32)
+    plain = load_model(str(tmp_path / "c.onnx"))  # the same weights, read as NCHW
+    np.testing.assert_allclose(model.forward(x)[1], plain.forward(x)[1], atol=1e-5)
+    capsys.readouterr()
+
+
+def test_a_dynamic_channel_count_is_read_from_the_first_convolution(tmp_path, capsys):
+    onnx.save(_conv_net(inputs=[_image(shape=("n", "c", "h", "w"))]), str(tmp_path / "d.onnx"))
+    model = load_model(str(tmp_path / "d.onnx"))
+    assert (model.layout, model.channels) == ("NCHW", 3)
+    onnx.save(_reshaped_input(("n", "c", 8, 8)), str(tmp_path / "r.onnx"))
+    assert "could be NCHW or NHWC" in _refused(tmp_path / "r.onnx", capsys)
+
+
+def test_layout_is_refused_where_it_does_not_apply(tmp_path, capsys):
+    onnx.save(_conv_net(), str(tmp_path / "ok.onnx"))
+    assert main(["inspect", str(tmp_path / "ok.onnx"), "--input-layout", "nhwc"]) == 2
+    assert ("--input-layout nhwc does not fit its input (?, 3, ?, ?), which the file says is "
+            "NCHW") in capsys.readouterr().err
+    assert main(["inspect", "efficientnet_lite0", "--input-layout", "nchw"]) == 2
+    err = capsys.readouterr().err
+    assert "--input-layout is for ONNX models" in err and err.count("\n") == 1

@@ -29,7 +29,8 @@ def model_kwargs(args: argparse.Namespace) -> dict:
     """load_model's keyword arguments from the loading options given (window, evaluate)."""
     kwargs = {"weights": args.weights, "labels": args.labels, "read_layer": args.layer,
               "resize": args.resize, "preprocess": args.preprocess,
-              "runtime": getattr(args, "runtime", None)}
+              "runtime": getattr(args, "runtime", None),
+              "input_layout": getattr(args, "input_layout", None)}
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
@@ -63,8 +64,8 @@ def render_request(args: argparse.Namespace):
     from camview.commands.render_request import RenderRequest
 
     given = {k: getattr(args, k) for k in ("output", "json", "map", "model", "weights", "labels",
-                                           "layer", "resize", "preprocess", "runtime", "method",
-                                           "target", "frames")
+                                           "layer", "resize", "preprocess", "runtime",
+                                           "input_layout", "method", "target", "frames")
              if getattr(args, k, None) is not None}
     compare = method_list(getattr(args, "compare", None))
     return RenderRequest(source=args.source, style=style_from_args(args),

@@ -52,7 +52,8 @@ def _load(args: argparse.Namespace) -> CamModel:
     layer maps are read from, so it is not passed on."""
     from camview.models import DEFAULT_MODEL, load_model
 
-    kwargs = {"weights": args.weights, "labels": args.labels, "preprocess": args.preprocess}
+    kwargs = {"weights": args.weights, "labels": args.labels, "preprocess": args.preprocess,
+              "input_layout": args.input_layout}
     return load_model(args.model or DEFAULT_MODEL,
                       **{k: v for k, v in kwargs.items() if v is not None})
 
@@ -183,7 +184,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     found = format_of(args.model)
     onnx = found is not None and found.model_class is not None  # runs on OpenVINO only
     model = load_model(args.model, weights=weights, labels=args.labels,
-                       preprocess=args.preprocess,
+                       preprocess=args.preprocess, input_layout=args.input_layout,
                        runtime=args.runtime or ("auto" if onnx else "tensorflow"))
     h, w = model.input_size
     size = ("fixed size" if model.fixed_input

@@ -45,6 +45,9 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--import", dest="imports", action="append", default=None,
                    metavar="FILE.py", help="run this Python file first (it registers the "
                    "custom layers your model uses); may be repeated")
+    p.add_argument("--input-layout", choices=["nchw", "nhwc"], default=None,
+                   help="an ONNX model's input layout, where its graph leaves it ambiguous "
+                        "(default: read from the file)")
     from camview.models.runtimes import RUNTIMES
 
     p.add_argument("--runtime", choices=RUNTIMES, default=None,

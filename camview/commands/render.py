@@ -240,7 +240,7 @@ def render(request: RenderRequest) -> int:
         # it: the model loads on TensorFlow and switches once the methods are known.
         model = load_model(request.model, weights=request.weights, read_layer=request.layer,
                            resize=request.resize, labels=request.labels,
-                           preprocess=request.preprocess,
+                           preprocess=request.preprocess, input_layout=request.input_layout,
                            runtime=TENSORFLOW if asked == AUTO else asked)
         methods = make_methods(request, model)
         if asked == AUTO:

@@ -49,6 +49,7 @@ class RenderRequest:
     resize: str | None = None
     preprocess: str = "auto"  # how frames become network input (camview.models.preprocess)
     runtime: str | None = None  # the forward runtime (camview.models.runtimes); None: default
+    input_layout: str | None = None  # nchw or nhwc: an ambiguous ONNX input's layout
     method: str = DEFAULT_METHOD
     compare: list[str] | None = None  # several methods in one titled grid (the first is `method`'s
     #                                   place in the JSON and the maps)

@@ -109,6 +109,7 @@ def load_model(
     preprocess: str | None = None,
     progress: Progress | None = None,
     runtime: str | None = None,
+    input_layout: str | None = None,
 ) -> CamModel:
     """Build `name` (a known model or a path to a model file of camview.models.formats)
     ready for maps.
@@ -118,6 +119,8 @@ def load_model(
     progress: told one line per step of a first-use download (the window's status).
     runtime: the forward runtime (camview.models.runtimes: auto, tensorflow, openvino; None:
         $CAMVIEW_RUNTIME, else auto), checked before the seconds of loading.
+    input_layout: "nchw" or "nhwc" (--input-layout), the input's layout in a file that may
+        have either (ONNX) where the graph leaves it ambiguous; refused for other models.
     """
     from camview.models.runtimes import check_runtime, default_runtime
 
@@ -125,6 +128,9 @@ def load_model(
     random_weights = weights is not None and str(weights).lower() == "none"
     found = _spec_or_format(name)
     spec = found if isinstance(found, ModelSpec) else None
+    if input_layout is not None and (spec is not None or not found.layouts):
+        raise ModelError(f"--input-layout is for ONNX models; {name} takes its input NHWC, as "
+                         "Keras does")
     if spec is not None:
         if preprocess not in (None, "auto"):
             raise ModelError(f"--preprocess is for your own models; {spec.name} is fed the way "
@@ -134,7 +140,8 @@ def load_model(
         size, fixed, title = (spec.input_size,) * 2, spec.fixed_input, spec.name
         model_class: type[CamModel] = CamModel
     else:
-        keras_model, size, chosen, fixed = found.load(Path(name), preprocess)
+        keras_model, size, chosen, fixed = found.load(
+            Path(name), preprocess, **({} if input_layout is None else {"layout": input_layout}))
         source = title = name
         model_class = found.model_class() if found.model_class else CamModel
     names, names_from = _labels(spec, model_class.classes_of(keras_model), labels)

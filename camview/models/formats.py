@@ -46,6 +46,9 @@ class ModelFormat:
     #: The CamModel class over what `load` returns (None: camview.models.base.CamModel,
     #: a Keras model); imported when a file of the format is loaded.
     model_class: Callable[[], type] | None = None
+    #: Whether `load` takes layout= (--input-layout nchw|nhwc): a file whose input may be laid out
+    #: either way (ONNX); a Keras model's is NHWC.
+    layouts: bool = False
 
     @property
     def refused(self) -> bool:
@@ -76,7 +79,7 @@ FORMATS: tuple[ModelFormat, ...] = (
     ModelFormat("a Keras model", (".keras",), "Keras", _check_zip, load_user_model),
     ModelFormat("an HDF5 Keras model", (".h5", ".hdf5"), "Keras", _check_hdf5, load_user_model),
     ModelFormat("an ONNX model", (".onnx",), "ONNX", check_onnx, load_onnx,
-                model_class=_onnx_model_class),
+                model_class=_onnx_model_class, layouts=True),
     ModelFormat("a PyTorch checkpoint", (".pth",), advice=(
         "a PyTorch checkpoint; camview reads only EfficientNet-Lite0's, as --model "
         "efficientnet_lite0 --weights FILE (your own network: export it as .onnx with "

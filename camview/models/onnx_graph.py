@@ -26,6 +26,12 @@ CHANNELS_FIRST_OPS = ("Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
                       "InstanceNormalization", "LRN")
 
 _FLOAT = 1  # onnx.TensorProto.FLOAT
+#: The input's channel axis in each layout (the --input-layout choices).
+LAYOUT_AXIS = {"NCHW": 1, "NHWC": 3}
+#: Ops that keep a tensor's layout and channels (a normalisation before the first
+#: convolution), followed from the input to find its layout.
+ELEMENTWISE_OPS = ("Add", "Sub", "Mul", "Div", "Cast", "Identity", "Clip", "Relu", "Neg",
+                   "Abs", "Sqrt", "Pow", "Max", "Min", "Dropout")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -84,9 +90,13 @@ class OnnxGraph:
     #: True for a copy whose weights changed (the sanity check's): OpenVINO then reads
     #: `model`, not the file at `path`
     modified: bool = False
+    #: "NCHW" or "NHWC" given by --input-layout, for an input the graph leaves ambiguous
+    layout: str | None = None
 
     @classmethod
-    def read(cls, path: Path) -> OnnxGraph:
+    def read(cls, path: Path, layout: str | None = None) -> OnnxGraph:
+        """The file's graph; `layout` (nchw or nhwc, --input-layout): its input's, when the graph
+        leaves it ambiguous."""
         import onnx
 
         try:
@@ -94,7 +104,7 @@ class OnnxGraph:
         except Exception as exc:
             raise ModelError(f"model file {path} cannot be read as ONNX: "
                              f"{_first_line(exc)}") from None
-        graph = cls(Path(path), model)
+        graph = cls(Path(path), model, layout=None if layout is None else layout.upper())
         graph._infer_shapes()
         return graph
 
@@ -188,19 +198,73 @@ class OnnxGraph:
                              "not an image batch; camview needs one image input (batch, "
                              "channels, height, width)")
         batch = shape[0]
-        if shape[1] in (1, 3):
-            layout, channels, h, w = "NCHW", shape[1], shape[2], shape[3]
-        elif shape[3] in (1, 3):
-            layout, channels, h, w = "NHWC", shape[3], shape[1], shape[2]
-        else:
-            raise ModelError(f"model file {self.path}: its input has shape {_text(shape)}, "
-                             "with neither 1 nor 3 channels first or last; a frame gives 1 "
-                             "(grayscale) or 3 (RGB)")
+        layout = self._layout(shape)
+        axis = LAYOUT_AXIS[layout]
+        channels = shape[axis] or self._layout_in_graph[1]
+        if channels is None:
+            raise ModelError(f"model file {self.path}: its input {_text(shape)} does not "
+                             "state its channels, nor does a convolution reading it; export "
+                             "it with a fixed channel count")
+        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         if batch is not None and batch != 1:
             raise ModelError(f"model file {self.path}: its batch size is fixed to {batch}; "
                              "export it with a dynamic batch: torch.onnx.export(..., "
                              "dynamic_axes={'input': {0: 'batch'}})")
         return layout, int(channels), (batch, h, w)
+
+    def _layout(self, shape: tuple) -> str:
+        """NCHW or NHWC: the --input-layout given, else where the input states 1 or 3 channels,
+        else (both ends could be, e.g. (1, 3, ?, 3), or the channels are dynamic) what the
+        graph does with the input first; ModelError when nothing settles it."""
+        fits = [name for name, axis in LAYOUT_AXIS.items() if shape[axis] in (1, 3, None)]
+        stated = [name for name, axis in LAYOUT_AXIS.items() if shape[axis] in (1, 3)]
+        found = self._layout_in_graph[0]
+        read = (stated[0] if len(stated) == 1 else found if found in fits else None)
+        if self.layout is not None:
+            if self.layout not in fits or read not in (None, self.layout):
+                raise ModelError(f"model file {self.path}: --input-layout "
+                                 f"{self.layout.lower()} does not fit its input "
+                                 f"{_text(shape)}, which the file says is {read or 'neither'}")
+            return self.layout
+        if read is not None:
+            return read
+        if not fits:
+            raise ModelError(f"model file {self.path}: its input has shape {_text(shape)}, "
+                             "with neither 1 nor 3 channels first or last; a frame gives 1 "
+                             "(grayscale) or 3 (RGB)")
+        raise ModelError(f"model file {self.path}: its input {_text(shape)} could be NCHW or "
+                         "NHWC and the graph does not say which; give --input-layout nchw or "
+                         "--input-layout nhwc")
+
+    @cached_property
+    def _layout_in_graph(self) -> tuple[str | None, int | None]:
+        """(layout, channels) as the graph first uses its input, through elementwise ops
+        (a normalisation): a convolution or another NCHW op reading it means NCHW (its
+        weights give the channels), a Transpose to NCHW before it NHWC; (None, None) when the
+        input goes elsewhere first (a Reshape, several nodes)."""
+        found: str | None = None
+        tensor, seen = self.image_input.name, set()
+        while tensor not in seen:
+            seen.add(tensor)
+            users = self.consumers.get(tensor, [])
+            if len(users) != 1:  # read by several nodes: no one path to follow
+                break
+            node = users[0]
+            if node.op_type in CHANNELS_FIRST_OPS:
+                channels = None
+                weight = self.constant(node.input[1]) if node.op_type == "Conv" else None
+                if weight is not None and weight.ndim == 4:
+                    channels = int(weight.shape[1]) * int(self.attribute(node, "group", 1))
+                return found or "NCHW", channels
+            if node.op_type == "Transpose" and found is None:
+                perm = tuple(self.attribute(node, "perm", ()))
+                found = {(0, 3, 1, 2): "NHWC", (0, 2, 3, 1): "NCHW"}.get(perm)
+                if found is None:
+                    break
+            elif node.op_type not in ELEMENTWISE_OPS or len(self.data_inputs(node)) != 1:
+                break
+            tensor = node.output[0]
+        return found, None
 
     @cached_property
     def output(self):
@@ -291,7 +355,8 @@ class OnnxGraph:
 
         proto = onnx.ModelProto()
         proto.CopyFrom(self.model)
-        return OnnxGraph(self.path, proto, dict(self._shapes), modified=True)
+        return OnnxGraph(self.path, proto, dict(self._shapes), modified=True,
+                         layout=self.layout)
 
     def weighted_layers(self) -> list[GraphLayer]:
         """The nodes holding a learnt array of two or more dimensions (convolutions, linear

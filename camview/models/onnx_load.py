@@ -65,11 +65,11 @@ def choose_preprocessing(graph: OnnxGraph, mode: str | None, channels: int) -> P
                     why="assumed: torchvision's and timm's convention", note=note)
 
 
-def load_onnx(path: str | Path, preprocess: str | None = None):
+def load_onnx(path: str | Path, preprocess: str | None = None, layout: str | None = None):
     """The file's graph (an OnnxGraph, for camview.models.onnx_model.OnnxCamModel), its
     input size, its Preprocessing and whether that size is fixed. The container was checked
-    already (camview.models.formats)."""
-    graph = OnnxGraph.read(Path(path))
+    already (camview.models.formats). `layout`: --input-layout, for an ambiguous input."""
+    graph = OnnxGraph.read(Path(path), layout)
     _layout, channels, (_batch, h, w) = graph.input_layout()
     graph.class_count()  # the output is class scores, or one line saying what it is
     chosen = choose_preprocessing(graph, preprocess, channels)
