@@ -320,6 +320,28 @@ def test_the_read_layer_can_be_named(linear):
         load_onnx_file(path, read_layer="nowhere")
 
 
+def test_another_layer_is_mapped_without_reloading(linear):
+    """The window's layer picker on a loaded ONNX model: the methods that need no gradient
+    map another tensor (OpenVINO compiles the graph with it as its output), equal to the
+    Keras twin's maps there; the gradient methods are refused there in one line."""
+    keras, models, _ = linear
+    x = keras.prepare(frame())
+    for model in models.values():
+        for method in ("eigencam", "scorecam", "occlusion"):
+            options = QUICK.get(method, {})
+            want = make_method(method, keras, "c1", **options).explain(x, 2)
+            got = make_method(method, model, "c1", **options).explain(x, 2)
+            assert got.cam.shape == want.cam.shape
+            np.testing.assert_allclose(got.cam, want.cam,
+                                       atol=1e-4 * (np.abs(want.cam).max() or 1), rtol=0)
+        features, _ = model.forward_of("c1")(x)
+        assert features.shape == (1, 9, 11, 6)
+        with pytest.raises(ModelError, match=r"^Grad-CAM at layer 'c1' needs a backward pass.*"
+                                             r"use eigencam, scorecam, occlusion, rise$"):
+            make_method("gradcam", model, "c1")
+        assert model.read_layer == "act"  # the model itself is unchanged
+
+
 def test_runtime_tensorflow_is_said_not_obeyed(linear, caplog):
     model = load_onnx_file(linear[2]["NCHW"], runtime="tensorflow")
     assert model.runtime.name == "openvino"
@@ -452,6 +474,41 @@ def test_the_window_opens_an_onnx_file_and_lists_only_what_it_serves(qtbot, lite
         titles = [t.split(":")[0] for t, _, _ in win.session.result.panels]
         assert titles[3:] == ["efficientnet_lite0 CAM", "efficientnet_lite0 Grad-CAM",
                               "efficientnet_lite0 Layer-CAM"]
+    finally:
+        win.close()
+
+
+def test_the_windows_layer_picker_reads_another_tensor_of_an_onnx_model(qtbot, folder,
+                                                                       tmp_path):
+    """Picking another layer in the window maps it (compiled on the loader thread), as for
+    a Keras model; a method that needs a gradient there is refused in the status line and
+    the layer stays."""
+    from helpers import DEMO
+    from window_host import started_window
+
+    from camview.app.saved_settings import Options
+
+    model = load_onnx_file(keras_to_onnx(tiny_relu_cnn().keras_model, folder / "win.onnx"))
+    win = started_window(qtbot, Options(source=str(DEMO / "chelsea.jpg"), model=model,
+                                        method="eigencam", output_dir=str(tmp_path),
+                                        save_settings=False), timeout=60000)
+    try:
+        combo = win.network.layer
+        assert combo.currentData() == "act"
+        win.panel.choose(combo, "c1")
+        qtbot.waitUntil(lambda: win.session.pipeline.layer == "c1", timeout=60000)
+        qtbot.waitUntil(lambda: win.session.result.frame is not None and np.allclose(
+            win.session.result.map.cam, make_method("eigencam", model, "c1").explain(
+                model.prepare(win.session.result.frame.image)).cam, atol=1e-5), timeout=60000)
+        # Grad-CAM there needs a gradient: picked, it maps the read layer (as CAM does for
+        # a Keras model); then picking c1 again is refused and the layer stays.
+        win.panel.choose(win.panel.method, "gradcam")
+        qtbot.waitUntil(lambda: win.session.result.method_name == "Grad-CAM"
+                        and combo.currentData() == "act", timeout=60000)
+        win.panel.choose(combo, "c1")
+        qtbot.waitUntil(lambda: "Grad-CAM at layer 'c1' needs a backward pass"
+                        in win.status_text(), timeout=60000)
+        qtbot.waitUntil(lambda: combo.currentData() == "act", timeout=60000)
     finally:
         win.close()
 

@@ -154,6 +154,12 @@ class Method(ABC):
         return None
 
     @classmethod
+    def forward_only_at_any_layer(cls) -> bool:
+        """Whether the method maps any layer from forward passes alone (no gradient, no
+        head read): what a model without a backward pass serves at another layer."""
+        return cls.shares_pass and not cls.needs_activation_gradient
+
+    @classmethod
     def serves_model(cls, model: CamModel) -> bool:
         """Whether the method can map `model` at its read layer (applies_to says why not)."""
         return cls.applies_to(model) is None
@@ -207,8 +213,14 @@ class Method(ABC):
         it: their many forward passes all run there."""
         from camview.maps.closed_form import CLOSED_FORM_HEADS
 
-        return (self.shares_pass and self.layer == self.model.read_layer
-                and (not self.needs_activation_gradient or self.model.head in CLOSED_FORM_HEADS))
+        if not self.shares_pass:
+            return False
+        if self.needs_activation_gradient:
+            return (self.layer == self.model.read_layer
+                    and self.model.head in CLOSED_FORM_HEADS)
+        # From the activations alone: a model without a backward pass gives another layer's
+        # too (CamModel.forward_of: an ONNX graph compiled with that tensor as its output).
+        return self.layer == self.model.read_layer or not self.model.can_backward
 
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
@@ -235,12 +247,15 @@ def served_methods(model: CamModel) -> list[str]:
 
 def forward_only_refusal(model: CamModel, method: Method) -> str:
     """One line: `method` needs a backward pass `model` does not have, and what it serves."""
-    served = served_methods(model)
-    where = ("" if method.layer == model.read_layer
-             else f" at layer {method.layer!r} (load the model with --layer for that)")
-    why = ("a backward pass" if method.layer == model.read_layer else "another read layer")
-    return (f"{method.title}{where} needs {why}, and {model.name} runs only forward "
-            f"(an ONNX model on OpenVINO): use {', '.join(served)}")
+    from camview.maps import METHODS
+
+    if method.layer == model.read_layer:
+        served, where = served_methods(model), ""
+    else:
+        served = [m.name for m in METHODS.values() if m.forward_only_at_any_layer()]
+        where = f" at layer {method.layer!r}"
+    return (f"{method.title}{where} needs a backward pass, and {model.name} runs only "
+            f"forward (an ONNX model on OpenVINO): use {', '.join(served)}")
 
 
 def pick_class(logits, target):

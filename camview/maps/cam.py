@@ -58,6 +58,10 @@ class CAM(Method):
         return head in (HeadKind.FC, HeadKind.DIRECT)
 
     @classmethod
+    def forward_only_at_any_layer(cls) -> bool:
+        return False  # the layer before pooling only
+
+    @classmethod
     def check_head(cls, name: str, head: HeadKind | None) -> None:
         """Refuse a model whose head CAM cannot read (None: not known yet, allowed)."""
         if head is not None and not cls.serves(head):

@@ -106,8 +106,12 @@ class PerturbationMethod(Method):
 
     def runs_on_forward_runtime(self) -> bool:
         # The perturbed copies go through the model's runtime (BatchedForward); a model
-        # without TensorFlow's graph reads its activations at its own read layer only.
-        return self.model.can_backward or self.layer == self.model.read_layer
+        # without TensorFlow's graph reads another layer's activations by forward_of.
+        return True
+
+    @classmethod
+    def forward_only_at_any_layer(cls) -> bool:
+        return True
 
     @classmethod
     def forward_only(cls, head) -> bool:
@@ -116,8 +120,9 @@ class PerturbationMethod(Method):
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> MapResult:
-        if self.model.runtime.name != TENSORFLOW and self.layer == self.model.read_layer:
-            features, scores = self.model.forward(batch)
+        if self.model.runtime.name != TENSORFLOW and (self.layer == self.model.read_layer
+                                                      or not self.model.can_backward):
+            features, scores = self.model.forward_of(self.layer)(batch)
             features, logits = features[0], scores[0]
             c = int(np.argmax(logits)) if target is None else int(target)
         else:

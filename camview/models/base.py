@@ -277,6 +277,20 @@ class CamModel:
         camview.models.runtimes.Forward)."""
         return self.runtime(batch, borrow)
 
+    def forward_of(self, layer: str) -> Forward:
+        """The forward pass giving `layer`'s activations beside the scores: the model's
+        runtime at its read layer; another layer's, for a model without TensorFlow's graph
+        (an ONNX file), compiled by OpenVINO with that tensor as its output once per layer
+        (shared with the layer outputs view). A Keras model maps another layer through
+        features_at instead."""
+        if layer == self.read_layer:
+            return self.runtime
+        return self.compiled_once(("layer outputs", layer), lambda: self.forward_at(layer))
+
+    def forward_at(self, layer: str) -> Forward:
+        raise ModelError(f"{self.name}: another layer's forward pass is TensorFlow's "
+                         "(features_at)")
+
     def head_scores(self, features: np.ndarray) -> np.ndarray:
         """Pre-softmax class scores (n, classes) of read-layer activations (n, h, w, k), the
         network before the read layer skipped: what Recipro-CAM asks about its masked copies.
