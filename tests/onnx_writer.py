@@ -20,13 +20,15 @@ OPSET = 17
 def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: bool = True,
                   batch: int | str | None = "batch", pooling: str = "gap",
                   metadata: dict[str, str] | None = None, size: tuple[int, int] = (20, 24),
-                  opset: int = OPSET) -> Path:
+                  opset: int = OPSET, layer_norm: str = "op") -> Path:
     """Write `model` (a functional Keras classifier) as ONNX at `path`.
 
     layout: "NCHW" or "NHWC" input. dynamic: height and width left open (else `size`).
     batch: the batch dimension's name (dynamic), or a fixed number. pooling: "gap"
     (GlobalAveragePool + Flatten), "reducemean" (ReduceMean over h, w) or "nhwc" (a
-    Transpose to NHWC, then ReduceMean over axes 1, 2).
+    Transpose to NHWC, then ReduceMean over axes 1, 2). layer_norm: "op" (LayerNormalization)
+    or "decomposed" (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add: what
+    torch.onnx.export writes below opset 17).
     """
     import keras
     import onnx
@@ -123,10 +125,20 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
                 y = node("ReduceMean", [x], out, axes=[2, 3], keepdims=0)  # opset < 18
         elif isinstance(layer, keras.layers.Dropout):
             y = node("Identity", [x], out)
-        elif isinstance(layer, keras.layers.LayerNormalization):
+        elif isinstance(layer, keras.layers.LayerNormalization) and layer_norm == "op":
             y = node("LayerNormalization", [x, const(f"{out}.g", weights[0]),
                                             const(f"{out}.b", weights[1])], out,
                      axis=-1, epsilon=float(layer.epsilon))
+        elif isinstance(layer, keras.layers.LayerNormalization):
+            mean = node("ReduceMean", [x], f"{out}_mean", axes=[-1], keepdims=1)
+            d = node("Sub", [x, mean], f"{out}_d")
+            sq = node("Pow", [d, const(f"{out}.two", np.float32(2))], f"{out}_sq")
+            var = node("ReduceMean", [sq], f"{out}_var", axes=[-1], keepdims=1)
+            var_eps = node("Add", [var, const(f"{out}.eps", np.float32(layer.epsilon))],
+                           f"{out}_var_eps")
+            n = node("Div", [d, node("Sqrt", [var_eps], f"{out}_std")], f"{out}_n")
+            y = node("Add", [node("Mul", [n, const(f"{out}.g", weights[0])], f"{out}_scaled"),
+                             const(f"{out}.b", weights[1])], out)
         elif isinstance(layer, keras.layers.Dense):
             act = layer.activation.__name__
             y = node("Gemm", [x, const(f"{out}.W", weights[0]), const(f"{out}.B", weights[1])],

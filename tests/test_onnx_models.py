@@ -163,15 +163,21 @@ def _convnext_style(seed: int = 3):
     return model
 
 
+@pytest.mark.parametrize("layer_norm", ["op", "decomposed"])
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "hirescam",
                                     "xgradcam"])
-def test_a_layer_norm_head_has_its_gradient_in_closed_form(folder, method):
+def test_a_layer_norm_head_has_its_gradient_in_closed_form(folder, method, layer_norm):
     """ConvNeXt's pool -> LayerNorm -> Linear: the closed-form gradient's maps equal the
-    maps from TensorFlow's own gradient of the same network."""
+    maps from TensorFlow's own gradient of the same network; the LayerNorm one op, or the
+    nine elementary ops torch.onnx.export writes below opset 17."""
     keras_model = _convnext_style()
     keras = keras_twin(keras_model)
-    model = load_onnx_file(keras_to_onnx(keras_model, folder / "convnext.onnx"))
+    model = load_onnx_file(keras_to_onnx(
+        keras_model, folder / f"convnext_{layer_norm}.onnx", layer_norm=layer_norm,
+        opset=16 if layer_norm == "decomposed" else 17))
     assert model.head is HeadKind.NORM_FC and model.read_layer == "act"
+    np.testing.assert_allclose(model.norm_head.gamma,
+                               keras_model.get_layer("norm").get_weights()[0], atol=1e-7)
     assert not METHODS["cam"].serves_model(model)
     x = keras.prepare(frame())
     for target in range(3):
@@ -179,6 +185,22 @@ def test_a_layer_norm_head_has_its_gradient_in_closed_form(folder, method):
         got = make_method(method, model).explain(x, target)
         scale = float(np.abs(want.cam).max()) or 1.0
         np.testing.assert_allclose(got.cam, want.cam, atol=1e-4 * scale, rtol=0)
+
+
+def test_elementary_ops_that_are_not_a_layer_norm_stay_gradient_only(folder):
+    """The pattern with one number changed (a cube for the square) is another function:
+    its head is not norm-fc (the walk back stops at its Div, so the layer is named)."""
+    import onnx
+    from onnx import numpy_helper
+
+    path = keras_to_onnx(_convnext_style(), folder / "not_norm.onnx", layer_norm="decomposed",
+                         opset=16)
+    proto = onnx.load(str(path))
+    for tensor in proto.graph.initializer:
+        if tensor.name == "norm.two":
+            tensor.CopyFrom(numpy_helper.from_array(np.float32(3), "norm.two"))
+    onnx.save(proto, str(path))
+    assert load_onnx_file(path, read_layer="act").head is HeadKind.GRADIENT_ONLY
 
 
 def test_a_keras_layer_norm_head_gets_the_same_closed_form():

@@ -8,7 +8,9 @@ read from the initializers (numpy):
   on the pooled map: ``fc``, its weights (k, classes);
 - pooling alone with as many channels as classes (SqueezeNet): ``direct``;
 - pooling, LayerNormalization, then the linear layer (ConvNeXt): ``norm-fc``, whose
-  gradient is known in closed form too (camview.maps.closed_form);
+  gradient is known in closed form too (camview.maps.closed_form); the LayerNorm may be
+  written as the nine elementary ops PyTorch exports below opset 17
+  (decomposed_layer_norm);
 - anything else: ``gradient-only``.
 
 A graph with one output score (a binary logit z) is shown as two classes [-z/2, +z/2], as a
@@ -90,6 +92,11 @@ def find_head(graph: OnnxGraph, read_tensor: str | None = None) -> Head:
         if shape is not None and len(shape) == 4 and not pooled(shape):
             found, axis = tensor, graph.channel_axis(tensor)  # no global pooling
             break
+        norm = decomposed_layer_norm(graph, node)
+        if norm is not None:  # nine nodes that are one LayerNorm: one step back
+            chain.append(norm)
+            tensor = norm.source
+            continue
         inputs = graph.data_inputs(node)
         if len(inputs) != 1:
             break
@@ -151,7 +158,9 @@ def _classify(graph: OnnxGraph, chain: list, features: str, axis: int
         ok = channels == classes
         return (HeadKind.DIRECT, None, None) if ok else (HeadKind.GRADIENT_ONLY, None, None)
     norm = None
-    if core[0].op_type == "LayerNormalization":
+    if isinstance(core[0], DecomposedLayerNorm):
+        norm, core = core[0].norm, core[1:]
+    elif core[0].op_type == "LayerNormalization":
         norm = _layer_norm(graph, core[0])
         if norm is None:
             return HeadKind.GRADIENT_ONLY, None, None
@@ -160,6 +169,91 @@ def _classify(graph: OnnxGraph, chain: list, features: str, axis: int
     if weights is None or weights.shape[1] != classes:
         return HeadKind.GRADIENT_ONLY, None, None
     return (HeadKind.NORM_FC if norm else HeadKind.FC), weights, norm
+
+@dataclass(frozen=True)
+class DecomposedLayerNorm:
+    """A LayerNorm over the last axis written as elementary ops (torch.onnx.export below
+    opset 17): mean = ReduceMean(x), d = x - mean, n = d / Sqrt(ReduceMean(Pow(d, 2)) + eps),
+    then [* gamma] [+ beta]. Stands in the head's chain for those nodes."""
+
+    source: str  # x
+    norm: tuple[np.ndarray, np.ndarray, float]  # (gamma, beta, eps), as _layer_norm's
+    op_type: str = "DecomposedLayerNorm"
+
+
+def decomposed_layer_norm(graph: OnnxGraph, end) -> DecomposedLayerNorm | None:
+    """The decomposed LayerNorm ending at node `end` (its last Add, Mul or Div), or None
+    when the nodes before it are not exactly that pattern."""
+    node, gamma, beta = end, None, None
+
+    def split(n):  # (the computed input, the constant's value) of an op on one constant
+        if n is None or len(n.input) != 2:
+            return None, None
+        values = [graph.constant(name) for name in n.input]
+        if (values[0] is None) == (values[1] is None):
+            return None, None
+        return (n.input[1], values[0]) if values[1] is None else (n.input[0], values[1])
+
+    if node.op_type == "Add":
+        x, beta = split(node)
+        if x is None or beta.ndim != 1:
+            return None
+        node = graph.producers.get(x)
+    if node is not None and node.op_type == "Mul":
+        x, gamma = split(node)
+        if x is None or gamma.ndim != 1:
+            return None
+        node = graph.producers.get(x)
+    if node is None or node.op_type != "Div" or len(node.input) != 2:
+        return None
+    d, std = node.input
+    sqrt = graph.producers.get(std)
+    add = graph.producers.get(sqrt.input[0]) if sqrt is not None and sqrt.op_type == "Sqrt" \
+        else None
+    if add is None or add.op_type != "Add":
+        return None
+    var_name, eps = split(add)
+    var = graph.producers.get(var_name) if var_name is not None else None
+    if var is None or eps.size != 1 or not _mean_of_last_axis(graph, var):
+        return None
+    pow_node = graph.producers.get(var.input[0])
+    if pow_node is None or pow_node.op_type != "Pow" or split(pow_node)[0] != d:
+        return None
+    two = split(pow_node)[1]
+    if two.size != 1 or float(two.reshape(-1)[0]) != 2.0:
+        return None
+    sub = graph.producers.get(d)
+    if sub is None or sub.op_type != "Sub" or len(sub.input) != 2:
+        return None
+    x, mean = sub.input
+    mean_node = graph.producers.get(mean)
+    if (mean_node is None or mean_node.input[0] != x
+            or not _mean_of_last_axis(graph, mean_node)):
+        return None
+    k = (graph.shape(x) or (None,))[-1]
+    size = next((v.size for v in (gamma, beta) if v is not None), k)
+    if size is None or (k is not None and size != k):
+        return None
+    gamma = np.ones(size, np.float32) if gamma is None else gamma
+    beta = np.zeros(size, np.float32) if beta is None else beta
+    if gamma.size != size or beta.size != size:
+        return None
+    return DecomposedLayerNorm(x, (gamma.astype(np.float32), beta.astype(np.float32),
+                                   float(eps.reshape(-1)[0])))
+
+
+def _mean_of_last_axis(graph: OnnxGraph, node) -> bool:
+    """A ReduceMean over the last axis alone, keeping it (as a LayerNorm's two means)."""
+    if node.op_type != "ReduceMean" or not graph.attribute(node, "keepdims", 1):
+        return False
+    axes = graph.attribute(node, "axes")
+    if axes is None and len(node.input) > 1:
+        value = graph.constant(node.input[1])
+        axes = None if value is None else value.tolist()
+    rank = graph.rank(node.input[0])
+    return axes is not None and len(axes) == 1 and (
+        axes[0] == -1 or (rank is not None and axes[0] == rank - 1))
+
 
 def _layer_norm(graph: OnnxGraph, node) -> tuple[np.ndarray, np.ndarray, float] | None:
     gamma = graph.constant(node.input[1]) if len(node.input) > 1 else None
