@@ -43,6 +43,10 @@ NO_SECOND_MODEL = "None"
 PREPARING = "preparing compare…"  # drawn over the dimmed overlay until the first grid
 
 
+#: Rows of the custom method list shown at once.
+LIST_ROWS = 10
+
+
 class CompareBox(QGroupBox):
     """The side panel's compare group: mode (off, presets, custom), the custom list of live
     methods, the second map with its class picker, and the second model."""
@@ -67,7 +71,10 @@ class CompareBox(QGroupBox):
             item.setCheckState(Qt.CheckState.Checked if name in PRESETS[0]
                                else Qt.CheckState.Unchecked)
             self.methods.addItem(item)
-        self.methods.setFixedHeight(self.methods.sizeHintForRow(0) * self.methods.count() + 6)
+        # Up to LIST_ROWS rows show at once, the rest scroll inside the list: every live
+        # method in view would push the side panel past a 1000-pixel-high screen.
+        rows = min(self.methods.count(), LIST_ROWS)
+        self.methods.setFixedHeight(self.methods.sizeHintForRow(0) * rows + 6)
         self.methods.hide()
         self.second = QCheckBox("Second map")
         self.second.setFocusPolicy(Qt.FocusPolicy.NoFocus)
