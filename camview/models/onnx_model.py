@@ -52,6 +52,7 @@ class FixedBatchForward(Forward):
     """OpenVINO's forward of a graph whose batch stays 1: batches of one only."""
 
     name = OPENVINO
+    batching_pays = False  # evaluate calls it one input at a time, as it must
 
     def __init__(self, inner: OpenVinoForward, title: str) -> None:
         self._inner, self._title, self.device = inner, title, inner.device

@@ -55,7 +55,14 @@ def call_size(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
     give the same JSON only so. One size per shape is also the fewest buffers the runtimes
     keep (they keep some per input shape and batch size). The cost: a partial batch computes
     its padding, once per shape at a set's end, once per shape per Ray task.
+
+    On a runtime where batching does not pay (OpenVINO on a CPU: Forward.batching_pays) every
+    call is of one input: the same independence with no padding at all. Padding there was
+    pure waste: the demo set's 64 images fall in ten shapes, and full calls computed 119
+    inputs for them.
     """
+    if not model.runtime.batching_pays:
+        return 1
     return batch_capacity(model, shape, batch_size)
 
 
