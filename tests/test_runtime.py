@@ -26,7 +26,7 @@ from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel, HeadKind, ResizeMode, load_model
 from camview.models.graph import spatial_layers
 from camview.models.runtimes import OPENVINO, OPTIMISING, TENSORFLOW
-from camview.sets.batches import batch_logits
+from camview.sets.batches import batch_logits, call_size
 
 SIZE = 32
 FRAME = cv2.resize(skimage_bgr("chelsea"), (320, 240), interpolation=cv2.INTER_AREA)
@@ -182,6 +182,21 @@ def test_evaluate_batches_on_the_runtime(model):
     reference, fast = both(model, lambda: batch_logits(model)(x))
     assert fast.shape == reference.shape == (3, len(model.labels))
     assert relative(fast, reference) <= 1e-4
+
+
+def test_evaluate_calls_openvino_one_input_at_a_time(model):
+    """Batching gains nothing on OpenVINO here, so evaluate pads no call there: every call
+    is of one input (still one size per shape), and its scores are the batch's."""
+    shape = model.prepare(FRAME).shape[1:]
+    assert call_size(model, shape, 16) > 1  # TensorFlow: full calls, padded
+    x = np.concatenate([model.prepare(FRAME), model.prepare(FRAME[:, ::-1])])
+    model.use_runtime(OPENVINO)
+    try:
+        assert call_size(model, shape, 16) == 1
+        alone = np.concatenate([batch_logits(model)(row[None]) for row in x])
+        assert relative(alone, batch_logits(model)(x)) <= 1e-6
+    finally:
+        model.use_runtime(TENSORFLOW)
 
 
 def test_maps_that_need_a_true_backward_stay_on_tensorflow(model):
