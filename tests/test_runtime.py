@@ -186,7 +186,8 @@ def test_evaluate_batches_on_the_runtime(model):
 
 def test_evaluate_calls_openvino_one_input_at_a_time(model):
     """Batching gains nothing on OpenVINO here, so evaluate pads no call there: every call
-    is of one input (still one size per shape), and its scores are the batch's."""
+    is of one input (still one size per shape), a batch's inputs run at once on the
+    throughput streams, and its scores are those of each input called alone."""
     shape = model.prepare(FRAME).shape[1:]
     assert call_size(model, shape, 16) > 1  # TensorFlow: full calls, padded
     x = np.concatenate([model.prepare(FRAME), model.prepare(FRAME[:, ::-1])])

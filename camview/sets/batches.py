@@ -59,7 +59,8 @@ def call_size(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
     On a runtime where batching does not pay (OpenVINO on a CPU: Forward.batching_pays) every
     call is of one input: the same independence with no padding at all. Padding there was
     pure waste: the demo set's 64 images fall in ten shapes, and full calls computed 119
-    inputs for them.
+    inputs for them. A batch there is still `batch_capacity` images, run as that many calls
+    at once on the runtime's throughput streams (OpenVinoForward.each).
     """
     if not model.runtime.batching_pays:
         return 1
@@ -71,7 +72,7 @@ def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     model and kept with its other compiled functions), or one call of the model's faster
     runtime (OpenVINO), which takes any batch."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x: model.forward(x, borrow=True)[1].copy()  # not the activations
+        return lambda x: _forward_each(model, x)[1]
 
     def build():
         import tensorflow as tf
@@ -98,7 +99,7 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). One
     compiled call, or the model's other runtime (OpenVINO) and the same sums in numpy."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x, targets: views_of(model, *model.forward(x), targets)
+        return lambda x, targets: views_of(model, *_forward_each(model, x), targets)
 
     def build():
         import tensorflow as tf
@@ -124,6 +125,18 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
         return lambda x, targets: tuple(t.numpy() for t in run(x, targets))
 
     return model.compiled_once(("evaluate", "batch-views"), build)
+
+
+def _forward_each(model: CamModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """model.forward(x), or, on a runtime where batching does not pay, each input as its own
+    call run at once with the others where the runtime can (OpenVinoForward.each)."""
+    if model.runtime.batching_pays or len(x) == 1:
+        return model.forward(x)
+    each = getattr(model.runtime, "each", None)
+    if each is not None:
+        return each(x)
+    outs = [model.forward(row[None]) for row in x]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
 
 def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,

@@ -21,6 +21,7 @@ import numpy as np
 from camview.errors import CamviewError, SourceError
 from camview.models import CamModel
 from camview.sets.batches import (
+    batch_capacity,
     batch_logits,
     batch_views,
     call_size,
@@ -123,7 +124,7 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     key = result_key(model, batch_size)
     reader = ReadAhead(_read(model, images, cache, key, views), depth=batch_size,
                        name="camview-evaluate-read")
-    buckets = _Buckets(batch_size, lambda shape: call_size(model, shape, batch_size))
+    buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
     done: dict[int, ImageResult] = {}
     next_index = 0
 
