@@ -12,7 +12,8 @@ import numpy as np
 from benchmarks.measure import interleaved_median_ms, run_cli_in_process
 
 
-def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
+def bench_evaluate(model: str, images: int, repeats: int = 2,
+                   runtime: str = "openvino") -> dict:
     """Images/s of `camview evaluate FOLDER --json` against `camview render FOLDER --json` on
     the same generated folder (demo photos, cropped and flipped), in one run.
 
@@ -20,6 +21,8 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
     that would swamp a small folder; the rate is therefore marginal: (N - n) images over the
     difference between a run on the N-image folder and one on its first n images. Runs take
     turns and the fastest of `repeats` counts, so machine load drifting weighs on both alike.
+    Both run on `runtime`: left to auto, each command's own race could pick another runtime
+    on a busy machine, and the ratio would compare two runtimes.
     """
     import contextlib
     import io
@@ -34,9 +37,9 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
         out = str(Path(tmp) / "out.json")
         commands = {
             "render": lambda n: ["render", str(sets[n].parent), "--json", out, "--model", model,
-                                 "--no-progress"],
+                                 "--no-progress", "--runtime", runtime],
             "evaluate": lambda n: ["evaluate", str(sets[n]), "--json", out, "--model", model,
-                                   "--no-progress", "--no-cache"],
+                                   "--no-progress", "--no-cache", "--runtime", runtime],
         }
         for _ in range(repeats):
             for n in (images, small):
@@ -49,7 +52,7 @@ def bench_evaluate(model: str, images: int, repeats: int = 2) -> dict:
     # means evaluate on OpenVINO ÷ on TensorFlow (bench_evaluate_runtimes).
     return {"evaluate_images_per_s": rates["evaluate"], "render_images_per_s": rates["render"],
             "evaluate_vs_render": rates["evaluate"] / rates["render"],
-            "evaluate_bench": {"model": model, "images": images, "small": small,
+            "evaluate_bench": {"model": model, "runtime": runtime, "images": images, "small": small,
                                "seconds": {f"{k}_{n}": min(v) for (k, n), v in times.items()}}}
 
 
