@@ -162,3 +162,120 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
     path = Path(path)
     onnx.save(proto, str(path))
     return path
+
+
+def vit_to_onnx(model, path: str | Path, *, opset: int = OPSET) -> Path:
+    """Write a tests.vit_models.tiny_vit Keras model as ONNX at `path`, laid out as
+    torchvision's and timm's exports are: NCHW input (batch dynamic, size fixed), the patch
+    embedding a Conv with stride = kernel flattened to (batch, tokens, dim), the class token
+    Expanded and Concatenated in front, the position embedding Added, then per block
+    LayerNormalization, q/k/v MatMuls, Softmax over (batch, heads, t, t), the output MatMul,
+    Add, LayerNormalization, the MLP with GELU in its Erf form, Add; the head reads the
+    class token (Gather) or averages the tokens (ReduceMean) into a Gemm."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    count = [0]
+
+    def const(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str | None = None, **attrs) -> str:
+        count[0] += 1
+        output = output or f"{op.lower()}_{count[0]}"
+        nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def weights(name: str) -> list[np.ndarray]:
+        return [np.asarray(v, np.float32) for v in model.get_layer(name).get_weights()]
+
+    def linear(x: str, w: np.ndarray, b: np.ndarray, name: str) -> str:
+        return node("Add", [node("MatMul", [x, const(f"{name}.W", w)]),
+                            const(f"{name}.B", b)], name)
+
+    size = int(model.inputs[0].shape[1])
+    kernel, bias = weights("patch_embed")
+    patch, dim = kernel.shape[0], kernel.shape[3]
+    x = node("Conv", ["input", const("patch_embed.W", kernel.transpose(3, 2, 0, 1)),
+                      const("patch_embed.B", bias)], "patch_embed",
+             kernel_shape=[patch, patch], strides=[patch, patch])
+    x = node("Reshape", [x, const("flat.shape", np.array([0, dim, -1], np.int64))])
+    x = node("Transpose", [x], "patches", perm=[0, 2, 1])
+    names = {layer.name for layer in model.layers}
+    if "tokens" in names:
+        layer = model.get_layer("tokens")
+        if layer.class_token:
+            cls = np.asarray(layer.cls, np.float32)
+            batch = node("Unsqueeze", [node("Gather", [node("Shape", [x]),
+                                                       const("zero", np.int64(0))]),
+                                       const("axis0", np.array([0], np.int64))])
+            shape = node("Concat", [batch, const("cls.rest", np.array([1, dim], np.int64))],
+                         axis=0)
+            x = node("Concat", [node("Expand", [const("cls", cls), shape]), x], "with_cls",
+                     axis=1)
+        x = node("Add", [x, const("position", np.asarray(layer.position, np.float32))],
+                 "tokens")
+    def norm(t: str, layer_name: str) -> str:
+        g, beta = weights(layer_name)
+        return node("LayerNormalization", [t, const(f"{layer_name}.g", g),
+                                           const(f"{layer_name}.b", beta)], layer_name,
+                    axis=-1, epsilon=float(model.get_layer(layer_name).epsilon))
+
+    def project(h: str, w: np.ndarray, bias: np.ndarray, name: str, perm: list[int]) -> str:
+        """(batch, t, dim) -> (batch, heads, t, key_dim) permuted by `perm`."""
+        heads, key_dim = bias.shape
+        t = linear(h, w.reshape(dim, heads * key_dim), bias.reshape(-1), name)
+        split = const(f"{name}.split", np.array([0, 0, heads, key_dim], np.int64))
+        return node("Transpose", [node("Reshape", [t, split])], perm=perm)
+
+    b = 1
+    while f"block{b}_norm1" in names:
+        h = norm(x, f"block{b}_norm1")
+        attention = model.get_layer(f"block{b}_attention")
+        qw, qb, kw, kb, vw, vb, ow, ob = [np.asarray(w, np.float32)
+                                          for w in attention.get_weights()]
+        heads, key_dim = qb.shape
+        q = project(h, qw, qb, f"block{b}_q", [0, 2, 1, 3])
+        k = project(h, kw, kb, f"block{b}_k", [0, 2, 3, 1])
+        v = project(h, vw, vb, f"block{b}_v", [0, 2, 1, 3])
+        scores = node("Mul", [node("MatMul", [q, k]),
+                              const(f"block{b}.scale", np.float32(1 / np.sqrt(key_dim)))])
+        probs = node("Softmax", [scores], f"block{b}_attention_probs", axis=-1)
+        o = node("Transpose", [node("MatMul", [probs, v])], perm=[0, 2, 1, 3])
+        o = node("Reshape", [o, const(f"block{b}.merge",
+                                      np.array([0, 0, heads * key_dim], np.int64))])
+        x = node("Add", [x, linear(o, ow.reshape(heads * key_dim, dim), ob,
+                                   f"block{b}_attention")], f"block{b}_add1")
+        h = norm(x, f"block{b}_norm2")
+        h = linear(h, *weights(f"block{b}_mlp1"), f"block{b}_mlp1_linear")
+        erf = node("Erf", [node("Div", [h, const(f"block{b}.sqrt2", np.float32(np.sqrt(2)))])])
+        h = node("Mul", [node("Mul", [h, node("Add", [erf, const(f"block{b}.one",
+                                                               np.float32(1))])]),
+                         const(f"block{b}.half", np.float32(0.5))], f"block{b}_mlp1")
+        h = linear(h, *weights(f"block{b}_mlp2"), f"block{b}_mlp2")
+        x = node("Add", [x, h], f"block{b}_add2")
+        b += 1
+    g, beta = weights("final_norm")
+    x = node("LayerNormalization", [x, const("final_norm.g", g), const("final_norm.b", beta)],
+             "final_norm", axis=-1, epsilon=float(model.get_layer("final_norm").epsilon))
+    if "average" in names:
+        x = node("ReduceMean", [x], "average", axes=[1], keepdims=0)
+    else:
+        x = node("Gather", [x, const("first", np.int64(0))], "class_token", axis=1)
+    w, bias = weights("predictions")
+    out = node("Gemm", [x, const("predictions.W", w), const("predictions.B", bias)],
+               "predictions")
+    classes = w.shape[1]
+    graph = helper.make_graph(
+        nodes, model.name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", classes])], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="camview tests")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    path = Path(path)
+    onnx.save(proto, str(path))
+    return path

@@ -72,8 +72,12 @@ TRANSFORMER_METHOD = "hirescam"
 
 def fallback_method(model: CamModel) -> str:
     """The method used when the one asked for cannot map `model`: HiResCAM for a vision
-    transformer (TRANSFORMER_METHOD), else Grad-CAM."""
-    return TRANSFORMER_METHOD if getattr(model, "transformer", None) is not None else "gradcam"
+    transformer (TRANSFORMER_METHOD; rollout for one without a backward pass: an ONNX ViT),
+    else Grad-CAM."""
+    if getattr(model, "transformer", None) is None:
+        return "gradcam"
+    return (TRANSFORMER_METHOD if METHODS[TRANSFORMER_METHOD].serves_model(model)
+            else Rollout.name)
 
 
 def _key(name: str) -> str:

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from camview.errors import ModelError
-from camview.maps.base import MapResult, Method, Progress, pick_class
+from camview.maps.base import MapResult, Method, Progress, pick_class, served_methods
 from camview.maps.closed_form import CLOSED_FORM_HEADS
 from camview.models.base import CamModel
 
@@ -50,7 +50,8 @@ class ReciproCAM(Method):
 
     def __init__(self, model: CamModel, layer: str | None = None) -> None:
         if getattr(model, "transformer", None) is not None and (why := self.applies_to(model)):
-            raise ModelError(f"Recipro-CAM cannot map {model.name}: {why}",
+            raise ModelError(f"Recipro-CAM cannot map {model.name}: {why}; use "
+                             f"{', '.join(served_methods(model))}",
                              window_hint=f"Recipro-CAM cannot map {model.name} ({why})")
         chosen = layer or model.read_layer
         # The layer found before the head; a model without one maps only the layer named.

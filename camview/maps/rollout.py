@@ -11,9 +11,35 @@ apply: every block is used.
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
+
 from camview.errors import ModelError
-from camview.maps.base import Method, pick_class
+from camview.maps.base import NO_BACKWARD, MapResult, Method, Progress, pick_class
 from camview.models.base import CamModel
+from camview.models.tokens import TokenGrid
+
+
+def roll_out(attention: list[np.ndarray]) -> np.ndarray:
+    """R = Â_L ... Â_1, Â_b = norm_rows(mean_h A_b + I) (Rollout's docstring), in float64,
+    from each block's attention probabilities (heads, N, N) of one input: the one roll-out
+    every runtime's rollout uses (a Keras model's attention_pass, an ONNX model's attention
+    outputs)."""
+    n = attention[0].shape[-1]
+    eye = np.eye(n)
+    relevance = eye
+    for probabilities in attention:
+        a = np.asarray(probabilities, np.float64).mean(axis=0) + eye
+        relevance = (a / a.sum(axis=-1, keepdims=True)) @ relevance
+    return relevance
+
+
+def output_row(relevance: np.ndarray, grid: TokenGrid, pooling: str) -> np.ndarray:
+    """The output token's row of `relevance` (N, N) over the patch tokens, on the (gh, gw)
+    grid: row 0 when the head reads the class token, else the mean of the rows."""
+    row = relevance[0] if pooling == "class token" else relevance.mean(axis=0)
+    return row[grid.prefix:].reshape(grid.grid).astype(np.float32)
 
 
 class _AttentionMethod(Method):
@@ -87,19 +113,31 @@ class Rollout(_AttentionMethod):
     paper = "Abnar & Zuidema 2020"
     class_agnostic = True
 
-    def _map(self, feature_model, x, target):
+    def runs_on_forward_runtime(self) -> bool:
+        """Forward passes only: an ONNX ViT's attention is read as extra graph outputs."""
+        return True
+
+    def _compile(self):
+        """x -> [scores, each block's attention probabilities]: rolled out in numpy."""
         import tensorflow as tf
 
-        scores, *attention = self.model.attention_pass(x)
-        logits = scores[0]
-        n = tf.shape(attention[0])[-1]
-        eye = tf.eye(n, dtype=tf.float32)
-        relevance = eye
-        for probabilities in attention:
-            a = tf.reduce_mean(tf.cast(probabilities[0], tf.float32), axis=0) + eye
-            a = a / tf.reduce_sum(a, axis=-1, keepdims=True)
-            relevance = tf.matmul(a, relevance)
-        return self._output_row(relevance), logits, pick_class(logits, target)
+        return tf.function(self.model.attention_pass, input_signature=[self.model.input_spec])
+
+    def _map(self, feature_model, x, target):  # unused: explain rolls out in numpy
+        raise NotImplementedError
+
+    def explain(self, batch: np.ndarray, target: int | None = None, *,
+                progress: Progress | None = None,
+                cancel: threading.Event | None = None) -> MapResult:
+        if self.model.can_backward:
+            scores, *attention = (np.asarray(t) for t in self._run(batch))
+        else:  # an ONNX ViT on OpenVINO: the Softmax outputs of its graph
+            scores, attention = self.model.attention_probabilities(batch)
+        logits = scores[0].astype(np.float32)
+        found = self.model.transformer
+        cam = output_row(roll_out([a[0] for a in attention]), found.grid, found.pooling)
+        c = int(np.argmax(logits)) if target is None or target < 0 else int(target)
+        return MapResult(cam, logits, c, self.clip_percentile)
 
 
 class GradientRollout(_AttentionMethod):
@@ -121,6 +159,10 @@ class GradientRollout(_AttentionMethod):
     title = "Gradient rollout"
     summary = "attention weighted by its gradient, rolled out (vision transformers)"
     paper = "Chefer et al. 2021"
+
+    @classmethod
+    def applies_to(cls, model: CamModel) -> str | None:
+        return super().applies_to(model) or (None if model.can_backward else NO_BACKWARD)
 
     def _map(self, feature_model, x, target):
         import tensorflow as tf

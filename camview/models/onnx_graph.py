@@ -92,6 +92,9 @@ class OnnxGraph:
     modified: bool = False
     #: "NCHW" or "NHWC" given by --input-layout, for an input the graph leaves ambiguous
     layout: str | None = None
+    #: Tensors of nodes camview added (a vision transformer's folded tokens) that OpenVINO
+    #: must keep though no output reads them: made outputs of the graph it reads
+    extra_outputs: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path, layout: str | None = None) -> OnnxGraph:
@@ -335,6 +338,8 @@ class OnnxGraph:
                 return 1
             if node.op_type in CHANNELS_FIRST_OPS:
                 return 1
+            if node.op_type == "Reshape" and self.rank(node.input[0]) == 3:
+                return 3  # a token sequence (batch, tokens, dim) folded: dim stays last
             if node.op_type == "Transpose":
                 perm = tuple(self.attribute(node, "perm", ()))
                 if perm == (0, 2, 3, 1):
@@ -356,7 +361,7 @@ class OnnxGraph:
         proto = onnx.ModelProto()
         proto.CopyFrom(self.model)
         return OnnxGraph(self.path, proto, dict(self._shapes), modified=True,
-                         layout=self.layout)
+                         layout=self.layout, extra_outputs=list(self.extra_outputs))
 
     def weighted_layers(self) -> list[GraphLayer]:
         """The nodes holding a learnt array of two or more dimensions (convolutions, linear

@@ -28,6 +28,7 @@ from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
 from camview.models.onnx_graph import OnnxGraph
 from camview.models.onnx_head import TWO_CLASS, Head, find_head
+from camview.models.onnx_vit import GRID_SUFFIX, find_vit, vit_head
 from camview.models.runtimes import (
     COMPILE_CONFIG,
     OPENVINO,
@@ -152,9 +153,15 @@ def _read(core, graph: OnnxGraph):
 
     import onnx
 
+    proto = graph.model
+    if graph.extra_outputs:  # kept by OpenVINO only as outputs (OnnxGraph.extra_outputs)
+        proto = onnx.ModelProto()
+        proto.CopyFrom(graph.model)
+        proto.graph.output.extend(onnx.helper.make_tensor_value_info(
+            name, onnx.TensorProto.FLOAT, None) for name in graph.extra_outputs)
     with tempfile.TemporaryDirectory(prefix="camview-onnx-") as folder:
         path = f"{folder}/model.onnx"
-        onnx.save(graph.model, path)
+        onnx.save(proto, path)
         model = core.read_model(path)
         model.get_ordered_ops()  # read whole before the file goes
         return model
@@ -216,7 +223,9 @@ class OnnxCamModel(CamModel):
                           labels_source)
         self.graph = graph
         self.layout, self.channels, _ = graph.input_layout()
-        head = find_head(graph, read_layer)
+        self.transformer = find_vit(graph, name)
+        head = (find_head(graph, read_layer) if self.transformer is None
+                else vit_head(graph, self.transformer, read_layer))
         self.read_layer = head.read_tensor
         self.default_layer = head.default_tensor
         self.head = head.kind
@@ -328,14 +337,53 @@ class OnnxCamModel(CamModel):
             model = ppp.build()
         return core.compile_model(model, "CPU", COMPILE_CONFIG)
 
+    def attention_probabilities(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """A vision transformer's scores (n, classes) and every block's attention
+        probabilities (n, heads, t, t) for inputs (n, h, w, c): the graph run by OpenVINO
+        with its attention Softmax outputs as extra outputs (compiled once)."""
+        if self.transformer is None:
+            raise ModelError(f"{self.name} has no attention: attention maps are for vision "
+                             "transformers")
+        run = self.compiled.get(("attention",))
+        if run is None:
+            run = self.compiled[("attention",)] = self._attention_model()
+        out = run.create_infer_request().infer({0: np.ascontiguousarray(x, np.float32)})
+        return np.array(out[0]), [np.array(out[i]) for i in range(1, len(out))]
+
+    def _attention_model(self):
+        import openvino
+        from openvino.preprocess import PrePostProcessor
+
+        core = openvino.Core()
+        model = _read(core, self.graph)
+        outputs = [_output(model, name) for name in (self.graph.scores_tensor,
+                                                     *self.transformer.attention)]
+        model = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
+        shape = model.get_parameters()[0].get_partial_shape()
+        if not shape[0].is_dynamic:
+            _dynamic_batch(model)
+        if self.layout == "NCHW":
+            ppp = PrePostProcessor(model)
+            ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
+            ppp.input().model().set_layout(openvino.Layout("NCHW"))
+            model = ppp.build()
+        return core.compile_model(model, "CPU", COMPILE_CONFIG)
+
     def forward_at(self, layer: str) -> Forward:
         """OpenVINO's forward pass with `layer`'s tensor as the activations (NHWC): the
         window's layer outputs, without reloading the model."""
-        return openvino_forward(self.graph, find_head(self.graph, layer), self.name)
+        head = (find_head(self.graph, layer) if self.transformer is None
+                else vit_head(self.graph, self.transformer, layer))
+        return openvino_forward(self.graph, head, self.name)
 
     def spatial_layers(self) -> list[LayerInfo]:
         """The graph's rank-4 tensors (what --layer takes), (h, w, c) as inferred from the
-        file (None for a dynamic size)."""
+        file (None for a dynamic size); for a vision transformer, each block's normalised
+        input tokens folded into the grid (camview.models.onnx_vit)."""
+        if self.transformer is not None:
+            found = self.transformer
+            return [LayerInfo(block + GRID_SUFFIX, (*found.grid.grid, found.dim))
+                    for block in found.blocks]
         out = []
         for name in self.graph.spatial_tensors():
             shape = self.graph.shape(name)
