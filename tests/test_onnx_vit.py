@@ -21,7 +21,7 @@ from camview.models.head import HeadKind
 from camview.models.preprocess import named
 
 #: What an ONNX ViT gets: the methods of forward passes alone.
-SERVED = ["eigencam", "scorecam", "occlusion", "rise", "rollout"]
+SERVED = ["eigencam", "scorecam", "occlusion", "rise", "reciprocam", "rollout"]
 
 
 def twins(keras_model, path) -> tuple[CamModel, CamModel]:
@@ -104,7 +104,7 @@ def test_the_forward_pass_methods_map_it_and_the_rest_are_refused_in_one_line(
     for name, options in (("rise", {"masks": 64}), ("occlusion", {"patch": 8, "stride": 8})):
         result = make_method(name, model, **options).explain(batch, 1)
         assert result.cam.shape[:2] and result.problem is None
-    for name in ("gradcam", "hirescam", "gradient-rollout", "reciprocam", "cam"):
+    for name in ("gradcam", "hirescam", "gradient-rollout", "cam"):
         with pytest.raises(ModelError) as refused:
             make_method(name, model)
         line = str(refused.value)
@@ -136,3 +136,43 @@ def test_inspect_says_it_is_a_vision_transformer(class_token, capsys):
     out = capsys.readouterr().out
     assert "vision transformer: 37 tokens: 6x6 patch tokens of 8x8 px" in out
     assert "block2_norm1:grid" in out
+
+
+def _keras_last_block_and_head(km, tokens: np.ndarray) -> np.ndarray:
+    """The Keras twin's last block, final norm and head applied to tokens (n, t, dim)."""
+    x = keras.ops.convert_to_tensor(tokens)
+    h = km.get_layer("block2_norm1")(x)
+    x = x + km.get_layer("block2_attention")(h, h)
+    h = km.get_layer("block2_mlp2")(km.get_layer("block2_mlp1")(km.get_layer("block2_norm2")(x)))
+    x = km.get_layer("final_norm")(x + h)
+    pooled = x[:, 0] if "average" not in {layer.name for layer in km.layers} else \
+        keras.ops.mean(x, axis=1)
+    return np.asarray(km.get_layer("predictions")(pooled))
+
+
+def test_vit_reciprocam_equals_masking_the_keras_twins_tokens(class_token, averaging,
+                                                               pictures):
+    """ViT-Recipro-CAM: each grid cell's 3x3 Gaussian mask on the patch tokens entering the
+    last block (front tokens kept), the last block and head run on them: the class's
+    softmax probability there, as the Keras twin gives it from its own layers."""
+    weights = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+    for keras_twin, model in (class_token, averaging):
+        km, grid = keras_twin.keras_model, keras_twin.transformer.grid
+        batch = model.prepare(pictures[1])
+        probe = keras.Model(km.inputs, km.get_layer("block1_add2").output)
+        tokens = probe.predict(batch, verbose=0)[0]
+        gh, gw = grid.grid
+        masked = []
+        for i in range(gh):
+            for j in range(gw):
+                mask = np.zeros((gh + 2, gw + 2))
+                mask[i:i + 3, j:j + 3] = weights
+                cells = mask[1:-1, 1:-1].reshape(-1, 1)
+                masked.append(np.concatenate([tokens[:grid.prefix],
+                                              tokens[grid.prefix:] * cells]))
+        scores = _keras_last_block_and_head(km, np.array(masked, np.float32))
+        e = np.exp(scores - scores.max(1, keepdims=True))
+        expected = (e / e.sum(1, keepdims=True))[:, 1].reshape(gh, gw)
+        result = make_method("reciprocam", model).explain(batch, 1)
+        assert result.cam.shape == (gh, gw) and result.target == 1
+        np.testing.assert_allclose(result.cam, expected, atol=1e-4)

@@ -40,6 +40,12 @@ class ReciproCAM(Method):
     The mask keeps each neighbour's own activations, weighted (the masking of OpenVINO-XAI's
     Gaussian Recipro-CAM); the authors' first CNN code spread the centre's activation vector
     over the 3x3 cells instead, and their later code keeps the centre cell alone.
+
+    Over a vision transformer's tokens (an ONNX ViT, whose head is not a closed form) it is
+    ViT-Recipro-CAM (Byun & Lee 2023): the patch tokens entering the last block, on their
+    grid, masked by M_ij as above (the class, distillation and register tokens kept whole),
+    each masked sequence run through the last block, the final norm and the head (cut out
+    of the graph: OnnxCamModel.token_head_scores). Raw map: p_c at (i, j) on the token grid.
     """
 
     name = "reciprocam"
@@ -69,10 +75,17 @@ class ReciproCAM(Method):
         position (ViT-Recipro-CAM), not done here; at the tokens an averaging head pools
         (an fc head, --layer that layer) it is the CNN method."""
         if (getattr(model, "transformer", None) is not None
-                and model.head not in CLOSED_FORM_HEADS):
-            return ("over a vision transformer's tokens it is ViT-Recipro-CAM (the blocks run "
-                    "per masked position), not available yet")
+                and model.head not in CLOSED_FORM_HEADS
+                and not hasattr(model, "token_head_scores")):
+            return ("over a Keras vision transformer's tokens it is ViT-Recipro-CAM (the last "
+                    "block run per masked position), not available yet (it is for ONNX ViTs)")
         return super().applies_to(model)
+
+    def over_tokens(self) -> bool:
+        """ViT-Recipro-CAM: a vision transformer whose head is not a closed form, its last
+        block and head run on masked tokens (an ONNX ViT: token_head_scores)."""
+        return (getattr(self.model, "transformer", None) is not None
+                and self.model.head not in CLOSED_FORM_HEADS)
 
     def _map(self, feature_model, x, target):  # unused: explain reads model.forward
         features, logits = feature_model(x, training=False)
@@ -91,10 +104,36 @@ class ReciproCAM(Method):
     def explain(self, batch: np.ndarray, target: int | None = None, *,
                 progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> MapResult:
+        if self.over_tokens():
+            return self._explain_tokens(batch, target)
         features, scores = self.model.forward(batch, borrow=True)  # read before returning
         features, logits = features[0], scores[0].copy()
         c = int(np.argmax(logits)) if target is None or target < 0 else int(target)
         cam = self.cell_probabilities(features)[:, c].reshape(features.shape[:2])
+        return MapResult(cam.astype(np.float32), logits, c)
+
+    def _explain_tokens(self, batch: np.ndarray, target: int | None) -> MapResult:
+        """ViT-Recipro-CAM (Byun & Lee 2023): the patch tokens entering the last block
+        masked per grid cell with KERNEL as the CNN method masks a map (the class, distillation
+        and register tokens kept whole), each masked sequence run through the last block and
+        the head; the class's probability at each cell. The masked tokens are the block's
+        input (its residual stream, normalised inside the block), so the cut-out graph reads
+        them alone."""
+        model = self.model
+        found = model.transformer
+        scores, tokens = model.token_pass(batch)
+        logits = scores[0].astype(np.float32)
+        c = int(np.argmax(logits)) if target is None or target < 0 else int(target)
+        front, patches = tokens[0, :found.grid.prefix], found.grid.fold(tokens[0])
+        h, w, k = patches.shape
+        per_call = max(1, CHUNK_BYTES // (found.grid.tokens * k * 4))
+        out = []
+        for start in range(0, h * w, per_call):
+            masked = masked_copies(patches, start, min(start + per_call, h * w))
+            sequences = np.concatenate([np.broadcast_to(front, (len(masked), *front.shape)),
+                                        masked.reshape(len(masked), h * w, k)], axis=1)
+            out.append(model.token_head_scores(sequences))
+        cam = row_softmax(np.concatenate(out))[:, c].reshape(h, w)
         return MapResult(cam.astype(np.float32), logits, c)
 
     def cell_probabilities(self, features: np.ndarray) -> np.ndarray:

@@ -344,20 +344,38 @@ class OnnxCamModel(CamModel):
         if self.transformer is None:
             raise ModelError(f"{self.name} has no attention: attention maps are for vision "
                              "transformers")
-        run = self.compiled.get(("attention",))
-        if run is None:
-            run = self.compiled[("attention",)] = self._attention_model()
-        out = run.create_infer_request().infer({0: np.ascontiguousarray(x, np.float32)})
-        return np.array(out[0]), [np.array(out[i]) for i in range(1, len(out))]
+        out = self._run_with_outputs(x, self.transformer.attention)
+        return out[0], out[1:]
 
-    def _attention_model(self):
+    @property
+    def block_input(self) -> str:
+        """A vision transformer's tokens entering its last block (batch, t, dim): the input
+        of the LayerNormalization the read tensor is folded from (the residual stream)."""
+        return self.graph.producers[self.transformer.blocks[-1]].input[0]
+
+    def token_pass(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A vision transformer's scores (n, classes) and the tokens entering its last block
+        (n, t, dim) for inputs (n, h, w, c): what ViT-Recipro-CAM masks."""
+        scores, tokens = self._run_with_outputs(x, (self.block_input,))
+        return scores, tokens
+
+    def _run_with_outputs(self, x: np.ndarray, names: Sequence[str]) -> list[np.ndarray]:
+        """[scores, *the tensors `names`] of the graph run by OpenVINO on inputs (n, h, w, c),
+        the graph with those as its outputs compiled once."""
+        key = ("outputs", tuple(names))
+        run = self.compiled.get(key)
+        if run is None:
+            run = self.compiled[key] = self._outputs_model(names)
+        out = run.create_infer_request().infer({0: np.ascontiguousarray(x, np.float32)})
+        return [np.array(out[i]) for i in range(len(out))]
+
+    def _outputs_model(self, names: Sequence[str]):
         import openvino
         from openvino.preprocess import PrePostProcessor
 
         core = openvino.Core()
         model = _read(core, self.graph)
-        outputs = [_output(model, name) for name in (self.graph.scores_tensor,
-                                                     *self.transformer.attention)]
+        outputs = [_output(model, name) for name in (self.graph.scores_tensor, *names)]
         model = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
         shape = model.get_parameters()[0].get_partial_shape()
         if not shape[0].is_dynamic:
@@ -367,6 +385,54 @@ class OnnxCamModel(CamModel):
             ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
             ppp.input().model().set_layout(openvino.Layout("NCHW"))
             model = ppp.build()
+        return core.compile_model(model, "CPU", COMPILE_CONFIG)
+
+    def token_head_scores(self, tokens: np.ndarray) -> np.ndarray:
+        """The scores (n, classes) a vision transformer gives for tokens (n, t, dim) entering
+        its last block: the graph from there (the last block, the final norm, the head) cut
+        out with onnx.utils.Extractor and compiled by OpenVINO once."""
+        key = ("token head", self.block_input)
+        run = self.compiled.get(key)
+        if run is None:
+            run = self.compiled[key] = self._token_head_model()
+        out = run.create_infer_request().infer({0: np.ascontiguousarray(tokens, np.float32)})
+        return np.array(out[0])
+
+    def _token_head_model(self):
+        import tempfile
+
+        import onnx
+        import openvino
+        from onnx import TensorProto, helper
+
+        start, found = self.block_input, self.transformer
+        try:
+            source = onnx.ModelProto()
+            source.CopyFrom(self.graph.model)
+            with contextlib.suppress(Exception):  # the Extractor finds tensors by value_info
+                source = onnx.shape_inference.infer_shapes(source)
+            known = {v.name for v in [*source.graph.value_info, *source.graph.input,
+                                      *source.graph.output]}
+            for name in (start, self.graph.scores_tensor):
+                if name not in known:
+                    source.graph.value_info.append(helper.make_tensor_value_info(
+                        name, TensorProto.FLOAT, None))
+            head = onnx.utils.Extractor(source).extract_model([start],
+                                                              [self.graph.scores_tensor])
+        except Exception as exc:
+            raise ModelError(f"{self.name}: its last block and head cannot be run on their "
+                             f"own from {start!r}: {_first_line(exc)}") from None
+        weights = {t.name for t in head.graph.initializer}
+        if any(i.name != start for i in head.graph.input if i.name not in weights):
+            raise ModelError(f"{self.name}: its last block and head read more than {start!r}, "
+                             "so they cannot be run on the masked tokens alone")
+        head.graph.input[0].CopyFrom(helper.make_tensor_value_info(
+            start, TensorProto.FLOAT, ["n", found.grid.tokens, found.dim]))
+        core = openvino.Core()
+        with tempfile.TemporaryDirectory(prefix="camview-onnx-head-") as folder:
+            onnx.save(head, f"{folder}/head.onnx")
+            model = core.read_model(f"{folder}/head.onnx")
+            model.get_ordered_ops()
         return core.compile_model(model, "CPU", COMPILE_CONFIG)
 
     def forward_at(self, layer: str) -> Forward:
