@@ -24,10 +24,12 @@ class CAM(Method):
         found = getattr(model, "transformer", None)
         if found is not None and found.cam_layer is None:
             why = self.applies_to(model)
-            raise ModelError(f"CAM is not defined for {model.name}: {why}; use --method "
-                             "hirescam, gradcam or rollout",
+            use = ("hirescam, gradcam or rollout" if model.can_backward  # an ONNX ViT: fewer
+                   else ", ".join(served_methods(model)))
+            raise ModelError(f"CAM is not defined for {model.name}: {why}; use --method {use}",
                              window_hint=f"CAM is not defined for {model.name} ({why}): "
-                                         "choose HiResCAM, Grad-CAM or rollout")
+                                         + ("choose HiResCAM, Grad-CAM or rollout"
+                                            if model.can_backward else f"choose {use}"))
         chosen = layer or model.read_layer
         default = getattr(model, "default_layer", model.read_layer)
         if chosen != default:  # the chosen layer is the problem, not the model's head

@@ -9,7 +9,9 @@ the file fixes it to 1 (the perturbation methods, evaluate and the set views bat
 There is no backward pass: a model of this class serves the methods that need forward
 passes only (Method.forward_only): CAM and the gradient family through the head's closed
 form (camview.maps.closed_form), Eigen-CAM and the perturbation methods. The ONNX graph
-itself is read by camview.models.onnx_graph; why not convert it to TensorFlow: the one
+itself is read by camview.models.onnx_graph (a vision transformer's tokens by
+camview.models.onnx_vit: it also serves rollout, from its attention Softmax outputs made
+extra outputs, and ViT-Recipro-CAM, from its last block and head cut out of the graph); why not convert it to TensorFlow: the one
 maintained converter (onnx2tf) takes minutes, exposes no inner layer and fails on common
 networks (issue #29), and a converter of our own is not a road to take.
 """
