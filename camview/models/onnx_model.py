@@ -11,9 +11,10 @@ passes only (Method.forward_only): CAM and the gradient family through the head'
 form (camview.maps.closed_form), Eigen-CAM and the perturbation methods. The ONNX graph
 itself is read by camview.models.onnx_graph (a vision transformer's tokens by
 camview.models.onnx_vit: it also serves rollout, from its attention Softmax outputs made
-extra outputs, and ViT-Recipro-CAM, from its last block and head cut out of the graph); why not convert it to TensorFlow: the one
-maintained converter (onnx2tf) takes minutes, exposes no inner layer and fails on common
-networks (issue #29), and a converter of our own is not a road to take.
+extra outputs, and ViT-Recipro-CAM, from its last block and head cut out of the graph);
+why not convert it to TensorFlow: the one maintained converter (onnx2tf) takes minutes,
+exposes no inner layer and fails on common networks (issue #29), and a converter of our own
+is not a road to take.
 """
 
 from __future__ import annotations
