@@ -133,7 +133,23 @@ def test_inspect_says_it_is_a_vision_transformer(class_token, capsys):
     assert main(["inspect", str(model.source or model.name)]) == 0
     out = capsys.readouterr().out
     assert "vision transformer: 37 tokens: 6x6 patch tokens of 8x8 px" in out
-    assert "block2_norm1:grid" in out
+    assert "block1_norm1:grid  6x6x32" in out and "block2_norm1:grid  6x6x32" in out
+
+
+def test_layer_reads_another_blocks_tokens(class_token, pictures):
+    keras_twin, model = class_token
+    first = load_model(str(model.source or model.name), labels=None, preprocess="tf",
+                       read_layer="block1_norm1:grid")
+    assert first.read_layer == "block1_norm1:grid"
+    batch = first.prepare(pictures[0])
+    probe = keras.Model(keras_twin.keras_model.inputs,
+                        keras_twin.keras_model.get_layer("block1_norm1").output)
+    np.testing.assert_allclose(first.forward(batch)[0],
+                               keras_twin.transformer.grid.fold(probe.predict(batch, verbose=0)),
+                               atol=1e-4)
+    with pytest.raises(ModelError, match="no block input 'patch_embed'"):
+        load_model(str(model.source or model.name), labels=None, preprocess="tf",
+                   read_layer="patch_embed")
 
 
 def _keras_last_block_and_head(km, tokens: np.ndarray) -> np.ndarray:

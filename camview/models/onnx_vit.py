@@ -129,7 +129,9 @@ def vit_head(graph: OnnxGraph, found: Transformer, read_layer: str | None) -> He
             raise ModelError(f"model file {graph.path} has no block input {read_layer!r}: a "
                              f"vision transformer's layers are its blocks' normalised tokens "
                              f"({shown})")
-    folded = _fold(graph, tokens, found)
+    for block in found.blocks:  # every block's grid, so inspect and --layer know them all
+        _fold(graph, block, found)
+    folded = tokens + GRID_SUFFIX
     return Head(folded, 3, HeadKind.GRADIENT_ONLY,
                 default_tensor=found.default_layer + GRID_SUFFIX)
 
@@ -156,6 +158,7 @@ def _fold(graph: OnnxGraph, tokens: str, found: Transformer) -> str:
         helper.make_node("Reshape", [patches, f"{name}.shape"], [name], name=name)])
     for cached in ("producers", "consumers", "initializers"):
         graph.__dict__.pop(cached, None)
+    graph._shapes[patches] = (None, gh * gw, dim)
     graph._shapes[name] = (None, gh, gw, dim)
     graph.modified = True  # OpenVINO reads the graph with the fold, not the file
     graph.extra_outputs.append(name)
