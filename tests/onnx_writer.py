@@ -164,14 +164,16 @@ def keras_to_onnx(model, path: str | Path, *, layout: str = "NCHW", dynamic: boo
     return path
 
 
-def vit_to_onnx(model, path: str | Path, *, opset: int = OPSET) -> Path:
+def vit_to_onnx(model, path: str | Path, *, opset: int = OPSET,
+                layer_norm: str = "op") -> Path:
     """Write a tests.vit_models.tiny_vit Keras model as ONNX at `path`, laid out as
     torchvision's and timm's exports are: NCHW input (batch dynamic, size fixed), the patch
     embedding a Conv with stride = kernel flattened to (batch, tokens, dim), the class token
     Expanded and Concatenated in front, the position embedding Added, then per block
     LayerNormalization, q/k/v MatMuls, Softmax over (batch, heads, t, t), the output MatMul,
     Add, LayerNormalization, the MLP with GELU in its Erf form, Add; the head reads the
-    class token (Gather) or averages the tokens (ReduceMean) into a Gemm."""
+    class token (Gather) or averages the tokens (ReduceMean) into a Gemm. layer_norm: "op"
+    or "decomposed" (the elementary ops torch writes below opset 17, as keras_to_onnx)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -219,9 +221,17 @@ def vit_to_onnx(model, path: str | Path, *, opset: int = OPSET) -> Path:
                  "tokens")
     def norm(t: str, layer_name: str) -> str:
         g, beta = weights(layer_name)
-        return node("LayerNormalization", [t, const(f"{layer_name}.g", g),
-                                           const(f"{layer_name}.b", beta)], layer_name,
-                    axis=-1, epsilon=float(model.get_layer(layer_name).epsilon))
+        eps = float(model.get_layer(layer_name).epsilon)
+        if layer_norm == "op":
+            return node("LayerNormalization", [t, const(f"{layer_name}.g", g),
+                                               const(f"{layer_name}.b", beta)], layer_name,
+                        axis=-1, epsilon=eps)
+        d = node("Sub", [t, node("ReduceMean", [t], axes=[-1], keepdims=1)])
+        var = node("ReduceMean", [node("Pow", [d, const(f"{layer_name}.two", np.float32(2))])],
+                   axes=[-1], keepdims=1)
+        std = node("Sqrt", [node("Add", [var, const(f"{layer_name}.eps", np.float32(eps))])])
+        scaled = node("Mul", [node("Div", [d, std]), const(f"{layer_name}.g", g)])
+        return node("Add", [scaled, const(f"{layer_name}.b", beta)], layer_name)
 
     def project(h: str, w: np.ndarray, bias: np.ndarray, name: str, perm: list[int]) -> str:
         """(batch, t, dim) -> (batch, heads, t, key_dim) permuted by `perm`."""
@@ -257,9 +267,7 @@ def vit_to_onnx(model, path: str | Path, *, opset: int = OPSET) -> Path:
         h = linear(h, *weights(f"block{b}_mlp2"), f"block{b}_mlp2")
         x = node("Add", [x, h], f"block{b}_add2")
         b += 1
-    g, beta = weights("final_norm")
-    x = node("LayerNormalization", [x, const("final_norm.g", g), const("final_norm.b", beta)],
-             "final_norm", axis=-1, epsilon=float(model.get_layer("final_norm").epsilon))
+    x = norm(x, "final_norm")
     if "average" in names:
         x = node("ReduceMean", [x], "average", axes=[1], keepdims=0)
     else:

@@ -92,6 +92,23 @@ def test_rollout_equals_the_keras_twins(class_token, averaging, pictures):
             assert ours.target == theirs.target
 
 
+def test_a_decomposed_layer_norm_is_read_as_one(class_token, pictures, tmp_path):
+    """torch below opset 17 writes each LayerNorm as ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, Mul, Add: the blocks are still found, and rollout, ViT-Recipro-CAM and the
+    read tensor equal the file's with LayerNormalization nodes."""
+    keras_twin, whole = class_token
+    model = load_model(str(vit_to_onnx(keras_twin.keras_model, tmp_path / "decomposed.onnx",
+                                       layer_norm="decomposed")), labels=None, preprocess="tf")
+    assert model.transformer.blocks == whole.transformer.blocks
+    assert model.read_layer == whole.read_layer
+    batch = model.prepare(pictures[2])
+    np.testing.assert_allclose(model.forward(batch)[0], whole.forward(batch)[0], atol=1e-4)
+    for name in ("rollout", "reciprocam"):
+        ours, theirs = (make_method(name, m).explain(batch, 1) for m in (model, whole))
+        np.testing.assert_allclose(ours.cam, theirs.cam, atol=1e-4)
+        np.testing.assert_allclose(ours.logits, theirs.logits, atol=1e-4)
+
+
 def test_the_forward_pass_methods_map_it_and_the_rest_are_refused_in_one_line(
         class_token, pictures):
     keras_twin, model = class_token

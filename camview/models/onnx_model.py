@@ -31,7 +31,7 @@ from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
 from camview.models.onnx_graph import OnnxGraph
 from camview.models.onnx_head import TWO_CLASS, Head, find_head
-from camview.models.onnx_vit import GRID_SUFFIX, find_vit, vit_head
+from camview.models.onnx_vit import GRID_SUFFIX, find_vit, norm_input, vit_head
 from camview.models.runtimes import (
     COMPILE_CONFIG,
     OPENVINO,
@@ -354,7 +354,7 @@ class OnnxCamModel(CamModel):
     def block_input(self) -> str:
         """A vision transformer's tokens entering its last block (batch, t, dim): the input
         of the LayerNormalization the read tensor is folded from (the residual stream)."""
-        return self.graph.producers[self.transformer.blocks[-1]].input[0]
+        return norm_input(self.graph, self.transformer.blocks[-1])
 
     def token_pass(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A vision transformer's scores (n, classes) and the tokens entering its last block

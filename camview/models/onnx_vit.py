@@ -10,7 +10,9 @@ What is found, as camview.models.transformer finds it in a Keras graph:
   the patch size read from the patch embedding (a Conv whose strides equal its kernel)
   (camview.models.tokens does the arithmetic);
 - each block's read tensor: the normalised tokens entering it, the LayerNormalization
-  nearest upstream of its attention; the default is the last block's;
+  nearest upstream of its attention (one node, or the elementary ops torch writes below
+  opset 17: camview.models.onnx_head.decomposed_layer_norm); the default is the last
+  block's;
 - the pooling: the class token (a Gather or Slice of the tokens) or their mean (ReduceMean).
 
 The read tensor is made an NHWC map as a CNN's is (the front tokens sliced off, the rest
@@ -25,7 +27,7 @@ from __future__ import annotations
 from camview.errors import ModelError
 from camview.models.head import HeadKind
 from camview.models.onnx_graph import OnnxGraph
-from camview.models.onnx_head import Head
+from camview.models.onnx_head import Head, decomposed_layer_norm
 from camview.models.tokens import token_grid
 from camview.models.transformer import Transformer
 
@@ -72,11 +74,22 @@ def _norm_before(graph: OnnxGraph, tensor: str) -> str | None:
             if node is None or id(node) in seen:
                 continue
             seen.add(id(node))
-            if node.op_type == "LayerNormalization":
+            if node.op_type == "LayerNormalization" or (
+                    node.op_type in ("Add", "Mul", "Div")
+                    and decomposed_layer_norm(graph, node) is not None):
                 return node.output[0]
             following.extend(graph.data_inputs(node))
         todo = following
     return None
+
+
+def norm_input(graph: OnnxGraph, norm_output: str) -> str:
+    """The tokens a block's LayerNormalization (one node, or decomposed) normalises: the
+    residual stream entering the block."""
+    node = graph.producers[norm_output]
+    decomposed = (decomposed_layer_norm(graph, node)
+                  if node.op_type != "LayerNormalization" else None)
+    return decomposed.source if decomposed is not None else node.input[0]
 
 
 def _pooling(graph: OnnxGraph, prefix: int) -> str:
@@ -111,8 +124,8 @@ def find_vit(graph: OnnxGraph, title: str) -> Transformer | None:
     if None in blocks:
         raise ModelError(f"{title} is a vision transformer ({len(attention)} attention "
                          "blocks) whose blocks have no LayerNormalization before their "
-                         "attention (an export that decomposed it): its tokens cannot be "
-                         "read yet")
+                         "attention (one node, or ReduceMean, Sub, Pow, ReduceMean, Add, "
+                         "Sqrt, Div, Mul, Add): its tokens cannot be read")
     dim = (graph.shape(blocks[-1]) or (None,))[-1]
     return Transformer(grid, int(dim or 0), blocks, tuple(attention), blocks,
                        _pooling(graph, grid.prefix), None)
