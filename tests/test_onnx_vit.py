@@ -207,3 +207,15 @@ def test_vit_reciprocam_equals_masking_the_keras_twins_tokens(class_token, avera
         result = make_method("reciprocam", model).explain(batch, 1)
         assert result.cam.shape == (gh, gw) and result.target == 1
         np.testing.assert_allclose(result.cam, expected, atol=1e-4)
+
+
+def test_the_windows_compare_presets_serve_an_onnx_vit(class_token):
+    """Each preset's methods an ONNX ViT cannot serve stand in for by ones it can, each
+    once (camview.live.loader.compare_methods), so no preset leaves the window empty."""
+    from camview.live import PRESETS, CompareSpec
+    from camview.live.loader import compare_methods
+
+    _keras, model = class_token
+    for preset in PRESETS:
+        used = [m.name for m in compare_methods(CompareSpec.of(preset), model).values()]
+        assert len(set(used)) == len(used) and set(used) <= set(SERVED), (preset, used)

@@ -333,7 +333,8 @@ class Loader:
 
 #: What a vision transformer's compare panel shows instead of a method that cannot map it
 #: (CAM), in order of preference, each used once.
-_TRANSFORMER_STAND_INS = ("hirescam", "rollout", "gradient-rollout", "gradcam", "eigencam")
+_TRANSFORMER_STAND_INS = ("hirescam", "rollout", "gradient-rollout", "gradcam", "eigencam",
+                          "reciprocam")  # the last two: what an ONNX ViT serves live
 
 
 def compare_methods(spec: CompareSpec, model: CamModel) -> dict[str, Method]:
