@@ -9,9 +9,10 @@ the file fixes it to 1 (the perturbation methods, evaluate and the set views bat
 There is no backward pass: a model of this class serves the methods that need forward
 passes only (Method.forward_only): CAM and the gradient family through the head's closed
 form (camview.maps.closed_form), Eigen-CAM and the perturbation methods. The ONNX graph
-itself is read by camview.models.onnx_graph (a vision transformer's tokens by
-camview.models.onnx_vit: it also serves rollout, from its attention Softmax outputs made
-extra outputs, and ViT-Recipro-CAM, from its last block and head cut out of the graph);
+itself is read by camview.models.onnx_graph and compiled by camview.models.onnx_compile (a
+vision transformer's tokens by camview.models.onnx_vit: it also serves rollout, from its
+attention Softmax outputs made extra outputs, and ViT-Recipro-CAM, from its last block and
+head cut out of the graph);
 why not convert it to TensorFlow: the one maintained converter (onnx2tf) takes minutes,
 exposes no inner layer and fails on common networks (issue #29), and a converter of our own
 is not a road to take.
@@ -29,176 +30,29 @@ from camview.errors import ModelError
 from camview.models.base import CamModel, Preprocess, ResizeMode
 from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
+from camview.models.onnx_compile import (
+    first_line,
+    make_batch_dynamic,
+    openvino_forward,
+    output_port,
+    read_graph,
+)
 from camview.models.onnx_graph import OnnxGraph
-from camview.models.onnx_head import TWO_CLASS, Head, find_head
+from camview.models.onnx_head import TWO_CLASS, find_head
 from camview.models.onnx_vit import GRID_SUFFIX, find_vit, norm_input, vit_head
 from camview.models.runtimes import (
     COMPILE_CONFIG,
     OPENVINO,
     TENSORFLOW,
     Forward,
-    OpenVinoForward,
     Say,
     check_runtime,
-    openvino_device,
 )
 
 log = logging.getLogger(__name__)
 
 #: What --runtime tensorflow gets for an ONNX model.
 RUNS_ON_OPENVINO = "ONNX models run on OpenVINO, not TensorFlow (--runtime tensorflow ignored)"
-#: How to export a dynamic batch, said when a file's fixed batch cannot be made dynamic.
-DYNAMIC_BATCH = ("export it with a dynamic batch: torch.onnx.export(model, x, 'model.onnx', "
-                 "dynamic_axes={'input': {0: 'batch'}})")
-
-
-class FixedBatchForward(Forward):
-    """OpenVINO's forward of a graph whose batch stays 1: batches of one only."""
-
-    name = OPENVINO
-    batching_pays = False  # evaluate calls it one input at a time, as it must
-
-    def __init__(self, inner: OpenVinoForward, title: str) -> None:
-        self._inner, self._title, self.device = inner, title, inner.device
-
-    def __call__(self, x: np.ndarray, borrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        if len(x) != 1:
-            raise ModelError(f"{self._title} takes one image at a time (its batch is fixed "
-                             f"to 1 and OpenVINO cannot change it); {DYNAMIC_BATCH}")
-        return self._inner(x, borrow)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
-def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
-    """The file compiled by OpenVINO for this CPU: NHWC in, [read tensor NHWC, scores] out,
-    float32 throughout (runtimes.COMPILE_CONFIG); ModelError when OpenVINO cannot read or
-    compile it (an op it does not know)."""
-    import openvino
-
-    layout = graph.input_layout()[0]
-    try:
-        core = openvino.Core()
-        model = _read(core, graph)
-    except Exception as exc:
-        raise ModelError(f"model file {graph.path}: OpenVINO cannot run it: "
-                         f"{_first_line(exc)}") from None
-    try:
-        scores = _output(model, graph.scores_tensor)
-        outputs = [_output(model, head.read_tensor), two_class(scores) if graph.binary
-                   else scores]
-        fixed = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
-        made_dynamic = not fixed.get_parameters()[0].get_partial_shape()[0].is_dynamic
-        if made_dynamic:  # a batch fixed to 1: made dynamic where the graph allows
-            dynamic = fixed.clone()
-            forward = _batches_right(core, dynamic, layout, head, graph) if _dynamic_batch(
-                dynamic) else None
-        else:
-            forward = _compile(core, fixed, layout, head)
-        if forward is None:  # the graph bakes its batch in (a Reshape to (1, -1)...)
-            forward = FixedBatchForward(_compile(core, fixed, layout, head),
-                                        f"model file {graph.path}")
-    except ModelError:
-        raise
-    except Exception as exc:  # OpenVINO's errors are many and long: one line of it
-        raise ModelError(f"model file {graph.path}: OpenVINO cannot compile it: "
-                         f"{_first_line(exc)}") from None
-    return forward
-
-
-def _compile(core, model, layout: str, head: Head) -> OpenVinoForward:
-    """NHWC in, the read tensor NHWC out, compiled in float32 for this CPU."""
-    import openvino
-    from openvino.preprocess import PrePostProcessor
-
-    ppp = PrePostProcessor(model)
-    if layout == "NCHW":
-        ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
-        ppp.input().model().set_layout(openvino.Layout("NCHW"))
-    if head.channel_axis == 1:
-        ppp.output(0).tensor().set_layout(openvino.Layout("NHWC"))
-        ppp.output(0).model().set_layout(openvino.Layout("NCHW"))
-    compiled = core.compile_model(ppp.build(), "CPU", COMPILE_CONFIG)
-    return OpenVinoForward(compiled, openvino_device())
-
-
-#: The side of the probe input a graph made batch-dynamic is checked on (when its size is).
-PROBE_SIDE = 64
-
-
-def _batches_right(core, model, layout: str, head: Head, graph: OnnxGraph
-                   ) -> OpenVinoForward | None:
-    """The graph made batch-dynamic, compiled, if two different inputs in one batch give
-    each its own scores, as one at a time does; None when they do not (or it fails)."""
-    forward = _compile(core, model, layout, head)
-    _layout, channels, (_, h, w) = graph.input_layout()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, h or PROBE_SIDE, w or PROBE_SIDE, channels)).astype(np.float32)
-    try:
-        together = forward(x)[1]
-        alone = np.concatenate([forward(x[:1])[1], forward(x[1:])[1]])
-    except Exception:
-        return None
-    if together.shape != alone.shape or not np.allclose(together, alone, rtol=1e-3,
-                                                        atol=1e-4):
-        return None
-    return forward
-
-
-def _read(core, graph: OnnxGraph):
-    """OpenVINO's reading of the file, or of a changed copy's graph (written to a temporary
-    file: OpenVINO's ONNX reader takes a path)."""
-    if not graph.modified:
-        return core.read_model(str(graph.path))
-    import tempfile
-
-    import onnx
-
-    proto = graph.model
-    if graph.extra_outputs:  # kept by OpenVINO only as outputs (OnnxGraph.extra_outputs)
-        proto = onnx.ModelProto()
-        proto.CopyFrom(graph.model)
-        proto.graph.output.extend(onnx.helper.make_tensor_value_info(
-            name, onnx.TensorProto.FLOAT, None) for name in graph.extra_outputs)
-    with tempfile.TemporaryDirectory(prefix="camview-onnx-") as folder:
-        path = f"{folder}/model.onnx"
-        onnx.save(proto, path)
-        model = core.read_model(path)
-        model.get_ordered_ops()  # read whole before the file goes
-        return model
-
-
-def two_class(scores):
-    """OpenVINO's one binary logit z (n, 1) as two class scores [-z/2, +z/2] (n, 2), as a
-    Keras model's (camview.models.head): one multiply, broadcast."""
-    import openvino.opset13 as ops
-
-    return ops.multiply(scores, ops.constant(TWO_CLASS)).output(0)
-
-
-def _output(model, tensor: str):
-    """The output port of `model` that makes the ONNX tensor named `tensor`."""
-    for op in model.get_ordered_ops():
-        for port in op.outputs():
-            if tensor in port.get_names():
-                return port
-    raise ModelError(f"OpenVINO's reading of the file has no tensor {tensor!r}")
-
-
-def _dynamic_batch(model) -> bool:
-    """Make the input's batch dynamic (the file fixes it to 1); whether OpenVINO could."""
-    import openvino
-
-    shape = model.get_parameters()[0].get_partial_shape()
-    try:
-        model.reshape({0: openvino.PartialShape([openvino.Dimension(), *list(shape)[1:]])})
-    except Exception:  # a graph that bakes its batch into a Reshape: stays 1
-        return False
-    return True
-
-
 class OnnxCamModel(CamModel):
     """A CamModel over an OnnxGraph (camview.models.onnx_load), forward passes on OpenVINO,
     no backward (module docstring)."""
@@ -312,7 +166,7 @@ class OnnxCamModel(CamModel):
             head = onnx.utils.Extractor(source).extract_model([read], [graph.scores_tensor])
         except Exception as exc:
             raise ModelError(f"{self.name}: its head cannot be run on its own from "
-                             f"{read!r}: {_first_line(exc)}") from None
+                             f"{read!r}: {first_line(exc)}") from None
         if any(i.name != read for i in head.graph.input
                if i.name not in {t.name for t in head.graph.initializer}):
             raise ModelError(f"{self.name}: its head reads more than {read!r}, so it cannot "
@@ -377,12 +231,12 @@ class OnnxCamModel(CamModel):
         from openvino.preprocess import PrePostProcessor
 
         core = openvino.Core()
-        model = _read(core, self.graph)
-        outputs = [_output(model, name) for name in (self.graph.scores_tensor, *names)]
+        model = read_graph(core, self.graph)
+        outputs = [output_port(model, name) for name in (self.graph.scores_tensor, *names)]
         model = openvino.Model(outputs, model.get_parameters(), model.get_friendly_name())
         shape = model.get_parameters()[0].get_partial_shape()
         if not shape[0].is_dynamic:
-            _dynamic_batch(model)
+            make_batch_dynamic(model)
         if self.layout == "NCHW":
             ppp = PrePostProcessor(model)
             ppp.input().tensor().set_layout(openvino.Layout("NHWC"))
@@ -424,7 +278,7 @@ class OnnxCamModel(CamModel):
                                                               [self.graph.scores_tensor])
         except Exception as exc:
             raise ModelError(f"{self.name}: its last block and head cannot be run on their "
-                             f"own from {start!r}: {_first_line(exc)}") from None
+                             f"own from {start!r}: {first_line(exc)}") from None
         weights = {t.name for t in head.graph.initializer}
         if any(i.name != start for i in head.graph.input if i.name not in weights):
             raise ModelError(f"{self.name}: its last block and head read more than {start!r}, "
@@ -466,7 +320,7 @@ class OnnxCamModel(CamModel):
         it out (rank-4 tensors as (h, w, c)): `camview inspect --layers`."""
         import openvino
 
-        model = _read(openvino.Core(), self.graph)
+        model = read_graph(openvino.Core(), self.graph)
         h, w = hw
         dims = [1, self.channels, h, w] if self.layout == "NCHW" else [1, h, w, self.channels]
         model.reshape({0: openvino.PartialShape(dims)})
