@@ -196,9 +196,8 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     # The second model by the same rule: left with "class 0.." beside a first model named by
     # the folders, no class of it would match, and a model would agree 0 % with itself.
     named = (None if args.versus_labels or second is None
-             else name_classes_from_folders(second, args.dataset))
+             else name_classes_from_folders(second, args.dataset, "--versus-labels"))
     if named:
-        named = named.replace("--labels", "--versus-labels")
         print(f"camview: --versus {named}", file=sys.stderr)
     second_method = (versus_method_for(args.method or DEFAULT_METHOD, second)
                      if args.report and second is not None else None)

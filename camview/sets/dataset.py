@@ -101,12 +101,14 @@ def keras_class_names(spec: str | Path, classes: int) -> list[str] | None:
     return folders if len(folders) == classes else None
 
 
-def name_classes_from_folders(model: CamModel, spec: str | Path) -> str | None:
+def name_classes_from_folders(model: CamModel, spec: str | Path,
+                              labels_flag: str = "--labels") -> str | None:
     """A model saved without label names, on a class-folder set with one folder per class:
     the folders' sorted names become its labels, as Keras' image_dataset_from_directory
     numbered them when it was trained. Returns the one line that says so (a convention the
     user should know was applied), None when nothing was named. The command and the window
-    share this, so both follow one rule."""
+    share this, so both follow one rule; `labels_flag` is the option that names this model's
+    classes otherwise (--versus-labels for evaluate's second model)."""
     if model.labels_named:
         return None
     names = keras_class_names(spec, len(model.labels))
@@ -116,8 +118,8 @@ def name_classes_from_folders(model: CamModel, spec: str | Path) -> str | None:
                               "image_dataset_from_directory order)")
     return (f"{model.name} has no label names: its {len(names)} classes are named after the "
             f"set's folders in sorted order, as Keras' image_dataset_from_directory numbers "
-            f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); --labels FILE to "
-            "name them otherwise")
+            f"them ({', '.join(names[:6])}{', …' if len(names) > 6 else ''}); {labels_flag} FILE "
+            "to name them otherwise")
 
 
 def looks_like_labelled_set(spec: str | Path, labels: Sequence[str]) -> bool:
