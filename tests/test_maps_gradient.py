@@ -49,14 +49,16 @@ def test_gradcam_plus_plus_matches_the_closed_form(lite0):
     np.testing.assert_allclose(got, expected, rtol=2e-3, atol=1e-3 * expected.max())
 
 
-def test_compiled_function_is_built_once_per_model_and_layer(lite0):
-    first = GradCAM(lite0)
-    second = GradCAM(lite0)
-    assert first._run is second._run
+def test_compiled_pass_is_built_once_per_model_and_layer(lite0):
+    """Every gradient method at a layer shares one compiled pass, traced once for any class."""
     batch = lite0.prepare(skimage_bgr("coffee"))
-    first.explain(batch, 1)
-    first.explain(batch, 2)
-    assert first._run.experimental_get_tracing_count() == 1
+    GradCAM(lite0).explain(batch, 1)
+    LayerCAM(lite0).explain(batch, 2)
+    GradCAM(lite0).explain(batch, None)
+    passes = [key for key in lite0.compiled if key[0] == "read pass"
+              and key[1] == lite0.read_layer and key[2]]
+    assert len(passes) == 1
+    assert lite0.compiled[passes[0]].experimental_get_tracing_count() == 1
 
 
 def test_gradcam_at_a_named_layer(lite0):

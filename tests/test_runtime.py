@@ -20,7 +20,7 @@ from helpers import REPO, skimage_bgr
 from camview.checks.faithfulness import score_map
 from camview.cli import main
 from camview.errors import ModelError
-from camview.maps import METHODS, make_method
+from camview.maps import METHODS, GradCAM, make_method
 from camview.maps.closed_form import closed_form_gradient, uses_closed_form
 from camview.maps.shared_pass import explain_shared
 from camview.models import CamModel, HeadKind, ResizeMode, load_model
@@ -30,7 +30,7 @@ from camview.sets.batches import batch_logits, call_size
 
 SIZE = 32
 FRAME = cv2.resize(skimage_bgr("chelsea"), (320, 240), interpolation=cv2.INTER_AREA)
-#: Methods whose map is `from_tensors` of the read layer: all of them take the fast path.
+#: Methods whose map is `from_arrays` of the read layer: all of them take the fast path.
 FAST = [name for name, cls in METHODS.items() if cls.shares_pass]
 
 
@@ -111,7 +111,7 @@ def both(model: CamModel, compute):
 
 def test_reciprocam_runs_its_forward_pass_there_with_the_same_map(model):
     """Recipro-CAM's forward pass on OpenVINO (and for these heads, all of it: the head alone
-    in numpy), never explain_closed_form (it has no from_tensors rule)."""
+    in numpy), never the read pass (it has no from_arrays rule)."""
     x = model.prepare(FRAME)
     method = make_method("reciprocam", model)
     reference, fast = both(model, lambda: method.explain(x, 1))
@@ -133,7 +133,7 @@ def test_closed_form_gradient_is_the_tapes(lite0, squeezenet):
             tape.watch(features)
             score = logits[0, 281]
         want = tape.gradient(score, features)[0].numpy()
-        got = closed_form_gradient(m, features[0], tf.constant(281)).numpy()
+        got = closed_form_gradient(m, features[0].numpy(), 281)
         assert m.head in (HeadKind.FC, HeadKind.DIRECT)
         assert relative(got, want) <= 1e-5
 
@@ -147,7 +147,18 @@ def test_every_fast_map_equals_the_tensorflow_map(model, target):
     assert all(uses_closed_form(m) for m in methods.values())  # not TensorFlow again
     model.use_runtime(TENSORFLOW)
     if model.head is HeadKind.DIRECT:  # the rules were given the class's channel alone
-        assert any(key[0] == "closed form" and key[-1] == 1 for key in model.compiled)
+        channels = []
+
+        class Recorded(GradCAM):
+            def from_arrays(self, features, grads, score, c):
+                channels.append((features.shape[-1], grads.shape[-1], c))
+                return super().from_arrays(features, grads, score, c)
+
+        for runtime in (TENSORFLOW, OPENVINO):
+            model.use_runtime(runtime)
+            Recorded(model).explain(x, target)
+        model.use_runtime(TENSORFLOW)
+        assert channels == [(1, 1, 0), (1, 1, 0)]
     for name in FAST:
         assert fast[name].target == reference[name].target, name
         assert relative(fast[name].logits, reference[name].logits) <= 1e-4, name

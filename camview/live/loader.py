@@ -15,7 +15,8 @@ from camview.errors import CamviewError, ModelError, for_window
 from camview.live.compare import CompareSpec, Versus, explain_panels
 from camview.live.error_kind import ErrorKind
 from camview.maps import METHODS, Method, fallback_method, make_method, method_class
-from camview.maps.closed_form import explain_closed_form, uses_closed_form
+from camview.maps.closed_form import uses_closed_form
+from camview.maps.read_pass import explain_rules
 from camview.models import CamModel, load_model
 from camview.sources import Frame
 
@@ -213,8 +214,8 @@ class Loader:
             return
         method = make_method(self.host.method_name, model, self.host.layer)
         forward = model.runtime_for(job.name, say=self.host.status)
-        if uses_closed_form(method, forward):  # traced before the live loop can need it
-            explain_closed_form(model, [method], model.prepare(self._image()), None, forward)
+        if uses_closed_form(method, forward):  # run once before the live loop can need it
+            explain_rules(model, [method], model.prepare(self._image()), None, forward)
         model.use_runtime(job.name)
         self._warm(model, method)
         if self.host.compare is not None:

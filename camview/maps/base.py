@@ -8,7 +8,7 @@ normalising belong to the overlay.
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,8 +17,8 @@ from typing import ClassVar
 import numpy as np
 
 from camview.errors import ModelError
-from camview.maps.closed_form import explain_closed_form, uses_closed_form
 from camview.maps.options import MethodOption
+from camview.maps.read_pass import explain_rules
 from camview.maps.validity import map_problem
 from camview.models.base import CamModel, softmax
 from camview.models.head import HeadKind
@@ -85,11 +85,14 @@ class MapResult:
 class Method(ABC):
     """A way to compute the map of one class for one network input.
 
-    Each method is one compiled TensorFlow function of (input, target) -> (map, scores,
-    class), built once per model and layer and cached on the model, so switching methods back
-    and forth never retraces. target < 0 asks for the top-1 class, chosen inside the same
-    call. Subclasses only write `_map`, the traced body; the on-demand (perturbation) methods
-    override `explain` instead and batch their forward passes.
+    A method whose map is a rule over one layer's activations (and their class gradient)
+    writes that rule, `from_arrays`, in numpy and sets `shares_pass`: the tensors come from
+    one compiled pass per model and layer that every such method shares (read_pass). Any
+    other method writes `_map`, the body of its own compiled TensorFlow call of (input,
+    target) -> (map, scores, class), built once per model and layer and cached on the model,
+    so switching methods back and forth never retraces. target < 0 asks for the top-1 class,
+    chosen inside the call. The on-demand (perturbation) methods override `explain` instead
+    and batch their forward passes.
 
     The class attributes describe the method once for the CLI, the window and the README.
     """
@@ -108,12 +111,12 @@ class Method(ABC):
     options: ClassVar[tuple[MethodOption, ...]] = ()
     #: See MapResult.clip_percentile (the pixel-level gradient maps set 99).
     clip_percentile: ClassVar[float | None] = None
-    #: The map is `from_tensors` of the read layer's activations: several such methods at one
-    #: layer share one forward pass in a live compare (camview.maps.shared_pass), and a
-    #: runtime without a backward pass can compute it (camview.maps.closed_form). False: the
-    #: method's own call only.
+    #: The map is `from_arrays` of a layer's activations: such methods at one layer share one
+    #: compiled pass (camview.maps.read_pass), several at once in a live compare
+    #: (camview.maps.shared_pass), and a runtime without a backward pass can compute it
+    #: (camview.maps.closed_form). False: the method's own compiled call (`_map`).
     shares_pass: ClassVar[bool] = False
-    #: `from_tensors` also reads the class score's gradient to those activations (the shared
+    #: `from_arrays` also reads the class score's gradient to those activations (the shared
     #: pass then runs one backward pass too). Only meaningful with shares_pass.
     needs_activation_gradient: ClassVar[bool] = False
     #: Under a direct head (each class its own channel: SqueezeNet) the map reads the class's
@@ -178,6 +181,9 @@ class Method(ABC):
             if not self.runs_on_forward_runtime():
                 raise ModelError(forward_only_refusal(model, self))
             return  # nothing of TensorFlow's to compile: explain runs the model's runtime
+        if self.shares_pass:  # the read pass compiles per layer, shared (read_pass)
+            model.features_at(self.layer)  # a layer the model has not: said now
+            return
         self._run = model.compiled_once(self._cache_key(), self._compile)
 
     def _cache_key(self) -> tuple:
@@ -185,13 +191,16 @@ class Method(ABC):
         with options baked into its graph, those)."""
         return (type(self).__name__, self.layer)
 
-    @abstractmethod
     def _map(self, feature_model, x, target):
-        """TF ops: (map (h, w), scores (classes,), class) for one input."""
+        """TF ops: (map (h, w), scores (classes,), class) for one input: the body of the
+        method's own compiled call (a method that shares_pass has `from_arrays` instead)."""
+        raise NotImplementedError(f"{type(self).__name__} has no compiled call of its own")
 
-    def from_tensors(self, features, grads, score, c):
-        """TF ops: the map (h, w) from one input's activations (h, w, k), their gradient
-        (None unless needs_activation_gradient), the class score and class (see shares_pass)."""
+    def from_arrays(self, features: np.ndarray, grads: np.ndarray | None, score: np.float32,
+                    c: int) -> np.ndarray:
+        """The map (h, w) from one input's activations (h, w, k), in numpy: their gradient
+        (None unless needs_activation_gradient), the class score, and the class's channel
+        (see shares_pass and camview.maps.read_pass)."""
         raise NotImplementedError(f"{type(self).__name__} has no shared pass")
 
     def _compile(self):
@@ -231,8 +240,8 @@ class Method(ABC):
         when `cancel` is set); a live method is one call and ignores them, so every caller
         can pass them to any method.
         """
-        if uses_closed_form(self):  # one forward pass of a faster runtime, no backward
-            (cam,), logits, c = explain_closed_form(self.model, [self], batch, target)
+        if self.shares_pass:  # the layer's tensors, then this method's rule (read_pass)
+            (cam,), logits, c = explain_rules(self.model, [self], batch, target)
             return MapResult(cam, logits, c, self.clip_percentile)
         cam, logits, c = self._run(batch, np.int32(-1 if target is None else target))
         return MapResult(cam.numpy(), logits.numpy(), int(c), self.clip_percentile)
@@ -256,11 +265,3 @@ def forward_only_refusal(model: CamModel, method: Method) -> str:
         where = f" at layer {method.layer!r}"
     return (f"{method.title}{where} needs a backward pass, and {model.name} runs only "
             f"forward (an ONNX model on OpenVINO): use {', '.join(served)}")
-
-
-def pick_class(logits, target):
-    """The pinned class, or the top-1 when target < 0 (TF ops)."""
-    import tensorflow as tf
-
-    return tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
-

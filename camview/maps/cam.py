@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camview.errors import ModelError
-from camview.maps.base import Method, pick_class, served_methods
+from camview.maps.base import Method, served_methods
 from camview.models.base import CamModel
 from camview.models.head import HeadKind
 
@@ -77,15 +77,7 @@ class CAM(Method):
     shares_pass = True  # from the activations alone: no gradient
     reads_class_channel_only = True
 
-    def _map(self, feature_model, x, target):
-        features, logits = feature_model(x, training=False)
-        c = pick_class(logits[0], target)
-        return self.from_tensors(features[0], None, None, c), logits[0], c
-
-    def from_tensors(self, features, grads, score, c):
-        import tensorflow as tf
-
+    def from_arrays(self, features, grads, score, c):
         if self.model.head is HeadKind.DIRECT:
-            return tf.gather(features, c, axis=2)  # the class's own channel
-        row = tf.gather(self.model.dense.tensor(), c, axis=1)
-        return tf.tensordot(features, row, axes=[[2], [0]])
+            return features[..., c]  # the class's own channel
+        return features @ self.model.dense.column(c)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from camview.maps.base import Method, pick_class
+import numpy as np
+
+from camview.maps.base import Method
 
 
 class EigenCAM(Method):
@@ -22,30 +24,17 @@ class EigenCAM(Method):
 
     shares_pass = True  # from the activations alone: no gradient
 
-    def _map(self, feature_model, x, target):
-        features, logits = feature_model(x, training=False)
-        return self.from_tensors(features[0], None, None, None), logits[0], pick_class(
-            logits[0], target)
-
-    def from_tensors(self, features, grads, score, c):
-        import tensorflow as tf
-
-        shape = tf.shape(features)
-        flat = tf.reshape(features, [-1, shape[2]])
-        centred = flat - tf.reduce_mean(flat, axis=0, keepdims=True)
+    def from_arrays(self, features, grads, score, c):
+        h, w, k = features.shape
+        flat = features.reshape(h * w, k)
+        centred = flat - flat.mean(axis=0, keepdims=True)
         # The projection on the first right singular vector, C v1 = s1 u1, from the top
         # eigenvector of the smaller Gram matrix: a full SVD of C costs more than the network.
-        n, k = tf.shape(centred)[0], tf.shape(centred)[1]
-
-        def by_positions():  # (n, n): u1 and s1 = sqrt(lambda1)
-            values, vectors = tf.linalg.eigh(tf.matmul(centred, centred, transpose_b=True))
-            return vectors[:, -1] * tf.sqrt(tf.maximum(values[-1], 0.0))
-
-        def by_channels():  # (k, k): v1, then C v1
-            _, vectors = tf.linalg.eigh(tf.matmul(centred, centred, transpose_a=True))
-            return tf.linalg.matvec(centred, vectors[:, -1])
-
-        projection = tf.cond(n <= k, by_positions, by_channels)
-        total = tf.reduce_sum(flat, axis=1)
-        sign = tf.where(tf.reduce_sum(projection * total) < 0.0, -1.0, 1.0)
-        return tf.reshape(sign * projection, shape[:2])
+        if h * w <= k:  # (n, n): u1 and s1 = sqrt(lambda1)
+            values, vectors = np.linalg.eigh(centred @ centred.T)
+            projection = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+        else:  # (k, k): v1, then C v1
+            _, vectors = np.linalg.eigh(centred.T @ centred)
+            projection = centred @ vectors[:, -1]
+        sign = -1.0 if np.sum(projection * flat.sum(axis=1)) < 0 else 1.0
+        return (sign * projection).reshape(h, w).astype(np.float32)

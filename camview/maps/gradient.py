@@ -1,4 +1,5 @@
-"""Gradient methods: forward and backward in one compiled call, then a weighting rule.
+"""Gradient methods: the activations and the class score's gradient to them from one pass
+(camview.maps.read_pass), then a weighting rule in numpy.
 
 The gradient only crosses the head after the read layer, so a map costs about one forward
 pass. Each method here only says how it weighs the activations.
@@ -8,63 +9,36 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from camview.maps.base import Method, pick_class
+import numpy as np
+
+from camview.maps.base import Method
 
 
 class GradientMethod(Method):
-    """Forward and backward in one compiled call; subclasses say how to weigh the activations.
+    """The layer's activations and gradient from the shared pass; subclasses say how to weigh
+    the activations.
 
-    The gradient only crosses the head after the read layer, so a map costs about one
-    forward pass. `weights` may return one weight per channel (k,) or one per position and
-    channel (h, w, k): the map is ReLU(sum over k of weights * activations) either way, by
+    `weights` may return one weight per channel (k,) or one per position and channel
+    (h, w, k): the map is ReLU(sum over k of weights * activations) either way, by
     broadcasting, so a per-position method (Layer-CAM) is as short as a per-channel one.
     """
 
     @staticmethod
     @abstractmethod
-    def weights(features, grads, score):
-        """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), as TF ops."""
+    def weights(features: np.ndarray, grads: np.ndarray, score: np.float32) -> np.ndarray:
+        """Weights (k,) or (h, w, k) from activations and gradients (h, w, k), in numpy."""
 
     shares_pass = True
     needs_activation_gradient = True
     reads_class_channel_only = True
 
-    def _map(self, feature_model, x, target):
-        features, grads, logits, score, c = forward_backward(feature_model, x, target)
-        return self.from_tensors(features, grads, score, c), logits, c
-
-    def from_tensors(self, features, grads, score, c):
-        return weighted_sum(features, grads, score, self.weights)
+    def from_arrays(self, features, grads, score, c):
+        return weighted_sum(features, self.weights(features, grads, score))
 
 
-def weighted_map(feature_model, x, target, weights):
-    """TF ops: (ReLU(sum_k weights * A_k), scores, class), with `weights` a rule of
-    (activations, gradients, score) as in GradientMethod.weights."""
-    features, grads, logits, score, c = forward_backward(feature_model, x, target)
-    return weighted_sum(features, grads, score, weights), logits, c
-
-
-def forward_backward(feature_model, x, target, gradient: bool = True):
-    """TF ops for one input: (activations (h, w, k), d score / d activations or None,
-    scores, the target's score, the target class), recording only what the gradient needs:
-    the head after the read layer."""
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        features, logits = feature_model(x, training=False)
-        tape.watch(features)
-        c = pick_class(logits[0], target)
-        score = tf.gather(logits[0], c)
-    grads = tape.gradient(score, features)[0] if gradient else None
-    return features[0], grads, logits[0], score, c
-
-
-def weighted_sum(features, grads, score, weights):
-    """TF ops: ReLU(sum_k weights * A_k) for one input's activations (h, w, k)."""
-    import tensorflow as tf
-
-    w = weights(features, grads, score)
-    return tf.nn.relu(tf.reduce_sum(w * features, axis=-1))
+def weighted_sum(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ReLU(sum_k weights * A_k) for one input's activations (h, w, k)."""
+    return np.maximum(np.sum(weights * features, axis=-1), np.float32(0))
 
 
 class GradCAM(GradientMethod):
@@ -80,9 +54,7 @@ class GradCAM(GradientMethod):
 
     @staticmethod
     def weights(features, grads, score):
-        import tensorflow as tf
-
-        return tf.reduce_mean(grads, axis=(0, 1))
+        return grads.mean(axis=(0, 1))
 
 
 class GradCAMPlusPlus(GradientMethod):
@@ -101,15 +73,13 @@ class GradCAMPlusPlus(GradientMethod):
 
     @staticmethod
     def weights(features, grads, score):
-        import tensorflow as tf
-
-        g2 = tf.square(grads)
+        g2 = np.square(grads)
         g3 = g2 * grads
-        denominator = 2.0 * g2 + tf.reduce_sum(features, axis=(0, 1)) * g3
-        denominator = tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
+        denominator = np.float32(2) * g2 + features.sum(axis=(0, 1)) * g3
+        denominator = np.where(denominator != 0, denominator, np.float32(1))
         alpha = g2 / denominator
-        weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(0, 1))
-        return weights * tf.exp(tf.minimum(score, 80.0))
+        weights = np.sum(alpha * np.maximum(grads, np.float32(0)), axis=(0, 1))
+        return weights * np.exp(np.minimum(score, np.float32(80)))
 
 
 class LayerCAM(GradientMethod):
@@ -127,9 +97,7 @@ class LayerCAM(GradientMethod):
 
     @staticmethod
     def weights(features, grads, score):
-        import tensorflow as tf
-
-        return tf.nn.relu(grads)
+        return np.maximum(grads, np.float32(0))
 
 
 class HiResCAM(GradientMethod):
@@ -153,10 +121,8 @@ class HiResCAM(GradientMethod):
     def weights(features, grads, score):
         return grads
 
-    def from_tensors(self, features, grads, score, c):
-        import tensorflow as tf
-
-        return tf.reduce_sum(grads * features, axis=-1)  # the paper's definition: no ReLU
+    def from_arrays(self, features, grads, score, c):
+        return np.sum(grads * features, axis=-1)  # the paper's definition: no ReLU
 
 
 class XGradCAM(GradientMethod):
@@ -175,7 +141,5 @@ class XGradCAM(GradientMethod):
 
     @staticmethod
     def weights(features, grads, score):
-        import tensorflow as tf
-
-        total = tf.reduce_sum(features, axis=(0, 1))
-        return tf.reduce_sum(features * grads, axis=(0, 1)) / (total + 1e-7)
+        total = features.sum(axis=(0, 1))
+        return np.sum(features * grads, axis=(0, 1)) / (total + np.float32(1e-7))

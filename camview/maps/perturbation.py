@@ -16,8 +16,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from camview.maps.base import Cancelled, MapResult, Method, Progress, pick_class
+from camview.maps.base import Cancelled, MapResult, Method, Progress
 from camview.maps.options import MethodOption
+from camview.maps.read_pass import pick_class
 from camview.models.base import CamModel, softmax
 from camview.models.runtimes import TENSORFLOW
 

@@ -7,8 +7,9 @@ import threading
 import numpy as np
 
 from camview.errors import ModelError
-from camview.maps.base import MapResult, Method, Progress, pick_class, served_methods
+from camview.maps.base import MapResult, Method, Progress, served_methods
 from camview.maps.closed_form import CLOSED_FORM_HEADS
+from camview.maps.read_pass import pick_class
 from camview.models.base import CamModel
 
 #: The paper's 3x3 Gaussian, [1 2 1; 2 4 2; 1 2 1] / 16, the weight each mask gives a cell

@@ -16,7 +16,8 @@ import threading
 import numpy as np
 
 from camview.errors import ModelError
-from camview.maps.base import NO_BACKWARD, MapResult, Method, Progress, pick_class
+from camview.maps.base import NO_BACKWARD, MapResult, Method, Progress
+from camview.maps.read_pass import pick_class
 from camview.models.base import CamModel
 from camview.models.tokens import TokenGrid
 

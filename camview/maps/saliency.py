@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from camview.maps.base import Method, pick_class
-from camview.maps.gradient import GradCAM, weighted_map
+import numpy as np
+
+from camview.maps.base import MapResult, Method
+from camview.maps.gradient import GradCAM, weighted_sum
 from camview.maps.options import MethodOption
+from camview.maps.read_pass import forward_backward, pick_class
 
 #: Activations whose backward pass guided backpropagation changes (Keras names).
 RELU_FAMILY = ("relu", "relu6")
@@ -186,10 +189,17 @@ class GuidedGradCAM(Method):
         return super()._compile()
 
     def _map(self, feature_model, x, target):
+        features, grads, logits, _score, c = forward_backward(feature_model, x, target)
+        guided, _, _ = input_gradient(self._guided, x, c)
+        return (gradient_magnitude(guided), features, grads), logits, c
+
+    def explain(self, batch: np.ndarray, target: int | None = None, **_on_demand) -> MapResult:
         import tensorflow as tf
 
-        cam, logits, c = weighted_map(feature_model, x, target, GradCAM.weights)
-        guided, _, _ = input_gradient(self._guided, x, c)
-        size = tf.shape(x)[1:3]
-        up = tf.image.resize(cam[:, :, None], size, method="bilinear")[:, :, 0]
-        return gradient_magnitude(guided) * up, logits, c
+        (guided, features, grads), logits, c = self._run(
+            batch, np.int32(-1 if target is None else target))
+        features, grads = features.numpy(), grads.numpy()
+        cam = weighted_sum(features, GradCAM.weights(features, grads, None))  # Grad-CAM's
+        up = tf.image.resize(cam[:, :, None], guided.shape[:2], method="bilinear")[:, :, 0]
+        return MapResult(guided.numpy() * up.numpy(), logits.numpy(), int(c),
+                         self.clip_percentile)

@@ -80,19 +80,35 @@ class DenseWeights:
     layer: object | None
     binary: bool = False
 
-    def tensor(self):
-        """TF ops; inside a compiled call a read of the layer's variable, not a copy."""
+    def numpy(self) -> np.ndarray:
+        """(k, classes) now: a read of the whole kernel (0.13 ms for 1280 x 1000)."""
         import tensorflow as tf
 
-        if self.layer is None:
-            w = tf.ones((1, 1), tf.float32)
+        w = self._kernel()
+        if w is None:
+            w = np.ones((1, 1), np.float32)
         else:
-            w = tf.cast(tf.convert_to_tensor(self.layer.kernel), tf.float32)
-            w = tf.reshape(w, (w.shape[-2], w.shape[-1]))  # a 1x1 kernel (1, 1, k, classes)
-        return tf.concat([-0.5 * w, 0.5 * w], axis=1) if self.binary else w
+            w = np.asarray(tf.convert_to_tensor(w), np.float32)
+            w = w.reshape(w.shape[-2], w.shape[-1])  # a 1x1 kernel (1, 1, k, classes)
+        return np.concatenate([-0.5 * w, 0.5 * w], axis=1) if self.binary else w
 
-    def numpy(self) -> np.ndarray:
-        return np.asarray(self.tensor(), dtype=np.float32)
+    def column(self, c: int) -> np.ndarray:
+        """Class c's weights (k,) now, as a map of one class reads them every frame: one
+        column gathered, not the whole kernel read (0.08 ms against 0.13, Lite0's 1280 x
+        1000)."""
+        import tensorflow as tf
+
+        binary_sign = (-0.5 if c == 0 else 0.5) if self.binary else 1.0
+        w = self._kernel()
+        if w is None:
+            return np.full(1, binary_sign, np.float32)
+        if len(w.shape) == 4:  # a 1x1 kernel (1, 1, k, classes)
+            w = tf.reshape(w, (w.shape[-2], w.shape[-1]))
+        column = 0 if self.binary else c
+        return binary_sign * np.asarray(tf.gather(w, column, axis=1), np.float32)
+
+    def _kernel(self):
+        return None if self.layer is None else self.layer.kernel
 
     def bias(self) -> np.ndarray:
         """The layer's bias now, (classes,) as `numpy`'s columns (zeros where it has none):
@@ -116,13 +132,11 @@ class ConstantWeights:
 
     weights: np.ndarray
 
-    def tensor(self):
-        import tensorflow as tf
-
-        return tf.constant(self.weights, tf.float32)
-
     def numpy(self) -> np.ndarray:
         return self.weights
+
+    def column(self, c: int) -> np.ndarray:
+        return self.weights[:, c]
 
 
 @dataclass(frozen=True)
@@ -136,11 +150,9 @@ class NormHead:
     beta: np.ndarray
     epsilon: float
 
-    def tensors(self):
-        """TF ops: (weights (k, classes), gamma (k,))."""
-        import tensorflow as tf
-
-        return tf.constant(self.weights, tf.float32), tf.constant(self.gamma, tf.float32)
+    def column_and_gamma(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """(class c's weights (k,), gamma (k,)): what the closed-form gradient reads."""
+        return self.weights[:, c], self.gamma
 
 
 @dataclass(frozen=True)
@@ -156,13 +168,13 @@ class KerasNormHead:
     def epsilon(self) -> float:
         return float(self.norm.epsilon)
 
-    def tensors(self):
+    def column_and_gamma(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         import tensorflow as tf
 
         k = int(self.dense.kernel.shape[0])
-        gamma = (tf.cast(tf.convert_to_tensor(self.norm.gamma), tf.float32)
-                 if self.norm.scale else tf.ones((k,), tf.float32))
-        return tf.cast(tf.convert_to_tensor(self.dense.kernel), tf.float32), gamma
+        gamma = (np.asarray(self.norm.gamma, np.float32) if self.norm.scale
+                 else np.ones(k, np.float32))
+        return np.asarray(tf.gather(self.dense.kernel, c, axis=1), np.float32), gamma
 
 
 @dataclass
