@@ -1,7 +1,7 @@
 """Bad ONNX files, each refused in one line with exit status 2 (#29): cut short, weights in
 a missing external-data file, several inputs, an input or an output that is not what a
 classifier has, an op OpenVINO cannot run, a batch fixed above 1; and small hand-written
-graphs that load (a batch baked into a Reshape)."""
+graphs that load (a batch baked into a Reshape, a batch that cannot be made dynamic)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from camview.cli import main
+from camview.maps import make_method
 from camview.models import load_model
 from camview.models.head import HeadKind
 
@@ -139,6 +140,28 @@ def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):
     together = model.forward(x)[1]
     alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_a_batch_that_cannot_be_made_dynamic_runs_one_image_at_a_time(tmp_path):
+    """A graph whose fixed batch of 1 is mixed when made dynamic (a mean over the batch
+    axis, the identity for one image): the probe batch shows it, the file keeps its batch of
+    one, and a batch of inputs runs one at a time, so evaluate's batches and the methods that
+    batch their masked copies (Score-CAM) still serve it."""
+    proto = _conv_net(inputs=[_image(shape=(1, 3, "h", "w"))])
+    proto.graph.node.insert(0, helper.make_node("ReduceMean", ["input"], ["mixed"], axes=[0],
+                                                keepdims=1))
+    proto.graph.node[1].input[0] = "mixed"
+    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(proto, str(tmp_path / "mixing.onnx"))
+    model = load_model(str(tmp_path / "mixing.onnx"))
+    assert type(model.runtime).__name__ == "FixedBatchForward"
+    x = np.random.default_rng(2).standard_normal((3, 12, 14, 3)).astype(np.float32)
+    together = model.forward(x)[1]
+    alone = np.concatenate([model.forward(x[i:i + 1])[1] for i in range(3)])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    assert not np.allclose(alone[0], alone[1])  # each image its own scores
+    result = make_method("scorecam", model).explain(x[:1], 2)
+    assert result.target == 2 and result.problem is None
 
 
 def _reshaped_input(shape) -> onnx.ModelProto:

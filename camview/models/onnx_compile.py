@@ -19,25 +19,24 @@ from camview.models.runtimes import (
     openvino_device,
 )
 
-#: How to export a dynamic batch, said when a file's fixed batch cannot be made dynamic.
-DYNAMIC_BATCH = ("export it with a dynamic batch: torch.onnx.export(model, x, 'model.onnx', "
-                 "dynamic_axes={'input': {0: 'batch'}})")
-
 
 class FixedBatchForward(Forward):
-    """OpenVINO's forward of a graph whose batch stays 1: batches of one only."""
+    """OpenVINO's forward of a graph whose batch stays 1: a batch runs one input at a time.
+    On OpenVINO that costs what one batched call does (batching does not pay there:
+    runtimes.OpenVinoForward), so the methods that batch their copies (Score-CAM, RISE,
+    occlusion) serve such a file too."""
 
     name = OPENVINO
-    batching_pays = False  # evaluate calls it one input at a time, as it must
+    batching_pays = False
 
-    def __init__(self, inner: OpenVinoForward, title: str) -> None:
-        self._inner, self._title, self.device = inner, title, inner.device
+    def __init__(self, inner: OpenVinoForward) -> None:
+        self._inner, self.device = inner, inner.device
 
     def __call__(self, x: np.ndarray, borrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        if len(x) != 1:
-            raise ModelError(f"{self._title} takes one image at a time (its batch is fixed "
-                             f"to 1 and OpenVINO cannot change it); {DYNAMIC_BATCH}")
-        return self._inner(x, borrow)
+        if len(x) == 1:
+            return self._inner(x, borrow)
+        outs = [self._inner(row[None]) for row in x]
+        return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]))
 
 
 def first_line(exc: BaseException) -> str:
@@ -70,8 +69,7 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
         else:
             forward = _compile(core, fixed, layout, head)
         if forward is None:  # the graph bakes its batch in (a Reshape to (1, -1)...)
-            forward = FixedBatchForward(_compile(core, fixed, layout, head),
-                                        f"model file {graph.path}")
+            forward = FixedBatchForward(_compile(core, fixed, layout, head))
     except ModelError:
         raise
     except Exception as exc:  # OpenVINO's errors are many and long: one line of it
