@@ -50,9 +50,11 @@ class SanityCheck:
                                 progress=progress, cancel=cancel)
 
         s.jobs.submit(f"sanity check of {', '.join(names)} ({label}):", work,
-                      lambda done: self.show(done, frame.image, label))
+                      lambda done: self.show(done, frame.image, label,
+                                             model.map_box(frame.image.shape[:2])))
 
-    def show(self, result: SanityResult, image, label: str) -> QDialog:
+    def show(self, result: SanityResult, image, label: str,
+             box: tuple[int, int, int, int] | None = None) -> QDialog:
         dialog = QDialog(self.parent)
         dialog.setWindowTitle("Sanity check: do the maps depend on the network?")
         box = QVBoxLayout(dialog)
@@ -63,7 +65,7 @@ class SanityCheck:
         note.setWordWrap(True)
         box.addWidget(note)
         view = ImageView("")
-        picture = figure(image, result)
+        picture = figure(image, result, box=box)  # a centre crop's maps: over the crop
         view.set_image(picture)
         view.setMinimumSize(min(picture.shape[1], 1200),
                             round(min(picture.shape[1], 1200) * picture.shape[0]

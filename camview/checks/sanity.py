@@ -215,11 +215,17 @@ def sanity_check(model: CamModel, batch: np.ndarray, methods: list[str],
         ssim={m: [ssim(v[0], x) for x in v[1:]] for m, v in maps.items()})
 
 
-def figure(frame_bgr: np.ndarray, result: SanityResult, *, height: int = 160) -> np.ndarray:
+def figure(frame_bgr: np.ndarray, result: SanityResult, *, height: int = 160,
+           box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The paper's Figure 2 for one input: a row per method, a column per step (the
     original first), each |map| scaled by its own maximum (the pixel-level maps by their
     99th percentile, as they are drawn) and blended over the frame, titled
-    with the step and its Spearman correlation to the original."""
+    with the step and its Spearman correlation to the original. `box` (top, left, bottom,
+    right; CamModel.map_box): the maps cover only that region, a centre crop the model was
+    fed, and are drawn over it alone, in its own shape."""
+    if box is not None:
+        top, left, bottom, right = box
+        frame_bgr = frame_bgr[top:bottom, left:right]
     h, w = frame_bgr.shape[:2]
     small = cv2.resize(frame_bgr, (max(1, round(w * height / h)), height),
                        interpolation=cv2.INTER_AREA)

@@ -200,7 +200,8 @@ def render_sanity(request: RenderRequest, model: CamModel, methods: list[Method]
     progress.finish(progress.total or 0)
     record.details = {**(record.details or {}), "sanity": result.as_json()}
     path = sanity_figure_path(request)
-    write_image(path, figure(frame.image, result))
+    # A centre crop's maps are drawn over the crop the model saw, not stretched over the frame.
+    write_image(path, figure(frame.image, result, box=model.map_box(frame.image.shape[:2])))
     for name in names:
         print(result.verdict(name))
     print(f"camview: sanity figure written to {path}", file=sys.stderr)

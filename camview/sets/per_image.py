@@ -2,8 +2,9 @@
 read layer globally pooled (the embedding), the true class's map on a small grid and a
 thumbnail (where each class looks). One record, so the result cache stores it in one row.
 
-Maps are min-max normalised and resized to a GRID x GRID grid over the whole frame, so images
-of any shape average together.
+Maps are min-max normalised and resized to a GRID x GRID grid over the whole frame (over the
+centre crop, for a model fed one: the map and the thumbnail are both of the network input), so
+images of any shape average together.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from camview.drawing.colour import compose_blend
-from camview.models import CamModel
+from camview.models import CamModel, ResizeMode
 from camview.sets.counts import Counts
 from camview.sets.markup import count_of, e, image_tag, percent
 from camview.sets.per_image import GRID, THUMB
@@ -78,7 +78,8 @@ class WhereView(SetView):
             picture = None if mean is None else where_picture(mean, grid)
             cards.append(WhereCard(c["label"], c["where"]["images"], c["where"], c["flag"],
                                    picture))
-        return [Part(Place.OVERVIEW, [where_html(cards)])]
+        crop = page.model.resize is ResizeMode.CROP
+        return [Part(Place.OVERVIEW, [where_html(cards, crop)])]
 
 
 @cache
@@ -200,16 +201,19 @@ class WhereCard:
     picture: np.ndarray | None
 
 
-def where_html(cards: Iterable[WhereCard]) -> str:
-    """A figure per class, flagged classes first."""
+def where_html(cards: Iterable[WhereCard], crop: bool = False) -> str:
+    """A figure per class, flagged classes first. `crop`: the model was fed each image's
+    centre crop, so the maps, the mean image and the peaks are of the crops (said)."""
     cards = sorted(cards, key=lambda c: (c.flag is None, c.label.lower()))
     flagged = sum(c.flag is not None for c in cards)
+    space = ("the coordinates of the centre crop the model saw of each image" if crop
+             else "frame coordinates")
     out = ["<h2>Where each class looks</h2>",
            '<p class="muted intro">Per class, the mean of its images\' maps of their true class '
-           "(each normalised to its maximum, in frame coordinates), over the mean of its "
-           "images. A class whose maps peak in the same place near an edge is flagged: the "
-           "network may have learnt something the images share instead of the object. "
-           f"{flagged} flagged.</p>", '<div class="where">']
+           f"(each normalised to its maximum, in {space}), over the mean of its "
+           f"{'crops' if crop else 'images'}. A class whose maps peak in the same place near an "
+           "edge is flagged: the network may have learnt something the images share instead of "
+           f"the object. {flagged} flagged.</p>", '<div class="where">']
     for c in cards:
         w = c.where
         facts = (f"peak at y {w['peak'][0]:.2f}, x {w['peak'][1]:.2f}; "
