@@ -67,16 +67,17 @@ def _first_token(x):
     return x[:, 0]
 
 
-def marked_images(n: int, size: int = 48, mark: int = 6, seed: int = 0
+def marked_images(n: int, size: int = 48, mark: int = 6, seed: int = 0, width: int | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """n BGR uint8 noisy pictures, half with a small bright square anywhere: (images,
-    labels (1 = marked), the mark's top-left (y, x) or (-1, -1))."""
+    """n BGR uint8 noisy pictures (size x size, or size x `width`), half with a small bright
+    square anywhere: (images, labels (1 = marked), the mark's top-left (y, x) or (-1, -1))."""
     rng = np.random.default_rng(seed)
-    images = rng.integers(40, 140, (n, size, size, 3)).astype(np.uint8)
+    width = width or size
+    images = rng.integers(40, 140, (n, size, width, 3)).astype(np.uint8)
     labels = np.arange(n) % 2
     where = np.full((n, 2), -1)
     for i in np.flatnonzero(labels):
-        y, x = rng.integers(0, size - mark, 2)
+        y, x = rng.integers(0, size - mark), rng.integers(0, width - mark)
         images[i, y:y + mark, x:x + mark] = (40, 230, 250)
         where[i] = (y, x)
     return images, labels, where
@@ -129,3 +130,26 @@ def mark_hits(model, method: str, layer: str | None, pictures, where) -> int:
 #: The methods and layers the findings table measures (docs/vit-findings.md).
 FINDINGS_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam")
 FINDINGS_LAYERS = ("block1_norm1", "block2_norm1", "block2_add2", "final_norm")
+
+
+def trained_marked_cnn(seed: int = 0, images: int = 400, epochs: int = 12,
+                       width: int = 80) -> keras.Model:
+    """A small GAP + Dense CNN (CAM-able, any input size) trained, seeded, on the ViT's task
+    in SIZE x `width` pictures: the shape `--resize shorter` feeds it of a 5:3 frame, so the
+    two models can be compared on one set of wide pictures (`evaluate --versus`). Raw
+    logits, classes plain, marked; fed RGB 0..1 (unit_rgb). Some 10 s on one core."""
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    inputs = keras.Input((None, None, 3), name="image")
+    x = L.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = L.MaxPooling2D(name="pool1")(x)
+    x = L.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
+    x = L.MaxPooling2D(name="pool2")(x)
+    x = L.Conv2D(32, 3, padding="same", activation="relu", name="conv3")(x)
+    x = L.GlobalAveragePooling2D(name="average")(x)
+    model = keras.Model(inputs, L.Dense(2, name="predictions")(x), name="marked_cnn")
+    pictures, labels, _ = marked_images(images, SIZE, MARK, seed=seed + 1, width=width)
+    model.compile(keras.optimizers.Adam(3e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(unit_rgb(pictures), labels, epochs=epochs, batch_size=32, verbose=0)
+    return model

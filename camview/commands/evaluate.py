@@ -63,7 +63,8 @@ def check_request(args: argparse.Namespace) -> None:
         raise CamviewError(f"--max-mistakes must be 0 or more, not {args.max_mistakes}")
     for flag, value in (("--versus-labels", args.versus_labels),
                         ("--versus-weights", args.versus_weights),
-                        ("--versus-preprocess", args.versus_preprocess)):
+                        ("--versus-preprocess", args.versus_preprocess),
+                        ("--versus-resize", args.versus_resize)):
         if value is not None and not args.versus:
             raise CamviewError(f"{flag} is for the --versus model: give --versus MODEL too")
     if args.versus:  # the second model's name, file and weights too, before any work
@@ -130,7 +131,8 @@ def versus_kwargs(args: argparse.Namespace) -> dict:
     """load_model's keyword arguments for the --versus model."""
     return {k: v for k, v in (("labels", args.versus_labels),
                               ("weights", args.versus_weights),
-                              ("preprocess", args.versus_preprocess)) if v is not None}
+                              ("preprocess", args.versus_preprocess),
+                              ("resize", args.versus_resize)) if v is not None}
 
 
 def load_versus(args: argparse.Namespace) -> CamModel | None:
@@ -143,7 +145,8 @@ def load_versus(args: argparse.Namespace) -> CamModel | None:
     except ModelError as exc:
         # The loaders' advice names the first model's flags; this is the second model.
         message = str(exc).replace("--weights", "--versus-weights").replace(
-            "--labels", "--versus-labels").replace("--preprocess", "--versus-preprocess")
+            "--labels", "--versus-labels").replace("--preprocess", "--versus-preprocess").replace(
+            "--resize", "--versus-resize")
         raise ModelError(f"--versus {args.versus}: {message}") from None
 
 
@@ -186,6 +189,7 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 
     second = load_versus(args)  # first: an unusable second model fails before any wait
     model = load_model(args.model or DEFAULT_MODEL, **model_kwargs(args))
+    asked = args.method  # None: each model's own default (a CNN's CAM beside a ViT's own)
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     if args.method is None and model.transformer is not None and CAM.applies_to(model):
         args.method = fallback_method(model)  # CAM, the default, is not defined for this ViT
@@ -199,7 +203,7 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
              else name_classes_from_folders(second, args.dataset, "--versus-labels"))
     if named:
         print(f"camview: --versus {named}", file=sys.stderr)
-    second_method = (versus_method_for(args.method or DEFAULT_METHOD, second)
+    second_method = (versus_method_for(asked, second)
                      if args.report and second is not None else None)
     dataset = open_labelled_set(args.dataset, model.labels)
     cache = None if args.no_cache else ResultCache.default()

@@ -58,7 +58,7 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     from camview.maps import METHODS
-    from camview.models import DEFAULT_MODEL
+    from camview.models import DEFAULT_MODEL, ResizeMode
     from camview.models.formats import MODEL_HELP
 
     p.add_argument("--model", default=None, help=f"{MODEL_HELP} (default {DEFAULT_MODEL})")
@@ -66,7 +66,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", default=None, help="layer to read maps from (default: the last "
                    "spatial activation before global pooling; Grad-CAM and Grad-CAM++ take "
                    "any layer `camview inspect` lists, as base/layer inside a nested base)")
-    p.add_argument("--resize", choices=["squash", "shorter", "crop"], default=None,
+    p.add_argument("--resize", choices=[m.value for m in ResizeMode], default=None,
                    help="squash to the input size, shorter side to it keeping the aspect "
                         "ratio, or crop the centre as timm evaluates (the map is drawn on "
                         "that centre; default per model, see README)")
@@ -226,10 +226,14 @@ def _add_evaluate_parser(sub) -> None:
                    help="labels file for the --versus model (classes are matched by name)")
     p.add_argument("--versus-weights", default=None, metavar="PATH",
                    help="weights for the --versus model (as --weights)")
+    from camview.models import ResizeMode
     from camview.models.preprocess import MODES
 
     p.add_argument("--versus-preprocess", choices=MODES, default=None, metavar="MODE",
                    help="how the --versus model is fed (as --preprocess)")
+    p.add_argument("--versus-resize", choices=[m.value for m in ResizeMode], default=None,
+                   help="how frames are resized for the --versus model (as --resize: a CNN "
+                        "beside a ViT fed its centre crop)")
     _add_model_options(p)
 
 

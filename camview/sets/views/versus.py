@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from camview.errors import ModelError
-from camview.maps import Method, make_method
+from camview.maps import CAM, DEFAULT_METHOD, Method, fallback_method, make_method
 from camview.models import CamModel
 from camview.sets.classify import DEFAULT_BATCH, Classify, classify_set
 from camview.sets.counts import Counts
@@ -93,14 +93,24 @@ def match_class(first: CamModel, second: CamModel, index: int) -> int | None:
     return None
 
 
-def versus_method_for(name: str, second: CamModel) -> Method:
-    """The second model's maps use the first's method `name`; Grad-CAM when CAM cannot read
-    its head (a model the user picks need not be CAM-able)."""
+def versus_method_for(name: str | None, second: CamModel) -> Method:
+    """The second model's maps use the first's method `name`; with none asked (None: no
+    --method), the second model's own default, as `camview render` would pick it: CAM, or a
+    vision transformer's recommended method (CAM is not defined for it). A method that cannot
+    map the second model gives way to its fallback (Grad-CAM; HiResCAM for a ViT): a model
+    the user picks need not be CAM-able, and a CNN and a ViT are compared on one set."""
+    if name is None and second.transformer is not None and (why := CAM.applies_to(second)):
+        fallback = fallback_method(second)
+        log.info("CAM is not defined for %s (%s): its maps use %s", second.name, why,
+                 make_method(fallback, second).title)
+        return make_method(fallback, second)
     try:
-        return make_method(name, second)
+        return make_method(name or DEFAULT_METHOD, second)
     except ModelError as exc:
-        log.warning("%s; the second model's maps use Grad-CAM", exc)
-        return make_method("gradcam", second)
+        fallback = fallback_method(second)
+        method = make_method(fallback, second)
+        log.warning("%s; the second model's maps use %s", exc, method.title)
+        return method
 
 
 @dataclass(frozen=True)
