@@ -193,6 +193,9 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     # The model already reads --layer (load_model read_layer=): the method reads its layer.
     if args.method is None and model.transformer is not None and CAM.applies_to(model):
         args.method = fallback_method(model)  # CAM, the default, is not defined for this ViT
+        if args.report:  # said as render says it (the report's "Maps" names it too)
+            log.info("CAM is not defined for %s (%s): using %s", model.name,
+                     CAM.applies_to(model), method_class(args.method).title)
     method = make_method(args.method or DEFAULT_METHOD, model) if args.report else None
     named = None if args.labels else name_classes_from_folders(model, args.dataset)
     if named:
