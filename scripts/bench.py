@@ -257,8 +257,10 @@ ONLY = {
     "ray": ("evaluate --ray: per-image cost on 1 and 2 Ray workers against local, start-up "
             "(needs camview[ray])", lambda args, _: ray_part(args)),
     "vit": ("Grad-CAM, HiResCAM, rollout and gradient rollout on a ViT-Tiny-sized model "
-            "(random weights) against its own classification",
-            lambda args, _: {"vit": bench_vit(args.repeats, args.quick)}),
+            "(random weights) against its own classification, and the live pipeline on it "
+            "with HiResCAM against the camera's rate",
+            lambda args, _: {"vit": bench_vit(args.repeats, args.quick,
+                                              args.pipeline_seconds)}),
 }
 
 

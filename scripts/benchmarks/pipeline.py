@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 
-def measure_pipeline(video: str, *, model: str, weights: str | None, method: str,
+def measure_pipeline(video: str, *, model, weights: str | None, method: str,
                      seconds: float, compare: tuple[str, ...] = ()) -> dict:
-    """The window's threads without the window: raw frames delivered vs maps made.
+    """The window's threads without the window: raw frames delivered vs maps made. `model`:
+    a model's name, or a built CamModel (a ViT made in the benchmark; `weights` unused).
 
     Inference runs flat out (it explains the newest frame again while no new one has come),
     so inference_fps is what the machine can make and display_fps shows capture keeps pace.
@@ -67,8 +68,10 @@ def measure_pipeline(video: str, *, model: str, weights: str | None, method: str
             "dropped": dropped}
 
 
-def bench_pipeline(name: str, weights: str | None, seconds: float, method: str,
+def bench_pipeline(name, weights: str | None, seconds: float, method: str,
                    compare: tuple[str, ...] = ()) -> dict:
+    """measure_pipeline on a 30 fps 640x480 demo video, with the process's peak memory.
+    `name`: a model's name or a built CamModel."""
     from camview.sources import write_demo_video
 
     with tempfile.TemporaryDirectory() as tmp:

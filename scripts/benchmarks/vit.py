@@ -1,7 +1,8 @@
 """What maps cost on a vision transformer: a ViT-Tiny-sized model (patch 16, 224x224, dim
 192, 12 blocks, 3 heads, MLP 768, class token; random weights: the cost does not depend on
 them), Grad-CAM, HiResCAM, rollout and gradient rollout interleaved with its own compiled
-classification."""
+classification; then the live pipeline on it with the method camview recommends for a ViT,
+fed its centre crop as the window shows it, against the camera's rate."""
 
 from __future__ import annotations
 
@@ -42,9 +43,10 @@ def vit_tiny(size: int = 224, patch: int = 16, dim: int = 192, blocks: int = 12,
     return keras.Model(inputs, L.Dense(classes, name="head")(x), name="vit_tiny")
 
 
-def bench_vit(repeats: int, quick: bool = False) -> dict:
-    """Grad-CAM, HiResCAM, rollout and gradient rollout against the ViT's classification
-    (--quick: a 64x64 ViT of 2 blocks, to check the part runs, not to measure it)."""
+def bench_vit(repeats: int, quick: bool = False, pipeline_seconds: float = 10.0) -> dict:
+    """Grad-CAM, HiResCAM, rollout and gradient rollout against the ViT's classification,
+    then the live pipeline (vit_live) for `pipeline_seconds` (--quick: a 64x64 ViT of 2
+    blocks, to check the part runs, not to measure it)."""
     import tensorflow as tf
 
     from camview.maps import make_method
@@ -67,4 +69,29 @@ def bench_vit(repeats: int, quick: bool = False) -> dict:
            **interleaved_median_ms(calls, repeats, warmup=1 if quick else 3)}
     for key in [k for k in row if k.endswith("_ms") and k != "classify_ms"]:
         row[key.replace("_ms", "_ratio")] = row[key] / row["classify_ms"]
+    row.update(vit_live(keras_model, size, pipeline_seconds))
     return row
+
+
+def vit_live(keras_model, size: int, seconds: float) -> dict:
+    """The window's threads without the window (benchmarks.pipeline, as the runtime part
+    measures a CNN) on the ViT with the method camview recommends for it (fallback_method:
+    HiResCAM), fed each frame's centre crop (`--resize crop`, how the window shows a timm
+    ViT): maps made per second flat out and frames displayed per second against the
+    camera's (the 30 fps demo video's) rate."""
+    from benchmarks.pipeline import bench_pipeline
+    from camview.maps import fallback_method
+    from camview.models import CamModel, ResizeMode
+    from camview.sources.base import DEFAULT_FPS
+
+    model = CamModel("vit_tiny", keras_model, labels=[str(i) for i in range(1000)],
+                     input_size=(size, size), resize=ResizeMode.CROP,
+                     preprocess=lambda bgr: bgr.astype(np.float32) / 127.5 - 1.0,
+                     fixed_input=True)
+    method = fallback_method(model)
+    stats = bench_pipeline(model, None, seconds, method)
+    return {"live_method": method, "camera_fps": DEFAULT_FPS,
+            "live_display_fps": stats["display_fps"],
+            "live_inference_fps": stats["inference_fps"],
+            "live_latency_ms_p50": stats["latency_ms_p50"],
+            "live_latency_ms_p95": stats["latency_ms_p95"]}
