@@ -315,8 +315,7 @@ class Loader:
             other = self.second
             if self.runtime is not None and other.runtime_requested != self.runtime:
                 other.use_runtime(self.runtime, say=self.host.status)
-            methods = {n: make_method(n, other)
-                       for n in spec.versus_method_names(self.host.method_name)}
+            methods = served_methods(spec.versus_method_names(self.host.method_name), other)
         except CamviewError as exc:
             raise ModelError(f"second model {name}: {for_window(exc)}; the compare stays as "
                              "it was") from exc
@@ -339,15 +338,19 @@ _TRANSFORMER_STAND_INS = ("hirescam", "rollout", "gradient-rollout", "gradcam", 
 
 
 def compare_methods(spec: CompareSpec, model: CamModel) -> dict[str, Method]:
-    """The methods a compare's panels name, built for `model` (CamviewError: one it cannot
-    serve). For a vision transformer a method that cannot map it (the presets' CAM) is
-    replaced by a token method not in the grid yet, titled as itself, so the window's
-    presets serve a ViT too."""
-    names = list(spec.method_names)
+    """The methods a compare's panels name, built for `model` (served_methods)."""
+    return served_methods(spec.method_names, model)
+
+
+def served_methods(names: tuple[str, ...] | list[str], model: CamModel) -> dict[str, Method]:
+    """The methods `names`, built for `model`, by name (CamviewError: one it cannot serve).
+    For a vision transformer a method that cannot map it (the presets' CAM) is replaced by a
+    token method not in the grid yet, titled as itself, so the window's presets serve a ViT
+    too, as the main model or as the compare's second model beside a CNN."""
+    names = list(names)
     if model.transformer is not None:
         free = [n for n in _TRANSFORMER_STAND_INS
                 if n not in names and method_class(n).applies_to(model) is None]
         return {name: make_method(free.pop(0) if method_class(name).applies_to(model)
                                   and free else name, model) for name in names}
     return {name: make_method(name, model) for name in names}
-
