@@ -54,7 +54,7 @@ class SanityCheck:
                                              model.map_box(frame.image.shape[:2])))
 
     def show(self, result: SanityResult, image, label: str,
-             box: tuple[int, int, int, int] | None = None) -> QDialog:
+             crop: tuple[int, int, int, int] | None = None) -> QDialog:
         dialog = QDialog(self.parent)
         dialog.setWindowTitle("Sanity check: do the maps depend on the network?")
         box = QVBoxLayout(dialog)
@@ -65,7 +65,7 @@ class SanityCheck:
         note.setWordWrap(True)
         box.addWidget(note)
         view = ImageView("")
-        picture = figure(image, result, box=box)  # a centre crop's maps: over the crop
+        picture = figure(image, result, box=crop)  # a centre crop's maps: over the crop
         view.set_image(picture)
         view.setMinimumSize(min(picture.shape[1], 1200),
                             round(min(picture.shape[1], 1200) * picture.shape[0]
