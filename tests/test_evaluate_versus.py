@@ -22,6 +22,8 @@ def test_an_unusable_second_model_is_refused_before_any_work(tmp_path, capsys):
     assert "nosuch.keras does not exist" in capsys.readouterr().err
     assert main(["evaluate", root, "--versus-weights", "w.bin"]) == 2
     assert "--versus-weights is for the --versus model" in capsys.readouterr().err
+    assert main(["evaluate", root, "--versus-resize", "crop"]) == 2
+    assert "--versus-resize is for the --versus model" in capsys.readouterr().err
 
 
 def test_the_second_models_weights_are_its_own_flag(tmp_path, capsys, monkeypatch):
