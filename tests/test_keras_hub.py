@@ -125,7 +125,7 @@ def test_it_is_read_as_a_vit_with_its_converters_preprocessing(hub_model, origin
     np.testing.assert_allclose(scores, np.asarray(original(batch)), atol=1e-5)
 
 
-def _eager_blocks(original, batch):
+def _eager_blocks(original, batch, average: bool = False):
     """keras-hub's encoder run by hand, eagerly (its ViTEncoder and ViTEncoderBlock call()):
     (the last block's normalised input tokens, the scores, every block's attention
     probabilities (heads, N, N)), under `tape` watching the tokens."""
@@ -146,7 +146,9 @@ def _eager_blocks(original, batch):
             attention.append(probabilities[0].numpy().astype(np.float64))
             x = x + y
             x = x + block.mlp(block.layer_norm_2(x))
-        scores = original.get_layer("predictions")(encoder.layer_norm(x)[:, 0])
+        out = encoder.layer_norm(x)
+        pooled = tf.reduce_mean(out, axis=1) if average else out[:, 0]
+        scores = original.get_layer("predictions")(pooled)
         score = scores[0, 2]
     grads = tape.gradient(score, tokens)
     return tokens[0].numpy(), grads[0].numpy(), scores.numpy(), attention
@@ -213,3 +215,37 @@ def test_inspect_render_and_the_sanity_copy(hub_file, hub_model, frame, tmp_path
     copy = copy_model(hub_model)
     batch = hub_model.prepare(frame)
     np.testing.assert_allclose(copy.forward(batch)[1], hub_model.forward(batch)[1], atol=1e-5)
+
+
+@needs_hub
+def test_a_gap_pooled_classifier_averages_its_tokens(tmp_path, frame):
+    """pooling="gap", no class token: the head averages the tokens (a mean op, not a pooling
+    layer), so rollout reads the mean row and CAM is defined at the final norm; and without a
+    saved preprocessor, the adds after the patch embedding are not taken for input scaling."""
+    import keras
+    import keras_hub
+
+    from camview.maps import make_method
+    from camview.models import load_model
+
+    keras.utils.set_random_seed(8)
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(SIZE, SIZE, 3), patch_size=PATCH, num_layers=BLOCKS, num_heads=2,
+        hidden_dim=16, mlp_dim=32, use_class_token=False)
+    path = tmp_path / "gap.keras"
+    keras_hub.models.ViTImageClassifier(backbone=backbone, num_classes=3, pooling="gap").save(path)
+    model = load_model(str(path), runtime="tensorflow")
+    found = model.transformer
+    assert found.pooling == "average" and found.grid.prefix == 0
+    assert found.cam_layer == "vit_encoder.ln" and model.preprocess.name == "unit"
+    batch = model.prepare(frame)
+    *_, scores, attention = _eager_blocks(keras.models.load_model(path, compile=False), batch,
+                                          average=True)
+    np.testing.assert_allclose(model.forward(batch)[1], scores, atol=1e-5)
+    n = GRID[0] * GRID[1]
+    relevance = np.eye(n)
+    for a in attention:
+        a = a.mean(0) + np.eye(n)
+        relevance = (a / a.sum(-1, keepdims=True)) @ relevance
+    cam = make_method("rollout", model).explain(batch).cam
+    np.testing.assert_allclose(cam, relevance.mean(0).reshape(GRID), rtol=1e-4, atol=1e-6)

@@ -246,10 +246,16 @@ def _front(model, path: str = "") -> Iterator[tuple[str, object]]:
 
 
 def _is_conv(op) -> bool:
+    """A convolution, or a layer (not a model: those are walked into) holding one, as Keras
+    Hub's ViTPatchingAndEmbedding holds its patch embedding: the input is features after it."""
     import keras
 
-    return isinstance(op, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
-                      | keras.layers.DepthwiseConv2D | keras.layers.SeparableConv2D)
+    kinds = (keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
+             | keras.layers.DepthwiseConv2D | keras.layers.SeparableConv2D)
+    if isinstance(op, kinds):
+        return True
+    return (isinstance(op, keras.layers.Layer) and not isinstance(op, keras.Model)
+            and any(isinstance(inner, kinds) for inner in op._flatten_layers(include_self=False)))
 
 
 #: Keras ops that, at the front of a graph, can only be input scaling.

@@ -179,7 +179,7 @@ def _read(model, title: str, scores) -> Transformer | None:
         raise ModelError(f"{title} has MultiHeadAttention layers but none attends over the "
                          f"{n} tokens its head reads: camview reads vision transformers whose "
                          "blocks attend over their patch tokens")
-    averaged = bool(head_ops) and isinstance(head_ops[-1], keras.layers.GlobalAveragePooling1D)
+    averaged = bool(head_ops) and _averages_tokens(head_ops[-1])
     cam_layer = None
     if averaged and grid.prefix == 0:
         rest = [op for op in head_ops[:-1]
@@ -192,6 +192,18 @@ def _read(model, title: str, scores) -> Transformer | None:
     return Transformer(grid, int(dim), tuple(blocks), tuple(over_tokens), token_layers,
                        "average" if averaged else "class token", cam_layer,
                        windows if not blocks else None)
+
+
+def _averages_tokens(op) -> bool:
+    """A GlobalAveragePooling1D, or a mean over the token axis as an op (Keras Hub's
+    ``pooling="gap"``: ``ops.mean(x, axis=[1])``)."""
+    import keras
+
+    if isinstance(op, keras.layers.GlobalAveragePooling1D):
+        return True
+    axis = getattr(op, "axis", None)
+    axis = list(axis) if isinstance(axis, list | tuple) else [axis]
+    return type(op).__name__ == "Mean" and axis == [1] and not getattr(op, "keepdims", False)
 
 
 @cache
