@@ -96,12 +96,30 @@ def copy_model(model: CamModel) -> CamModel:
 
     if model.keras_model is None:  # an ONNX graph (camview.models.onnx_model)
         return model.copy()
-    clone = keras.models.clone_model(model.keras_model)
+    clone = keras.models.clone_model(model.keras_model, clone_function=_fresh_layer)
     clone.set_weights(model.keras_model.get_weights())
     return CamModel(f"{model.name} (copy)", clone, labels=model.labels,
                     input_size=model.input_size, resize=model.resize,
                     preprocess=model.preprocess, read_layer=model.read_layer,
                     fixed_input=model.fixed_input)
+
+
+def _fresh_layer(layer):
+    """A new layer from `layer`'s config (what clone_model does by default), retried with
+    only the keys its __init__ takes when the config holds others: Keras Hub's
+    ViTPatchingAndEmbedding writes num_patches and num_positions, which it computes and does
+    not take (its own loading rebuilds it from the backbone's arguments, never from its
+    config)."""
+    import inspect
+
+    config = layer.get_config()
+    try:
+        return layer.__class__.from_config(config)
+    except (TypeError, ValueError):
+        taken = inspect.signature(layer.__class__.__init__).parameters
+        base = {"name", "trainable", "dtype"}
+        return layer.__class__.from_config({k: v for k, v in config.items()
+                                            if k in taken or k in base})
 
 
 def randomise(layer, rng: np.random.Generator) -> None:

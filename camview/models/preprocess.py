@@ -98,7 +98,7 @@ class Preprocessing:
         return self.transform(image)
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
+def rgb(image: np.ndarray) -> np.ndarray:
     """float32 RGB (or grey) copy of a BGR (or grey) uint8 image."""
     if image.shape[-1] == 3:
         image = image[..., ::-1]
@@ -107,7 +107,7 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 def _scaled(scale: float, offset: float) -> Transform:
     def transform(image: np.ndarray) -> np.ndarray:
-        return _rgb(image) * np.float32(scale) + np.float32(offset)
+        return rgb(image) * np.float32(scale) + np.float32(offset)
 
     return transform
 
@@ -117,7 +117,7 @@ def _keras_mode(mode: str) -> Transform:
     def transform(image: np.ndarray) -> np.ndarray:
         from keras.applications import imagenet_utils
 
-        return imagenet_utils.preprocess_input(_rgb(image), mode=mode)
+        return imagenet_utils.preprocess_input(rgb(image), mode=mode)
 
     return transform
 
@@ -129,7 +129,7 @@ def _family(name: str) -> Transform:
 
     def transform(image: np.ndarray) -> np.ndarray:
         # keras.applications' preprocess_input expects RGB in 0..255 and converts itself.
-        return np.asarray(preprocess_input(_rgb(image)), dtype=np.float32)
+        return np.asarray(preprocess_input(rgb(image)), dtype=np.float32)
 
     return transform
 
@@ -209,7 +209,7 @@ def mean_std(mean: tuple[float, ...], std: tuple[float, ...], channels: int = 3,
         raise ModelError("--std: a standard deviation of 0 divides by zero")
 
     def transform(image: np.ndarray) -> np.ndarray:
-        return (_rgb(image) / np.float32(255.0) - m) / s
+        return (rgb(image) / np.float32(255.0) - m) / s
 
     shown = "mean " + ",".join(f"{v:g}" for v in m) + " std " + ",".join(f"{v:g}" for v in s)
     name = "torch" if (m.size, s.size) == (3, 3) and np.allclose(m, IMAGENET_MEAN) and \
@@ -246,10 +246,16 @@ def _front(model, path: str = "") -> Iterator[tuple[str, object]]:
 
 
 def _is_conv(op) -> bool:
+    """A convolution, or a layer (not a model: those are walked into) holding one, as Keras
+    Hub's ViTPatchingAndEmbedding holds its patch embedding: the input is features after it."""
     import keras
 
-    return isinstance(op, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
-                      | keras.layers.DepthwiseConv2D | keras.layers.SeparableConv2D)
+    kinds = (keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
+             | keras.layers.DepthwiseConv2D | keras.layers.SeparableConv2D)
+    if isinstance(op, kinds):
+        return True
+    return (isinstance(op, keras.layers.Layer) and not isinstance(op, keras.Model)
+            and any(isinstance(inner, kinds) for inner in op._flatten_layers(include_self=False)))
 
 
 #: Keras ops that, at the front of a graph, can only be input scaling.

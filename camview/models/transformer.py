@@ -24,8 +24,9 @@ layers. What is found:
 outputs (Keras' own ``return_attention_scores=True``), which the rollout maps read.
 
 Only the model's own top-level graph is read (a ViT built with the functional API, or a
-subclassed one traced into it); a Keras Hub backbone, whose blocks are custom layers hiding
-their attention, is not read yet.
+subclassed one traced into it); a model whose blocks are custom layers hiding their attention
+(a Keras Hub ViT) was opened into such a graph when loaded (camview.models.open_blocks), its
+patch embedding still inside a custom layer, where it is looked for too.
 """
 
 from __future__ import annotations
@@ -97,6 +98,24 @@ def _output(op):
     return outputs[0] if len(outputs) == 1 else None
 
 
+def _patch_convs(ops):
+    """(name, layer) of each patch embedding: a Conv2D whose stride equals its kernel, in the
+    graph or inside a custom layer of it (Keras Hub's ViTPatchingAndEmbedding)."""
+    import keras
+
+    def is_patch(op) -> bool:
+        return (isinstance(op, keras.layers.Conv2D) and tuple(op.strides) == tuple(op.kernel_size)
+                and max(op.strides) > 1)
+
+    for op in ops:
+        if is_patch(op):
+            yield op.name, op
+        elif _is_layer(op) and not isinstance(op, keras.Model):
+            for inner in op._flatten_layers(include_self=False):
+                if is_patch(inner):
+                    yield f"{inner.name} in {op.name}", inner
+
+
 def find_transformer(model, title: str, scores=None) -> Transformer | None:
     """The vision transformer in `model`'s graph, or None when it is not one (a CNN: the
     head reads a spatial map). ModelError, one line, when it is a transformer whose tokens
@@ -137,11 +156,9 @@ def _read(model, title: str, scores) -> Transformer | None:
         raise ModelError(f"{title} is a transformer whose token count is not fixed "
                          f"(tokens of shape {tuple(tokens.shape)}): save it with a fixed "
                          "input size")
-    patch_conv = next((op for op in ops if isinstance(op, keras.layers.Conv2D)
-                       and tuple(op.strides) == tuple(op.kernel_size)
-                       and max(op.strides) > 1), None)
-    patch = tuple(int(s) for s in patch_conv.strides) if patch_conv is not None else None
-    how = (f"the stride of {patch_conv.name}" if patch_conv is not None else "")
+    patch_conv = next(_patch_convs(ops), None)
+    patch = tuple(int(s) for s in patch_conv[1].strides) if patch_conv is not None else None
+    how = (f"the stride of {patch_conv[0]}" if patch_conv is not None else "")
     grid = token_grid(int(n), tuple(model.inputs[0].shape[1:3]), patch, title, how)
 
     blocks, over_tokens, windows = [], [], None
@@ -162,7 +179,7 @@ def _read(model, title: str, scores) -> Transformer | None:
         raise ModelError(f"{title} has MultiHeadAttention layers but none attends over the "
                          f"{n} tokens its head reads: camview reads vision transformers whose "
                          "blocks attend over their patch tokens")
-    averaged = bool(head_ops) and isinstance(head_ops[-1], keras.layers.GlobalAveragePooling1D)
+    averaged = bool(head_ops) and _averages_tokens(head_ops[-1])
     cam_layer = None
     if averaged and grid.prefix == 0:
         rest = [op for op in head_ops[:-1]
@@ -175,6 +192,18 @@ def _read(model, title: str, scores) -> Transformer | None:
     return Transformer(grid, int(dim), tuple(blocks), tuple(over_tokens), token_layers,
                        "average" if averaged else "class token", cam_layer,
                        windows if not blocks else None)
+
+
+def _averages_tokens(op) -> bool:
+    """A GlobalAveragePooling1D, or a mean over the token axis as an op (Keras Hub's
+    ``pooling="gap"``: ``ops.mean(x, axis=[1])``)."""
+    import keras
+
+    if isinstance(op, keras.layers.GlobalAveragePooling1D):
+        return True
+    axis = getattr(op, "axis", None)
+    axis = list(axis) if isinstance(axis, list | tuple) else [axis]
+    return type(op).__name__ == "Mean" and axis == [1] and not getattr(op, "keepdims", False)
 
 
 @cache

@@ -3,7 +3,8 @@ loader of camview.models.formats' Keras entries.
 
 Every way a saved model can be unusable gets one line naming the file and what to do: not a
 model at all, cut short, a custom layer Keras cannot rebuild (``--import FILE.py`` runs the
-module that registers it), several inputs, an input that is not an image.
+module that registers it), a Keras Hub model without keras-hub installed (camview.models.hub),
+several inputs, an input that is not an image.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from camview.errors import ModelError
 from camview.models.base import input_channels, keras_warnings_summarised, not_an_image
 from camview.models.graph import traced_subclass
-from camview.models.preprocess import Preprocessing, choose
+from camview.models.hub import converter_preprocessing, require_keras_hub
+from camview.models.open_blocks import open_blocks
+from camview.models.preprocess import AUTO, Preprocessing, choose
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
     import keras
 
     path = Path(path)
+    hub = require_keras_hub(path)  # a Keras Hub model: keras-hub imported, or one line
     try:
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)
@@ -121,6 +125,13 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
                     "input shape it was built with, %s (frames are resized to it)", path.name,
                     "x".join(str(d) for d in tuple(model.inputs[0].shape)[1:]))
     h, w, channels = check_image_input(model, f"model file {path}")
-    chosen: Preprocessing = choose(preprocess, model, channels, f"model file {path.name}")
+    converted = converter_preprocessing(model, channels) if hub else None
+    # Keras Hub keeps a ViT's blocks inside one encoder layer: opened into the graph here.
+    model = open_blocks(model, f"model file {path.name}")
+    chosen: Preprocessing
+    if converted is not None and (preprocess is None or preprocess.lower() == AUTO):
+        chosen = converted
+    else:
+        chosen = choose(preprocess, model, channels, f"model file {path.name}")
     fixed = h is not None and w is not None
     return model, (h or 224, w or 224), chosen, fixed

@@ -1,0 +1,251 @@
+"""A Keras Hub ViT classifier saved as .keras: loaded when keras-hub is installed (its encoder
+opened into a flat graph, camview.models.open_blocks), read as a vision transformer, its maps
+against eager references; without keras-hub, one line naming the extra (camview.models.hub).
+
+keras-hub is the `hub` extra; scripts/test installs it (scripts/install_keras_hub). The
+tests that need it skip, saying so, where it is not installed; the missing-extra test runs
+everywhere (keras-hub's import blocked where it is installed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from importlib.util import find_spec
+
+import numpy as np
+import pytest
+
+from camview.cli import main
+from camview.errors import ModelError
+from camview.models.hub import hub_classes, require_keras_hub
+
+needs_hub = pytest.mark.skipif(
+    find_spec("keras_hub") is None,
+    reason="keras-hub is not installed (the `hub` extra; scripts/install_keras_hub)")
+
+SIZE, PATCH, BLOCKS = 32, 8, 2
+TOKENS, GRID = (SIZE // PATCH) ** 2 + 1, (SIZE // PATCH, SIZE // PATCH)
+
+
+def _hub_config_file(path) -> str:
+    """A .keras archive whose config names a keras_hub class, as keras-hub saves one."""
+    config = {"module": "keras_hub.src.models.vit.vit_image_classifier",
+              "class_name": "ViTImageClassifier", "registered_name": "keras_hub>ViTImageClassifier",
+              "config": {"backbone": {"module": "keras_hub.src.models.vit.vit_backbone",
+                                      "class_name": "ViTBackbone", "config": {}}}}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        archive.writestr("config.json", json.dumps(config))
+    return str(path)
+
+
+def test_without_keras_hub_a_hub_file_is_one_line_naming_the_extra(tmp_path, capsys,
+                                                                   monkeypatch):
+    path = _hub_config_file(tmp_path / "vit.keras")
+    assert hub_classes(path) == ["ViTImageClassifier", "ViTBackbone"]
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # `import keras_hub` fails, as uninstalled
+    with pytest.raises(ModelError, match=r'Keras Hub model \(ViTImageClassifier\).*'
+                       r'pip install "camview\[hub\]"'):
+        require_keras_hub(path)
+    assert main(["inspect", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'pip install "camview[hub]"' in err and "\n" not in err
+
+
+def test_a_plain_keras_file_needs_no_keras_hub(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    path = tmp_path / "plain.keras"
+    keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs))).save(path)
+    assert hub_classes(path) == [] and require_keras_hub(path) is False
+
+
+@pytest.fixture(scope="module")
+def hub_file(tmp_path_factory) -> str:
+    """A small keras_hub ViTImageClassifier, random weights, saved with its preprocessor (an
+    image converter scaling 0..255 to -1..1)."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(7)
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(SIZE, SIZE, 3), patch_size=PATCH, num_layers=BLOCKS, num_heads=2,
+        hidden_dim=16, mlp_dim=32)
+    converter = keras_hub.layers.ViTImageConverter(image_size=(SIZE, SIZE), scale=1 / 127.5,
+                                                   offset=-1.0)
+    classifier = keras_hub.models.ViTImageClassifier(
+        backbone=backbone, num_classes=3,
+        preprocessor=keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter))
+    path = tmp_path_factory.mktemp("hub") / "hub_vit.keras"
+    classifier.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def hub_model(hub_file):
+    from camview.models import load_model
+
+    return load_model(hub_file, runtime="tensorflow")
+
+
+@pytest.fixture(scope="module")
+def original(hub_file):
+    """The file loaded by Keras itself: keras-hub's own classes, blocks closed."""
+    import keras
+
+    return keras.models.load_model(hub_file, compile=False)
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return np.random.default_rng(3).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+
+
+@needs_hub
+def test_it_is_read_as_a_vit_with_its_converters_preprocessing(hub_model, original, frame):
+    found = hub_model.transformer
+    assert (found.grid.tokens, found.grid.grid, found.grid.prefix, found.grid.patch) == (
+        TOKENS, GRID, 1, (PATCH, PATCH))
+    assert "patch_embedding in vit_patching_and_embedding" in found.grid.how
+    assert found.blocks == ("transformer_block_1.ln_1", "transformer_block_2.ln_1")
+    assert hub_model.read_layer == "transformer_block_2.ln_1"
+    assert found.pooling == "class token" and found.cam_layer is None
+    layers = {info.path for info in hub_model.spatial_layers()}
+    assert {"transformer_block_1.ln_1", "transformer_block_1.mha", "vit_encoder.ln"} <= layers
+    # camview feeds what the file's own converter makes of the frame (RGB * 1/127.5 - 1)
+    assert hub_model.preprocess.name == "tf"
+    batch = hub_model.prepare(frame)
+    theirs = np.asarray(original.preprocessor.image_converter(frame[None, ..., ::-1]
+                                                              .astype(np.float32)))
+    np.testing.assert_allclose(batch, theirs, atol=1e-5)
+    # the opened graph gives the file's own scores
+    _, scores = hub_model.forward(batch)
+    np.testing.assert_allclose(scores, np.asarray(original(batch)), atol=1e-5)
+
+
+def _eager_blocks(original, batch, average: bool = False):
+    """keras-hub's encoder run by hand, eagerly (its ViTEncoder and ViTEncoderBlock call()):
+    (the last block's normalised input tokens, the scores, every block's attention
+    probabilities (heads, N, N)), under `tape` watching the tokens."""
+    import tensorflow as tf
+
+    backbone = original.backbone
+    embed = backbone.get_layer("vit_patching_and_embedding")
+    encoder = backbone.get_layer("vit_encoder")
+    x = encoder.dropout(embed(tf.constant(batch)))
+    attention, tokens = [], None
+    with tf.GradientTape() as tape:
+        for i, block in enumerate(encoder.encoder_layers):
+            t = block.layer_norm_1(x)
+            if i == len(encoder.encoder_layers) - 1:
+                tape.watch(t)
+                tokens = t
+            y, probabilities = block.mha(t, t, return_attention_scores=True)
+            attention.append(probabilities[0].numpy().astype(np.float64))
+            x = x + y
+            x = x + block.mlp(block.layer_norm_2(x))
+        out = encoder.layer_norm(x)
+        pooled = tf.reduce_mean(out, axis=1) if average else out[:, 0]
+        scores = original.get_layer("predictions")(pooled)
+        score = scores[0, 2]
+    grads = tape.gradient(score, tokens)
+    return tokens[0].numpy(), grads[0].numpy(), scores.numpy(), attention
+
+
+@needs_hub
+@pytest.mark.parametrize("method", ["gradcam", "hirescam"])
+def test_token_maps_equal_the_eager_computation(hub_model, original, frame, method):
+    from camview.maps import make_method
+
+    batch = hub_model.prepare(frame)
+    tokens, grads, scores, _ = _eager_blocks(original, batch)
+    np.testing.assert_allclose(scores, np.asarray(original(batch)), atol=1e-5)
+    a = tokens[1:].reshape(*GRID, -1).astype(np.float64)
+    g = grads[1:].reshape(*GRID, -1).astype(np.float64)
+    expected = {"gradcam": np.maximum((a * g.mean(axis=(0, 1))).sum(-1), 0),
+                "hirescam": (a * g).sum(-1)}[method]
+    cam = make_method(method, hub_model).explain(batch, 2).cam
+    assert cam.shape == GRID
+    np.testing.assert_allclose(cam, expected, atol=1e-4 * np.abs(expected).max() + 1e-6)
+
+
+@needs_hub
+def test_rollout_equals_the_rollout_of_keras_hubs_own_attention(hub_model, original, frame):
+    from camview.maps import make_method
+
+    batch = hub_model.prepare(frame)
+    *_, attention = _eager_blocks(original, batch)
+    relevance = np.eye(TOKENS)
+    for a in attention:
+        a = a.mean(0) + np.eye(TOKENS)
+        relevance = (a / a.sum(-1, keepdims=True)) @ relevance
+    cam = make_method("rollout", hub_model).explain(batch).cam
+    np.testing.assert_allclose(cam, relevance[0, 1:].reshape(GRID), rtol=1e-4, atol=1e-6)
+    by_class = [make_method("gradient-rollout", hub_model).explain(batch, c).cam
+                for c in (0, 1)]
+    assert all(m.shape == GRID and np.isfinite(m).all() for m in by_class)
+    assert not np.allclose(by_class[0], by_class[1])  # mapped for the class asked
+
+
+@needs_hub
+def test_inspect_render_and_the_sanity_copy(hub_file, hub_model, frame, tmp_path, capsys):
+    import cv2
+
+    from camview.checks.sanity import copy_model
+
+    assert main(["inspect", hub_file]) == 0
+    out = capsys.readouterr().out
+    for fragment in (f"{TOKENS} tokens: 4x4 patch tokens of 8x8 px (the stride of "
+                     "patch_embedding in vit_patching_and_embedding)",
+                     "1 token before them (a class token), dropped",
+                     "2 blocks; head reads the class token",
+                     "read layer:  transformer_block_2.ln_1",
+                     "Attention rollout, Gradient rollout",
+                     "the file's Keras Hub image converter"):
+        assert fragment in out, fragment
+    photo = tmp_path / "frame.png"
+    cv2.imwrite(str(photo), frame)
+    assert main(["render", str(photo), "--model", hub_file, "--layer",
+                 "transformer_block_1.ln_1", "--method", "hirescam", "--runtime", "tensorflow",
+                 "--json", str(tmp_path / "out.json")]) == 0
+    assert '"method": "hirescam"' in (tmp_path / "out.json").read_text()
+    # the sanity check's copy: Keras Hub's patch embedding rebuilt from its config
+    copy = copy_model(hub_model)
+    batch = hub_model.prepare(frame)
+    np.testing.assert_allclose(copy.forward(batch)[1], hub_model.forward(batch)[1], atol=1e-5)
+
+
+@needs_hub
+def test_a_gap_pooled_classifier_averages_its_tokens(tmp_path, frame):
+    """pooling="gap", no class token: the head averages the tokens (a mean op, not a pooling
+    layer), so rollout reads the mean row and CAM is defined at the final norm; and without a
+    saved preprocessor, the adds after the patch embedding are not taken for input scaling."""
+    import keras
+    import keras_hub
+
+    from camview.maps import make_method
+    from camview.models import load_model
+
+    keras.utils.set_random_seed(8)
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(SIZE, SIZE, 3), patch_size=PATCH, num_layers=BLOCKS, num_heads=2,
+        hidden_dim=16, mlp_dim=32, use_class_token=False)
+    path = tmp_path / "gap.keras"
+    keras_hub.models.ViTImageClassifier(backbone=backbone, num_classes=3, pooling="gap").save(path)
+    model = load_model(str(path), runtime="tensorflow")
+    found = model.transformer
+    assert found.pooling == "average" and found.grid.prefix == 0
+    assert found.cam_layer == "vit_encoder.ln" and model.preprocess.name == "unit"
+    batch = model.prepare(frame)
+    *_, scores, attention = _eager_blocks(keras.models.load_model(path, compile=False), batch,
+                                          average=True)
+    np.testing.assert_allclose(model.forward(batch)[1], scores, atol=1e-5)
+    n = GRID[0] * GRID[1]
+    relevance = np.eye(n)
+    for a in attention:
+        a = a.mean(0) + np.eye(n)
+        relevance = (a / a.sum(-1, keepdims=True)) @ relevance
+    cam = make_method("rollout", model).explain(batch).cam
+    np.testing.assert_allclose(cam, relevance.mean(0).reshape(GRID), rtol=1e-4, atol=1e-6)
