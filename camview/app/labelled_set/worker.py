@@ -237,7 +237,7 @@ class SetRun(QObject):
                     rows.append(result.index)
                 self._offer(result)
             if features.count and not self.cancelled:  # t-SNE: seconds, off the GUI thread
-                done = embed(features.array())
+                done = embed(features)
                 points = np.full((len(dataset), 2), np.nan, np.float32)
                 points[rows] = done.points
                 self._emit(self.embedded, (done, points))
