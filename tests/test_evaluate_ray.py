@@ -185,6 +185,42 @@ def test_on_a_two_node_cluster_the_answers_are_the_local_runs(cluster, small_set
     assert "<dt>Ran on</dt><dd>Ray, 2 workers" in (tmp_path / "ray.html").read_text()
 
 
+@pytest.fixture(scope="module")
+def scored_set(small_set, tmp_path_factory) -> Path:
+    """Two of the small set's photos (two shapes) and its broken file, listed in a CSV:
+    --metrics puts each photo through the network dozens of times, so few keep the test
+    short."""
+    first = sorted(small_set.glob("*/*_*.jpg"))[0]
+    rows = [f"{path},{path.parent.name}" for path in (
+        small_set / "tabby" / "tall.png", small_set / "tabby" / "broken.jpg", first)]
+    out = tmp_path_factory.mktemp("scored") / "scored.csv"
+    out.write_text("path,label\n" + "\n".join(rows) + "\n")
+    return out
+
+
+def test_metrics_are_scored_on_the_workers_and_equal_the_local_runs(cluster, scored_set,
+                                                                   tmp_path, monkeypatch):
+    """--metrics over Ray: each image scored on a worker (the driver's scoring refuses to
+    run), and the JSON's "metrics" (every image's scores, the means, the ranking) and the
+    report are the local run's, exactly."""
+    from camview.sets.views import set_scores
+
+    flags = ["--metrics", "cam,gradcam", "--no-views", "--no-cache", "--max-mistakes", "0"]
+    local = _evaluate(scored_set, tmp_path / "local.json", *flags)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("--metrics scored on the driver of a --ray run")
+
+    monkeypatch.setattr(set_scores, "score_set", not_here)
+    remote = _evaluate(scored_set, tmp_path / "ray.json", *flags, "--ray", cluster.address,
+                       "--ray-workers", "2")
+    scores = remote["metrics"]["images"]
+    assert len(scores) == 3 and "problem" in scores[1] and "scores" in scores[2]
+    _assert_same_run(local, remote)
+    assert _report_without_where(tmp_path / "ray.html") == \
+        _report_without_where(tmp_path / "local.html")
+
+
 def _map_workers(root_pid: int) -> list[int]:
     """The Ray Data workers (camview's SetWorker actors) among `root_pid`'s descendants."""
     parents: dict[int, int] = {}

@@ -229,7 +229,8 @@ def _run_evaluate(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
                                    classify=classify)
         resumed = cache.hits if cache is not None else 0
         interrupted = tally.fold(SetPass(model, dataset, args.batch, cache, progress_bar,
-                                         classify), interrupted)
+                                         classify, None if ray is None else ray.score),
+                                 interrupted)
     finally:
         if cache is not None:
             cache.close()

@@ -7,6 +7,8 @@ and runs the very pass a local run runs (camview.sets.classify.classify_set) on 
 an unreadable image is its `problem` there as here. Only the small results come back (scores,
 pooled features, the map grid and thumbnail the views need), in set order, and are folded on
 the driver exactly as a local run folds them: the JSON and the report are the local run's.
+`--metrics` scoring (camview.sets.views.set_scores.score_set) goes over the workers the same
+way, each image scored by the local code on a worker; the driver only folds the scores.
 
 Ray schedules, retries a task whose worker died (Ray Data restarts its actors and retries
 their tasks) and moves the rows; camview writes no scheduler, queue or protocol of its own.
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from camview.errors import CamviewError
+from camview.maps import Method
 from camview.models import CamModel
 from camview.sets.dataset import LabelledImage
 from camview.sets.results import ImageResult, ResultCache, result_key
@@ -42,6 +45,9 @@ RAY_LOCAL = "local"
 #: fill whole network batches when a set mixes image shapes (each shape's last call in a task
 #: is padded), few enough to spread a small set.
 ROWS_PER_TASK = 8
+#: Images a worker scores at once for --metrics: each is dozens of network calls (a second or
+#: more), so few make a task long enough, and a worker that dies repeats little.
+SCORE_ROWS_PER_TASK = 4
 #: Environment the workers need to behave as this process does (runtime, cache, model paths).
 _PASSED_ENV = ("CAMVIEW_", "TF_CPP_MIN_LOG_LEVEL")
 
@@ -77,23 +83,45 @@ class ModelSpec:
     kwargs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MethodSpec:
+    """How a worker makes a method the driver made: make_method(name, model, layer, **options)."""
+
+    name: str
+    layer: str
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, method: Method) -> MethodSpec:
+        return cls(method.name, method.layer,
+                   {o.name: getattr(method, o.name) for o in method.options})
+
+
 class SetWorker:
-    """Ray Data's callable class: one per worker process, holding its model.
+    """Ray Data's callable class: one per worker process, holding its model (and, to score
+    --metrics, its methods).
 
     Each call is a batch of rows {"index", "path", "label"} of the set; the answer is each
-    row's ImageResult, pickled (a few kB with the views' record), under its set index.
+    row's ImageResult (or, with `methods`, its ImageScores), pickled (a few kB with the
+    views' record), under its set index.
     """
 
-    def __init__(self, spec: ModelSpec, batch_size: int, views: bool) -> None:
+    def __init__(self, spec: ModelSpec, batch_size: int, views: bool,
+                 methods: tuple[MethodSpec, ...] = ()) -> None:
+        from camview.maps import make_method
         from camview.models import load_model
 
         # The worker's own output stays on its node (log_to_driver=False): nothing to quiet.
         self.model = load_model(spec.name, **spec.kwargs)
         self.batch_size, self.views = batch_size, views
+        self.methods = [make_method(m.name, self.model, m.layer, **m.options) for m in methods]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results = run_rows(self.model, batch["path"], batch["label"],
-                           batch_size=self.batch_size, views=self.views)
+        if self.methods:
+            results: list = score_rows(self.model, batch["path"], batch["label"], self.methods)
+        else:
+            results = run_rows(self.model, batch["path"], batch["label"],
+                               batch_size=self.batch_size, views=self.views)
         out = np.empty(len(results), dtype=object)
         out[:] = [pickle.dumps(replace(r, path=Path()), protocol=pickle.HIGHEST_PROTOCOL)
                   for r in results]
@@ -108,6 +136,16 @@ def run_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int], *,
 
     images = [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
     return list(classify_set(model, images, batch_size=batch_size, views=views))
+
+
+def score_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int],
+               methods: list[Method]) -> list:
+    """One worker's rows through the local --metrics scoring (score_set): the same reading,
+    maps and curves as `camview evaluate --metrics` without --ray (ImageScores, by row)."""
+    from camview.sets.views.set_scores import score_set
+
+    images = [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
+    return list(score_set(model, images, methods))
 
 
 class RayRun:
@@ -203,49 +241,69 @@ class RayRun:
                 and cache.get(key, item, n, views=views, counted=False) is not None
                 for n, item in enumerate(images)]
         todo = [n for n, h in enumerate(held) if not h]
-        stream = self._results(model, images, todo, batch_size, views) if todo else iter(())
+        stream = self._stream(model, images, todo, per_task=batch_size * ROWS_PER_TASK,
+                              worker={"batch_size": batch_size, "views": views})
         try:
             for n, item in enumerate(images):
                 if cancel is not None and cancel.is_set():
                     return
                 r = cache.get(key, item, n, views=views) if held[n] and cache else None
                 if r is None:
-                    r = next(stream)
-                    if r.index != n:  # Ray keeps order (preserve_order): a bug if not
-                        raise RuntimeError(f"Ray returned image {r.index} for {n}")
+                    index, r = next(stream)
+                    if index != n:  # Ray keeps order (preserve_order): a bug if not
+                        raise RuntimeError(f"Ray returned image {index} for {n}")
+                    r = replace(r, index=n, path=item.path)
                     if cache is not None and r.problem is None:
                         stamp = cache.stamp(item.path)
                         if stamp is not None:
                             cache.put(key, [(r, stamp)])
                 yield r
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            stream.close()
 
-    def _results(self, model: CamModel, images: Sequence[LabelledImage], todo: list[int],
-                 batch_size: int, views: bool) -> Iterator[ImageResult]:
+    def score(self, model: CamModel, images: Sequence[LabelledImage], methods: list[Method],
+              *, cancel=None) -> Iterator:
+        """camview.sets.views.set_scores.score_set over the cluster: each image's
+        ImageScores in set order, scored on a worker by the local code."""
+        stream = self._stream(model, images, list(range(len(images))),
+                              per_task=SCORE_ROWS_PER_TASK,
+                              worker={"batch_size": 1, "views": False,
+                                      "methods": tuple(MethodSpec.of(m) for m in methods)})
+        try:
+            for n, item in enumerate(images):
+                if cancel is not None and cancel.is_set():
+                    return
+                index, scores = next(stream)
+                if index != n:  # Ray keeps order (preserve_order): a bug if not
+                    raise RuntimeError(f"Ray returned image {index} for {n}")
+                yield replace(scores, path=item.path)
+        finally:
+            stream.close()
+
+    def _stream(self, model: CamModel, images: Sequence[LabelledImage], todo: list[int], *,
+                per_task: int, worker: dict) -> Iterator[tuple[int, Any]]:
+        """The images `todo` through SetWorker(**worker) on the cluster: (set index, its
+        result) in set order, each result unpickled only when its turn comes."""
+        if not todo:
+            return
         ray, opts = self._ray, self.options
         spec = self.specs.get(id(model))
         if spec is None:
             raise RuntimeError(f"{model.name}: no ModelSpec for the Ray workers")
         rows = [{"index": n, "path": str(images[n].path), "label": images[n].label}
                 for n in todo]
-        # A block a task: a worker's share is ROWS_PER_TASK batches at a time, so a worker
-        # that dies loses (and Ray repeats) that much, and results stream back in set order.
-        per_task = batch_size * ROWS_PER_TASK
+        # A block a task: a worker's share is `per_task` rows at a time, so a worker that
+        # dies loses (and Ray repeats) that much, and results stream back in set order.
         blocks = max(1, math.ceil(len(rows) / per_task))
         remote: dict[str, Any] = {"num_cpus": opts.cpus_per_worker}
         if opts.gpus_per_worker:
             remote["num_gpus"] = opts.gpus_per_worker
         ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            SetWorker, fn_constructor_kwargs={"spec": spec, "batch_size": batch_size,
-                                              "views": views},
+            SetWorker, fn_constructor_kwargs={"spec": spec, **worker},
             batch_size=per_task, batch_format="numpy",
             # No more workers than tasks: an idle one would only load the model.
             compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)), **remote)
         del rows
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for n, blob in zip(batch["index"], batch["result"], strict=True):
-                r: ImageResult = pickle.loads(blob)
-                yield replace(r, index=int(n), path=images[int(n)].path)
+                yield int(n), pickle.loads(blob)

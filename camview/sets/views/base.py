@@ -17,7 +17,7 @@ camview/sets/views/ defining a SetView is a registered view (camview.sets.view_r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar
@@ -80,6 +80,9 @@ class SetPass:
     cache: ResultCache | None = None
     progress: Callable[[str], object] | None = None
     classify: Classify = classify_set  # the pass: local, or over a Ray cluster
+    #: --metrics scoring with score_set's signature (camview.sets.views.set_scores): None
+    #: here, or camview.sets.on_ray.RayRun.score over a Ray cluster.
+    score: Callable[..., Iterator] | None = None
 
 
 @dataclass

@@ -46,7 +46,8 @@ class SetScoresView(SetView):
         scored: list[ImageScores] = []
         interrupted = False
         try:
-            for item in score_set(run.model, run.dataset.images, self.options.metrics):
+            score = run.score or score_set  # here, or on a Ray cluster's workers
+            for item in score(run.model, run.dataset.images, self.options.metrics):
                 scored.append(item)
                 if progress is not None:
                     progress.update(len(scored))
