@@ -66,6 +66,8 @@ def openvino_forward(graph: OnnxGraph, head: Head, title: str) -> Forward:
             dynamic = fixed.clone()
             forward = _batches_right(core, dynamic, layout, head, graph) if make_batch_dynamic(
                 dynamic) else None
+        elif batch_baked_in(graph):  # a dynamic input whose scores say batch 1: checked
+            forward = _batches_right(core, fixed.clone(), layout, head, graph)
         else:
             forward = _compile(core, fixed, layout, head)
         if forward is None:  # the graph bakes its batch in (a Reshape to (1, -1)...)
@@ -115,6 +117,15 @@ def _batches_right(core, model, layout: str, head: Head, graph: OnnxGraph
                                                         atol=1e-4):
         return None
     return forward
+
+
+def batch_baked_in(graph: OnnxGraph) -> bool:
+    """Whether the graph's scores have a fixed batch though its input's batch is dynamic:
+    torch.onnx.export's dynamo exporter writes that when the example input had a batch of
+    1 (torch.export specialises a size-1 dimension, e.g. in torchvision's ViT, which expands
+    its class token to the batch), so a batch of 2 fails or mixes the images."""
+    shape = graph.shape(graph.output.name)
+    return bool(shape) and shape[0] is not None
 
 
 def read_graph(core, graph: OnnxGraph):

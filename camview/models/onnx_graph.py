@@ -113,11 +113,13 @@ class OnnxGraph:
 
     def _infer_shapes(self) -> None:
         """Every tensor's shape the file states or ONNX's shape inference finds (None for an
-        unknown dimension)."""
+        unknown dimension). With data propagation: torch's exporters compute a ViT's
+        reshapes from Shape ops (the batch, the token count), which without it leave the
+        attention scores' sizes unknown symbols, (?, ?, ?, ?) instead of (?, 2, 17, 17)."""
         import onnx
 
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.model).graph
+            inferred = onnx.shape_inference.infer_shapes(self.model, data_prop=True).graph
         except Exception:  # an op inference does not know: the stated shapes still serve
             inferred = self.model.graph
         for info in [*inferred.input, *inferred.value_info, *inferred.output]:
@@ -131,8 +133,14 @@ class OnnxGraph:
     def initializers(self) -> dict[str, Any]:
         found = {t.name: t for t in self.model.graph.initializer}
         for node in self.model.graph.node:  # Constant nodes are weights too
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].t.dims:
-                found[node.output[0]] = node.attribute[0].t
+            if node.op_type == "Constant":
+                value = _constant_value(node)
+                if value is not None:  # scalars too: the 2 of a decomposed LayerNorm's Pow
+                    found[node.output[0]] = value
+            elif node.op_type == "Identity" and node.input and node.input[0] in found:
+                # torch.onnx.export (TorchScript) keeps one copy of equal weights and
+                # names the others by Identity nodes (a ConvNeXt head's LayerNorm gamma)
+                found[node.output[0]] = found[node.input[0]]
         return found
 
     @cached_property
@@ -411,6 +419,21 @@ class GraphLayer:
     name: str
     index: int  # in graph.node
     weights: tuple[str, ...]  # its initializers
+
+
+def _constant_value(node):
+    """A Constant node's value as a TensorProto (its `value`, or a number or list of them
+    as torch writes a LayerNorm's epsilon or exponent), None for a sparse or string one."""
+    from onnx import helper, numpy_helper
+
+    for attr in node.attribute:
+        if attr.name == "value":
+            return attr.t
+        if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
+            dtype = np.float32 if "float" in attr.name else np.int64
+            value = np.array(helper.get_attribute_value(attr), dtype)
+            return numpy_helper.from_array(value, node.output[0])
+    return None
 
 
 def pooled(shape: tuple) -> bool:

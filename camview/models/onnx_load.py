@@ -15,6 +15,7 @@ from pathlib import Path
 
 from camview.errors import ModelError
 from camview.models.onnx_graph import OnnxGraph
+from camview.models.onnx_idioms import make_plain
 from camview.models.preprocess import (
     AUTO,
     IMAGENET_MEAN,
@@ -70,6 +71,7 @@ def load_onnx(path: str | Path, preprocess: str | None = None, layout: str | Non
     input size, its Preprocessing and whether that size is fixed. The container was checked
     already (camview.models.formats). `layout`: --input-layout, for an ambiguous input."""
     graph = OnnxGraph.read(Path(path), layout)
+    make_plain(graph)  # torch exporters' long-hand identities (camview.models.onnx_idioms)
     _layout, channels, (_batch, h, w) = graph.input_layout()
     graph.class_count()  # the output is class scores, or one line saying what it is
     chosen = choose_preprocessing(graph, preprocess, channels)

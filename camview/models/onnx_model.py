@@ -31,6 +31,7 @@ from camview.models.base import CamModel, Preprocess, ResizeMode
 from camview.models.graph import LayerInfo
 from camview.models.head import ConstantWeights, HeadKind, NormHead
 from camview.models.onnx_compile import (
+    FixedBatchForward,
     first_line,
     make_batch_dynamic,
     openvino_forward,
@@ -139,9 +140,24 @@ class OnnxCamModel(CamModel):
         run = self.compiled.get(("head scores", self.read_layer))
         if run is None:
             run = self.compiled[("head scores", self.read_layer)] = self._head_model()
+        return self._rows(run, features)[0]
+
+    @property
+    def one_at_a_time(self) -> bool:
+        """Whether the graph takes one image a call (its batch baked in: FixedBatchForward);
+        then the parts cut out of it are run one row at a time too."""
+        return isinstance(self.onnx_forward, FixedBatchForward)
+
+    def _rows(self, run, x: np.ndarray) -> list[np.ndarray]:
+        """The outputs of the compiled `run` on inputs x (n, ...): in one call, or row by
+        row, concatenated, for a graph that takes one image a call."""
+        x = np.ascontiguousarray(x, np.float32)
         request = run.create_infer_request()
-        out = request.infer({0: np.ascontiguousarray(features, dtype=np.float32)})
-        return np.array(out[0])
+        if not self.one_at_a_time or len(x) == 1:
+            out = request.infer({0: x})
+            return [np.array(out[i]) for i in range(len(out))]
+        rows = [self._rows(run, x[i:i + 1]) for i in range(len(x))]
+        return [np.concatenate(parts) for parts in zip(*rows, strict=True)]
 
     def _head_model(self):
         import tempfile
@@ -223,8 +239,7 @@ class OnnxCamModel(CamModel):
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self._outputs_model(names)
-        out = run.create_infer_request().infer({0: np.ascontiguousarray(x, np.float32)})
-        return [np.array(out[i]) for i in range(len(out))]
+        return self._rows(run, x)
 
     def _outputs_model(self, names: Sequence[str]):
         import openvino
@@ -252,8 +267,7 @@ class OnnxCamModel(CamModel):
         run = self.compiled.get(key)
         if run is None:
             run = self.compiled[key] = self._token_head_model()
-        out = run.create_infer_request().infer({0: np.ascontiguousarray(tokens, np.float32)})
-        return np.array(out[0])
+        return self._rows(run, tokens)[0]
 
     def _token_head_model(self):
         import tempfile
