@@ -121,7 +121,7 @@ def test_an_op_openvino_cannot_run_is_refused(tmp_path, capsys):
 def test_a_batch_fixed_above_one_is_refused_saying_how_to_export(tmp_path, capsys):
     onnx.save(_conv_net(inputs=[_image(shape=(8, 3, 32, 32))]), str(tmp_path / "b8.onnx"))
     err = _refused(tmp_path / "b8.onnx", capsys)
-    assert "batch size is fixed to 8" in err and "dynamic_axes" in err
+    assert "batch size is fixed to 8" in err and "dynamic_shapes" in err
 
 
 def test_a_batch_baked_into_a_reshape_is_made_dynamic_and_checked(tmp_path):

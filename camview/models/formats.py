@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from camview.errors import ModelError
-from camview.models.onnx_graph import check_onnx
+from camview.models.onnx_check import check_onnx
 from camview.models.onnx_load import load_onnx
 from camview.models.preprocess import Preprocessing
 from camview.models.user import load_user_model

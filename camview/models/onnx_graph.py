@@ -1,10 +1,11 @@
-"""Reading an ONNX classifier's graph with the `onnx` package: the container check, its one
+"""Reading an ONNX classifier's graph with the `onnx` package: its one
 image input, its class scores, its tensors' shapes and layouts, its weights (and a copy of
 them to randomise, for the sanity check). Its head: camview.models.onnx_head.
 
 Nothing here runs the network (OpenVINO does, camview.models.onnx_model); this only reads
-what the file says, so a corrupt file, a missing external-data file, a detector or a
-segmenter fails in one line before anything is compiled.
+what the file says, so a detector or a segmenter fails in one line before anything is
+compiled (a corrupt file or a missing external-data file fails earlier, in
+camview.models.onnx_check).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ CHANNELS_FIRST_OPS = ("Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
                       "InstanceNormalization", "LRN")
 
 _FLOAT = 1  # onnx.TensorProto.FLOAT
+#: How to export a dynamic batch (from an example batch of 2: from 1, torch's dynamo exporter
+#: may bake the 1 into the graph), said where a file's fixed batch stands in the way.
+DYNAMIC_BATCH = ("export it with a dynamic batch from an example batch of 2: "
+                 "torch.onnx.export(model, (torch.randn(2, 3, 224, 224),), 'model.onnx', "
+                 "dynamic_shapes=({0: 'batch'},)) (docs/own-model.md)")
 #: The input's channel axis in each layout (the --input-layout choices).
 LAYOUT_AXIS = {"NCHW": 1, "NHWC": 3}
 #: Ops that keep a tensor's layout and channels (a normalisation before the first
@@ -36,48 +42,6 @@ ELEMENTWISE_OPS = ("Add", "Sub", "Mul", "Div", "Cast", "Identity", "Clip", "Relu
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
-def _external_files(model, folder: Path) -> list[tuple[str, Path, int]]:
-    """(tensor, file, bytes needed) of every initializer kept in an external-data file."""
-    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
-
-    out = []
-    for tensor in model.graph.initializer:
-        if uses_external_data(tensor):
-            info = ExternalDataInfo(tensor)
-            end = (info.offset or 0) + (info.length or 0)
-            out.append((tensor.name, folder / info.location, end))
-    return out
-
-
-def check_onnx(path: Path) -> None:
-    """The container: an ONNX protobuf the checker accepts, whose external-data files (a
-    large model's weights beside it) are all there and long enough; ModelError otherwise.
-    Reads the graph only (not the external weights): a second for a large model."""
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends: the file is not whole
-        raise ModelError(f"model file {path} is not an ONNX model (damaged or cut short: "
-                         f"{_first_line(exc)})") from None
-    if not model.HasField("graph") or not model.graph.node:
-        raise ModelError(f"model file {path} is not an ONNX model (no graph in it: damaged "
-                         "or cut short)")
-    for name, file, end in _external_files(model, path.parent):
-        if not file.is_file():
-            raise ModelError(f"model file {path} keeps its weights ({name!r} and others) in "
-                             f"the external-data file {file.name}, which is not beside it: "
-                             "copy it next to the .onnx")
-        if end and file.stat().st_size < end:
-            raise ModelError(f"model file {path}: its external-data file {file.name} is cut "
-                             f"short ({file.stat().st_size} bytes, {name!r} ends at {end})")
-    try:  # given the path, the checker finds external data beside the file, not in cwd
-        onnx.checker.check_model(str(path))
-    except Exception as exc:  # onnx.checker.ValidationError, or a protobuf fault
-        raise ModelError(f"model file {path} is not a valid ONNX model: "
-                         f"{_first_line(exc)}") from None
 
 
 @dataclass
@@ -219,8 +183,7 @@ class OnnxGraph:
         h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         if batch is not None and batch != 1:
             raise ModelError(f"model file {self.path}: its batch size is fixed to {batch}; "
-                             "export it with a dynamic batch: torch.onnx.export(..., "
-                             "dynamic_axes={'input': {0: 'batch'}})")
+                             f"{DYNAMIC_BATCH}")
         return layout, int(channels), (batch, h, w)
 
     def _layout(self, shape: tuple) -> str:
