@@ -118,6 +118,10 @@ def networks():
     yield "vit_timm_reg_avg", timm.models.VisionTransformer(
         img_size=32, patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2,
         reg_tokens=2, global_pool="avg", num_classes=CLASSES), "vit"
+    # a ViT that takes any size (its position embeddings interpolated): camview refuses it
+    yield "vit_timm_any_size", timm.models.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2, mlp_ratio=2,
+        dynamic_img_size=True, num_classes=CLASSES), "vit any size"
 
 
 def export(model, kind: str, path: Path, dynamo: bool, batch: int = 2,
@@ -125,7 +129,7 @@ def export(model, kind: str, path: Path, dynamo: bool, batch: int = 2,
     import torch
 
     shape = (batch, *(CNN_INPUT if kind == "cnn" else VIT_INPUT)[1:])
-    axes = {0: "batch", 2: "height", 3: "width"} if kind == "cnn" else {0: "batch"}
+    axes = {0: "batch", 2: "height", 3: "width"} if kind != "vit" else {0: "batch"}
     options = {"external_data": False} if dynamo else {}
     if opset is not None:
         options["opset_version"] = opset
@@ -156,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "convnext_torchvision":
             share_head_norm(model)
         with torch.no_grad():
-            logits = model(torch.from_numpy(inputs[kind].astype(np.float32))).numpy()
+            x = inputs["cnn" if kind == "cnn" else "vit"]
+            logits = model(torch.from_numpy(x.astype(np.float32))).numpy()
         runs = [(f"{name}_dynamo", True, 2, None)]
         if name != "vit_timm_reg_avg":  # the TorchScript exporter's graph is vit_timm's
             runs.insert(0, (f"{name}_legacy", False, 2, None))

@@ -20,6 +20,7 @@ from camview.models import load_model
 from camview.models.head import HeadKind
 from camview.models.onnx_graph import OnnxGraph
 from camview.models.onnx_idioms import identity_gather_source, make_plain
+from camview.models.onnx_vit import attention_softmaxes
 
 FOLDER = REPO / "tests" / "data" / "onnx_exports"
 EXPORTERS = ("legacy", "dynamo")
@@ -30,7 +31,9 @@ CNNS = {"resnet_timm": (HeadKind.FC, 16), "mobilenetv3_torchvision": (HeadKind.G
 #: (network, its front tokens, its pooling) for the ViTs: 4x4 patches of 8x8 px, 2 blocks
 VITS = {"vit_torchvision": (1, "class token"), "vit_timm": (1, "class token"),
         "vit_timm_reg_avg": (3, "average")}
-FILES = sorted(p.stem for p in FOLDER.glob("*.onnx"))
+#: Files camview refuses (a ViT taking any size): not in FILES
+ANY_SIZE = ("vit_timm_any_size_legacy", "vit_timm_any_size_dynamo")
+FILES = sorted(p.stem for p in FOLDER.glob("*.onnx") if p.stem not in ANY_SIZE)
 #: Options that keep the slow methods quick on these tiny networks.
 QUICK = {"scorecam": {"max_channels": 0}, "occlusion": {"patch": 8, "stride": 8},
          "rise": {"masks": 32}}
@@ -242,3 +245,25 @@ def test_a_layer_norm_as_elementary_ops_is_a_norm_fc_head(models, expected):
     for name in ("gradcam", "hirescam"):
         ours, theirs = (make_method(name, m).explain(x).cam for m in (old, new))
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("file", ANY_SIZE)
+def test_a_vit_taking_any_size_is_refused_in_one_line_saying_how_to_export_it(file):
+    """timm's dynamic_img_size ViT exported with a dynamic height and width: its token count
+    is unknown (dynamo) or only the traced size's (TorchScript), so no grid can be read."""
+    with pytest.raises(ModelError) as refused:
+        load_model(str(FOLDER / f"{file}.onnx"), labels=None)
+    line = str(refused.value)
+    assert "\n" not in line and "takes any input size" in line
+    assert "dynamic_shapes=({0: 'batch'},)" in line
+
+
+def test_attention_is_a_square_softmax_that_weighs_values_by_a_matmul():
+    """A square softmax read by something other than a MatMul (MobileViT-v2's separable
+    attention over 4 pixels of 4 patches is square at a 64x64 input) is not a ViT block."""
+    graph = OnnxGraph.read(FOLDER / "vit_timm_legacy.onnx")
+    first, second = attention_softmaxes(graph)
+    matmul = next(n for n in graph.consumers[first] if n.op_type == "MatMul")
+    matmul.op_type = "Mul"
+    graph.__dict__.pop("consumers")
+    assert attention_softmaxes(graph) == [second]

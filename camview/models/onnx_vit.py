@@ -37,16 +37,24 @@ GRID_SUFFIX = ":grid"
 CLASS_TOKEN_OPS = ("Gather", "Slice")
 
 
-def attention_softmaxes(graph: OnnxGraph) -> list[str]:
-    """The outputs of the Softmax nodes over square (…, t, t) rank-4 scores: one per block
-    of attention over all the tokens."""
+def attention_softmaxes(graph: OnnxGraph, sized: bool = True) -> list[str]:
+    """The outputs of the Softmax nodes over square (…, t, t) rank-4 scores that weigh the
+    values (a MatMul reads them first): one per block of attention over all the tokens.
+    A softmax that only happens to be square (MobileViT-v2's over 4 pixels of 4 patches, at
+    a 64x64 input) is read by a Mul. `sized` False: those whose t is not known (a ViT
+    taking any input size) too."""
     found = []
     for node in graph.model.graph.node:
-        if node.op_type != "Softmax":
+        if node.op_type != "Softmax" or graph.attribute(node, "axis", -1) not in (-1, 3):
             continue
         shape = graph.shape(node.output[0])
-        if (shape is not None and len(shape) == 4 and shape[-1] is not None
-                and shape[-1] == shape[-2] and graph.attribute(node, "axis", -1) in (-1, 3)):
+        if shape is None or len(shape) != 4:
+            continue
+        square = shape[-1] is not None and shape[-1] == shape[-2]
+        if not (square or (not sized and None in shape[-2:])):
+            continue
+        if any(user.op_type == "MatMul" and user.input[0] == node.output[0]
+               for user in graph.consumers.get(node.output[0], [])):
             found.append(node.output[0])
     return found
 
@@ -114,10 +122,15 @@ def find_vit(graph: OnnxGraph, title: str) -> Transformer | None:
     """What camview reads of the graph as a vision transformer, or None when it has no
     attention over square token scores (a CNN); ModelError when its tokens do not fold."""
     attention = attention_softmaxes(graph)
+    _layout, _channels, (_batch, h, w) = graph.input_layout()
+    if (h is None or w is None) and (attention or attention_softmaxes(graph, sized=False)):
+        raise ModelError(f"{title} is a vision transformer that takes any input size (its "
+                         "height and width are dynamic), so its tokens' grid is not known: "
+                         "export it at its own size with a dynamic batch only "
+                         "(dynamic_shapes=({0: 'batch'},) in torch.onnx.export)")
     if not attention:
         return None
     tokens = graph.shape(attention[-1])[-1]
-    _layout, _channels, (_batch, h, w) = graph.input_layout()
     patch, how = _patch_size(graph)
     grid = token_grid(tokens, (h, w), patch, title, how)
     blocks = tuple(_norm_before(graph, a) for a in attention)
