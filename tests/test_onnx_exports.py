@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from helpers import DEMO, REPO
 
+from camview.errors import ModelError
 from camview.maps import make_method
 from camview.maps.base import served_methods
 from camview.models import load_model
