@@ -268,3 +268,19 @@ def test_attention_is_a_square_softmax_that_weighs_values_by_a_matmul():
     matmul.op_type = "Mul"
     graph.__dict__.pop("consumers")
     assert attention_softmaxes(graph) == [second]
+
+
+def test_randomising_a_weight_named_through_an_identity_keeps_the_weights_name():
+    """The sanity check randomises a layer's weights in place; one the layer reads through
+    the TorchScript exporter's Identity alias is the shared initializer itself, which must
+    keep its own name (renamed to the alias, the graph would lose its input)."""
+    from camview.models.onnx_graph import GraphLayer
+
+    graph = OnnxGraph.read(FOLDER / "convnext_torchvision_legacy.onnx")
+    alias = next(n for n in graph.model.graph.node if n.op_type == "Identity")
+    source, name = alias.input[0], alias.output[0]
+    before = graph.constant(source).copy()
+    graph.randomise(GraphLayer("head norm", 0, (name,)), np.random.default_rng(0))
+    names = {t.name for t in graph.model.graph.initializer}
+    assert source in names and name not in names
+    assert not np.array_equal(graph.constant(source), before)

@@ -367,7 +367,8 @@ class OnnxGraph:
             w = numpy_helper.to_array(tensor)
             if w.size > 1:
                 new = (w.mean() + w.std() * rng.standard_normal(w.shape)).astype(w.dtype)
-                tensor.CopyFrom(numpy_helper.from_array(new, name))
+                # its own name: `name` may be an Identity alias of it (initializers)
+                tensor.CopyFrom(numpy_helper.from_array(new, tensor.name))
 
     # -- metadata ----------------------------------------------------------------------
     @cached_property
