@@ -284,3 +284,18 @@ def test_randomising_a_weight_named_through_an_identity_keeps_the_weights_name()
     names = {t.name for t in graph.model.graph.initializer}
     assert source in names and name not in names
     assert not np.array_equal(graph.constant(source), before)
+
+
+def test_inspect_layers_counts_each_learnt_weight_once(models, capsys):
+    """camview inspect --layers on a TorchScript export: its Identity aliases of shared
+    weights are no layers and add nothing, nor do torch's int64 shapes and axes; the total
+    is the file's float initializers, each once."""
+    from camview.cli import main
+
+    graph = models["convnext_torchvision_legacy"].graph
+    floats = sum(int(np.prod(t.dims)) for t in graph.model.graph.initializer
+                 if t.data_type == 1)
+    assert main(["inspect", str(FOLDER / "convnext_torchvision_legacy.onnx"), "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert f"total params: {floats:,} " in out and " Identity " not in out
+    assert floats < 5106  # torch's count: the exporter shares equal weights

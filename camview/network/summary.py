@@ -146,6 +146,10 @@ def _own_params(op, seen: set[int]) -> tuple[int, int]:
     return total, trainable
 
 
+#: onnx.TensorProto's float, float16, double and bfloat16: the element types of weights.
+FLOAT_TYPES = (1, 10, 11, 16)
+
+
 def graph_summary(model: CamModel, frame: tuple[int, int] = DEFAULT_FRAME) -> Summary:
     """An ONNX model's summary: one row per node (named by the tensor it makes, which
     --layer takes), its output shape at the size `frame` is fed at (OpenVINO works them
@@ -156,13 +160,17 @@ def graph_summary(model: CamModel, frame: tuple[int, int] = DEFAULT_FRAME) -> Su
     selectable = set(graph.spatial_tensors())
     rows, seen = [], set()
     for node in graph.model.graph.node:
-        if node.op_type == "Constant":
-            continue
+        if node.op_type == "Constant" or (node.op_type == "Identity"
+                                          and node.output[0] in graph.initializers):
+            continue  # a weight, or the TorchScript exporter's alias of a shared one
         params = 0
         for name in node.input:
-            if name in graph.initializers and name not in seen:
-                seen.add(name)
-                params += int(np.prod(graph.initializers[name].dims))
+            tensor = graph.initializers.get(name)
+            # learnt numbers only (not the shapes and axes torch writes as int64), each
+            # once though aliases name it again
+            if tensor is not None and tensor.data_type in FLOAT_TYPES and id(tensor) not in seen:
+                seen.add(id(tensor))
+                params += int(np.prod(tensor.dims))
         out = node.output[0]
         rows.append(LayerRow(out, node.op_type, shapes.get(out), params, params, 0, False,
                              out == model.read_layer, out in selectable))
