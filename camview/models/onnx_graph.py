@@ -82,10 +82,14 @@ class OnnxGraph:
         attention scores' sizes unknown symbols, (?, ?, ?, ?) instead of (?, 2, 17, 17)."""
         import onnx
 
-        try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, data_prop=True).graph
-        except Exception:  # an op inference does not know: the stated shapes still serve
-            inferred = self.model.graph
+        inferred = self.model.graph  # the stated shapes, if inference fails both ways
+        for data_prop in (True, False):  # without it where propagating values fails
+            try:
+                inferred = onnx.shape_inference.infer_shapes(self.model,
+                                                             data_prop=data_prop).graph
+                break
+            except Exception:  # an op inference does not know
+                continue
         for info in [*inferred.input, *inferred.value_info, *inferred.output]:
             if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
                 self._shapes[info.name] = tuple(
