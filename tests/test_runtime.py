@@ -211,6 +211,47 @@ def test_evaluate_calls_openvino_one_input_at_a_time(model):
         model.use_runtime(TENSORFLOW)
 
 
+def test_evaluate_on_openvino_gives_each_images_own_call_in_set_order(lite0, shared_cache,
+                                                                     tmp_path):
+    """evaluate's pass on OpenVINO overlaps a batch's network call with the previous batch's
+    results and starts partial batches when the network would wait: still every image once,
+    in set order, with the scores of its own call and bitwise the same features, map and
+    scores whatever images shared its batch; closing the pass early leaves no thread."""
+    import threading
+
+    from camview.sets.batches import network_input
+    from camview.sets.classify import classify_set
+    from camview.sets.dataset import open_labelled_set, write_demo_set
+    from camview.sources.images import load_image
+
+    on_openvino_once(lite0, shared_cache)
+    images = open_labelled_set(write_demo_set(tmp_path / "set", 14, long_side=120),
+                               lite0.labels).images
+    lite0.use_runtime(OPENVINO)
+    try:
+        runs = [list(classify_set(lite0, subset, batch_size=batch, views=True))
+                for subset, batch in ((images, 3), (images[::-1], 4), (images[5:], 16))]
+        assert [r.index for r in runs[0]] == list(range(len(images)))
+        assert [r.path for r in runs[0]] == [i.path for i in images]
+        first = {r.path: r for r in runs[0]}
+        for r in runs[1] + runs[2]:
+            o = first[r.path]
+            assert r.top == o.top and r.true_prob == o.true_prob, r.path
+            assert np.array_equal(r.views.features, o.views.features), r.path
+            assert np.array_equal(r.views.where, o.views.where), r.path
+        for item, r in zip(images[:4], runs[0], strict=False):
+            x = network_input(lite0, load_image(item.path)[0])
+            alone = lite0.forward(x[None])[1][0]
+            probs = np.exp(alone - alone.max()) / np.exp(alone - alone.max()).sum()
+            assert abs(float(probs[item.label]) - r.true_prob) <= 1e-5
+        passing = classify_set(lite0, images, batch_size=2, views=True)
+        next(passing)
+        passing.close()
+        assert not [t for t in threading.enumerate() if t.name.startswith("camview-evaluate")]
+    finally:
+        lite0.use_runtime(TENSORFLOW)
+
+
 def test_maps_that_need_a_true_backward_stay_on_tensorflow(model):
     earlier = next(layer.path for layer in spatial_layers(model.keras_model)
                    if layer.path != model.read_layer)

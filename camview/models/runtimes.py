@@ -18,6 +18,7 @@ blob beside it: a second start reads both back (1-2 s on two loaded cores).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -158,8 +159,9 @@ class OpenVinoForward(Forward):
         self.device = device
         # (core, graph) the compiled model came from: `each` compiles it again for throughput
         self._source = source
-        self._queue = None
-        self._queue_lock = threading.Lock()
+        self._throughput = None  # that compiled model, and its infer requests (`each`)
+        self._requests: list = []
+        self._each_lock = threading.Lock()
         ranks = [len(out.get_partial_shape()) for out in compiled.outputs]
         if ranks != [4, 2]:
             raise ModelError(f"the converted model's outputs have ranks {ranks}, not 4 and 2")
@@ -177,27 +179,47 @@ class OpenVinoForward(Forward):
         """What calling each input of `x` alone gives, the calls run at once on OpenVINO's
         throughput streams (its documented way to more inputs a second on a CPU, where a
         batch gains nothing): several images a step for `camview evaluate`, each still a
-        call of one input, so bitwise independent of its neighbours."""
-        if self._source is None or len(x) == 1:
+        call of one input, so bitwise independent of its neighbours.
+
+        One infer request per input, all started, then waited for in order: the streams
+        take the queued requests one after another without coming back to Python. (An
+        AsyncInferQueue's completion callback needs the GIL on the stream's own thread,
+        so a stream stalled whenever the caller's other threads held it.) The inputs are
+        shared, not copied: they are alive and unchanged until the last wait returns; the
+        outputs are copied once, straight into the batch's arrays. A batch of one input
+        runs there too: its result is then the same as among others (the latency-compiled
+        model may split an input's work otherwise)."""
+        if self._source is None:
             return _stacked([self(row[None]) for row in x])
-        import openvino
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        with self._each_lock:  # one batch at a time: the requests are this object's
+            requests = self._throughput_requests(len(x))
+            for request, row in zip(requests, x, strict=False):
+                request.start_async({0: row[None]}, share_inputs=True)
+            features = scores = None
+            try:
+                for i, request in enumerate(requests):
+                    request.wait()
+                    f, s = request.get_output_tensor(0).data, request.get_output_tensor(1).data
+                    if features is None:
+                        features = np.empty((len(x), *f.shape[1:]), f.dtype)
+                        scores = np.empty((len(x), *s.shape[1:]), s.dtype)
+                    features[i], scores[i] = f[0], s[0]
+            except BaseException:  # no request may be left running on `x`
+                for request in requests:
+                    with contextlib.suppress(Exception):
+                        request.wait()
+                raise
+        return features, scores
 
-        with self._queue_lock:  # one queue: one caller at a time
-            if self._queue is None:
-                core, graph = self._source
-                compiled = core.compile_model(graph, "CPU", THROUGHPUT_CONFIG)
-                self._queue = openvino.AsyncInferQueue(compiled)
-            out: list = [None] * len(x)
-
-            def done(request, i: int) -> None:
-                out[i] = (request.get_output_tensor(0).data.copy(),
-                          request.get_output_tensor(1).data.copy())
-
-            self._queue.set_callback(done)
-            for i, row in enumerate(np.ascontiguousarray(x, dtype=np.float32)):
-                self._queue.start_async({0: row[None]}, userdata=i)
-            self._queue.wait_all()
-        return _stacked(out)
+    def _throughput_requests(self, n: int) -> list:
+        """`n` infer requests of the model compiled for throughput (compiled once)."""
+        if self._throughput is None:
+            core, graph = self._source
+            self._throughput = core.compile_model(graph, "CPU", THROUGHPUT_CONFIG)
+        while len(self._requests) < n:
+            self._requests.append(self._throughput.create_infer_request())
+        return self._requests[:n]
 
 
 def _stacked(outs: list) -> tuple[np.ndarray, np.ndarray]:

@@ -130,7 +130,7 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
 def _forward_each(model: CamModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """model.forward(x), or, on a runtime where batching does not pay, each input as its own
     call run at once with the others where the runtime can (OpenVinoForward.each)."""
-    if model.runtime.batching_pays or len(x) == 1:
+    if model.runtime.batching_pays:
         return model.forward(x)
     each = getattr(model.runtime, "each", None)
     if each is not None:
@@ -146,7 +146,11 @@ def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,
     if model.head is HeadKind.DIRECT:
         maps = np.take_along_axis(features, targets[:, None, None, None], axis=3)[..., 0]
     elif model.fc_weights is not None:
-        maps = np.einsum("nhwk,kn->nhw", features, model.fc_weights[:, targets])
+        # Each image's activations (h*w, k) times its class's weights (k, 1): one BLAS call
+        # per image (np.einsum's own loop took three times as long).
+        n, h, w, k = features.shape
+        weights = np.ascontiguousarray(model.fc_weights[:, targets].T)[:, :, None]
+        maps = np.matmul(features.reshape(n, h * w, k), weights).reshape(n, h, w)
     else:
         maps = np.zeros((len(features), 1, 1), np.float32)
     return logits, pooled, maps
