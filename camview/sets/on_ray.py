@@ -111,6 +111,7 @@ class SetWorker:
         from camview.maps import make_method
         from camview.models import load_model
 
+        fit_threads_to_worker()
         # The worker's own output stays on its node (log_to_driver=False): nothing to quiet.
         self.model = load_model(spec.name, **spec.kwargs)
         self.batch_size, self.views = batch_size, views
@@ -126,6 +127,25 @@ class SetWorker:
         out[:] = [pickle.dumps(replace(r, path=Path()), protocol=pickle.HIGHEST_PROTOCOL)
                   for r in results]
         return {"index": np.asarray(batch["index"], np.int64), "result": out}
+
+
+def fit_threads_to_worker() -> None:
+    """Size this worker's OpenVINO and OpenCV to the CPUs Ray gave it, when fewer than the
+    machine's: Ray says so only with OMP_NUM_THREADS, which neither reads (measured in a
+    one-CPU worker on two cores: OpenVINO compiled two streams of two threads, OpenCV
+    used two), so the workers sharing a machine oversubscribed its cores. TensorFlow is
+    left as it is: its reductions may split otherwise with fewer threads, and a worker's
+    results must be the local run's bit for bit."""
+    import cv2
+    import ray
+
+    from camview.models.runtimes import set_cpu_threads
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
+    threads = max(1, int(cpus))
+    if cpus and threads < (os.cpu_count() or threads):
+        set_cpu_threads(threads)
+        cv2.setNumThreads(threads)
 
 
 def run_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int], *,
