@@ -33,6 +33,7 @@ import numpy as np
 from camview.errors import CamviewError
 from camview.maps import Method
 from camview.models import CamModel
+from camview.models.runtimes import AUTO
 from camview.sets.dataset import LabelledImage
 from camview.sets.results import ImageResult, ResultCache, result_key
 
@@ -310,6 +311,11 @@ class RayRun:
         spec = self.specs.get(id(model))
         if spec is None:
             raise RuntimeError(f"{model.name}: no ModelSpec for the Ray workers")
+        if spec.kwargs.get("runtime", AUTO) == AUTO and not opts.gpus_per_worker:
+            # The runtime auto chose here, not a race of each worker's own: a worker racing
+            # while its siblings load on the same cores could pick TensorFlow, twice as slow
+            # an image and not the local run's bits.
+            spec = replace(spec, kwargs={**spec.kwargs, "runtime": model.runtime.name})
         rows = [{"index": n, "path": str(images[n].path), "label": images[n].label}
                 for n in todo]
         # A block a task: a worker's share is `per_task` rows at a time, so a worker that
