@@ -71,8 +71,8 @@ OPTIMISING = "optimising the model for this CPU (once)"
 COMPILE_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
 #: The same for OpenVinoForward.each: as many streams as OpenVINO finds pay on this CPU.
 THROUGHPUT_CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
-#: Threads OpenVINO computes on: None, every core of the machine; a number, that many
-#: (set_cpu_threads, for a process given a share of the machine's cores).
+#: Threads OpenVINO's throughput model computes on: None, every core of the machine; a
+#: number, that many (set_cpu_threads, for a process given a share of the machine's cores).
 _cpu_threads: int | None = None
 #: Calls of each runtime auto times on the probe input (race), in turns.
 RACE_REPEATS = 5
@@ -83,22 +83,26 @@ Say = Callable[[str], None]
 
 
 def set_cpu_threads(threads: int | None) -> None:
-    """Compile OpenVINO models from now on for `threads` threads (None: every core).
+    """Compile OpenVINO's throughput model (OpenVinoForward.each) from now on for `threads`
+    threads (None: every core).
 
     For a process given some of the machine's cores, such as a Ray worker: OpenVINO sizes
     itself to the whole machine and reads no OMP_NUM_THREADS (the variable Ray sets to a
     worker's CPUs), so two one-CPU workers on two cores ran four inference threads. Its
     threads are then not pinned to cores either: each process would pin its own to the
     first cores, stacking them there. An input's result is bitwise the same (measured: each
-    call runs on one thread of a throughput stream either way)."""
+    call runs on one thread of a throughput stream either way). The latency model keeps
+    every core: its calls split over threads, and a call on fewer threads gives other last
+    digits (seen on --metrics' scores on a worker of a smaller machine)."""
     global _cpu_threads
     _cpu_threads = threads
 
 
-def _compile_config(config: dict) -> dict:
+def _throughput_config() -> dict:
     if _cpu_threads is None:
-        return config
-    return {**config, "INFERENCE_NUM_THREADS": _cpu_threads, "ENABLE_CPU_PINNING": False}
+        return THROUGHPUT_CONFIG
+    return {**THROUGHPUT_CONFIG, "INFERENCE_NUM_THREADS": _cpu_threads,
+            "ENABLE_CPU_PINNING": False}
 
 
 def default_runtime() -> str:
@@ -238,8 +242,7 @@ class OpenVinoForward(Forward):
         """`n` infer requests of the model compiled for throughput (compiled once)."""
         if self._throughput is None:
             core, graph = self._source
-            self._throughput = core.compile_model(graph, "CPU",
-                                                   _compile_config(THROUGHPUT_CONFIG))
+            self._throughput = core.compile_model(graph, "CPU", _throughput_config())
         while len(self._requests) < n:
             self._requests.append(self._throughput.create_infer_request())
         return self._requests[:n]
@@ -352,7 +355,7 @@ def openvino_forward(model: RunnableModel, say: Say | None = None) -> OpenVinoFo
         core = openvino.Core()
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
         graph = core.read_model(str(folder / "model.xml"))
-        compiled = core.compile_model(graph, "CPU", _compile_config(COMPILE_CONFIG))
+        compiled = core.compile_model(graph, "CPU", COMPILE_CONFIG)
         forward = OpenVinoForward(compiled, openvino_device(), (core, graph))
         problem = probe_mismatch(forward, folder / PROBE)
     except ModelError:

@@ -131,12 +131,13 @@ class SetWorker:
 
 
 def fit_threads_to_worker() -> None:
-    """Size this worker's OpenVINO and OpenCV to the CPUs Ray gave it, when fewer than the
-    machine's: Ray says so only with OMP_NUM_THREADS, which neither reads (measured in a
-    one-CPU worker on two cores: OpenVINO compiled two streams of two threads, OpenCV
-    used two), so the workers sharing a machine oversubscribed its cores. TensorFlow is
-    left as it is: its reductions may split otherwise with fewer threads, and a worker's
-    results must be the local run's bit for bit."""
+    """Size this worker's pass (OpenVINO's throughput model, OpenCV) to the CPUs Ray gave
+    it, when fewer than the machine's: Ray says so only with OMP_NUM_THREADS, which neither
+    reads (measured in a one-CPU worker on two cores: OpenVINO compiled two streams of two
+    threads, OpenCV used two), so the workers sharing a machine oversubscribed its cores.
+    What would change a result's last digits is left as it is (TensorFlow's threads, whose
+    reductions may split otherwise; OpenVINO's latency model): a worker's results must be
+    the local run's bit for bit."""
     import cv2
     import ray
 
