@@ -152,6 +152,12 @@ def test_find_class(mobilenet):
 
 
 def test_no_weights_are_in_the_repo():
+    """Weights come from ../shared or the installed packages, never from git. The one
+    exception is tests/data/onnx_exports: tiny random-weight files written by torch's
+    exporters and their expected scores (scripts/make_onnx_fixtures.py), each kept small."""
+    fixtures = REPO / "tests" / "data" / "onnx_exports"
     tracked = [p for p in REPO.rglob("*") if ".venv" not in p.parts and p.suffix in
-               (".bin", ".pth", ".h5", ".keras", ".tflite", ".npz")]
+               (".bin", ".pth", ".h5", ".keras", ".tflite", ".npz")
+               and fixtures not in p.parents]
     assert tracked == []
+    assert all(p.stat().st_size < 300_000 for p in fixtures.iterdir())

@@ -80,4 +80,4 @@ class CAM(Method):
     def from_arrays(self, features, grads, score, c):
         if self.model.head is HeadKind.DIRECT:
             return features[..., c]  # the class's own channel
-        return features @ self.model.dense.column(c)
+        return features @ self.model.runtime_head[0].column(c)

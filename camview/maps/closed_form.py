@@ -40,13 +40,14 @@ def closed_form_gradient(model: CamModel, features: np.ndarray, c: int) -> np.nd
     """d score_c / d activations (h, w, k) for the model's head at the read layer; `c` is
     the class's channel in `features` under a direct head (0 when they were cut to it)."""
     h, w, k = features.shape
+    dense, norm_head = model.runtime_head
     if model.head is HeadKind.DIRECT:
         row = np.zeros(k, np.float32)
         row[c] = 1.0
     elif model.head is HeadKind.NORM_FC:
-        row = layer_norm_gradient(model.norm_head, features.mean(axis=(0, 1)), c)
+        row = layer_norm_gradient(norm_head, features.mean(axis=(0, 1)), c)
     else:
-        row = model.dense.column(c)
+        row = dense.column(c)
     return np.broadcast_to(row / np.float32(h * w), features.shape)
 
 

@@ -8,21 +8,19 @@ runtime (OpenVINO), from its forward pass with the gradient in closed form
 (camview.maps.closed_form). The rules run in numpy on what came out: microseconds, where the
 same rules as a compiled TensorFlow call after an OpenVINO forward pass cost 0.7 ms and left
 the maps at 1.19-1.29x the forward pass (EfficientNet-Lite0, measured). They run with one
-BLAS thread: numpy's OpenBLAS splits even these small products over every core, and its
-waiting threads then compete with the runtime's own (Eigen-CAM's 80 x 80 Gram matrix took
-20x the CPU time with two threads as with one on this two-core machine under load).
+BLAS thread (camview.models.blas_threads says why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 from camview.maps.closed_form import closed_form_gradient, uses_closed_form
 from camview.models.base import CamModel
+from camview.models.blas_threads import one_blas_thread
 from camview.models.head import HeadKind
 from camview.models.runtimes import Forward
 
@@ -64,18 +62,6 @@ def explain_rules(model: CamModel, methods: Sequence[Any], batch: np.ndarray,
         cams = [m.from_arrays(features, grads if m.needs_activation_gradient else None, score,
                               channel) for m in methods]
     return cams, logits, c
-
-
-def one_blas_thread():
-    """A context in which numpy's BLAS uses one thread (13 us to enter and leave)."""
-    return _blas_threads().limit(limits=1, user_api="blas")
-
-
-@cache
-def _blas_threads():
-    from threadpoolctl import ThreadpoolController  # scikit-learn's own thread control
-
-    return ThreadpoolController()
 
 
 def _tensorflow_pass(model: CamModel, layer: str, gradient: bool):

@@ -110,6 +110,10 @@ class DenseWeights:
     def _kernel(self):
         return None if self.layer is None else self.layer.kernel
 
+    def frozen(self) -> ConstantWeights:
+        """The weights and bias now, as numpy arrays that no longer follow the layer."""
+        return ConstantWeights(self.numpy(), self.bias())
+
     def bias(self) -> np.ndarray:
         """The layer's bias now, (classes,) as `numpy`'s columns (zeros where it has none):
         the head's scores, not only its gradient, need it (camview.models.head_run)."""
@@ -131,12 +135,20 @@ class ConstantWeights:
     with other weights (the sanity check's) is another model with its own."""
 
     weights: np.ndarray
+    offsets: np.ndarray | None = None  # the bias (classes,), where it is known
 
     def numpy(self) -> np.ndarray:
         return self.weights
 
     def column(self, c: int) -> np.ndarray:
         return self.weights[:, c]
+
+    def bias(self) -> np.ndarray:
+        return (np.zeros(self.weights.shape[1], np.float32) if self.offsets is None
+                else self.offsets)
+
+    def frozen(self) -> ConstantWeights:
+        return self
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,9 @@ class NormHead:
     def column_and_gamma(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """(class c's weights (k,), gamma (k,)): what the closed-form gradient reads."""
         return self.weights[:, c], self.gamma
+
+    def frozen(self) -> NormHead:
+        return self
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,14 @@ class KerasNormHead:
         gamma = (np.asarray(self.norm.gamma, np.float32) if self.norm.scale
                  else np.ones(k, np.float32))
         return np.asarray(tf.gather(self.dense.kernel, c, axis=1), np.float32), gamma
+
+    def frozen(self) -> NormHead:
+        """The head's weights now, as numpy arrays that no longer follow the layers."""
+        k = int(self.dense.kernel.shape[0])
+        _, gamma = self.column_and_gamma(0)
+        beta = (np.asarray(self.norm.beta, np.float32) if self.norm.center
+                else np.zeros(k, np.float32))
+        return NormHead(np.asarray(self.dense.kernel, np.float32), gamma, beta, self.epsilon)
 
 
 @dataclass

@@ -13,13 +13,13 @@ layers and weights, and run as one compiled call of any batch (traced once).
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camview.errors import ModelError
-from camview.models.head import DenseWeights, HeadKind
+from camview.models.blas_threads import one_blas_thread
+from camview.models.head import ConstantWeights, DenseWeights, HeadKind
 
 if TYPE_CHECKING:
     import keras
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 POOLED_HEADS = (HeadKind.DIRECT, HeadKind.FC)
 
 
-def pooled_head_scores(kind: HeadKind, dense: DenseWeights | None,
+def pooled_head_scores(kind: HeadKind, dense: DenseWeights | ConstantWeights | None,
                        features: np.ndarray) -> np.ndarray:
     """(n, classes) scores of a direct or fc head for activations (n, h, w, k) of any h, w
     (a 1x1 map is a copy already pooled): the spatial mean, then for fc the dense weights
@@ -38,19 +38,8 @@ def pooled_head_scores(kind: HeadKind, dense: DenseWeights | None,
         return pooled
     if kind is not HeadKind.FC or dense is None:
         raise ValueError(f"a {kind.value} head is not a spatial mean and one dense layer")
-    with _blas().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         return pooled @ dense.numpy() + dense.bias()
-
-
-@cache
-def _blas():
-    """numpy's BLAS threads, limited for the head's product: its threads spin against the
-    forward pass's own (TensorFlow's or OpenVINO's) on a small machine. Lite0's (98 x 1280)
-    x (1280 x 1000) right after a forward pass took 9.5 ms more with two threads and 3-4 ms
-    with one, measured on 2 loaded cores."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def compile_head(feature_model: keras.Model, title: str, layer: str):
