@@ -230,7 +230,8 @@ def set_views_part(args: argparse.Namespace) -> dict:
 
 def ray_part(args: argparse.Namespace) -> dict:
     """--only ray: the pass on a local Ray with 1 and 2 workers against the local pass."""
-    part = bench_ray(_first_model(args), args.evaluate_images, repeats=1 if args.quick else 2)
+    part = bench_ray(_first_model(args), args.evaluate_images, repeats=1 if args.quick else 2,
+                     spread=not args.quick)
     print_ray(part)
     return part
 

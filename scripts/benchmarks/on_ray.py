@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 
-def bench_ray(model_name: str, images: int, repeats: int = 2) -> dict:
+def bench_ray(model_name: str, images: int, repeats: int = 2, spread: bool = True) -> dict:
     """Per-image ms of the pass (the set views on, as `evaluate` runs it) locally and on a
     local Ray with 1 and 2 workers, on the same generated set of demo crops.
 
@@ -29,7 +29,8 @@ def bench_ray(model_name: str, images: int, repeats: int = 2) -> dict:
     # Four of a worker's tasks at least: a pass of one task keeps one worker busy however
     # many there are, and spreads the task's fixed cost over few images (64 images, one
     # task, measured 1.64x the local per-image cost where 512 gave 1.08x).
-    images = max(images, 4 * DEFAULT_BATCH * ROWS_PER_TASK)
+    if spread:  # (a smoke run, --quick, keeps its few images)
+        images = max(images, 4 * DEFAULT_BATCH * ROWS_PER_TASK)
     small = max(2, images // 8)
     model = load_model(model_name)
     spec = {id(model): ModelSpec(model_name)}
