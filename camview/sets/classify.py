@@ -14,7 +14,6 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,13 +117,6 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     the batch being computed; nothing is left running. With `views`, each result also
     carries its SetViews (pooled features, the true class's map, a thumbnail), from the
     same forward pass.
-
-    Three threads overlap: the reader decodes and resizes ahead, a forward thread runs a
-    batch's network call (OpenVINO and TensorFlow compute without the GIL) and this one
-    prepares the next batch's input and turns the previous batch's outputs into results
-    meanwhile. Run one after the other, the network stood idle while this thread made a
-    batch's results (measured with OpenVINO on EfficientNet-Lite0: about an eighth of
-    the pass's CPU time is this thread's).
     """
     if batch_size < 1:
         raise CamviewError(f"--batch must be at least 1, not {batch_size}")
@@ -135,43 +127,22 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
     done: dict[int, ImageResult] = {}
     next_index = 0
-    forward = ThreadPoolExecutor(1, thread_name_prefix="camview-evaluate-forward")
-    in_flight: list[_Launched] = []  # in order; at most one more than the one computing
-    # Where a call is of one input (call_size), which inputs share a batch changes no
-    # result: the network then never waits for a bucket to fill. It waited at the start
-    # of every pass until the reader had filled one (a Ray task's pass too): 5-8 % of a
-    # 64-image pass of ten shapes, measured.
-    eager = not model.runtime.batching_pays
 
-    def computing() -> bool:
-        return bool(in_flight) and not in_flight[-1].outputs.done()
-
-    def launch(batch: list[_Prepared]) -> None:
-        """Start the batch's network call, then make the results of the one before it."""
+    def classify(batch: list[_Prepared]) -> None:
         inputs = [model.preprocess(p.x) for p in batch]
         n, size = len(batch), call_size(model, batch[0].x.shape, batch_size)
         inputs += inputs[-1:] * (size - n)
         x = np.stack(inputs).astype(np.float32, copy=False)
-        targets = None
         if views:
             targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
                                np.int32)
-        in_flight.append(_Launched(batch, x, targets, forward.submit(run, x, targets) if views
-                                   else forward.submit(run, x)))
-        while len(in_flight) > 1:
-            finish(in_flight.pop(0))
-
-    def finish(launched: _Launched) -> None:
-        batch, x, targets = launched.batch, launched.x, launched.targets
-        n = len(batch)
-        if views:
-            logits, pooled, maps = (a[:n] for a in launched.outputs.result())
+            logits, pooled, maps = (a[:n] for a in run(x, targets))
             extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
                                thumbnail(p.x))
                       for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
                           model, x[:n], targets[:n], maps)), strict=True)]
         else:
-            logits, extras = launched.outputs.result()[:n], [None] * n
+            logits, extras = run(x)[:n], [None] * n
         results = [(result_of(p.item, p.index, row, v), p.stamp)
                    for p, row, v in zip(batch, logits, extras, strict=True)]
         if cache is not None:
@@ -193,42 +164,21 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
                 raise item
             if isinstance(item, ImageResult):
                 done[item.index] = item
-                # Cached results queue up behind an image waiting for its batch, or for
-                # the batch computing: run it, or take its results.
-                if len(done) > WAITING_BATCHES * batch_size:
-                    if buckets.waiting:
-                        launch(buckets.pop_oldest())
-                    elif in_flight:
-                        finish(in_flight.pop(0))
+                # Cached results queue up behind an image waiting for its batch: run it.
+                if len(done) > WAITING_BATCHES * batch_size and buckets.waiting:
+                    classify(buckets.pop_oldest())
             else:
                 for batch in buckets.add(item):
-                    launch(batch)
-                if eager and buckets.waiting and not computing():
-                    launch(buckets.pop_oldest())
+                    classify(batch)
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
-        for batch in [*buckets.flush(), None]:
+        for batch in buckets.flush():
             if cancel is not None and cancel.is_set():
                 return
-            if batch is not None:
-                launch(batch)
-            else:
-                while in_flight:
-                    finish(in_flight.pop(0))
+            classify(batch)
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
     finally:
         reader.close()
-        forward.shutdown(wait=True, cancel_futures=True)  # the batch computing ends first
-
-
-@dataclass
-class _Launched:
-    """A batch whose network call was started: its inputs, and the call's outputs to come."""
-
-    batch: list[_Prepared]
-    x: np.ndarray
-    targets: np.ndarray | None
-    outputs: Future
