@@ -243,3 +243,17 @@ def test_the_window_refuses_an_unusable_model_before_it_opens(tmp_path, capsys, 
                  "--model", path]) == 2
     (render_line,) = capsys.readouterr().err.splitlines()
     assert window_line == render_line and "4 channels" in window_line
+
+
+def test_tensorflow_warnings_stay_quiet_when_it_was_imported_first():
+    """A test run or a user's script imports TensorFlow before camview's CLI: its Python
+    warnings (a retracing heuristic that counts each model's compiled call) stay off anyway."""
+    import logging
+
+    import tensorflow  # noqa: F401
+
+    from camview.commands.quiet_libraries import quiet_tensorflow
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    quiet_tensorflow()
+    assert logging.getLogger("tensorflow").getEffectiveLevel() == logging.ERROR

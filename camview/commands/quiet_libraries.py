@@ -15,18 +15,24 @@ def quiet_tensorflow() -> None:
     notice through absl before logging is set up, so stderr is closed for the import itself.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return
+    if "tensorflow" not in sys.modules:
+        _import_with_stderr_closed()
+    # Also when something imported TensorFlow first (a test, a user's own script): its Python
+    # warnings (a retracing heuristic that counts each model's own compiled call as a retrace
+    # of one shared function) are not the user's to act on.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def _import_with_stderr_closed() -> None:
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
+            import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    tf.get_logger().setLevel(logging.ERROR)
 
 
 def quiet_native_logs() -> None:
