@@ -126,6 +126,16 @@ def test_preprocess_is_rgb_centred_at_127():
     np.testing.assert_allclose(x[0, 0], [0.0, -127 / 128, 1.0])
 
 
+def test_preprocess_is_exactly_the_formula_on_every_byte():
+    """OpenCV swaps the channels and the scaling is in place: the same floats as numpy's
+    (x[..., ::-1] - 127) / 128, for all 256 values in each channel."""
+    bgr = np.stack(np.meshgrid(np.arange(256), np.arange(256)), -1)[..., [0, 1, 0]]
+    bgr = np.ascontiguousarray(bgr[:, ::3].astype(np.uint8))
+    expected = (bgr[..., ::-1].astype(np.float32) - np.float32(127)) / np.float32(128)
+    assert np.array_equal(preprocess(bgr), expected)
+    assert np.array_equal(preprocess(bgr[:, ::2]), expected[:, ::2])  # a strided view
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 def test_garbage_file_is_a_model_error(tmp_path):

