@@ -246,8 +246,33 @@ def test_evaluate_on_openvino_gives_each_images_own_call_in_set_order(lite0, sha
             assert abs(float(probs[item.label]) - r.true_prob) <= 1e-5
         passing = classify_set(lite0, images, batch_size=2, views=True)
         next(passing)
-        passing.close()
+        passing.close()  # with a batch's calls started: waited for, their requests kept
         assert not [t for t in threading.enumerate() if t.name.startswith("camview-evaluate")]
+        again = list(classify_set(lite0, images[:5], batch_size=2, views=True))
+        assert [r.top for r in again] == [r.top for r in runs[0][:5]]
+    finally:
+        lite0.use_runtime(TENSORFLOW)
+
+
+def test_openvino_runs_two_started_batches_at_once(lite0, shared_cache):
+    """Forward.start: a batch's calls run on OpenVINO's streams while the caller goes on,
+    another batch may start before the first is read, and each gives what its inputs give
+    called alone, whichever is read first."""
+    on_openvino_once(lite0, shared_cache)
+    x = np.concatenate([lite0.prepare(FRAME), lite0.prepare(FRAME[:, ::-1]),
+                        lite0.prepare(FRAME[::-1])])
+    lite0.use_runtime(OPENVINO)
+    try:
+        forward = lite0.runtime
+        alone = [forward(row[None]) for row in x]
+        first, second = forward.start(x), forward.start(x[::-1])
+        features2, scores2 = second()
+        features1, scores1 = first()
+        for i, (features, scores) in enumerate(alone):
+            assert relative(scores1[i], scores[0]) <= 1e-6
+            assert relative(features1[i], features[0]) <= 1e-6
+            assert relative(scores2[len(x) - 1 - i], scores[0]) <= 1e-6
+            assert relative(features2[len(x) - 1 - i], features[0]) <= 1e-6
     finally:
         lite0.use_runtime(TENSORFLOW)
 

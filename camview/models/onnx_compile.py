@@ -16,6 +16,7 @@ from camview.models.runtimes import (
     OPENVINO,
     Forward,
     OpenVinoForward,
+    Started,
     openvino_device,
 )
 
@@ -35,8 +36,11 @@ class FixedBatchForward(Forward):
     def __call__(self, x: np.ndarray, borrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
         if len(x) == 1:
             return self._inner(x, borrow)
-        outs = [self._inner(row[None]) for row in x]
-        return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]))
+        return self._inner.start(x)()
+
+    def start(self, x: np.ndarray) -> Started:
+        """Each input a call of its own, all at once on the streams: the inner model's."""
+        return self._inner.start(x)
 
 
 def first_line(exc: BaseException) -> str:
@@ -92,8 +96,9 @@ def _compile(core, model, layout: str, head: Head) -> OpenVinoForward:
     if head.channel_axis == 1:
         ppp.output(0).tensor().set_layout(openvino.Layout("NHWC"))
         ppp.output(0).model().set_layout(openvino.Layout("NCHW"))
-    compiled = core.compile_model(ppp.build(), "CPU", COMPILE_CONFIG)
-    return OpenVinoForward(compiled, openvino_device())
+    built = ppp.build()
+    compiled = core.compile_model(built, "CPU", COMPILE_CONFIG)
+    return OpenVinoForward(compiled, openvino_device(), (core, built))
 
 
 #: The side of the probe input a graph made batch-dynamic is checked on (when its size is).

@@ -118,6 +118,10 @@ def check_runtime(name: str) -> str:
     return name
 
 
+#: A batch's (activations, scores), started: called, they are waited for (Forward.start).
+Started = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
 class Forward:
     """A batch of prepared inputs (n, h, w, c) float32 -> (activations (n, h', w', k),
     scores (n, classes)) as numpy arrays, in one call. `name` is the runtime, `device` what it
@@ -135,6 +139,14 @@ class Forward:
 
     def __call__(self, x: np.ndarray, borrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def start(self, x: np.ndarray) -> Started:
+        """`x`'s results as a call: one call of the batch, or where batching does not pay,
+        what each input gives alone (camview.sets.batches.call_size says why). Computed here;
+        a runtime that computes asynchronously (OpenVinoForward) starts them and returns at
+        once, and the call waits for them."""
+        result = self(x) if self.batching_pays else _stacked([self(row[None]) for row in x])
+        return lambda: result
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
@@ -185,9 +197,9 @@ class OpenVinoForward(Forward):
         self.device = device
         # (core, graph) the compiled model came from: `each` compiles it again for throughput
         self._source = source
-        self._throughput = None  # that compiled model, and its infer requests (`each`)
-        self._requests: list = []
-        self._each_lock = threading.Lock()
+        self._throughput = None  # that compiled model, and its idle infer requests (`start`)
+        self._idle: list = []
+        self._pool_lock = threading.Lock()
         ranks = [len(out.get_partial_shape()) for out in compiled.outputs]
         if ranks != [4, 2]:
             raise ModelError(f"the converted model's outputs have ranks {ranks}, not 4 and 2")
@@ -201,51 +213,74 @@ class OpenVinoForward(Forward):
                             share_inputs=True, share_outputs=borrow)
         return out[0], out[1]
 
-    def each(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def start(self, x: np.ndarray) -> Started:
         """What calling each input of `x` alone gives, the calls run at once on OpenVINO's
         throughput streams (its documented way to more inputs a second on a CPU, where a
-        batch gains nothing): several images a step for `camview evaluate`, each still a
-        call of one input, so bitwise independent of its neighbours.
+        batch gains nothing) while the caller goes on: `camview evaluate` explains one batch
+        while the next computes. Each input is still a call of one, so bitwise independent
+        of its neighbours; a batch of one input runs here too, so its result is the same as
+        among others (the latency-compiled model may split an input's work otherwise).
 
-        One infer request per input, all started, then waited for in order: the streams
-        take the queued requests one after another without coming back to Python. (An
-        AsyncInferQueue's completion callback needs the GIL on the stream's own thread,
-        so a stream stalled whenever the caller's other threads held it.) The inputs are
-        shared, not copied: they are alive and unchanged until the last wait returns; the
-        outputs are copied once, straight into the batch's arrays. A batch of one input
-        runs there too: its result is then the same as among others (the latency-compiled
-        model may split an input's work otherwise)."""
+        One infer request per input, all started now, waited for in order by the returned
+        call: the streams take the queued requests one after another without coming back
+        to Python. (An AsyncInferQueue's completion callback needs the GIL on the stream's
+        own thread, so a stream stalled whenever the caller's other threads held it.) The
+        inputs are shared, not copied: the Started call keeps `x` alive, and whoever starts
+        a batch must call it (classify_set does, also when stopped), or the requests are
+        never given back."""
         if self._source is None:
-            return _stacked([self(row[None]) for row in x])
+            return super().start(x)
         x = np.ascontiguousarray(x, dtype=np.float32)
-        with self._each_lock:  # one batch at a time: the requests are this object's
-            requests = self._throughput_requests(len(x))
-            for request, row in zip(requests, x, strict=False):
+        requests = self._take_requests(len(x))
+        try:
+            for request, row in zip(requests, x, strict=True):
                 request.start_async({0: row[None]}, share_inputs=True)
-            features = scores = None
-            try:
-                for i, request in enumerate(requests):
-                    request.wait()
-                    f, s = request.get_output_tensor(0).data, request.get_output_tensor(1).data
-                    if features is None:
-                        features = np.empty((len(x), *f.shape[1:]), f.dtype)
-                        scores = np.empty((len(x), *s.shape[1:]), s.dtype)
-                    features[i], scores[i] = f[0], s[0]
-            except BaseException:  # no request may be left running on `x`
-                for request in requests:
-                    with contextlib.suppress(Exception):
-                        request.wait()
-                raise
-        return features, scores
+        except BaseException:
+            self._give_back(requests)
+            raise
+        return _Running(self, x, requests)
 
-    def _throughput_requests(self, n: int) -> list:
-        """`n` infer requests of the model compiled for throughput (compiled once)."""
-        if self._throughput is None:
-            core, graph = self._source
-            self._throughput = core.compile_model(graph, "CPU", _throughput_config())
-        while len(self._requests) < n:
-            self._requests.append(self._throughput.create_infer_request())
-        return self._requests[:n]
+    def _take_requests(self, n: int) -> list:
+        """`n` idle infer requests of the model compiled for throughput (compiled once): one
+        set per batch in flight, so two threads' batches (or one thread's two) never share."""
+        with self._pool_lock:
+            if self._throughput is None:
+                core, graph = self._source
+                self._throughput = core.compile_model(graph, "CPU", _throughput_config())
+            taken, self._idle = self._idle[:n], self._idle[n:]
+            return taken + [self._throughput.create_infer_request()
+                            for _ in range(n - len(taken))]
+
+    def _give_back(self, requests: list) -> None:
+        """Requests back to the pool once none of them runs any more."""
+        for request in requests:
+            with contextlib.suppress(Exception):
+                request.wait()
+        with self._pool_lock:
+            self._idle.extend(requests)
+
+
+class _Running:
+    """A batch's requests running on OpenVINO's streams; called, their outputs (waited for
+    in order, copied once straight into the batch's arrays), the requests given back."""
+
+    def __init__(self, forward: OpenVinoForward, x: np.ndarray, requests: list) -> None:
+        self._forward, self._x, self._requests = forward, x, requests
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        features = scores = None
+        try:
+            for i, request in enumerate(self._requests):
+                request.wait()
+                f, s = request.get_output_tensor(0).data, request.get_output_tensor(1).data
+                if features is None:
+                    features = np.empty((len(self._x), *f.shape[1:]), f.dtype)
+                    scores = np.empty((len(self._x), *s.shape[1:]), s.dtype)
+                features[i], scores[i] = f[0], s[0]
+        finally:  # no request may be left running on the inputs
+            self._forward._give_back(self._requests)
+            self._requests = []
+        return features, scores
 
 
 def _stacked(outs: list) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,7 @@ def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     model and kept with its other compiled functions), or one call of the model's faster
     runtime (OpenVINO), which takes any batch."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x: _forward_each(model, x)[1]
+        return lambda x: model.runtime.start(x)()[1]
 
     def build():
         import tensorflow as tf
@@ -99,7 +99,7 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). One
     compiled call, or the model's other runtime (OpenVINO) and the same sums in numpy."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x, targets: views_of(model, *_forward_each(model, x), targets)
+        return lambda x, targets: views_of(model, *model.runtime.start(x)(), targets)
 
     def build():
         import tensorflow as tf
@@ -127,16 +127,28 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     return model.compiled_once(("evaluate", "batch-views"), build)
 
 
-def _forward_each(model: CamModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """model.forward(x), or, on a runtime where batching does not pay, each input as its own
-    call run at once with the others where the runtime can (OpenVinoForward.each)."""
-    if model.runtime.batching_pays:
-        return model.forward(x)
-    each = getattr(model.runtime, "each", None)
-    if each is not None:
-        return each(x)
-    outs = [model.forward(row[None]) for row in x]
-    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+def start_batch(model: CamModel, views: bool
+                ) -> Callable[[np.ndarray, np.ndarray], Callable[[], tuple]]:
+    """A batch's pass, started: (inputs, their true classes) -> a call giving the batch's
+    outputs, :func:`batch_views`' with `views`, else its scores alone (a 1-tuple). TensorFlow
+    computes them at once; OpenVINO on its throughput streams while the caller goes on
+    (Forward.start), so classify_set explains one batch while the next computes."""
+    if model.runtime.name == TENSORFLOW:
+        run = batch_views(model) if views else batch_logits(model)
+
+        def computed(x: np.ndarray, targets: np.ndarray) -> Callable[[], tuple]:
+            outputs = run(x, targets) if views else (run(x),)
+            return lambda: outputs
+
+        return computed
+
+    def started(x: np.ndarray, targets: np.ndarray) -> Callable[[], tuple]:
+        result = model.runtime.start(x)
+        if views:
+            return lambda: views_of(model, *result(), targets)
+        return lambda: (result()[1],)
+
+    return started
 
 
 def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,

@@ -9,6 +9,7 @@ images per compiled call; a result cache (camview.sets.results) serves the image
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -22,10 +23,9 @@ from camview.errors import CamviewError, SourceError
 from camview.models import CamModel
 from camview.sets.batches import (
     batch_capacity,
-    batch_logits,
-    batch_views,
     call_size,
     resized_for_network,
+    start_batch,
     true_class_maps,
 )
 from camview.sets.dataset import LabelledImage
@@ -120,34 +120,57 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     """
     if batch_size < 1:
         raise CamviewError(f"--batch must be at least 1, not {batch_size}")
-    run = batch_views(model) if views else batch_logits(model)
+    start = start_batch(model, views)
     key = result_key(model, batch_size)
     reader = ReadAhead(_read(model, images, cache, key, views), depth=batch_size,
                        name="camview-evaluate-read")
     buckets = _Buckets(batch_size, lambda shape: batch_capacity(model, shape, batch_size))
     done: dict[int, ImageResult] = {}
     next_index = 0
+    # The batch whose pass runs (on OpenVINO's streams) while this thread explains the one
+    # before and gathers the next: (its inputs, their prepared arrays, its outputs' call).
+    running: tuple[list[_Prepared], np.ndarray, Callable[[], tuple]] | None = None
 
     def classify(batch: list[_Prepared]) -> None:
-        inputs = [model.preprocess(p.x) for p in batch]
-        n, size = len(batch), call_size(model, batch[0].x.shape, batch_size)
-        inputs += inputs[-1:] * (size - n)
-        x = np.stack(inputs).astype(np.float32, copy=False)
+        """Start `batch`'s pass, then finish the one started before it."""
+        nonlocal running
+        # Padded to the call size where a batch is one call (call_size says why).
+        n = len(batch)
+        size = max(n, call_size(model, batch[0].x.shape, batch_size))
+        first = model.preprocess(batch[0].x)  # its shape: a model may take any size
+        x = np.empty((size, *first.shape), np.float32)
+        x[0] = first
+        for i, p in enumerate(batch[1:], 1):
+            x[i] = model.preprocess(p.x)
+        x[n:] = x[n - 1]  # padding: the last input again
+        targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
+                           np.int32)
+        previous, running = running, (batch, x, start(x, targets))
+        if previous is not None:
+            finish(*previous)
+
+    def finish(batch: list[_Prepared], x: np.ndarray, outputs: Callable[[], tuple]) -> None:
+        n = len(batch)
         if views:
-            targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
-                               np.int32)
-            logits, pooled, maps = (a[:n] for a in run(x, targets))
+            logits, pooled, maps = (a[:n] for a in outputs())
+            targets = [p.item.label for p in batch]
             extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
                                thumbnail(p.x))
                       for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
-                          model, x[:n], targets[:n], maps)), strict=True)]
+                          model, x[:n], targets, maps)), strict=True)]
         else:
-            logits, extras = run(x)[:n], [None] * n
+            logits, extras = outputs()[0][:n], [None] * n
         results = [(result_of(p.item, p.index, row, v), p.stamp)
                    for p, row, v in zip(batch, logits, extras, strict=True)]
         if cache is not None:
             cache.put(key, [(r, s) for r, s in results if s is not None])
         done.update((r.index, r) for r, _ in results)
+
+    def finish_running() -> None:
+        nonlocal running
+        if running is not None:
+            previous, running = running, None
+            finish(*previous)
 
     reader.start()
     try:
@@ -165,20 +188,28 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
             if isinstance(item, ImageResult):
                 done[item.index] = item
                 # Cached results queue up behind an image waiting for its batch: run it.
-                if len(done) > WAITING_BATCHES * batch_size and buckets.waiting:
-                    classify(buckets.pop_oldest())
+                if len(done) > WAITING_BATCHES * batch_size:
+                    if buckets.waiting:
+                        classify(buckets.pop_oldest())
+                    finish_running()
             else:
                 for batch in buckets.add(item):
                     classify(batch)
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
-        for batch in buckets.flush():
+        for batch in [*buckets.flush(), None]:
             if cancel is not None and cancel.is_set():
                 return
-            classify(batch)
+            if batch is None:
+                finish_running()
+            else:
+                classify(batch)
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
     finally:
         reader.close()
+        if running is not None:  # stopped: its pass may still read its inputs
+            with contextlib.suppress(Exception):
+                running[2]()
