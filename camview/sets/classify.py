@@ -4,7 +4,9 @@ window's labelled-set view share.
 :func:`classify_set` yields one :class:`ImageResult` per image, in set order, as batches
 finish; it stops when its `cancel` event is set or the generator is closed. Decoding runs on
 a reader thread ahead of the model (camview.sources.handoff.ReadAhead), which sees several
-images per compiled call; a result cache (camview.sets.results) serves the images seen before.
+images per compiled call; on OpenVINO a batch computes on the runtime's streams while this
+thread explains the one before (Forward.start); a result cache (camview.sets.results) serves
+the images seen before.
 """
 
 from __future__ import annotations
@@ -180,12 +182,14 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
             try:
                 item = reader.box.get(timeout=0.1)
             except queue.Empty:
-                continue
+                item = None
             if item is END:
                 break
             if isinstance(item, BaseException):
                 raise item
-            if isinstance(item, ImageResult):
+            if item is None:  # reading is slower than the network: show what it has done
+                finish_running()
+            elif isinstance(item, ImageResult):
                 done[item.index] = item
                 # Cached results queue up behind an image waiting for its batch: run it.
                 if len(done) > WAITING_BATCHES * batch_size:
