@@ -69,7 +69,7 @@ OPTIMISING = "optimising the model for this CPU (once)"
 #: bfloat16, whose scores differ from TensorFlow's by about 1 % of their range (SqueezeNet,
 #: measured): the probe would refuse it, and the maps are checked to 1e-4.
 COMPILE_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-#: The same for OpenVinoForward.each: as many streams as OpenVINO finds pay on this CPU.
+#: The same for OpenVinoForward.start: as many streams as OpenVINO finds pay on this CPU.
 THROUGHPUT_CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
 #: Threads OpenVINO's throughput model computes on: None, every core of the machine; a
 #: number, that many (set_cpu_threads, for a process given a share of the machine's cores).
@@ -83,7 +83,7 @@ Say = Callable[[str], None]
 
 
 def set_cpu_threads(threads: int | None) -> None:
-    """Compile OpenVINO's throughput model (OpenVinoForward.each) from now on for `threads`
+    """Compile OpenVINO's throughput model (OpenVinoForward.start) from now on for `threads`
     threads (None: every core).
 
     For a process given some of the machine's cores, such as a Ray worker: OpenVINO sizes
@@ -195,7 +195,7 @@ class OpenVinoForward(Forward):
         self._compiled = compiled
         self._local = threading.local()
         self.device = device
-        # (core, graph) the compiled model came from: `each` compiles it again for throughput
+        # (core, graph) the compiled model came from: `start` compiles it again for throughput
         self._source = source
         self._throughput = None  # that compiled model, and its idle infer requests (`start`)
         self._idle: list = []

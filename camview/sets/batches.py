@@ -60,7 +60,7 @@ def call_size(model: CamModel, shape: tuple[int, ...], batch_size: int) -> int:
     call is of one input: the same independence with no padding at all. Padding there was
     pure waste: the demo set's 64 images fall in ten shapes, and full calls computed 119
     inputs for them. A batch there is still `batch_capacity` images, run as that many calls
-    at once on the runtime's throughput streams (OpenVinoForward.each).
+    at once on the runtime's throughput streams (OpenVinoForward.start).
     """
     if not model.runtime.batching_pays:
         return 1
