@@ -7,9 +7,11 @@ lets both the CLI and the window's start-up use it without importing each other.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError
+from camview.models.second_model import SECOND_MODEL_OPTIONS
 
 #: The command-line options that set an OverlayStyle field of the same name.
 STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk", "scale")
@@ -34,9 +36,49 @@ def model_kwargs(args: argparse.Namespace) -> dict:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+@dataclass(frozen=True)
+class SecondModel:
+    """A second model a command line names (`evaluate --versus`, the window's
+    `--compare-model`) and its own per-model options, --PREFIX-labels, --PREFIX-weights,
+    --PREFIX-preprocess and --PREFIX-resize, which mean what the first model's do: the parser
+    adds them, the checks read them and the load_model call is made from them through this one
+    declaration."""
+
+    flag: str  # the option naming the model: "--versus"
+    prefix: str  # its options' prefix: "versus" (--versus-resize)
+    metavar: str  # the model in the flag's usage: "--versus MODEL"
+
+    @property
+    def dest(self) -> str:
+        """The parsed arguments' attribute holding the model's name."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def option_flag(self, option: str) -> str:
+        return f"--{self.prefix}-{option}"
+
+    def option_dest(self, option: str) -> str:
+        return f"{self.prefix}_{option}"
+
+    def name(self, args: argparse.Namespace) -> str | None:
+        return getattr(args, self.dest, None) or None
+
+    def kwargs(self, args: argparse.Namespace) -> dict[str, str]:
+        """The options given for this model, as load_second_model takes them."""
+        return {option: value for option in SECOND_MODEL_OPTIONS
+                if (value := getattr(args, self.option_dest(option), None)) is not None}
+
+
+VERSUS = SecondModel("--versus", "versus", "MODEL")
+COMPARE_MODEL = SecondModel("--compare-model", "compare", "NAME")
+SECOND_MODELS = (VERSUS, COMPARE_MODEL)
+
+
 #: Options that name a file a command reads (beside its source or set): no output may be
 #: written over one of them.
-READ_FILE_OPTIONS = ("model", "weights", "labels", "versus", "versus_labels", "source")
+READ_FILE_OPTIONS = ("model", "weights", "labels", "source",
+                     *(key for second in SECOND_MODELS for key in (
+                         second.dest, second.option_dest("labels"),
+                         second.option_dest("weights"))))
 
 
 def read_files(args: argparse.Namespace) -> tuple[str, ...]:

@@ -12,13 +12,15 @@ import re
 import sys
 from pathlib import Path
 
-from camview.commands.args import read_files
+from camview.commands.args import VERSUS, read_files
+from camview.commands.precheck import check_second_model
 from camview.commands.progress import Progress
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import finish_each
 from camview.errors import CamviewError, ModelError, OutputError, SourceError
 from camview.maps import CAM, DEFAULT_METHOD, Method, fallback_method, make_method, method_class
-from camview.models import DEFAULT_MODEL, CamModel, check_model_name, known_head, load_model
+from camview.models import DEFAULT_MODEL, CamModel, known_head, load_model
+from camview.models.second_model import load_second_model
 from camview.sets.classify import classify_set
 from camview.sets.dataset import (
     LabelledSet,
@@ -61,17 +63,7 @@ def check_request(args: argparse.Namespace) -> None:
         import_ray()  # not installed: one line saying how, before a model is loaded
     if args.max_mistakes < 0:
         raise CamviewError(f"--max-mistakes must be 0 or more, not {args.max_mistakes}")
-    for flag, value in (("--versus-labels", args.versus_labels),
-                        ("--versus-weights", args.versus_weights),
-                        ("--versus-preprocess", args.versus_preprocess),
-                        ("--versus-resize", args.versus_resize)):
-        if value is not None and not args.versus:
-            raise CamviewError(f"{flag} is for the --versus model: give --versus MODEL too")
-    if args.versus:  # the second model's name, file and weights too, before any work
-        check_model_name(args.versus)
-        weights = args.versus_weights
-        if weights and weights.lower() not in ("imagenet", "none") and not Path(weights).exists():
-            raise ModelError(f"--versus-weights {weights}: no such file or folder")
+    check_second_model(args, VERSUS)  # the second model's name, files and options
     if not Path(args.dataset).exists():
         raise SourceError(f"dataset {args.dataset}: no such folder or file")
     if args.report and method_class(args.method or "cam") is CAM:
@@ -128,11 +120,8 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
 
 
 def versus_kwargs(args: argparse.Namespace) -> dict:
-    """load_model's keyword arguments for the --versus model."""
-    return {k: v for k, v in (("labels", args.versus_labels),
-                              ("weights", args.versus_weights),
-                              ("preprocess", args.versus_preprocess),
-                              ("resize", args.versus_resize)) if v is not None}
+    """load_second_model's options for the --versus model."""
+    return VERSUS.kwargs(args)
 
 
 def load_versus(args: argparse.Namespace) -> CamModel | None:
@@ -141,13 +130,9 @@ def load_versus(args: argparse.Namespace) -> CamModel | None:
     if not args.versus:
         return None
     try:
-        return load_model(args.versus, **versus_kwargs(args))
+        return load_second_model(args.versus, versus_kwargs(args), VERSUS.prefix)
     except ModelError as exc:
-        # The loaders' advice names the first model's flags; this is the second model.
-        message = str(exc).replace("--weights", "--versus-weights").replace(
-            "--labels", "--versus-labels").replace("--preprocess", "--versus-preprocess").replace(
-            "--resize", "--versus-resize")
-        raise ModelError(f"--versus {args.versus}: {message}") from None
+        raise ModelError(f"--versus {args.versus}: {exc}") from None
 
 
 def score_methods(args: argparse.Namespace, model: CamModel) -> list[Method]:

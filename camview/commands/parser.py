@@ -9,8 +9,12 @@ No prefix abbreviations (`--layer` is never taken for `--layers`) and one-line e
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from camview.errors import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from camview.commands.args import SecondModel
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +58,29 @@ def _add_loading_options(p: argparse.ArgumentParser) -> None:
                    help="forward pass: openvino (faster on a CPU), tensorflow, or auto "
                         "(default: openvino when the model converts and matches TensorFlow, "
                         "else tensorflow; see README, Runtime)")
+
+
+def _add_second_model_options(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                              second: SecondModel, whose: str, labels_note: str = "") -> None:
+    """A second model's own --PREFIX-labels/-weights/-preprocess/-resize (`whose`: the model
+    in the help's words), taking what the first model's options take: one declaration for
+    `evaluate --versus` and the window's `--compare-model`, one flag per SECOND_MODEL_OPTIONS
+    name (the names load_second_model takes)."""
+    from camview.models import ResizeMode
+    from camview.models.preprocess import MODES
+    from camview.models.second_model import SECOND_MODEL_OPTIONS
+
+    declared = {
+        "labels": dict(metavar="FILE", help=f"labels file for {whose}{labels_note}"),
+        "weights": dict(metavar="PATH", help=f"weights for {whose} (as --weights)"),
+        "preprocess": dict(choices=MODES, metavar="MODE",
+                           help=f"how {whose} is fed (as --preprocess)"),
+        "resize": dict(choices=[m.value for m in ResizeMode],
+                       help=f"how frames are resized for {whose} (as --resize: a CNN beside "
+                            "a ViT fed its centre crop)"),
+    }
+    for option in SECOND_MODEL_OPTIONS:
+        p.add_argument(second.option_flag(option), default=None, **declared[option])
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -149,10 +176,13 @@ def _add_window_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
     p.add_argument("--compare", default=None, metavar="A,B,C",
                    help="start with the live compare view: a titled grid of the frame through "
                         "these live methods (e.g. cam,gradcam,layercam)")
-    p.add_argument("--compare-model", default=None, metavar="NAME",
+    from camview.commands.args import COMPARE_MODEL
+
+    p.add_argument(COMPARE_MODEL.flag, default=None, metavar=COMPARE_MODEL.metavar,
                    help="add a row to the compare grid: the same methods (or the method "
                         "shown) for this model on the same frame (a built-in, e.g. "
                         "squeezenet, or a model file, e.g. your PyTorch net as .onnx)")
+    _add_second_model_options(p, COMPARE_MODEL, "the --compare-model model")
     _add_model_options(p)
     _add_style_options(p)
 
@@ -217,23 +247,14 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--no-views", action="store_true",
                    help="classification only: no embedding scatter and no per-class maps "
                         "(where each class looks)")
+    from camview.commands.args import VERSUS
     from camview.models.formats import FILE_PHRASE
 
-    p.add_argument("--versus", default=None, metavar="MODEL",
+    p.add_argument(VERSUS.flag, default=None, metavar=VERSUS.metavar,
                    help=f"a second model run on the same set, a built-in name or {FILE_PHRASE}: "
                         "both accuracies, agreement, and where one is right and the other wrong")
-    p.add_argument("--versus-labels", default=None, metavar="FILE",
-                   help="labels file for the --versus model (classes are matched by name)")
-    p.add_argument("--versus-weights", default=None, metavar="PATH",
-                   help="weights for the --versus model (as --weights)")
-    from camview.models import ResizeMode
-    from camview.models.preprocess import MODES
-
-    p.add_argument("--versus-preprocess", choices=MODES, default=None, metavar="MODE",
-                   help="how the --versus model is fed (as --preprocess)")
-    p.add_argument("--versus-resize", choices=[m.value for m in ResizeMode], default=None,
-                   help="how frames are resized for the --versus model (as --resize: a CNN "
-                        "beside a ViT fed its centre crop)")
+    _add_second_model_options(p, VERSUS, "the --versus model",
+                              labels_note=" (classes are matched by name)")
     _add_model_options(p)
 
 
