@@ -116,6 +116,12 @@ class CompareBox(QGroupBox):
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
 
+def options_words(options: tuple[tuple[str, str], ...]) -> str:
+    """' (resize crop, preprocess unit)': a second model's own options, as shown."""
+    words = [f"{k} {Path(v).name if k in ('labels', 'weights') else v}" for k, v in options]
+    return f" ({', '.join(words)})" if words else ""
+
+
 class CompareControls:
     """What the compare box and its actions mean for the session's pipeline."""
 
@@ -126,6 +132,9 @@ class CompareControls:
         self.second_class: int | None = None  # None: each frame's runner-up
         self._last_mode = 1  # the mode G turns on: the last one used, first the first preset
         self._preparing: CompareSpec | None = None  # asked for, its first grid not shown yet
+        #: Second models' own loading options by name (--compare-resize crop ...): the model
+        #: named with them is loaded with them whenever the box picks it again.
+        self.versus_options: dict[str, dict[str, str]] = {}
         b = self.box
         b.mode.activated.connect(lambda _: self.apply())
         b.versus.activated.connect(lambda _: self.apply())
@@ -176,7 +185,7 @@ class CompareControls:
         versus = self.box.versus.currentData()
         if mode == CUSTOM and not methods and second is None and versus is None:
             return None
-        return CompareSpec.of(methods, second, versus)
+        return CompareSpec.of(methods, second, versus, self.versus_options.get(versus))
 
     def apply(self) -> None:
         """Ask the pipeline for what the controls show; say what it is."""
@@ -216,7 +225,7 @@ class CompareControls:
             parts.append("second map: " + (f"{RUNNER_UP.lower()} of each frame"
                                            if self.second_class is None else self._label()))
         if spec.versus is not None:
-            parts.append(f"second model: {spec.versus}")
+            parts.append(f"second model: {spec.versus}{options_words(spec.versus_options)}")
         return "compare: " + "; ".join(parts)
 
     def _label(self) -> str:
@@ -253,9 +262,12 @@ class CompareControls:
         self._show_versus(name)
         self.apply()
 
-    def start(self, names: tuple[str, ...] | None, versus: str | None = None) -> None:
+    def start(self, names: tuple[str, ...] | None, versus: str | None = None,
+              versus_options: dict[str, str] | None = None) -> None:
         """--compare: a preset when the names are one, else the custom pick; --compare-model:
-        the second model's row."""
+        the second model's row, loaded with `versus_options` (--compare-resize ...)."""
+        if versus is not None and versus_options:
+            self.versus_options[versus] = dict(versus_options)
         if not names:
             if versus is not None:
                 self.set_second_model(versus)
@@ -304,6 +316,11 @@ class CompareControls:
         with signals_blocked(versus):
             if name and versus.findData(name) < 0:  # a model file
                 versus.addItem(Path(name).name, name)
+            if name and name in self.versus_options:  # say the options it is loaded with
+                row = versus.findData(name)
+                label = name if name in model_names() else Path(name).name
+                versus.setItemText(row, label + options_words(
+                    tuple(self.versus_options[name].items())))
             versus.setCurrentIndex(max(0, versus.findData(name)) if name else 0)
 
     def _on_model(self, model: CamModel) -> None:

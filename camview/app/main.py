@@ -7,7 +7,13 @@ import signal
 import sys
 from pathlib import Path
 
-from camview.commands.args import STYLE_OPTIONS, method_list, model_kwargs, style_from_args
+from camview.commands.args import (
+    COMPARE_MODEL,
+    STYLE_OPTIONS,
+    method_list,
+    model_kwargs,
+    style_from_args,
+)
 from camview.errors import CamviewError, SourceError
 from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
@@ -39,7 +45,8 @@ def options_from_args(args: argparse.Namespace):
                    target=args.target, style=style, output_dir=args.output_dir, given=given,
                    runtime=getattr(args, "runtime", None) or "auto",
                    compare=None if compare is None else tuple(compare),
-                   compare_model=getattr(args, "compare_model", None))
+                   compare_model=COMPARE_MODEL.name(args),
+                   compare_kwargs=COMPARE_MODEL.kwargs(args))
 
 
 def opened_settings(args: argparse.Namespace):
@@ -62,9 +69,9 @@ def run_window(args: argparse.Namespace) -> int:
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.commands.args import read_files
+    from camview.commands.precheck import check_second_model
     from camview.drawing.output_files import check_writable
     from camview.maps import method_class
-    from camview.models import model_names
 
     options = options_from_args(args)
     method_class(options.method)  # an unknown method: one line, exit 2, before any window
@@ -73,10 +80,9 @@ def run_window(args: argparse.Namespace) -> int:
 
         if CompareSpec.of(options.compare) is None:
             raise CamviewError("--compare needs method names separated by commas")
-    if options.compare_model is not None and options.compare_model not in model_names():
-        from camview.models import check_model_name
-
-        check_model_name(options.compare_model)  # a model file (.onnx, .keras): one line
+    # --compare-model and its own options, as `camview` checked them before TensorFlow (a
+    # caller of run_window may not have): a model file or a labels file that cannot be, one line.
+    check_second_model(args, COMPARE_MODEL)
     if options.record:
         check_writable(options.record, inputs=read_files(args))
     app = QApplication.instance() or QApplication([sys.argv[0]])

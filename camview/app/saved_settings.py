@@ -90,6 +90,11 @@ class Options:
     runtime: str = "auto"  # the forward runtime asked for (camview.models.runtimes)
     compare: tuple[str, ...] | None = None  # --compare: start with these methods in a grid
     compare_model: str | None = None  # --compare-model: a second model's row in that grid
+    #: --compare-labels/-weights/-preprocess/-resize: the second model's own loading options
+    #: (load_second_model's). Like the compare and its model they are not saved in the
+    #: settings: a compare is asked for at each start (a flag or the Compare box), and a
+    #: saved second model's options would be applied to a model the user no longer names.
+    compare_kwargs: dict = field(default_factory=dict)
     given: set[str] = field(default_factory=set)  # settings given on the command line
     save_settings: bool = True
     origins: dict[str, str] = field(default_factory=dict)  # setting -> COMMAND_LINE/SAVED/DEFAULT

@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         else:
             s.pipeline.set_source(o.source)
         s.pipeline.start()
-        self.compare.start(o.compare, o.compare_model)
+        self.compare.start(o.compare, o.compare_model, o.compare_kwargs)
         if o.labelled_set:
             self.sets.open(o.labelled_set)
         if o.ignored:

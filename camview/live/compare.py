@@ -59,10 +59,13 @@ class PanelSpec:
 @dataclass(frozen=True)
 class CompareSpec:
     """The panels of a live compare, first panel first (its map is the Result's `map`), and
-    the second model's name when a row of panels is that model's."""
+    the second model's name when a row of panels is that model's, with its own loading
+    options (camview.models.second_model: labels, weights, preprocess, resize; as sorted
+    pairs, so a spec stays hashable and two equal specs ask for the same model)."""
 
     panels: tuple[PanelSpec, ...]
     versus: str | None = None
+    versus_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.panels:
@@ -73,17 +76,22 @@ class CompareSpec:
         if (self.versus is None) == any(p.versus for p in self.panels):
             raise CamviewError("a compare has panels of a second model exactly when it names "
                                "that model")
+        if self.versus_options and self.versus is None:
+            raise CamviewError("a second model's options need that model")
         if any(p.versus and p.target != FOLLOW for p in self.panels):
             raise CamviewError("the second model's panels map its own class (or the class "
                                "pinned), not a runner-up")
 
     @classmethod
     def of(cls, methods: tuple[str, ...] | list[str] = (), second: str | int | None = None,
-           versus: str | None = None) -> CompareSpec | None:
+           versus: str | None = None, versus_options: Mapping[str, str] | None = None
+           ) -> CompareSpec | None:
         """Each method (none given: the pipeline's own) for the pipeline's target; with
         `second` (RIVAL or a class index) a second row of the same methods for that class;
-        with `versus` (a model's name) a row of the same methods for that model. None when
-        that is the plain single view. Unknown or slow methods raise CamviewError."""
+        with `versus` (a model's name) a row of the same methods for that model, loaded with
+        `versus_options` (load_second_model's: `--compare-resize crop` is {"resize": "crop"}).
+        None when that is the plain single view. Unknown or slow methods raise
+        CamviewError."""
         names = tuple(dict.fromkeys(method_class(m).name for m in methods))
         check_live(names)
         row: tuple[str | None, ...] = names or (None,)
@@ -94,7 +102,7 @@ class CompareSpec:
             panels += [PanelSpec(m, versus=True) for m in row]
         if not names and second is None and versus is None:
             return None
-        return cls(tuple(panels), versus)
+        return cls(tuple(panels), versus, tuple(sorted((versus_options or {}).items())))
 
     @property
     def method_names(self) -> tuple[str, ...]:

@@ -18,9 +18,14 @@ from camview.maps import METHODS, Method, fallback_method, make_method, method_c
 from camview.maps.closed_form import uses_closed_form
 from camview.maps.read_pass import explain_rules
 from camview.models import CamModel, load_model
+from camview.models.second_model import load_second_model
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
+
+#: The prefix of the second model's own options on the window's command line
+#: (--compare-resize ...): a failed load's advice names them, not the first model's.
+COMPARE_PREFIX = "compare"
 
 
 @dataclass
@@ -108,6 +113,7 @@ class Loader:
         self.host = host
         self.ahead = ahead
         self.second: CamModel | None = None  # the compare's second model, kept while asked for
+        self._second_asked: tuple[str, tuple] | None = None  # its name and options, as asked
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.busy = threading.Event()  # set while any submitted job is not finished
         self._count = 0
@@ -303,15 +309,19 @@ class Loader:
         runtime), or None without one; a failure raises ModelError naming the model."""
         if spec.versus is None:
             return None
-        name = spec.versus
+        name, options = spec.versus, dict(spec.versus_options)
         try:
-            if name == model.name:  # the same network twice: no second copy
-                self.second = model
-            elif self.second is None or self.second.name != name:
+            if name == model.name and not options:  # the same network twice: no second copy
+                self.second, self._second_asked = model, (name, spec.versus_options)
+            elif self.second is None or self._second_asked != (name, spec.versus_options):
+                # Asked with options of its own (a ViT fed its centre crop beside itself
+                # squashed), the same file is loaded again, as those options make it.
                 self.second = None
                 self.host.status(f"loading {name} for the compare…")
                 kwargs = {} if self.runtime is None else {"runtime": self.runtime}
-                self.second = load_model(name, progress=self.host.status, **kwargs)
+                self.second = load_second_model(name, options, COMPARE_PREFIX,
+                                                progress=self.host.status, **kwargs)
+                self._second_asked = (name, spec.versus_options)
             other = self.second
             if self.runtime is not None and other.runtime_requested != self.runtime:
                 other.use_runtime(self.runtime, say=self.host.status)
