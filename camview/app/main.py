@@ -68,8 +68,7 @@ def run_window(args: argparse.Namespace) -> int:
 
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
-    from camview.commands.args import read_files
-    from camview.commands.precheck import check_second_model
+    from camview.commands.args import check_second_model, read_files
     from camview.drawing.output_files import check_writable
     from camview.maps import method_class
 

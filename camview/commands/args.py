@@ -1,16 +1,19 @@
 """Parsed command-line arguments into the core's typed values, for every command alike.
 
 `camview render` and the window read the same style options; keeping the translation here
-lets both the CLI and the window's start-up use it without importing each other.
+lets both the CLI and the window's start-up use it without importing each other. The same
+holds for a second model's own options (SecondModel: `evaluate --versus-*` and the window's
+`--compare-*`), declared, checked and turned into load_second_model's options here.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 from camview.drawing.overlay import OverlayStyle
-from camview.errors import CamviewError
+from camview.errors import CamviewError, ModelError
 from camview.models.second_model import SECOND_MODEL_OPTIONS
 
 #: The command-line options that set an OverlayStyle field of the same name.
@@ -68,9 +71,50 @@ class SecondModel:
                 if (value := getattr(args, self.option_dest(option), None)) is not None}
 
 
+#: --weights values that name no file.
+WEIGHT_WORDS = ("imagenet", "none")
+
 VERSUS = SecondModel("--versus", "versus", "MODEL")
 COMPARE_MODEL = SecondModel("--compare-model", "compare", "NAME")
 SECOND_MODELS = (VERSUS, COMPARE_MODEL)
+
+
+def check_second_model(args: argparse.Namespace, second: SecondModel) -> None:
+    """A second model's name and its own options (`evaluate --versus`, the window's
+    `--compare-model`), by the first model's rules, each fault naming the second model's flag:
+    an option without the model, a model name or file that cannot be, weights for a model that
+    holds its own or that are not there, a labels file that cannot be read, --preprocess for
+    a built-in model (fed the way it was trained)."""
+    from camview.labels import read_labels_file
+    from camview.models import check_model_name
+
+    name = second.name(args)
+    given = second.kwargs(args)
+    if name is None:
+        if given:
+            flag = second.option_flag(next(iter(given)))
+            raise CamviewError(f"{flag} is for the {second.flag} model: give {second.flag} "
+                               f"{second.metavar} too")
+        return
+    try:
+        spec = check_model_name(name)
+    except ModelError as exc:  # said of the second model: the first one may be fine
+        raise ModelError(f"{second.flag}: {exc}") from None
+    weights = given.get("weights")
+    if weights and spec is None:
+        raise ModelError(f"{second.option_flag('weights')} is for the built-in models; {name} "
+                         "holds its own weights")
+    if weights and weights.lower() not in WEIGHT_WORDS and not Path(weights).exists():
+        raise ModelError(f"{second.option_flag('weights')} {weights}: no such file or folder "
+                         "(or 'imagenet', 'none')")
+    if given.get("preprocess") not in (None, "auto") and spec is not None:
+        raise ModelError(f"{second.option_flag('preprocess')} is for your own models; "
+                         f"{spec.name} is fed the way it was trained ({spec.preprocessing})")
+    if "labels" in given:
+        try:
+            read_labels_file(given["labels"])
+        except ModelError as exc:
+            raise ModelError(f"{second.option_flag('labels')}: {exc}") from None
 
 
 #: Options that name a file a command reads (beside its source or set): no output may be

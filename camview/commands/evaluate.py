@@ -12,8 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from camview.commands.args import VERSUS, read_files
-from camview.commands.precheck import check_second_model
+from camview.commands.args import VERSUS, check_second_model, read_files
 from camview.commands.progress import Progress
 from camview.drawing.output_files import atomic_file, check_writable
 from camview.drawing.writers import finish_each

@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from camview.commands.args import COMPARE_MODEL, SecondModel
-from camview.errors import CamviewError, ModelError, SourceError
-
-#: --weights values that name no file.
-_WEIGHT_WORDS = ("imagenet", "none")
+from camview.commands.args import COMPARE_MODEL, WEIGHT_WORDS, check_second_model
+from camview.errors import ModelError, SourceError
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -79,48 +76,11 @@ def _check_model_options(args: argparse.Namespace) -> list[str] | None:
     weights = getattr(args, "weights", None)
     if weights and spec_for(name) is None:  # it was silently ignored
         raise ModelError(f"--weights is for the built-in models; {name} holds its own weights")
-    if weights and weights.lower() not in _WEIGHT_WORDS and not Path(weights).exists():
+    if weights and weights.lower() not in WEIGHT_WORDS and not Path(weights).exists():
         raise ModelError(f"--weights {weights}: no such file or folder (or 'imagenet', "
                          "'none')")
     labels = getattr(args, "labels", None)
     return read_labels_file(labels) if labels else None
-
-
-def check_second_model(args: argparse.Namespace, second: SecondModel) -> None:
-    """A second model's name and its own options (`evaluate --versus`, the window's
-    `--compare-model`), by the first model's rules, each fault naming the second model's flag:
-    an option without the model, a model name or file that cannot be, weights for a model that
-    holds its own or that are not there, a labels file that cannot be read, --preprocess for
-    a built-in model (fed the way it was trained)."""
-    from camview.labels import read_labels_file
-    from camview.models import check_model_name
-
-    name = second.name(args)
-    given = second.kwargs(args)
-    if name is None:
-        for option in given:
-            raise CamviewError(f"{second.option_flag(option)} is for the {second.flag} model: "
-                               f"give {second.flag} {second.metavar} too")
-        return
-    try:
-        spec = check_model_name(name)
-    except ModelError as exc:  # said of the second model: the first one may be fine
-        raise ModelError(f"{second.flag}: {exc}") from None
-    weights = given.get("weights")
-    if weights and spec is None:
-        raise ModelError(f"{second.option_flag('weights')} is for the built-in models; {name} "
-                         "holds its own weights")
-    if weights and weights.lower() not in _WEIGHT_WORDS and not Path(weights).exists():
-        raise ModelError(f"{second.option_flag('weights')} {weights}: no such file or folder "
-                         "(or 'imagenet', 'none')")
-    if given.get("preprocess") not in (None, "auto") and spec is not None:
-        raise ModelError(f"{second.option_flag('preprocess')} is for your own models; "
-                         f"{spec.name} is fed the way it was trained ({spec.preprocessing})")
-    if "labels" in given:
-        try:
-            read_labels_file(given["labels"])
-        except ModelError as exc:
-            raise ModelError(f"{second.option_flag('labels')}: {exc}") from None
 
 
 def _check_source(spec: str | int) -> None:
