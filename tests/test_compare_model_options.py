@@ -127,3 +127,44 @@ def test_the_compare_row_is_fed_as_the_model_loaded_alone_with_its_options(qtbot
         assert "second model: " + vit + " (labels labels.txt" in win.status_text()
     finally:
         win.close()
+
+
+def test_the_loader_loads_the_first_models_file_again_with_the_compares_options(files):
+    """The same ViT file as the main model and as the compare's, there with `resize crop`:
+    a second copy fed its centre crop, not the main model reused; without options the main
+    model is reused; a failed load's advice names the --compare-* flag."""
+    from live_hosts import LoaderOnly, wait_for
+
+    from camview.live import CompareSpec, LoadCompare, Loader, LoadModel
+    from camview.sources import Frame
+
+    vit = files["vit"]
+    main = load_model(vit)  # squashed: the default for a fixed-size input
+    host = LoaderOnly("gradcam", Frame(0, 0.0, cv2.imread(files["photo"])))
+    loader = Loader(host)
+    loader.thread.start()
+    try:
+        loader.submit(LoadModel(main))
+        cropped = CompareSpec.of(("gradcam",), versus=vit, versus_options={"resize": "crop"})
+        loader.submit(LoadCompare(cropped))
+        wait_for(lambda: not loader.busy.is_set(), timeout=60)
+        assert host.compare is cropped and not host.errors
+        second = host.versus_methods["gradcam"].model
+        assert second is not main and second.resize == ResizeMode.CROP
+        assert main.resize == ResizeMode.SQUASH
+
+        same = CompareSpec.of(("gradcam",), versus=vit)
+        loader.submit(LoadCompare(same))
+        wait_for(lambda: not loader.busy.is_set(), timeout=60)
+        assert host.compare is same and host.versus_methods["gradcam"].model is main
+
+        loader.submit(LoadCompare(CompareSpec.of(("gradcam",), versus="squeezenet",
+                                                 versus_options={"preprocess": "unit"})))
+        wait_for(lambda: not loader.busy.is_set(), timeout=60)
+        assert host.compare is same  # as it was
+        (message, _), = host.errors
+        assert message.startswith("second model squeezenet: --compare-preprocess is for "
+                                  "your own models")
+    finally:
+        loader.stop()
+        loader.thread.join(2.0)
