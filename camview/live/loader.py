@@ -19,6 +19,7 @@ from camview.maps.closed_form import uses_closed_form
 from camview.maps.read_pass import explain_rules
 from camview.models import CamModel, load_model
 from camview.models.second_model import load_second_model
+from camview.models.whole_folder import ConversionStopped
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ class Loader:
                     self._set_runtime(job)
                 else:
                     self._load_method(job)
+            except ConversionStopped:  # the process ends: nobody to tell
+                log.debug("%s %s: conversion stopped", job.kind, job.name)
             except CamviewError as exc:
                 self.host.error(for_window(exc), job.kind)
             except Exception as exc:

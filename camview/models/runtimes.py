@@ -23,7 +23,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,8 +32,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from camview.errors import ModelError
+from camview.errors import CamviewError, ModelError
 from camview.models.cache_folder import cache_dir
+from camview.models.whole_folder import check_going, write_whole
 
 
 class RunnableModel(Protocol):
@@ -347,31 +347,31 @@ def fingerprint(model: RunnableModel) -> str:
 
 def _convert(model: RunnableModel, folder: Path) -> None:
     """Keras SavedModel export -> OpenVINO IR in `folder`, with TensorFlow's outputs on the
-    probe input (PROBE file), written beside it and moved into place whole, so a cut
-    conversion leaves nothing that could be read as done."""
+    probe input (PROBE file), written whole (camview.models.whole_folder: a cut conversion
+    leaves nothing that could be read as done) and stopped between its steps when the process
+    ends."""
     import openvino
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
+    def write(staging: Path) -> None:
         x = probe_input(model)
         features, scores = (np.asarray(t) for t in model.feature_model(x, training=False))
         np.savez(staging / PROBE, x=x, features=features, scores=scores)
+        check_going()
         saved = staging / "saved_model"
         model.feature_model.export(str(saved), format="tf_saved_model", verbose=False)
+        check_going()
         converted = openvino.convert_model(str(saved))
+        check_going()
         shutil.rmtree(saved)
         # Full float32: the maps are checked against TensorFlow's to 1e-4.
         openvino.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
-        if folder.exists() and not (folder / PROBE).is_file():  # an older, partial one
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            staging.rename(folder)
-        except OSError:  # another process converted it meanwhile: theirs is as good
-            if not (folder / "model.xml").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_whole(folder, write, _converted)
+
+
+def _converted(folder: Path) -> bool:
+    """Whether `folder` holds a whole conversion (its graph and the probe's outputs)."""
+    return (folder / "model.xml").is_file() and (folder / PROBE).is_file()
 
 
 def openvino_forward(model: RunnableModel, say: Say | None = None) -> OpenVinoForward:
@@ -384,18 +384,20 @@ def openvino_forward(model: RunnableModel, say: Say | None = None) -> OpenVinoFo
         raise ModelError(f"OpenVINO is not installed ({exc})") from None
     try:
         folder = cache_dir() / "openvino" / fingerprint(model)
-        if not (folder / "model.xml").is_file() or not (folder / PROBE).is_file():
+        if not _converted(folder):
             (say or log.info)(f"{model.name}: {OPTIMISING}, tens of seconds")
             _convert(model, folder)
+        check_going()  # the process ends: no compiling for nobody
         core = openvino.Core()
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
         graph = core.read_model(str(folder / "model.xml"))
         compiled = core.compile_model(graph, "CPU", COMPILE_CONFIG)
         forward = OpenVinoForward(compiled, openvino_device(), (core, graph))
         problem = probe_mismatch(forward, folder / PROBE)
-    except ModelError:
+    except CamviewError:  # ModelError, or ConversionStopped
         raise
     except Exception as exc:  # the converter's errors are many and long: one line of it
+        check_going()  # its staging folder was removed under it: the process ends
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise ModelError(f"{model.name} does not convert to OpenVINO: {first}") from None
     if problem is not None:
