@@ -14,9 +14,13 @@ from camview.commands.args import (
     model_kwargs,
     style_from_args,
 )
-from camview.errors import CamviewError, SourceError
+from camview.errors import EXIT_OK, CamviewError, SourceError
 from camview.maps import DEFAULT_METHOD
 from camview.sources import is_demo
+
+#: The signals that close the window as its close button does.
+CLOSE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM")
+                      if hasattr(signal, name))
 
 
 def options_from_args(args: argparse.Namespace):
@@ -66,6 +70,7 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from camview.app.leaving import leave
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.commands.args import check_second_model, read_files
@@ -90,9 +95,12 @@ def run_window(args: argparse.Namespace) -> int:
     settings = opened_settings(args)
     window = MainWindow(options_with_settings(options, settings), settings)
 
-    # Ctrl+C: Qt's loop runs C++ code, so Python only sees the signal when some Python runs;
-    # a timer makes sure it does, and the handler closes the window the normal way.
-    previous = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    # Ctrl+C and SIGTERM (`kill`, a session logging out): Qt's loop runs C++ code, so Python
+    # only sees the signal when some Python runs; a timer makes sure it does, and the handler
+    # closes the window the normal way (SIGTERM used to kill it mid-conversion, leaving the
+    # conversion's staging folder in the cache).
+    previous = {sig: signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+                for sig in CLOSE_SIGNALS}
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(200)
@@ -103,5 +111,7 @@ def run_window(args: argparse.Namespace) -> int:
     finally:
         heartbeat.stop()
         window.shutdown()
-        signal.signal(signal.SIGINT, previous)
-    return 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # A model may still be loading or converting on the loader thread: see camview.app.leaving
+    return leave(EXIT_OK)

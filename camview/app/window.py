@@ -226,8 +226,8 @@ class MainWindow(QMainWindow):
         self.sets.close()
         s.jobs.stop(1.0)
         self.layers_dock.shutdown()
-        if not s.pipeline.stop(timeout=1.0):
-            log.warning("a pipeline thread is still busy (a model load?); leaving it")
+        if not s.pipeline.stop(timeout=1.0):  # camview.app.leaving sees to it at exit
+            log.debug("a pipeline thread is still busy (a model load?); leaving it")
         if s.options.save_settings:
             self.prefs.save()
 
