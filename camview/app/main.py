@@ -70,7 +70,7 @@ def run_window(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camview.app.leaving import leave
+    from camview.app.leaving import default_signals_in_forks, leave
     from camview.app.saved_settings import options_with_settings
     from camview.app.window import MainWindow
     from camview.commands.args import check_second_model, read_files
@@ -99,6 +99,7 @@ def run_window(args: argparse.Namespace) -> int:
     # only sees the signal when some Python runs; a timer makes sure it does, and the handler
     # closes the window the normal way (SIGTERM used to kill it mid-conversion, leaving the
     # conversion's staging folder in the cache).
+    default_signals_in_forks()
     previous = {sig: signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
                 for sig in CLOSE_SIGNALS}
     heartbeat = QTimer()

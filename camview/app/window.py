@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
                           f"{', '.join(o.ignored)}", error=True)
 
     def closeEvent(self, event) -> None:
+        self.hide()  # gone at once: stopping the threads may take a second or two
         self.shutdown()
         super().closeEvent(event)
 
