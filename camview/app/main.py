@@ -76,6 +76,7 @@ def run_window(args: argparse.Namespace) -> int:
     from camview.commands.args import check_second_model, read_files
     from camview.drawing.output_files import check_writable
     from camview.maps import method_class
+    from camview.models.whole_folder import stop_conversions
 
     options = options_from_args(args)
     method_class(options.method)  # an unknown method: one line, exit 2, before any window
@@ -100,6 +101,7 @@ def run_window(args: argparse.Namespace) -> int:
     # closes the window the normal way (SIGTERM used to kill it mid-conversion, leaving the
     # conversion's staging folder in the cache).
     default_signals_in_forks()
+    window.closing.connect(stop_conversions)  # the process ends with the window
     previous = {sig: signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
                 for sig in CLOSE_SIGNALS}
     heartbeat = QTimer()

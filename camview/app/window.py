@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 
 class MainWindow(QMainWindow):
     """The views, the side panel and the status bar around one Session and its parts."""
+
+    #: The window is closing, before its threads are stopped (camview.app.main stops the
+    #: model conversions then, so they end while the threads are given their second).
+    closing = pyqtSignal()
 
     def __init__(self, options: Options | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -213,6 +217,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.hide()  # gone at once: stopping the threads may take a second or two
+        self.closing.emit()
         self.shutdown()
         super().closeEvent(event)
 
