@@ -5,7 +5,8 @@ OpenVINO (converting the model for this CPU takes tens of seconds and cannot be 
 used to abort the process: the window's close leaves that daemon thread running, Python
 finalises around it, and the libraries' native teardown, meeting their own threads still
 running, calls std::terminate ("terminate called without an active exception", SIGABRT, a
-core dump instead of exit 0). Reproduced every time when closing 1-6 s into a conversion.
+core dump instead of exit 0). Reproduced 4 times in 5 closing 4-10 s after start, the
+conversion running from 4.6 to 10.5 s (EfficientNet-Lite0, two cores).
 
 `leave` stops the conversions (camview.models.whole_folder: each stops at its next step and
 its staging folder is removed, so the cache holds a whole conversion or none), gives the
