@@ -19,7 +19,7 @@ from camview.maps.closed_form import uses_closed_form
 from camview.maps.read_pass import explain_rules
 from camview.models import CamModel, load_model
 from camview.models.second_model import load_second_model
-from camview.models.whole_folder import ConversionStopped
+from camview.models.whole_folder import stopping
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -164,10 +164,11 @@ class Loader:
                     self._set_runtime(job)
                 else:
                     self._load_method(job)
-            except ConversionStopped:  # the process ends: nobody to tell
-                log.debug("%s %s: conversion stopped", job.kind, job.name)
             except CamviewError as exc:
-                self.host.error(for_window(exc), job.kind)
+                if stopping():  # the process ends (a conversion stopped): nobody to tell
+                    log.debug("%s %s: %s", job.kind, job.name, exc)
+                else:
+                    self.host.error(for_window(exc), job.kind)
             except Exception as exc:
                 log.exception("loading %s %s failed", job.kind, job.name)
                 self.host.error(f"loading {job.name} failed: {type(exc).__name__}: {exc}",
@@ -208,7 +209,8 @@ class Loader:
             self._load_compare(self.host.compare, model)
         except CamviewError as exc:
             self.host.install_compare(None, {}, {})  # the old one's methods cannot serve it
-            self.host.error(for_window(exc), ErrorKind.METHOD)
+            if not stopping():  # a second model's conversion stopped: the process ends
+                self.host.error(for_window(exc), ErrorKind.METHOD)
         notes = [n for n in (model.preprocess_note, model.runtime_note, note) if n]
         self.host.status(" — ".join([model.describe(), *notes]))
         if self.ahead is not None and self.host.compare is None:
