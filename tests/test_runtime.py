@@ -344,11 +344,17 @@ def test_auto_falls_back_to_tensorflow_saying_why_and_openvino_refuses(caplog):
 
 def test_a_second_load_reads_the_cached_conversion(own, tmp_path, monkeypatch):
     monkeypatch.setenv("CAMVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    # OpenVINO's converter reports to its telemetry unless opted out (or CI=true): camview's
+    # conversion must not, nor write its client id into the home folder.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    monkeypatch.delenv("CI", raising=False)
     path = str(own["folder"] / "mnist.keras")
     said: list[str] = []
     first = load_model(path, runtime=OPENVINO, progress=said.append)
     assert first.runtime.name == OPENVINO and first.runtime_note is None
     assert len(said) == 1 and OPTIMISING in said[0]
+    assert not list((tmp_path / "home").iterdir())
     second = load_model(path, runtime=OPENVINO, progress=said.append)
     assert len(said) == 1  # nothing converted again
     assert second.runtime.name == OPENVINO
@@ -364,6 +370,24 @@ def test_a_second_load_reads_the_cached_conversion(own, tmp_path, monkeypatch):
     else:
         assert auto.runtime.name == TENSORFLOW
         assert "against TensorFlow's" in auto.runtime_note
+
+
+def test_openvino_reports_nothing_to_its_telemetry(tmp_path):
+    """`import openvino` sends an event to OpenVINO's telemetry unless opted out (or CI=true)
+    and writes a client id under ~/intel: camview's processes do neither."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom camview.cli import main\nassert main(['models']) == 0\n"
+            "from openvino.tools.ovc import telemetry_utils\n"
+            "assert telemetry_utils.tm.__name__.endswith('telemetry_stub'), telemetry_utils.tm\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**env, "PYTHONPATH": str(REPO),
+                                            "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "openvino" in done.stdout and not list(tmp_path.iterdir())
 
 
 def test_render_and_inspect_take_the_runtime(own, tmp_path, capsys):

@@ -14,13 +14,15 @@ threads a moment to end, and when one is still inside a library ends the process
 os._exit after flushing what was said: no finalisation runs, so nothing aborts, and nothing
 is left for it to do (the settings are saved, the outputs are written whole or not at all).
 
-One more process can be left: ``openvino.convert_model`` reports to OpenVINO's telemetry
-(unless the user opted out), sending from a child forked off this many-threaded process with
-multiprocessing. Such a child can deadlock at once (seen here: getaddrinfo waiting on a locale
-lock another thread held at the fork); it inherited the window's Python SIGTERM handler, which
-cannot run while it is stuck, so terminating it did nothing and multiprocessing's exit hook
-waited for it forever. `default_signals_in_forks` gives forked children the default handlers
-back, and `leave` terminates the daemonic children as that exit hook would before os._exit.
+One more process could be left: ``import openvino`` and ``openvino.convert_model`` reported
+to OpenVINO's telemetry (unless the user opted out), sending from a child forked off this
+many-threaded process with multiprocessing; camview.models.no_telemetry now stops that, but
+a library may still fork. Such a child can deadlock at once (seen here: getaddrinfo waiting
+on a locale lock another thread held at the fork); it inherited the window's Python SIGTERM
+handler, which cannot run while it is stuck, so terminating it did nothing and
+multiprocessing's exit hook waited for it forever. `default_signals_in_forks` gives forked
+children the default handlers back, and `leave` terminates the daemonic children as that
+exit hook would before os._exit.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import camview.models.no_telemetry  # noqa: F401  (first: before anything imports OpenVINO)
 from camview.errors import ModelError
 from camview.models.base import DEFAULT_NAMES, CamModel, ResizeMode, default_resize
 from camview.models.download import Progress
