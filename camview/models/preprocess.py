@@ -271,9 +271,15 @@ _SCALING_OPS = {"TrueDivide", "Divide", "Subtract", "Multiply", "Add", "Cast"}
 
 
 def base_family(model) -> str | None:
-    """The keras.applications family a (nested) model was built by, from its name."""
+    """The keras.applications family a (nested) model was built by, from its name. Only a
+    plain Keras functional model can be one: keras.applications builds nothing else, while
+    another library's model class (Keras Hub's ``XceptionBackbone``, named
+    ``xception_backbone``, has no preprocess_input of keras.applications') only shares the
+    name."""
     import re
 
+    if type(model).__module__.split(".")[0] != "keras":
+        return None
     name = model.name.lower().replace("-", "_")
     return next((fam for pattern, fam in _BASE_FAMILIES if re.match(pattern, name)), None)
 
