@@ -64,8 +64,42 @@ def _python_function(text: str, name: str) -> str | None:
     return f"{module}.{name}" if callable(defined) else None
 
 
-def _load_error(path: Path, exc: Exception) -> ModelError:
+#: How Keras 3 says it rebuilt a model but could not put the saved weights back into some
+#: of its layers, and how it lists them.
+_NOT_RESTORED = re.compile(r"A total of (\d+) objects could not be loaded")
+_LAYER_NAME = re.compile(r"<\w+ name=([^,>]+)")
+
+
+def _weights_not_restored(path: Path, text: str, hub: bool) -> ModelError | None:
+    """The one line for a file whose layers Keras rebuilt but whose saved weights do not fit
+    them (Keras Hub's EfficientNet saved by keras-hub 0.32 with Keras 3.15 is such a file:
+    Keras skips the weights of the blocks' inner containers and the layers after them get
+    none): a model with some layers left at random weights would draw maps of nothing."""
+    found = _NOT_RESTORED.search(text)
+    if found is None:
+        return None
+    import keras
+
+    listed = text[text.find("List of objects"):] if "List of objects" in text else text
+    names = list(dict.fromkeys(_LAYER_NAME.findall(listed)))
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    made_by = f"Keras {keras.__version__}"
+    if hub:
+        from importlib.metadata import version
+
+        made_by += f" with keras-hub {version('keras-hub')}"
+    return ModelError(
+        f"model file {path}: Keras rebuilt the model but could not restore the saved weights "
+        f"of {found.group(1)} of its layers ({shown}): the weights in the file do not fit the "
+        f"layers {made_by} builds from its config (a file saved by another version, or a "
+        "model class that this version cannot save and load back); camview does not run a "
+        "model with layers left at random weights")
+
+
+def _load_error(path: Path, exc: Exception, hub: bool = False) -> ModelError:
     text = str(exc).strip()
+    if (restored := _weights_not_restored(path, text, hub)) is not None:
+        return restored
     for pattern in _UNKNOWN_CLASS:
         found = pattern.search(text)
         if found and (function := _python_function(text, found.group(1))):
@@ -117,7 +151,7 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
         with keras_warnings_summarised(f"model file {path}"):
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
-        raise _load_error(path, exc) from None
+        raise _load_error(path, exc, hub) from None
     traced = traced_subclass(model, f"model file {path}")
     if traced is not model:
         model = traced
