@@ -89,6 +89,18 @@ def converter_preprocessing(model, channels: int) -> Preprocessing | None:
     return Preprocessing(name, why, transform)
 
 
+def without_converter(model, title: str) -> str | None:
+    """What to say when a Keras Hub task was saved without its preprocessor: the scaling it
+    was trained with is then nowhere in the file (the backbone itself takes the image as
+    given), and how to keep it in the file next time. None when it has one."""
+    if getattr(model, "preprocessor", None) is not None:
+        return None
+    task = type(model).__name__
+    return (f"{title} is a Keras Hub {task} saved without its preprocessor, so the file does "
+            f"not say how its images were scaled; save it with one ({task}(..., "
+            "preprocessor=...)) and camview feeds what its image converter does")
+
+
 #: The converter's numbers that are one of camview's named modes.
 _NAMED = {"raw": (1.0, 0.0), "unit": (1 / 255, 0.0), "tf": (1 / 127.5, -1.0)}
 

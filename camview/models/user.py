@@ -19,7 +19,7 @@ from pathlib import Path
 from camview.errors import ModelError
 from camview.models.base import input_channels, keras_warnings_summarised, not_an_image
 from camview.models.graph import traced_subclass
-from camview.models.hub import converter_preprocessing, require_keras_hub
+from camview.models.hub import converter_preprocessing, require_keras_hub, without_converter
 from camview.models.open_blocks import open_blocks
 from camview.models.preprocess import AUTO, Preprocessing, choose
 
@@ -160,6 +160,7 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
                     "x".join(str(d) for d in tuple(model.inputs[0].shape)[1:]))
     h, w, channels = check_image_input(model, f"model file {path}")
     converted = converter_preprocessing(model, channels) if hub else None
+    loaded_class = model  # open_blocks may rebuild it as a plain functional model
     # Keras Hub keeps a ViT's blocks inside one encoder layer: opened into the graph here.
     model = open_blocks(model, f"model file {path.name}")
     chosen: Preprocessing
@@ -167,5 +168,8 @@ def load_user_model(path: str | Path, preprocess: str | None = None):
         chosen = converted
     else:
         chosen = choose(preprocess, model, channels, f"model file {path.name}")
+        missing = without_converter(loaded_class, f"model file {path.name}") if hub else None
+        if missing and chosen.note:  # a guess: say why a Keras Hub file leaves it one
+            log.info("%s", missing)
     fixed = h is not None and w is not None
     return model, (h or 224, w or 224), chosen, fixed
