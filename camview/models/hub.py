@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from camview.errors import ModelError
-from camview.models.preprocess import Preprocessing, rgb
+from camview.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, rgb
 
 #: The extra that installs keras-hub (pyproject.toml), and the command that adds it.
 EXTRA = "hub"
@@ -101,8 +101,11 @@ def without_converter(model, title: str) -> str | None:
             "preprocessor=...)) and camview feeds what its image converter does")
 
 
-#: The converter's numbers that are one of camview's named modes.
-_NAMED = {"raw": (1.0, 0.0), "unit": (1 / 255, 0.0), "tf": (1 / 127.5, -1.0)}
+#: The converter's numbers that are one of camview's named modes (``torch``: Keras Hub's
+#: ResNet, DenseNet... presets write ImageNet's mean/std as a scale and offset on 0..255).
+_NAMED = {"raw": (1.0, 0.0), "unit": (1 / 255, 0.0), "tf": (1 / 127.5, -1.0),
+          "torch": (1 / (255 * np.array(IMAGENET_STD)),
+                    -np.array(IMAGENET_MEAN) / np.array(IMAGENET_STD))}
 
 
 def _shown(values: np.ndarray, sign: bool = False) -> str:
