@@ -1,6 +1,8 @@
-"""A Keras Hub ViT classifier saved as .keras: loaded when keras-hub is installed (its encoder
-opened into a flat graph, camview.models.open_blocks), read as a vision transformer, its maps
-against eager references; without keras-hub, one line naming the extra (camview.models.hub).
+"""Keras Hub classifiers saved as .keras: a ViT, loaded when keras-hub is installed (its
+encoder opened into a flat graph, camview.models.open_blocks), read as a vision transformer, its
+maps against eager references; its CNNs (ResNet, MobileNet, DenseNet, CSPNet, VGG, Xception),
+read through their nested backbone, their maps against references on the classifier's own
+layers; without keras-hub, one line naming the extra (camview.models.hub).
 
 keras-hub is the `hub` extra; scripts/test installs it (scripts/install_keras_hub). The
 tests that need it skip, saying so, where it is not installed; the missing-extra test runs
@@ -9,6 +11,7 @@ everywhere (keras-hub's import blocked where it is installed)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import zipfile
 from importlib.util import find_spec
@@ -249,3 +252,187 @@ def test_a_gap_pooled_classifier_averages_its_tokens(tmp_path, frame):
         relevance = (a / a.sum(-1, keepdims=True)) @ relevance
     cam = make_method("rollout", model).explain(batch).cam
     np.testing.assert_allclose(cam, relevance.mean(0).reshape(GRID), rtol=1e-4, atol=1e-6)
+
+
+# --- Keras Hub CNN classifiers -----------------------------------------------------------
+
+CNN, CLASSES = 32, 5  # px; the demo set's five classes (camview.sets.dataset.DEMO_CLASSES)
+
+
+def _cnn(kind: str):
+    """keras_hub's `kind` classifier, small, random weights: (classifier, its backbone's layer
+    name, whether its head is pooling then one dense layer). Only the ResNet is saved with a
+    preprocessor (ImageNet's mean/std as its presets have it); the others are not."""
+    import keras_hub
+    from keras_hub import layers as L
+    from keras_hub import models as M
+
+    shape = (CNN, CNN, 3)
+    if kind == "resnet":  # keras-hub requires 64 filters first
+        backbone = M.ResNetBackbone(
+            input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+            stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+            image_shape=shape)
+        std, mean = np.array([0.229, 0.224, 0.225]), np.array([0.485, 0.456, 0.406])
+        converter = L.ResNetImageConverter(image_size=(CNN, CNN), scale=list(1 / (255 * std)),
+                                           offset=list(-mean / std))
+        return M.ResNetImageClassifier(
+            backbone=backbone, num_classes=CLASSES,
+            preprocessor=M.ResNetImageClassifierPreprocessor(image_converter=converter)), True
+    if kind == "mobilenet":  # head: pooling, a 1x1 conv with hard-swish, dense
+        backbone = M.MobileNetBackbone(
+            stackwise_expansion=[[16], [32]], stackwise_num_blocks=[1, 1],
+            stackwise_num_filters=[[8], [16]], stackwise_kernel_size=[[3], [3]],
+            stackwise_num_strides=[[2], [1]], stackwise_se_ratio=[[None], [0.25]],
+            stackwise_activation=[["relu"], ["hard_swish"]], stackwise_padding=[[1], [1]],
+            output_num_filters=32, depthwise_filters=8, depthwise_stride=1,
+            depthwise_residual=False, last_layer_filter=32, squeeze_and_excite=0.5,
+            image_shape=shape, input_num_filters=8)
+        return M.MobileNetImageClassifier(backbone=backbone, num_classes=CLASSES,
+                                          num_features=16), False
+    if kind == "densenet":
+        backbone = M.DenseNetBackbone(stackwise_num_repeats=[1, 1], growth_rate=4,
+                                      image_shape=shape)
+        return M.DenseNetImageClassifier(backbone=backbone, num_classes=CLASSES), True
+    if kind == "cspnet":
+        backbone = M.CSPNetBackbone(
+            stem_filters=8, stem_kernel_size=3, stem_strides=2, stackwise_depth=[1, 1],
+            stackwise_strides=[1, 2], stackwise_num_filters=[8, 16], block_type="dark_block",
+            stage_type="dark", image_shape=shape)
+        return M.CSPNetImageClassifier(backbone=backbone, num_classes=CLASSES), True
+    if kind == "vgg":  # head: 7x7 and 1x1 convs with ReLU, pooling, dense
+        backbone = M.VGGBackbone(stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16],
+                                 image_shape=shape)
+        return M.VGGImageClassifier(backbone=backbone, num_classes=CLASSES, pooling="avg",
+                                    pooling_hidden_dim=8), False
+    if kind == "xception":  # keras-hub 0.32's pooling stacks do not fit together: none here
+        backbone = keras_hub.models.XceptionBackbone(
+            stackwise_conv_filters=[[8, 16], [16, 16], [32, 32]],
+            stackwise_pooling=[False, False, False], image_shape=shape)
+        return M.XceptionImageClassifier(backbone=backbone, num_classes=CLASSES), True
+    raise ValueError(kind)
+
+
+KINDS = ("resnet", "mobilenet", "densenet", "cspnet", "vgg", "xception")
+
+
+@pytest.fixture(scope="module")
+def cnns(tmp_path_factory) -> dict[str, tuple[str, object, bool]]:
+    """kind -> (its .keras file, the classifier as built, whether CAM applies)."""
+    import keras
+
+    folder = tmp_path_factory.mktemp("hub_cnns")
+    built = {}
+    for seed, kind in enumerate(KINDS):
+        keras.utils.set_random_seed(20 + seed)
+        classifier, linear_head = _cnn(kind)
+        path = folder / f"{kind}.keras"
+        classifier.save(path)
+        built[kind] = (str(path), classifier, linear_head)
+    return built
+
+
+@pytest.fixture(scope="module")
+def cnn_models(cnns) -> dict:
+    from camview.models import load_model
+
+    return {kind: load_model(path, runtime="tensorflow") for kind, (path, _, _) in cnns.items()}
+
+
+@pytest.fixture(scope="module")
+def cnn_frame() -> np.ndarray:
+    return np.random.default_rng(5).integers(0, 256, (CNN, CNN, 3), dtype=np.uint8)
+
+
+@needs_hub
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hub_cnn_is_read_at_its_backbones_output(kind, cnns, cnn_models, cnn_frame, capsys,
+                                                   caplog):
+    """The read layer is the nested backbone's output; CAM offered exactly for a GAP + dense
+    head; the file's own scores; the converter's scaling where it was saved, else a guess
+    saying the preprocessor was not saved (an Xception backbone is not keras.applications')."""
+    from camview.maps import make_method
+    from camview.models import HeadKind
+
+    path, classifier, linear_head = cnns[kind]
+    model = cnn_models[kind]
+    # res_net_backbone, xception_backbone...; keras-hub 0.32's VGGBackbone saves no name, so
+    # each load names it afresh (vgg_backbone_1 where this process made a vgg_backbone already)
+    backbone = rf"{classifier.backbone.name}(_\d+)?"
+    assert re.fullmatch(backbone, model.read_layer)
+    assert (model.head is not HeadKind.GRADIENT_ONLY) is linear_head
+    batch = model.prepare(cnn_frame)
+    np.testing.assert_allclose(model.forward(batch)[1], np.asarray(classifier(batch)),
+                               rtol=1e-4, atol=1e-5)
+    assert main(["inspect", path]) == 0
+    out = capsys.readouterr().out
+    head = "fc: CAM" if linear_head else "gradient-only"
+    assert re.search(rf"read layer:  {backbone} \(head {head}", out)
+    assert re.search(rf"\n  {backbone}/\w", out)  # the backbone's own layers, for --layer
+    if kind == "resnet":
+        assert "preprocess:  torch: the file's Keras Hub image converter " \
+               "(ResNetImageConverter)" in out
+        theirs = classifier.preprocessor.image_converter(
+            cnn_frame[None, ..., ::-1].astype(np.float32))
+        np.testing.assert_allclose(batch, np.asarray(theirs), atol=1e-5)
+    else:
+        assert "preprocess:  unit: nothing in the model says" in out
+        assert "saved without its preprocessor" in caplog.text
+    if not linear_head:
+        with pytest.raises(ModelError, match="gradient-only"):
+            make_method("cam", model)
+
+
+def _head_after(classifier, features):
+    """The classifier's layers after its backbone, run on `features` (eagerly)."""
+    x = features
+    for layer in classifier.layers[classifier.layers.index(classifier.backbone) + 1:]:
+        x = layer(x)
+    return x
+
+
+@needs_hub
+def test_cam_is_the_dense_weighted_sum_of_the_backbones_output(cnns, cnn_models, cnn_frame):
+    from camview.maps import make_method
+
+    _, classifier, _ = cnns["resnet"]
+    model = cnn_models["resnet"]
+    batch = model.prepare(cnn_frame)
+    features = np.asarray(classifier.backbone(batch), np.float64)[0]
+    kernel = classifier.get_layer("predictions").kernel.numpy().astype(np.float64)
+    for target in (1, 3):
+        expected = features @ kernel[:, target]
+        got = make_method("cam", model).explain(batch, target).cam
+        np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
+
+
+@needs_hub
+@pytest.mark.parametrize(("kind", "inner"), [("mobilenet", None),
+                                             ("resnet", "stack0_block0_out")])
+def test_gradcam_equals_the_gradient_tape_on_the_classifiers_layers(kind, inner, cnns,
+                                                                    cnn_models, cnn_frame):
+    """At the backbone's output behind MobileNet's nonlinear head, and at a layer inside
+    ResNet's backbone (--layer res_net_backbone/stack0_block0_out)."""
+    import keras
+    import tensorflow as tf
+
+    from camview.maps import make_method
+
+    _, classifier, _ = cnns[kind]
+    model = cnn_models[kind]
+    batch = model.prepare(cnn_frame)
+    backbone = classifier.backbone
+    wanted = backbone.get_layer(inner).output if inner else backbone.output
+    both = keras.Model(backbone.input, [wanted, backbone.output])
+    target = 2
+    with tf.GradientTape() as tape:
+        a, out = both(tf.constant(batch))
+        tape.watch(a)
+        score = _head_after(classifier, out)[0, target]
+    g = tape.gradient(score, a)[0].numpy().astype(np.float64)
+    a = a[0].numpy().astype(np.float64)
+    expected = np.maximum((a * g.mean(axis=(0, 1))).sum(-1), 0)
+    layer = f"{model.read_layer}/{inner}" if inner else None
+    got = make_method("gradcam", model, layer).explain(batch, target).cam
+    assert got.shape == expected.shape and expected.max() > 0
+    np.testing.assert_allclose(got, expected, atol=1e-4 * expected.max())
