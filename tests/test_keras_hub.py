@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import warnings
 import zipfile
 from importlib.util import find_spec
 
@@ -436,3 +437,76 @@ def test_gradcam_equals_the_gradient_tape_on_the_classifiers_layers(kind, inner,
     got = make_method("gradcam", model, layer).explain(batch, target).cam
     assert got.shape == expected.shape and expected.max() > 0
     np.testing.assert_allclose(got, expected, atol=1e-4 * expected.max())
+
+
+@needs_hub
+def test_render_and_evaluate_as_a_user_would_on_openvino(cnns, cnn_models, cnn_frame,
+                                                         tmp_path):
+    """The ResNet converts to OpenVINO with TensorFlow's scores and activations; render draws
+    CAM (under --runtime auto: OpenVINO where it is faster here) and Grad-CAM, and evaluate
+    classifies a labelled set."""
+    import cv2
+
+    from camview.models.runtimes import OPENVINO, TENSORFLOW
+    from camview.sets.dataset import DEMO_CLASSES, write_demo_set
+
+    path, model = cnns["resnet"][0], cnn_models["resnet"]
+    batch = model.prepare(cnn_frame)
+    reference = model.runtime(batch)
+    try:
+        model.use_runtime(OPENVINO)
+        assert model.runtime.name == OPENVINO
+        for theirs, ours in zip(model.runtime(batch), reference, strict=True):
+            np.testing.assert_allclose(theirs, ours, atol=1e-4 * np.abs(ours).max())
+    finally:
+        model.use_runtime(TENSORFLOW)
+    photo = tmp_path / "frame.png"
+    cv2.imwrite(str(photo), np.random.default_rng(1).integers(0, 256, (48, 64, 3), np.uint8))
+    for method, runtime in (("cam", "auto"), ("gradcam", TENSORFLOW)):  # each auto: 3-5 s
+        out = tmp_path / f"{method}.png"
+        assert main(["render", str(photo), "--model", path, "-o", str(out), "--method", method,
+                     "--runtime", runtime, "--json", str(tmp_path / f"{method}.json")]) == 0
+        drawn = cv2.imread(str(out))  # the frame and its overlay side by side
+        assert drawn.shape[0] == 48 and drawn.shape[1] >= 128
+        assert json.loads((tmp_path / f"{method}.json").read_text())["preprocess"] == "torch"
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(DEMO_CLASSES.values()) + "\n")
+    dataset = write_demo_set(tmp_path / "set", len(DEMO_CLASSES), long_side=64)
+    assert main(["evaluate", str(dataset), "--model", path, "--labels", str(labels),
+                 "--runtime", "auto", "--no-progress", "--json", str(tmp_path / "e.json")]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["count"] == len(DEMO_CLASSES) and len(report["images"]) == len(DEMO_CLASSES)
+
+
+@needs_hub
+def test_a_file_whose_weights_keras_cannot_restore_is_one_line(tmp_path, capsys):
+    """keras-hub 0.32's EfficientNet under Keras 3.15: Keras rebuilds the model from the file
+    but leaves its last layers without their saved weights. camview refuses it in one line
+    naming them; where Keras restores it, it is read like the other hub CNNs."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(30)
+    backbone = keras_hub.models.EfficientNetBackbone(
+        stackwise_kernel_sizes=[3, 3], stackwise_num_repeats=[1, 1],
+        stackwise_input_filters=[8, 8], stackwise_output_filters=[8, 16],
+        stackwise_expansion_ratios=[1, 4], stackwise_squeeze_and_excite_ratios=[0.0, 0.25],
+        stackwise_strides=[1, 2], stackwise_block_types=["fused", "unfused"],
+        stackwise_width_coefficients=[1.0] * 2, stackwise_depth_coefficients=[1.0] * 2,
+        stackwise_force_input_filters=[0] * 2, stackwise_nores_option=[False] * 2,
+        num_features=32, input_shape=(CNN, CNN, 3))
+    path = tmp_path / "efficientnet.keras"
+    keras_hub.models.EfficientNetImageClassifier(backbone=backbone, num_classes=3).save(path)
+    try:
+        with warnings.catch_warnings():  # Keras' own, on what it skipped
+            warnings.simplefilter("ignore")
+            keras.models.load_model(path, compile=False)
+    except ValueError as exc:
+        assert "could not be loaded" in str(exc)
+        assert main(["inspect", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "could not restore the saved weights of 3 of its layers " \
+            "(top_conv, top_bn, predictions)" in err and "keras-hub 0.32" in err, err
+    else:
+        assert main(["inspect", str(path)]) == 0
+        assert "(head fc: CAM" in capsys.readouterr().out
