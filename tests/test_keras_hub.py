@@ -1,8 +1,8 @@
 """Keras Hub classifiers saved as .keras: a ViT, loaded when keras-hub is installed (its
 encoder opened into a flat graph, camview.models.open_blocks), read as a vision transformer, its
-maps against eager references; its CNNs (ResNet, MobileNet, DenseNet, CSPNet, VGG, Xception),
-read through their nested backbone, their maps against references on the classifier's own
-layers; without keras-hub, one line naming the extra (camview.models.hub).
+maps against eager references; its CNNs (ResNet, MobileNet, DenseNet, CSPNet, VGG, Xception,
+HGNetV2), read through their nested backbone, their maps against references on the
+classifier's own layers; without keras-hub, one line naming the extra (camview.models.hub).
 
 keras-hub is the `hub` extra; scripts/test installs it (scripts/install_keras_hub). The
 tests that need it skip, saying so, where it is not installed; the missing-extra test runs
@@ -311,10 +311,22 @@ def _cnn(kind: str):
             stackwise_conv_filters=[[8, 16], [16, 16], [32, 32]],
             stackwise_pooling=[False, False, False], image_shape=shape)
         return M.XceptionImageClassifier(backbone=backbone, num_classes=CLASSES), True
+    if kind == "hgnetv2":  # the backbone gives every stage; the head convolves the last one
+        backbone = M.HGNetV2Backbone(
+            depths=[1, 1], embedding_size=8, hidden_sizes=[16, 32], stem_channels=[3, 8, 8],
+            hidden_act="relu", use_learnable_affine_block=False,
+            stackwise_stage_filters=[(8, 8, 16, 1, 1, 3), (16, 16, 32, 1, 1, 3)],
+            apply_downsample=[False, True], use_lightweight_conv_block=[False, False],
+            image_shape=shape)
+        return M.HGNetV2ImageClassifier(backbone=backbone, preprocessor=None,
+                                        num_classes=CLASSES), True
     raise ValueError(kind)
 
 
-KINDS = ("resnet", "mobilenet", "densenet", "cspnet", "vgg", "xception")
+KINDS = ("resnet", "mobilenet", "densenet", "cspnet", "vgg", "xception", "hgnetv2")
+#: The read layer where it is not the backbone's output: HGNetV2's head_last, a conv block
+#: between the backbone and the pooling.
+READ = {"hgnetv2": "head_last"}
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +372,8 @@ def test_a_hub_cnn_is_read_at_its_backbones_output(kind, cnns, cnn_models, cnn_f
     # res_net_backbone, xception_backbone...; keras-hub 0.32's VGGBackbone saves no name, so
     # each load names it afresh (vgg_backbone_1 where this process made a vgg_backbone already)
     backbone = rf"{classifier.backbone.name}(_\d+)?"
-    assert re.fullmatch(backbone, model.read_layer)
+    read = READ.get(kind, backbone)
+    assert re.fullmatch(read, model.read_layer)
     assert (model.head is not HeadKind.GRADIENT_ONLY) is linear_head
     batch = model.prepare(cnn_frame)
     np.testing.assert_allclose(model.forward(batch)[1], np.asarray(classifier(batch)),
@@ -368,7 +381,7 @@ def test_a_hub_cnn_is_read_at_its_backbones_output(kind, cnns, cnn_models, cnn_f
     assert main(["inspect", path]) == 0
     out = capsys.readouterr().out
     head = "fc: CAM" if linear_head else "gradient-only"
-    assert re.search(rf"read layer:  {backbone} \(head {head}", out)
+    assert re.search(rf"read layer:  {read} \(head {head}", out)
     assert re.search(rf"\n  {backbone}/\w", out)  # the backbone's own layers, for --layer
     if kind == "resnet":
         assert "preprocess:  torch: the file's Keras Hub image converter " \
@@ -392,14 +405,24 @@ def _head_after(classifier, features):
     return x
 
 
+def _features(kind: str, classifier, batch: np.ndarray) -> np.ndarray:
+    """What the classifier pools, computed from its own layers: the backbone's output, or for
+    HGNetV2 its head_last block on the backbone's last stage."""
+    out = classifier.backbone(batch)
+    if kind == "hgnetv2":
+        out = classifier.get_layer("head_last")(out[classifier.backbone.stage_names[-1]])
+    return np.asarray(out, np.float64)[0]
+
+
 @needs_hub
-def test_cam_is_the_dense_weighted_sum_of_the_backbones_output(cnns, cnn_models, cnn_frame):
+@pytest.mark.parametrize("kind", ["resnet", "hgnetv2"])
+def test_cam_is_the_dense_weighted_sum_of_what_is_pooled(kind, cnns, cnn_models, cnn_frame):
     from camview.maps import make_method
 
-    _, classifier, _ = cnns["resnet"]
-    model = cnn_models["resnet"]
+    _, classifier, _ = cnns[kind]
+    model = cnn_models[kind]
     batch = model.prepare(cnn_frame)
-    features = np.asarray(classifier.backbone(batch), np.float64)[0]
+    features = _features(kind, classifier, batch)
     kernel = classifier.get_layer("predictions").kernel.numpy().astype(np.float64)
     for target in (1, 3):
         expected = features @ kernel[:, target]
