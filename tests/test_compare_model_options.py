@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -103,7 +104,7 @@ def test_the_compare_row_is_fed_as_the_model_loaded_alone_with_its_options(qtbot
         frame = result.frame.image
         assert frame.shape[:2] == (96, 160)
         title, index, prob = result.panels[1]
-        assert title.startswith(f"{vit} Grad-CAM: ")
+        assert title.startswith(f"{Path(vit).name} Grad-CAM: ")  # its file name, not its path
         versus = win.session.pipeline.config().versus_methods["gradcam"]
         shown = versus.explain(versus.model.prepare(frame), None)  # what its panel maps
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -239,8 +240,9 @@ def explain_panels(model: CamModel, main: Method, methods: Mapping[str, Method],
 
 def panel_title(spec: CompareSpec, method: Method, explained: Explanation) -> str:
     """'Grad-CAM', 'tabby 52%', or 'Grad-CAM: tabby 52%' when both vary; with a second model
-    each title starts with its model's name ('squeezenet Grad-CAM: tabby 52%')."""
-    head = [method.model.name] if spec.versus is not None else []
+    each title starts with its model's name ('squeezenet Grad-CAM: tabby 52%'), a file's by
+    its file name (a whole path filled the title)."""
+    head = [Path(method.model.name).name] if spec.versus is not None else []
     if spec.names_methods or not spec.names_classes:
         head.append(method.title)
     parts = [" ".join(head)] if head else []
