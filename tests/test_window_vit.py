@@ -71,6 +71,6 @@ def test_a_vit_as_the_compares_second_model_beside_a_cnn(qtbot, tmp_path):
         qtbot.waitUntil(lambda: win.session.result is not None
                         and len(win.session.result.panels) == 4, timeout=60000)
         titles = [t.split(":")[0] for t, _, _ in win.session.result.panels]
-        assert titles == ["cnn CAM", "cnn Grad-CAM", f"{vit} HiResCAM", f"{vit} Grad-CAM"]
+        assert titles == ["cnn CAM", "cnn Grad-CAM", "vit.keras HiResCAM", "vit.keras Grad-CAM"]
     finally:
         win.close()
