@@ -14,7 +14,7 @@ from pathlib import Path
 
 from camview.drawing.overlay import OverlayStyle
 from camview.errors import CamviewError, ModelError
-from camview.models.second_model import SECOND_MODEL_OPTIONS
+from camview.models.second_model import COMPARE_PREFIX, SECOND_MODEL_OPTIONS, VERSUS_PREFIX
 
 #: The command-line options that set an OverlayStyle field of the same name.
 STYLE_OPTIONS = ("style", "threshold", "alpha", "colormap", "layout", "topk", "scale")
@@ -74,8 +74,8 @@ class SecondModel:
 #: --weights values that name no file.
 WEIGHT_WORDS = ("imagenet", "none")
 
-VERSUS = SecondModel("--versus", "versus", "MODEL")
-COMPARE_MODEL = SecondModel("--compare-model", "compare", "NAME")
+VERSUS = SecondModel("--versus", VERSUS_PREFIX, "MODEL")
+COMPARE_MODEL = SecondModel("--compare-model", COMPARE_PREFIX, "NAME")
 SECOND_MODELS = (VERSUS, COMPARE_MODEL)
 
 

@@ -118,18 +118,13 @@ def write_report_for(path: str, model: CamModel, method: Method, dataset: Labell
     write_set_report(path, page, tally.views)
 
 
-def versus_kwargs(args: argparse.Namespace) -> dict:
-    """load_second_model's options for the --versus model."""
-    return VERSUS.kwargs(args)
-
-
 def load_versus(args: argparse.Namespace) -> CamModel | None:
     """The --versus model, loaded before any work: a model that cannot be loaded is one line
     and exit 2 with nothing written."""
     if not args.versus:
         return None
     try:
-        return load_second_model(args.versus, versus_kwargs(args), VERSUS.prefix)
+        return load_second_model(args.versus, VERSUS.kwargs(args), VERSUS.prefix)
     except ModelError as exc:
         raise ModelError(f"--versus {args.versus}: {exc}") from None
 
@@ -156,7 +151,7 @@ def ray_run(args: argparse.Namespace, models: dict[str, CamModel | None]):
 
     specs = {id(models["model"]): ModelSpec(args.model or DEFAULT_MODEL, model_kwargs(args))}
     if models.get("versus") is not None:
-        specs[id(models["versus"])] = ModelSpec(args.versus, versus_kwargs(args))
+        specs[id(models["versus"])] = ModelSpec(args.versus, VERSUS.kwargs(args))
     return RayRun(RayOptions(address=None if args.ray == RAY_LOCAL else args.ray,
                              workers=args.ray_workers, cpus_per_worker=args.ray_cpus,
                              gpus_per_worker=args.ray_gpus), specs)

@@ -18,15 +18,11 @@ from camview.maps import METHODS, Method, fallback_method, make_method, method_c
 from camview.maps.closed_form import uses_closed_form
 from camview.maps.read_pass import explain_rules
 from camview.models import CamModel, load_model
-from camview.models.second_model import load_second_model
+from camview.models.second_model import COMPARE_PREFIX, load_second_model
 from camview.models.whole_folder import stopping
 from camview.sources import Frame
 
 log = logging.getLogger(__name__)
-
-#: The prefix of the second model's own options on the window's command line
-#: (--compare-resize ...): a failed load's advice names them, not the first model's.
-COMPARE_PREFIX = "compare"
 
 
 @dataclass

@@ -17,6 +17,11 @@ from camview.models import CamModel, load_model
 #: under the second model's prefix: --versus-labels, --compare-resize ...
 SECOND_MODEL_OPTIONS: tuple[str, ...] = ("labels", "weights", "preprocess", "resize")
 
+#: The prefixes of the two second models' options: `evaluate --versus-resize`, the window's
+#: `--compare-resize` (camview.commands.args makes the flags; the window's loader names them).
+VERSUS_PREFIX = "versus"
+COMPARE_PREFIX = "compare"
+
 _FIRST_FLAGS = re.compile("--(" + "|".join(SECOND_MODEL_OPTIONS) + ")")
 
 

@@ -72,7 +72,7 @@ def batch_logits(model: CamModel) -> Callable[[np.ndarray], np.ndarray]:
     model and kept with its other compiled functions), or one call of the model's faster
     runtime (OpenVINO), which takes any batch."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x: model.runtime.start(x)()[1]
+        return lambda x: _started_on_runtime(model, x, None, views=False)()[0]
 
     def build():
         import tensorflow as tf
@@ -99,7 +99,7 @@ def batch_views(model: CamModel) -> Callable[[np.ndarray, np.ndarray], tuple]:
     second pass. A gradient-only head gets no map here (see :func:`true_class_maps`). One
     compiled call, or the model's other runtime (OpenVINO) and the same sums in numpy."""
     if model.runtime.name != TENSORFLOW:
-        return lambda x, targets: views_of(model, *model.runtime.start(x)(), targets)
+        return lambda x, targets: _started_on_runtime(model, x, targets, views=True)()
 
     def build():
         import tensorflow as tf
@@ -142,13 +142,17 @@ def start_batch(model: CamModel, views: bool
 
         return computed
 
-    def started(x: np.ndarray, targets: np.ndarray) -> Callable[[], tuple]:
-        result = model.runtime.start(x)
-        if views:
-            return lambda: views_of(model, *result(), targets)
-        return lambda: (result()[1],)
+    return lambda x, targets: _started_on_runtime(model, x, targets, views=views)
 
-    return started
+
+def _started_on_runtime(model: CamModel, x: np.ndarray, targets: np.ndarray | None, *,
+                        views: bool) -> Callable[[], tuple]:
+    """The pass on a runtime other than TensorFlow, started (Forward.start); called, its
+    outputs as start_batch gives them, the views' sums made in numpy (:func:`views_of`)."""
+    result = model.runtime.start(x)
+    if views:
+        return lambda: views_of(model, *result(), targets)
+    return lambda: (result()[1],)
 
 
 def views_of(model: CamModel, features: np.ndarray, logits: np.ndarray,

@@ -18,6 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -76,6 +77,16 @@ def _read(model: CamModel, images: Sequence[LabelledImage], cache: ResultCache |
         yield _Prepared(index, item, resized_for_network(model, image), stamp)
 
 
+class _InFlight(NamedTuple):
+    """A batch whose pass was started: its inputs, their arrays and true classes (padded to
+    the call size), and the call giving its outputs (start_batch)."""
+
+    batch: list[_Prepared]
+    x: np.ndarray
+    targets: np.ndarray
+    outputs: Callable[[], tuple]
+
+
 class _Buckets:
     """Prepared inputs waiting for a batch, grouped by shape.
 
@@ -130,8 +141,8 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
     done: dict[int, ImageResult] = {}
     next_index = 0
     # The batch whose pass runs (on OpenVINO's streams) while this thread explains the one
-    # before and gathers the next: (its inputs, their prepared arrays, its outputs' call).
-    running: tuple[list[_Prepared], np.ndarray, Callable[[], tuple]] | None = None
+    # before and gathers the next.
+    running: _InFlight | None = None
 
     def classify(batch: list[_Prepared]) -> None:
         """Start `batch`'s pass, then finish the one started before it."""
@@ -147,19 +158,19 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
         x[n:] = x[n - 1]  # padding: the last input again
         targets = np.array([p.item.label for p in batch] + [batch[-1].item.label] * (size - n),
                            np.int32)
-        previous, running = running, (batch, x, start(x, targets))
+        previous, running = running, _InFlight(batch, x, targets, start(x, targets))
         if previous is not None:
             finish(*previous)
 
-    def finish(batch: list[_Prepared], x: np.ndarray, outputs: Callable[[], tuple]) -> None:
+    def finish(batch: list[_Prepared], x: np.ndarray, targets: np.ndarray,
+               outputs: Callable[[], tuple]) -> None:
         n = len(batch)
         if views:
             logits, pooled, maps = (a[:n] for a in outputs())
-            targets = [p.item.label for p in batch]
             extras = [SetViews(f.astype(np.float16), None if g is None else g.astype(np.float16),
                                thumbnail(p.x))
                       for p, f, g in zip(batch, pooled, map(where_grid, true_class_maps(
-                          model, x[:n], targets, maps)), strict=True)]
+                          model, x[:n], targets[:n], maps)), strict=True)]
         else:
             logits, extras = outputs()[0][:n], [None] * n
         results = [(result_of(p.item, p.index, row, v), p.stamp)
@@ -216,4 +227,4 @@ def classify_set(model: CamModel, images: Sequence[LabelledImage], *,
         reader.close()
         if running is not None:  # stopped: its pass may still read its inputs
             with contextlib.suppress(Exception):
-                running[2]()
+                running.outputs()
