@@ -42,10 +42,18 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = 'pip install "camview[ray]"'
 #: --ray without an address: a local Ray started for the run.
 RAY_LOCAL = "local"
-#: Rows a worker is handed at once, in --batch units: enough for the pass's shape buckets to
-#: fill whole network batches when a set mixes image shapes (each shape's last call in a task
-#: is padded), few enough to spread a small set.
-ROWS_PER_TASK = 8
+#: Rows a worker is handed at once, at most, in --batch units. A task's pass starts with
+#: the model idle while its first batch is read, and ends with one core idle while its last
+#: is explained: tasks of 128 rows (8) cost 11-12 % more an image than the local pass, tasks
+#: of 512 (32) 5-8 % (EfficientNet-Lite0 on OpenVINO, one worker on two cores). A worker
+#: that dies repeats at most this much (4 s of work there). Enough, too, for the pass's
+#: shape buckets to fill whole network batches when a set mixes image shapes (each shape's
+#: last call in a task is padded).
+ROWS_PER_TASK = 32
+#: Tasks a worker gets at least, when the set is too small for ROWS_PER_TASK to give it
+#: several: a faster machine takes more of them, one worker's death repeats a quarter of its
+#: share, and the progress bar moves more than once a worker.
+TASKS_PER_WORKER = 4
 #: Images a worker scores at once for --metrics: each is dozens of network calls (a second or
 #: more), so few make a task long enough, and a worker that dies repeats little.
 SCORE_ROWS_PER_TASK = 4
@@ -128,6 +136,18 @@ class SetWorker:
         out[:] = [pickle.dumps(replace(r, path=Path()), protocol=pickle.HIGHEST_PROTOCOL)
                   for r in results]
         return {"index": np.asarray(batch["index"], np.int64), "result": out}
+
+
+def task_rows(rows: int, workers: int, batch_size: int) -> int:
+    """How many of `rows` rows a task gets: the fewest tasks of at most ROWS_PER_TASK
+    batches and TASKS_PER_WORKER a worker at least, in a multiple of the workers, so that
+    their shares are the same (1500 rows on two workers at --batch 16: eight tasks of 192,
+    not 512, 512 and 476, which keep one worker busy for two tasks while the other does
+    one); whole batches."""
+    workers = max(1, workers)
+    tasks = max(math.ceil(rows / (batch_size * ROWS_PER_TASK)), workers * TASKS_PER_WORKER)
+    tasks = math.ceil(tasks / workers) * workers
+    return max(1, math.ceil(math.ceil(rows / tasks) / batch_size)) * batch_size
 
 
 def fit_threads_to_worker() -> None:
@@ -263,7 +283,8 @@ class RayRun:
                 and cache.get(key, item, n, views=views, counted=False) is not None
                 for n, item in enumerate(images)]
         todo = [n for n, h in enumerate(held) if not h]
-        stream = self._stream(model, images, todo, per_task=batch_size * ROWS_PER_TASK,
+        stream = self._stream(model, images, todo,
+                              per_task=task_rows(len(todo), self.workers, batch_size),
                               worker={"batch_size": batch_size, "views": views})
         try:
             for n, item in enumerate(images):
@@ -331,6 +352,11 @@ class RayRun:
             # No more workers than tasks: an idle one would only load the model.
             compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)), **remote)
         del rows
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        # No prefetch: with Ray Data's default of one, a task's results reached this loop
+        # only when the next task had finished too (measured: the first 512 results of a
+        # 2048-image pass came with the second task's), late for the progress bar and lost
+        # to a Ctrl+C that had them done. A block is a whole task: nothing to gain ahead.
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy",
+                                     prefetch_batches=0):
             for n, blob in zip(batch["index"], batch["result"], strict=True):
                 yield int(n), pickle.loads(blob)
