@@ -14,25 +14,22 @@ def bench_ray(model_name: str, images: int, repeats: int = 2, spread: bool = Tru
     """Per-image ms of the pass (the set views on, as `evaluate` runs it) locally and on a
     local Ray with 1 and 2 workers, on the same generated set of demo crops.
 
-    Two measures. The worker's own cost, model load excluded (the 15 % target of
-    `ray_1_worker_vs_local`): from the last result of the first unit to the last result, per
-    image after that unit (a batch locally, a task on the one worker), so neither the
-    workers' start-up nor its variance (a second either way, over thousands of images) is in
-    it, and every later task's start and end is. The planning formula's cost: marginal, as
-    in bench_evaluate, (N - n) images over the difference between a pass over N images and
-    one over the first n, the fastest of `repeats` each; what a pass over n images costs
-    beyond n images' work is then the workers' start-up (Ray's own, ray.init, timed apart).
-    The local pass runs with its model loaded and traced first. The workers share the
-    machine's cores out (one worker: all of them, as the local pass).
+    A run over Ray starts its workers, each loading the model, for every pass; the per-image
+    cost is therefore marginal, as in bench_evaluate: (N - n) images over the difference
+    between a pass over N images and one over the first n, the fastest of `repeats` each.
+    What a pass over n images costs beyond n images' work is the workers' start-up; Ray's own
+    (ray.init) is timed apart. The local pass runs with its model loaded and traced first.
+    The workers share the machine's cores out (one worker: all of them, as the local pass).
     """
     from camview.models import load_model
     from camview.sets.classify import DEFAULT_BATCH, classify_set
     from camview.sets.dataset import open_labelled_set, write_demo_set
-    from camview.sets.on_ray import ROWS_PER_TASK, ModelSpec, RayOptions, RayRun, task_rows
+    from camview.sets.on_ray import ROWS_PER_TASK, ModelSpec, RayOptions, RayRun
 
-    # Four of a worker's largest tasks: a pass of one task keeps one worker busy however
-    # many there are, and spreads the task's fixed cost over few images (64 images, one
-    # task, measured 1.64x the local per-image cost where 512 gave 1.08x).
+    # Four of a worker's longest tasks at least: a pass of few short tasks spreads their
+    # fixed cost over few images (64 images, one task, measured 1.64x the local per-image
+    # cost where 512 gave 1.08x), and a pass over Ray starts its workers, a few tenths of a
+    # second more or less each time: over 448 images, up to half a millisecond an image.
     if spread:  # (a smoke run, --quick, keeps its few images)
         images = max(images, 4 * DEFAULT_BATCH * ROWS_PER_TASK)
     small = max(2, images // 8)
@@ -43,15 +40,14 @@ def bench_ray(model_name: str, images: int, repeats: int = 2, spread: bool = Tru
         every = open_labelled_set(folder, model.labels).images
         sets = {images: every, small: every[:small]}
 
-        def timed(classify, n: int) -> list[float]:
-            """Seconds from the start to each result."""
-            start, stamps = time.perf_counter(), []
+        def timed(classify, n: int) -> float:
+            start = time.perf_counter()
             for _ in classify(model, sets[n], batch_size=DEFAULT_BATCH, views=True):
-                stamps.append(time.perf_counter() - start)
-            return stamps
+                pass
+            return time.perf_counter() - start
 
         timed(classify_set, images)  # tracing, and the runtime's buffers for each shape
-        runs: dict[str, dict[int, list[list[float]]]] = {"local": {images: [], small: []}}
+        runs: dict[str, dict[int, list[float]]] = {"local": {images: [], small: []}}
         for _ in range(repeats):
             for n in (images, small):
                 runs["local"][n].append(timed(classify_set, n))
@@ -69,35 +65,25 @@ def bench_ray(model_name: str, images: int, repeats: int = 2, spread: bool = Tru
                     for n in (images, small):
                         runs[key][n].append(timed(ray.classify, n))
     out: dict = {"ray_bench": {"model": model_name, "images": images, "small": small,
-                               "seconds": {k: {str(n): [s[-1] for s in v] for n, v in r.items()}
+                               "seconds": {k: {str(n): v for n, v in r.items()}
                                            for k, r in runs.items()}},
                  "ray_init_s": min(init_s)}
     for key, r in runs.items():
-        name = "ray_local" if key == "local" else f"ray_{key}"
-        per_image = (min(s[-1] for s in r[images]) - min(s[-1] for s in r[small])) \
-            / (images - small)
-        out[f"{name}_ms_per_image"] = 1000 * per_image
+        per_image = (min(r[images]) - min(r[small])) / (images - small)
+        out[f"ray_{key}_ms_per_image" if key != "local" else "ray_local_ms_per_image"] = \
+            1000 * per_image
         if key != "local":
-            out[f"{name}_startup_s"] = min(s[-1] for s in r[small]) - small * per_image
-    unit = {"local": DEFAULT_BATCH, "1_worker": task_rows(images, 1, DEFAULT_BATCH)}
-    for key, first in unit.items():
-        name = "ray_local" if key == "local" else f"ray_{key}"
-        out[f"{name}_steady_ms_per_image"] = 1000 * min(
-            (s[-1] - s[first - 1]) / (len(s) - first) for s in runs[key][images])
-    out["ray_1_worker_vs_local"] = (out["ray_1_worker_steady_ms_per_image"]
-                                    / out["ray_local_steady_ms_per_image"])
+            out[f"ray_{key}_startup_s"] = min(r[small]) - small * per_image
+    out["ray_1_worker_vs_local"] = out["ray_1_worker_ms_per_image"] / out["ray_local_ms_per_image"]
     out["ray_2_workers_speedup"] = (out["ray_1_worker_ms_per_image"]
                                     / out["ray_2_workers_ms_per_image"])
     return out
 
 
 def print_ray(report: dict) -> None:
-    print(f"evaluate --ray: per image, model load excluded, "
-          f"{report['ray_local_steady_ms_per_image']:.1f} ms locally and "
-          f"{report['ray_1_worker_steady_ms_per_image']:.1f} ms on 1 worker "
-          f"({report['ray_1_worker_vs_local']:.2f}x); marginal "
-          f"{report['ray_local_ms_per_image']:.1f} ms locally, "
-          f"{report['ray_1_worker_ms_per_image']:.1f} ms on 1 worker, "
+    print(f"evaluate --ray: per image {report['ray_local_ms_per_image']:.1f} ms locally, "
+          f"{report['ray_1_worker_ms_per_image']:.1f} ms on 1 worker "
+          f"({report['ray_1_worker_vs_local']:.2f}x), "
           f"{report['ray_2_workers_ms_per_image']:.1f} ms on 2 "
           f"({report['ray_2_workers_speedup']:.2f}x faster); start-up: Ray "
           f"{report['ray_init_s']:.1f} s, workers {report['ray_1_worker_startup_s']:.1f} s "
