@@ -176,8 +176,12 @@ def run_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int], *,
     forward pass as `camview evaluate` without --ray (results indexed by row)."""
     from camview.sets.classify import classify_set
 
-    images = [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
-    return list(classify_set(model, images, batch_size=batch_size, views=views))
+    return list(classify_set(model, _labelled(paths, labels), batch_size=batch_size, views=views))
+
+
+def _labelled(paths: Sequence[str], labels: Sequence[int]) -> list[LabelledImage]:
+    """A task's rows as the set's images."""
+    return [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
 
 
 def score_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int],
@@ -186,8 +190,7 @@ def score_rows(model: CamModel, paths: Sequence[str], labels: Sequence[int],
     maps and curves as `camview evaluate --metrics` without --ray (ImageScores, by row)."""
     from camview.sets.views.set_scores import score_set
 
-    images = [LabelledImage(Path(p), int(label)) for p, label in zip(paths, labels, strict=True)]
-    return list(score_set(model, images, methods))
+    return list(score_set(model, _labelled(paths, labels), methods))
 
 
 class RayRun:
